@@ -1,0 +1,51 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and git:
+#   make report   - create .venv, install, build the demo study if there is none, run the annual reports
+#   make test     - same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_RAW   := data/demo/raw
+DEMO_STORE := data/demo/store
+DEMO_PEOPLE ?= 20000
+DEMO_SEED   ?= 2019
+# The demo study's pseudonymisation key: documented, not secret, never for real data.
+DEMO_KEY := longitudinal-demo-key-not-secret
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: install system-deps test report demo bench lab clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Optional system packages for the tests that need them (headless Chromium, R's msm).
+# Best effort: where they cannot be installed, those tests skip and say why.
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(DEMO_STORE)/ingest_report.json: | $(STAMP)
+	$(BIN)/longitudinal simulate --people $(DEMO_PEOPLE) --seed $(DEMO_SEED) --out $(DEMO_RAW) --format parquet
+	LONGITUDINAL_PSEUDONYM_KEY=$(DEMO_KEY) $(BIN)/longitudinal ingest $(DEMO_RAW) --out $(DEMO_STORE)
+
+demo: $(DEMO_STORE)/ingest_report.json
+
+test: install system-deps
+	$(BIN)/python -m pytest -n $(WORKERS) tests src/longitudinal
+
+report: install demo
+	$(BIN)/longitudinal report annual --year auto --area all --data $(DEMO_STORE) --out reports/
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+lab: install demo
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) data/demo reports/*/ build

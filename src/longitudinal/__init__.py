@@ -1,0 +1,22 @@
+"""longitudinal — a research workbench for the longitudinal study of the Welsh
+Supporting People programme: Journey of Change trajectories, transitions,
+lasting impact, social return and outcome maps.
+
+>>> import longitudinal as lg
+>>> study = lg.simulate(people=300, seed=1)
+>>> study.readings.columns.tolist()
+['episode_id', 'person_id', 'reading_date', 'reading_type', 'outcome', 'score']
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from . import domain
+from .simulate import simulate
+from .study import Study, load
+
+try:
+    __version__ = _version("longitudinal")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["Study", "domain", "load", "simulate", "__version__"]

@@ -1,0 +1,52 @@
+"""The environment files agree and the package is importable with its CLI."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+import longitudinal as lg
+from longitudinal.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI's
+CONDA_NAMES = {"python-duckdb": "duckdb"}
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    return m.group(1).lower(), m.group(2).replace(" ", "")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(_split(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and not dep.startswith(("python", "pip")) or dep in ("python-duckdb",):
+            name, spec = _split(dep)
+            conda[CONDA_NAMES.get(name, name)] = spec
+        elif isinstance(dep, str) and dep.startswith("python-"):
+            name, spec = _split(dep)
+            conda[CONDA_NAMES.get(name, name)] = spec
+    assert conda == wanted
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0, top.output
+    commands = re.findall(r"^│ (\w[\w-]*)\s", top.output, flags=re.M)
+    assert "simulate" in commands
+    for name in commands:
+        res = runner.invoke(app, [name, "--help"])
+        assert res.exit_code == 0, (name, res.output)
+        assert "Usage" in res.output
+
+
+def test_public_api():
+    for name in ("simulate", "load", "Study", "domain"):
+        assert hasattr(lg, name), name
