@@ -1,0 +1,234 @@
+"""Named indicators computed from a study: one registry for outcome maps and social return.
+
+An indicator is a function of a :class:`~longitudinal.study.Study` and a few
+parameters that returns an :class:`IndicatorValue`: the value with its base
+(sample size), a confidence interval and the share of missing readings, so
+that a rubric can judge its precision and an impact map can use it as a
+quantity.
+
+Examples
+--------
+>>> import longitudinal as lg
+>>> from longitudinal import indicators
+>>> study = lg.simulate(people=800, seed=3)
+>>> v = indicators.compute("share_improving", study, outcome="managing_money")
+>>> 0 <= v.value <= 1 and v.ci_lower <= v.value <= v.ci_upper
+True
+>>> "moved_between_stages" in indicators.available()["name"].tolist()
+True
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import domain
+from .study import Study
+
+__all__ = ["IndicatorValue", "indicator", "compute", "available", "episode_first_latest", "wilson_interval"]
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    """The value of an indicator with what is needed to judge it.
+
+    Attributes
+    ----------
+    name : str
+    value : float
+        A proportion (0–1), a count or a mean, per ``kind``.
+    kind : str
+        ``"proportion"``, ``"count"`` or ``"mean"``.
+    n : int
+        The base: episodes the value is computed from.
+    count : int or None
+        Numerator of a proportion, or the count itself.
+    ci_lower, ci_upper : float
+        95% confidence interval (Wilson for proportions, Poisson for counts, t for means).
+    missing_share : float
+        Share of eligible episodes left out for want of readings (0–1).
+    params : dict
+        The parameters it was computed with.
+    description : str
+    """
+
+    name: str
+    value: float
+    kind: str
+    n: int
+    count: int | None
+    ci_lower: float
+    ci_upper: float
+    missing_share: float
+    params: dict
+    description: str
+
+    @property
+    def ci_width(self) -> float:
+        return self.ci_upper - self.ci_lower
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Indicator:
+    name: str
+    func: Callable[..., IndicatorValue]
+    kind: str
+    description: str
+
+
+_REGISTRY: dict[str, _Indicator] = {}
+
+
+def indicator(name: str, kind: str, description: str):
+    """Register a function ``f(study, **params) -> (value, n, count, ci, missing_share)`` as an indicator."""
+
+    def wrap(func):
+        _REGISTRY[name] = _Indicator(name, func, kind, description)
+        return func
+
+    return wrap
+
+
+def available() -> pd.DataFrame:
+    """The registered indicators: name, kind, parameters and description."""
+    rows = []
+    for ind in _REGISTRY.values():
+        params = [p for p in inspect.signature(ind.func).parameters if p != "study"]
+        rows.append({"name": ind.name, "kind": ind.kind, "parameters": ", ".join(params),
+                     "description": ind.description})
+    return pd.DataFrame(rows)
+
+
+def compute(name: str, study: Study, **params) -> IndicatorValue:
+    """Compute a registered indicator.
+
+    Raises
+    ------
+    KeyError
+        Naming the registered indicators when ``name`` is unknown.
+    TypeError
+        When a parameter is not one the indicator takes.
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown indicator {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    ind = _REGISTRY[name]
+    sig = inspect.signature(ind.func)
+    unknown = [p for p in params if p not in sig.parameters]
+    if unknown:
+        allowed = [p for p in sig.parameters if p != "study"]
+        raise TypeError(f"indicator {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                        f"it takes: {', '.join(allowed)}")
+    value, n, count, (lo, hi), missing = ind.func(study, **params)
+    return IndicatorValue(name, float(value), ind.kind, int(n), None if count is None else int(count),
+                          float(lo), float(hi), float(missing), dict(params), ind.description)
+
+
+# ---------------------------------------------------------------- helpers
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` when ``n == 0``)."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
+    a = 1 - level
+    lo = 0.0 if k == 0 else stats.chi2.ppf(a / 2, 2 * k) / 2
+    hi = stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2
+    return (float(lo), float(hi))
+
+
+def _filtered(study: Study, outcome: str, local_authority=None, lead_need=None, service_type=None) -> pd.DataFrame:
+    if local_authority not in (None, "Wales") or lead_need is not None or service_type is not None:
+        study = study.subset(local_authority=local_authority, lead_need=lead_need, service_type=service_type)
+    return study.long(domain.outcome_code(outcome), include_follow_up=False)
+
+
+def episode_first_latest(long: pd.DataFrame) -> pd.DataFrame:
+    """First and latest score of each episode in each area, from :meth:`Study.long` rows.
+
+    Returns one row per (episode, outcome) with ``first, latest, n_readings,
+    first_date, latest_date`` (blank scores are not readings).
+    """
+    g = long.groupby(["episode_id", "outcome"], observed=True, sort=False)
+    out = g.agg(first=("score", "first"), latest=("score", "last"), n_readings=("score", "size"),
+                first_date=("reading_date", "first"), latest_date=("reading_date", "last"))
+    return out.reset_index()
+
+
+# ------------------------------------------------------------- indicators
+@indicator("share_improving", "proportion",
+           "Share of episodes whose latest score in the area is above their first (episodes with 2+ readings)")
+def _share_improving(study: Study, outcome: str, local_authority: str | None = None,
+                     lead_need: str | None = None, service_type: str | None = None):
+    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    eligible = len(fl)
+    fl = fl[fl["n_readings"] >= 2]
+    n = len(fl)
+    k = int((fl["latest"] > fl["first"]).sum())
+    return (k / n if n else float("nan")), n, k, wilson_interval(k, n), (1 - n / eligible if eligible else 0.0)
+
+
+@indicator("share_reaching_stage", "proportion",
+           "Share of episodes whose latest score in the area is at or above `stage` (episodes with 2+ readings)")
+def _share_reaching(study: Study, outcome: str, stage: int = 4, local_authority: str | None = None,
+                    lead_need: str | None = None, service_type: str | None = None):
+    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    eligible = len(fl)
+    fl = fl[fl["n_readings"] >= 2]
+    n = len(fl)
+    k = int((fl["latest"] >= stage).sum())
+    return (k / n if n else float("nan")), n, k, wilson_interval(k, n), (1 - n / eligible if eligible else 0.0)
+
+
+@indicator("mean_change", "mean",
+           "Mean change from first to latest score in the area (episodes with 2+ readings)")
+def _mean_change(study: Study, outcome: str, local_authority: str | None = None,
+                 lead_need: str | None = None, service_type: str | None = None):
+    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    eligible = len(fl)
+    fl = fl[fl["n_readings"] >= 2]
+    d = (fl["latest"] - fl["first"]).astype(float).to_numpy()
+    n = d.size
+    if n < 2:
+        return float("nan"), n, None, (float("nan"), float("nan")), (1 - n / eligible if eligible else 0.0)
+    m, se = d.mean(), d.std(ddof=1) / np.sqrt(n)
+    t = stats.t.ppf(0.975, n - 1)
+    return m, n, None, (m - t * se, m + t * se), 1 - n / eligible
+
+
+@indicator("moved_between_stages", "count",
+           "Episodes that moved from stage `from_max` or below to `to_min` or above in the area, counted in the "
+           "financial year of the first reading at `to_min`+ (all years when `financial_year` is omitted)")
+def _moved(study: Study, outcome: str, from_max: int = 2, to_min: int = 4, financial_year: int | None = None,
+           local_authority: str | None = None, lead_need: str | None = None, service_type: str | None = None):
+    if from_max >= to_min:
+        raise ValueError(f"from_max ({from_max}) must be below to_min ({to_min})")
+    long = _filtered(study, outcome, local_authority, lead_need, service_type)
+    key = ["episode_id", "outcome"]
+    low = long["score"] <= from_max
+    # a move counts when a reading at to_min+ follows an earlier reading at from_max or below
+    seen_low = low.astype("int8").groupby([long[c] for c in key], observed=True).cummax().astype(bool)
+    seen_low_before = seen_low.groupby([long[c] for c in key], observed=True).shift(1, fill_value=False)
+    hit = (long["score"] >= to_min) & seen_low_before.astype(bool)
+    hits = long[hit].groupby(key, observed=True).first().reset_index()
+    if financial_year is not None:
+        hits = hits[hits["financial_year"] == financial_year]
+    base = int(long[low].groupby(key, observed=True).ngroups)
+    k = len(hits)
+    eligible = long.groupby(key, observed=True).ngroups
+    one = (long.groupby(key, observed=True).size() < 2).sum()
+    return k, base, k, _poisson_interval(k), (one / eligible if eligible else 0.0)
