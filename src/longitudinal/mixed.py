@@ -1,0 +1,423 @@
+"""Fast linear mixed models with one grouping factor: profiled REML / ML from sufficient statistics.
+
+The model for group *i* (an episode) with readings ``y_i`` is
+
+.. math::  y_i = X_i \\beta + Z_i b_i + e_i,\\quad b_i \\sim N(0, \\sigma^2 \\Lambda\\Lambda^T),
+           \\quad e_i \\sim N(0, \\sigma^2 I)
+
+with ``q`` random effects per group (intercept, slope, ...) and ``Lambda`` the
+lower-triangular *relative* Cholesky factor (the ``theta`` of lme4). Because
+there is one grouping factor, everything the likelihood needs is in the
+per-group cross-products ``Z_i'Z_i, Z_i'X_i, Z_i'y_i`` and the global
+``X'X, X'y, y'y``, computed once in O(readings). Each evaluation of the
+profiled deviance (with ``beta`` and ``sigma^2`` profiled out) is then
+O(groups) of tiny dense algebra, vectorised over groups with numpy (a batched
+q x q Cholesky written out over the q columns), and comes with an analytic
+gradient in ``theta``; L-BFGS-B keeps the diagonal of ``Lambda`` non-negative
+so boundary fits (a variance of zero) are reached cleanly, as in lme4.
+
+With ``A_i = I + Lambda' Z_i'Z_i Lambda = L_i L_i'``:
+
+* ``log|V_i| = 2 sum log diag L_i`` (``V_i = I + Z_i Lambda Lambda' Z_i'``, in units of sigma^2);
+* ``X'V^-1X = X'X - sum C_i'C_i`` with ``C_i = L_i^-1 Lambda' Z_i'X_i`` (likewise for y);
+* ML deviance ``sum log|V_i| + N (1 + log(2 pi r^2 / N))``; REML adds
+  ``log|X'V^-1X|`` and uses ``N - p``; ``r^2`` is the generalised residual sum of squares.
+
+The gradient with respect to ``D = Lambda Lambda'`` is
+``G = sum Z_i'V_i^-1 Z_i - (N'/r^2) sum u_i u_i' [- sum Q_i H Q_i' for REML]``
+with ``u_i = Z_i'V_i^-1 (y_i - X_i beta)``, ``Q_i = Z_i'V_i^-1 X_i``,
+``H = (X'V^-1X)^-1``, and ``d dev / d Lambda = 2 G Lambda`` (lower triangle).
+
+Examples
+--------
+>>> import numpy as np
+>>> from longitudinal.mixed import fit_lmm
+>>> rng = np.random.default_rng(0)
+>>> g = np.repeat(np.arange(300), 5)
+>>> t = np.tile(np.arange(5.0), 300)
+>>> b = rng.multivariate_normal([0, 0], [[0.5, 0.05], [0.05, 0.1]], 300)
+>>> y = 2 + 0.5 * t + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.4, g.size)
+>>> X = np.column_stack([np.ones_like(t), t])
+>>> fit = fit_lmm(y, X, X, g)
+>>> bool(fit.converged), np.round(fit.beta, 1).tolist()
+(True, [2.0, 0.5])
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+__all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning"]
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped before the convergence criteria were met."""
+
+
+@dataclass
+class SufficientStats:
+    """Per-group and global cross-products of ``y``, ``X`` and ``Z``.
+
+    Per-group arrays are stored component-major (the group axis last and
+    contiguous) so that every step of an evaluation is a vector operation
+    over all groups at once.
+
+    Attributes
+    ----------
+    ztz : ndarray (q, q, n_groups)
+        ``Z_i'Z_i``.
+    ztxy : ndarray (q, p + 1, n_groups)
+        ``[Z_i'X_i, Z_i'y_i]``.
+    xtx : ndarray (p, p)
+    xty : ndarray (p,)
+    yty : float
+    nobs : int
+    counts : ndarray (n_groups,)
+        Readings per group, in group order.
+    """
+
+    ztz: np.ndarray
+    ztxy: np.ndarray
+    xtx: np.ndarray
+    xty: np.ndarray
+    yty: float
+    nobs: int
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.ztz_sum = self.ztz.sum(axis=2)
+
+    @property
+    def q(self) -> int:
+        return self.ztz.shape[0]
+
+    @property
+    def p(self) -> int:
+        return self.xtx.shape[0]
+
+    @property
+    def ngroups(self) -> int:
+        return self.ztz.shape[2]
+
+    @property
+    def ztx(self) -> np.ndarray:
+        """``Z_i'X_i`` as (q, p, n_groups)."""
+        return self.ztxy[:, : self.p, :]
+
+    @property
+    def zty(self) -> np.ndarray:
+        """``Z_i'y_i`` as (q, n_groups)."""
+        return self.ztxy[:, self.p, :]
+
+    @classmethod
+    def from_arrays(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, starts: np.ndarray) -> "SufficientStats":
+        """Cross-products from rows sorted by group; ``starts`` are the first row of each group."""
+        y = np.asarray(y, dtype=float)
+        # columns are read one at a time: Fortran order keeps each one contiguous
+        X = np.asfortranarray(X, dtype=float)
+        Z = np.asfortranarray(Z, dtype=float)
+        n, p = X.shape
+        q = Z.shape[1]
+        starts = np.asarray(starts, dtype=np.intp)
+        g = starts.size
+        counts = np.diff(np.append(starts, n))
+        xy = [X[:, a] for a in range(p)] + [y]
+        # One 1-d reduceat per distinct product (1-d reduceat is several times faster than
+        # a 2-d one over a wide block); a column of ones needs no product at all.
+        ones = [bool(np.all(Z[:, j] == 1.0)) for j in range(q)]
+        ztz = np.empty((q, q, g))
+        ztxy = np.empty((q, p + 1, g))
+        for j in range(q):
+            zj = Z[:, j]
+            for k in range(j, q):
+                v = Z[:, k] if ones[j] else (zj if ones[k] else zj * Z[:, k])
+                ztz[j, k] = counts if (ones[j] and ones[k]) else np.add.reduceat(v, starts)
+                ztz[k, j] = ztz[j, k]
+            for a, col in enumerate(xy):
+                ztxy[j, a] = np.add.reduceat(col if ones[j] else zj * col, starts)
+        return cls(ztz=ztz, ztxy=ztxy, xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y), nobs=int(n),
+                   counts=counts)
+
+
+# ---------------------------------------------------------------- algebra
+def _tri_index(q: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(q)
+
+
+def theta_to_lambda(theta: np.ndarray, q: int) -> np.ndarray:
+    """Lower-triangular relative Cholesky factor from its row-major lower-triangle entries."""
+    lam = np.zeros((q, q))
+    lam[_tri_index(q)] = theta
+    return lam
+
+
+def _batched_cholesky(A: np.ndarray) -> np.ndarray:
+    """Cholesky factors of a stack of small SPD matrices stored (q, q, n), vectorised over n."""
+    q = A.shape[0]
+    L = np.zeros_like(A)
+    for j in range(q):
+        s = A[j, j] - (L[j, :j] ** 2).sum(axis=0) if j else A[j, j]
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, q):
+            v = A[i, j] - ((L[i, :j] * L[j, :j]).sum(axis=0) if j else 0.0)
+            L[i, j] = v / L[j, j]
+    return L
+
+
+def _forward_solve_const(L: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Solve ``L_i M_i = W`` for a stack of lower-triangular ``L_i`` (q, q, n) and one q x m matrix W."""
+    q, _, n = L.shape
+    m = W.shape[1]
+    M = np.empty((q, m, n))
+    for i in range(q):
+        acc = np.repeat(W[i][:, None], n, axis=1)
+        for k in range(i):
+            acc -= L[i, k] * M[k]
+        M[i] = acc / L[i, i]
+    return M
+
+
+def _smm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Stacked product ``A_i @ B_i`` with A (a, b, n) and B (b, c, n): a loop over the tiny dims.
+
+    Each step is a contiguous vector operation over the n groups, which is several
+    times faster than ``np.matmul`` or ``einsum`` on stacks of 2 x 2 matrices.
+    """
+    a, b, n = A.shape
+    out = np.empty((a,) + B.shape[1:])
+    for i in range(a):
+        acc = A[i, 0] * B[0]
+        for k in range(1, b):
+            acc += A[i, k] * B[k]
+        out[i] = acc
+    return out
+
+
+# Below this width the stacked products run as plain (single-threaded) einsum loops: BLAS on
+# long, skinny operands gains little and its threads stall badly on a busy 2-core machine.
+_SMALL_P = 6
+
+
+def _gram(C: np.ndarray) -> np.ndarray:
+    """``sum_i C_i' C_i`` over the q rows and n groups of C (q, m, n) -> (m, m)."""
+    if C.shape[1] <= _SMALL_P:
+        return np.einsum("ian,ibn->ab", C, C)
+    return sum(C[i] @ C[i].T for i in range(C.shape[0]))
+
+
+def _combine(w: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``w' Q_i`` for every row block: Q (q, m, n), w (m,) -> (q, n)."""
+    if Q.shape[1] <= _SMALL_P:
+        out = w[0] * Q[:, 0]
+        for a in range(1, Q.shape[1]):
+            out += w[a] * Q[:, a]
+        return out
+    return np.stack([w @ Q[i] for i in range(Q.shape[0])])
+
+
+@dataclass
+class _Eval:
+    """Everything one deviance evaluation produces (kept for the final fit)."""
+
+    deviance: float
+    grad: np.ndarray
+    beta: np.ndarray
+    r2: float
+    H: np.ndarray  # (X'V^-1X)^-1, in units of sigma^2
+    M: np.ndarray  # L^-1 Lambda', (q, q, n)
+
+
+def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: bool = True) -> _Eval:
+    q, p, N, n = st.q, st.p, st.nobs, st.ngroups
+    lam = theta_to_lambda(theta, q)
+    # A_i = I + Lambda' S_i Lambda: one (q^2 x q^2) x (q^2 x n) product, as a single-threaded einsum
+    A = np.einsum("ab,bn->an", np.kron(lam.T, lam.T), st.ztz.reshape(q * q, n)).reshape(q, q, n)
+    for j in range(q):
+        A[j, j] += 1.0
+    L = _batched_cholesky(A)
+    M = _forward_solve_const(L, lam.T)  # L^-1 Lambda'
+    W = st.ztxy
+    Cc = _smm(M, W)  # [C c] = M [Z'X Z'y], (q, p+1, n)
+    corr = _gram(Cc)  # sum over groups of [C c]'[C c]
+    xvx = st.xtx - corr[:p, :p]
+    xvy = st.xty - corr[:p, p]
+    yvy = st.yty - corr[p, p]
+    logdet_v = 2.0 * sum(np.log(L[j, j]).sum() for j in range(q))
+    try:
+        cx = np.linalg.cholesky(xvx)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError("X'V^-1X is not positive definite: the fixed effects are not identified")
+    H = np.linalg.inv(xvx)
+    H = 0.5 * (H + H.T)
+    beta = H @ xvy
+    r2 = float(yvy - beta @ xvy)
+    if r2 <= 0:
+        r2 = np.finfo(float).tiny
+    dof = N - p if reml else N
+    dev = logdet_v + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+    if reml:
+        dev += 2.0 * np.log(np.diag(cx)).sum()
+    grad = np.zeros_like(theta)
+    if gradient:
+        # T = S M' so that Z'V^-1Z = S - T T' and Z'V^-1[X y] = [Z'X Z'y] - T [C c]
+        T = _smm(st.ztz, M.transpose(1, 0, 2))
+        Qq = W - _smm(T, Cc)
+        Q = Qq[:, :p]
+        u = Qq[:, p] - _combine(beta, Q)  # Z'V^-1 (y - X beta), (q, n)
+        G = st.ztz_sum - np.einsum("ikn,jkn->ij", T, T)
+        G -= (dof / r2) * np.einsum("in,jn->ij", u, u)
+        if reml:
+            R = np.stack([_combine(H[a], Q) for a in range(p)], axis=1)  # H Q_i, (q, p, n)
+            G -= np.einsum("ian,jan->ij", R, Q)
+        G = 0.5 * (G + G.T)
+        grad = (2.0 * G @ lam)[_tri_index(q)]
+    return _Eval(dev, grad, beta, r2, H, M)
+
+
+def profiled_deviance(theta: np.ndarray, st: SufficientStats, reml: bool = True) -> tuple[float, np.ndarray]:
+    """Profiled deviance (-2 log-likelihood, REML or ML) and its gradient in ``theta``."""
+    e = _evaluate(np.asarray(theta, dtype=float), st, reml)
+    return e.deviance, e.grad
+
+
+# ------------------------------------------------------------------- fit
+@dataclass
+class LMMFit:
+    """Result of :func:`fit_lmm` (arrays only; the user-facing object is ``TrajectoryResults``)."""
+
+    beta: np.ndarray
+    cov_beta: np.ndarray
+    cov_re: np.ndarray
+    sigma2: float
+    theta: np.ndarray
+    loglik: float
+    reml: bool
+    converged: bool
+    n_iter: int
+    n_eval: int
+    message: str
+    nobs: int
+    ngroups: int
+    blups: np.ndarray
+    blup_cov: np.ndarray
+    grad_norm: float
+    boundary: list[str] = field(default_factory=list)
+
+    @property
+    def k_params(self) -> int:
+        """Fixed effects + distinct covariance parameters + residual variance."""
+        q = self.cov_re.shape[0]
+        return self.beta.size + q * (q + 1) // 2 + 1
+
+
+def _start_theta(st: SufficientStats) -> np.ndarray:
+    # lme4's choice: Lambda = I (random-effect SDs equal to the residual SD)
+    q = st.q
+    return np.eye(q)[_tri_index(q)]
+
+
+def fit_lmm(y: np.ndarray | None, X: np.ndarray | None, Z: np.ndarray | None, groups: np.ndarray | None = None,
+            *, reml: bool = True, stats: SufficientStats | None = None, start: np.ndarray | None = None,
+            maxiter: int = 1000, gtol: float = 1e-7) -> LMMFit:
+    """Fit a linear mixed model with one grouping factor by profiled REML or ML.
+
+    Parameters
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+        Fixed-effects design (full column rank).
+    Z : ndarray (n, q)
+        Random-effects design (columns per group, e.g. intercept and time).
+    groups : ndarray (n,)
+        Group labels; rows need not be sorted.
+    reml : bool, default True
+    stats : SufficientStats, optional
+        Precomputed cross-products (then ``y, X, Z, groups`` are ignored and may be None).
+    start : ndarray, optional
+        Starting ``theta`` (lower triangle of the relative Cholesky factor, row-major).
+    maxiter, gtol : optimiser limits (projected gradient tolerance, relative to the deviance scale).
+
+    Returns
+    -------
+    LMMFit
+    """
+    if stats is None:
+        groups = np.asarray(groups)
+        codes, _ = _group_codes(groups)
+        order = None if np.all(codes[1:] >= codes[:-1]) else np.argsort(codes, kind="stable")
+        if order is not None:
+            y, X, Z, codes = y[order], X[order], Z[order], codes[order]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        stats = SufficientStats.from_arrays(y, X, Z, starts)
+    st = stats
+    q = st.q
+    theta0 = _start_theta(st) if start is None else np.asarray(start, dtype=float)
+    tri = _tri_index(q)
+    bounds = [(0.0, None) if i == j else (None, None) for i, j in zip(*tri)]
+    scale = max(1.0, float(st.nobs))  # deviance grows with N: compare gradients on a per-reading scale
+
+    def fun(th):
+        e = _evaluate(th, st, reml)
+        return e.deviance / scale, e.grad / scale
+
+    res = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": maxiter, "ftol": 1e-15, "gtol": gtol, "maxcor": 20})
+    theta = res.x
+    e = _evaluate(theta, st, reml)
+    # projected gradient: components pushing against a bound at zero do not count
+    g = e.grad / scale
+    at_bound = np.array([(lo is not None and th <= 1e-10 and gi > 0) for (lo, _), th, gi in zip(bounds, theta, g)])
+    pg = np.where(at_bound, 0.0, g)
+    grad_norm = float(np.max(np.abs(pg))) if pg.size else 0.0
+    converged = bool(res.success or grad_norm < 1e-5)
+
+    p, N = st.p, st.nobs
+    dof = N - p if reml else N
+    sigma2 = e.r2 / dof
+    lam = theta_to_lambda(theta, q)
+    cov_re = sigma2 * lam @ lam.T
+    cov_beta = sigma2 * e.H
+    # BLUPs b_i = Lambda A_i^-1 Lambda' Z_i'(y_i - X_i beta) = M_i' M_i Z_i'r_i; their conditional
+    # covariance (given beta) is sigma^2 Lambda A_i^-1 Lambda' = sigma^2 M_i'M_i.
+    P = _smm(e.M.transpose(1, 0, 2), e.M)  # Lambda A^-1 Lambda', (q, q, n)
+    zr = st.zty - _combine(e.beta, st.ztx)
+    blups = _smm(P, zr[:, None, :])[:, 0, :].T
+    blup_cov = P.transpose(2, 0, 1)
+    boundary = []
+    sd = np.sqrt(np.clip(np.diag(lam @ lam.T), 0, None))
+    for j in range(q):
+        if sd[j] < 1e-4:
+            boundary.append(f"variance of random effect {j} is estimated as zero")
+    if q > 1 and np.all(sd > 1e-4):
+        corr = (lam @ lam.T) / np.outer(sd, sd)
+        for i, j in zip(*np.triu_indices(q, 1)):
+            if abs(corr[i, j]) > 0.999:
+                boundary.append(f"correlation of random effects {i} and {j} is estimated as {corr[i, j]:+.4f}")
+    return LMMFit(beta=e.beta, cov_beta=cov_beta, cov_re=cov_re, sigma2=float(sigma2), theta=theta,
+                  loglik=-0.5 * e.deviance, reml=reml, converged=converged, n_iter=int(res.nit),
+                  n_eval=int(res.nfev), message=str(res.message), nobs=N, ngroups=st.ngroups,
+                  blups=blups, blup_cov=sigma2 * blup_cov, grad_norm=grad_norm, boundary=boundary)
+
+
+def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of group labels in order of first appearance (stable, no sorting of labels)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(groups, sort=False)
+    if (codes < 0).any():
+        raise ValueError("group labels contain missing values")
+    return codes, np.asarray(uniques)
+
+
+def warn_convergence(fit: LMMFit, what: str = "the mixed model") -> None:
+    """Issue the warnings a user can act on after a fit."""
+    if not fit.converged:
+        warnings.warn(f"{what} did not converge ({fit.message}; largest gradient {fit.grad_norm:.2g} after "
+                      f"{fit.n_iter} iterations): treat the estimates with caution, simplify the random "
+                      "part or rescale time.", ConvergenceWarning, stacklevel=3)
