@@ -13,6 +13,8 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from . import domain
 from .simulate import simulate
 from .study import Study, load
+from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
+                       reading_completeness, stage_distribution, transition_matrix)
 
 try:
     __version__ = _version("longitudinal")
@@ -20,3 +22,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["Study", "domain", "load", "simulate", "__version__"]
+__all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",
+            "reading_completeness", "stage_distribution", "transition_matrix"]
