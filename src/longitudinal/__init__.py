@@ -15,6 +15,8 @@ from .simulate import simulate
 from .study import Study, load
 from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
                        reading_completeness, stage_distribution, transition_matrix)
+from . import transitions
+from .transitions import TransitionsResults, fit_transitions
 
 try:
     __version__ = _version("longitudinal")
@@ -24,3 +26,4 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = ["Study", "domain", "load", "simulate", "__version__"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",
             "reading_completeness", "stage_distribution", "transition_matrix"]
+__all__ += ["transitions", "fit_transitions", "TransitionsResults"]
