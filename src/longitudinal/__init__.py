@@ -17,6 +17,7 @@ from .distance import (SingleReadingWarning, distance_travelled, plot_profile, p
                        reading_completeness, stage_distribution, transition_matrix)
 from . import transitions
 from .transitions import TransitionsResults, fit_transitions
+from . import sroi
 
 try:
     __version__ = _version("longitudinal")
@@ -27,3 +28,4 @@ __all__ = ["Study", "domain", "load", "simulate", "__version__"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",
             "reading_completeness", "stage_distribution", "transition_matrix"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
+__all__ += ["sroi"]

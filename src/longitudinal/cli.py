@@ -49,6 +49,47 @@ def simulate(
         console.print(f"  {name}: {path}")
 
 
+@app.command("sroi")
+def sroi_cmd(
+    impact_map: Path = typer.Argument(..., help="Impact map: .yaml, .csv or .xlsx."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Study folder (for indicator quantities, spend inputs, "
+                                        "estimated adjustments)."),
+    year: Optional[int] = typer.Option(None, "--year", help="One financial year (2025 = 2025-26); all years of "
+                                       "the study, cumulatively, when omitted."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
+    draws: int = typer.Option(0, "--draws", min=0, help="Monte Carlo draws (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Monte Carlo seed: the same seed gives the same figures."),
+    comparison: Optional[Path] = typer.Option(None, "--comparison", help="Comparison-group study folder "
+                                              "(deadweight estimated from it)."),
+) -> None:
+    """Social return on investment of an impact map: PV, NPV, SROI ratio, payback, year by year."""
+    import json as _json
+
+    from . import sroi as _sroi
+    from .study import load as _load
+
+    try:
+        study = _load(data) if data is not None else None
+        comp = _load(comparison) if comparison is not None else None
+        result = _sroi.evaluate(impact_map, study, year=year, comparison=comp)
+        mc = result.monte_carlo(draws=draws, seed=seed) if draws else None
+    except FileNotFoundError as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    except (_sroi.ImpactMapError, ValueError) as e:
+        console.print(f"[red]invalid impact map:[/] {e}")
+        raise typer.Exit(1)
+    if json_out:
+        out = result.to_dict()
+        if mc is not None:
+            out["monte_carlo"] = mc.to_dict()
+        typer.echo(_json.dumps(out, indent=2, default=str))
+    else:
+        typer.echo(result.summary())
+        if mc is not None:
+            typer.echo(mc.summary())
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -451,8 +451,11 @@ class ImpactMap:
         ``40%``. ``indicator`` may name a registered indicator with parameters, e.g.
         ``moved_between_stages(outcome=managing_accommodation, from_max=2, to_min=4)``,
         in which case a blank quantity is computed from the study. Inputs come from
-        a second sheet ``inputs`` (name, value) or a sibling ``<stem>_inputs.csv``,
-        or the ``inputs`` argument.
+        a sheet ``inputs`` (name, value, price year) or a sibling ``<stem>_inputs.csv``,
+        or the ``inputs`` argument; the map's name, price year and discounting from a
+        sheet ``settings`` (or ``<stem>_settings.csv``) of key/value rows (``name``,
+        ``price_year``, ``discount_rate`` — a share or ``green_book`` —, ``timing``).
+        Without a price year the latest proxy price year is used.
         """
         path = Path(path)
         if path.suffix.lower() == ".csv":
@@ -466,7 +469,25 @@ class ImpactMap:
                                                                                               "impact_map")), keys[0])
             df = book[first if isinstance(first, str) else keys[first]]
             inp = next((v for k, v in book.items() if k.lower() == "inputs"), None)
-        meta = {"name": name or path.stem, "price_year": price_year, "discount": discount}
+            settings = next((v for k, v in book.items() if k.lower() == "settings"), None)
+        if path.suffix.lower() == ".csv":
+            sib = path.with_name(path.stem + "_settings.csv")
+            settings = pd.read_csv(sib, dtype=object, keep_default_na=False) if sib.exists() else None
+        conf: dict[str, Any] = {}
+        if settings is not None:
+            # two columns, key and value: name, price_year, discount_rate or discount (green_book), timing
+            for rec in settings.to_dict("records"):
+                vals = list(rec.values())
+                if len(vals) >= 2 and not _blank(vals[0]) and not _blank(vals[1]):
+                    conf[re.sub(r"\s+", "_", str(vals[0]).strip().lower())] = vals[1]
+        disc = discount
+        if disc is None and ("discount_rate" in conf or "timing" in conf or "discount" in conf):
+            rate = conf.get("discount_rate", conf.get("discount"))
+            disc = {"timing": conf.get("timing", "end")}
+            if rate is not None and str(rate).strip().lower() != "green_book":
+                disc["rate"] = _rate(rate, "settings.discount_rate")
+        meta = {"name": name or conf.get("name") or path.stem,
+                "price_year": price_year if price_year is not None else conf.get("price_year"), "discount": disc}
         rows = []
         for i, rec in enumerate(df.to_dict("records")):
             out: dict[str, Any] = {}
