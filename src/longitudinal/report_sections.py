@@ -1,0 +1,621 @@
+"""The sections of the annual report, computed here so that notebooks stay thin and tested.
+
+An :class:`AnnualReport` holds one area's slice of a study for one financial
+year. Each section method returns a :class:`Section` (heading, text, tables,
+figures) that displays itself in Jupyter and writes its tables to
+``<out>/tables/<name>.csv`` and its figures to ``<out>/figures/<name>.png``.
+Every published table passes through :func:`longitudinal.disclosure.suppress`;
+every figure is drawn from a published table only.
+
+Examples
+--------
+>>> import longitudinal as lg, tempfile
+>>> from longitudinal.report_sections import AnnualReport
+>>> study = lg.simulate(people=300, seed=1)
+>>> rep = AnnualReport(study, financial_year="auto", area="Wales", out=tempfile.mkdtemp())
+>>> rep.year
+2025
+>>> sec = rep.headline()
+>>> sec.tables[0].name
+'headline'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import disclosure as dc
+from . import domain
+from .io import atomic_path
+from .study import Study, load
+
+__all__ = [
+    "WALES",
+    "AnnualReport",
+    "Section",
+    "PublishedTable",
+    "PublishedFigure",
+    "area_name",
+    "area_slug",
+    "all_areas",
+    "last_complete_year",
+    "load_area",
+    "save_figure",
+]
+
+WALES = "Wales"
+
+#: Colours used by every report figure (colour-blind safe, Okabe-Ito).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+# --------------------------------------------------------------------- areas
+def area_name(area: str) -> str:
+    """``"Wales"`` or the canonical name of an authority (Welsh names accepted)."""
+    if domain.slug(area) == "wales" or domain.slug(area) == "cymru":
+        return WALES
+    try:
+        return domain.local_authority(area)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unknown area {area!r}: expected 'Wales' or one of the 22 local authorities "
+                         f"({', '.join(domain.LA_NAMES)})") from exc
+
+
+def area_slug(area: str) -> str:
+    """Folder name of an area's report: ``"wales"``, ``"vale-of-glamorgan"``, …"""
+    return domain.slug(area_name(area))
+
+
+def all_areas() -> list[str]:
+    """Wales, then the 22 authorities in their usual (north-to-south-east) order."""
+    return [WALES, *domain.LA_NAMES]
+
+
+def last_complete_year(study: Study) -> int:
+    """The last financial year the data covers to its end.
+
+    The data are taken to run to the latest reading or episode date; a
+    financial year is complete when that date falls in its last month
+    (on or after 1 March): a small area may have no reading on 31 March itself.
+
+    Raises
+    ------
+    ValueError
+        If the data do not cover a whole financial year.
+    """
+    dates = [study.readings["reading_date"].max(), study.episodes["start_date"].max(),
+             study.episodes["end_date"].max()]
+    dates = [d for d in dates if pd.notna(d)]
+    if not dates:
+        raise ValueError("the study has no dated readings or episodes, so it covers no financial year")
+    last = max(dates)
+    fy = int(domain.financial_year(last))
+    # Data extracted during March are taken to cover the year's last month.
+    if last < domain.fy_bounds(fy)[1] - pd.Timedelta(days=30):
+        fy -= 1
+    first = min(study.readings["reading_date"].min(), study.episodes["start_date"].min())
+    if domain.fy_bounds(fy)[1] < first:
+        raise ValueError(f"the data run from {first:%Y-%m-%d} to {last:%Y-%m-%d}: no complete financial year")
+    return fy
+
+
+# ------------------------------------------------------------------- loading
+def _cache_file(cache: str | Path, area: str) -> Path:
+    return Path(cache) / f"{area_slug(area)}.pkl"
+
+
+def load_area(data: str | Path | Study, area: str = WALES, *, cache: str | Path | None = None) -> Study:
+    """One area's slice of a study, read cheaply.
+
+    Parameters
+    ----------
+    data : path or Study
+        A study folder (see :func:`longitudinal.load`) or a loaded study.
+    area : str
+        ``"Wales"`` or an authority.
+    cache : path, optional
+        A folder of per-area slices prepared by the batch
+        (:func:`longitudinal.reports.prepare_cache`); used when it holds this
+        area, so that 23 reports do not each read the national data.
+    """
+    area = area_name(area)
+    if cache is not None and _cache_file(cache, area).exists():
+        with open(_cache_file(cache, area), "rb") as fh:
+            return pickle.load(fh)
+    study = data if isinstance(data, Study) else load(data)
+    return study if area == WALES else study.subset(local_authority=area)
+
+
+# ------------------------------------------------------------- publishing
+@dataclass
+class PublishedTable:
+    """A disclosure-controlled table: what the report shows and writes as CSV."""
+
+    name: str
+    caption: str
+    data: pd.DataFrame
+    count_columns: tuple[str, ...] = ()
+
+    def to_csv_bytes(self) -> bytes:
+        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+    def to_html(self) -> str:
+        return self.data.to_html(index=False, na_rep="", escape=True, border=0,
+                                 float_format=lambda v: f"{v:,.1f}", classes="lg-table")
+
+
+@dataclass
+class PublishedFigure:
+    name: str
+    caption: str
+    png: bytes
+    labels: tuple[str, ...] = ()  # every text on the figure, for checking disclosure
+
+    def to_html(self) -> str:
+        b64 = base64.b64encode(self.png).decode("ascii")
+        cap = html.escape(self.caption)
+        return (f'<figure><img src="data:image/png;base64,{b64}" alt="{cap}">'
+                f"<figcaption>{cap}</figcaption></figure>")
+
+
+@dataclass
+class Section:
+    """A report section: heading, markdown text, tables and figures. Displays as HTML."""
+
+    key: str
+    heading: str
+    text: str = ""
+    tables: list[PublishedTable] = field(default_factory=list)
+    figures: list[PublishedFigure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        import mistune
+
+        parts = [f'<section class="lg-section" id="{html.escape(self.key)}">',
+                 f"<h2>{html.escape(self.heading)}</h2>"]
+        if self.text:
+            parts.append(mistune.html(self.text))
+        for note in self.notes:
+            parts.append(f'<p class="lg-note">{html.escape(note)}</p>')
+        for fig in self.figures:
+            parts.append(fig.to_html())
+        for tab in self.tables:
+            parts.append(f'<p class="lg-caption"><b>Table.</b> {html.escape(tab.caption)} '
+                         f"(<code>tables/{html.escape(tab.name)}.csv</code>)</p>")
+            parts.append(tab.to_html())
+        parts.append("</section>")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return (f"<Section {self.key!r}: {len(self.tables)} table(s), {len(self.figures)} figure(s)>")
+
+
+def figure_labels(fig) -> tuple[str, ...]:
+    """Every non-empty text drawn on a figure (titles, axis and tick labels, annotations, legends)."""
+    out = []
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and callable(a.get_text)):
+        s = t.get_text()
+        if isinstance(s, str) and s.strip():
+            out.append(s)
+    return tuple(out)
+
+
+def save_figure(fig, path: str | Path | None = None) -> bytes:
+    """PNG bytes of a figure that depend only on what is drawn (no dates, no software stamp).
+
+    Writes them atomically to ``path`` when given. The same figure gives the
+    same bytes on the same matplotlib.
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    png = buf.getvalue()
+    if path is not None:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png)
+    return png
+
+
+# ------------------------------------------------------------------ helpers
+def _active(ep: pd.DataFrame, year: int) -> pd.Series:
+    start, end = domain.fy_bounds(year)
+    return (ep["start_date"] <= end) & (ep["end_date"].isna() | (ep["end_date"] >= start))
+
+
+def _in_year(dates: pd.Series, year: int) -> pd.Series:
+    start, end = domain.fy_bounds(year)
+    return (dates >= start) & (dates <= end)
+
+
+def _pct(num, den) -> np.ndarray:
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, np.round(100.0 * num / den, 1), np.nan)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not (isinstance(v, float) and np.isnan(v))
+
+
+# ------------------------------------------------------------------- report
+class AnnualReport:
+    """One area's annual report for one financial year.
+
+    Parameters
+    ----------
+    data : path or Study
+        The study (a folder that :func:`longitudinal.load` reads, or a study).
+    financial_year : int or "auto"
+        The report's financial year (2025 = 2025-26); ``"auto"`` = the last
+        complete financial year in the data.
+    area : str
+        ``"Wales"`` or one of the 22 authorities (Welsh names accepted).
+    seed : int
+        Seed for every random step of the report's models.
+    out : path, optional
+        Folder for ``tables/*.csv`` and ``figures/*.png``; nothing is written
+        when omitted.
+    cache : path, optional
+        Per-area slices prepared by the batch (see :func:`load_area`).
+
+    Attributes
+    ----------
+    study : Study
+        The area's slice (Wales: the whole study).
+    year : int
+    area : str
+    sections_ : list of Section
+        The sections produced so far, in order.
+    """
+
+    def __init__(self, data: str | Path | Study, financial_year: int | str = "auto", area: str = WALES, *,
+                 seed: int = 0, out: str | Path | None = None, cache: str | Path | None = None) -> None:
+        self.area = area_name(area)
+        self.seed = int(seed)
+        full = data if isinstance(data, Study) else None
+        self.study = load_area(data, self.area, cache=cache)
+        if financial_year in ("auto", None):
+            # The last complete year of the whole study, not of a small area's slice.
+            ref = full if full is not None else self.study
+            self.year = last_complete_year(ref)
+        else:
+            try:
+                self.year = int(financial_year)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"financial_year must be a year such as 2025 (= 2025-26) or 'auto', "
+                                 f"not {financial_year!r}") from exc
+        years = self.study.financial_years
+        if years and not (min(years) <= self.year <= max(years)):
+            raise ValueError(f"financial year {self.year} ({domain.fy_label(self.year)}) is outside the data, "
+                             f"which cover {domain.fy_label(min(years))} to {domain.fy_label(max(years))}")
+        self.out = Path(out) if out is not None else None
+        self.sections_: list[Section] = []
+        self._ids: set[str] | None = None
+
+    # ----------------------------------------------------------- plumbing
+    @property
+    def label(self) -> str:
+        return f"{self.area} {domain.fy_label(self.year)}"
+
+    def _identifiers(self) -> set[str]:
+        if self._ids is None:
+            ids: set[str] = set()
+            for col, tab in (("person_id", self.study.people), ("episode_id", self.study.episodes),
+                             ("provider_id", self.study.episodes)):
+                ids.update(map(str, pd.unique(tab[col].astype(str))))
+            self._ids = ids
+        return self._ids
+
+    def _publish_table(self, name: str, caption: str, data: pd.DataFrame,
+                       count_columns=()) -> PublishedTable:
+        dc.check_no_identifiers(data, self._identifiers())
+        dc.check_published(data, count_columns)
+        tab = PublishedTable(name, caption, data.reset_index(drop=True), tuple(count_columns))
+        if self.out is not None:
+            with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
+                tmp.write_bytes(tab.to_csv_bytes())
+        return tab
+
+    def _publish_figure(self, name: str, caption: str, fig) -> PublishedFigure:
+        labels = figure_labels(fig)
+        ids = self._identifiers()
+        leaked = [s for s in labels if s in ids]
+        if leaked:  # pragma: no cover - figures are drawn from published tables only
+            raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
+        path = self.out / "figures" / f"{name}.png" if self.out is not None else None
+        return PublishedFigure(name, caption, save_figure(fig, path), labels)
+
+    def _add(self, section: Section) -> Section:
+        self.sections_ = [s for s in self.sections_ if s.key != section.key] + [section]
+        return section
+
+    # ------------------------------------------------------------ sections
+    def title(self) -> Section:
+        """The report's title block: area, year, data and how to reproduce it."""
+        s = self.study
+        start, end = domain.fy_bounds(self.year)
+        text = (f"Annual report of the Supporting People longitudinal study for **{self.area}**, "
+                f"financial year **{domain.fy_label(self.year)}** ({start:%d %B %Y} to {end:%d %B %Y}).\n\n"
+                f"Every number in this report is computed by the `longitudinal` package from the study data; "
+                f"the report's `manifest.json` records the data's content hash, the parameters, the seed and "
+                f"the code version needed to reproduce it exactly.")
+        sec = Section("title", f"Supporting People: {self.label}", text)
+        if s.truth is not None:
+            sec.notes.append("These data are SYNTHETIC (simulated with a known generative model); "
+                             "they describe no real person and no real service.")
+        return self._add(sec)
+
+    def headline(self) -> Section:
+        """People, episodes, readings and spend in the year, by lead need, and the trend over the years."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        st, y = self.study, self.year
+        ep = st.episodes
+        act = ep[_active(ep, y)]
+        new = ep[_in_year(ep["start_date"], y)]
+        ended = ep[_in_year(ep["end_date"], y)]
+        rd = st.readings[_in_year(st.readings["reading_date"], y)]
+        spend = float(st.spend.loc[st.spend["financial_year"] == y, "spend_gbp"].sum())
+        n_people = int(act["person_id"].nunique())
+
+        counts = pd.DataFrame({
+            "measure": ["People supported", "Episodes of support active", "Episodes started",
+                        "Episodes ended", "Journey of Change readings (scored)", "Readings recorded (incl. blank)"],
+            "value": [n_people, len(act), len(new), len(ended), int(rd["score"].notna().sum()), len(rd)],
+        })
+        counts = dc.suppress(counts, ["value"])
+        per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
+        money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
+                              "value": [round(spend), per_person if isinstance(per_person, str)
+                                        else round(per_person)]})
+        head = pd.concat([counts, money], ignore_index=True)
+        tables = [self._publish_table("headline", f"Headline figures, {self.label}", head)]
+
+        # By lead need, with an "All" row so that secondary suppression protects the totals.
+        names = {n.code: n.name for n in domain.LEAD_NEEDS}
+        codes = [c for c in domain.LEAD_NEED_CODES] + sorted(
+            set(map(str, ep["lead_need"].dropna().unique())) - set(domain.LEAD_NEED_CODES))
+        g_people = act.groupby("lead_need", observed=True)["person_id"].nunique()
+        g_eps = act.groupby("lead_need", observed=True).size()
+        g_new = new.groupby("lead_need", observed=True).size()
+        sp = st.spend[st.spend["financial_year"] == y].groupby("lead_need", observed=True)["spend_gbp"].sum()
+        rows = []
+        for c in codes:
+            rows.append({"lead_need": names.get(c, c), "people": int(g_people.get(c, 0)),
+                         "episodes": int(g_eps.get(c, 0)), "started": int(g_new.get(c, 0)),
+                         "spend_gbp": round(float(sp.get(c, 0.0)))})
+        by_need = pd.DataFrame(rows)
+        by_need = by_need[(by_need[["people", "episodes", "spend_gbp"]] > 0).any(axis=1)]
+        by_need = pd.concat([by_need, pd.DataFrame([{
+            "lead_need": "All", "people": n_people, "episodes": len(act), "started": len(new),
+            "spend_gbp": round(spend)}])], ignore_index=True)
+        by_need["spend_per_person_gbp"] = np.where(by_need["people"] > 0,
+                                                   np.round(by_need["spend_gbp"] / by_need["people"].clip(lower=1)),
+                                                   np.nan)
+        by_need = dc.suppress(by_need, ["people", "episodes", "started"], total_row="All",
+                              label_column="lead_need", derived={"spend_per_person_gbp": ["people"]})
+        tables.append(self._publish_table("by_lead_need", f"People, episodes and spend by lead need, {self.label}",
+                                          by_need, ["people", "episodes", "started"]))
+
+        # Trend over the financial years up to this one.
+        years = [fy for fy in self.study.financial_years if fy <= y] or [y]
+        trow = []
+        for fy in years:
+            a = ep[_active(ep, fy)]
+            trow.append({"financial_year": domain.fy_label(fy), "people": int(a["person_id"].nunique()),
+                         "started": int(_in_year(ep["start_date"], fy).sum()),
+                         "spend_gbp": round(float(st.spend.loc[st.spend["financial_year"] == fy, "spend_gbp"].sum()))})
+        trend = dc.suppress(pd.DataFrame(trow), ["people", "started"])
+        tables.append(self._publish_table("trend", f"People supported, episodes started and spend by year, {self.area}",
+                                          trend, ["people", "started"]))
+
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+        x = np.arange(len(trend))
+        for ax, col, title, scale in ((axes[0], "people", "People supported", 1.0),
+                                      (axes[1], "spend_gbp", "Spend (GBP million)", 1e6)):
+            vals = [v / scale if _is_number(v) else np.nan for v in trend[col]]
+            ax.bar(x, np.nan_to_num(vals), color=PALETTE[0] if col == "people" else PALETTE[1])
+            for xi, v in zip(x, trend[col]):
+                if not _is_number(v):
+                    ax.annotate(str(v), (xi, 0), ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(x, trend["financial_year"], rotation=45, ha="right", fontsize=8)
+            ax.set_title(title, fontsize=10)
+            ax.spines[["top", "right"]].set_visible(False)
+        fig.suptitle(f"{self.area}: people supported and spend by financial year", fontsize=11)
+        fig.tight_layout()
+        figs = [self._publish_figure("trend", "People supported and spend by financial year "
+                                     "(suppressed counts are not drawn and are marked)", fig)]
+        text = (f"In {domain.fy_label(self.year)}, {_fmt(head['value'].iat[0])} people were supported in "
+                f"{_fmt(head['value'].iat[1])} episodes of support in {self.area}; the programme spent "
+                f"£{spend:,.0f}.")
+        return self._add(Section("headline", "Headline figures", text, tables, figs))
+
+    def demographics(self) -> Section:
+        """People supported in the year by age band and sex (a two-way table with both totals)."""
+        st, y = self.study, self.year
+        act = st.episodes[_active(st.episodes, y)]
+        first = act.sort_values(["person_id", "start_date"], kind="stable").drop_duplicates("person_id")
+        ppl = first[["person_id", "start_date"]].merge(st.people, on="person_id", how="left")
+        age = y - ppl["birth_year"].astype("float64")  # age during the year
+        ppl = ppl.assign(age_band=domain.age_band(age))
+        sexes = list(domain.SEXES) + sorted(set(ppl["sex"].dropna().astype(str).unique()) - set(domain.SEXES))
+        cnt = ppl.groupby([ppl["age_band"].astype(str), ppl["sex"].astype(str)]).size()
+        tab = pd.DataFrame(0, index=list(domain.AGE_BANDS), columns=sexes, dtype="int64")
+        for (band, sex), n in cnt.items():
+            if band in tab.index and sex in tab.columns:
+                tab.loc[band, sex] = int(n)
+        tab["all"] = tab.sum(axis=1)
+        tab.loc["All"] = tab.sum(axis=0)
+        tab = tab.rename_axis(index=None, columns=None).reset_index(names="age_band")
+        cols = sexes + ["all"]
+        out = dc.suppress(tab, cols, total_column="all", total_row="All", label_column="age_band")
+        t = self._publish_table("age_sex", f"People supported by age band and sex, {self.label}", out, cols)
+        return self._add(Section("demographics", "Who was supported",
+                                 "Age is reached during the financial year; each person is counted once.", [t]))
+
+    def completeness(self) -> Section:
+        """How complete the year's Journey of Change records are, overall and by outcome area."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        st, y = self.study, self.year
+        ep = st.episodes
+        act = ep[_active(ep, y)]
+        act_ids = set(act["episode_id"])
+        rd_all = st.readings[st.readings["episode_id"].isin(act_ids)]
+        # Every reading taken in the year (follow-ups after an earlier end included), as in the headline.
+        rd = st.readings[_in_year(st.readings["reading_date"], y)]
+        started = ep[_in_year(ep["start_date"], y)]
+        with_start = rd_all.loc[rd_all["reading_type"] == "start", "episode_id"]
+        ended = ep[_in_year(ep["end_date"], y)]
+        with_end = rd_all.loc[rd_all["reading_type"] == "end", "episode_id"]
+        planned = ended[ended["end_reason"] == "planned"]
+        no_reason = int(ended["end_reason"].isna().sum())
+        readings_per_ep = rd.groupby("episode_id", observed=True).size()
+        n_without = int(len(act_ids - set(readings_per_ep[readings_per_ep > 0].index)))
+
+        overall = pd.DataFrame({
+            "measure": ["Episodes started in the year", "… with a start reading",
+                        "Episodes ended in the year", "… with an end reading",
+                        "Planned ends in the year", "… with an end reading",
+                        "Ended episodes without an end reason",
+                        "Active episodes with no reading in the year"],
+            "episodes": [len(started), int(started["episode_id"].isin(with_start).sum()),
+                         len(ended), int(ended["episode_id"].isin(with_end).sum()),
+                         len(planned), int(planned["episode_id"].isin(with_end).sum()),
+                         no_reason, n_without],
+        })
+        base_of = {1: 0, 3: 2, 5: 4}
+        pct = [np.nan] * len(overall)
+        for i, b in base_of.items():
+            pct[i] = _pct(overall["episodes"].iat[i], overall["episodes"].iat[b]).item()
+        overall["percent"] = pct
+        prim, sec = dc.suppression_mask(overall, ["episodes"])
+        hidden = (prim | sec)["episodes"].to_numpy()
+        hide_pct = np.array([hidden[i] or (i in base_of and hidden[base_of[i]]) for i in range(len(overall))])
+        overall_pub = dc.suppress(overall, ["episodes"])
+        overall_pub["percent"] = dc.hide(overall_pub["percent"], hide_pct)
+        tables = [self._publish_table("completeness", f"Completeness of the records, {self.label}",
+                                      overall_pub, ["episodes"])]
+
+        rows = []
+        scored_all = rd_all[rd_all["score"].notna()]
+        n_scored_per = scored_all.groupby(["outcome", "episode_id"], observed=True).size()
+        for code in domain.OUTCOME_CODES:
+            r = rd[rd["outcome"] == code]
+            per = n_scored_per.xs(code, level="outcome") if code in n_scored_per.index.get_level_values(0) else \
+                pd.Series(dtype="int64")
+            rows.append({"outcome": domain.OUTCOMES[code].name, "readings": len(r),
+                         "scored": int(r["score"].notna().sum()), "blank_no_need": int(r["score"].isna().sum()),
+                         "episodes_with_need": int((per > 0).sum()), "episodes_two_plus": int((per >= 2).sum())})
+        by_out = pd.DataFrame(rows)
+        # A total row (distinct episodes for the episode columns) so that the headline's totals
+        # cannot be used to recover a suppressed area by subtraction.
+        n_need = scored_all.groupby("episode_id", observed=True).size()
+        by_out.loc[len(by_out)] = {"outcome": "All outcome areas", "readings": len(rd),
+                                   "scored": int(rd["score"].notna().sum()),
+                                   "blank_no_need": int(rd["score"].isna().sum()),
+                                   "episodes_with_need": int((n_need > 0).sum()),
+                                   "episodes_two_plus": int((n_scored_per >= 2).groupby(
+                                       level="episode_id", observed=True).any().sum())}
+        by_out["percent_scored"] = _pct(by_out["scored"], by_out["readings"])
+        by_out["percent_two_plus"] = _pct(by_out["episodes_two_plus"], by_out["episodes_with_need"])
+        cc = ["readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus"]
+        # scored + blank = readings along each row; each column adds up to the total row.
+        by_pub = dc.suppress(by_out, cc, total_column={"readings": ["scored", "blank_no_need"]},
+                             total_row="All outcome areas", label_column="outcome",
+                             derived={"percent_scored": ["scored", "readings"],
+                                      "percent_two_plus": ["episodes_with_need", "episodes_two_plus"]})
+        by_pub = by_pub[["outcome", *cc, "percent_scored", "percent_two_plus"]]
+        tables.append(self._publish_table(
+            "completeness_by_outcome",
+            f"Readings in the year and episodes with enough scored readings to measure change, by outcome area, "
+            f"{self.label} (blank = no need in this area)", by_pub, cc))
+
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        yy = np.arange(len(by_pub))[::-1]
+        vals = [v if _is_number(v) else np.nan for v in by_pub["percent_two_plus"]]
+        ax.barh(yy, np.nan_to_num(vals), color=PALETTE[2])
+        for yi, v in zip(yy, by_pub["percent_two_plus"]):
+            ax.annotate(f"{v:.0f}%" if _is_number(v) else str(v), (np.nan_to_num(v) if _is_number(v) else 0, yi),
+                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.set_yticks(yy, by_pub["outcome"], fontsize=8)
+        ax.set_xlim(0, 105)
+        ax.set_xlabel("% of episodes with a need that have two or more scored readings")
+        ax.set_title(f"{self.label}: records that can show change", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        figs = [self._publish_figure("completeness", "Share of episodes with a need in each area that have "
+                                     "at least two scored readings (start and a later one)", fig)]
+        text = ("A blank score means *no need in this area*, not a missing value. Change can only be measured "
+                "for episodes with at least two scored readings in an area.")
+        return self._add(Section("completeness", "Data completeness", text, tables, figs))
+
+    def methods(self, extra: str = "") -> Section:
+        """Methods, definitions, limitations and the disclosure rule."""
+        scale = "\n".join(f"| {k} | {v} |" for k, v in domain.SCALE.items())
+        text = f"""
+### Definitions
+- **Financial year** runs 1 April to 31 March; {domain.fy_label(self.year)} is the year reported.
+- **Episode of support**: one period of Supporting People support for one person, from its start date to its
+  end date (open while support continues). An episode is *active* in a year if it overlaps the year.
+- **People supported**: distinct people with an active episode in the year; a person with two episodes counts once.
+- **Spend**: the programme's recorded spend for the area in the year (all lead needs).
+- **Journey of Change**: each outcome area is scored on a 5-point scale at the start, at reviews, at the end of
+  support and at follow-ups; a blank score means the person has no need in that area.
+
+| Stage | Journey of Change |
+|---|---|
+{scale}
+
+In long-term services stage 5 means: {domain.SCALE_LONG_TERM_5.lower()}.
+
+### Methods
+All figures are computed by the `longitudinal` Python package from the study's four tables (people,
+episodes, readings, spend); the report is a parameterised notebook run unattended by
+`longitudinal report annual`. Random steps use the seed recorded in the manifest ({self.seed}).
+{extra}
+
+### Limitations
+- The study is observational: changes in scores describe people's journeys while supported; they are not by
+  themselves the effect of support, since there is no untreated comparison group.
+- Scores are practitioners' ratings on an ordinal scale; readings are missed, and missed reviews may not be
+  missing at random (people who disengage are less often scored).
+- Small areas and small groups give imprecise estimates; counts below 5 are suppressed (see below).
+
+### Disclosure control
+{dc.RULE}
+"""
+        return self._add(Section("methods", "Methods, definitions and limitations", text.strip()))
+
+
+def _fmt(v) -> str:
+    return f"{int(v):,}" if _is_number(v) else str(v)
+
+
+def data_fingerprint(study: Study) -> str:
+    """A short content hash of a loaded study (used to key caches)."""
+    h = hashlib.sha256()
+    for name, df in study.tables().items():
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
