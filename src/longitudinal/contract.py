@@ -14,7 +14,8 @@ import pandas as pd
 
 from . import domain
 
-__all__ = ["Column", "TABLES", "TABLE_NAMES", "apply_dtypes", "category_dtypes"]
+__all__ = ["Column", "TABLES", "TABLE_NAMES", "apply_dtypes", "category_dtypes", "schemas", "REASONS",
+           "EARLIEST_DATE"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,134 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
     for c in extra_cols:
         result[c] = df[c]
     return result.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Validation schemas (pandera). They describe a table whose values have been
+# brought to canonical form (aliases mapped, dates and numbers parsed) by
+# :mod:`longitudinal.ingest`; values that could not be parsed are reported
+# there, everything else is checked here. Each check's ``error`` is a key into
+# :data:`REASONS`, the text a person is shown in ``rejects/<table>.csv``.
+# --------------------------------------------------------------------------
+#: Earliest date accepted in a support record (Supporting People began in Wales in 2003).
+EARLIEST_DATE = pd.Timestamp("2003-04-01")
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def _scale_text() -> str:
+    return "the Journey of Change scale 1–5 (blank means no need in this area)"
+
+
+#: Reason templates, keyed by the ``error`` of each check; ``{value}`` is the value found.
+REASONS: dict[str, str] = {
+    "sex": "sex {value!r} is not recognised; expected female, male or other",
+    "birth_year": "birth year {value} is not plausible; expected a year from 1900 to this year",
+    "local_authority": ("{value!r} is not one of the 22 Welsh local authorities; expected an English or "
+                        "Welsh name or ONS code, e.g. Cardiff, Caerdydd or W06000015 (see data/dictionary.md)"),
+    "lead_need": "lead need {value!r} is not in this study's list of lead needs: {allowed}",
+    "service_type": "service type {value!r} is not recognised; expected short_term or long_term",
+    "end_reason": "end reason {value!r} is not recognised; expected planned, unplanned, moved_away, died or other",
+    "reading_type": "reading type {value!r} is not recognised; expected start, review, end or follow_up",
+    "outcome": "outcome {value!r} is not one of the 11 outcome areas; expected a code such as managing_money "
+               "or a display name such as 'Managing money' (see data/dictionary.md)",
+    "score": "score {value} is outside " + _scale_text(),
+    "date_future": "date {value} is in the future (after {today})",
+    "date_early": "date {value} is before 2003-04-01, when Supporting People began; check the year",
+    "financial_year": "financial year {value} is outside the years Supporting People ran (2003 to this year)",
+    "spend_negative": "spend {value} is negative; expected pounds spent, 0 or more",
+    "end_before_start": "end date is before the start date ({value}); expected an end on or after the start",
+    "end_reason_without_end": "end reason {value!r} is given but the end date is blank; give both or neither",
+    "end_without_reason": "end date {value} is given but the end reason is blank; give both or neither "
+                          "(planned, unplanned, moved_away, died, other)",
+    "not_nullable": "{column} is blank; a value is required",
+}
+
+
+def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | None = None) -> dict:
+    """Pandera schemas of the four tables in canonical form.
+
+    Parameters
+    ----------
+    lead_needs : tuple of str, optional
+        The study's lead-need codes (default :data:`domain.LEAD_NEED_CODES`).
+    today : Timestamp, optional
+        Dates after it are rejected as future dates (default: today).
+
+    Returns
+    -------
+    dict of str to pandera.DataFrameSchema
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from longitudinal.contract import schemas
+    >>> people = pd.DataFrame({"person_id": ["a", "b"], "sex": ["female", "x"], "birth_year": [1950, 1960]})
+    >>> schemas()["people"].validate(people, lazy=True)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    pandera.errors.SchemaErrors: ...
+    """
+    import pandera.pandas as pa
+
+    needs = tuple(lead_needs or domain.LEAD_NEED_CODES)
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today).normalize()
+    C = pa.Check
+
+    def allowed(values, key):
+        values = list(values)
+        return C(lambda s: s.isin(values), error=key)
+
+    def date_checks():
+        return [C(lambda s: s <= today, error="date_future"), C(lambda s: s >= EARLIEST_DATE, error="date_early")]
+
+    def col(checks=None, nullable=False):
+        return pa.Column(checks=checks or [], nullable=nullable, coerce=False, required=True)
+
+    def end_ok(df):
+        e, s = df["end_date"], df["start_date"]
+        return e.isna() | s.isna() | (e >= s)
+
+    def reason_iff_end(df):
+        return df["end_reason"].isna() | df["end_date"].notna()
+
+    def end_iff_reason(df):
+        return df["end_date"].isna() | df["end_reason"].notna()
+
+    return {
+        "people": pa.DataFrameSchema({
+            "person_id": col(),
+            "sex": col([allowed(domain.SEXES, "sex")]),
+            "birth_year": col([C(lambda s: (s >= EARLIEST_BIRTH_YEAR) & (s <= today.year), error="birth_year")]),
+        }, name="people"),
+        "episodes": pa.DataFrameSchema({
+            **{c: col() for c in ("episode_id", "person_id", "provider_id")},
+            "local_authority": col([allowed(domain.LA_NAMES, "local_authority")]),
+            "lead_need": col([allowed(needs, "lead_need")]),
+            "service_type": col([allowed(domain.SERVICE_TYPES, "service_type")]),
+            "start_date": col(date_checks()),
+            "end_date": col(date_checks(), nullable=True),
+            "end_reason": col([allowed(domain.END_REASONS, "end_reason")], nullable=True),
+        }, checks=[C(end_ok, error="end_before_start"), C(reason_iff_end, error="end_reason_without_end"),
+                   C(end_iff_reason, error="end_without_reason")], name="episodes"),
+        "readings": pa.DataFrameSchema({
+            **{c: col() for c in ("episode_id", "person_id")},
+            "reading_date": col(date_checks()),
+            "reading_type": col([allowed(domain.READING_TYPES, "reading_type")]),
+            "outcome": col([allowed(domain.OUTCOME_CODES, "outcome")]),
+            "score": col([C(lambda s: (s >= 1) & (s <= 5), error="score")], nullable=True),
+        }, name="readings"),
+        "spend": pa.DataFrameSchema({
+            "financial_year": col([C(lambda s: (s >= 2003) & (s <= domain.financial_year(today)),
+                                     error="financial_year")]),
+            "local_authority": col([allowed(domain.LA_NAMES, "local_authority")]),
+            "lead_need": col([allowed(needs, "lead_need")]),
+            "spend_gbp": col([C(lambda s: s >= 0, error="spend_negative")]),
+        }, name="spend"),
+    }
+
+
+#: Which column a table-wide (multi-column) check's failure is reported against.
+DATAFRAME_CHECK_COLUMN: dict[str, str] = {
+    "end_before_start": "end_date",
+    "end_reason_without_end": "end_reason",
+    "end_without_reason": "end_date",
+}
