@@ -18,6 +18,9 @@ from .distance import (SingleReadingWarning, distance_travelled, plot_profile, p
 from . import transitions
 from .transitions import TransitionsResults, fit_transitions
 from . import sroi
+from . import outcome_maps, rubric
+from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
+from .rubric import Rubric
 
 try:
     __version__ = _version("longitudinal")
@@ -29,3 +32,4 @@ __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_
             "reading_completeness", "stage_distribution", "transition_matrix"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["sroi"]
+__all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]

@@ -90,6 +90,102 @@ def sroi_cmd(
             typer.echo(mc.summary())
 
 
+# ------------------------------------------------------------------ outcome maps
+map_app = typer.Typer(help="Outcome maps: validate, render and rate them from a study.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+
+
+def _load_map(file: Path):
+    from .outcome_maps import OutcomeMap, OutcomeMapError
+
+    try:
+        return OutcomeMap.from_yaml(Path(file))
+    except OutcomeMapError as e:
+        typer.echo(("cannot read map: " if getattr(e, "unreadable", False) else "invalid map: ") + str(e), err=True)
+        raise typer.Exit(2 if getattr(e, "unreadable", False) else 1)
+
+
+def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Optional[str]):
+    from .outcome_maps import OutcomeMapError
+    from .rubric import RubricError
+    from .study import load as _load
+
+    if study_dir is None:
+        return omap
+    try:
+        study = _load(study_dir)
+    except (FileNotFoundError, OSError) as e:
+        typer.echo(f"cannot read study: {e}", err=True)
+        raise typer.Exit(2)
+    try:
+        return omap.rate(study, rubric=rubric, area=area)
+    except (OutcomeMapError, RubricError, KeyError) as e:
+        typer.echo(f"cannot rate the map: {e}", err=True)
+        raise typer.Exit(1)
+
+
+@map_app.command("validate")
+def map_validate(file: Path = typer.Argument(..., help="Outcome map YAML file.")) -> None:
+    """Check an outcome map; exit 1 naming every problem (file, line, pathway, column, step), 2 if unreadable."""
+    omap = _load_map(file)
+    n = sum(len(v) for v in omap.steps.values())
+    linked = sum(1 for v in omap.steps.values() for s in v if s.indicators)
+    typer.echo(f"valid: {file}: {omap.title!r}, {n} steps in {len(omap.columns)} columns "
+               f"({linked} linked to indicators), {len(omap.pathways)} pathways")
+
+
+@map_app.command("render")
+def map_render(
+    file: Path = typer.Argument(..., help="Outcome map YAML file."),
+    out: Path = typer.Option(..., "--out", help="Folder for the figures, map.html and map.md."),
+    format: str = typer.Option("png", "--format", help="Figure formats, comma separated: png, svg, pdf."),
+    study: Optional[Path] = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
+    area: Optional[str] = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+) -> None:
+    """Draw the map and each pathway, and write HTML and Markdown (byte-identical for the same input)."""
+    omap = _rate_args(_load_map(file), study, rubric, area)
+    try:
+        written = omap.render(out, formats=[f.strip() for f in format.split(",") if f.strip()])
+    except ValueError as e:
+        raise typer.BadParameter(str(e))
+    for name, path in written.items():
+        typer.echo(f"{name}: {path}")
+
+
+@map_app.command("rollup")
+def map_rollup(
+    file: Path = typer.Argument(..., help="Outcome map YAML file."),
+    study: Path = typer.Option(..., "--study", help="Study folder."),
+    out: Path = typer.Option(..., "--out", help="Folder for the tables, heat map and one map per area."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+) -> None:
+    """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
+    from .domain import slug
+    from .outcome_maps import rollup
+    from .study import load as _load
+
+    omap = _load_map(file)
+    try:
+        s = _load(study)
+    except (FileNotFoundError, OSError) as e:
+        typer.echo(f"cannot read study: {e}", err=True)
+        raise typer.Exit(2)
+    r = rollup(omap, s, rubric=rubric)
+    out.mkdir(parents=True, exist_ok=True)
+    r.ratings.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
+    r.indicator_values.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")
+    r.table("progress").to_csv(out / "progress_by_area.csv", lineterminator="\n")
+    r.table("confidence").to_csv(out / "confidence_by_area.csv", lineterminator="\n")
+    r.plot().savefig(out / "rollup.png", dpi=150, metadata={"Software": None})
+    for area, m in r.maps.items():
+        d = out / "areas" / slug(area)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "map.html").write_text(m.to_html(), encoding="utf-8")
+        (d / "map.md").write_text(m.to_markdown(), encoding="utf-8")
+    typer.echo(f"rated {len(r.maps)} areas; wrote {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 
