@@ -13,8 +13,11 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from . import domain
 from .simulate import simulate
 from .study import Study, load
+from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
+from .ingest import IngestReport, ingest
 from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
                        reading_completeness, stage_distribution, transition_matrix)
+from .ordinal import OrdinalResults, fit_ordinal
 from . import transitions
 from .transitions import TransitionsResults, fit_transitions
 from . import sroi
@@ -28,8 +31,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["Study", "domain", "load", "simulate", "__version__"]
+__all__ += ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
+__all__ += ["ingest", "IngestReport"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",
             "reading_completeness", "stage_distribution", "transition_matrix"]
+__all__ += ["OrdinalResults", "fit_ordinal"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
