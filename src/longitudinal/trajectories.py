@@ -1,0 +1,804 @@
+"""Journey of Change trajectories: linear mixed models of score on time in support.
+
+:func:`fit_trajectories` fits ``score ~ time`` (or any fixed-effects formula)
+with a random intercept and slope per episode (optionally a quadratic term),
+by REML (default) or ML. The ``"fast"`` engine (:mod:`longitudinal.mixed`)
+works from per-episode sufficient statistics and fits a million readings in
+about a second; ``engine="statsmodels"`` runs statsmodels ``MixedLM`` on the
+same design as a reference.
+
+Examples
+--------
+>>> import longitudinal as lg
+>>> study = lg.simulate(people=1500, seed=3)
+>>> fit = lg.fit_trajectories(study, "managing_money", warn=False)
+>>> fit.fixed_effects.index.tolist()
+['Intercept', 'time']
+>>> bool(fit.converged), bool(fit.fixed_effects.loc["time", "estimate"] > 0)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import re
+import time as _time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import domain
+from .mixed import ConvergenceWarning, LMMFit, SufficientStats, fit_lmm
+from .study import Study
+
+__all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
+
+ENGINES = ("fast", "statsmodels")
+
+
+class TrajectoryWarning(UserWarning):
+    """Something about the data or the fit that the user should know and can act on."""
+
+
+# ------------------------------------------------------------------ input
+def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, str | None]:
+    if isinstance(data, Study):
+        if outcome is None:
+            raise ValueError("fit_trajectories(study, outcome=...): name an outcome area, one of "
+                             f"{', '.join(domain.OUTCOME_CODES)} (or 'all')")
+        code = domain.outcome_code(outcome)
+        df = data.long(code, include_follow_up=include_follow_up)
+        if df.empty:
+            raise ValueError(f"outcome {code!r} has no scored readings in this study: nothing to model")
+        return df, code
+    if isinstance(data, pd.DataFrame):
+        if outcome is not None:
+            if "outcome" not in data.columns:
+                raise ValueError(f"outcome={outcome!r} was given but the data has no 'outcome' column")
+            code = domain.outcome_code(outcome) if outcome in domain.OUTCOMES or isinstance(outcome, str) else outcome
+            df = data[data["outcome"] == code]
+            if df.empty:
+                raise ValueError(f"outcome {code!r} has no readings in the data (outcomes present: "
+                                 f"{', '.join(map(str, pd.unique(data['outcome'])[:20]))})")
+            return df, code
+        return data, None
+    raise TypeError(f"data must be a Study or a pandas DataFrame of readings, not {type(data).__name__}")
+
+
+def _check_columns(df: pd.DataFrame, needed: dict[str, str]) -> None:
+    for role, col in needed.items():
+        if col not in df.columns:
+            raise KeyError(f"the data has no {role} column {col!r} (pass {role}=<column name>); "
+                           f"columns are: {', '.join(map(str, df.columns))}")
+
+
+def _numeric(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    s = df[col]
+    if isinstance(s.dtype, pd.CategoricalDtype) or not (pd.api.types.is_numeric_dtype(s) or s.dtype == object):
+        raise TypeError(f"{role} column {col!r} must be numeric, it has dtype {s.dtype}")
+    v = pd.to_numeric(s, errors="coerce")
+    bad = v.isna() & s.notna()
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise TypeError(f"{role} column {col!r} is not numeric: row {df.index[i]!r} holds {s.iloc[i]!r} "
+                        f"({int(bad.sum())} such rows)")
+    return v.to_numpy(dtype="float64", na_value=np.nan)
+
+
+_NAME_ERR = re.compile(r"name '([^']+)' is not defined")
+
+
+def _design(formula: str, df: pd.DataFrame, what: str):
+    import patsy
+
+    try:
+        return patsy.dmatrix(formula, df, NA_action="raise", return_type="dataframe")
+    except patsy.PatsyError as err:
+        m = _NAME_ERR.search(str(err))
+        if m:
+            raise ValueError(f"{what} {formula!r} names {m.group(1)!r}, which is not a column of the data; "
+                             f"columns are: {', '.join(map(str, df.columns))}") from None
+        if "missing values" in str(err):
+            raise  # handled by the caller, which drops such rows first
+        raise ValueError(f"{what} {formula!r} could not be built: {err}") from None
+
+
+def _rhs(formula: str) -> tuple[str | None, str]:
+    if "~" in formula:
+        lhs, rhs = formula.split("~", 1)
+        return (lhs.strip() or None), rhs.strip()
+    return None, formula.strip()
+
+
+def _formula_columns(rhs: str, df: pd.DataFrame) -> list[str]:
+    """Columns of ``df`` that a formula's right-hand side mentions (for missing-value handling)."""
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs))
+    return [c for c in df.columns if isinstance(c, str) and c in names]
+
+
+# ---------------------------------------------------------------- results
+@dataclass
+class _Design:
+    formula: str
+    random: str
+    fixed_names: list[str]
+    random_names: list[str]
+    fixed_info: Any  # patsy DesignInfo, or None on the default fast path
+    random_info: Any
+    time: str
+    group: str
+    score: str
+
+
+class TrajectorySummary:
+    """Text (and HTML in notebooks) summary of a :class:`TrajectoryResults`."""
+
+    def __init__(self, text: str, tables: dict[str, pd.DataFrame]):
+        self.text, self.tables = text, tables
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "<pre>" + self.text.split("\n\n")[0] + "</pre>"
+        return head + "".join(f"<h4>{k}</h4>" + v.to_html(float_format="%.4f") for k, v in self.tables.items())
+
+
+class TrajectoryResults:
+    """A fitted trajectory (linear mixed) model.
+
+    Attributes
+    ----------
+    fixed_effects : DataFrame
+        Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p,
+        ci_lower, ci_upper`` (Wald, normal reference, as statsmodels ``MixedLM``).
+    cov_re : DataFrame
+        Covariance of the random effects (intercept, slope, ...), in score units.
+    random_effects : DataFrame
+        Best linear unbiased predictions (BLUPs) of each group's random effects, indexed by group.
+    random_effects_se : DataFrame
+        Their conditional standard errors (given the fixed effects).
+    sigma : float
+        Residual standard deviation.
+    loglik : float
+        Maximised REML or ML log-likelihood (comparable with statsmodels' ``llf``).
+    converged : bool
+    nobs, ngroups : int
+    n_single_reading : int
+        Groups (episodes) with a single reading: they inform the level, not the rate of change.
+    aic, bic : float
+        ``-2 loglik + 2k`` and ``-2 loglik + k log(nobs)``, k = fixed effects + covariance
+        parameters + 1. Under REML only models with the same fixed effects are comparable.
+    fit_seconds : float
+        Wall time of the fit itself (after the data were prepared).
+    """
+
+    def __init__(self, fit: LMMFit, design: _Design, *, groups: pd.Index, frame: pd.DataFrame,
+                 X: np.ndarray, Z: np.ndarray, codes: np.ndarray, engine: str, outcome: str | None,
+                 alpha: float, n_single: int, n_dropped: dict[str, int], fit_seconds: float):
+        self._fit = fit
+        self.design = design
+        self.engine = engine
+        self.outcome = outcome
+        self.alpha = alpha
+        self.reml = fit.reml
+        self.method = "REML" if fit.reml else "ML"
+        self.nobs = fit.nobs
+        self.ngroups = fit.ngroups
+        self.n_single_reading = n_single
+        self.n_dropped = dict(n_dropped)
+        self.converged = bool(fit.converged)
+        self.loglik = float(fit.loglik)
+        self.scale = float(fit.sigma2)
+        self.sigma = float(np.sqrt(fit.sigma2))
+        self.boundary = list(fit.boundary)
+        self.fit_seconds = fit_seconds
+        k = fit.k_params
+        self.aic = -2 * self.loglik + 2 * k
+        self.bic = -2 * self.loglik + k * np.log(self.nobs)
+        self._frame, self._X, self._Z, self._codes = frame, X, Z, codes
+        se = np.sqrt(np.diag(fit.cov_beta))
+        zq = stats.norm.ppf(1 - alpha / 2)
+        z = fit.beta / se
+        self.fixed_effects = pd.DataFrame({
+            "estimate": fit.beta, "std_error": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+            "ci_lower": fit.beta - zq * se, "ci_upper": fit.beta + zq * se,
+        }, index=pd.Index(design.fixed_names, name="term"))
+        self.cov_fixed = pd.DataFrame(fit.cov_beta, index=design.fixed_names, columns=design.fixed_names)
+        self.cov_re = pd.DataFrame(fit.cov_re, index=design.random_names, columns=design.random_names)
+        gi = pd.Index(groups, name=design.group)
+        self.random_effects = pd.DataFrame(fit.blups, index=gi, columns=design.random_names)
+        self.random_effects_se = pd.DataFrame(
+            np.sqrt(np.clip(np.diagonal(fit.blup_cov, axis1=1, axis2=2), 0, None)),
+            index=gi, columns=design.random_names)
+
+    # ------------------------------------------------------------- tables
+    @property
+    def params(self) -> pd.Series:
+        """Fixed-effect estimates (statsmodels' name)."""
+        return self.fixed_effects["estimate"]
+
+    def variance_components(self) -> pd.DataFrame:
+        """Random-effect SDs and correlations and the residual SD, one row each."""
+        c = self.cov_re.to_numpy()
+        names = self.design.random_names
+        sd = np.sqrt(np.clip(np.diag(c), 0, None))
+        rows = [(f"sd({n})", sd[i]) for i, n in enumerate(names)]
+        for i, j in zip(*np.triu_indices(len(names), 1)):
+            r = c[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+            rows.append((f"corr({names[i]},{names[j]})", r))
+        rows.append(("sigma", self.sigma))
+        return pd.DataFrame(rows, columns=["term", "estimate"]).set_index("term")
+
+    def tidy(self) -> pd.DataFrame:
+        """One tidy table: fixed effects and variance components, with fit information."""
+        fe = self.fixed_effects.reset_index().assign(component="fixed")
+        vc = self.variance_components().reset_index().assign(component="random")
+        out = pd.concat([fe, vc], ignore_index=True)
+        out.insert(0, "outcome", self.outcome)
+        for k, v in (("method", self.method), ("engine", self.engine), ("nobs", self.nobs),
+                     ("ngroups", self.ngroups), ("converged", self.converged), ("loglik", self.loglik)):
+            out[k] = v
+        cols = ["outcome", "component", "term", "estimate", "std_error", "z", "p", "ci_lower", "ci_upper",
+                "method", "engine", "nobs", "ngroups", "converged", "loglik"]
+        return out[cols]
+
+    def summary(self) -> TrajectorySummary:
+        """A statsmodels-style text summary (renders as tables in a notebook)."""
+        d = self.design
+        lines = [
+            f"Trajectory model (linear mixed model, {self.method}, engine={self.engine})",
+            f"  outcome: {self.outcome or '-'}    formula: {d.formula}    random: {d.random} | {d.group}",
+            f"  readings: {self.nobs:,}    groups: {self.ngroups:,}    single-reading groups: "
+            f"{self.n_single_reading:,}    converged: {self.converged}",
+            f"  log-likelihood: {self.loglik:.4f}    AIC: {self.aic:.2f}    BIC: {self.bic:.2f}    "
+            f"residual SD: {self.sigma:.4f}",
+        ]
+        for what, n in self.n_dropped.items():
+            if n:
+                lines.append(f"  dropped {n:,} rows: {what}")
+        for b in self.boundary:
+            lines.append(f"  boundary fit: {b}")
+        fe = self.fixed_effects.to_string(float_format=lambda v: f"{v:.4f}")
+        vc = self.variance_components().to_string(float_format=lambda v: f"{v:.4f}")
+        text = "\n".join(lines) + "\n\nFixed effects\n" + fe + "\n\nRandom effects\n" + vc
+        return TrajectorySummary(text, {"Fixed effects": self.fixed_effects,
+                                        "Random effects": self.variance_components()})
+
+    def __repr__(self) -> str:
+        return (f"<TrajectoryResults {self.method} outcome={self.outcome!r} nobs={self.nobs:,} "
+                f"ngroups={self.ngroups:,} converged={self.converged}>")
+
+    # -------------------------------------------------------- predictions
+    def _design_rows(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        d = self.design
+        if d.fixed_info is None:  # default formula: time [+ time^2]
+            t = _numeric(new, d.time, "time") if d.time in new.columns else None
+            if t is None:
+                raise KeyError(f"new data needs the time column {d.time!r}")
+            X = _poly(t, len(d.fixed_names))
+        else:
+            import patsy
+
+            try:
+                X = np.asarray(patsy.build_design_matrices([d.fixed_info], new, NA_action="raise")[0])
+            except patsy.PatsyError as err:
+                raise ValueError(f"new data cannot be used with formula {d.formula!r}: {err}") from None
+        if d.random_info is None:
+            Z = _poly(_numeric(new, d.time, "time"), len(d.random_names))
+        else:
+            import patsy
+
+            Z = np.asarray(patsy.build_design_matrices([d.random_info], new, NA_action="raise")[0])
+        return X, Z
+
+    def predict(self, new_data: pd.DataFrame | None = None, *, interval: str = "confidence",
+                alpha: float | None = None) -> pd.DataFrame:
+        """Population (marginal) predictions with confidence or prediction intervals.
+
+        Parameters
+        ----------
+        new_data : DataFrame, optional
+            Rows with the time column and every covariate of the formula. By default a
+            grid of 25 times over the observed range (default formula only).
+        interval : {"confidence", "prediction"}
+            ``confidence``: uncertainty of the mean, ``x' Cov(beta) x``. ``prediction``: a new
+            episode's reading, adding the random effects' and residual variance.
+        alpha : float, optional
+            1 - coverage; the fit's alpha by default.
+
+        Returns
+        -------
+        DataFrame
+            ``new_data``'s rows with ``mean, std_error, lower, upper`` added.
+        """
+        if interval not in ("confidence", "prediction"):
+            raise ValueError(f"interval must be 'confidence' or 'prediction', not {interval!r}")
+        a = self.alpha if alpha is None else alpha
+        if new_data is None:
+            if self.design.fixed_info is not None:
+                raise ValueError("predict(): pass new_data with the formula's covariates "
+                                 f"({self.design.formula!r}) and the time column")
+            t = self._frame[self.design.time]
+            new_data = pd.DataFrame({self.design.time: np.linspace(t.min(), t.max(), 25)})
+        X, Z = self._design_rows(new_data)
+        beta = self.fixed_effects["estimate"].to_numpy()
+        mean = X @ beta
+        var = np.einsum("ij,jk,ik->i", X, self.cov_fixed.to_numpy(), X)
+        if interval == "prediction":
+            var = var + np.einsum("ij,jk,ik->i", Z, self.cov_re.to_numpy(), Z) + self.scale
+        se = np.sqrt(var)
+        zq = stats.norm.ppf(1 - a / 2)
+        out = new_data.copy()
+        out["mean"], out["std_error"] = mean, se
+        out["lower"], out["upper"] = mean - zq * se, mean + zq * se
+        return out
+
+    def fitted(self) -> pd.DataFrame:
+        """Per-reading fitted values: population (``X beta``) and episode-specific (``+ Z b_i``)."""
+        beta = self.fixed_effects["estimate"].to_numpy()
+        pop = self._X @ beta
+        b = self.random_effects.to_numpy()[self._codes]
+        cond = pop + np.einsum("ij,ij->i", self._Z, b)
+        out = self._frame.copy()
+        out["fitted_population"] = pop
+        out["fitted"] = cond
+        out["residual"] = out[self.design.score] - cond
+        return out
+
+    def episode_trajectories(self, groups: Sequence | None = None, times: Iterable[float] | None = None
+                             ) -> pd.DataFrame:
+        """Predicted trajectory of each episode (BLUP-based), at given times or its own reading times.
+
+        Covariates are taken from the episode's first reading (they are episode-level in a study);
+        only time varies.
+        """
+        d = self.design
+        fr = self._frame
+        gcol = d.group
+        if groups is not None:
+            want = pd.Index(groups)
+            missing = want.difference(self.random_effects.index)
+            if len(missing):
+                raise KeyError(f"unknown {gcol} value(s): {list(missing[:5])}")
+            fr = fr[fr[gcol].isin(want)]
+        if times is None:
+            sel = fr
+        else:
+            times = np.asarray(list(times), dtype=float)
+            first = fr.drop_duplicates(gcol)
+            sel = first.loc[first.index.repeat(times.size)].copy()
+            sel[d.time] = np.tile(times, len(first))
+        X, Z = self._design_rows(sel)
+        beta = self.fixed_effects["estimate"].to_numpy()
+        b = self.random_effects.loc[sel[gcol]].to_numpy()
+        out = sel[[gcol, d.time]].reset_index(drop=True)
+        out["fitted_population"] = X @ beta
+        out["fitted"] = out["fitted_population"].to_numpy() + np.einsum("ij,ij->i", Z, b)
+        return out
+
+    # ------------------------------------------------------------ figures
+    def _marginal_mean(self, grid: np.ndarray, n_ref: int = 2000, seed: int = 0) -> pd.DataFrame:
+        """Mean prediction over (a sample of) the data's episodes at each time, with a CI."""
+        d = self.design
+        first = self._frame.drop_duplicates(d.group)
+        if len(first) > n_ref:
+            first = first.sample(n_ref, random_state=seed)
+        rows = []
+        cov = self.cov_fixed.to_numpy()
+        beta = self.fixed_effects["estimate"].to_numpy()
+        zq = stats.norm.ppf(1 - self.alpha / 2)
+        for t in grid:
+            f = first.copy()
+            f[d.time] = t
+            xbar = self._design_rows(f)[0].mean(axis=0)
+            m, se = float(xbar @ beta), float(np.sqrt(xbar @ cov @ xbar))
+            rows.append((t, m, se, m - zq * se, m + zq * se))
+        return pd.DataFrame(rows, columns=[d.time, "mean", "std_error", "lower", "upper"])
+
+    def plot(self, kind: str = "spaghetti", ax=None, **kwargs):
+        """Draw a standard figure: ``"spaghetti"`` (see :meth:`plot_spaghetti`) or
+        ``"caterpillar"`` (see :meth:`plot_caterpillar`). Returns the matplotlib Axes."""
+        if kind == "spaghetti":
+            return self.plot_spaghetti(ax=ax, **kwargs)
+        if kind == "caterpillar":
+            return self.plot_caterpillar(ax=ax, **kwargs)
+        raise ValueError(f"kind must be 'spaghetti' or 'caterpillar', not {kind!r}")
+
+    def plot_spaghetti(self, ax=None, n_episodes: int = 40, seed: int = 0, fitted: bool = False):
+        """Observed scores of a random sample of episodes, with the fitted mean and its CI band.
+
+        Parameters
+        ----------
+        n_episodes : int
+            Episodes (with at least two readings) drawn at random, reproducibly from ``seed``.
+        fitted : bool
+            Draw each sampled episode's predicted (BLUP) trajectory instead of its observed scores.
+        """
+        import matplotlib.pyplot as plt
+
+        d = self.design
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        counts = np.bincount(self._codes, minlength=self.ngroups)
+        eligible = self.random_effects.index[counts >= 2]
+        rng = np.random.default_rng(seed)
+        take = rng.choice(len(eligible), size=min(n_episodes, len(eligible)), replace=False)
+        chosen = eligible[np.sort(take)]
+        src = self.fitted() if fitted else self._frame
+        sub = src[src[d.group].isin(chosen)]
+        ycol = "fitted" if fitted else d.score
+        for _, g in sub.groupby(d.group, observed=True, sort=False):
+            ax.plot(g[d.time], g[ycol], color="0.55", lw=0.8, alpha=0.6)
+        t = self._frame[d.time]
+        grid = np.linspace(max(t.min(), 0.0), np.quantile(t, 0.98), 30)
+        mm = self._marginal_mean(grid, seed=seed)
+        ax.fill_between(mm[d.time], mm["lower"], mm["upper"], color="C0", alpha=0.25,
+                        label=f"{100 * (1 - self.alpha):.0f}% CI")
+        ax.plot(mm[d.time], mm["mean"], color="C0", lw=2.5, label="fitted mean")
+        ax.set_xlabel("years since the start of support" if d.time == "time" else d.time)
+        ax.set_ylabel("score")
+        if self.outcome in domain.OUTCOMES:
+            ax.set_title(f"{domain.OUTCOMES[self.outcome].name}: {len(chosen)} episodes and the fitted mean")
+            ax.set_yticks([1, 2, 3, 4, 5])
+        ax.legend(loc="lower right", frameon=False)
+        return ax
+
+    def plot_caterpillar(self, ax=None, by: str | None = None, term: str | None = None, top: int | None = 60):
+        """Caterpillar plot of group, area or provider effects with their intervals, sorted.
+
+        Parameters
+        ----------
+        by : str, optional
+            A column (``local_authority``, ``provider_id``, ...). If the formula has it as a fixed
+            factor, its coefficients (for the intercept, or for the slope with ``term`` naming the
+            time variable) are drawn with their Wald CIs. Otherwise each level's effect is the mean
+            of its episodes' random effects (BLUPs) with a CI from their spread (mean +- z sd/sqrt(n)).
+            Without ``by`` the grouping factor's own BLUPs are drawn with conditional intervals
+            (use this when ``group`` is an area or provider).
+        term : str, optional
+            Which random effect: a name in ``cov_re`` (default: the time slope if present).
+        top : int, optional
+            Draw at most this many levels without ``by``: the largest in absolute value.
+        """
+        import matplotlib.pyplot as plt
+
+        d = self.design
+        names = d.random_names
+        if term is None:
+            term = d.time if d.time in names else names[0]
+        if term not in names:
+            raise ValueError(f"term must be one of {names}, not {term!r}")
+        zq = stats.norm.ppf(1 - self.alpha / 2)
+        if by is None:
+            est = self.random_effects[term]
+            se = self.random_effects_se[term]
+            tab = pd.DataFrame({"estimate": est, "lower": est - zq * se, "upper": est + zq * se})
+            if top is not None and len(tab) > top:
+                tab = tab.loc[est.abs().sort_values(ascending=False).index[:top]]
+            label = f"{d.group} random effect: {term}"
+        else:
+            if by not in self._frame.columns:
+                raise KeyError(f"by={by!r} is not a column of the fitted data; columns: "
+                               f"{', '.join(map(str, self._frame.columns))}")
+            fx = self.fixed_effects
+            is_slope = term != names[0]
+            pat = re.compile(rf"^(C\()?{re.escape(by)}\b.*\[T\.(.+)\]$")
+            hits = []
+            for name in fx.index:
+                parts = name.split(":")
+                lev = [pat.match(p) for p in parts]
+                if any(lev) and (len(parts) == 2) == is_slope and (not is_slope or d.time in parts):
+                    level = next(m for m in lev if m).group(2)
+                    hits.append((level, name))
+            if hits:
+                tab = fx.loc[[n for _, n in hits], ["estimate", "ci_lower", "ci_upper"]]
+                tab.index = [lv for lv, _ in hits]
+                tab.columns = ["estimate", "lower", "upper"]
+                label = f"{by} fixed effect on the {'slope' if is_slope else 'level'} (vs reference level)"
+            else:
+                lev = self._frame.drop_duplicates(d.group).set_index(d.group)[by]
+                re_ = self.random_effects[term].rename("b").to_frame().join(lev.rename("level"))
+                g = re_.groupby("level", observed=True)["b"].agg(["mean", "std", "count"])
+                g = g[g["count"] >= 2]
+                half = zq * g["std"] / np.sqrt(g["count"])
+                tab = pd.DataFrame({"estimate": g["mean"], "lower": g["mean"] - half, "upper": g["mean"] + half})
+                label = f"{by}: mean episode random effect ({term})"
+        tab = tab.sort_values("estimate")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, max(3.0, 0.22 * len(tab) + 1)))
+        y = np.arange(len(tab))
+        ax.errorbar(tab["estimate"], y, xerr=[tab["estimate"] - tab["lower"], tab["upper"] - tab["estimate"]],
+                    fmt="o", ms=3, color="C0", ecolor="0.5", elinewidth=1)
+        ax.axvline(0, color="0.3", lw=0.8, ls="--")
+        ax.set_yticks(y)
+        ax.set_yticklabels([str(i) for i in tab.index], fontsize=8)
+        ax.set_xlabel(label)
+        return ax
+
+
+def _poly(t: np.ndarray, k: int) -> np.ndarray:
+    """Columns 1, t, t^2, ... (k of them): the default designs without patsy."""
+    return np.column_stack([t**j for j in range(k)]) if k > 1 else np.ones((t.size, 1))
+
+
+# -------------------------------------------------------------------- fit
+def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | None = None, *,
+                     group: str = "episode_id", time: str = "time", score: str = "score",
+                     formula: str | None = None, random: str | None = None, reml: bool = True,
+                     engine: str = "fast", quadratic: bool = False,
+                     score_range: tuple[float, float] | None = (1, 5), include_follow_up: bool = False,
+                     alpha: float = 0.05, warn: bool = True, maxiter: int = 1000):
+    """Fit a linear mixed model of score on time in support, random intercept and slope per episode.
+
+    Parameters
+    ----------
+    data : Study or DataFrame
+        A study (with ``outcome``; its :meth:`Study.long` table is used) or any long table with
+        the group, time, score and covariate columns.
+    outcome : str, list of str or "all", optional
+        Outcome area code. With a study, ``"all"`` or a list fits each area and returns one
+        tidy DataFrame (see :meth:`TrajectoryResults.tidy`) instead of a results object.
+    group, time, score : str
+        Column names: the grouping factor (episode), years since the start, the score.
+    formula : str, optional
+        Fixed effects, patsy syntax, e.g. ``"score ~ time * service_type + lead_need"``; the left
+        side may be left out. Default ``score ~ time`` (``+ I(time ** 2)`` with ``quadratic``).
+    random : str, optional
+        Random-effects formula per group. Default ``~ time`` (intercept and slope), with
+        ``quadratic`` ``~ time + I(time ** 2)``; ``"~ 1"`` for a random intercept only.
+    reml : bool, default True
+        REML (default) or maximum likelihood (to compare fixed effects by likelihood ratio).
+    engine : {"fast", "statsmodels"}
+        The sufficient-statistics engine of :mod:`longitudinal.mixed`, or statsmodels ``MixedLM``.
+    quadratic : bool
+        Add a quadratic time term to the default fixed and random parts.
+    score_range : (low, high) or None, default (1, 5)
+        Scores outside raise an error (the Journey of Change scale); None to model other data.
+    include_follow_up : bool, default False
+        With a study, keep follow-up readings taken after support ended (they follow a different
+        course, so the default models time *in support*).
+    alpha : float, default 0.05
+        1 - coverage of the confidence intervals.
+    warn : bool, default True
+        Issue :class:`TrajectoryWarning` s about single-reading episodes and boundary fits
+        (convergence failures always warn).
+
+    Returns
+    -------
+    TrajectoryResults, or DataFrame for several outcomes
+
+    Raises
+    ------
+    KeyError
+        A named column is missing.
+    TypeError
+        Score or time is not numeric.
+    ValueError
+        Scores out of range, an outcome with no readings, a formula naming an unknown column,
+        fixed effects that are not identified.
+
+    Examples
+    --------
+    >>> import longitudinal as lg
+    >>> study = lg.simulate(people=1500, seed=3)
+    >>> fit = lg.fit_trajectories(study, "managing_money", formula="~ time * service_type", warn=False)
+    >>> fit.fixed_effects.columns.tolist()
+    ['estimate', 'std_error', 'z', 'p', 'ci_lower', 'ci_upper']
+    >>> fit.cov_re.shape
+    (2, 2)
+    >>> table = lg.fit_trajectories(study, ["feeling_safe", "managing_money"], warn=False)
+    >>> sorted(table["outcome"].unique())
+    ['feeling_safe', 'managing_money']
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    multi = isinstance(outcome, (list, tuple)) or (isinstance(outcome, str) and outcome == "all")
+    if multi:
+        codes = list(domain.OUTCOME_CODES) if outcome == "all" else [domain.outcome_code(o) for o in outcome]
+        tables = []
+        for code in codes:
+            try:
+                res = fit_trajectories(data, code, group=group, time=time, score=score, formula=formula,
+                                       random=random, reml=reml, engine=engine, quadratic=quadratic,
+                                       score_range=score_range, include_follow_up=include_follow_up,
+                                       alpha=alpha, warn=warn, maxiter=maxiter)
+            except ValueError as err:
+                if "has no" in str(err) and "readings" in str(err):
+                    warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
+                    continue
+                raise
+            tables.append(res.tidy())
+        if not tables:
+            raise ValueError(f"none of the outcomes {codes} has readings to model")
+        return pd.concat(tables, ignore_index=True)
+
+    df, code = _long_frame(data, outcome, include_follow_up)
+    _check_columns(df, {"group": group, "time": time, "score": score})
+
+    # ---- the fitting frame: numeric score/time, blanks out, order by group
+    y_all = _numeric(df, score, "score")
+    t_all = _numeric(df, time, "time")
+    dropped: dict[str, int] = {}
+    keep = ~np.isnan(y_all)
+    dropped["blank score (no need in this area)"] = int((~keep).sum())
+    bad_t = keep & ~np.isfinite(t_all)
+    if bad_t.any():
+        dropped[f"missing {time}"] = int(bad_t.sum())
+        keep &= ~bad_t
+    if score_range is not None:
+        lo, hi = score_range
+        out = keep & ((y_all < lo) | (y_all > hi))
+        if out.any():
+            i = np.flatnonzero(out)[0]
+            raise ValueError(f"score column {score!r} has {int(out.sum())} value(s) outside {lo}..{hi}, e.g. "
+                             f"{y_all[i]:g} at row {df.index[i]!r}; pass score_range=None to model another scale")
+    if df[group].isna().any():
+        n = int(df[group].isna().sum())
+        raise ValueError(f"group column {group!r} has {n} missing value(s)")
+
+    lhs = None
+    default_fixed = formula is None
+    if formula is None:
+        rhs = f"{time} + I({time} ** 2)" if quadratic else time
+        formula = f"{score} ~ {rhs}"
+    else:
+        lhs, rhs = _rhs(formula)
+        if lhs is not None and lhs != score:
+            if lhs not in df.columns:
+                raise ValueError(f"formula {formula!r}: response {lhs!r} is not a column of the data")
+            score = lhs
+            y_all = _numeric(df, score, "score")
+            keep &= ~np.isnan(y_all)
+        formula = f"{score} ~ {rhs}"
+    default_random = random is None
+    if random is None:
+        random = f"~ {time} + I({time} ** 2)" if quadratic else f"~ {time}"
+    else:
+        random = random if "~" in random else f"~ {random}"
+        # the default fast path recognises the standard random parts too
+        compact = random.replace(" ", "")
+        if compact in (f"~{time}", f"~1+{time}"):
+            random, default_random = f"~ {time}", True
+        elif compact in ("~1",):
+            random, default_random = "~ 1", True
+    if not default_fixed:
+        # rows with a missing covariate cannot enter the model: drop them, say how many
+        cols = _formula_columns(rhs + " " + random.split("~", 1)[1], df)
+        miss = keep & df[cols].isna().any(axis=1).to_numpy() if cols else np.zeros_like(keep)
+        if miss.any():
+            dropped[f"missing covariate ({', '.join(c for c in cols if df.loc[keep, c].isna().any())})"] = \
+                int(miss.sum())
+            keep &= ~miss
+
+    frame_cols = [c for c in df.columns if c != score]
+    frame = df.loc[keep, frame_cols] if not keep.all() else df[frame_cols].copy()
+    frame[score] = y_all[keep]
+    frame[time] = t_all[keep]
+    if len(frame) == 0:
+        raise ValueError(f"no scored readings to model{f' for outcome {code!r}' if code else ''}")
+    gser = frame[group]
+    if isinstance(gser.dtype, pd.CategoricalDtype):
+        gcodes = gser.cat.codes.to_numpy().astype(np.int64)
+    else:
+        gcodes, _ = pd.factorize(gser, sort=True)
+    if np.any(gcodes[1:] < gcodes[:-1]):
+        order = np.argsort(gcodes, kind="stable")
+        frame = frame.iloc[order]
+        gcodes = gcodes[order]
+    frame = frame.reset_index(drop=True)
+    starts = np.flatnonzero(np.r_[True, gcodes[1:] != gcodes[:-1]])
+    labels = frame[group].iloc[starts].to_numpy()
+    codes = np.repeat(np.arange(starts.size), np.diff(np.append(starts, len(frame))))
+
+    # ---- designs
+    t = frame[time].to_numpy()
+    if default_fixed:
+        X = _poly(t, 3 if quadratic else 2)
+        fixed_names = ["Intercept", time] + ([f"I({time} ** 2)"] if quadratic else [])
+        fixed_info = None
+    else:
+        Xd = _design(rhs, frame, "formula")
+        X = Xd.to_numpy(dtype=float)
+        fixed_names = list(Xd.columns)
+        fixed_info = Xd.design_info
+    if default_random:
+        k = {"~ 1": 1, f"~ {time}": 2}.get(random, 3)
+        Z = _poly(t, k)
+        random_names = ["Intercept", time, f"I({time} ** 2)"][:k]
+        random_info = None
+    else:
+        Zd = _design(random, frame, "random formula")
+        Z = Zd.to_numpy(dtype=float)
+        random_names = list(Zd.columns)
+        random_info = Zd.design_info
+    y = frame[score].to_numpy()
+    _check_identified(X, fixed_names, formula)
+    p, q = X.shape[1], Z.shape[1]
+    if len(frame) <= p + 1:
+        raise ValueError(f"{len(frame)} readings cannot identify {p} fixed effects and a residual variance")
+    if starts.size < 2:
+        raise ValueError(f"only one {group} in the data: a random effect per {group} needs several")
+
+    counts = np.diff(np.append(starts, len(frame)))
+    n_single = int((counts == 1).sum())
+    design = _Design(formula, random, fixed_names, random_names, fixed_info, random_info, time, group, score)
+    what = f"trajectory model for {code}" if code else "trajectory model"
+    if warn and n_single and q > 1:
+        warnings.warn(f"{what}: {n_single:,} of {starts.size:,} {group}s ({n_single / starts.size:.0%}) have a "
+                      "single reading: they inform the level (intercept) but not the rate of change.",
+                      TrajectoryWarning, stacklevel=2)
+
+    t0 = _time.perf_counter()
+    if engine == "fast":
+        st = SufficientStats.from_arrays(y, X, Z, starts)
+        fit = fit_lmm(None, None, None, stats=st, reml=reml, maxiter=maxiter)
+    else:
+        fit = _fit_statsmodels(y, X, Z, codes, reml=reml, maxiter=maxiter)
+    secs = _time.perf_counter() - t0
+    if not fit.converged:
+        warnings.warn(f"{what} did not converge ({fit.message}; largest gradient {fit.grad_norm:.2g} after "
+                      f"{fit.n_iter} iterations): treat the estimates with caution; simplify the random part "
+                      "or rescale time.", ConvergenceWarning, stacklevel=2)
+    if warn and fit.boundary:
+        warnings.warn(f"{what}: boundary (singular) fit: {'; '.join(fit.boundary)}. The random part is more "
+                      "complex than the data support: consider a simpler random formula (e.g. random='~ 1').",
+                      TrajectoryWarning, stacklevel=2)
+    return TrajectoryResults(fit, design, groups=pd.Index(labels), frame=frame, X=X, Z=Z, codes=codes,
+                             engine=engine, outcome=code, alpha=alpha, n_single=n_single,
+                             n_dropped=dropped, fit_seconds=secs)
+
+
+def _check_identified(X: np.ndarray, names: list[str], formula: str) -> None:
+    """Raise if the fixed-effects design is rank deficient, naming the aliased terms."""
+    if X.shape[0] == 0:
+        return
+    xtx = X.T @ X
+    d = np.sqrt(np.diag(xtx))
+    if np.any(d == 0):
+        zero = [n for n, v in zip(names, d) if v == 0]
+        raise ValueError(f"formula {formula!r}: term(s) {zero} are zero in every row (a level with no readings?)")
+    R = np.linalg.qr(X / d, mode="r")
+    diag = np.abs(np.diag(R))
+    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 1e3
+    if np.any(diag < tol):
+        bad = [n for n, v in zip(names, diag) if v < tol]
+        raise ValueError(f"formula {formula!r}: the fixed effects are not identified; term(s) {bad} are "
+                         "linear combinations of earlier terms (a covariate constant in the data, or nested)")
+
+
+def _fit_statsmodels(y, X, Z, codes, *, reml: bool, maxiter: int) -> LMMFit:
+    """statsmodels MixedLM on the same design, mapped onto :class:`LMMFit`."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+
+    model = sm.MixedLM(y, X, groups=codes, exog_re=Z)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(reml=reml, maxiter=maxiter)
+    sm_warn = [str(w.message) for w in caught if issubclass(w.category, SMConvergenceWarning)]
+    p, q = X.shape[1], Z.shape[1]
+    ng = int(codes.max()) + 1
+    blups = np.zeros((ng, q))
+    blup_cov = np.zeros((ng, q, q))
+    for g, v in res.random_effects.items():
+        blups[int(g)] = np.asarray(v)
+    for g, v in res.random_effects_cov.items():
+        blup_cov[int(g)] = np.asarray(v)
+    cov_re = np.asarray(res.cov_re)
+    sd = np.sqrt(np.clip(np.diag(cov_re), 0, None))
+    boundary = [f"variance of random effect {j} is estimated as zero" for j in range(q)
+                if sd[j] < 1e-4 * np.sqrt(res.scale)]
+    return LMMFit(beta=np.asarray(res.fe_params), cov_beta=np.asarray(res.cov_params())[:p, :p],
+                  cov_re=cov_re, sigma2=float(res.scale), theta=np.asarray(res.params)[p:],
+                  loglik=float(res.llf), reml=reml, converged=bool(res.converged) and not sm_warn,
+                  n_iter=-1, n_eval=-1, message="; ".join(sm_warn) or "statsmodels MixedLM",
+                  nobs=int(len(y)), ngroups=ng, blups=blups, blup_cov=blup_cov, grad_norm=np.nan,
+                  boundary=boundary)
