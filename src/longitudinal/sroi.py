@@ -35,7 +35,7 @@ Examples
 ...                   "attribution": 0.25, "drop_off": 0.5}]})
 >>> r = sroi.evaluate(m)
 >>> round(r.present_value, 2)     # 60000/1.035 + 30000/1.035**2
-85977.74
+85976.34
 >>> round(r.sroi_ratio, 4), round(r.payback_months, 1)
 (0.8598, 20.0)
 """
@@ -299,16 +299,17 @@ def _rate(value: Any, fld: str, row: Any = None) -> float:
         raise ImpactMapError(f"expected a share between 0 and 1 (or 0–100%), not {value!r}", row=row, field=fld)
     if isinstance(value, str):
         s = value.strip()
+        pct = s.endswith("%")
         try:
-            if s.endswith("%"):
-                v = float(s[:-1].strip()) / 100.0
-                if not 0.0 <= v <= 1.0:
-                    raise ImpactMapError(f"{value!r} is outside 0–100%", row=row, field=fld)
-                return v
-            value = float(s)
+            num = float(s[:-1].strip() if pct else s)
         except ValueError:
             raise ImpactMapError(f"expected a share between 0 and 1 (or 0–100%), not {value!r}",
                                  row=row, field=fld) from None
+        if pct:
+            if not 0.0 <= num <= 100.0:
+                raise ImpactMapError(f"{value!r} is outside 0–100%", row=row, field=fld)
+            return num / 100.0
+        value = num
     try:
         v = float(value)
     except (TypeError, ValueError):
