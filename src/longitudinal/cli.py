@@ -49,6 +49,37 @@ def simulate(
         console.print(f"  {name}: {path}")
 
 
+@app.command()
+def ingest(
+    src: Path = typer.Argument(..., help="Folder with people, episodes, readings, spend (.csv, .xlsx or .parquet)."),
+    out: Path = typer.Option(..., "--out", help="Store folder to write (Parquet + study.duckdb + rejects/)."),
+    allow_rejects: bool = typer.Option(False, "--allow-rejects",
+                                       help="Publish the store even if some rows were rejected (exit 0)."),
+    key_file: Optional[Path] = typer.Option(None, "--key-file",
+                                            help="File holding the pseudonymisation key (outside any git work tree); "
+                                                 "default: $LONGITUDINAL_PSEUDONYM_KEY."),
+    already_pseudonymised: bool = typer.Option(False, "--already-pseudonymised",
+                                               help="person_id and episode_id are already keyed hashes: keep them."),
+    lead_needs: Optional[Path] = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
+) -> None:
+    """Validate a study's files, pseudonymise identifiers and write the store (exit 1 if rows were rejected)."""
+    from .ingest import IngestInputError, RowsRejectedError, ingest as _ingest, print_summary
+    from .pseudonymise import PseudonymKeyError
+
+    try:
+        report = _ingest(src, out, key_file=key_file, already_pseudonymised=already_pseudonymised,
+                         allow_rejects=allow_rejects, lead_needs=lead_needs)
+    except RowsRejectedError as exc:
+        print_summary(exc.report, console)
+        console.print(f"[red]not published:[/] {exc}")
+        raise typer.Exit(1)
+    except (IngestInputError, PseudonymKeyError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2)
+    print_summary(report, console)
+    console.print(f"[green]store written[/]: {out}")
+
+
 @app.command("sroi")
 def sroi_cmd(
     impact_map: Path = typer.Argument(..., help="Impact map: .yaml, .csv or .xlsx."),
@@ -184,6 +215,30 @@ def map_rollup(
         (d / "map.html").write_text(m.to_html(), encoding="utf-8")
         (d / "map.md").write_text(m.to_markdown(), encoding="utf-8")
     typer.echo(f"rated {len(r.maps)} areas; wrote {out}")
+
+
+# ---------------------------------------------------------------- reports
+report_app = typer.Typer(help="Annual reports (papermill notebooks -> HTML, tables, figures, manifests).",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("annual")
+def report_annual(
+    year: str = typer.Option("auto", "--year", help="Financial year (2025 = 2025-26) or 'auto' (last complete)."),
+    area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales' or an authority."),
+    data: Path = typer.Option(..., "--data", help="Study folder (ingested store or the four tables)."),
+    out: Path = typer.Option(Path("reports"), "--out", help="Output root; writes <out>/<year>/<area>/."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
+    resume: bool = typer.Option(False, "--resume", help="Re-run only failed areas or those whose inputs changed."),
+    timeout: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds allowed per area."),
+    seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
+) -> None:
+    """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
+    from .reports import run_report_cli
+
+    raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
+                                    timeout=timeout, seed=seed, console=console))
 
 
 def main() -> None:  # pragma: no cover

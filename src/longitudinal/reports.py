@@ -1,0 +1,593 @@
+"""The annual reports batch: one parameterised notebook per area, run unattended and reproducibly.
+
+:func:`run_annual` runs ``notebooks/annual_report.ipynb`` with papermill for
+Wales and each of the 22 authorities, converts each to HTML without code cells
+and writes, for financial year *Y*::
+
+    <out>/<Y>/index.html               links to every area, with its status
+    <out>/<Y>/<area-slug>/report.ipynb   the executed notebook
+    <out>/<Y>/<area-slug>/report.html    the report (no code cells, no network scripts)
+    <out>/<Y>/<area-slug>/figures/*.png  byte-stable figures
+    <out>/<Y>/<area-slug>/tables/*.csv   every published table (disclosure-controlled)
+    <out>/<Y>/<area-slug>/manifest.json  parameters, data hash, versions, commit, seed, times, status
+
+How it stays safe unattended:
+
+* The national data are read **once**; each area's slice is cached (pickled,
+  keyed by the data's content hash) so that 23 kernels do not each read them.
+* Areas run in parallel, each in its own worker process with a wall-clock
+  timeout; kernel-start races of parallel papermill runs (ZMQ port clashes,
+  "Kernel died before replying to kernel_info") are retried.
+* An area is built in a temporary folder and renamed into place only when it
+  succeeded, so a failed or killed run never leaves a half-written report;
+  the previous good report stays in place.
+* A lock file stops two runs writing the same year's output.
+* ``resume=True`` skips areas whose manifest says ``ok`` for the same data,
+  parameters, notebook and code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import domain
+from .io import atomic_path
+from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
+
+__all__ = [
+    "AreaResult",
+    "BatchResult",
+    "ReportLocked",
+    "run_annual",
+    "run_area",
+    "data_hash",
+    "prepare_cache",
+    "write_index",
+    "notebook_to_html",
+    "NOTEBOOK",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The annual report notebook (the repository's ``notebooks/annual_report.ipynb``).
+NOTEBOOK = PACKAGE_DIR.parents[1] / "notebooks" / "annual_report.ipynb"
+TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
+DATA_SUFFIXES = (".parquet", ".csv", ".xlsx", ".json")
+#: Messages of the known, transient kernel-start failures of parallel papermill runs.
+RETRYABLE = ("Kernel died before replying to kernel_info", "Address already in use", "ZMQError",
+             "Kernel didn't respond in", "DeadKernelError", "Kernel died", "zmq.error")
+PACKAGES = ("longitudinal", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib", "pyarrow",
+            "papermill", "nbconvert", "nbformat", "ipykernel", "jupyter_client")
+
+
+class ReportLocked(RuntimeError):
+    """Another run is writing the same output."""
+
+
+@dataclass
+class AreaResult:
+    area: str
+    slug: str
+    status: str  # ok, skipped, failed, timeout
+    seconds: float = 0.0
+    attempts: int = 0
+    message: str = ""
+
+
+@dataclass
+class BatchResult:
+    year: int
+    out: Path
+    results: list[AreaResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[AreaResult]:
+        return [r for r in self.results if r.status not in ("ok", "skipped")]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 all areas written or up to date; 1 any area failed."""
+        return 0 if self.ok else 1
+
+
+# ------------------------------------------------------------ fingerprints
+def _sha256_file(path: Path, h: "hashlib._Hash") -> None:
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+
+
+def data_hash(data: str | Path) -> str:
+    """SHA-256 of a study folder's table files (names and bytes, in name order)."""
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"{data}: no such study folder")
+    files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{data}: no table files ({', '.join(DATA_SUFFIXES)})")
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode() + b"\0")
+        _sha256_file(p, h)
+    return h.hexdigest()
+
+
+def code_hash() -> str:
+    """SHA-256 of the package's source files: a report is redone when its code changed."""
+    h = hashlib.sha256()
+    for p in sorted(PACKAGE_DIR.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".j2"):
+            h.update(str(p.relative_to(PACKAGE_DIR)).encode() + b"\0")
+            _sha256_file(p, h)
+    return h.hexdigest()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True,
+                             timeout=10)
+        commit = out.stdout.strip() if out.returncode == 0 else None
+        if commit:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--", str(PACKAGE_DIR)], cwd=PACKAGE_DIR,
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# ------------------------------------------------------------------ cache
+def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str], *,
+                  digest: str | None = None) -> tuple[Path, list[int]]:
+    """Read the study once and write each area's slice (pickle) under ``cache_root/<hash>``.
+
+    Returns the cache folder and the study's financial years. Reused while the
+    data's hash is unchanged.
+    """
+    import pickle
+
+    from .study import load
+
+    digest = digest or data_hash(data)
+    folder = Path(cache_root) / digest[:20]
+    meta_file = folder / "meta.json"
+    areas = list(areas)
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    have = {p.stem for p in folder.glob("*.pkl")}
+    if meta and all(area_slug(a) in have for a in areas):
+        return folder, meta["financial_years"]
+    folder.mkdir(parents=True, exist_ok=True)
+    study = load(data)
+    for a in areas:
+        part = study if area_name(a) == WALES else study.subset(local_authority=a)
+        with atomic_path(folder / f"{area_slug(a)}.pkl") as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    meta = {"data_hash": digest, "financial_years": study.financial_years,
+            "last_complete_year": last_complete_year(study)}
+    with atomic_path(meta_file) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return folder, meta["financial_years"]
+
+
+def _auto_year(cache: Path) -> int:
+    return int(json.loads((cache / "meta.json").read_text())["last_complete_year"])
+
+
+# ------------------------------------------------------------------- HTML
+def notebook_to_html(nb_path: str | Path, html_path: str | Path, title: str) -> Path:
+    """Convert an executed notebook to a self-contained HTML report without code cells."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    body, _ = exporter.from_notebook_node(nb)
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return Path(html_path)
+
+
+def _strip_volatile(nb_path: Path) -> None:
+    """Drop execution timestamps and durations so the stored notebook depends only on its content."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        pm = cell.metadata.get("papermill")
+        if pm:
+            for k in ("start_time", "end_time", "duration"):
+                pm.pop(k, None)
+    pm = nb.metadata.get("papermill", {})
+    for k in ("start_time", "end_time", "duration", "input_path", "output_path"):
+        pm.pop(k, None)
+    nbformat.write(nb, str(nb_path))
+
+
+# -------------------------------------------------------------- one area
+def _params(year: int, area: str, data: Path, seed: int, cache: Path | None) -> dict:
+    return {"financial_year": int(year), "area": area, "data": str(Path(data).resolve()), "seed": int(seed),
+            "out": ".", "cache": str(cache) if cache else None}
+
+
+def _inputs_key(params: dict, digest: str, notebook: Path) -> dict:
+    nb_hash = hashlib.sha256(Path(notebook).read_bytes()).hexdigest()
+    keep = {k: v for k, v in params.items() if k not in ("out", "cache")}
+    return {"parameters": keep, "data_hash": digest, "notebook_hash": nb_hash, "code_hash": code_hash()}
+
+
+def run_area(spec: dict) -> dict:
+    """Build one area's report in a temporary folder and move it into place (worker entry point).
+
+    ``spec`` holds ``area, year, data, seed, out, cache, notebook, timeout,
+    retries, data_hash``. Returns the manifest written.
+    """
+    import papermill as pm
+
+    area, year = spec["area"], int(spec["year"])
+    slug = area_slug(area)
+    year_dir = Path(spec["out"]) / str(year)
+    final = year_dir / slug
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{slug}-", dir=year_dir))
+    params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None)
+    key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]))
+    started = datetime.now(timezone.utc)
+    manifest = {"area": area, "slug": slug, "financial_year": year, "financial_year_label": domain.fy_label(year),
+                **key,
+                "data_path": str(Path(spec["data"]).resolve()), "seed": int(spec["seed"]),
+                "package_versions": package_versions(), "git_commit": _git_commit(),
+                "started": started.isoformat(timespec="seconds"), "attempts": 0}
+    attempts, last_err = 0, None
+    try:
+        while attempts < int(spec.get("retries", 3)):
+            attempts += 1
+            try:
+                # The kernel runs in the area's folder, so tables/ and figures/ land there.
+                pm.execute_notebook(str(spec["notebook"]), str(tmp / "report.ipynb"), parameters=params,
+                                    cwd=str(tmp), kernel_name=spec.get("kernel", "python3"),
+                                    progress_bar=False, log_output=False, start_timeout=120,
+                                    execution_timeout=spec.get("cell_timeout"))
+                last_err = None
+                break
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                last_err = exc
+                text = f"{type(exc).__name__}: {exc}"
+                if not any(m in text for m in RETRYABLE):
+                    break
+                time.sleep(1.0 + attempts)  # let the other kernel finish binding its ports
+        manifest["attempts"] = attempts
+        if last_err is not None:
+            raise last_err
+        _strip_volatile(tmp / "report.ipynb")
+        notebook_to_html(tmp / "report.ipynb", tmp / "report.html",
+                         f"Supporting People annual report: {area} {domain.fy_label(year)}")
+        manifest["status"] = "ok"
+        manifest["outputs"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _publishable(tmp)
+        # Swap into place: the old report is removed only once the new one is complete.
+        old = None
+        if final.exists():
+            old = year_dir / f".old-{slug}-{os.getpid()}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return manifest
+    except BaseException as exc:
+        manifest.update(status="failed", attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:4000],
+                        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        fail_dir = year_dir / ".failed"
+        fail_dir.mkdir(exist_ok=True)
+        (fail_dir / f"{slug}.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if (tmp / "report.ipynb").exists():  # the partly executed notebook shows where it stopped
+            shutil.copyfile(tmp / "report.ipynb", fail_dir / f"{slug}.ipynb")
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publishable(folder: Path) -> None:
+    """Readable by the web server that publishes the reports (temp files are created private)."""
+    os.chmod(folder, 0o755)
+    for p in folder.rglob("*"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+
+def _worker_main() -> None:  # pragma: no cover - runs in a subprocess
+    spec = json.loads(sys.argv[1])
+    try:
+        manifest = run_area(spec)
+        print(json.dumps({"status": manifest["status"], "attempts": manifest["attempts"]}))
+    except Exception as exc:  # noqa: BLE001
+        print(json.dumps({"status": "failed", "message": f"{type(exc).__name__}: {exc}"[-2000:]}))
+        sys.exit(1)
+
+
+def _run_in_subprocess(spec: dict, timeout: float) -> AreaResult:
+    area = spec["area"]
+    t0 = time.monotonic()
+    cmd = [sys.executable, "-c", "from longitudinal.reports import _worker_main; _worker_main()", json.dumps(spec)]
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its kernel
+        proc.communicate()
+        _cleanup_tmp(Path(spec["out"]) / str(spec["year"]), area_slug(area))
+        return AreaResult(area, area_slug(area), "timeout", time.monotonic() - t0, 0,
+                          f"no report after {timeout:g} s; the previous report (if any) is unchanged")
+    secs = time.monotonic() - t0
+    info = {}
+    for line in reversed(out.strip().splitlines()):
+        try:
+            info = json.loads(line)
+            break
+        except ValueError:
+            continue
+    if proc.returncode == 0 and info.get("status") == "ok":
+        return AreaResult(area, area_slug(area), "ok", secs, int(info.get("attempts", 1)))
+    msg = info.get("message") or (err.strip().splitlines() or ["worker failed"])[-1]
+    return AreaResult(area, area_slug(area), "failed", secs, 0, msg)
+
+
+def _cleanup_tmp(year_dir: Path, slug: str) -> None:
+    for p in year_dir.glob(f".tmp-{slug}-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _up_to_date(final: Path, key: dict) -> bool:
+    mf = final / "manifest.json"
+    if not mf.exists():
+        return False
+    try:
+        m = json.loads(mf.read_text())
+    except ValueError:
+        return False
+    return m.get("status") == "ok" and all(m.get(k) == v for k, v in key.items())
+
+
+# ------------------------------------------------------------------ index
+def write_index(year_dir: str | Path, year: int, areas: Iterable[str]) -> Path:
+    """``<out>/<year>/index.html``: every area with its status, linked to its report."""
+    year_dir = Path(year_dir)
+    rows = []
+    for a in areas:
+        slug = area_slug(a)
+        mf = year_dir / slug / "manifest.json"
+        failed = year_dir / ".failed" / f"{slug}.json"
+        if mf.exists():
+            m = json.loads(mf.read_text())
+            link = f'<a href="{slug}/report.html">{html.escape(a)}</a>'
+            status, when = m.get("status", "?"), m.get("finished", "")
+            if failed.exists() and json.loads(failed.read_text()).get("started", "") > m.get("started", ""):
+                status = "ok (latest run failed: showing the previous report)"
+            tables = f'<a href="{slug}/tables/">tables</a> · <a href="{slug}/manifest.json">manifest</a>'
+        else:
+            link, status, when, tables = html.escape(a), "failed" if failed.exists() else "not run", "", ""
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(status)}</td><td>{html.escape(when)}</td>"
+                    f"<td>{tables}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Supporting People annual reports {domain.fy_label(year)}</title>
+<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}td,th{{padding:3px 10px;text-align:left;
+border-bottom:1px solid #ddd}}table{{border-collapse:collapse}}</style></head>
+<body><h1>Supporting People annual reports, {domain.fy_label(year)}</h1>
+<p>One report for Wales and one for each local authority. Each folder holds the report, its tables (CSV),
+figures and a manifest recording how to reproduce it.</p>
+<table><thead><tr><th>Area</th><th>Status</th><th>Finished (UTC)</th><th>Files</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""
+    with atomic_path(year_dir / "index.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+        os.chmod(tmp, 0o644)
+    return year_dir / "index.html"
+
+
+# ------------------------------------------------------------------ batch
+def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str = "auto",
+               areas: str | Iterable[str] = "all", workers: int | None = None, resume: bool = False,
+               timeout: float = 1800.0, seed: int = 2019, notebook: str | Path | None = None,
+               retries: int = 3, on_result: Callable[[AreaResult], None] | None = None,
+               on_start: Callable[[int, list[str]], None] | None = None) -> BatchResult:
+    """Run the annual report for Wales and each authority.
+
+    Parameters
+    ----------
+    data : path
+        The study folder (an ingested store or a folder of the four tables).
+    out : path, default "reports"
+        Output root; the year's reports go to ``<out>/<year>/``.
+    year : int or "auto"
+        Financial year (2025 = 2025-26); ``"auto"`` = the last complete one in the data.
+    areas : "all", an area or a list of areas
+        ``"all"`` = Wales and the 22 authorities.
+    workers : int, optional
+        Areas run at once; default one per core.
+    resume : bool
+        Re-run only areas that failed or whose inputs (data, parameters,
+        notebook, code) changed.
+    timeout : float
+        Seconds allowed per area (kernel start, execution and conversion).
+    seed : int
+        Seed passed to every notebook.
+    retries : int
+        Attempts per area when a kernel fails to start.
+    on_result, on_start : callable, optional
+        Progress hooks (the command line draws its progress bar with them).
+
+    Returns
+    -------
+    BatchResult
+        Per-area status; ``exit_code`` is 0 if every area is ok or up to date, else 1.
+
+    Raises
+    ------
+    ReportLocked
+        If another run holds the output's lock.
+    """
+    from filelock import FileLock, Timeout
+
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"--data {data}: no such study folder (expected the four tables, "
+                                "e.g. the store written by `longitudinal ingest`)")
+    notebook = Path(notebook) if notebook else NOTEBOOK
+    if not notebook.exists():
+        raise FileNotFoundError(f"report notebook {notebook} not found")
+    if isinstance(areas, str):
+        area_list = all_areas() if areas.lower() == "all" else [area_name(areas)]
+    else:
+        area_list = list(dict.fromkeys(area_name(a) for a in areas))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    digest = data_hash(data)
+    # One reading of the data for all areas; the slices are reused while the data are unchanged.
+    with FileLock(str(out / ".cache.lock")):
+        cache, years = prepare_cache(data, out / ".cache", area_list, digest=digest)
+    if year in ("auto", None):
+        fy = _auto_year(cache)
+    else:
+        try:
+            fy = int(year)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"--year must be a financial year such as 2025 (= 2025-26) or 'auto', "
+                             f"not {year!r}") from exc
+        if years and fy not in years:
+            raise ValueError(f"--year {fy}: the data cover {domain.fy_label(min(years))} to "
+                             f"{domain.fy_label(max(years))}")
+    year_dir = out / str(fy)
+    year_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    lock = FileLock(str(year_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        raise ReportLocked(f"{year_dir} is being written by another run (lock {year_dir / '.lock'}); "
+                           "wait for it to finish") from exc
+    result = BatchResult(fy, year_dir)
+    try:
+        todo, specs = [], {}
+        for a in area_list:
+            spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),
+                    "cache": str(cache.resolve()), "notebook": str(notebook.resolve()), "retries": int(retries),
+                    "data_hash": digest}
+            specs[a] = spec
+            key = _inputs_key(_params(fy, a, data, seed, cache), digest, notebook)
+            if resume and _up_to_date(year_dir / area_slug(a), key):
+                r = AreaResult(a, area_slug(a), "skipped", 0.0, 0, "up to date")
+                result.results.append(r)
+                if on_result:
+                    on_result(r)
+            else:
+                todo.append(a)
+        if on_start:
+            on_start(len(area_list), todo)
+        # Wales first: it is the largest, so it should not be the last one running.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_run_in_subprocess, specs[a], timeout): a for a in todo}
+            for f in as_completed(futs):
+                try:
+                    r = f.result()
+                except Exception as exc:  # noqa: BLE001 - one area never stops the others
+                    a = futs[f]
+                    r = AreaResult(a, area_slug(a), "failed", 0.0, 0, f"{type(exc).__name__}: {exc}")
+                if r.status == "ok":
+                    (year_dir / ".failed" / f"{r.slug}.json").unlink(missing_ok=True)
+                    (year_dir / ".failed" / f"{r.slug}.ipynb").unlink(missing_ok=True)
+                result.results.append(r)
+                if on_result:
+                    on_result(r)
+        order = {a: i for i, a in enumerate(area_list)}
+        result.results.sort(key=lambda r: order[r.area])
+        write_index(year_dir, fy, all_areas())
+        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed),
+                   "results": [asdict(r) for r in result.results]}
+        with atomic_path(year_dir / "batch.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    finally:
+        lock.release()
+    return result
+
+
+# ------------------------------------------------------------ command line
+def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int | None, resume: bool,
+                   timeout: float, seed: int, console=None) -> int:
+    """``longitudinal report annual``: progress bar, status table, exit status (0 ok, 1 failed areas, 2 input/lock)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    console = console or Console(stderr=True)
+    progress = Progress(TextColumn("[bold]annual reports"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+    task = {}
+
+    def on_start(n: int, todo: list[str]) -> None:
+        task["id"] = progress.add_task(f"{len(todo)} to run", total=n, completed=n - len(todo))
+
+    def on_result(r: AreaResult) -> None:
+        if "id" in task:
+            progress.update(task["id"], advance=1, description=f"{r.area}: {r.status}")
+
+    try:
+        with progress:
+            res = run_annual(data, out, year=year, areas=area, workers=workers, resume=resume, timeout=timeout,
+                             seed=seed, on_result=on_result, on_start=on_start)
+    except ReportLocked as exc:
+        console.print(f"[red]locked:[/] {exc}")
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    table = Table(title=f"Annual reports {domain.fy_label(res.year)} -> {res.out}")
+    for col in ("area", "status", "seconds", "attempts", "message"):
+        table.add_column(col)
+    colour = {"ok": "green", "skipped": "cyan", "failed": "red", "timeout": "red"}
+    for r in res.results:
+        table.add_row(r.area, f"[{colour.get(r.status, 'white')}]{r.status}[/]", f"{r.seconds:.1f}",
+                      str(r.attempts), r.message[-200:])
+    console.print(table)
+    console.print(f"index: {res.out / 'index.html'}")
+    if res.failed:
+        console.print(f"[red]{len(res.failed)} area(s) failed:[/] " + ", ".join(r.area for r in res.failed)
+                      + f" (details in {res.out / '.failed'}/)")
+    return res.exit_code
