@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-__all__ = ["PanelData", "build_panel", "generator", "loglik_grad", "simulate_ctmc"]
+__all__ = ["PanelData", "build_panel", "generator", "loglik_grad", "pmatrix", "simulate_ctmc"]
 
 #: Condition number of the eigenvector matrix above which a pattern uses Padé.
 _COND_LIMIT = 1e7
@@ -149,6 +149,44 @@ def generator(logq: np.ndarray, frm: np.ndarray, to: np.ndarray, K: int) -> np.n
     idx = np.arange(K)
     Q[..., idx, idx] = -Q.sum(axis=-1)
     return Q
+
+
+def pmatrix(Q: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """``expm(t Q)`` for a batch of intensity matrices and times.
+
+    Parameters
+    ----------
+    Q : array (n, K, K)
+    times : array (T,)
+
+    Returns
+    -------
+    ndarray (n, T, K, K)
+
+    Uses the eigendecomposition where it is well conditioned and Padé elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg
+    >>> Q = np.array([[[-1.0, 1.0], [2.0, -2.0]]])
+    >>> bool(np.allclose(pmatrix(Q, np.array([0.7]))[0, 0], scipy.linalg.expm(0.7 * Q[0])))
+    True
+    """
+    Q = np.asarray(Q, float)
+    times = np.asarray(times, float)
+    n, K, _ = Q.shape
+    out = np.empty((n, len(times), K, K))
+    lam, U = np.linalg.eig(Q)
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(U)
+    good = np.isfinite(cond) & (cond < _COND_LIMIT)
+    if good.any():
+        Ui = np.linalg.inv(U[good])
+        E = np.exp(lam[good][:, None, :] * times[None, :, None])  # (g, T, K)
+        out[good] = np.einsum("gik,gtk,gkj->gtij", U[good], E, Ui).real
+    for i in np.flatnonzero(~good):
+        out[i] = scipy.linalg.expm(times[:, None, None] * Q[i][None])
+    return out
 
 
 def _exp_diff(lam: np.ndarray, E: np.ndarray, t: np.ndarray) -> np.ndarray:

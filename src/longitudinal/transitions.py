@@ -521,13 +521,15 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                       "identified by the data (too few moves of some kind); their standard errors "
                       "are unreliable. Simplify `allowed` or the covariates.", RuntimeWarning,
                       stacklevel=2)
-    converged = bool((res.success or gmax < 1e-3) and pos_def and np.isfinite(f))
+    # Converged: the optimiser stopped at a stationary point (gradient per interval tiny).
+    converged = bool(np.isfinite(f) and (res.success or gmax / N < 1e-6))
     if not converged:
         warnings.warn(f"the fit did not converge ({res.message}; largest gradient {gmax:.3g}); "
                       "results are unreliable", RuntimeWarning, stacklevel=2)
     return TransitionsResults(
         states=states, absorbing=absorbing_list, allowed=A.astype(bool), frm=frm, to=to,
-        encoder=enc, params=x, cov=cov, loglik=-f * N, converged=converged, n_iter=int(res.nit),
+        encoder=enc, params=x, cov=cov, loglik=-f * N, converged=converged, identified=pos_def,
+        n_iter=int(res.nit),
         max_grad=gmax, alpha=alpha, data_report=report, prep=prep, exact_absorbing=exact_absorbing,
         time_resolution=time_resolution, outcome=None if outcome is None else domain.outcome_code(outcome),
     )
@@ -566,12 +568,16 @@ class TransitionsResults:
         Their covariance (inverse observed information).
     loglik, aic, bic : float
     converged : bool
+        The optimiser reached a stationary point.
+    identified_ : bool
+        The observed information is positive definite (every parameter is
+        identified by the data); when False the standard errors are unreliable.
     data_report_ : dict
         What was read, dropped and why.
     """
 
     def __init__(self, *, states, absorbing, allowed, frm, to, encoder, params, cov, loglik,
-                 converged, n_iter, max_grad, alpha, data_report, prep, exact_absorbing,
+                 converged, identified, n_iter, max_grad, alpha, data_report, prep, exact_absorbing,
                  time_resolution, outcome):
         self.states_ = list(states)
         self.absorbing_ = list(absorbing)
@@ -582,6 +588,7 @@ class TransitionsResults:
         self._cov = cov
         self.loglik = float(loglik)
         self.converged = converged
+        self.identified_ = identified
         self.n_iter_ = n_iter
         self.max_gradient_ = max_grad
         self.alpha = alpha
@@ -657,8 +664,10 @@ class TransitionsResults:
         se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", J, self._cov, J), 0, None))
         est = self._Qarr(lq)
         out = {"estimate": self._frame(est)}
-        for name, val in [("lower", np.exp(lq - self._z * se)), ("upper", np.exp(lq + self._z * se)),
-                          ("std_err", np.exp(lq) * se)]:
+        with np.errstate(over="ignore"):
+            lims = [("lower", np.exp(lq - self._z * se)), ("upper", np.exp(lq + self._z * se)),
+                    ("std_err", np.exp(lq) * se)]
+        for name, val in lims:
             m = np.full((self.K, self.K), np.nan)
             m[self._frm, self._to] = val
             out[name] = self._frame(m)
@@ -700,10 +709,11 @@ class TransitionsResults:
                 b = self._x[k]
                 se = float(np.sqrt(max(self._cov[k, k], 0)))
                 z = b / se if se > 0 else np.nan
+                with np.errstate(over="ignore"):
+                    lo, hi = np.exp(b - self._z * se), np.exp(b + self._z * se)
                 rows.append({"covariate": name, "from": self.states_[self._frm[i]],
                              "to": self.states_[self._to[i]], "hr": float(np.exp(b)),
-                             "lower": float(np.exp(b - self._z * se)),
-                             "upper": float(np.exp(b + self._z * se)), "coef": float(b),
+                             "lower": float(lo), "upper": float(hi), "coef": float(b),
                              "std_err": se, "z": z, "p_value": float(2 * stats.norm.sf(abs(z)))})
         return pd.DataFrame(rows, columns=["covariate", "from", "to", "hr", "lower", "upper", "coef",
                                            "std_err", "z", "p_value"])
@@ -742,18 +752,19 @@ class TransitionsResults:
         """
         times = np.asarray(self._default_times() if times is None else times, float)
         lq, J = self._logq(covariates)
-        Pt = scipy.linalg.expm(times[:, None, None] * self._Qarr(lq)[None])
+        Pt = msm.pmatrix(self._Qarr(lq)[None], times)[0]
         K = self.K
+        st = np.asarray(self.states_, dtype=object)
         out = pd.DataFrame({
             "time": np.repeat(times, K * K),
-            "from": np.tile(np.repeat(self.states_, K), len(times)),
-            "to": np.tile(self.states_, K * len(times)),
+            "from": np.tile(np.repeat(st, K), len(times)),
+            "to": np.tile(st, K * len(times)),
             "probability": Pt.ravel(),
         })
         if ci:
             draws = self._draws(n_sim, seed) @ J.T  # (n_sim, nq) log-intensities
             Qd = self._Qarr(draws)
-            Pd = scipy.linalg.expm(times[None, :, None, None] * Qd[:, None])
+            Pd = msm.pmatrix(Qd, times)
             lo, hi = np.quantile(Pd, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
             out["lower"] = lo.ravel()
             out["upper"] = hi.ravel()
@@ -761,7 +772,8 @@ class TransitionsResults:
 
     def _default_times(self) -> np.ndarray:
         ep = self._prep["episodes"]
-        span = ep.groupby("id", sort=False)["t"].agg(lambda v: v.max() - v.min())
+        g = ep.groupby("id", sort=False)["t"]
+        span = (g.max() - g.min()).to_numpy()
         tmax = float(np.quantile(span, 0.9)) if len(span) else 1.0
         return np.linspace(0, max(tmax, 0.25), 41)
 
@@ -781,30 +793,42 @@ class TransitionsResults:
             grad[out] = -q[out] / lam  # d log(1/lam) / d log q
             se_log = float(np.sqrt(max(grad @ covlq @ grad, 0)))
             est = 1 / lam
-            rows.append({"state": s, "mean_years": est, "std_err": est * se_log,
-                         "lower": est * np.exp(-self._z * se_log),
-                         "upper": est * np.exp(self._z * se_log)})
+            with np.errstate(over="ignore"):
+                rows.append({"state": s, "mean_years": est, "std_err": est * se_log,
+                             "lower": est * np.exp(-self._z * se_log),
+                             "upper": est * np.exp(self._z * se_log)})
         return pd.DataFrame(rows).set_index("state")
 
-    def _passage(self, lq, target_idx):
+    def _passage(self, lq, target_idx, exclude_absorbing=False):
+        """(expected first-passage time, probability of ever reaching) per state."""
         K = self.K
-        Q = self._Qarr(lq)
         A = self.allowed_.to_numpy().astype(bool)
         np.fill_diagonal(A, False)
-        R = _reachable(A)
+        abs_idx = [self.states_.index(a) for a in self.absorbing_]
+        if exclude_absorbing and abs_idx:
+            A[:, abs_idx] = False
+        Q = self._Qarr(lq)
+        Q[~A] = 0.0
+        Q[np.arange(K), np.arange(K)] = 0.0
+        Q[np.arange(K), np.arange(K)] = -Q.sum(axis=1)
         tgt = np.zeros(K, bool)
         tgt[target_idx] = True
-        # States that may end up absorbed elsewhere never reach the target surely.
-        trap = np.array([not A[i].any() and not tgt[i] for i in range(K)])
-        bad = np.array([(R[i] & trap).any() or not (R[i] & tgt).any() for i in range(K)]) & ~tgt
-        good = ~tgt & ~bad
+        trap = ~A.any(axis=1) & ~tgt  # absorbing states other than the target
+        R = _reachable(A)
+        # Non-target states that can leave towards the target or a trap.
+        S = ~tgt & ~trap & (R[:, tgt | trap].any(axis=1))
+        h = np.where(tgt, 1.0, 0.0)
+        if S.any():
+            h[S] = np.linalg.solve(-Q[np.ix_(S, S)], Q[np.ix_(S, tgt)].sum(axis=1))
         m = np.full(K, np.inf)
         m[tgt] = 0.0
-        if good.any():
-            m[good] = np.linalg.solve(-Q[np.ix_(good, good)], np.ones(good.sum()))
-        return m
+        sure = S & (np.abs(1 - h) < 1e-9) & ~(R[:, trap].any(axis=1))
+        if sure.any():
+            m[sure] = np.linalg.solve(-Q[np.ix_(sure, sure)], np.ones(int(sure.sum())))
+        return m, np.clip(h, 0.0, 1.0)
 
-    def first_passage(self, to: Any = 5, covariates: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def first_passage(self, to: Any = 5, covariates: Mapping[str, Any] | None = None, *,
+                      exclude_absorbing: bool = False) -> pd.DataFrame:
         """Expected time (years) to first reach a state (or any of several) from each state.
 
         Parameters
@@ -812,13 +836,27 @@ class TransitionsResults:
         to : state, list of states, or ``"4+"``
             Target state(s); ``"4+"`` means stage 4 or above.
         covariates : dict, optional
+        exclude_absorbing : bool, default False
+            Compute in the chain without its absorbing states (for "left
+            support": the time to reach the stage had support continued).
 
         Returns
         -------
-        DataFrame indexed by starting state: ``mean_years, std_err, lower, upper``
-            Delta-method CIs on the log scale (numerical Jacobian). The mean is
+        DataFrame indexed by starting state (absorbing states left out)
+            ``prob_reach`` (chance of ever reaching the target) and
+            ``mean_years, std_err, lower, upper``: delta-method CIs on the log
+            scale (numerical Jacobian in the log-intensities). The mean is
             infinite where the target may never be reached (an absorbing state
             such as "left support" can come first); the target's own rows are 0.
+
+        Examples
+        --------
+        >>> import longitudinal as lg
+        >>> panel = lg.transitions.simulate_panel([[-1.0, 1.0], [0.5, -0.5]], n=300, seed=4)
+        >>> fit = lg.fit_transitions(panel, id="id", time="time", state="state", states=[1, 2])
+        >>> fp = fit.first_passage(to=2)
+        >>> bool(abs(fp.loc[1, "mean_years"] - 1 / fit.Q.loc[1, 2]) < 1e-9)
+        True
         """
         if isinstance(to, str) and to.endswith("+"):
             lo = int(to[:-1])
@@ -830,24 +868,25 @@ class TransitionsResults:
             raise ValueError(f"target state(s) {bad or to!r} are not among the states {self.states_}")
         tidx = [self.states_.index(s) for s in targets]
         lq, J = self._logq(covariates)
-        m = self._passage(lq, tidx)
+        m, h = self._passage(lq, tidx, exclude_absorbing)
         covlq = J @ self._cov @ J.T
         G = np.zeros((self.K, len(lq)))
         fin = np.isfinite(m) & (m > 0)
         for j in range(len(lq)):
-            h = 1e-6
             e = np.zeros(len(lq))
-            e[j] = h
-            mp, mm = self._passage(lq + e, tidx), self._passage(lq - e, tidx)
-            G[fin, j] = (np.log(mp[fin]) - np.log(mm[fin])) / (2 * h)
+            e[j] = 1e-6
+            mp = self._passage(lq + e, tidx, exclude_absorbing)[0]
+            mm = self._passage(lq - e, tidx, exclude_absorbing)[0]
+            G[fin, j] = (np.log(mp[fin]) - np.log(mm[fin])) / 2e-6
         se_log = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", G, covlq, G), 0, None))
-        with np.errstate(invalid="ignore"):
-            df = pd.DataFrame({"mean_years": m, "std_err": np.where(fin, m * se_log, np.nan),
-                               "lower": np.where(fin, m * np.exp(-self._z * se_log), np.nan),
-                               "upper": np.where(fin, m * np.exp(self._z * se_log), np.nan)},
-                              index=pd.Index(self.states_, name="from"))
+        mf = np.where(fin, m, np.nan)
+        df = pd.DataFrame({"prob_reach": h, "mean_years": m, "std_err": mf * se_log,
+                           "lower": mf * np.exp(-self._z * se_log),
+                           "upper": mf * np.exp(self._z * se_log)},
+                          index=pd.Index(self.states_, name="from"))
         df.loc[[self.states_[i] for i in tidx], ["std_err", "lower", "upper"]] = 0.0
-        return df
+        keep = [s for s in self.states_ if s not in self.absorbing_ or s in targets]
+        return df.loc[keep]
 
     def prevalence(self, times: Sequence[float] | None = None) -> pd.DataFrame:
         """Observed against expected numbers in each state over time (goodness of fit).
@@ -889,13 +928,14 @@ class TransitionsResults:
         Qp = self._Qarr(logq_p)
         pi0 = np.zeros((len(pats), K))
         np.add.at(pi0, (pinv, init), 1.0)
-        for t in times:
+        Pall = msm.pmatrix(Qp, times)  # (patterns, T, K, K)
+        for ti, t in enumerate(times):
             risk = tend >= t
             pos = np.searchsorted(key, code[first_idx] * span + t, side="right") - 1
             obs = np.bincount(s[pos][risk], minlength=K)
             n_c = np.bincount(pinv[risk], minlength=len(pats))
             dist = pi0 / np.clip(pi0.sum(axis=1, keepdims=True), 1, None)
-            Pt = scipy.linalg.expm(t * Qp)
+            Pt = Pall[:, ti]
             exp_ = (n_c[:, None] * np.einsum("ck,ckj->cj", dist, Pt)).sum(axis=0)
             n = int(risk.sum())
             for k in range(K):
@@ -922,7 +962,9 @@ class TransitionsResults:
             f"{r['episodes_with_duplicate_times_dropped']:,} episodes with duplicate times",
             f"Log-likelihood:      {self.loglik:.3f}   AIC: {self.aic:.2f}   BIC: {self.bic:.2f}",
             f"Converged:           {self.converged} ({self.n_iter_} BFGS iterations, "
-            f"max |gradient| {self.max_gradient_:.2g})",
+            f"max |gradient| {self.max_gradient_:.2g})"
+            + ("" if self.identified_ else "\nWARNING:             singular information: some parameters "
+               "are not identified; standard errors unreliable"),
             f"Time resolution:     {'exact' if not self.time_resolution else f'{self.time_resolution * 365.25:g} day(s)'}",
             "",
             f"Baseline intensities per year ({100 * (1 - self.alpha):g}% CI)",
@@ -936,12 +978,15 @@ class TransitionsResults:
         lines += ["", "Mean sojourn time (years)",
                   self.sojourn().to_string(float_format=lambda v: f"{v:.3f}")]
         trans = [s for s in self.states_ if s not in self.absorbing_]
+        ex = bool(self.absorbing_)
+        note = " (had support continued: absorbing states left out)" if ex else ""
+        fmt = lambda v: f"{v:.3f}"  # noqa: E731
         if 5 in trans:
-            lines += ["", "Expected years to first reach stage 5",
-                      self.first_passage(5).to_string(float_format=lambda v: f"{v:.3f}")]
+            lines += ["", f"Expected years to first reach stage 5{note}",
+                      self.first_passage(5, exclude_absorbing=ex).to_string(float_format=fmt)]
         if 4 in trans and 5 in trans:
-            lines += ["", "Expected years to first reach stage 4 or 5",
-                      self.first_passage("4+").to_string(float_format=lambda v: f"{v:.3f}")]
+            lines += ["", f"Expected years to first reach stage 4 or 5{note}",
+                      self.first_passage("4+", exclude_absorbing=ex).to_string(float_format=fmt)]
         return "\n".join(lines)
 
     def plot(self, times: Sequence[float] | None = None, covariates: Mapping[str, Any] | None = None,
