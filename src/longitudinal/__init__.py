@@ -18,6 +18,7 @@ from .ingest import IngestReport, ingest
 from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
                        reading_completeness, stage_distribution, transition_matrix)
 from .ordinal import OrdinalResults, fit_ordinal
+from .groups import TrajectoryGroupsResults, fit_trajectory_groups
 from . import transitions
 from .transitions import TransitionsResults, fit_transitions
 from . import sroi
@@ -35,7 +36,7 @@ __all__ += ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
 __all__ += ["ingest", "IngestReport"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",
             "reading_completeness", "stage_distribution", "transition_matrix"]
-__all__ += ["OrdinalResults", "fit_ordinal"]
+__all__ += ["OrdinalResults", "fit_ordinal", "TrajectoryGroupsResults", "fit_trajectory_groups"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]

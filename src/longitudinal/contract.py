@@ -155,26 +155,26 @@ def _scale_text() -> str:
 
 #: Reason templates, keyed by the ``error`` of each check; ``{value}`` is the value found.
 REASONS: dict[str, str] = {
-    "sex": "sex {value!r} is not recognised; expected female, male or other",
-    "birth_year": "birth year {value} is not plausible; expected a year from 1900 to this year",
-    "local_authority": ("{value!r} is not one of the 22 Welsh local authorities; expected an English or "
+    "sex": "sex {value!r} is not recognised — expected female, male or other",
+    "birth_year": "birth year {value} is not plausible — expected a year from 1900 to this year",
+    "local_authority": ("{value!r} is not one of the 22 Welsh local authorities — expected an English or "
                         "Welsh name or ONS code, e.g. Cardiff, Caerdydd or W06000015 (see data/dictionary.md)"),
     "lead_need": "lead need {value!r} is not in this study's list of lead needs: {allowed}",
-    "service_type": "service type {value!r} is not recognised; expected short_term or long_term",
-    "end_reason": "end reason {value!r} is not recognised; expected planned, unplanned, moved_away, died or other",
-    "reading_type": "reading type {value!r} is not recognised; expected start, review, end or follow_up",
-    "outcome": "outcome {value!r} is not one of the 11 outcome areas; expected a code such as managing_money "
+    "service_type": "service type {value!r} is not recognised — expected short_term or long_term",
+    "end_reason": "end reason {value!r} is not recognised — expected planned, unplanned, moved_away, died or other",
+    "reading_type": "reading type {value!r} is not recognised — expected start, review, end or follow_up",
+    "outcome": "outcome {value!r} is not one of the 11 outcome areas — expected a code such as managing_money "
                "or a display name such as 'Managing money' (see data/dictionary.md)",
     "score": "score {value} is outside " + _scale_text(),
     "date_future": "date {value} is in the future (after {today})",
-    "date_early": "date {value} is before 2003-04-01, when Supporting People began; check the year",
+    "date_early": "date {value} is before 2003-04-01, when Supporting People began — check the year",
     "financial_year": "financial year {value} is outside the years Supporting People ran (2003 to this year)",
-    "spend_negative": "spend {value} is negative; expected pounds spent, 0 or more",
-    "end_before_start": "end date is before the start date ({value}); expected an end on or after the start",
-    "end_reason_without_end": "end reason {value!r} is given but the end date is blank; give both or neither",
-    "end_without_reason": "end date {value} is given but the end reason is blank; give both or neither "
+    "spend_negative": "spend {value} is negative — expected pounds spent, 0 or more",
+    "end_before_start": "end date is before the start date ({value}) — expected an end on or after the start",
+    "end_reason_without_end": "end reason {value!r} is given but the end date is blank — give both or neither",
+    "end_without_reason": "end date {value} is given but the end reason is blank — give both or neither "
                           "(planned, unplanned, moved_away, died, other)",
-    "not_nullable": "{column} is blank; a value is required",
+    "not_nullable": "{column} is blank — a value is required",
 }
 
 

@@ -414,7 +414,7 @@ def _parse_date(text: str) -> tuple[date | None, str | None]:
         if m:
             d, mo, y = m.groups()
             if len(y) == 2:
-                return None, f"date {text!r} has a two-digit year; expected dd/mm/yyyy with a four-digit year"
+                return None, f"date {text!r} has a two-digit year — expected dd/mm/yyyy with a four-digit year"
             d, mo, y = int(d), int(mo), int(y)
         elif _SERIAL.match(text):
             serial = float(text)
@@ -422,10 +422,10 @@ def _parse_date(text: str) -> tuple[date | None, str | None]:
                 return None, f"date {text!r} is not a valid Excel serial date number"
             return _EXCEL_EPOCH + pd.Timedelta(days=int(serial)).to_pytimedelta(), None
         else:
-            return None, (f"{text!r} is not a date; expected yyyy-mm-dd (2024-05-31), dd/mm/yyyy (31/05/2024) "
+            return None, (f"{text!r} is not a date — expected yyyy-mm-dd (2024-05-31), dd/mm/yyyy (31/05/2024) "
                           "or an Excel date")
     if not 1 <= mo <= 12:
-        return None, f"date {text!r} has month {mo}, which does not exist; dates are read as dd/mm/yyyy or yyyy-mm-dd"
+        return None, f"date {text!r} has month {mo}, which does not exist — dates are read as dd/mm/yyyy or yyyy-mm-dd"
     try:
         return date(y, mo, d), None
     except ValueError:
@@ -480,7 +480,7 @@ def _parse_int(text: str, what: str) -> tuple[float | None, str | None]:
 
 def _parse_score(text: str) -> tuple[float | None, str | None]:
     if not _NUMBER.match(text):
-        return None, f"score {text!r} is not a number; expected {REASONS['score'].split('outside ')[1]}"
+        return None, f"score {text!r} is not a number — expected {REASONS['score'].split('outside ')[1]}"
     v = float(text)
     if not v.is_integer():
         return None, f"score {text} is not a whole stage of the Journey of Change scale 1–5 (blank means no need in this area)"
@@ -490,17 +490,17 @@ def _parse_score(text: str) -> tuple[float | None, str | None]:
 def _parse_money(text: str) -> tuple[float | None, str | None]:
     t = text.replace("£", "").replace(",", "").replace(" ", "")
     if not _NUMBER.match(t):
-        return None, f"spend {text!r} is not an amount in pounds; expected a number such as 12500.50"
+        return None, f"spend {text!r} is not an amount in pounds — expected a number such as 12500.50"
     return float(t), None
 
 
 def _parse_fy(text: str) -> tuple[float | None, str | None]:
     m = re.match(r"^(\d{4})(?:\s*[-/]\s*(\d{2}|\d{4}))?$", text)
     if not m:
-        return None, f"financial year {text!r} is not a year; expected 2025 or 2025-26 (April 2025 to March 2026)"
+        return None, f"financial year {text!r} is not a year — expected 2025 or 2025-26 (April 2025 to March 2026)"
     y = int(m.group(1))
     if m.group(2) and int(m.group(2)) % 100 != (y + 1) % 100:
-        return None, f"financial year {text!r} does not span two consecutive years; expected e.g. 2025-26"
+        return None, f"financial year {text!r} does not span two consecutive years — expected e.g. 2025-26"
     return float(y), None
 
 
@@ -581,6 +581,8 @@ class _Problems:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return
+        # "; " separates the problems of one row in rejects: a reason must not contain it
+        assert not any("; " in r for r in ([reason] if isinstance(reason, str) else reason)), reason
         n = len(rows)
         self.parts.append(pd.DataFrame({
             "row": rows,
@@ -658,7 +660,7 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
             shown = _raw_text(raw, column, rows, mask_ids)
             template = REASONS.get(check, "{column}: failed check " + str(check))
             if check == "end_before_start":
-                reasons = [f"end date {e:%Y-%m-%d} is before the start date {s:%Y-%m-%d}; expected an end on or "
+                reasons = [f"end date {e:%Y-%m-%d} is before the start date {s:%Y-%m-%d} — expected an end on or "
                            "after the start" for s, e in zip(df["start_date"].iloc[rows], df["end_date"].iloc[rows])]
             elif check in ("date_future", "date_early", "end_without_reason"):
                 reasons = [template.format(value=f"{v:%Y-%m-%d}", today=f"{today:%Y-%m-%d}")
@@ -669,7 +671,7 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
                 reasons = [template.format(value=f"{float(v):,.2f}") for v in df[column].iloc[rows]]
             elif check == "not_nullable":
                 what = next(c.description for c in spec.columns if c.name == column)
-                reasons = f"{column} is blank; a value is required ({what})"
+                reasons = f"{column} is blank — a value is required ({what})"
             else:
                 vals = df[column].iloc[rows].astype(object).to_numpy()
                 if mask_ids and column in PERSONAL_IDS:
@@ -692,7 +694,7 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
         rows = np.flatnonzero(dup)
         first = keyed.reset_index().groupby(list(keyed.columns), dropna=False, sort=False)["index"].transform("min")
         firsts = first.to_numpy()[rows]
-        probs.add(rows, "(whole row)", "", [f"exact duplicate of {_where(raw, f, table)}; the first copy was kept"
+        probs.add(rows, "(whole row)", "", [f"exact duplicate of {_where(raw, f, table)} — the first copy was kept"
                                              for f in firsts])
     key = list(spec.key) or (["episode_id", "outcome", "reading_date", "reading_type"] if table == "readings" else [])
     if not key:
@@ -707,8 +709,8 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
                                 + (" …" if len(s) > 5 else ""))
         what = " + ".join(key)
         probs.add(rows, ",".join(key) if len(key) > 1 else key[0],
-                  ["; ".join(_raw_text(raw, k, np.array([r]), mask_ids)[0] for k in key) for r in rows],
-                  [f"{what} is shared by rows that differ ({m}); which is right cannot be decided: keep one and "
+                  [", ".join(_raw_text(raw, k, np.array([r]), mask_ids)[0] for k in key) for r in rows],
+                  [f"{what} is shared by rows that differ ({m}) — which is right cannot be decided: keep one and "
                    "supply again" for m in members.to_numpy()])
 
 
@@ -737,7 +739,7 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
     has = episodes["person_id"].array.codes >= 0
     missing = np.flatnonzero(has & (prow < 0))
     probs["episodes"].add(missing, "person_id", "<person_id withheld: see row>",
-                          "person_id is not in the people table; add the person or correct the id")
+                          "person_id is not in the people table — add the person or correct the id")
     gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
     probs["episodes"].add(gone, "person_id", "<person_id withheld: see row>",
                           [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
@@ -750,7 +752,7 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
     has = readings["episode_id"].array.codes >= 0
     missing = np.flatnonzero(has & (erow < 0))
     probs["readings"].add(missing, "episode_id", "<episode_id withheld: see row>",
-                          "episode_id is not in the episodes table; add the episode or correct the id")
+                          "episode_id is not in the episodes table — add the episode or correct the id")
     found = has & (erow >= 0)
     gone = np.flatnonzero(found & e_rej[np.maximum(erow, 0)])
     probs["readings"].add(gone, "episode_id", "<episode_id withheld: see row>",
@@ -784,11 +786,11 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
 
     for mask, make in (
         (before, lambda r, s, e: f"reading date {r} is before its episode started ({s})"),
-        (after, lambda r, s, e: f"reading date {r} is after its episode ended ({e}); only follow_up readings "
+        (after, lambda r, s, e: f"reading date {r} is after its episode ended ({e}) — only follow_up readings "
                                 "may come after the end"),
-        (fu_open, lambda r, s, e: "follow_up reading but its episode has not ended (blank end date); follow-ups "
+        (fu_open, lambda r, s, e: "follow_up reading but its episode has not ended (blank end date) — follow-ups "
                                   "come after the end of support"),
-        (fu_early, lambda r, s, e: f"follow_up reading on {r} is not after its episode ended ({e}); use "
+        (fu_early, lambda r, s, e: f"follow_up reading on {r} is not after its episode ended ({e}) — use "
                                    "reading_type review or end, or correct the date"),
     ):
         if mask.any():

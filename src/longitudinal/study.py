@@ -203,11 +203,16 @@ def load(path: str | Path) -> Study:
         raise FileNotFoundError(f"{path}: no such study folder (expected the four tables "
                                 f"{', '.join(TABLE_NAMES)} as .parquet or .csv)")
     tables = {}
+    lead_needs = None
+    if (path / STORE_MARKER).exists():
+        # a store keeps the study's own lead-need list (ingest --lead-needs): keep its categories
+        needs = json.loads((path / STORE_MARKER).read_text(encoding="utf-8")).get("lead_needs")
+        lead_needs = tuple(needs) if needs else None
     for name in TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
             if f.exists():
-                tables[name] = apply_dtypes(name, read_table(f))
+                tables[name] = apply_dtypes(name, read_table(f), lead_needs=lead_needs)
                 break
         else:
             raise FileNotFoundError(f"{path}: no {name}.parquet or {name}.csv")
