@@ -163,6 +163,7 @@ def _walk(node, path: tuple, lines: dict) -> Any:
             if key in out:
                 raise _Unreadable(f"line {k.start_mark.line + 1}: duplicate key {key!r}")
             out[key] = _walk(v, path + (key,), lines)
+            lines[path + (key,)] = k.start_mark.line + 1  # the key's line is where a reader looks
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(v, path + (i,), lines) for i, v in enumerate(node.value)]
@@ -792,7 +793,7 @@ class OutcomeMap:
         >>> m = lg.OutcomeMap.from_yaml(lg.outcome_maps.shipped_map_path("supporting_people"))
         >>> rated = m.rate(lg.simulate(people=400, seed=5))
         >>> sorted(set(rated.ratings_["basis"]))
-        ['evidence', 'manual']
+        ['evidence', 'manual', 'override']
         """
         rubric = _as_rubric(rubric)
         area_name = None if area in (None, "Wales") else domain.local_authority(area)
