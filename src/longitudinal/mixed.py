@@ -389,20 +389,29 @@ def fit_lmm(y: np.ndarray | None, X: np.ndarray | None, Z: np.ndarray | None, gr
     zr = st.zty - _combine(e.beta, st.ztx)
     blups = _smm(P, zr[:, None, :])[:, 0, :].T
     blup_cov = P.transpose(2, 0, 1)
-    boundary = []
-    sd = np.sqrt(np.clip(np.diag(lam @ lam.T), 0, None))
-    for j in range(q):
-        if sd[j] < 1e-4:
-            boundary.append(f"variance of random effect {j} is estimated as zero")
-    if q > 1 and np.all(sd > 1e-4):
-        corr = (lam @ lam.T) / np.outer(sd, sd)
-        for i, j in zip(*np.triu_indices(q, 1)):
-            if abs(corr[i, j]) > 0.999:
-                boundary.append(f"correlation of random effects {i} and {j} is estimated as {corr[i, j]:+.4f}")
+    boundary = _boundary_messages(lam)
     return LMMFit(beta=e.beta, cov_beta=cov_beta, cov_re=cov_re, sigma2=float(sigma2), theta=theta,
                   loglik=-0.5 * e.deviance, reml=reml, converged=converged, n_iter=int(res.nit),
                   n_eval=int(res.nfev), message=str(res.message), nobs=N, ngroups=st.ngroups,
                   blups=blups, blup_cov=sigma2 * blup_cov, grad_norm=grad_norm, boundary=boundary)
+
+
+def _boundary_messages(lam: np.ndarray, tol: float = 1e-4) -> list[str]:
+    """lme4's singularity check: a diagonal entry of the relative Cholesky factor at (near) zero."""
+    q = lam.shape[0]
+    out = []
+    rel = lam @ lam.T
+    sd = np.sqrt(np.clip(np.diag(rel), 0, None))
+    for j in range(q):
+        if lam[j, j] < tol:
+            if sd[j] < tol:
+                out.append(f"variance of random effect {j} is estimated as zero")
+            else:
+                k = int(np.argmax(np.abs(rel[j, :j]) / np.maximum(sd[:j], 1e-300)))
+                r = rel[j, k] / (sd[j] * sd[k]) if sd[k] > 0 else np.nan
+                out.append(f"random effect {j} is (almost) a linear function of the others "
+                           f"(correlation with {k} estimated as {r:+.3f})")
+    return out
 
 
 def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

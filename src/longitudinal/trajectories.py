@@ -700,6 +700,11 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
 
     # ---- designs
     t = frame[time].to_numpy()
+    if not default_fixed:
+        # levels absent from the data (a subset of the study) would give all-zero columns
+        for c in _formula_columns(rhs + " " + random.split("~", 1)[1], frame):
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                frame[c] = frame[c].cat.remove_unused_categories()
     if default_fixed:
         X = _poly(t, 3 if quadratic else 2)
         fixed_names = ["Intercept", time] + ([f"I({time} ** 2)"] if quadratic else [])

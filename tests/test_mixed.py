@@ -1,0 +1,162 @@
+"""The fast mixed-model core: gradient, exact recovery, and agreement with statsmodels MixedLM."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy.optimize import approx_fprime
+
+from longitudinal.mixed import SufficientStats, fit_lmm, profiled_deviance
+
+
+def lmm_data(groups=400, seed=0, beta=(2.0, 0.5, 0.3), G=((0.5, -0.05), (-0.05, 0.1)), sigma=0.4,
+             max_n=9, quadratic=False):
+    """Gaussian LMM data with known truth: irregular times, 1..max_n readings per group, a covariate."""
+    rng = np.random.default_rng(seed)
+    n_i = rng.integers(1, max_n, groups)
+    g = np.repeat(np.arange(groups), n_i)
+    t = rng.uniform(0, 3, g.size)
+    x = rng.normal(size=g.size)
+    G = np.asarray(G)
+    b = rng.multivariate_normal(np.zeros(len(G)), G, groups)
+    Z = np.column_stack([np.ones_like(t), t] + ([t**2] if quadratic else []))[:, : len(G)]
+    X = np.column_stack([np.ones_like(t), t, x])
+    y = X @ np.asarray(beta) + (Z * b[g]).sum(axis=1) + rng.normal(0, sigma, g.size)
+    return y, X, Z, g
+
+
+def stats_of(y, X, Z, g):
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    return SufficientStats.from_arrays(y, X, Z, starts)
+
+
+def sm_fit(y, X, Z, g, reml):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.MixedLM(y, X, groups=g, exog_re=Z).fit(reml=reml, method=["lbfgs"], maxiter=2000)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_analytic_gradient_matches_finite_differences(reml, q):
+    G = {1: [[0.5]], 2: [[0.5, -0.05], [-0.05, 0.1]], 3: [[0.5, -0.05, 0], [-0.05, 0.1, 0], [0, 0, 0.01]]}[q]
+    y, X, Z, g = lmm_data(groups=150, seed=q, G=G, quadratic=q == 3)
+    st = stats_of(y, X, Z, g)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        theta = np.abs(rng.normal(0.7, 0.3, q * (q + 1) // 2))
+        f, grad = profiled_deviance(theta, st, reml)
+        num = approx_fprime(theta, lambda th: profiled_deviance(th, st, reml)[0], 1e-7)
+        np.testing.assert_allclose(grad, num, rtol=1e-4, atol=1e-3 * max(1.0, np.abs(num).max()))
+
+
+def test_sufficient_statistics_equal_direct_sums():
+    y, X, Z, g = lmm_data(groups=30, seed=1)
+    st = stats_of(y, X, Z, g)
+    for i in (0, 7, 29):
+        m = g == i
+        np.testing.assert_allclose(st.ztz[:, :, i], Z[m].T @ Z[m])
+        np.testing.assert_allclose(st.ztx[:, :, i], Z[m].T @ X[m])
+        np.testing.assert_allclose(st.zty[:, i], Z[m].T @ y[m])
+    np.testing.assert_allclose(st.xtx, X.T @ X)
+    assert st.yty == pytest.approx(y @ y)
+    assert st.counts.sum() == y.size
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_agrees_with_statsmodels_mixedlm(reml):
+    y, X, Z, g = lmm_data(groups=500, seed=3)
+    fit = fit_lmm(y, X, Z, g, reml=reml)
+    ref = sm_fit(y, X, Z, g, reml)
+    assert fit.converged and ref.converged
+    np.testing.assert_allclose(fit.beta, ref.fe_params, rtol=1e-4)
+    np.testing.assert_allclose(fit.cov_re, ref.cov_re, atol=1e-3)
+    assert fit.sigma2 == pytest.approx(ref.scale, rel=1e-3)
+    # same likelihood definition, and the fast optimum is at least as good
+    assert fit.loglik == pytest.approx(ref.llf, rel=1e-7, abs=1e-4)
+    assert fit.loglik >= ref.llf - 1e-6
+    # BLUPs and the (model-based) standard errors of the fixed effects
+    blups = np.array([ref.random_effects[k] for k in range(500)])
+    np.testing.assert_allclose(fit.blups, blups, atol=2e-3)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov_beta)), ref.bse_fe, rtol=5e-3)
+
+
+@pytest.mark.parametrize("q", [1, 3])
+def test_random_intercept_only_and_quadratic_agree_with_statsmodels(q):
+    G = [[0.5]] if q == 1 else [[0.5, -0.05, 0.0], [-0.05, 0.1, 0.0], [0.0, 0.0, 0.02]]
+    y, X, Z, g = lmm_data(groups=600, seed=10 + q, G=G, quadratic=q == 3, max_n=12)
+    fit = fit_lmm(y, X, Z, g)
+    ref = sm_fit(y, X, Z, g, True)
+    np.testing.assert_allclose(fit.beta, ref.fe_params, rtol=1e-4)
+    np.testing.assert_allclose(fit.cov_re, ref.cov_re, atol=1e-3)
+    assert fit.loglik >= ref.llf - 1e-6 and fit.loglik == pytest.approx(ref.llf, abs=1e-3)
+
+
+def test_recovers_known_truth_from_gaussian_lmm_data():
+    beta = np.array([2.4, 0.45, -0.2])
+    G = np.array([[0.6, -0.07], [-0.07, 0.09]])
+    y, X, Z, g = lmm_data(groups=6000, seed=7, beta=beta, G=G, sigma=0.45, max_n=10)
+    fit = fit_lmm(y, X, Z, g)
+    se = np.sqrt(np.diag(fit.cov_beta))
+    assert np.all(np.abs(fit.beta - beta) < 4 * se)
+    np.testing.assert_allclose(fit.cov_re, G, atol=0.03)
+    assert np.sqrt(fit.sigma2) == pytest.approx(0.45, rel=0.02)
+
+
+def test_blups_track_the_true_random_effects():
+    rng = np.random.default_rng(2)
+    groups, n = 800, 8
+    g = np.repeat(np.arange(groups), n)
+    t = np.tile(np.linspace(0, 2, n), groups)
+    b = rng.multivariate_normal([0, 0], [[0.5, 0], [0, 0.2]], groups)
+    y = 1 + t + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.3, g.size)
+    X = np.column_stack([np.ones_like(t), t])
+    fit = fit_lmm(y, X, X, g)
+    assert np.corrcoef(fit.blups[:, 0], b[:, 0])[0, 1] > 0.9
+    assert np.corrcoef(fit.blups[:, 1], b[:, 1])[0, 1] > 0.8
+
+
+def test_unsorted_rows_give_the_same_fit_and_fits_are_deterministic():
+    y, X, Z, g = lmm_data(groups=200, seed=4)
+    a = fit_lmm(y, X, Z, g)
+    perm = np.random.default_rng(0).permutation(y.size)
+    b = fit_lmm(y[perm], X[perm], Z[perm], g[perm])
+    np.testing.assert_allclose(a.beta, b.beta, rtol=1e-8)
+    np.testing.assert_allclose(a.cov_re, b.cov_re, rtol=1e-6, atol=1e-10)
+    c = fit_lmm(y, X, Z, g)
+    assert a.beta.tobytes() == c.beta.tobytes() and a.cov_re.tobytes() == c.cov_re.tobytes()
+
+
+def test_boundary_fit_is_reported():
+    # no group effects at all: the random-effects covariance sits on the boundary (singular)
+    rng = np.random.default_rng(8)
+    groups = 300
+    g = np.repeat(np.arange(groups), 6)
+    t = np.tile(np.linspace(0, 2, 6), groups)
+    y = 2 + 0.3 * t + rng.normal(0, 0.4, g.size)
+    X = np.column_stack([np.ones_like(t), t])
+    fit = fit_lmm(y, X, X, g)
+    assert fit.converged
+    assert np.linalg.eigvalsh(fit.cov_re).min() < 1e-6
+    assert fit.boundary and ("zero" in fit.boundary[0] or "linear function" in fit.boundary[0])
+    ref = sm_fit(y, X, X, g, True)
+    assert fit.loglik >= ref.llf - 1e-6
+
+
+def test_single_reading_groups_enter_the_likelihood():
+    y, X, Z, g = lmm_data(groups=300, seed=12, max_n=3)  # many groups with one reading
+    counts = np.bincount(g)
+    assert (counts == 1).sum() > 50
+    fit = fit_lmm(y, X, Z, g)
+    ref = sm_fit(y, X, Z, g, True)
+    np.testing.assert_allclose(fit.beta, ref.fe_params, rtol=1e-4)
+    assert fit.loglik == pytest.approx(ref.llf, abs=1e-3)
+
+
+def test_frame_based_helper_matches_arrays():
+    y, X, Z, g = lmm_data(groups=100, seed=1)
+    fit = fit_lmm(None, None, None, stats=stats_of(y, X, Z, g))
+    fit2 = fit_lmm(y, X, Z, pd.Series(g).astype(str).to_numpy())
+    np.testing.assert_allclose(fit.beta, fit2.beta, rtol=1e-8)

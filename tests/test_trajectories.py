@@ -1,0 +1,245 @@
+"""fit_trajectories: truth recovery on the simulated study, agreement with statsmodels, bad input, figures."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import longitudinal as lg  # noqa: E402
+from longitudinal.mixed import ConvergenceWarning  # noqa: E402
+from longitudinal.simulate import expected_score  # noqa: E402
+from longitudinal.trajectories import TrajectoryResults, TrajectoryWarning  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def study():
+    return lg.simulate(people=2500, seed=21)
+
+
+@pytest.fixture(scope="module")
+def money(study):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lg.fit_trajectories(study, "managing_money")
+
+
+def gaussian_frame(groups=300, seed=0):
+    rng = np.random.default_rng(seed)
+    n = rng.integers(2, 8, groups)
+    g = np.repeat(np.arange(groups), n)
+    t = rng.uniform(0, 2, g.size)
+    b = rng.multivariate_normal([0, 0], [[0.4, -0.03], [-0.03, 0.08]], groups)
+    arm = np.where(np.arange(groups) % 2 == 0, "a", "b")[g]
+    y = 2 + 0.4 * t + 0.3 * (arm == "b") + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.4, g.size)
+    return pd.DataFrame({"id": [f"G{i}" for i in g], "t": t, "y": y, "arm": arm})
+
+
+# ----------------------------------------------------------------- results
+def test_results_have_the_documented_shape(money):
+    assert isinstance(money, TrajectoryResults)
+    fe = money.fixed_effects
+    assert fe.index[0] == "Intercept" and list(fe.index) == ["Intercept", "time"]
+    assert list(fe.columns) == ["estimate", "std_error", "z", "p", "ci_lower", "ci_upper"]
+    assert (fe["ci_lower"] < fe["estimate"]).all() and (fe["estimate"] < fe["ci_upper"]).all()
+    assert money.cov_re.shape == (2, 2) and list(money.cov_re.index) == ["Intercept", "time"]
+    assert money.sigma > 0 and money.converged and np.isfinite(money.loglik)
+    assert money.ngroups == len(money.random_effects) == money.random_effects.index.nunique()
+    assert money.nobs == len(money.fitted())
+    assert money.aic < money.bic  # log(nobs) > 2
+    text = str(money.summary())
+    assert "Fixed effects" in text and "managing_money" in text and "sd(time)" in text
+    assert "<h4>" in money.summary()._repr_html_()
+
+
+def test_tidy_table_for_several_outcomes(study):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = lg.fit_trajectories(study, ["managing_money", "Feeling safe"])
+    assert set(table["outcome"]) == {"managing_money", "feeling_safe"}
+    assert set(table["component"]) == {"fixed", "random"}
+    assert {"Intercept", "time", "sd(Intercept)", "sd(time)", "corr(Intercept,time)", "sigma"} <= set(table["term"])
+    assert table["converged"].all()
+
+
+def test_recovers_the_simulators_mean_trajectories():
+    # Short-term support, where scores rarely reach the ceiling in the first year: the fitted
+    # mean by lead need must match the simulator's exact expected score (rounding and clipping included).
+    study = lg.simulate(people=12000, seed=5)
+    code = "managing_accommodation"
+    d = study.long(code, include_follow_up=False)
+    d = d[(d["service_type"] == "short_term") & (d["time"] <= 1.5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = lg.fit_trajectories(d, formula="~ time * lead_need")
+    truth = pd.DataFrame(study.truth["groups"])
+    counts = d.drop_duplicates("episode_id")["lead_need"].value_counts()
+    checked = 0
+    for need in counts.index[counts >= 150]:
+        tr = truth[(truth["lead_need"] == need) & (truth["service_type"] == "short_term")
+                   & (truth["outcome"] == code)].iloc[0]
+        times = np.array([0.0, 0.5, 1.0])
+        pred = fit.predict(pd.DataFrame({"time": times, "lead_need": need}))
+        expect = expected_score(times, tr["intercept"], tr["slope"])
+        err = np.abs(pred["mean"].to_numpy() - expect)
+        assert np.all(err < np.maximum(3.5 * pred["std_error"].to_numpy(), 0.05)), (need, pred, expect)
+        checked += 1
+    assert checked >= 3
+
+
+def test_recovers_gaussian_truth_from_a_dataframe():
+    df = gaussian_frame(groups=3000, seed=4)
+    fit = lg.fit_trajectories(df, group="id", time="t", score="y", formula="~ t + arm", score_range=None)
+    fe = fit.fixed_effects
+    for term, true in (("Intercept", 2.0), ("t", 0.4), ("arm[T.b]", 0.3)):
+        assert abs(fe.loc[term, "estimate"] - true) < 4 * fe.loc[term, "std_error"]
+    np.testing.assert_allclose(fit.cov_re.to_numpy(), [[0.4, -0.03], [-0.03, 0.08]], atol=0.04)
+    assert fit.sigma == pytest.approx(0.4, rel=0.05)
+
+
+# -------------------------------------------------- statsmodels agreement
+@pytest.mark.parametrize("reml", [True, False])
+def test_fast_engine_agrees_with_statsmodels_with_covariates(study, reml):
+    d = study.long("managing_money", include_follow_up=False)
+    d = d[d["lead_need"].isin(["older_people", "generic_floating", "mental_health", "young_people"])]
+    kw = dict(formula="~ time * service_type + lead_need", reml=reml, warn=False)
+    fast = lg.fit_trajectories(d, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lg.fit_trajectories(d, engine="statsmodels", **kw)
+    assert list(fast.fixed_effects.index) == list(ref.fixed_effects.index)
+    np.testing.assert_allclose(fast.fixed_effects["estimate"], ref.fixed_effects["estimate"], rtol=1e-4)
+    np.testing.assert_allclose(fast.cov_re.to_numpy(), ref.cov_re.to_numpy(), atol=1e-3)
+    assert fast.sigma == pytest.approx(ref.sigma, rel=1e-3)
+    assert fast.loglik == pytest.approx(ref.loglik, abs=1e-3)
+    assert fast.loglik >= ref.loglik - 1e-6
+
+
+def test_quadratic_option_adds_fixed_and_random_terms(study):
+    d = study.long("physically_healthy")
+    fit = lg.fit_trajectories(d, quadratic=True, warn=False)
+    assert list(fit.fixed_effects.index) == ["Intercept", "time", "I(time ** 2)"]
+    assert fit.cov_re.shape == (3, 3)
+    ref = lg.fit_trajectories(d, formula="score ~ time + I(time ** 2)", random="~ time + I(time ** 2)", warn=False)
+    np.testing.assert_allclose(fit.fixed_effects["estimate"], ref.fixed_effects["estimate"], rtol=1e-8)
+
+
+def test_random_intercept_only(study):
+    fit = lg.fit_trajectories(study, "managing_money", random="~ 1", warn=False)
+    assert list(fit.cov_re.index) == ["Intercept"]
+    assert fit.random_effects.shape[1] == 1
+
+
+# -------------------------------------------------------------- predictions
+def test_predictions_and_episode_trajectories(money):
+    new = pd.DataFrame({"time": [0.0, 1.0, 2.0]})
+    ci = money.predict(new)
+    pi = money.predict(new, interval="prediction")
+    b = money.fixed_effects["estimate"]
+    np.testing.assert_allclose(ci["mean"], b["Intercept"] + b["time"] * new["time"])
+    assert (pi["std_error"] > ci["std_error"]).all() and (ci["lower"] < ci["mean"]).all()
+    fitted = money.fitted()
+    ep = fitted["episode_id"].iloc[0]
+    re = money.random_effects.loc[ep]
+    row = fitted[fitted["episode_id"] == ep].iloc[0]
+    assert row["fitted"] == pytest.approx(b["Intercept"] + re["Intercept"] + (b["time"] + re["time"]) * row["time"])
+    traj = money.episode_trajectories(groups=[ep], times=[0, 1])
+    assert traj["fitted"].tolist() == pytest.approx([b["Intercept"] + re["Intercept"],
+                                                     b["Intercept"] + re["Intercept"] + b["time"] + re["time"]])
+    with pytest.raises(ValueError, match="interval"):
+        money.predict(new, interval="credible")
+
+
+def test_figures_return_axes(money, study):
+    ax = money.plot()
+    assert ax.get_xlabel().startswith("years") and len(ax.lines) > 5
+    ax2 = money.plot(kind="caterpillar", by="local_authority")
+    assert len(ax2.get_yticklabels()) > 5
+    fit = lg.fit_trajectories(study, "managing_money", formula="~ time * service_type + local_authority",
+                              warn=False)
+    ax3 = fit.plot_caterpillar(by="local_authority", term="Intercept")
+    assert "fixed effect" in ax3.get_xlabel()
+    plt.close("all")
+
+
+def test_deterministic(study):
+    a = lg.fit_trajectories(study, "feeling_safe", warn=False)
+    b = lg.fit_trajectories(study, "feeling_safe", warn=False)
+    assert a.fixed_effects.to_numpy().tobytes() == b.fixed_effects.to_numpy().tobytes()
+    assert a.random_effects.to_numpy().tobytes() == b.random_effects.to_numpy().tobytes()
+
+
+# ------------------------------------------------------------------ warnings
+def test_single_reading_episodes_are_counted_and_warned(study):
+    with pytest.warns(TrajectoryWarning, match=r"have a single reading"):
+        fit = lg.fit_trajectories(study, "managing_money")
+    d = study.long("managing_money", include_follow_up=False)
+    assert fit.n_single_reading == int((d.groupby("episode_id", observed=True).size() == 1).sum()) > 0
+
+
+def test_boundary_fit_warns():
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(200), 5)
+    df = pd.DataFrame({"episode_id": g, "time": np.tile(np.linspace(0, 1, 5), 200)})
+    df["score"] = 3 + 0.2 * df["time"] + rng.normal(0, 0.5, len(df))
+    with pytest.warns(TrajectoryWarning, match="boundary"):
+        fit = lg.fit_trajectories(df, score_range=None)
+    assert fit.boundary
+
+
+def test_non_convergence_warns(study):
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        lg.fit_trajectories(study, "managing_money", maxiter=1, warn=False)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input_gets_clear_errors(study):
+    d = study.long("managing_money")
+    with pytest.raises(KeyError, match="'minutes'"):
+        lg.fit_trajectories(d, time="minutes")
+    with pytest.raises(KeyError, match="group column 'person'"):
+        lg.fit_trajectories(d, group="person")
+    bad = d.assign(score=d["score"].astype(str))
+    bad.loc[bad.index[3], "score"] = "three"
+    with pytest.raises(TypeError, match="'three'"):
+        lg.fit_trajectories(bad)
+    out = d.assign(score=d["score"].astype(float))
+    out.loc[out.index[5], "score"] = 7
+    with pytest.raises(ValueError, match=r"outside 1..5.*7"):
+        lg.fit_trajectories(out)
+    with pytest.raises(ValueError, match="'postcode'"):
+        lg.fit_trajectories(d, formula="score ~ time + postcode")
+    with pytest.raises(ValueError, match="name an outcome"):
+        lg.fit_trajectories(study)
+    with pytest.raises(ValueError, match="engine"):
+        lg.fit_trajectories(d, engine="lme4")
+    with pytest.raises(ValueError, match="not identified"):
+        lg.fit_trajectories(d.assign(t2=2 * d["time"]), formula="~ time + t2", warn=False)
+    with pytest.raises(TypeError, match="Study or a pandas DataFrame"):
+        lg.fit_trajectories([1, 2, 3])
+
+
+def test_outcome_with_no_readings(study):
+    empty = lg.Study(study.people, study.episodes, study.readings[study.readings["outcome"] != "managing_money"],
+                     study.spend)
+    with pytest.raises(ValueError, match="managing_money.*no scored readings"):
+        lg.fit_trajectories(empty, "managing_money")
+    with pytest.warns(TrajectoryWarning, match="skipped"):
+        table = lg.fit_trajectories(empty, ["managing_money", "feeling_safe"], warn=False)
+    assert set(table["outcome"]) == {"feeling_safe"}
+
+
+def test_missing_covariates_are_dropped_and_reported(study):
+    d = study.long("managing_money").copy()
+    d["x"] = 1.0
+    d.loc[d.index[:10], "x"] = np.nan
+    d["x"] = d["x"] + np.random.default_rng(0).normal(size=len(d))
+    fit = lg.fit_trajectories(d, formula="~ time + x", warn=False)
+    assert fit.nobs == len(d) - 10
+    assert any("missing covariate (x)" in k and v == 10 for k, v in fit.n_dropped.items())
+    assert "dropped 10 rows" in str(fit.summary())
