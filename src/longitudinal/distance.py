@@ -194,8 +194,22 @@ def _take(long: pd.DataFrame, cols: Iterable[str], pos: np.ndarray) -> dict[str,
     return {c: long[c].iloc[pos].reset_index(drop=True) for c in cols}
 
 
+def _is_value(s: pd.Series, value: str) -> np.ndarray:
+    """``s == value`` without turning a categorical of millions of rows into Python objects."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if value not in cats:
+            return np.zeros(len(s), bool)
+        return s.cat.codes.to_numpy() == cats.get_loc(value)
+    return (s.astype(str) == value).to_numpy()
+
+
 def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
-    """One row per (episode, outcome): first and compared score, number of readings, episode attributes."""
+    """One row per (episode, outcome): first and compared score, number of readings, episode attributes.
+
+    For ``compare="end"`` only closed episodes are kept, and ``has_end`` says whether the
+    latest reading is the end reading (and there are two or more readings).
+    """
     if compare not in ("latest", "end"):
         raise ValueError(f"compare must be 'latest' or 'end', not {compare!r}")
     if compare == "end":
@@ -203,7 +217,6 @@ def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
         if miss:
             raise KeyError(f"compare='end' needs column(s) {', '.join(map(repr, miss))} (closed episodes and "
                            "their end readings)")
-        long = long[long["end_date"].notna()].reset_index(drop=True)
     starts, ends = _runs(long)
     last = ends - 1
     score = long["score"].to_numpy()
@@ -216,7 +229,10 @@ def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
     out["latest"] = score[last]
     out["n_readings"] = ends - starts
     if compare == "end":
-        out["has_end"] = (long["reading_type"].to_numpy()[last] == "end") & (out["n_readings"].to_numpy() >= 2)
+        closed = long["end_date"].notna().to_numpy()[starts]
+        is_end = _is_value(long["reading_type"], "end")[last]
+        out["has_end"] = is_end & (out["n_readings"].to_numpy() >= 2)
+        out = out[closed].reset_index(drop=True)
     return out
 
 
@@ -300,8 +316,7 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     if compare == "end":
         ok = pairs["has_end"].to_numpy()
     d = latest - first
-    lt = (pairs["service_type"].astype(str).to_numpy() == "long_term") if "service_type" in pairs else \
-        np.zeros(len(pairs), bool)
+    lt = _is_value(pairs["service_type"], "long_term") if "service_type" in pairs else np.zeros(len(pairs), bool)
     w = ok.astype(float)
     agg = pd.DataFrame({k: pairs[k] for k in keys})
     cols = {
@@ -393,20 +408,21 @@ def stage_distribution(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     keys = _group_keys(by, True)
     parts = []
     for when, col in (("first", "first"), (compare, "latest")):
-        t = pairs[keys].copy()
-        t["when"] = when
-        t["stage"] = pairs[col].astype("int64").to_numpy()
-        parts.append(t)
-    t = pd.concat(parts, ignore_index=True)
-    t["outcome"] = t["outcome"].astype(str)
-    for c in by:  # plain values: categories absent from the selection must not appear
-        if isinstance(t[c].dtype, pd.CategoricalDtype):
-            t[c] = t[c].astype(t[c].cat.categories.dtype)
-    counts = t.groupby(keys + ["when", "stage"], sort=True).size().unstack("stage", fill_value=0)
+        # group on the (categorical) keys as they are: fast at millions of episodes
+        c = pairs.groupby(keys + [pairs[col].astype("int64").rename("stage")], observed=True, sort=True).size()
+        parts.append(c.rename(when))
+    both = pd.concat(parts, axis=1).fillna(0)
+    both.columns.name = "when"
+    counts = both.stack(future_stack=True).rename("count").reset_index()
+    counts = counts.set_index(keys + ["when", "stage"])["count"].unstack("stage", fill_value=0)
     counts = counts.reindex(columns=list(STAGES), fill_value=0)
     pct = 100 * counts.div(counts.sum(axis=1), axis=0)
     out = counts.stack(future_stack=True).rename("count").to_frame().join(
         pct.stack(future_stack=True).rename("pct")).reset_index()
+    out["outcome"] = out["outcome"].astype(str)
+    for c in by:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(out[c].cat.categories.dtype)
     out["when"] = pd.Categorical(out["when"], ["first", compare], ordered=True)
     order = {c: i for i, c in enumerate(domain.OUTCOME_CODES)}
     out = out.sort_values(["outcome", *by, "when", "stage"],
@@ -452,11 +468,17 @@ def transition_matrix(data: Study | pd.DataFrame, outcome: str | Sequence[str] |
     i = np.flatnonzero(same_run)
     score = long["score"].to_numpy()
     keys = _group_keys(by, True)
-    t = pd.DataFrame({c: long[c].to_numpy()[i + 1 if c == "financial_year" else i] for c in keys})
-    t["outcome"] = t["outcome"].astype(str)
+    t = pd.DataFrame({c: long[c].iloc[i + 1 if c == "financial_year" else i].reset_index(drop=True)
+                      for c in keys})
     t["from_stage"] = score[i].astype("int64")
     t["to_stage"] = score[i + 1].astype("int64")
-    counts = t.groupby(keys + ["from_stage", "to_stage"], sort=True).size()
+    counts = t.groupby(keys + ["from_stage", "to_stage"], sort=True, observed=True).size()
+    counts = counts.reset_index()
+    counts["outcome"] = counts["outcome"].astype(str)
+    for c in by:  # plain values: categories absent from the selection must not appear
+        if isinstance(counts[c].dtype, pd.CategoricalDtype):
+            counts[c] = counts[c].astype(counts[c].cat.categories.dtype)
+    counts = counts.set_index(keys + ["from_stage", "to_stage"])[0]
     wide = counts.unstack("to_stage", fill_value=0).reindex(columns=list(STAGES), fill_value=0)
     groups = wide.index.droplevel("from_stage").unique()
     full = pd.MultiIndex.from_tuples(
