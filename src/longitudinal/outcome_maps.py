@@ -179,7 +179,7 @@ def _read_yaml(source: str | Path) -> tuple[Any, dict, str | None]:
     """(data, line map, file name) of a path or YAML text."""
     file = None
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and source.strip().endswith((".yaml", ".yml"))):
+                                    and (source.strip().endswith((".yaml", ".yml")) or Path(source).exists())):
         file = str(source)
         try:
             text = Path(source).read_text(encoding="utf-8")
@@ -511,7 +511,8 @@ class OutcomeMap:
     def _from_data(cls, data, lines, file) -> "OutcomeMap":
         probs = _Problems(file, lines)
         if not isinstance(data, dict):
-            probs.add("an outcome map is a mapping with title, columns, steps and pathways")
+            probs.add("an outcome map is a mapping with title, columns, steps and pathways"
+                      + ("" if file else " (if you meant a file path: no such file)"))
             probs.raise_if_any()
         for k in sorted(set(data) - _MAP_KEYS):
             probs.add(f"unknown key {k!r}; expected {', '.join(sorted(_MAP_KEYS))}", (k,))
