@@ -243,3 +243,19 @@ def test_missing_covariates_are_dropped_and_reported(study):
     assert fit.nobs == len(d) - 10
     assert any("missing covariate (x)" in k and v == 10 for k, v in fit.n_dropped.items())
     assert "dropped 10 rows" in str(fit.summary())
+
+
+def test_command_line_writes_the_tidy_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from longitudinal.cli import app
+
+    lg.simulate(people=600, seed=2).write(tmp_path / "s")
+    out = tmp_path / "traj.csv"
+    res = CliRunner().invoke(app, ["trajectories", str(tmp_path / "s"), "--outcome", "managing_money",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert set(table["outcome"]) == {"managing_money"} and "time" in set(table["term"])
+    res = CliRunner().invoke(app, ["trajectories", str(tmp_path / "s"), "--outcome", "nonsense"])
+    assert res.exit_code == 2

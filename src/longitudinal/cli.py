@@ -241,6 +241,82 @@ def report_annual(
                                     timeout=timeout, seed=seed, console=console))
 
 
+@app.command("trajectories")
+def trajectories_cmd(
+    data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
+    outcome: str = typer.Option("all", "--outcome", help="Outcome area code, or 'all'."),
+    formula: Optional[str] = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
+    ml: bool = typer.Option(False, "--ml", help="Maximum likelihood instead of REML."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
+) -> None:
+    """Fit trajectory (linear mixed) models of score on time in support: one tidy table."""
+    from .study import load as _load
+    from .trajectories import fit_trajectories as _fit
+
+    try:
+        study = _load(data)
+        codes = "all" if outcome == "all" else [outcome]
+        table = _fit(study, codes, formula=formula, reml=not ml, warn=False)
+    except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    if out is not None:
+        from .io import write_table
+
+        write_table(table, out)
+        console.print(f"[green]wrote[/] {out}")
+    else:
+        typer.echo(table.to_string(index=False))
+    if not table["converged"].all():
+        bad = sorted(table.loc[~table["converged"], "outcome"].unique())
+        console.print(f"[yellow]not converged:[/] {', '.join(bad)}")
+        raise typer.Exit(1)
+
+
+@app.command("distance")
+def distance_cmd(
+    data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Comma-separated grouping columns, e.g. 'local_authority,lead_need'."),
+    outcome: Optional[str] = typer.Option(None, "--outcome", help="Outcome area code (all areas by default)."),
+    compare: str = typer.Option("latest", "--compare", help="latest (first vs latest) or end (closed episodes)."),
+    table: str = typer.Option("distance", "--table", help="distance, stages, transitions or completeness."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table (CSV or Parquet) here (else print it)."),
+) -> None:
+    """Distance travelled on the Journey of Change (and stage, transition and completeness tables)."""
+    import warnings
+
+    from . import distance as _d
+    from .study import load as _load
+
+    cols = [c.strip() for c in by.split(",") if c.strip()] if by else None
+    try:
+        study = _load(data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _d.SingleReadingWarning)
+            if table == "distance":
+                result = _d.distance_travelled(study, by=cols, outcome=outcome, compare=compare)
+            elif table == "stages":
+                result = _d.stage_distribution(study, by=cols, outcome=outcome, compare=compare)
+            elif table == "transitions":
+                result = _d.transition_matrix(study, by=cols, outcome=outcome)
+            elif table == "completeness":
+                result = _d.reading_completeness(study, by=cols)
+            else:
+                raise ValueError(f"--table must be distance, stages, transitions or completeness, not {table!r}")
+    except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    for w in caught:
+        console.print(f"[yellow]note:[/] {w.message}")
+    if out is not None:
+        from .io import write_table
+
+        write_table(result, out)
+        console.print(f"[green]wrote[/] {out}")
+    else:
+        typer.echo(result.to_string(index=False))
+
+
 def main() -> None:  # pragma: no cover
     app()
 
