@@ -217,3 +217,20 @@ def test_figures(study):
     with pytest.raises(ValueError, match="several rows per outcome"):
         lg.plot_profile(grouped)
     plt.close("all")
+
+
+def test_cli_distance(tmp_path, study):
+    from typer.testing import CliRunner
+
+    from longitudinal.cli import app
+
+    study.write(tmp_path / "s")
+    runner = CliRunner()
+    r = runner.invoke(app, ["distance", str(tmp_path / "s"), "--by", "service_type", "--out", str(tmp_path / "d.csv")])
+    assert r.exit_code == 0, r.output
+    d = pd.read_csv(tmp_path / "d.csv")
+    assert set(d["service_type"]) == {"short_term", "long_term"} and len(d) == 22
+    r = runner.invoke(app, ["distance", str(tmp_path / "s"), "--by", "postcode"])
+    assert r.exit_code == 2 and "cannot group by 'postcode'" in r.output
+    r = runner.invoke(app, ["distance", str(tmp_path / "s"), "--table", "completeness"])
+    assert r.exit_code == 0 and "pct_areas_recorded" in r.output
