@@ -692,6 +692,8 @@ def plot_profile(data: Study | pd.DataFrame, *, kind: Literal["dots", "radar"] =
             fig = ax.figure
             if getattr(ax, "name", "") != "polar":
                 raise ValueError("kind='radar' needs a polar Axes (subplot_kw={'projection': 'polar'})")
+        ax.set_theta_zero_location("N")  # first area at the top, clockwise, as a star chart reads
+        ax.set_theta_direction(-1)
         ang = np.linspace(0, 2 * np.pi, len(t), endpoint=False)
         closed = np.r_[ang, ang[:1]]
         for col, style, lab in (("mean_first", dict(color="0.45", ls="--"), "First reading"),
