@@ -63,7 +63,7 @@ def test_recovers_covariate_effects_and_absorbing_state():
     K = 4
     Q = np.array([[-0.9, 0.6, 0, 0.3], [0.3, -1.0, 0.5, 0.2], [0, 0.4, -0.5, 0.1], [0, 0, 0, 0]])
     rng = np.random.default_rng(3)
-    n = 4000
+    n = 15000  # large enough to expose a bias of a few percent in the exit intensities
     cov = pd.DataFrame({"x": rng.integers(0, 2, n).astype(float)})
     B = np.zeros((K, K))
     B[0, 1], B[1, 2], B[2, 1] = 0.5, -0.4, 0.3
@@ -368,3 +368,20 @@ def test_blank_states_dropped_and_counted():
     d.loc[1, "state"] = pd.NA
     f = _fit(d, states=[1, 2, 3, 4])
     assert f.data_report_["rows_blank_state_dropped"] == 1 and f.nobs == 2
+
+
+def test_simulator_matches_transition_probabilities_and_ends_follow_up():
+    Q = np.array([[-0.9, 0.6, 0.3], [0.3, -0.5, 0.2], [0, 0, 0]])
+    n = 40000
+    rng = np.random.default_rng(12)
+    short = np.arange(n) % 2 == 0
+    obs = np.where(short[:, None], [[0.0, 0.5]], [[0.0, 1.0]])
+    i, t, s = msm.simulate_ctmc(np.repeat(Q[None], n, 0), np.zeros(n, int), obs, rng)
+    ends = np.r_[i[1:] != i[:-1], True]
+    # Follow-up stops at each subject's own last reading, absorbed or not.
+    assert t[ends & short[i]].max() <= 0.5 and t[ends & ~short[i]].max() <= 1.0
+    for mask, tt in [(short, 0.5), (~short, 1.0)]:
+        last = s[ends & mask[i]]
+        emp = np.bincount(last, minlength=3) / mask.sum()
+        P = scipy.linalg.expm(tt * Q)[0]
+        np.testing.assert_array_less(np.abs(emp - P), 4 * np.sqrt(P * (1 - P) / mask.sum()) + 1e-12)

@@ -392,6 +392,9 @@ def simulate_ctmc(Qs: np.ndarray, init_state: np.ndarray, obs_times: np.ndarray,
     np.minimum.at(first_ab, ei[ab_ev], et[ab_ev])
     ab_state = np.full(n, -1)
     ab_state[ei[ab_ev]] = es[ab_ev]
+    # Follow-up ends at each subject's last scheduled reading: an entry after it is unseen
+    # (recording it would lengthen follow-up for those absorbed only, biasing exits upwards).
+    first_ab[first_ab > np.nanmax(obs_times, axis=1)] = np.inf
     if exact_absorbing:
         visible = ot < first_ab[oi]
         oi, ot, os_ = oi[visible], ot[visible], os_[visible]
