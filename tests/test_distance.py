@@ -234,3 +234,15 @@ def test_cli_distance(tmp_path, study):
     assert r.exit_code == 2 and "cannot group by 'postcode'" in r.output
     r = runner.invoke(app, ["distance", str(tmp_path / "s"), "--table", "completeness"])
     assert r.exit_code == 0 and "pct_areas_recorded" in r.output
+
+
+def test_area_without_readings_is_reported(study):
+    from dataclasses import replace
+
+    r = study.readings
+    s2 = replace(study, readings=r[r["outcome"] != "education_learning"].reset_index(drop=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingleReadingWarning)
+        with pytest.warns(UserWarning, match="no scored readings.*education_learning"):
+            d = lg.distance_travelled(s2)
+    assert "education_learning" not in set(d["outcome"]) and len(d) == 10

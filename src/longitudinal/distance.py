@@ -366,6 +366,11 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
             res[c] = pct(src)
         res["n_long_term"] = g["n_long_term"].astype("int64")
         res["pct_maintained"] = pct("maintained", g["n_long_term"].to_numpy())
+    asked = _outcome_codes(outcome) or list(domain.OUTCOME_CODES)
+    absent = [c for c in asked if c not in set(res["outcome"])]
+    if absent and isinstance(data, Study) or (absent and outcome is not None):
+        warnings.warn(f"no scored readings (so no row) for outcome area(s): {', '.join(absent)}", UserWarning,
+                      stacklevel=2)
     n_single = int(res["n_single_reading"].sum())
     if n_single:
         warnings.warn(f"{n_single:,} episode-area(s) with a single reading were left out of the change "
