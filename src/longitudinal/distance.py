@@ -102,9 +102,12 @@ def _check_scores(score: pd.Series, *, integer: bool = True, where: str = "score
     if isinstance(score.dtype, pd.CategoricalDtype):
         score = score.astype(object)
     num = pd.to_numeric(score, errors="coerce")
-    bad = num.isna() & score.notna() & (score.astype(str).str.strip() != "")
+    cand = (num.isna() & score.notna()).to_numpy(dtype=bool)  # only these need the (slow) look at their text
+    bad = cand.copy()
+    if cand.any():
+        bad[cand] = (score[cand].astype(str).str.strip() != "").to_numpy(dtype=bool)
     if bad.any():
-        ex = ", ".join(f"row {i}: {score[i]!r}" for i in score.index[bad.to_numpy()][:5])
+        ex = ", ".join(f"row {i}: {score[i]!r}" for i in score.index[bad][:5])
         raise ValueError(f"{where}: {int(bad.sum())} non-numeric score(s) ({ex}); expected a Journey of "
                          "Change stage 1-5 or blank (no need in this area)")
     num = num.astype("float64")
