@@ -18,7 +18,7 @@ import longitudinal as lg  # noqa: E402
 from longitudinal import domain, indicators  # noqa: E402
 from longitudinal.cli import app  # noqa: E402
 from longitudinal.outcome_maps import (COLUMNS, PERSONAL_COLUMNS, OutcomeMap, OutcomeMapError,  # noqa: E402
-                                       _params_label, shipped_map_path)
+                                       _params_label, _save, shipped_map_path)
 from longitudinal.rubric import Rubric  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,6 +176,9 @@ def test_area_rating_uses_only_that_areas_episodes(study):
 
 def test_rollup_one_map_per_area_and_wales_pooled(study, rated):
     m = OutcomeMap.from_yaml(SP)
+    default = lg.rollup(m, study.subset(local_authority="Ceredigion"))  # default: Wales + authorities present
+    assert default.areas == ["Wales", "Ceredigion"]
+    assert default.table("progress")["Wales"].equals(default.table("progress")["Ceredigion"])
     r = lg.rollup(m, study, areas=["Wales", "Cardiff", "Powys"])
     assert r.areas == ["Wales", "Cardiff", "Powys"]
     wales = r.ratings[r.ratings["area"] == "Wales"].reset_index(drop=True)
@@ -351,8 +354,11 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def test_render_writes_files_that_open_and_are_byte_identical(tmp_path, rated):
     written = rated.render(tmp_path / "a", formats=("png", "svg"))
-    rated.render(tmp_path / "b", formats=("png", "svg"))
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    again = rated.render(tmp_path / "b", formats=("png",))
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert len(again) > 5 and all(a[name] == b[name] for name in again)
+    svg = [_save(rated.plot(0), tmp_path / f"p{i}.svg").read_bytes() for i in range(2)]
+    assert svg[0] == svg[1]
     pngs = [p for n, p in written.items() if n.endswith(".png")]
     assert len(pngs) == 1 + len(rated.pathways)
     for p in pngs:
@@ -409,3 +415,23 @@ def test_cli_render_with_a_study(tmp_path):
                                    str(tmp_path / "study"), "--area", "Wales"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "map.png").exists() and (tmp_path / "out" / "ratings.csv").exists()
+
+
+def test_cli_rollup_writes_tables_and_one_map_per_area(tmp_path):
+    s = lg.simulate(people=200, seed=8)
+    s.write(tmp_path / "study")
+    res = CliRunner().invoke(app, ["map", "rollup", str(SP), "--study", str(tmp_path / "study"), "--out",
+                                   str(tmp_path / "out"), "--areas", "Wales,Abertawe,Powys"])
+    assert res.exit_code == 0, res.output
+    wide = (tmp_path / "out" / "progress_by_area.csv").read_text().splitlines()[0].split(",")
+    assert wide[3:] == ["Wales", "Swansea", "Powys"]
+    assert (tmp_path / "out" / "areas" / "wales" / "map.html").exists()
+    mpimg.imread(tmp_path / "out" / "rollup.png")
+
+
+def test_count_indicator_without_thresholds_fails_naming_the_step():
+    text = BASE.replace("    - name: share_improving\n      params: {outcome: managing_money}",
+                        "    - name: moved_between_stages\n      params: {outcome: managing_money}")
+    m = OutcomeMap.from_yaml(text)
+    with pytest.raises(OutcomeMapError, match="step 'Money skills': no progress thresholds"):
+        m.rate(lg.simulate(people=150, seed=1))

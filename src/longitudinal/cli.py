@@ -190,6 +190,8 @@ def map_rollup(
     study: Path = typer.Option(..., "--study", help="Study folder."),
     out: Path = typer.Option(..., "--out", help="Folder for the tables, heat map and one map per area."),
     rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    areas: Optional[str] = typer.Option(None, "--areas",
+                                        help="Comma-separated areas (default: Wales and every authority in the study)."),
 ) -> None:
     """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
     from .domain import slug
@@ -202,7 +204,11 @@ def map_rollup(
     except (FileNotFoundError, OSError) as e:
         typer.echo(f"cannot read study: {e}", err=True)
         raise typer.Exit(2)
-    r = rollup(omap, s, rubric=rubric)
+    try:
+        r = rollup(omap, s, rubric=rubric,
+                   areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
+    except KeyError as e:
+        raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas")
     out.mkdir(parents=True, exist_ok=True)
     r.ratings.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
     r.indicator_values.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")

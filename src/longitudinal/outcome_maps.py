@@ -44,7 +44,7 @@ import inspect
 import math
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -56,6 +56,7 @@ from . import domain
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
+from .study import Study
 
 __all__ = [
     "COLUMNS",
@@ -800,6 +801,7 @@ class OutcomeMap:
         area_name = None if area in (None, "Wales") else domain.local_authority(area)
         if area_name is not None:
             study = study.subset(local_authority=area_name)
+        study = _MemoStudy.of(study)
         cache = {} if _cache is None else _cache
         out = copy.deepcopy(self)
         out.area = area_name or "Wales"
@@ -814,7 +816,12 @@ class OutcomeMap:
                     for link in links:
                         key = (link.name, tuple(sorted((k, repr(v)) for k, v in link.params.items())))
                         if key not in cache:
-                            cache[key] = _indicators.compute(link.name, study, **link.params)
+                            try:
+                                cache[key] = _indicators.compute(link.name, study, **link.params)
+                            except (KeyError, TypeError, ValueError) as e:
+                                msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+                                raise OutcomeMapError([{"message": f"indicator {link.label()} failed: {msg}",
+                                                        "pathway": p.name, "column": c, "step": ps.step}]) from e
                         v = cache[key]
                         try:
                             r = rubric.rate(v, link.thresholds)
@@ -879,6 +886,25 @@ def _str_presenter(dumper, data):
 
 
 _Dumper.add_representer(str, _str_presenter)
+
+
+class _MemoStudy(Study):
+    """A study whose analysis table is built once per outcome: several indicators on a map
+    often read the same area, and joining readings to episodes dominates their cost."""
+
+    @classmethod
+    def of(cls, study: Study) -> "_MemoStudy":
+        if isinstance(study, cls):
+            return study
+        return cls(**{f.name: getattr(study, f.name) for f in fields(Study)})
+
+    def long(self, outcome=None, *, scored_only: bool = True, include_follow_up: bool = True) -> pd.DataFrame:
+        key = (outcome if outcome is None or isinstance(outcome, str) else tuple(outcome), scored_only,
+               include_follow_up)
+        cache = self.__dict__.setdefault("_long_cache", {})
+        if key not in cache:
+            cache[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
+        return cache[key].copy(deep=False)
 
 
 def _as_rubric(rubric) -> Rubric:
