@@ -881,15 +881,29 @@ class _Model:
     def mask(self) -> np.ndarray:
         return (self.years[None, :] <= self.duration[:, None]).astype(float)  # (K, T)
 
-    def pv(self, quantity, proxy, adj) -> np.ndarray:
-        """PV for draws: quantity (N, C, K), proxy (N, K), adj (N, 4, K) → (N,)."""
-        keep = (1 - adj[:, 0]) * (1 - adj[:, 1]) * (1 - adj[:, 2])        # (N, K)
-        decay = np.power((1 - adj[:, 3])[:, :, None], (self.years - 1)[None, None, :]) * self.mask()[None]
-        h = np.einsum("nkt,ct->nkc", decay, self.df)                        # (N, K, C)
-        return np.einsum("nck,nk,nkc->n", quantity, proxy * keep, h)
+    def pv(self, proxy, adj, qf=None, quantity=None) -> np.ndarray:
+        """PV of N draws, laid out draws-last for speed: proxy (K, N), adj (4, K, N),
+        qf (K, N) a scale factor on each outcome's quantities (None: 1), quantity
+        (C, K) the quantities (None: the map's). Returns (N,).
+
+        ``sum_t (1 − d)^(t−1) · mask[k, t] · df[c, t]`` is a polynomial in ``1 − d``,
+        evaluated by Horner's rule: no (outcomes × years × draws) array of powers.
+        """
+        quantity = self.quantity if quantity is None else quantity
+        weight = proxy * (1 - adj[0]) * (1 - adj[1]) * (1 - adj[2])            # (K, N)
+        if qf is not None:
+            weight = weight * qf
+        x = 1 - adj[3]                                                           # (K, N)
+        # collapse cohorts first: sum_c Q[c, k] df[c, t] (the cohorts share the outcome's draws)
+        coef = self.mask() * np.einsum("ck,ct->kt", quantity, self.df)          # (K, T)
+        h = np.broadcast_to(coef[:, -1:], x.shape).copy()
+        for t in range(coef.shape[1] - 2, -1, -1):
+            h *= x
+            h += coef[:, t:t + 1]
+        return np.einsum("kn,kn->n", weight, h)
 
     def point_pv(self) -> float:
-        return float(self.pv(self.quantity[None], self.proxy[None], self.adj[None])[0])
+        return float(self.pv(self.proxy[:, None], self.adj[:, :, None])[0])
 
     def inputs_value(self) -> float:
         return float(self.inputs @ self.input_df)
@@ -1158,7 +1172,7 @@ class SROIResult:
             p[k] = value
         else:
             a[ADJUSTMENTS.index(param), k] = value
-        return float(md.pv(q[None], p[None], a[None])[0])
+        return float(md.pv(p[:, None], a[:, :, None], quantity=q)[0])
 
     def _point(self, k: int, param: str) -> np.ndarray | float:
         md = self._model
@@ -1215,7 +1229,7 @@ class SROIResult:
         md = self._model
         q = md.quantity.copy()
         q[:, k] *= factor
-        return float(md.pv(q[None], md.proxy[None], md.adj[None])[0])
+        return float(md.pv(md.proxy[:, None], md.adj[:, :, None], quantity=q)[0])
 
     def switching_values(self) -> pd.DataFrame:
         """The value of each parameter, others held, at which the SROI ratio falls (or rises) to 1.
@@ -1341,9 +1355,10 @@ class SROIResult:
         md = self._model
         K, C = md.quantity.shape[1], md.quantity.shape[0]
         dists = self._distributions()
-        qf = np.ones((draws, K))
-        prox = np.broadcast_to(md.proxy, (draws, K)).copy()
-        adj = np.broadcast_to(md.adj, (draws, 4, K)).copy()
+        # draws-last layout: each parameter's draws are one contiguous row
+        qf = np.ones((K, draws))
+        prox = np.repeat(md.proxy[:, None], draws, axis=1)
+        adj = np.repeat(md.adj[:, :, None], draws, axis=2)
         # fixed order of draws (outcome, then parameter) so that a seed is reproducible
         for k in range(K):
             for param in ("quantity", "proxy_value") + ADJUSTMENTS:
@@ -1352,13 +1367,12 @@ class SROIResult:
                     continue
                 x = _draw(d, rng, draws)
                 if param == "quantity":
-                    qf[:, k] = x
+                    qf[k] = x
                 elif param == "proxy_value":
-                    prox[:, k] = x
+                    prox[k] = x
                 else:
-                    adj[:, ADJUSTMENTS.index(param), k] = np.clip(x, 0.0, 1.0)
-        q = md.quantity[None] * qf[:, None, :]
-        pv = md.pv(q, prox, adj)
+                    adj[ADJUSTMENTS.index(param), k] = np.clip(x, 0.0, 1.0)
+        pv = md.pv(prox, adj, qf)
         ratio = pv / self.inputs_value
         return MonteCarloResult(ratio, pv, self.inputs_value, level, seed, self.sroi_ratio, dists,
                                 [o.name for o in self.impact_map.outcomes])
