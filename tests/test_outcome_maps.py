@@ -154,6 +154,12 @@ def test_ratings_are_the_rubric_applied_to_the_indicators(study, rated):
     assert set(r["basis"]) == {"manual", "evidence", "override"}
 
 
+def test_summary_counts_ratings_per_pathway(rated):
+    text = rated.summary()
+    assert "Outcome map: Supporting People Programme (Wales)" in text
+    assert text.count("Pathway: ") == 3 and "override 1" in text
+
+
 def test_manual_override_is_kept_with_its_reason(rated):
     r = rated.ratings_.set_index(["pathway", "step"])
     row = r.loc[("Economic progress and financial control", "Take up employment or voluntary work")]

@@ -767,6 +767,30 @@ class OutcomeMap:
         return pd.DataFrame(rows, columns=["area", "pathway", "column", "step", "progress", "confidence", "basis",
                                            "reason", "evidence_progress", "evidence_confidence", "indicators"])
 
+    def summary(self) -> str:
+        """Plain-text overview: steps per column and, per pathway, how many steps have each rating.
+
+        Examples
+        --------
+        >>> import longitudinal as lg
+        >>> m = lg.OutcomeMap.from_yaml(lg.outcome_maps.shipped_map_path("pa_programme_board"))
+        >>> print(m.summary().splitlines()[0])
+        Outcome map: Personal Assistants Programme Board
+        """
+        lines = [f"Outcome map: {self.title}" + (f" ({self.area})" if self.area else "")]
+        if self.source:
+            lines.append(f"Source: {self.source}")
+        lines.append("Steps per column: " + "; ".join(f"{c}: {len(self.steps.get(c, []))}" for c in self.columns))
+        r = self.ratings()
+        for p in self.pathways:
+            rp = r[r["pathway"] == p.name]
+            prog = ", ".join(f"{k} {int((rp['progress'] == k).sum())}" for k in PROGRESS)
+            conf = ", ".join(f"{k} {int((rp['confidence'] == k).sum())}" for k in CONFIDENCE)
+            basis = ", ".join(f"{k} {v}" for k, v in rp["basis"].value_counts(sort=False).items())
+            lines += [f"Pathway: {p.name} ({len(rp)} steps)", f"  progress: {prog}", f"  confidence: {conf}",
+                      f"  basis: {basis}"]
+        return "\n".join(lines)
+
     # --------------------------------------------------------------- rating
     def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None,
              _cache: dict | None = None) -> "OutcomeMap":
