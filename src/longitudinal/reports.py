@@ -227,6 +227,8 @@ def _strip_volatile(nb_path: Path) -> None:
     nb = nbformat.read(str(nb_path), as_version=4)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
         pm = cell.metadata.get("papermill")
         if pm:
             for k in ("start_time", "end_time", "duration"):
@@ -243,10 +245,10 @@ def _params(year: int, area: str, data: Path, seed: int, cache: Path | None) -> 
             "out": ".", "cache": str(cache) if cache else None}
 
 
-def _inputs_key(params: dict, digest: str, notebook: Path) -> dict:
+def _inputs_key(params: dict, digest: str, notebook: Path, code: str) -> dict:
     nb_hash = hashlib.sha256(Path(notebook).read_bytes()).hexdigest()
     keep = {k: v for k, v in params.items() if k not in ("out", "cache")}
-    return {"parameters": keep, "data_hash": digest, "notebook_hash": nb_hash, "code_hash": code_hash()}
+    return {"parameters": keep, "data_hash": digest, "notebook_hash": nb_hash, "code_hash": code}
 
 
 def run_area(spec: dict) -> dict:
@@ -263,7 +265,7 @@ def run_area(spec: dict) -> dict:
     final = year_dir / slug
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{slug}-", dir=year_dir))
     params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None)
-    key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]))
+    key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]), spec.get("code_hash") or code_hash())
     started = datetime.now(timezone.utc)
     manifest = {"area": area, "slug": slug, "financial_year": year, "financial_year_label": domain.fy_label(year),
                 **key,
@@ -504,14 +506,15 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         raise ReportLocked(f"{year_dir} is being written by another run (lock {year_dir / '.lock'}); "
                            "wait for it to finish") from exc
     result = BatchResult(fy, year_dir)
+    code = code_hash()  # once, so that every area of a run records the same code
     try:
         todo, specs = [], {}
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),
                     "cache": str(cache.resolve()), "notebook": str(notebook.resolve()), "retries": int(retries),
-                    "data_hash": digest}
+                    "data_hash": digest, "code_hash": code}
             specs[a] = spec
-            key = _inputs_key(_params(fy, a, data, seed, cache), digest, notebook)
+            key = _inputs_key(_params(fy, a, data, seed, cache), digest, notebook, code)
             if resume and _up_to_date(year_dir / area_slug(a), key):
                 r = AreaResult(a, area_slug(a), "skipped", 0.0, 0, "up to date")
                 result.results.append(r)

@@ -1,0 +1,292 @@
+"""Annual reports: sections, the batch (papermill per area), reproducibility, disclosure, resume, failures.
+
+Executing notebooks is slow, so one small batch (Wales and one authority with only
+3 people) is built once per test run and shared (also by test_report_browser.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from filelock import FileLock
+
+import longitudinal as lg
+from longitudinal import disclosure as dc
+from longitudinal import domain
+from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
+from longitudinal.reports import ReportLocked, data_hash, run_annual
+
+TINY_LA = "Cardiff"
+TINY_SLUG = "cardiff"
+YEAR = 2025
+
+
+def tiny_study() -> lg.Study:
+    """300 simulated people, with Cardiff cut down to 3 people."""
+    s = lg.simulate(people=300, seed=3)
+    ep = s.episodes
+    la_people = ep.loc[ep["local_authority"] == TINY_LA, "person_id"].drop_duplicates()
+    # Keep 3 who were supported in the report's year, so the report is not empty.
+    active = ep[(ep["local_authority"] == TINY_LA) & (ep["start_date"] <= domain.fy_bounds(YEAR)[1])
+                & (ep["end_date"].isna() | (ep["end_date"] >= domain.fy_bounds(YEAR)[0]))]
+    keep = list(pd.unique(active["person_id"]))[:3]
+    drop = set(la_people) - set(keep)
+    assert len(keep) == 3
+    people = s.people[~s.people["person_id"].isin(drop)]
+    episodes = ep[~ep["person_id"].isin(drop)]
+    readings = s.readings[~s.readings["person_id"].isin(drop)]
+    return lg.Study(people.reset_index(drop=True), episodes.reset_index(drop=True),
+                    readings.reset_index(drop=True), s.spend, truth=s.truth)
+
+
+def _shared_dir() -> Path:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    return Path(tempfile.gettempdir()) / f"longitudinal-test-reports-{run}"
+
+
+def built_reports() -> Path:
+    """Build (once per test run, across xdist workers) the tiny study and its batch of two areas."""
+    root = _shared_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / "build.lock")):
+        done = root / "done.json"
+        if not done.exists():
+            tiny_study().write(root / "data", format="parquet")
+            res = run_annual(root / "data", root / "reports", year="auto", areas=["Wales", TINY_LA], workers=2,
+                             timeout=300, seed=7)
+            done.write_text(json.dumps({"exit": res.exit_code, "status": {r.area: r.status for r in res.results},
+                                        "messages": {r.area: r.message for r in res.results}}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def built():
+    root = built_reports()
+    info = json.loads((root / "done.json").read_text())
+    assert info["exit"] == 0, info
+    return root
+
+
+# ------------------------------------------------------------------ sections
+def test_areas_and_year():
+    assert area_name("Caerdydd") == "Cardiff" and area_name("wales") == "Wales"
+    assert area_slug("Vale of Glamorgan") == "vale-of-glamorgan"
+    with pytest.raises(ValueError, match="unknown area 'Atlantis'.*22 local authorities"):
+        area_name("Atlantis")
+    s = lg.simulate(people=300, seed=1)
+    assert last_complete_year(s) == 2025
+    cut = s.subset()
+    cut.readings = s.readings[s.readings["reading_date"] <= "2025-10-01"]
+    cut.episodes = s.episodes[s.episodes["start_date"] <= "2025-10-01"].assign(
+        end_date=lambda d: d["end_date"].where(d["end_date"] <= "2025-10-01"))
+    assert last_complete_year(cut) == 2024
+    with pytest.raises(ValueError, match="financial year 2030 .*outside the data"):
+        AnnualReport(s, 2030)
+
+
+def test_headline_agrees_with_a_direct_count(tmp_path):
+    s = lg.simulate(people=400, seed=5)
+    rep = AnnualReport(s, 2023, "Wales", out=tmp_path)
+    head = rep.headline().tables[0].data.set_index("measure")["value"]
+    start, end = domain.fy_bounds(2023)
+    ep = s.episodes
+    act = ep[(ep["start_date"] <= end) & (ep["end_date"].isna() | (ep["end_date"] >= start))]
+    assert head["People supported"] == act["person_id"].nunique()
+    assert head["Episodes of support active"] == len(act)
+    assert head["Spend (GBP)"] == round(s.spend.loc[s.spend["financial_year"] == 2023, "spend_gbp"].sum())
+    rd = s.readings[(s.readings["reading_date"] >= start) & (s.readings["reading_date"] <= end)]
+    assert head["Journey of Change readings (scored)"] == rd["score"].notna().sum()
+    # The table written is the table shown.
+    csv = pd.read_csv(tmp_path / "tables" / "headline.csv")
+    assert csv["measure"].tolist() == head.index.tolist()
+    by_need = pd.read_csv(tmp_path / "tables" / "by_lead_need.csv")
+    assert by_need["lead_need"].iloc[-1] == "All"
+
+
+def test_completeness_counts(tmp_path):
+    s = lg.simulate(people=300, seed=2)
+    sec = AnnualReport(s, 2024, "Wales", out=tmp_path).completeness()
+    by = sec.tables[1].data.set_index("outcome")
+    start, end = domain.fy_bounds(2024)
+    rd = s.readings[(s.readings["reading_date"] >= start) & (s.readings["reading_date"] <= end)]
+    money = rd[rd["outcome"] == "managing_money"]
+    assert by.loc["Managing money", "readings"] in (len(money), dc.SECONDARY)
+    assert by.loc["All outcome areas", "readings"] == len(rd)
+    assert by.loc["All outcome areas", "scored"] == rd["score"].notna().sum()
+
+
+def test_figures_are_byte_stable():
+    import matplotlib.pyplot as plt
+
+    def draw():
+        fig, ax = plt.subplots()
+        ax.bar([0, 1], [3, 5])
+        ax.set_title("x")
+        return save_figure(fig)
+
+    a, b = draw(), draw()
+    assert a == b and a[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------- batch
+def test_batch_writes_every_area_output(built):
+    year_dir = built / "reports" / str(YEAR)
+    for slug in ("wales", TINY_SLUG):
+        d = year_dir / slug
+        for f in ("report.ipynb", "report.html", "manifest.json", "tables/headline.csv", "figures/trend.png"):
+            assert (d / f).is_file(), f"{slug}/{f} missing"
+        m = json.loads((d / "manifest.json").read_text())
+        assert m["status"] == "ok" and m["seed"] == 7 and m["financial_year"] == YEAR
+        assert m["data_hash"] == data_hash(built / "data")
+        assert m["parameters"]["area"] in ("Wales", TINY_LA)
+        assert {"pandas", "papermill", "longitudinal", "python"} <= set(m["package_versions"])
+        assert m["started"] <= m["finished"]
+        html = (d / "report.html").read_text()
+        assert "Disclosure control" in html and "&lt;5" in html
+        # No code cells in the HTML; no script fetched from the network.
+        assert "import longitudinal" not in html and "AnnualReport(" not in html
+        assert not re.search(r"<script[^>]+src=\"https?://", html)
+        nb = json.loads((d / "report.ipynb").read_text())
+        assert any("parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    index = (year_dir / "index.html").read_text()
+    assert 'href="wales/report.html"' in index and 'href="cardiff/report.html"' in index
+    assert "Wrexham" in index  # every authority is listed, with its status
+    assert not list(year_dir.glob(".tmp-*")), "temporary folders left behind"
+
+
+def test_three_person_authority_discloses_nothing(built):
+    d = built / "reports" / str(YEAR) / TINY_SLUG
+    study = lg.load(built / "data")
+    ids = set(study.people["person_id"].astype(str)) | set(study.episodes["episode_id"].astype(str)) \
+        | set(study.episodes["provider_id"].astype(str))
+    # Every table: no identifier anywhere, no count from 1 to 4 in any count column.
+    tables = sorted((d / "tables").glob("*.csv"))
+    assert len(tables) >= 5
+    rate_like = re.compile(r"percent|spend|gbp|mean|rate")
+    for f in tables:
+        t = pd.read_csv(f, dtype=str, keep_default_na=False)
+        dc.check_no_identifiers(t, ids)
+        for col in t.columns[1:]:
+            if rate_like.search(col):
+                continue
+            nums = pd.to_numeric(t[col], errors="coerce")
+            small = nums[(nums >= 1) & (nums <= 4)]
+            assert small.empty, f"{f.name}: column {col} shows {small.tolist()}"
+    head = pd.read_csv(d / "tables" / "headline.csv", dtype=str).set_index("measure")["value"]
+    assert head["People supported"] == "<5"
+    assert head["Spend per person supported (GBP)"] == "[c]"
+    need = pd.read_csv(d / "tables" / "by_lead_need.csv", dtype=str, keep_default_na=False)
+    assert (need["spend_per_person_gbp"][need["people"] == "<5"] == "[c]").all()
+    # No identifier in the report, the notebook or the manifest.
+    for f in ("report.html", "report.ipynb", "manifest.json"):
+        text = (d / f).read_text()
+        leaked = [i for i in ids if re.search(rf"\b{re.escape(i)}\b", text)]
+        assert not leaked, f"{f} shows {leaked[:3]}"
+    # Figure labels, drawn from the published tables: suppressed values are marked, never drawn or printed.
+    rep = AnnualReport(built / "data", YEAR, TINY_LA)
+    for sec in (rep.headline(), rep.completeness()):
+        for fig in sec.figures:
+            assert not set(fig.labels) & ids
+            pct = [s for s in fig.labels if re.fullmatch(r"\d+%", s)]
+            assert not pct, f"{fig.name}: percentages on suppressed bases {pct}"
+    trend = rep.headline().figures[0]
+    assert "<5" in trend.labels
+    assert (d / "figures" / "trend.png").read_bytes() == trend.png
+
+
+@pytest.fixture
+def frozen_code(monkeypatch):
+    """Other work edits the package while tests run; resume decisions must not see that here."""
+    import longitudinal.reports as reports
+
+    monkeypatch.setattr(reports, "code_hash", lambda: "test-code")
+
+
+def test_same_inputs_give_identical_tables_and_figures(built, tmp_path, frozen_code):
+    res = run_annual(built / "data", tmp_path, year=YEAR, areas=TINY_LA, workers=1, timeout=300, seed=7)
+    assert res.exit_code == 0, res.results
+    a, b = built / "reports" / str(YEAR) / TINY_SLUG, tmp_path / str(YEAR) / TINY_SLUG
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.suffix in (".csv", ".png"))
+    assert len(files) >= 7
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between runs"
+    assert (a / "report.html").read_bytes() == (b / "report.html").read_bytes()
+    # Resume: nothing changed, so nothing runs.
+    again = run_annual(built / "data", tmp_path, year=YEAR, areas=TINY_LA, workers=1, resume=True, seed=7)
+    assert [r.status for r in again.results] == ["skipped"]
+    # A different seed is a different input: resume re-runs it.
+    lock = tmp_path / str(YEAR) / ".lock"
+    with FileLock(str(lock)):
+        with pytest.raises(ReportLocked, match="being written by another run"):
+            run_annual(built / "data", tmp_path, year=YEAR, areas=TINY_LA, resume=True, seed=8)
+
+
+FAILING_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
+         "outputs": [], "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
+        {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
+         "source": "import os, pathlib\n"
+                   "if area in os.environ.get('LG_TEST_FAIL', '').split(','):\n"
+                   "    raise RuntimeError(f'boom in {area}')\n"
+                   "pathlib.Path('tables').mkdir()\n"
+                   "pathlib.Path('tables/x.csv').write_text(os.environ.get('LG_TEST_TAG', 'v1'))"},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_path, monkeypatch, frozen_code):
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(json.dumps(FAILING_NOTEBOOK))
+    out = tmp_path / "out"
+    data = built / "data"
+    monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
+    res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, timeout=120)
+    status = {r.area: r.status for r in res.results}
+    assert status == {"Cardiff": "failed", "Swansea": "ok"} and res.exit_code == 1
+    assert "boom in Cardiff" in res.failed[0].message
+    year_dir = out / str(YEAR)
+    assert not (year_dir / "cardiff").exists()  # nothing half-written in place
+    assert json.loads((year_dir / ".failed" / "cardiff.json").read_text())["status"] == "failed"
+    # Resume re-runs only the failed area.
+    monkeypatch.setenv("LG_TEST_FAIL", "")
+    res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, resume=True)
+    assert {r.area: r.status for r in res.results} == {"Cardiff": "ok", "Swansea": "skipped"}
+    assert not (year_dir / ".failed" / "cardiff.json").exists()
+    # A later failing run leaves the previous good report in place.
+    monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
+    monkeypatch.setenv("LG_TEST_TAG", "v2")
+    res = run_annual(data, out, year=YEAR, areas="Cardiff", workers=1, notebook=nb)
+    assert res.exit_code == 1
+    assert (year_dir / "cardiff" / "tables" / "x.csv").read_text() == "v1"
+    assert "latest run failed" in (year_dir / "index.html").read_text()
+
+
+def test_cli_exit_statuses(tmp_path):
+    from typer.testing import CliRunner
+
+    from longitudinal.cli import app
+
+    r = CliRunner().invoke(app, ["report", "annual", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    text = lambda r: " ".join(r.output.split())  # rich wraps long lines  # noqa: E731
+    assert r.exit_code == 2 and "no such study folder" in text(r)
+    lg.simulate(people=150, seed=1).write(tmp_path / "d")
+    r = CliRunner().invoke(app, ["report", "annual", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"),
+                                 "--year", "1990"])
+    assert r.exit_code == 2 and "--year 1990" in text(r)
+    r = CliRunner().invoke(app, ["report", "annual", "--data", str(tmp_path / "d"), "--area", "Atlantis"])
+    assert r.exit_code == 2 and "unknown area 'Atlantis'" in text(r)
