@@ -811,7 +811,11 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
             fn = getattr(lg, "sustained_outcomes", None)
             if fn is not None:
                 params = dict(spec.get("params") or {})
-                table = fn(study, **params).by_year()
+                try:
+                    table = fn(study, **params).by_year()
+                except (TypeError, KeyError, ValueError) as e:
+                    raise ImpactMapError(f"lg.sustained_outcomes(study, **{params}) failed: {e}", row=row,
+                                         field=f"{name}.params") from None
         if table is None:
             if fallback is not None:
                 return Adjustment(_rate(fallback, f"{name}.value", row), "assumed",
@@ -927,7 +931,10 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     study : Study, optional
         Needed when a quantity is an indicator, an input comes from ``spend`` or an
         adjustment is estimated. With a study and no ``year``, a data-driven map is
-        evaluated for each financial year of the study (cohorts) and cumulatively.
+        evaluated for each financial year of the study (the cohort of outcomes
+        reached that year against that year's spend) and cumulatively, each cohort
+        discounted to the study's first year. Numbers written in a map (quantities,
+        inputs) are per financial year, so each cohort gets them.
     year : int, optional
         Evaluate the one financial year ``year`` (2025 = 2025-26).
     comparison : Study, optional
@@ -1028,7 +1035,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
                            for y, v in by_year.items())
                 basis = f"spend table, {', '.join(f'{k}={v}' for k, v in i.from_spend.items()) or 'all'}"
             else:
-                cash = i.value / C if fy is not None and C > 1 else i.value
+                cash = i.value  # numbers in a map are per financial year: each cohort gets them
                 real = cash if i.price_year is None else defl.restate(cash, i.price_year, m.price_year, row=i.row)
                 basis = "stated in the impact map"
             inputs[c] += real
