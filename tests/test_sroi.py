@@ -435,3 +435,32 @@ def test_cli(tmp_path):
     assert res.exit_code == 1 and "row 1 (Settled housing)" in res.output and "deadweight" in res.output
     res = run.invoke(app, ["sroi", str(tmp_path / "missing.yaml")])
     assert res.exit_code == 2
+
+
+def test_drop_off_calls_lg_sustained_outcomes_when_it_exists(study, monkeypatch):
+    calls = {}
+
+    class Fake:
+        def by_year(self):
+            return sustained_table()
+
+    def fake(st, **params):
+        calls["params"] = params
+        calls["study"] = st
+        return Fake()
+
+    monkeypatch.setattr(lg, "sustained_outcomes", fake, raising=False)
+    spec = {"from": "sustained_outcomes", "params": {"outcome": "managing_money"},
+            "where": {"outcome": "managing_money"}}
+    r = sroi.evaluate(simple_map([one_outcome(drop_off=spec)]), study)
+    assert calls["params"] == {"outcome": "managing_money"} and calls["study"] is study
+    assert r.adjustments.set_index("adjustment").loc["drop_off", "value"] == pytest.approx(0.2)
+
+
+def test_spend_input_needs_study_and_deflators_need_a_source(tmp_path):
+    with pytest.raises(ImpactMapError, match=r"row input 1 \(SP\), field 'from_spend'.*needs a study"):
+        sroi.evaluate(simple_map(inputs=[{"name": "SP", "from_spend": True}]))
+    p = tmp_path / "d.csv"
+    p.write_text("financial_year,deflator\n2025,100\n")
+    with pytest.raises(ImpactMapError, match="names no source"):
+        sroi.load_deflators(p)
