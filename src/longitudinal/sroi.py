@@ -1135,7 +1135,9 @@ class SROIResult:
             return json.loads(df.to_json(orient="records"))
         return {"name": self.impact_map.name, "price_year": self.impact_map.price_year,
                 "discount": self.impact_map.discount.describe(), "deflator_source": self.deflators.source,
-                **self.headline(), "year_by_year": rec(self.year_by_year),
+                # JSON has no infinity: a payback that never comes is null
+                **{k: (v if math.isfinite(v) else None) for k, v in self.headline().items()},
+                "year_by_year": rec(self.year_by_year),
                 "by_financial_year": rec(self.by_financial_year), "cohorts": rec(self.cohorts),
                 "outcomes": rec(self.outcomes), "adjustments": rec(self.adjustments), "inputs": rec(self.inputs)}
 
