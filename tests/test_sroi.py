@@ -464,3 +464,13 @@ def test_spend_input_needs_study_and_deflators_need_a_source(tmp_path):
     p.write_text("financial_year,deflator\n2025,100\n")
     with pytest.raises(ImpactMapError, match="names no source"):
         sroi.load_deflators(p)
+
+
+def test_evaluate_by_area_matches_subset_evaluation(study):
+    path = sroi.DEFAULT_MAP.with_name("example_study.yaml")
+    t = sroi.evaluate_by(path, study, by="local_authority", year=2022)
+    assert len(t) == study.episodes["local_authority"].nunique()
+    row = t.set_index("local_authority").loc["Cardiff"]
+    one = sroi.evaluate(path, study.subset(local_authority="Cardiff"), year=2022)
+    assert row["sroi_ratio"] == pytest.approx(one.sroi_ratio)
+    assert t["inputs_value"].sum() == pytest.approx(sroi.evaluate(path, study, year=2022).inputs_value)

@@ -59,7 +59,7 @@ from . import domain
 
 __all__ = [
     "ImpactMapError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
-    "SROIResult", "MonteCarloResult", "evaluate", "estimate_drop_off", "load_proxies", "load_deflators",
+    "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS",
 ]
 
@@ -1054,6 +1054,42 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
 
 
+def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str = "local_authority", *,
+                year: int | None = None, **kw) -> pd.DataFrame:
+    """Evaluate a data-driven map separately for each local authority, lead need or service type.
+
+    The study (readings, episodes and, for authority and lead need, spend) is
+    restricted to each group in turn with :meth:`Study.subset`. Returns one row
+    per group with the headline figures; groups whose inputs total 0 get a
+    ``note`` instead of figures.
+
+    Examples
+    --------
+    >>> import longitudinal as lg
+    >>> from longitudinal import sroi
+    >>> study = lg.simulate(people=400, seed=2)
+    >>> t = sroi.evaluate_by(sroi.DEFAULT_MAP.with_name("example_study.yaml"), study, year=2022)
+    >>> t.columns[:3].tolist()
+    ['local_authority', 'present_value', 'inputs_value']
+    """
+    if by not in ("local_authority", "lead_need", "service_type"):
+        raise ValueError(f"by must be local_authority, lead_need or service_type, not {by!r}")
+    m = impact_map if isinstance(impact_map, ImpactMap) else (
+        ImpactMap.from_dict(impact_map) if isinstance(impact_map, Mapping) else ImpactMap.load(impact_map))
+    rows = []
+    for g in sorted(study.episodes[by].dropna().unique().tolist()):
+        sub = study.subset(**{by: g})
+        try:
+            r = evaluate(m, sub, year=year, **kw)
+        except ImpactMapError as e:
+            if "inputs total 0" not in str(e):
+                raise
+            rows.append({by: g, "note": "no spend"})
+            continue
+        rows.append({by: g, **r.headline(), "note": ""})
+    return pd.DataFrame(rows)
+
+
 # ============================================================ results
 class SROIResult:
     """The evaluated map. Tables are DataFrames; headline figures are attributes.
@@ -1409,7 +1445,7 @@ class SROIResult:
             key = "financial_year" if y["financial_year"].notna().any() else "year"
             t = y.pivot_table(index=key, columns="outcome", values="present_value", aggfunc="sum", sort=False)
             t.index = [domain.fy_label(int(i)) if key == "financial_year" else int(i) for i in t.index]
-            t.plot.bar(stacked=True, ax=ax, width=0.8)
+            t.plot.bar(stacked=True, ax=ax, width=0.8, rot=0)
             ax.set_ylabel("Present value (£)")
             ax.set_xlabel("Financial year" if key == "financial_year" else "Year after the outcome")
             ax.set_title(f"{self.impact_map.name}: present value by year")
