@@ -474,3 +474,15 @@ def test_evaluate_by_area_matches_subset_evaluation(study):
     one = sroi.evaluate(path, study.subset(local_authority="Cardiff"), year=2022)
     assert row["sroi_ratio"] == pytest.approx(one.sroi_ratio)
     assert t["inputs_value"].sum() == pytest.approx(sroi.evaluate(path, study, year=2022).inputs_value)
+
+
+def test_drop_off_from_the_real_sustained_outcomes_when_available(study):
+    if getattr(lg, "sustained_outcomes", None) is None:
+        pytest.skip("lg.sustained_outcomes is not available in this tree yet")
+    so = lg.sustained_outcomes(study, "managing_accommodation", by=["outcome"], n_boot=30, seed=1)
+    table = so.by_year()
+    a = sroi.estimate_drop_off(table)
+    s = table.dropna(subset=["survival"])
+    assert a.value == pytest.approx(
+        1 - (s["survival"].iloc[-1] / s["survival"].iloc[0]) ** (1 / (s["year"].iloc[-1] - s["year"].iloc[0])))
+    assert a.ci_lower <= a.value <= a.ci_upper

@@ -762,7 +762,8 @@ def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: M
         if k not in t.columns:
             raise ValueError(f"sustained-outcome table has no group column {k!r} (has {list(t.columns)})")
         t = t[t[k] == v]
-    t = t[t["year"] >= 1].sort_values("year")
+    # beyond the last follow-up a curve is undefined (NaN): not evidence of anything
+    t = t[(t["year"] >= 1) & t["survival"].notna()].sort_values("year")
     if years is not None:
         t = t[t["year"] <= max(int(years), 2)]
     groups = [c for c in t.columns if c not in ("year", "survival", "ci_lower", "ci_upper", "at_risk", "n_events",
