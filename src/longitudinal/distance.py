@@ -182,9 +182,10 @@ def _codes(s: pd.Series) -> np.ndarray:
 
 def _runs(long: pd.DataFrame, group: str = "episode_id") -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) positions of each (episode, outcome) run of a sorted long table."""
-    key = _codes(long[group]) * (_N_OUT + 1)
+    key = _codes(long[group])
     if "outcome" in long.columns:
-        key = key + _codes(long["outcome"])
+        oc = _codes(long["outcome"])
+        key = key * (int(oc.max(initial=0)) + 1) + oc
     if key.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     change = np.flatnonzero(key[1:] != key[:-1]) + 1
