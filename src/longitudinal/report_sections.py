@@ -365,6 +365,7 @@ class AnnualReport:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
 
         st, y = self.study, self.year
         ep = st.episodes
@@ -381,6 +382,10 @@ class AnnualReport:
             "value": [n_people, len(act), len(new), len(ended), int(rd["score"].notna().sum()), len(rd)],
         })
         counts = dc.suppress(counts, ["value"])
+        # blank = recorded - scored: a small number of blank readings must not be recoverable.
+        n_blank = int(rd["score"].isna().sum())
+        if 1 <= n_blank < dc.THRESHOLD and counts.at[4, "value"] != dc.PRIMARY:
+            counts.at[4, "value"] = dc.SECONDARY
         per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
         money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
                               "value": [round(spend), per_person if isinstance(per_person, str)
@@ -435,6 +440,12 @@ class AnnualReport:
             for xi, v in zip(x, trend[col]):
                 if not _is_number(v):
                     ax.annotate(str(v), (xi, 0), ha="center", va="bottom", fontsize=8)
+            top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
+            ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
+            if col == "people":
+                ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            if top <= 0:
+                ax.set_yticks([])
             ax.set_xticks(x, trend["financial_year"], rotation=45, ha="right", fontsize=8)
             ax.set_title(title, fontsize=10)
             ax.spines[["top", "right"]].set_visible(False)
@@ -511,7 +522,7 @@ class AnnualReport:
         overall["percent"] = pct
         prim, sec = dc.suppression_mask(overall, ["episodes"])
         hidden = (prim | sec)["episodes"].to_numpy()
-        hide_pct = np.array([hidden[i] or (i in base_of and hidden[base_of[i]]) for i in range(len(overall))])
+        hide_pct = np.array([i in base_of and (hidden[i] or hidden[base_of[i]]) for i in range(len(overall))])
         overall_pub = dc.suppress(overall, ["episodes"])
         overall_pub["percent"] = dc.hide(overall_pub["percent"], hide_pct)
         tables = [self._publish_table("completeness", f"Completeness of the records, {self.label}",
@@ -556,7 +567,8 @@ class AnnualReport:
         vals = [v if _is_number(v) else np.nan for v in by_pub["percent_two_plus"]]
         ax.barh(yy, np.nan_to_num(vals), color=PALETTE[2])
         for yi, v in zip(yy, by_pub["percent_two_plus"]):
-            ax.annotate(f"{v:.0f}%" if _is_number(v) else str(v), (np.nan_to_num(v) if _is_number(v) else 0, yi),
+            mark = f"{v:.0f}%" if _is_number(v) else ("no need" if pd.isna(v) else str(v))
+            ax.annotate(mark, (np.nan_to_num(v) if _is_number(v) else 0, yi),
                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
         ax.set_yticks(yy, by_pub["outcome"], fontsize=8)
         ax.set_xlim(0, 105)

@@ -68,7 +68,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: The annual report notebook (the repository's ``notebooks/annual_report.ipynb``).
 NOTEBOOK = PACKAGE_DIR.parents[1] / "notebooks" / "annual_report.ipynb"
 TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
-DATA_SUFFIXES = (".parquet", ".csv", ".xlsx", ".json")
+DATA_SUFFIXES = (".parquet", ".csv", ".xlsx")
 #: Messages of the known, transient kernel-start failures of parallel papermill runs.
 RETRYABLE = ("Kernel died before replying to kernel_info", "Address already in use", "ZMQError",
              "Kernel didn't respond in", "DeadKernelError", "Kernel died", "zmq.error")
@@ -118,11 +118,15 @@ def _sha256_file(path: Path, h: "hashlib._Hash") -> None:
 
 
 def data_hash(data: str | Path) -> str:
-    """SHA-256 of a study folder's table files (names and bytes, in name order)."""
+    """SHA-256 of a study folder's four table files (names and bytes, in name order)."""
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES)
+    from .contract import TABLE_NAMES
+
+    # The four tables only: a store's logs and reports may change without the data changing.
+    files = sorted(p for p in data.iterdir()
+                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in TABLE_NAMES)
     if not files:
         raise FileNotFoundError(f"{data}: no table files ({', '.join(DATA_SUFFIXES)})")
     h = hashlib.sha256()
@@ -188,8 +192,7 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
         return folder, meta["financial_years"]
     folder.mkdir(parents=True, exist_ok=True)
     study = load(data)
-    for a in areas:
-        part = study if area_name(a) == WALES else study.subset(local_authority=a)
+    for a, part in _split_by_area(study, areas):
         with atomic_path(folder / f"{area_slug(a)}.pkl") as tmp:
             with open(tmp, "wb") as fh:
                 pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -198,6 +201,48 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     with atomic_path(meta_file) as tmp:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     return folder, meta["financial_years"]
+
+
+def _split_by_area(study, areas: Iterable[str]):
+    """Yield ``(area, slice)``: the same slices as ``Study.subset``, in one pass over the readings.
+
+    ``subset`` looks identifiers up per area; at national scale (11M readings,
+    23 areas) mapping each reading to its authority once is far cheaper.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .study import Study
+
+    ep, rd, people = study.episodes, study.readings, study.people
+    ep_la = ep["local_authority"].astype(str).to_numpy()
+    # Each reading's episode row, through the categories (431k) rather than the values (11M).
+    rd_ep = rd["episode_id"].astype("category")
+    cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
+    pos = cat_pos[rd_ep.cat.codes.to_numpy()]
+    rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
+    order = np.argsort(rd_la, kind="stable")
+    sorted_la = rd_la[order]
+
+    def slim(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.reset_index(drop=True)
+        for col in ("person_id", "episode_id", "provider_id"):
+            if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
+                df[col] = df[col].cat.remove_unused_categories()
+        return df
+
+    for a in areas:
+        name = area_name(a)
+        if name == WALES:
+            yield a, study
+            continue
+        e = ep[ep_la == name]
+        lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
+        r = rd.iloc[np.sort(order[lo:hi])]
+        p = people[people["person_id"].isin(e["person_id"].unique())]
+        sp = study.spend[study.spend["local_authority"] == name]
+        yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
+                       source=study.source, metadata=dict(study.metadata))
 
 
 def _auto_year(cache: Path) -> int:
