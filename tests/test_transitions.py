@@ -34,8 +34,11 @@ def study():
     return lg.simulate(people=1200, seed=5)
 
 
-# The toy tables below have too few moves to identify every intensity: that warning is expected.
-toy = pytest.mark.filterwarnings("ignore:the observed information is singular")
+# The toy tables below have too few moves to identify every intensity (the maximum sits on the
+# boundary, q -> 0): those warnings are expected and are what a user would see.
+def toy(f):
+    f = pytest.mark.filterwarnings("ignore:the observed information is singular")(f)
+    return pytest.mark.filterwarnings("ignore:the fit did not converge")(f)
 
 
 def _fit(df, **kw):
@@ -189,7 +192,7 @@ def test_P_sojourn_and_first_passage(fit):
     assert m[4] == 0 and (np.diff(m[:4]) < 0).all()
     f4 = fit.first_passage("4+")
     assert (f4["mean_years"].to_numpy()[:3] < m[:3]).all() and (f4.loc[[4, 5], "mean_years"] == 0).all()
-    assert (fp["prob_reach"] == 1).all()
+    np.testing.assert_allclose(fp["prob_reach"], 1, atol=1e-9)
 
 
 def test_first_passage_matches_simulated_hitting_times():

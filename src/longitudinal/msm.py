@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-__all__ = ["PanelData", "build_panel", "generator", "loglik_grad", "pmatrix", "simulate_ctmc"]
+__all__ = ["PanelData", "build_panel", "generator", "hessian", "loglik_grad", "loglik_patterns", "pmatrix",
+           "simulate_ctmc"]
 
 #: Condition number of the eigenvector matrix above which a pattern uses Padé.
 _COND_LIMIT = 1e7
@@ -183,7 +184,7 @@ def pmatrix(Q: np.ndarray, times: np.ndarray) -> np.ndarray:
     if good.any():
         Ui = np.linalg.inv(U[good])
         E = np.exp(lam[good][:, None, :] * times[None, :, None])  # (g, T, K)
-        out[good] = np.einsum("gik,gtk,gkj->gtij", U[good], E, Ui).real
+        out[good] = ((U[good][:, None] * E[:, :, None, :]) @ Ui[:, None]).real
     for i in np.flatnonzero(~good):
         out[i] = scipy.linalg.expm(times[:, None, None] * Q[i][None])
     return out
@@ -234,12 +235,51 @@ def loglik_grad(params: np.ndarray, data: PanelData, frm: np.ndarray, to: np.nda
     -------
     float or (float, ndarray)
     """
-    K = data.K
     nq = len(frm)
     C, p = data.X.shape
     theta = params[:nq]
     beta = params[nq:].reshape(p, nq)
     logq = theta[None, :] + data.X @ beta  # (C, nq)
+    out = loglik_patterns(logq, data, frm, to, grad=grad, method=method)
+    if not grad:
+        return out
+    ll, gq = out
+    return ll, np.concatenate([gq.sum(axis=0), (data.X.T @ gq).ravel()])
+
+
+def hessian(params: np.ndarray, data: PanelData, frm: np.ndarray, to: np.ndarray,
+            *, h: float = 1e-4) -> np.ndarray:
+    """Hessian of the log-likelihood in ``params``.
+
+    The log-likelihood is a sum over covariate patterns of functions of that
+    pattern's log-intensities, so the Hessian is ``sum_c J_c' H_c J_c`` with
+    ``H_c`` the ``nq x nq`` Hessian in pattern *c*'s log-intensities. All the
+    ``H_c`` come from central differences of the analytic per-pattern gradient
+    with every pattern shifted at once: ``2 nq`` gradient evaluations whatever
+    the number of covariates.
+    """
+    nq = len(frm)
+    C, p = data.X.shape
+    logq = params[:nq][None, :] + data.X @ params[nq:].reshape(p, nq)
+    Hc = np.empty((C, nq, nq))
+    for j in range(nq):
+        e = np.zeros(nq)
+        e[j] = h
+        gp = loglik_patterns(logq + e, data, frm, to)[1]
+        gm = loglik_patterns(logq - e, data, frm, to)[1]
+        Hc[:, :, j] = (gp - gm) / (2 * h)
+    Hc = (Hc + np.swapaxes(Hc, 1, 2)) / 2
+    # J_c = [I, x_c kron I]: blocks (1, x_c) outer (1, x_c) times H_c.
+    Z = np.c_[np.ones(C), data.X]  # (C, 1 + p)
+    H = np.einsum("ca,cb,cij->aibj", Z, Z, Hc, optimize=True).reshape((1 + p) * nq, (1 + p) * nq)
+    return H
+
+
+def loglik_patterns(logq: np.ndarray, data: PanelData, frm: np.ndarray, to: np.ndarray,
+                    *, grad: bool = True, method: str = "auto"):
+    """Log-likelihood and its gradient in each pattern's log-intensities ``(C, nq)``."""
+    K = data.K
+    C = len(logq)
     Q = generator(logq, frm, to, K)  # (C, K, K)
     Qoff = Q.copy()
     Qoff[:, np.arange(K), np.arange(K)] = 0.0
@@ -266,7 +306,8 @@ def loglik_grad(params: np.ndarray, data: PanelData, frm: np.ndarray, to: np.nda
         Ufull[good], Uinv[good], lamf[good] = Ug, Uinv_g, lam[good]
         cg = c[gm]
         E = np.exp(lamf[cg] * t[gm, None])
-        P[gm] = np.einsum("mik,mk,mkj->mij", Ufull[cg], E, Uinv[cg]).real
+        Um, Uim = Ufull[cg], Uinv[cg]
+        P[gm] = ((Um * E[:, None, :]) @ Uim).real
     if (~gm).any():
         P[~gm] = scipy.linalg.expm(Q[c[~gm]] * t[~gm, None, None])
     P = np.clip(P, _TINY, None)
@@ -292,14 +333,14 @@ def loglik_grad(params: np.ndarray, data: PanelData, frm: np.ndarray, to: np.nda
     if gm.any():
         cg = c[gm]
         tg = t[gm]
-        A = np.einsum("mki,mkl,mjl->mij", Ufull[cg], W[gm], Uinv[cg])
+        A = np.swapaxes(Um, 1, 2) @ W[gm] @ np.swapaxes(Uim, 1, 2)
         V = _exp_diff(lamf[cg], E, tg)
         AV = A * V
         # Sum per pattern (groups are sorted by pattern).
         gidx = np.flatnonzero(good)
         starts = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
         B = np.add.reduceat(AV, starts, axis=0)  # (n_good, K, K)
-        Hc[gidx] = np.einsum("ckr,ckl,csl->crs", Uinv[gidx], B, Ufull[gidx]).real
+        Hc[gidx] = (np.swapaxes(Uinv[gidx], 1, 2) @ B @ np.swapaxes(Ufull[gidx], 1, 2)).real
     if (~gm).any():
         cb = c[~gm]
         tb = t[~gm]
@@ -311,8 +352,7 @@ def loglik_grad(params: np.ndarray, data: PanelData, frm: np.ndarray, to: np.nda
         Dc = np.zeros((C, K, K))
         np.add.at(Dc, c, direct)
         gq = gq + qc * Dc[:, frm, to]
-    g = np.concatenate([gq.sum(axis=0), (data.X.T @ gq).ravel()])
-    return ll, g
+    return ll, gq
 
 
 # ---------------------------------------------------------------- simulation
