@@ -1,0 +1,1053 @@
+"""Time to independence and lasting impact: survival analysis of Journey of Change readings.
+
+Two entry points, both built on lifelines:
+
+:func:`time_to_independence`
+    Time from the start of support to the first reading at or above a stage
+    (stage 5, "manages independently", by default) in each outcome area.
+    The stage is only *seen* at readings, so the event is **interval
+    censored**: it happened after the previous reading and no later than the
+    reading that first shows it. Curves are the Turnbull non-parametric
+    maximum-likelihood estimate (NPMLE, the interval-censored Kaplan–Meier),
+    with seeded bootstrap confidence intervals; the conventional Kaplan–Meier
+    on the date the stage was first seen (lifelines ``KaplanMeierFitter``) is
+    kept beside it for the at-risk tables. A Cox model (lifelines
+    ``CoxPHFitter``) gives hazard ratios with the proportional-hazards
+    assumption tested (``proportional_hazard_test``).
+
+:func:`sustained_outcomes`
+    After a *planned* end of support: (a) time to losing a stage in an area
+    (interval censored between the end reading and follow-up readings),
+    (b) time to re-referral (a new episode of the same person) with death and
+    moving away as competing risks (lifelines ``AalenJohansenFitter``, seeded
+    because it jitters tied times), (c) the share whose outcome is sustained at
+    6, 12 and 24 months with CIs, by area and lead need. ``.by_year()`` is the
+    tidy table the social-return work reads for drop-off.
+
+Conventions
+-----------
+* Times are in **months** (days / 30.4375). After the end of support they are
+  rounded to whole months, because follow-ups are scheduled at 6, 12 and 24
+  months and are taken a few days either side of the date.
+* An interval ``(lower, upper]`` is open on the left: the person was seen not
+  to have the event at ``lower``. ``upper = inf`` is right censoring.
+* Where the NPMLE is not determined (inside a Turnbull innermost interval) the
+  curve is interpolated linearly; beyond the last finite observation it is
+  undefined and reported as NaN rather than extrapolated.
+* Everything left out is counted, with the reason, in ``.exclusions``.
+
+Examples
+--------
+>>> import longitudinal as lg
+>>> study = lg.simulate(people=600, seed=2)
+>>> tti = lg.time_to_independence(study, "managing_money", n_boot=20)
+>>> float(tti.survival_at.loc[0, "survival"]) <= 1
+True
+>>> so = lg.sustained_outcomes(study, "managing_money", by=("outcome",), n_boot=20, seed=1)
+>>> so.by_year().columns.tolist()
+['outcome', 'year', 'survival', 'ci_lower', 'ci_upper', 'at_risk']
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import domain
+from .study import Study
+
+__all__ = [
+    "turnbull",
+    "TurnbullCurve",
+    "time_to_independence",
+    "IndependenceResults",
+    "sustained_outcomes",
+    "SustainedResults",
+    "MONTH_DAYS",
+]
+
+#: Days in an average month; times are reported in months.
+MONTH_DAYS = 365.25 / 12
+#: Columns of the long table that may be used as groups or covariates.
+_GROUPABLE = ("outcome", "lead_need", "service_type", "local_authority", "provider_id", "age_band", "sex",
+              "end_reason", "financial_year", "start_score")
+_COMPETING = {1: "re_referral", 2: "died", 3: "moved_away"}
+
+
+# ===================================================================== Turnbull NPMLE
+@dataclass
+class TurnbullCurve:
+    """The Turnbull NPMLE of a survival function from interval-censored data.
+
+    Attributes
+    ----------
+    left, right : ndarray
+        The innermost intervals ``(left, right]`` that carry probability mass.
+    mass : ndarray
+        The mass on each innermost interval (sums to 1; the mass on an interval
+        with ``right = inf`` is survival beyond the last finite time).
+    last_time : float
+        The largest finite interval end point; the curve is undefined beyond it.
+    n : float
+        Total weight (number of subjects).
+    iterations : int
+        EM iterations used.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    mass: np.ndarray
+    last_time: float
+    n: float
+    iterations: int
+
+    def survival(self, t: Iterable[float] | float) -> np.ndarray:
+        """S(t) = P(T > t), linear inside innermost intervals, NaN beyond ``last_time``."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        before = np.concatenate([[0.0], np.cumsum(self.mass)])  # mass of intervals 0..j-1
+        out = np.empty(t.size)
+        for k, tk in enumerate(t):
+            j = np.searchsorted(self.right, tk, side="left")  # first interval whose right end >= t
+            s = 1.0 - before[j]
+            if j < self.left.size and self.left[j] < tk:  # inside (left_j, right_j]
+                width = self.right[j] - self.left[j]
+                frac = 1.0 if not np.isfinite(width) else (tk - self.left[j]) / width
+                s -= self.mass[j] * frac
+            out[k] = s
+        out[t > self.last_time + 1e-12] = np.nan
+        return out
+
+    def steps(self) -> pd.DataFrame:
+        """The curve at its break points (``time, survival``), for plotting."""
+        pts = np.unique(np.concatenate([[0.0], self.left, self.right]))
+        pts = pts[np.isfinite(pts) & (pts <= self.last_time)]
+        return pd.DataFrame({"time": pts, "survival": self.survival(pts)})
+
+
+def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 5_000) -> TurnbullCurve:
+    """Turnbull NPMLE of the survival function from intervals ``(lower, upper]``.
+
+    The self-consistency (EM) algorithm on Turnbull's innermost intervals,
+    with each subject's support a contiguous run of them, so one iteration
+    costs O(n) with cumulative sums — fast enough for national data.
+
+    Parameters
+    ----------
+    lower, upper : array-like
+        The event happened in ``(lower, upper]``; ``upper = inf`` is right
+        censoring; ``lower = 0`` and finite ``upper`` is left censoring.
+    weights : array-like, optional
+        Case weights (for example counts of identical intervals).
+
+    Returns
+    -------
+    TurnbullCurve
+
+    Examples
+    --------
+    >>> c = turnbull([0, 0, 1, 1, 2], [1, 2, 2, float("inf"), float("inf")])
+    >>> [round(float(s), 3) for s in c.survival([1, 2])]
+    [0.75, 0.4]
+    """
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    w = np.ones(lo.size) if weights is None else np.asarray(weights, dtype=float)
+    if lo.shape != hi.shape or lo.shape != w.shape or lo.ndim != 1:
+        raise ValueError(f"lower, upper and weights must be 1-d and of equal length; got {lo.shape}, "
+                         f"{hi.shape}, {w.shape}")
+    if lo.size == 0:
+        raise ValueError("turnbull: no intervals to estimate from")
+    if np.isnan(lo).any() or np.isnan(hi).any():
+        raise ValueError("turnbull: lower and upper must not be NaN (use upper=inf for right censoring)")
+    bad = ~(hi > lo)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"turnbull: interval {i} is ({lo[i]}, {hi[i]}]: upper must be greater than lower "
+                         f"({int(bad.sum())} such intervals)")
+    if (lo < 0).any():
+        raise ValueError("turnbull: lower bounds must be non-negative")
+    prob = _TurnbullProblem(lo, hi)
+    p, it = prob.fit(w, tol=tol, max_iter=max_iter)
+    return prob.curve(p, w, it)
+
+
+class _TurnbullProblem:
+    """Innermost intervals and each subject's run of them, shared by a fit and its bootstrap replicates."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        # innermost intervals: a left end point followed (in sorted order) by a right end point;
+        # at equal values a right end sorts first because (a, b] and (b, c] do not overlap.
+        vals = np.concatenate([hi, lo])
+        tags = np.concatenate([np.zeros(hi.size, int), np.ones(lo.size, int)])  # 0 right, 1 left
+        o = np.lexsort((tags, vals))
+        vals, tags = vals[o], tags[o]
+        start = np.flatnonzero((tags[:-1] == 1) & (tags[1:] == 0))
+        self.left, self.right = vals[start], vals[start + 1]
+        self.j0 = np.searchsorted(self.left, lo, side="left")
+        self.j1 = np.searchsorted(self.right, hi, side="right")
+        self.lo, self.hi = lo, hi
+
+    def fit(self, w: np.ndarray, p0: np.ndarray | None = None, *, tol: float = 1e-8,
+            max_iter: int = 5_000, ftol: float = 1e-10) -> tuple[np.ndarray, int]:
+        """Self-consistency (EM) iterations accelerated by SQUAREM; ``w`` may hold zeros, ``p0`` warm-starts.
+
+        Stops on the Kuhn–Tucker condition of the NPMLE: the gradient ratio
+        ``d_j = sum_i w_i 1[j in i] / P_i / W`` is at most ``1 + tol`` everywhere.
+        """
+        m = self.left.size
+        p = np.full(m, 1.0 / m) if p0 is None else np.maximum(p0, 1e-10 / m)
+        p = p / p.sum()
+        pos = w > 0
+        j0, j1, ww = self.j0[pos], self.j1[pos], w[pos]
+        W = ww.sum()
+
+        def grad(p):
+            cp = np.concatenate([[0.0], np.cumsum(p)])
+            P = cp[j1] - cp[j0]
+            r = ww / np.maximum(P, 1e-300)
+            d = np.cumsum(np.bincount(j0, r, minlength=m + 1) - np.bincount(j1, r, minlength=m + 1))[:m] / W
+            return d, float(ww @ np.log(np.maximum(P, 1e-300)))
+
+        def em(p):
+            d, _ = grad(p)
+            q = p * d
+            return q / q.sum()
+
+        it = 0
+        d, ll = grad(p)
+        for it in range(1, max_iter + 1):
+            if d.max() - 1.0 < tol:
+                break
+            prev = p
+            p1 = em(p)
+            p2 = em(p1)
+            r = p1 - p
+            v = p2 - p1 - r
+            nv = np.sqrt(v @ v)
+            step = -np.sqrt(r @ r) / nv if nv > 0 else -1.0
+            # keep every mass positive: EM cannot regrow a mass that is exactly zero
+            cand = np.maximum(p - 2 * step * r + step * step * v, 1e-12 / m)
+            cand = em(cand / cand.sum()) if cand.sum() > 0 else p2
+            d_c, ll_c = grad(cand)
+            if ll_c >= ll - 1e-12:  # accept the extrapolated step only when it does not lose likelihood
+                p, d, ll = cand, d_c, ll_c
+            else:
+                p = p2
+                d, ll = grad(p)
+            if np.abs(np.cumsum(p - prev)).max() < ftol:  # the distribution function no longer moves
+                break
+        return p, it
+
+    def curve(self, p: np.ndarray, w: np.ndarray, it: int) -> TurnbullCurve:
+        pos = w > 0
+        finite = np.concatenate([self.lo[pos], self.hi[pos & np.isfinite(self.hi)]])
+        return TurnbullCurve(self.left, self.right, p, float(finite.max()), float(w.sum()), it)
+
+
+def _collapse(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique (lower, upper) pairs with counts, so EM and bootstrap run on distinct patterns."""
+    df = pd.DataFrame({"lo": lo, "hi": hi})
+    g = df.groupby(["lo", "hi"], sort=True).size()
+    return (g.index.get_level_values(0).to_numpy(float), g.index.get_level_values(1).to_numpy(float),
+            g.to_numpy(float))
+
+
+def _fit_with_bootstrap(lo, hi, *, n_boot: int, rng: np.random.Generator):
+    """NPMLE and ``n_boot`` bootstrap replicates (subjects resampled: multinomial counts on the distinct
+    intervals, warm-started from the full fit)."""
+    ul, uh, cnt = _collapse(lo, hi)
+    prob = _TurnbullProblem(ul, uh)
+    p, it = prob.fit(cnt)
+    curve = prob.curve(p, cnt, it)
+    n = int(cnt.sum())
+    boots = []
+    for _ in range(n_boot):
+        wb = rng.multinomial(n, cnt / n).astype(float)
+        pb, itb = prob.fit(wb, p, tol=1e-5, ftol=1e-8, max_iter=2_000)
+        boots.append(prob.curve(pb, wb, itb))
+    return curve, boots
+
+
+def _band(curve: TurnbullCurve, boots: list[TurnbullCurve], times, alpha: float):
+    """Estimate and percentile bootstrap interval at ``times`` (NaN where the curve is undefined)."""
+    est = curve.survival(times)
+    if not boots:
+        nan = np.full(len(est), np.nan)
+        return est, nan, nan.copy()
+    bs = np.stack([b.survival(times) for b in boots])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cl = np.nanquantile(bs, alpha / 2, axis=0)
+        cu = np.nanquantile(bs, 1 - alpha / 2, axis=0)
+    cl[np.isnan(est)] = np.nan
+    cu[np.isnan(est)] = np.nan
+    return est, cl, cu
+
+
+def _median_from(curve: TurnbullCurve) -> float:
+    """First time at which S(t) <= 0.5 (interpolated), NaN when not reached."""
+    st = curve.steps()
+    below = np.flatnonzero(st["survival"].to_numpy() <= 0.5)
+    if below.size == 0:
+        return float("nan")
+    k = below[0]
+    if k == 0:
+        return float(st["time"].iloc[0])
+    t0, t1 = st["time"].iloc[k - 1], st["time"].iloc[k]
+    s0, s1 = st["survival"].iloc[k - 1], st["survival"].iloc[k]
+    return float(t0 + (s0 - 0.5) / (s0 - s1) * (t1 - t0)) if s0 != s1 else float(t1)
+
+
+# ===================================================================== helpers
+def _outcomes(outcome) -> list[str] | None:
+    if outcome is None or (isinstance(outcome, str) and outcome.lower() == "all"):
+        return None
+    codes = [outcome] if isinstance(outcome, str) else list(outcome)
+    return [domain.outcome_code(c) for c in codes]
+
+
+def _check_columns(cols: Sequence[str], available: Iterable[str], what: str) -> list[str]:
+    cols = [cols] if isinstance(cols, str) else list(cols)
+    avail = list(available)
+    bad = [c for c in cols if c not in avail]
+    if bad:
+        raise KeyError(f"{what}: unknown column(s) {bad}; expected any of {avail}")
+    return cols
+
+
+def _group_keys(df: pd.DataFrame, by: list[str]):
+    """Iterate (key dict, sub-frame) over groups in a stable order."""
+    if not by:
+        yield {}, df
+        return
+    for key, sub in df.groupby(by, observed=True, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(by, key)), sub
+
+
+def _exclusion_table(counts: dict[str, tuple[int, str]]) -> pd.DataFrame:
+    rows = [{"reason": k, "n": int(n), "description": d} for k, (n, d) in counts.items()]
+    return pd.DataFrame(rows, columns=["reason", "n", "description"])
+
+
+def _at_risk(lo: np.ndarray, t: float) -> int:
+    # known to be event-free through t and still followed
+    return int((lo >= t).sum())
+
+
+def _collapse_same_day(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:
+    """Same-day readings of one area in one episode: keep the lower score (conservative), count them."""
+    dup = df.duplicated(keys + ["reading_date"], keep=False)
+    n = int(df.loc[dup].groupby(keys + ["reading_date"], observed=True).ngroups) if dup.any() else 0
+    if n:
+        df = (df.sort_values(keys + ["reading_date", "score"], kind="stable")
+                .drop_duplicates(keys + ["reading_date"], keep="first"))
+    return df, n
+
+
+# ===================================================================== time to independence
+@dataclass
+class IndependenceResults:
+    """Results of :func:`time_to_independence` (times in months since support started).
+
+    Attributes
+    ----------
+    stage : int
+        The stage whose first reading is the event.
+    by : list of str
+        Grouping columns of the curves.
+    data : DataFrame
+        One row per episode × area analysed: ``lower, upper`` (months; the stage
+        was reached in ``(lower, upper]``, ``upper = inf`` when not seen), ``event``,
+        ``seen_time`` (months to the reading that first showed it, or to the last
+        reading), ``start_score`` and the episode's attributes.
+    curves : DataFrame
+        Group columns, ``time`` (months), ``survival`` (share not yet at the stage),
+        ``ci_lower``, ``ci_upper``, ``at_risk`` on a monthly grid (Turnbull NPMLE).
+    median : DataFrame
+        Group columns, ``n``, ``events``, ``median`` (months), ``ci_lower``, ``ci_upper``.
+    survival_at : DataFrame
+        Group columns, ``months``, ``survival``, ``ci_lower``, ``ci_upper``,
+        ``reached`` (1 - survival), ``at_risk``, ``n``.
+    km : dict
+        Group label → lifelines ``KaplanMeierFitter`` on ``seen_time`` (right-censored;
+        biased late because it dates the event at the reading that shows it).
+    cox : lifelines.CoxPHFitter or None
+        The proportional-hazards model (event time at the interval midpoint).
+    hazard_ratios : DataFrame
+        ``covariate, coef, se, hazard_ratio, ci_lower, ci_upper, p``.
+    ph_test : DataFrame
+        Schoenfeld-residual test per covariate (``test_statistic, p``), rank time transform.
+    exclusions : DataFrame
+        ``reason, n, description``: what was left out and why.
+    """
+
+    stage: int
+    by: list[str]
+    data: pd.DataFrame
+    curves: pd.DataFrame
+    median: pd.DataFrame
+    survival_at: pd.DataFrame
+    km: dict[str, Any]
+    cox: Any
+    hazard_ratios: pd.DataFrame
+    ph_test: pd.DataFrame
+    exclusions: pd.DataFrame
+    alpha: float = 0.05
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A plain-text report: counts, exclusions, medians, survival at 6/12/24 months, Cox and PH test."""
+        lines = [f"Time to independence: first reading at stage >= {self.stage}",
+                 f"episode-areas analysed: {len(self.data):,}; reached the stage: {int(self.data['event'].sum()):,}",
+                 "", "Excluded:", self.exclusions.to_string(index=False), "",
+                 "Median months to the stage (Turnbull NPMLE, bootstrap CI):", self.median.to_string(index=False), "",
+                 "Share not yet at the stage:", self.survival_at.to_string(index=False)]
+        if self.cox is not None:
+            lines += ["", "Cox proportional hazards (hazard ratio > 1: reaches the stage sooner):",
+                      self.hazard_ratios.to_string(index=False), "",
+                      "Proportional-hazards test (Schoenfeld residuals, rank time):",
+                      self.ph_test.to_string(index=False)]
+            viol = self.ph_test.loc[self.ph_test["p"] < self.alpha, "covariate"].tolist()
+            lines.append("PH assumption: " + ("no evidence against it at alpha=%g" % self.alpha if not viol else
+                                              "violated for " + ", ".join(map(str, viol))
+                                              + " (read those hazard ratios as time-averaged)"))
+        lines += self.notes
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<IndependenceResults stage>={self.stage} by={self.by} n={len(self.data):,} "
+                f"events={int(self.data['event'].sum()):,}>")
+
+    def plot(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
+        """Curves of the share not yet at the stage, with at-risk counts under the axis.
+
+        Solid lines are the interval-censored NPMLE with its bootstrap band; the
+        at-risk table comes from lifelines ``add_at_risk_counts`` on the
+        Kaplan–Meier fitted to the date the stage was seen. Returns the Figure.
+        """
+        import matplotlib.pyplot as plt
+
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        labels = list(self.km)[:max_groups]
+        for lab, (_, sub) in zip(labels, self._curve_groups()):
+            line, = ax.plot(sub["time"], sub["survival"], drawstyle="default", label=lab)
+            ax.fill_between(sub["time"], sub["ci_lower"], sub["ci_upper"], alpha=0.15, color=line.get_color())
+        ax.set_xlabel("Months since support started")
+        ax.set_ylabel(f"Share not yet at stage {self.stage}")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize="small")
+        if at_risk and labels:
+            from lifelines.plotting import add_at_risk_counts
+
+            add_at_risk_counts(*[self.km[k] for k in labels], ax=ax, rows_to_show=["At risk"])
+        fig.tight_layout()
+        return fig
+
+    def _curve_groups(self):
+        if not self.by:
+            yield "all", self.curves
+            return
+        for key, sub in self.curves.groupby(self.by, observed=True, sort=True):
+            yield key, sub
+
+
+def _label(key: dict) -> str:
+    return " / ".join(str(v) for v in key.values()) if key else "all"
+
+
+def time_to_independence(
+    study: Study,
+    outcome: str | Sequence[str] | None = None,
+    *,
+    stage: int = 5,
+    by: str | Sequence[str] | None = None,
+    covariates: Sequence[str] | None = ("lead_need", "service_type", "age_band", "start_score"),
+    months: Sequence[float] = (6, 12, 24),
+    n_boot: int = 100,
+    alpha: float = 0.05,
+    seed: int = 0,
+    min_level_events: int = 5,
+    penalizer: float = 0.0,
+) -> IndependenceResults:
+    """Time from the start of support to the first reading at or above ``stage``, per outcome area.
+
+    Parameters
+    ----------
+    study : Study
+    outcome : str, list of str, "all" or None
+        Outcome area(s). ``None`` or ``"all"``: every area, with ``outcome``
+        added to the groups (curves are per area; the Cox model is stratified by area).
+    stage : int, default 5
+        The stage (1..5) whose first reading is the event.
+    by : str or list of str, optional
+        Group columns for the curves, any of ``lead_need, service_type,
+        local_authority, provider_id, age_band, sex, financial_year, start_score``.
+    covariates : list of str or None
+        Cox model covariates (categorical ones get indicator columns against their
+        most common level; levels with fewer than ``min_level_events`` events are
+        pooled as ``other``). ``None`` or empty: no Cox model.
+    months : list of float
+        Times for ``survival_at``.
+    n_boot : int, default 200
+        Bootstrap replicates for the NPMLE's confidence intervals (0: none).
+    alpha : float
+        1 - confidence level.
+    seed : int
+        Seed of the bootstrap.
+    penalizer : float
+        Ridge penalty passed to lifelines ``CoxPHFitter``.
+
+    Returns
+    -------
+    IndependenceResults
+
+    Notes
+    -----
+    Readings during support only (follow-ups are not support). Per episode and
+    area the first reading is the baseline; episode-areas whose first reading
+    is already at the stage are excluded and counted (``at_stage_at_start``),
+    as are those with a single reading (nothing to follow), readings dated
+    before the episode started, and same-day duplicates (the lower score is
+    kept). The Cox model dates each event at the midpoint of its interval (a
+    standard approximation; lifelines has no interval-censored Cox model) and
+    uses robust standard errors clustered on the person, since a person's
+    areas and episodes are not independent.
+
+    Examples
+    --------
+    >>> import longitudinal as lg
+    >>> r = lg.time_to_independence(lg.simulate(people=500, seed=4), "feeling_safe", stage=4, n_boot=10)
+    >>> r.survival_at.columns.tolist()[:3]
+    ['months', 'survival', 'ci_lower']
+    """
+    if stage not in (2, 3, 4, 5):
+        raise ValueError(f"stage must be one of 2, 3, 4, 5 (the Journey of Change scale), got {stage!r}")
+    codes = _outcomes(outcome)
+    by = [] if by is None else _check_columns(by, _GROUPABLE, "time_to_independence(by=...)")
+    if codes is None or len(codes) > 1:
+        by = ["outcome"] + [b for b in by if b != "outcome"]
+    covariates = [] if not covariates else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)")
+
+    long = study.long(codes, scored_only=True, include_follow_up=False)
+    counts: dict[str, tuple[int, str]] = {}
+    if long.empty:
+        raise ValueError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
+    in_support = long["end_date"].isna() | (long["reading_date"] <= long["end_date"])
+    counts["after_end_of_support"] = (int((~in_support).sum()), "readings (not follow-ups) dated after the episode ended")
+    long = long[in_support]
+    neg = long["reading_date"] < long["start_date"]
+    counts["before_start"] = (int(neg.sum()), "readings dated before the episode started (dropped)")
+    long = long[~neg]
+    keys = ["episode_id", "outcome"]
+    long, n_dup = _collapse_same_day(long, keys)
+    counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
+    long = long.sort_values(keys + ["reading_date"], kind="stable")
+
+    t = ((long["reading_date"] - long["start_date"]).dt.days / MONTH_DAYS).to_numpy()
+    score = long["score"].to_numpy(dtype=float)
+    gid = long.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
+    first = np.r_[True, gid[1:] != gid[:-1]]
+    n_in = np.bincount(gid)
+    start_score = score[first]
+    n_groups = gid.max() + 1
+    reach = score >= stage
+    reach_after = reach & ~first
+    # first reading at the stage (after the baseline) per group
+    idx = np.arange(t.size)
+    first_hit = np.full(n_groups, -1)
+    hits = idx[reach_after]
+    hit_g = gid[reach_after]
+    uniq, pos = np.unique(hit_g, return_index=True)
+    first_hit[uniq] = hits[pos]
+    last_idx = np.r_[np.flatnonzero(first)[1:] - 1, t.size - 1]
+    ev = first_hit >= 0
+    lower = np.where(ev, t[np.maximum(first_hit - 1, 0)], t[last_idx])
+    upper = np.where(ev, t[np.maximum(first_hit, 0)], np.inf)
+    seen = np.where(ev, upper, lower)
+    base = long.loc[first, keys + ["person_id"] + [c for c in _GROUPABLE if c in long.columns and c != "outcome"]]
+    data = base.reset_index(drop=True)
+    data["start_score"] = start_score.astype(int)
+    data["n_readings"] = n_in
+    data["lower"], data["upper"], data["event"], data["seen_time"] = lower, upper, ev.astype(int), seen
+    at_start = start_score >= stage
+    single = (n_in == 1) & ~at_start
+    counts["at_stage_at_start"] = (int(at_start.sum()), f"first reading already at stage >= {stage}")
+    counts["single_reading"] = (int(single.sum()), "only one reading in the area: nothing to follow")
+    data = data[~at_start & ~single].reset_index(drop=True)
+    if data.empty:
+        raise ValueError(f"time_to_independence: no episode-area can be followed to stage {stage} "
+                         f"(all excluded: {counts})")
+
+    rng = np.random.default_rng(seed)
+    from lifelines import KaplanMeierFitter
+
+    grid_max = float(np.nanmax(np.where(np.isfinite(data["upper"]), data["upper"], data["lower"])))
+    grid = np.arange(0, np.floor(grid_max) + 1, 1.0)
+    curves, medians, at_rows, kms = [], [], [], {}
+    for key, sub in _group_keys(data, by):
+        lo, hi = sub["lower"].to_numpy(), sub["upper"].to_numpy()
+        times = np.r_[grid, np.asarray(months, float)]
+        curve, boots = _fit_with_bootstrap(lo, hi, n_boot=n_boot, rng=rng)
+        est, cl, cu = _band(curve, boots, times, alpha)
+        g = len(grid)
+        curves.append(pd.DataFrame({**key, "time": grid, "survival": est[:g], "ci_lower": cl[:g],
+                                    "ci_upper": cu[:g], "at_risk": [_at_risk(lo, x) for x in grid]}))
+        for m, s, a_, b_ in zip(months, est[g:], cl[g:], cu[g:]):
+            at_rows.append({**key, "months": m, "survival": s, "ci_lower": a_, "ci_upper": b_,
+                            "reached": 1 - s, "at_risk": _at_risk(lo, m), "n": len(sub)})
+        med = _median_from(curve)
+        med_ci = (np.nan, np.nan)
+        if boots:
+            # a replicate that never reaches 0.5 has its median beyond follow-up: +inf
+            bm = np.array([_median_from(b) for b in boots])
+            bm = np.where(np.isnan(bm), np.inf, bm)
+            q = np.quantile(bm, [alpha / 2, 1 - alpha / 2])
+            med_ci = tuple(float(x) if np.isfinite(x) else np.nan for x in q)
+        medians.append({**key, "n": len(sub), "events": int(sub["event"].sum()), "median": med,
+                        "ci_lower": med_ci[0], "ci_upper": med_ci[1]})
+        km = KaplanMeierFitter(alpha=alpha).fit(sub["seen_time"], sub["event"], label=_label(key))
+        kms[_label(key)] = km
+
+    cox, hr, ph = None, pd.DataFrame(), pd.DataFrame()
+    notes: list[str] = []
+    if covariates:
+        cox, hr, ph, cox_notes = _fit_cox(data, covariates, strata=["outcome"] if "outcome" in by else [],
+                                          alpha=alpha, min_level_events=min_level_events, penalizer=penalizer)
+        notes += cox_notes
+    return IndependenceResults(
+        stage=stage, by=by, data=data, curves=pd.concat(curves, ignore_index=True),
+        median=pd.DataFrame(medians), survival_at=pd.DataFrame(at_rows), km=kms, cox=cox,
+        hazard_ratios=hr, ph_test=ph, exclusions=_exclusion_table(counts), alpha=alpha, notes=notes)
+
+
+def _design(data: pd.DataFrame, covariates: list[str], min_level_events: int) -> tuple[pd.DataFrame, list[str]]:
+    """Indicator columns for categorical covariates (reference: the most common level)."""
+    X = pd.DataFrame(index=data.index)
+    notes = []
+    for c in covariates:
+        col = data[c]
+        if c in ("start_score", "financial_year") or pd.api.types.is_numeric_dtype(col) and not isinstance(
+                col.dtype, pd.CategoricalDtype):
+            X[c] = col.astype(float)
+            continue
+        col = col.astype(str)
+        ev = data.groupby(col, observed=True)["event"].sum()
+        rare = ev.index[ev < min_level_events].tolist()
+        if rare:
+            col = col.where(~col.isin(rare), "other")
+            notes.append(f"{c}: levels with fewer than {min_level_events} events pooled as 'other': {rare}")
+        ref = col.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0]
+        for lev in sorted(set(col) - {ref}):
+            X[f"{c}[{lev}]"] = (col == lev).astype(float)
+        notes.append(f"{c}: reference level {ref!r}")
+    return X, notes
+
+
+def _fit_cox(data, covariates, *, strata, alpha, min_level_events, penalizer):
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    X, notes = _design(data, covariates, min_level_events)
+    X = X.loc[:, X.std() > 0]
+    df = X.copy()
+    mid = np.where(data["event"] == 1, (data["lower"] + data["upper"]) / 2, data["lower"])
+    df["T"] = np.maximum(mid, 1e-6)  # a right-censored time of 0 carries no information; keep lifelines happy
+    df["E"] = data["event"].to_numpy()
+    df["person_id"] = data["person_id"].astype(str).to_numpy()
+    for s in strata:
+        df[s] = data[s].astype(str).to_numpy()
+    cph = CoxPHFitter(alpha=alpha, penalizer=penalizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter is summarised by the CIs
+        cph.fit(df, "T", "E", strata=strata or None, cluster_col="person_id")
+    s = cph.summary
+    lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    hr = pd.DataFrame({"covariate": s.index, "coef": s["coef"].to_numpy(), "se": s["se(coef)"].to_numpy(),
+                       "hazard_ratio": s["exp(coef)"].to_numpy(), "ci_lower": s[lo_col].to_numpy(),
+                       "ci_upper": s[hi_col].to_numpy(), "p": s["p"].to_numpy()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        test = proportional_hazard_test(cph, df, time_transform="rank")
+    ts = test.summary
+    ph = pd.DataFrame({"covariate": [i[0] if isinstance(i, tuple) else i for i in ts.index],
+                       "test_statistic": ts["test_statistic"].to_numpy(), "p": ts["p"].to_numpy()})
+    notes.append("Cox: event dated at the midpoint of (previous reading, reading that showed the stage]; "
+                 "robust SEs clustered on person" + (f"; stratified by {strata}" if strata else ""))
+    return cph, hr, ph, notes
+
+
+# ===================================================================== lasting impact
+@dataclass
+class SustainedResults:
+    """Results of :func:`sustained_outcomes` (times in whole months after a planned end).
+
+    Attributes
+    ----------
+    by : list of str
+        Group columns of the sustained-outcome curves.
+    loss : int
+        Stages lost that count as not sustained.
+    data : DataFrame
+        One row per episode × area: ``end_score``, ``lower, upper`` (months; the
+        stage was lost in ``(lower, upper]``, ``upper = inf`` when not lost by the
+        last follow-up), ``event`` and the episode's attributes.
+    curves : DataFrame
+        Group columns, ``time`` (months), ``survival`` (share sustained),
+        ``ci_lower``, ``ci_upper``, ``at_risk`` on a monthly grid.
+    rereferral_data : DataFrame
+        One row per planned end: ``time`` (months to the next episode or to
+        censoring), ``event`` (0 censored, 1 re-referral, 2 died, 3 moved away).
+    rereferral : DataFrame
+        Group columns, ``months``, ``cumulative_incidence`` of re-referral with CI,
+        the competing events' cumulative incidences, ``at_risk``, ``n``.
+    aalen_johansen : dict
+        Group label → lifelines ``AalenJohansenFitter`` for re-referral.
+    exclusions : DataFrame
+        ``reason, n, description``.
+    """
+
+    by: list[str]
+    loss: int
+    data: pd.DataFrame
+    curves: pd.DataFrame
+    rereferral_data: pd.DataFrame
+    rereferral: pd.DataFrame
+    aalen_johansen: dict[str, Any]
+    exclusions: pd.DataFrame
+    alpha: float = 0.05
+    _boot: dict = field(default_factory=dict, repr=False)
+    _fits: dict = field(default_factory=dict, repr=False)
+
+    def _eval(self, months: Sequence[float]) -> pd.DataFrame:
+        rows = []
+        for key, sub in _group_keys(self.data, self.by):
+            lab = _label(key)
+            est, cl, cu = _band(self._fits[lab], self._boot.get(lab) or [], months, self.alpha)
+            lo = sub["lower"].to_numpy()
+            for m, s, a_, b_ in zip(months, est, cl, cu):
+                rows.append({**key, "months": m, "survival": s, "ci_lower": a_, "ci_upper": b_,
+                             "at_risk": _at_risk(lo, m), "n": len(sub)})
+        return pd.DataFrame(rows)
+
+    def at_months(self, months: Sequence[float] = (6, 12, 24)) -> pd.DataFrame:
+        """Share sustained (no loss of ``loss`` stages) at the given months after the end, with CIs.
+
+        Columns: group columns, ``months``, ``survival``, ``ci_lower``, ``ci_upper``,
+        ``at_risk`` (known sustained and still followed then), ``n``. NaN where
+        the follow-up does not reach that far.
+        """
+        return self._eval(list(months))
+
+    def by_year(self, years: Sequence[int] | None = None) -> pd.DataFrame:
+        """Sustained-outcome curves by whole year after the end of support: the drop-off table.
+
+        Columns, exactly: the group columns, ``year`` (1, 2, …), ``survival``,
+        ``ci_lower``, ``ci_upper``, ``at_risk``. ``years`` defaults to every
+        whole year the follow-up reaches (at least 1).
+        """
+        if years is None:
+            reach = float(np.nanmax(np.r_[self.data["lower"], self.data["upper"][np.isfinite(self.data["upper"])]]))
+            years = list(range(1, max(1, int(np.floor(reach / 12 + 1e-9))) + 1))
+        t = self._eval([12 * y for y in years])
+        t.insert(len(self.by), "year", (t["months"] // 12).astype(int))
+        return t[self.by + ["year", "survival", "ci_lower", "ci_upper", "at_risk"]].reset_index(drop=True)
+
+    def summary(self) -> str:
+        """A plain-text report: exclusions, shares sustained at 6/12/24 months, re-referral incidence."""
+        n_ev = int(self.data["event"].sum())
+        lines = [f"Lasting impact after a planned end: loss of >= {self.loss} stage(s) from the end level",
+                 f"episode-areas followed: {len(self.data):,}; lost: {n_ev:,}", "",
+                 "Excluded:", self.exclusions.to_string(index=False), "",
+                 "Share sustained (Turnbull NPMLE, bootstrap CI):", self.at_months().to_string(index=False), "",
+                 "Re-referral (Aalen-Johansen cumulative incidence; competing: died, moved away):",
+                 self.rereferral.to_string(index=False)]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<SustainedResults by={self.by} n={len(self.data):,} lost={int(self.data['event'].sum()):,}>"
+
+    def plot(self, ax=None, *, max_groups: int = 8):
+        """Sustained-outcome curves (share keeping their end level) with CI bands. Returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5))
+        groups = self.curves.groupby(self.by, observed=True, sort=True) if self.by else [("all", self.curves)]
+        for i, (key, sub) in enumerate(groups):
+            if i >= max_groups:
+                break
+            lab = " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+            line, = ax.plot(sub["time"], sub["survival"], marker="o", ms=3, label=lab)
+            ax.fill_between(sub["time"], sub["ci_lower"], sub["ci_upper"], alpha=0.15, color=line.get_color())
+        ax.set_xlabel("Months after a planned end of support")
+        ax.set_ylabel(f"Share sustained (lost < {self.loss} stage)" if self.loss == 1
+                      else f"Share sustained (lost < {self.loss} stages)")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        return fig
+
+    def plot_cumulative_incidence(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
+        """Aalen–Johansen cumulative incidence of re-referral with at-risk counts. Returns the Figure."""
+        import matplotlib.pyplot as plt
+        from lifelines.plotting import add_at_risk_counts
+
+        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        fitters = list(self.aalen_johansen.values())[:max_groups]
+        for f in fitters:
+            f.plot(ax=ax)
+        ax.set_xlabel("Months after a planned end of support")
+        ax.set_ylabel("Cumulative incidence of re-referral")
+        if at_risk and fitters:
+            add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+        fig.tight_layout()
+        return fig
+
+
+def sustained_outcomes(
+    study: Study,
+    outcome: str | Sequence[str] | None = None,
+    *,
+    by: str | Sequence[str] = ("outcome", "lead_need"),
+    loss: int = 1,
+    gained_only: bool = False,
+    exits: pd.DataFrame | None = None,
+    censor_date=None,
+    months: Sequence[float] = (6, 12, 24),
+    n_boot: int = 100,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> SustainedResults:
+    """How long gains last after a planned end of support.
+
+    Parameters
+    ----------
+    study : Study
+    outcome : str, list of str, "all" or None
+        Outcome area(s); all when omitted.
+    by : str or list of str, default ("outcome", "lead_need")
+        Group columns of the sustained-outcome curves (the re-referral analysis,
+        which is per episode not per area, uses them without ``outcome``).
+    loss : int, default 1
+        Stages below the end level that count as the outcome not sustained.
+    gained_only : bool, default False
+        Only areas where the end level is above the start level (gains, in the strict sense).
+    exits : DataFrame, optional
+        Linked records of deaths and moves away: ``person_id, date, reason``
+        (``died`` or ``moved_away``); they are the competing risks of
+        re-referral. The study tables record them only as the end of an episode,
+        so without this table nobody is known to die or move after a planned end.
+    censor_date : date-like, optional
+        End of observation for re-referral; default the latest date in the study.
+    months : list of float
+        Times of the tables (6, 12, 24 months).
+    n_boot : int
+        Bootstrap replicates for the sustained curves' CIs.
+    seed : int
+        Seed of the bootstrap and of lifelines' Aalen–Johansen jitter of tied times.
+
+    Returns
+    -------
+    SustainedResults
+
+    Notes
+    -----
+    The end level of an area is its last reading at or before the end date.
+    Follow-ups are readings of type ``follow_up`` or dated after the end.
+    Follow-ups dated *before* the end of support cannot be placed and are
+    dropped and counted (``follow_up_before_end``); areas with no follow-up,
+    no reading at the end, or an end level at stage ``loss`` or lower (nothing
+    to lose) are excluded and counted. Times after the end are whole months.
+    """
+    codes = _outcomes(outcome)
+    by = _check_columns(by, _GROUPABLE, "sustained_outcomes(by=...)")
+    if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
+        raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
+    long = study.long(codes, scored_only=True, include_follow_up=True)
+    counts: dict[str, tuple[int, str]] = {}
+    planned = (long["end_reason"] == "planned") & long["end_date"].notna()
+    long = long[planned].astype({"episode_id": str, "outcome": str})
+    if long.empty:
+        raise ValueError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
+    keys = ["episode_id", "outcome"]
+    long, n_dup = _collapse_same_day(long, keys)
+    counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
+    is_fu_type = long["reading_type"] == "follow_up"
+    early_fu = is_fu_type & (long["reading_date"] < long["end_date"])
+    counts["follow_up_before_end"] = (int(early_fu.sum()), "follow-up readings dated before the end of support (dropped)")
+    long = long[~early_fu]
+    after = long["reading_date"] > long["end_date"]
+    fu = long[is_fu_type[~early_fu] | after]
+    during = long[~(is_fu_type[~early_fu] | after)]
+    during = during.sort_values(keys + ["reading_date"], kind="stable")
+    g = during.groupby(keys, observed=True, sort=True)
+    endlvl = g.tail(1).set_index(keys)
+    startlvl = g.head(1).set_index(keys)["score"]
+    attrs = [c for c in _GROUPABLE if c in endlvl.columns and c not in ("outcome", "start_score")]
+    base = endlvl[["person_id", "end_date"] + attrs].copy()
+    base["end_score"] = endlvl["score"].astype(int)
+    base["start_score"] = startlvl.reindex(base.index).astype(int)
+    fu_keys = pd.MultiIndex.from_frame(fu[keys].astype(str))
+    base_keys = pd.MultiIndex.from_frame(base.index.to_frame(index=False).astype(str))
+    no_end = ~fu_keys.isin(base_keys)
+    counts["no_reading_at_end"] = (int(fu.loc[no_end].groupby(keys, observed=True).ngroups),
+                                   "areas with follow-ups but no reading during support")
+    has_fu = base_keys.isin(fu_keys)
+    counts["no_follow_up"] = (int((~has_fu).sum()), "areas with no follow-up reading after the end")
+    base = base[has_fu]
+    low = base["end_score"] <= loss
+    counts["nothing_to_lose"] = (int(low.sum()), f"end level at stage {loss} or lower: cannot lose {loss} stage(s)")
+    base = base[~low]
+    if gained_only:
+        ng = base["end_score"] <= base["start_score"]
+        counts["no_gain"] = (int(ng.sum()), "end level not above the start level (gained_only=True)")
+        base = base[~ng]
+    if base.empty:
+        raise ValueError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
+    base = base.reset_index()
+    fu = fu.merge(base[keys + ["end_score"]], on=keys, how="inner")
+    fu = fu.sort_values(["episode_id", "outcome", "reading_date"], kind="stable")
+    fu["t"] = np.round((fu["reading_date"] - fu["end_date"]).dt.days / MONTH_DAYS)
+    fu["lost"] = fu["score"].astype(int) <= fu["end_score"] - loss
+    # first loss per area and the follow-up before it
+    rows = []
+    for (ep, oc), sub in fu.groupby(["episode_id", "outcome"], observed=True, sort=True):
+        t, lost = sub["t"].to_numpy(), sub["lost"].to_numpy()
+        if lost.any():
+            k = int(np.argmax(lost))
+            lo = t[k - 1] if k > 0 else 0.0
+            hi = t[k]
+            if hi <= lo:  # a loss at month 0 (same month as the end): place it in (0, 0.5]
+                hi = lo + 0.5
+            rows.append((ep, oc, lo, hi, 1))
+        else:
+            rows.append((ep, oc, t[-1], np.inf, 0))
+    iv = pd.DataFrame(rows, columns=["episode_id", "outcome", "lower", "upper", "event"])
+    base["episode_id"] = base["episode_id"].astype(str)
+    base["outcome"] = base["outcome"].astype(str)
+    iv["episode_id"] = iv["episode_id"].astype(str)
+    iv["outcome"] = iv["outcome"].astype(str)
+    data = base.merge(iv, on=["episode_id", "outcome"], how="inner", validate="one_to_one")
+    zero = (data["event"] == 0) & (data["lower"] <= 0)
+    counts["follow_up_at_end"] = (int(zero.sum()), "only follow-ups in the month of the end: no time at risk")
+    data = data[~zero].reset_index(drop=True)
+
+    rng = np.random.default_rng(seed)
+    grid_top = float(np.nanmax(np.r_[data["lower"], data["upper"][np.isfinite(data["upper"])]]))
+    grid = np.arange(0, grid_top + 1, 1.0)
+    curves, fits, boots = [], {}, {}
+    for key, sub in _group_keys(data, by):
+        lo, hi = sub["lower"].to_numpy(), sub["upper"].to_numpy()
+        curve, bl = _fit_with_bootstrap(lo, hi, n_boot=n_boot, rng=rng)
+        lab = _label(key)
+        fits[lab], boots[lab] = curve, bl
+        est, cl, cu = _band(curve, bl, grid, alpha)
+        curves.append(pd.DataFrame({**key, "time": grid, "survival": est, "ci_lower": cl, "ci_upper": cu,
+                                    "at_risk": [_at_risk(lo, x) for x in grid]}))
+    curves_df = pd.concat(curves, ignore_index=True).dropna(subset=["survival"]).reset_index(drop=True)
+
+    rr_data, rr_table, ajs = _rereferral(study, codes, [b for b in by if b != "outcome"], exits=exits,
+                                         censor_date=censor_date, months=months, alpha=alpha, seed=seed,
+                                         counts=counts)
+    return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
+                            rereferral=rr_table, aalen_johansen=ajs, exclusions=_exclusion_table(counts),
+                            alpha=alpha, _boot=boots, _fits=fits)
+
+
+def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, counts):
+    """Time from a planned end to the person's next episode; death / moving away compete."""
+    from lifelines import AalenJohansenFitter
+
+    ep = study.episodes.copy()
+    ep["person_id"] = ep["person_id"].astype(str)
+    ep = ep.sort_values(["person_id", "start_date", "episode_id"], kind="stable").reset_index(drop=True)
+    nxt_start = ep.groupby("person_id", sort=False)["start_date"].shift(-1)
+    if censor_date is None:
+        dates = [study.readings["reading_date"].max(), ep["start_date"].max(), ep["end_date"].max()]
+        censor_date = max(d for d in dates if pd.notna(d))
+    censor_date = pd.Timestamp(censor_date)
+    pl = ep[(ep["end_reason"] == "planned") & ep["end_date"].notna()].copy()
+    pl["next_start"] = nxt_start.loc[pl.index]
+    if codes is not None:  # episodes with a reading in the chosen areas only
+        ids = study.readings.loc[study.readings["outcome"].isin(codes), "episode_id"].astype(str).unique()
+        pl = pl[pl["episode_id"].astype(str).isin(ids)]
+    overlap = pl["next_start"].notna() & (pl["next_start"] <= pl["end_date"])
+    counts["overlapping_next_episode"] = (int(overlap.sum()),
+                                          "planned ends whose next episode started before the end (no gap)")
+    pl = pl[~overlap]
+    after = pl["end_date"] >= censor_date
+    counts["ended_at_censoring"] = (int(after.sum()), "planned ends on or after the censoring date")
+    pl = pl[~after]
+    ev_date = pl["next_start"].where(pl["next_start"] <= censor_date)
+    event = np.where(ev_date.notna(), 1, 0)
+    when = ev_date.fillna(censor_date)
+    if exits is not None:
+        need = {"person_id", "date", "reason"}
+        if not need <= set(exits.columns):
+            raise KeyError(f"exits: expected columns {sorted(need)}, got {list(exits.columns)}")
+        ex = exits.copy()
+        bad = ~ex["reason"].isin(["died", "moved_away"])
+        if bad.any():
+            raise ValueError(f"exits: reason must be 'died' or 'moved_away'; row {int(np.flatnonzero(bad)[0])} "
+                             f"has {ex['reason'][bad].iloc[0]!r}")
+        ex["person_id"] = ex["person_id"].astype(str)
+        ex["date"] = pd.to_datetime(ex["date"])
+        ex = ex.sort_values("date").drop_duplicates("person_id")
+        m = pl[["person_id", "end_date"]].merge(ex, on="person_id", how="left")
+        m.index = pl.index
+        comp = m["date"].notna() & (m["date"] > pl["end_date"]) & (m["date"] < when)
+        event = np.where(comp, np.where(m["reason"] == "died", 2, 3), event)
+        when = when.where(~comp, m["date"])
+    t = ((when - pl["end_date"]).dt.days / MONTH_DAYS).to_numpy()
+    cols = ["episode_id", "person_id", "end_date"] + [b for b in by if b in pl.columns]
+    rr = pl[cols].reset_index(drop=True)
+    extra = [b for b in by if b not in pl.columns]
+    if extra:
+        raise KeyError(f"sustained_outcomes: group column(s) {extra} are not episode attributes; the "
+                       f"re-referral analysis can group by {[c for c in _GROUPABLE if c in ep.columns]}")
+    rr["time"], rr["event"] = np.round(t, 6), event.astype(int)
+    rows, ajs = [], {}
+    for key, sub in _group_keys(rr, by):
+        lab = _label(key)
+        row0 = {**key, "n": len(sub)}
+        for m in months:
+            rows.append({**row0, "months": m, "at_risk": int((sub["time"] >= m).sum())})
+        if not (sub["event"] == 1).any():
+            for r in rows[-len(months):]:
+                r["cumulative_incidence"] = 0.0
+            continue
+        fitted = {}
+        for code, name in _COMPETING.items():
+            if not (sub["event"] == code).any():
+                continue
+            aj = AalenJohansenFitter(seed=seed, alpha=alpha)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tie-jitter warning: the seed makes it reproducible
+                aj.fit(sub["time"], sub["event"], event_of_interest=code, label=f"{lab}" if code == 1 else name)
+            fitted[code] = aj
+        ajs[lab] = fitted[1]
+        for r in rows[-len(months):]:
+            m = r["months"]
+            for code, aj in fitted.items():
+                name = _COMPETING[code]
+                cd = aj.cumulative_density_.iloc[:, 0]
+                v = float(cd[cd.index <= m].iloc[-1]) if (cd.index <= m).any() else 0.0
+                r[f"{name}" if code != 1 else "cumulative_incidence"] = v
+                if code == 1:
+                    ci = aj.confidence_interval_
+                    ci = ci[ci.index <= m]
+                    # lifelines labels its two CI columns the wrong way round: take min / max
+                    vals = ci.iloc[-1].to_numpy(float) if len(ci) else np.array([np.nan, np.nan])
+                    r["ci_lower"], r["ci_upper"] = float(np.nanmin(vals)) if not np.isnan(vals).all() else np.nan, \
+                        float(np.nanmax(vals)) if not np.isnan(vals).all() else np.nan
+    table = pd.DataFrame(rows)
+    for c in ["cumulative_incidence", "ci_lower", "ci_upper", "died", "moved_away"]:
+        if c not in table.columns:
+            table[c] = 0.0 if c in ("died", "moved_away") else np.nan
+    order = by + ["months", "n", "at_risk", "cumulative_incidence", "ci_lower", "ci_upper", "died", "moved_away"]
+    return rr, table[order], ajs
