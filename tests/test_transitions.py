@@ -388,3 +388,19 @@ def test_simulator_matches_transition_probabilities_and_ends_follow_up():
         emp = np.bincount(last, minlength=3) / mask.sum()
         P = scipy.linalg.expm(tt * Q)[0]
         np.testing.assert_array_less(np.abs(emp - P), 4 * np.sqrt(P * (1 - P) / mask.sum()) + 1e-12)
+
+
+def test_cli_transitions(tmp_path, study):
+    from typer.testing import CliRunner
+
+    from longitudinal.cli import app
+
+    study.write(tmp_path / "s")
+    run = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",
+                                   "--table", "intensities", "--out", str(tmp_path / "q.csv")])
+    assert run.exit_code == 0, run.output
+    q = pd.read_csv(tmp_path / "q.csv")
+    assert list(q.columns) == ["from", "to", "estimate", "std_err", "lower", "upper"] and len(q) == 8
+    bad = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",
+                                   "--table", "nope"])
+    assert bad.exit_code == 2

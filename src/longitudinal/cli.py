@@ -323,6 +323,58 @@ def distance_cmd(
         typer.echo(result.to_string(index=False))
 
 
+@app.command("transitions")
+def transitions_cmd(
+    data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
+    outcome: str = typer.Option(..., "--outcome", help="Outcome area code, e.g. managing_money."),
+    covariates: Optional[str] = typer.Option(None, "--covariates", help="Comma-separated, e.g. 'service_type,age_band'."),
+    absorbing: Optional[str] = typer.Option(None, "--absorbing", help="Add an absorbing state at the end of support, e.g. left_support."),
+    table: str = typer.Option("summary", "--table", help="summary, intensities, hazard-ratios, sojourn, passage or prevalence."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the table (CSV or Parquet) here (else print it)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the transition-probability figure here (PNG, PDF, SVG)."),
+) -> None:
+    """Multi-state Markov model of the Journey of Change stages (as R's msm) for one outcome area."""
+    from .study import load as _load
+    from .transitions import fit_transitions as _fit
+
+    cols = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
+    tables = {"intensities": lambda f: f.intensities, "hazard-ratios": lambda f: f.hazard_ratios,
+              "sojourn": lambda f: f.sojourn().reset_index(),
+              "passage": lambda f: f.first_passage(5, exclude_absorbing=bool(f.absorbing_)).reset_index(),
+              "prevalence": lambda f: f.prevalence()}
+    try:
+        if table != "summary" and table not in tables:
+            raise ValueError(f"--table must be summary or one of {', '.join(tables)}, not {table!r}")
+        fit = _fit(_load(data), outcome, covariates=cols, absorbing=absorbing)
+    except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    if table == "summary":
+        if out is not None:
+            out.write_text(fit.summary() + "\n", encoding="utf-8")
+            console.print(f"[green]wrote[/] {out}")
+        else:
+            typer.echo(fit.summary())
+    else:
+        result = tables[table](fit)
+        if out is not None:
+            from .io import write_table
+
+            write_table(result, out)
+            console.print(f"[green]wrote[/] {out}")
+        else:
+            typer.echo(result.to_string(index=False))
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fit.plot().savefig(plot, dpi=120)
+        console.print(f"[green]wrote[/] {plot}")
+    if not fit.converged:
+        console.print("[yellow]the model did not converge[/]")
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app()
 
