@@ -267,12 +267,13 @@ def _prepare(df: pd.DataFrame, *, id: str, time: str, state: str, states: list[A
     ids_int = d[id].to_numpy()[frm_rows]
     if time_resolution:
         dt = np.round(dt / time_resolution) * time_resolution
-        # A reading less than half a resolution step after the previous one.
-        zero = (dt <= 0) & ~exact
-        if zero.any():
-            raise ValueError(f"{int(zero.sum())} interval(s) are shorter than the time resolution "
-                             f"({time_resolution:g} years) and round to zero; episodes: "
-                             f"{_examples(ids_int[zero])}. Pass time_resolution=None to use exact times")
+    # Only an exactly timed absorbing entry may share its time with the previous reading.
+    zero = (dt <= 0) & ~exact
+    if zero.any():
+        why = (f"are shorter than the time resolution ({time_resolution:g} years) and round to "
+               "zero; pass time_resolution=None to use exact times" if time_resolution
+               else "have zero length")
+        raise ValueError(f"{int(zero.sum())} interval(s) {why}; episodes: {_examples(ids_int[zero])}")
 
     # Observed moves the allowed matrix makes impossible.
     R = _reachable(allowed)
