@@ -241,6 +241,8 @@ FAILING_NOTEBOOK = {
          "source": "import os, pathlib\n"
                    "if area in os.environ.get('LG_TEST_FAIL', '').split(','):\n"
                    "    raise RuntimeError(f'boom in {area}')\n"
+                   "if area == os.environ.get('LG_TEST_HANG'):\n"
+                   "    import time; time.sleep(600)\n"
                    "pathlib.Path('tables').mkdir()\n"
                    "pathlib.Path('tables/x.csv').write_text(os.environ.get('LG_TEST_TAG', 'v1'))"},
     ],
@@ -255,10 +257,14 @@ def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_p
     out = tmp_path / "out"
     data = built / "data"
     monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
-    res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, timeout=120)
+    monkeypatch.setenv("LG_TEST_HANG", "Newport")
+    res = run_annual(data, out, year=YEAR, areas=["Newport", "Cardiff", "Swansea"], workers=2, notebook=nb,
+                     timeout=40)
     status = {r.area: r.status for r in res.results}
-    assert status == {"Cardiff": "failed", "Swansea": "ok"} and res.exit_code == 1
-    assert "boom in Cardiff" in res.failed[0].message
+    assert status == {"Newport": "timeout", "Cardiff": "failed", "Swansea": "ok"} and res.exit_code == 1
+    assert "boom in Cardiff" in res.failed[1].message
+    assert not (out / str(YEAR) / "newport").exists()
+    monkeypatch.delenv("LG_TEST_HANG")
     year_dir = out / str(YEAR)
     assert not (year_dir / "cardiff").exists()  # nothing half-written in place
     assert json.loads((year_dir / ".failed" / "cardiff.json").read_text())["status"] == "failed"

@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -375,44 +374,141 @@ def _publishable(folder: Path) -> None:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
 
 
-def _worker_main() -> None:  # pragma: no cover - runs in a subprocess
-    spec = json.loads(sys.argv[1])
-    try:
-        manifest = run_area(spec)
-        print(json.dumps({"status": manifest["status"], "attempts": manifest["attempts"]}))
-    except Exception as exc:  # noqa: BLE001
-        print(json.dumps({"status": "failed", "message": f"{type(exc).__name__}: {exc}"[-2000:]}))
-        sys.exit(1)
+_RESULT = "LGRESULT "
 
 
-def _run_in_subprocess(spec: dict, timeout: float) -> AreaResult:
-    area = spec["area"]
-    t0 = time.monotonic()
-    cmd = [sys.executable, "-c", "from longitudinal.reports import _worker_main; _worker_main()", json.dumps(spec)]
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its kernel
-        proc.communicate()
-        _cleanup_tmp(Path(spec["out"]) / str(spec["year"]), area_slug(area))
-        return AreaResult(area, area_slug(area), "timeout", time.monotonic() - t0, 0,
-                          f"no report after {timeout:g} s; the previous report (if any) is unchanged")
-    secs = time.monotonic() - t0
-    info = {}
-    for line in reversed(out.strip().splitlines()):
-        try:
-            info = json.loads(line)
-            break
-        except ValueError:
+def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
+    """Build the areas sent on stdin (one JSON spec a line), answering each on stdout.
+
+    One worker process serves many areas, so papermill and nbconvert are imported once per
+    worker rather than once per area; every area still gets a fresh kernel.
+    """
+    for line in sys.stdin:
+        if not line.strip():
             continue
-    if proc.returncode == 0 and info.get("status") == "ok":
-        return AreaResult(area, area_slug(area), "ok", secs, int(info.get("attempts", 1)))
-    msg = info.get("message") or (err.strip().splitlines() or ["worker failed"])[-1]
-    return AreaResult(area, area_slug(area), "failed", secs, 0, msg)
+        spec = json.loads(line)
+        try:
+            manifest = run_area(spec)
+            res = {"status": manifest["status"], "attempts": manifest["attempts"]}
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which carries on
+            res = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"[-2000:]}
+        sys.stdout.write(_RESULT + json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
+class _Worker:
+    """A worker subprocess (its own session, so a timeout kills it and its kernel together)."""
+
+    def __init__(self) -> None:
+        import queue
+
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
+                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from longitudinal.reports import _worker_loop; _worker_loop()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+            start_new_session=True)
+        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # the worker exited
+
+    def _stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        tail = [ln for ln in self.stderr.read().strip().splitlines() if ln.strip()]
+        return tail[-1] if tail else ""
+
+    def run(self, spec: dict, timeout: float) -> AreaResult:
+        import queue
+
+        area = spec["area"]
+        t0 = time.monotonic()
+        try:
+            self.proc.stdin.write(json.dumps(spec) + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return AreaResult(area, area_slug(area), "failed", 0.0, 0, f"worker died: {self._stderr_tail()}")
+        while True:
+            left = timeout - (time.monotonic() - t0)
+            try:
+                line = self.lines.get(timeout=max(left, 0.0)) if left > 0 else None
+            except queue.Empty:
+                line = None
+                left = 0
+            if line is None and left <= 0:
+                self.kill()
+                _cleanup_tmp(Path(spec["out"]) / str(spec["year"]), area_slug(area))
+                return AreaResult(area, area_slug(area), "timeout", time.monotonic() - t0, 0,
+                                  f"no report after {timeout:g} s; the previous report (if any) is unchanged")
+            if line is None:  # the worker died (killed, out of memory, ...)
+                self.kill()
+                return AreaResult(area, area_slug(area), "failed", time.monotonic() - t0, 0,
+                                  f"worker died: {self._stderr_tail() or 'no message'}")
+            if line.startswith(_RESULT):
+                info = json.loads(line[len(_RESULT):])
+                secs = time.monotonic() - t0
+                if info.get("status") == "ok":
+                    return AreaResult(area, area_slug(area), "ok", secs, int(info.get("attempts", 1)))
+                return AreaResult(area, area_slug(area), "failed", secs, 0, info.get("message", "failed"))
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and its kernel
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+        self.stderr.close()
+
+
+def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[AreaResult], None]) -> None:
+    """Run the areas on ``workers`` persistent workers; a worker that timed out or died is replaced."""
+    import queue
+
+    todo: "queue.Queue[dict]" = queue.Queue()
+    for spec in specs:
+        todo.put(spec)
+
+    def slot() -> None:
+        worker = None
+        try:
+            while True:
+                try:
+                    spec = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None or not worker.alive:
+                    worker = _Worker()
+                try:
+                    r = worker.run(spec, timeout)
+                except Exception as exc:  # noqa: BLE001 - one area never stops the others
+                    r = AreaResult(spec["area"], area_slug(spec["area"]), "failed", 0.0, 0,
+                                   f"{type(exc).__name__}: {exc}")
+                done(r)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=slot, daemon=True) for _ in range(max(1, min(workers, len(specs))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _cleanup_tmp(year_dir: Path, slug: str) -> None:
@@ -570,20 +666,18 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         if on_start:
             on_start(len(area_list), todo)
         # Wales first: it is the largest, so it should not be the last one running.
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_run_in_subprocess, specs[a], timeout): a for a in todo}
-            for f in as_completed(futs):
-                try:
-                    r = f.result()
-                except Exception as exc:  # noqa: BLE001 - one area never stops the others
-                    a = futs[f]
-                    r = AreaResult(a, area_slug(a), "failed", 0.0, 0, f"{type(exc).__name__}: {exc}")
+        guard = threading.Lock()
+
+        def done(r: AreaResult) -> None:
+            with guard:
                 if r.status == "ok":
                     (year_dir / ".failed" / f"{r.slug}.json").unlink(missing_ok=True)
                     (year_dir / ".failed" / f"{r.slug}.ipynb").unlink(missing_ok=True)
                 result.results.append(r)
                 if on_result:
                     on_result(r)
+
+        _run_pool([specs[a] for a in todo], workers, timeout, done)
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
         write_index(year_dir, fy, all_areas())
