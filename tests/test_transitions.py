@@ -413,3 +413,19 @@ def test_zero_length_intervals():
     e = pd.DataFrame({"id": [1, 1, 1], "time": [0, 1.0, 1.0], "state": [1, 2, 3]})
     with pytest.raises(ValueError, match=r"zero length.*episodes: 1"):
         _fit(e, states=[1, 2, 3], absorbing=3, exact_absorbing=False, time_resolution=None)
+
+
+def test_likelihood_ratio_test_detects_a_real_effect():
+    Q = np.array([[-0.8, 0.8, 0], [0.3, -0.7, 0.4], [0, 0.5, -0.5]])
+    rng = np.random.default_rng(1)
+    cov = pd.DataFrame({"x": rng.integers(0, 2, 1500).astype(float), "noise": rng.normal(size=1500)})
+    B = np.zeros((3, 3))
+    B[0, 1] = B[1, 2] = 0.5
+    d = simulate_panel(Q, n=1500, covariates=cov, effects={"x": B}, seed=2)
+    base = _fit(d, states=[1, 2, 3])
+    real = _fit(d, states=[1, 2, 3], covariates=["x"]).lrtest(base)
+    null = _fit(d, states=[1, 2, 3], covariates=["noise"]).lrtest(base)
+    assert real["df"] == null["df"] == 4
+    assert real["p_value"] < 1e-4 and null["p_value"] > 0.001
+    with pytest.raises(ValueError, match="fewer parameters"):
+        base.lrtest(base)

@@ -931,6 +931,34 @@ class TransitionsResults:
                              "expected_pct": 100 * exp_[k] / n if n else np.nan})
         return pd.DataFrame(rows)
 
+    def lrtest(self, restricted: "TransitionsResults") -> dict[str, float]:
+        """Likelihood-ratio test of this model against a nested, simpler one on the same data.
+
+        Returns
+        -------
+        dict with ``statistic``, ``df`` and ``p_value`` (chi-squared).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, longitudinal as lg
+        >>> rng = np.random.default_rng(0)
+        >>> cov = pd.DataFrame({"x": rng.integers(0, 2, 400).astype(float)})
+        >>> d = lg.transitions.simulate_panel([[-1, 1], [0.5, -0.5]], n=400, covariates=cov, seed=1)
+        >>> big = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2], covariates=["x"])
+        >>> small = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2])
+        >>> big.lrtest(small)["df"]
+        2
+        """
+        if restricted.nobs != self.nobs or restricted.states_ != self.states_:
+            raise ValueError("the two models were not fitted to the same intervals and states "
+                             f"({self.nobs} vs {restricted.nobs} intervals)")
+        df = self.n_params_ - restricted.n_params_
+        if df <= 0:
+            raise ValueError(f"the restricted model must have fewer parameters ({restricted.n_params_} "
+                             f"vs {self.n_params_})")
+        stat = max(2 * (self.loglik - restricted.loglik), 0.0)
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+
     # ------------------------------------------------------------ reporting
     def summary(self) -> str:
         """A plain-text report of the fit."""
