@@ -441,3 +441,15 @@ def test_count_indicator_without_thresholds_fails_naming_the_step():
     m = OutcomeMap.from_yaml(text)
     with pytest.raises(OutcomeMapError, match="step 'Money skills': no progress thresholds"):
         m.rate(lg.simulate(people=150, seed=1))
+
+
+def test_sustained_indicator_is_the_survival_estimate_at_12_months():
+    from longitudinal.survival import sustained_outcomes
+
+    s = lg.simulate(people=900, seed=6)
+    v = indicators.compute("sustained_at_months", s, outcome="managing_accommodation", months=12, n_boot=20)
+    ref = sustained_outcomes(s, "managing_accommodation", by="outcome", months=(12,), n_boot=20, seed=0)
+    row = ref.at_months([12]).iloc[0]
+    assert v.value == pytest.approx(row["survival"]) and v.n == row["n"]
+    assert (v.ci_lower, v.ci_upper) == pytest.approx((row["ci_lower"], row["ci_upper"]))
+    assert 0 < v.missing_share < 1  # most episodes have no follow-up reading

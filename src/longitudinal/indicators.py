@@ -232,3 +232,33 @@ def _moved(study: Study, outcome: str, from_max: int = 2, to_min: int = 4, finan
     eligible = long.groupby(key, observed=True).ngroups
     one = (long.groupby(key, observed=True).size() < 2).sum()
     return k, base, k, _poisson_interval(k), (one / eligible if eligible else 0.0)
+
+
+@indicator("sustained_at_months", "proportion",
+           "Share of outcome levels sustained (no loss of `loss` stages from the level at a planned end of support) "
+           "`months` after the end: Turnbull estimate with bootstrap CI from lg.survival.sustained_outcomes "
+           "(base: episode-areas followed up; missing: areas with no usable follow-up)")
+def _sustained_at_months(study: Study, outcome: str, months: int = 12, loss: int = 1, n_boot: int = 100,
+                         seed: int = 0, local_authority: str | None = None, lead_need: str | None = None,
+                         service_type: str | None = None):
+    from .survival import sustained_outcomes  # imported late: survival imports lifelines
+
+    if local_authority not in (None, "Wales") or lead_need is not None or service_type is not None:
+        study = study.subset(local_authority=local_authority, lead_need=lead_need, service_type=service_type)
+    try:
+        res = sustained_outcomes(study, domain.outcome_code(outcome), by="outcome", loss=loss, months=(months,),
+                                 n_boot=n_boot, seed=seed)
+    except ValueError as e:
+        if not str(e).startswith("sustained_outcomes: no "):
+            raise
+        # nobody to follow (a small area, or no follow-up readings): undefined, and not rated
+        return float("nan"), 0, None, (float("nan"), float("nan")), 1.0
+    ex = res.exclusions.set_index("reason")["n"]
+    unfollowed = int(sum(ex.get(r, 0) for r in ("no_follow_up", "no_reading_at_end", "follow_up_at_end")))
+    t = res.at_months([months])
+    if t.empty:
+        return float("nan"), 0, None, (float("nan"), float("nan")), (1.0 if unfollowed else 0.0)
+    row = t.iloc[0]
+    n = int(row["n"])
+    return (float(row["survival"]), n, None, (float(row["ci_lower"]), float(row["ci_upper"])),
+            unfollowed / (n + unfollowed) if n + unfollowed else 0.0)

@@ -155,6 +155,7 @@ _DEFAULT = {
         "mean": {"direction": "higher", "low": 0.10, "some": 0.25, "good": 0.50},
         "indicators": {
             "share_reaching_stage": {"direction": "higher", "low": 0.20, "some": 0.40, "good": 0.60},
+            "sustained_at_months": {"direction": "higher", "low": 0.50, "some": 0.65, "good": 0.80},
         },
     },
     "confidence": {
