@@ -46,7 +46,7 @@ import inspect
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -1120,7 +1120,10 @@ class SROIResult:
         rows, yrows = [], []
         for c, fy in enumerate(cohorts):
             for k, o in enumerate(m.outcomes):
+                info = q_info[c][k]
                 rows.append({"cohort": fy, "stakeholder": o.stakeholder, "outcome": o.name,
+                             "indicator": o.indicator or o.indicator_text or "",
+                             "indicator_missing_share": None if info is None else info.missing_share,
                              "quantity": model.quantity[c, k], "quantity_ci_lower": q_ci[c, k, 0],
                              "quantity_ci_upper": q_ci[c, k, 1], "proxy_value": model.proxy[k],
                              "proxy_price_year": o.price_year, "proxy_source": o.proxy_source,
