@@ -582,6 +582,131 @@ class AnnualReport:
                 "for episodes with at least two scored readings in an area.")
         return self._add(Section("completeness", "Data completeness", text, tables, figs))
 
+    # ------------------------------------------------------- analyses
+    def _year_study(self) -> Study:
+        """Episodes active in the year, with their readings up to the year's end (as of 31 March)."""
+        if getattr(self, "_ys", None) is None:
+            st = self.study
+            ep = st.episodes[_active(st.episodes, self.year)]
+            end = domain.fy_bounds(self.year)[1]
+            rd = st.readings[(st.readings["reading_date"] <= end) & st.readings["episode_id"].isin(ep["episode_id"])]
+            ppl = st.people[st.people["person_id"].isin(ep["person_id"].unique())]
+            self._ys = Study(ppl.reset_index(drop=True), ep.reset_index(drop=True), rd.reset_index(drop=True),
+                             st.spend, truth=st.truth, source=st.source)
+        return self._ys
+
+    def distance(self) -> Section:
+        """Distance travelled in each of the 11 outcome areas: first vs latest reading by the year's end."""
+        import warnings
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .distance import SingleReadingWarning, distance_travelled, plot_profile
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingleReadingWarning)
+            d = distance_travelled(self._year_study(), compare="latest")
+        d = d.set_index("outcome").reindex(list(domain.OUTCOME_CODES)).reset_index()
+        d["outcome_name"] = [domain.OUTCOMES[c].name for c in d["outcome"]]
+        for c in ("n_episodes", "n", "n_single_reading"):
+            d[c] = d[c].fillna(0).astype("int64")
+        stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
+        pct_cols = ["pct_improved", "pct_same", "pct_worse"]
+        # Only the episodes compared are counted: publishing the episodes with a need as well would
+        # give away the (often small) number with a single reading by subtraction.
+        num = d[["outcome_name", "n", *stats_cols, *pct_cols]].copy()
+        num[stats_cols] = num[stats_cols].round(2)
+        num[pct_cols] = num[pct_cols].round(1)
+        pub = dc.suppress(num, ["n"], derived={c: ["n"] for c in stats_cols + pct_cols})
+        pub = pub.rename(columns={"outcome_name": "outcome", "n": "n_compared"})
+        tables = [self._publish_table(
+            "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
+            f"{domain.fy_bounds(self.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(self.year)}, {self.area}",
+            pub, ["n_compared"])]
+        shown = d[[_is_number(v) for v in pub["n_compared"]]]
+        shown = shown[shown["n"] > 0]
+        figs = []
+        if len(shown):
+            fig = plot_profile(shown, kind="dots", title=f"{self.label}: distance travelled (first vs latest stage)")
+            figs.append(self._publish_figure("distance_travelled", "Mean stage at the first and the latest reading "
+                                             "in each outcome area, with the mean change and its 95% CI "
+                                             "(areas with fewer than 5 episodes compared are not shown)", fig))
+        text = ("For every episode active in the year and every outcome area with a need, the first score is compared "
+                "with the latest score recorded by the end of the year. Episodes with a single reading cannot show "
+                "change and are left out. The interval is a 95% t interval of the mean change; *improved* means a "
+                "higher stage at the latest reading.")
+        return self._add(Section("distance", "Distance travelled in the 11 outcome areas", text, tables, figs))
+
+    def trajectories(self, outcome: str | None = None, min_episodes: int = 30) -> Section:
+        """The trajectory (linear mixed) model of one headline outcome area.
+
+        The area is ``outcome`` or, by default, the one with the most episodes
+        with two or more scored readings. Fitted only with at least
+        ``min_episodes`` such episodes.
+        """
+        import warnings
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .trajectories import TrajectoryWarning, fit_trajectories
+
+        ys = self._year_study()
+        scored = ys.readings[ys.readings["score"].notna()]
+        per = scored.groupby(["outcome", "episode_id"], observed=True).size()
+        usable = (per >= 2).groupby(level="outcome", observed=True).sum()
+        usable = usable.reindex(list(domain.OUTCOME_CODES), fill_value=0)
+        code = domain.outcome_code(outcome) if outcome else str(usable.idxmax())
+        name = domain.OUTCOMES[code].name
+        n_use = int(usable[code])
+        heading = f"Trajectory model: {name}"
+        if n_use < min_episodes:
+            return self._add(Section("trajectories", heading,
+                                     f"Too few episodes with two or more scored readings in *{name}* in {self.area} "
+                                     f"to fit the model (the report needs at least {min_episodes})."))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrajectoryWarning)
+            fit = fit_trajectories(ys, outcome=code)
+        fe = fit.fixed_effects.reset_index()
+        labels = {"Intercept": "Stage at the start of support", "time": "Change in stage per year of support"}
+        fe["term"] = [labels.get(t, t) for t in fe["term"]]
+        fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p"]].round(
+            {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p": 4})
+        vc = fit.variance_components().reset_index().round({"estimate": 3})
+        info = pd.DataFrame({"measure": ["Readings", "Episodes", "Episodes with a single reading", "Method",
+                                         "Converged"],
+                             "value": [fit.nobs, fit.ngroups, fit.n_single_reading, fit.method, str(fit.converged)]})
+        info = dc.suppress(info.iloc[:3], ["value"]).pipe(lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
+        tables = [self._publish_table("trajectory_fixed_effects", f"Trajectory model for {name}, {self.label}: "
+                                      "fixed effects (95% Wald CIs)", fe),
+                  self._publish_table("trajectory_variance", f"Trajectory model for {name}: random-effect SDs and "
+                                      "correlation, residual SD", vc),
+                  self._publish_table("trajectory_fit", f"Trajectory model for {name}: data and fit", info)]
+        # The population mean trajectory only: individual episodes' lines are never drawn in a report.
+        tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
+        pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        ax.fill_between(pred[fit.design.time], pred["lower"], pred["upper"], color=PALETTE[0], alpha=0.25,
+                        label="95% CI")
+        ax.plot(pred[fit.design.time], pred["mean"], color=PALETTE[0], label="Mean trajectory")
+        ax.set_ylim(1, 5)
+        ax.set_yticks([1, 2, 3, 4, 5], [domain.SCALE_SHORT[k] for k in range(1, 6)], fontsize=8)
+        ax.set_xlabel("Years since the start of support")
+        ax.set_title(f"{self.label}: {name}", fontsize=10)
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        figs = [self._publish_figure("trajectory", f"Estimated mean Journey of Change stage in {name} by time in "
+                                     "support (linear mixed model)", fig)]
+        text = (f"A linear mixed model of the score in *{name}* (the area with the most episodes with repeated "
+                "scores) on years since the start of support, with a random start level and rate of change for each "
+                "episode, fitted by REML to every scored reading of the episodes active in the year, up to its end. "
+                "The stage is treated as a number; the model describes the average journey, not any one person's.")
+        return self._add(Section("trajectories", heading, text, tables, figs))
+
     def methods(self, extra: str = "") -> Section:
         """Methods, definitions, limitations and the disclosure rule."""
         scale = "\n".join(f"| {k} | {v} |" for k, v in domain.SCALE.items())
