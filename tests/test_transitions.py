@@ -429,3 +429,23 @@ def test_likelihood_ratio_test_detects_a_real_effect():
     assert real["p_value"] < 1e-4 and null["p_value"] > 0.001
     with pytest.raises(ValueError, match="fewer parameters"):
         base.lrtest(base)
+
+
+def test_transition_specific_covariates():
+    Q = np.array([[-0.8, 0.8, 0], [0.3, -0.7, 0.4], [0, 0.5, -0.5]])
+    rng = np.random.default_rng(4)
+    cov = pd.DataFrame({"x": rng.integers(0, 2, 2000).astype(float)})
+    B = np.zeros((3, 3))
+    B[0, 1] = 0.6
+    d = simulate_panel(Q, n=2000, covariates=cov, effects={"x": B}, seed=5)
+    f = _fit(d, states=[1, 2, 3], covariates={"x": [(1, 2)]})
+    assert f.n_params_ == 5 and len(f.params_) == 5 and f.cov_params_.shape == (5, 5)
+    hr = f.hazard_ratios
+    assert len(hr) == 1 and (hr["from"].iloc[0], hr["to"].iloc[0]) == (1, 2)
+    assert abs(hr["coef"].iloc[0] - 0.6) < 3.3 * hr["std_err"].iloc[0]
+    full = _fit(d, states=[1, 2, 3], covariates=["x"])
+    assert full.lrtest(f)["df"] == 3 and full.loglik >= f.loglik
+    # The restricted model's other intensities do not depend on x.
+    np.testing.assert_allclose(f.qmatrix({"x": 1.0})["estimate"].loc[2, 3], f.Q.loc[2, 3])
+    with pytest.raises(ValueError, match=r"not allowed"):
+        _fit(d, states=[1, 2, 3], covariates={"x": [(1, 3)]})

@@ -121,3 +121,20 @@ def test_panel_observed_absorbing_state_agrees_with_msm(tmp_path):
     r = _run_msm(tmp_path, d, allowed)
     _sig3(np.exp(fit.params_.to_numpy()), np.exp(r["estimates"]))
     assert -2 * fit.loglik == pytest.approx(r["minus2loglik"][0], rel=1e-7)
+
+
+def test_transition_specific_covariates_agree_with_msm(tmp_path):
+    Q = np.array([[-0.8, 0.8, 0], [0.3, -0.7, 0.4], [0, 0.5, -0.5]])
+    rng = np.random.default_rng(4)
+    cov = pd.DataFrame({"x": rng.integers(0, 2, 600).astype(float)})
+    B = np.zeros((3, 3))
+    B[0, 1], B[1, 2] = 0.6, -0.4
+    d = simulate_panel(Q, n=600, covariates=cov, effects={"x": B}, seed=5)
+    fit = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2, 3],
+                             covariates={"x": [(1, 2), (2, 3)]})
+    r = _run_msm(tmp_path, d, (Q > 0).astype(int), covariates='list("1-2" = ~ x, "2-3" = ~ x)')
+    # msm lists the effects fixed at zero too: 4 baseline, then x on 1-2, 2-1, 2-3, 3-2.
+    est = np.asarray(r["estimates"])
+    assert est[[5, 7]].tolist() == [0.0, 0.0]
+    _sig3(np.exp(fit.params_.to_numpy()), np.exp(est[[0, 1, 2, 3, 4, 6]]))
+    assert -2 * fit.loglik == pytest.approx(r["minus2loglik"][0], rel=1e-7)

@@ -108,6 +108,7 @@ class _Encoder:
     names: list[str] = field(default_factory=list)
     levels: dict[str, list[Any]] = field(default_factory=dict)  # categorical: all levels, ref first
     numeric: list[str] = field(default_factory=list)
+    column_of: dict[str, str] = field(default_factory=dict)  # design name -> column
 
     @classmethod
     def fit(cls, df: pd.DataFrame, columns: Sequence[str], reference: Mapping[str, Any]) -> "_Encoder":
@@ -132,9 +133,11 @@ class _Encoder:
                                      "it cannot have an effect; drop it")
                 enc.levels[col] = lev
                 enc.names += [f"{col}[{v}]" for v in lev[1:]]
+                enc.column_of.update({f"{col}[{v}]": col for v in lev[1:]})
             else:
                 enc.numeric.append(col)
                 enc.names.append(col)
+                enc.column_of[col] = col
         unknown = set(reference) - set(enc.levels)
         if unknown:
             raise ValueError(f"reference given for {sorted(unknown)}, which are not categorical covariates")
@@ -318,7 +321,7 @@ def _crude_init(r, s, dt, exact, frm, to, K):
 
 def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, id: str = "episode_id",
                     time: str = "time", state: str = "score", allowed: Any = None,
-                    covariates: Sequence[str] | None = None, absorbing: Any = None,
+                    covariates: Sequence[str] | Mapping[str, Any] | None = None, absorbing: Any = None,
                     exact_absorbing: bool = True, states: Sequence[Any] | None = None,
                     reference: Mapping[str, Any] | None = None, include_follow_up: bool = False,
                     time_resolution: float | None = _DAY, duplicate_times: str = "raise",
@@ -340,11 +343,14 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         Default: adjacent stages forward and back (see :func:`default_allowed`),
         plus every stage to each absorbing state. A DataFrame is aligned on
         ``states``; an array is taken in the order of ``states``.
-    covariates : list of str, optional
-        Columns with log-linear effects on every allowed intensity:
-        ``q_rs(x) = q_rs * exp(x' beta_rs)``. Categorical columns become
-        dummies (reference = first level, or ``reference``); numeric columns
-        enter as they are. The value at the start of each interval applies.
+    covariates : list of str, or dict, optional
+        Columns with log-linear effects on the allowed intensities:
+        ``q_rs(x) = q_rs * exp(x' beta_rs)``. A list puts each covariate on every
+        intensity; a dict ``{column: [(from, to), ...]}`` on the listed ones only
+        (``"all"`` for every one), the others' effects fixed at zero (as msm's
+        transition-specific covariates). Categorical columns become dummies
+        (reference = first level, or ``reference``); numeric columns enter as
+        they are. The value at the start of each interval applies.
     absorbing : state or list of states, optional
         Absorbing state(s), e.g. ``"left_support"``. For a Study, a label that
         is not a stage adds, for every episode that ended, an observation of
@@ -400,7 +406,8 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     >>> fit.data_report_["episodes_single_reading_dropped"] >= 0
     True
     """
-    covariates = list(covariates or [])
+    cov_spec = dict(covariates) if isinstance(covariates, Mapping) else None
+    covariates = list(cov_spec) if cov_spec is not None else list(covariates or [])
     absorbing_list = [] if absorbing is None else (
         list(absorbing) if isinstance(absorbing, (list, tuple)) else [absorbing])
     if isinstance(data, Study):
@@ -468,16 +475,23 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     pattern = np.asarray(pattern).ravel()
     panel = msm.build_panel(K, pattern, Xu, prep["dt"], prep["r"], prep["s"], prep["exact"])
     N = max(len(prep["dt"]), 1)
+    free = _free_parameters(cov_spec, enc, states, frm, to)
+    full = np.zeros(len(free))
 
-    def fg(x):
-        ll, g = msm.loglik_grad(x, panel, frm, to)
-        return -ll / N, -g / N
+    def expand(v):
+        out = full.copy()
+        out[free] = v
+        return out
+
+    def fg(v):
+        ll, g = msm.loglik_grad(expand(v), panel, frm, to)
+        return -ll / N, -g[free] / N
 
     def hess(v):  # Hessian of the objective fg (minus the mean log-likelihood)
-        return -msm.hessian(v, panel, frm, to) / N
+        return -msm.hessian(expand(v), panel, frm, to)[np.ix_(free, free)] / N
 
     x0 = np.r_[_crude_init(prep["r"], prep["s"], prep["dt"], prep["exact"], frm, to, K),
-               np.zeros(p * nq)]
+               np.zeros(p * nq)][free]
     # Trust-region Newton with the (cheap, pattern-wise) observed information converges in
     # a few iterations where BFGS needs hundreds once there are covariates; BFGS is the
     # fallback when the information is singular and the trust region stalls.
@@ -498,10 +512,11 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     gmax = float(np.max(np.abs(fg(x)[1]))) * N
     eig = np.linalg.eigvalsh(info)
     pos_def = bool(eig.min() > 1e-8 * max(eig.max(), 1e-300))
+    cov = np.zeros((len(free), len(free)))
     if pos_def:
-        cov = np.linalg.inv(info)
+        cov[np.ix_(free, free)] = np.linalg.inv(info)
     else:
-        cov = np.linalg.pinv(info)
+        cov[np.ix_(free, free)] = np.linalg.pinv(info)
         warnings.warn("the observed information is singular: some intensities or effects are not "
                       "identified by the data (too few moves of some kind); their standard errors "
                       "are unreliable. Simplify `allowed` or the covariates.", RuntimeWarning,
@@ -513,11 +528,35 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                       "results are unreliable", RuntimeWarning, stacklevel=2)
     return TransitionsResults(
         states=states, absorbing=absorbing_list, allowed=A.astype(bool), frm=frm, to=to,
-        encoder=enc, params=x, cov=cov, loglik=-f * N, converged=converged, identified=pos_def,
+        encoder=enc, params=expand(x), free=free, cov=cov, loglik=-f * N, converged=converged,
+        identified=pos_def,
         n_iter=int(res.nit), optimizer=method,
         max_grad=gmax, alpha=alpha, data_report=report, prep=prep, exact_absorbing=exact_absorbing,
         time_resolution=time_resolution, outcome=None if outcome is None else domain.outcome_code(outcome),
     )
+
+
+def _free_parameters(spec, enc, states, frm, to) -> np.ndarray:
+    """Mask of estimated parameters: all baseline intensities, and covariate effects as specified."""
+    nq = len(frm)
+    free = np.ones(nq * (1 + len(enc.names)), bool)
+    if spec is None:
+        return free
+    labels = [(states[a], states[b]) for a, b in zip(frm, to)]
+    for j, name in enumerate(enc.names):
+        col = enc.column_of[name]
+        which = spec[col]
+        if isinstance(which, str) and which == "all":
+            continue
+        pairs = [tuple(t) for t in which]
+        bad = [t for t in pairs if t not in labels]
+        if bad:
+            raise ValueError(f"covariate {col!r} is put on transitions {bad} that are not allowed; "
+                             f"allowed transitions are {labels}")
+        if not pairs:
+            raise ValueError(f"covariate {col!r} is put on no transition")
+        free[nq + j * nq: nq + (j + 1) * nq] = [t in pairs for t in labels]
+    return free
 
 
 def _add_end_of_support(df: pd.DataFrame, label: Any, *, id: str, time: str, state: str,
@@ -561,7 +600,7 @@ class TransitionsResults:
         What was read, dropped and why.
     """
 
-    def __init__(self, *, states, absorbing, allowed, frm, to, encoder, params, cov, loglik,
+    def __init__(self, *, states, absorbing, allowed, frm, to, encoder, params, free, cov, loglik,
                  converged, identified, n_iter, optimizer, max_grad, alpha, data_report, prep, exact_absorbing,
                  time_resolution, outcome):
         self.states_ = list(states)
@@ -583,15 +622,17 @@ class TransitionsResults:
         self.exact_absorbing = exact_absorbing
         self.time_resolution = time_resolution
         self.outcome = outcome
-        self.n_params_ = len(params)
+        self._free = free
+        self.n_params_ = int(free.sum())
         self.nobs = data_report["intervals"]
         self.aic = -2 * self.loglik + 2 * self.n_params_
         self.bic = -2 * self.loglik + np.log(max(self.nobs, 1)) * self.n_params_
         names = [self._tname(i) for i in range(len(frm))]
         pnames = [f"log q[{n}]" for n in names] + [
             f"beta[{c}, {n}]" for c in encoder.names for n in names]
-        self.params_ = pd.Series(params, index=pnames, name="estimate")
-        self.cov_params_ = pd.DataFrame(cov, index=pnames, columns=pnames)
+        kept = [n for n, f in zip(pnames, free) if f]
+        self.params_ = pd.Series(params[free], index=kept, name="estimate")
+        self.cov_params_ = pd.DataFrame(cov[np.ix_(free, free)], index=kept, columns=kept)
 
     # ------------------------------------------------------------ basics
     @property
@@ -692,6 +733,8 @@ class TransitionsResults:
         for j, name in enumerate(self._enc.names):
             for i in range(nq):
                 k = nq + j * nq + i
+                if not self._free[k]:
+                    continue  # effect fixed at zero
                 b = self._x[k]
                 se = float(np.sqrt(max(self._cov[k, k], 0)))
                 z = b / se if se > 0 else np.nan
