@@ -1017,10 +1017,6 @@ def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, co
         row0 = {**key, "n": len(sub)}
         for m in months:
             rows.append({**row0, "months": m, "at_risk": int((sub["time"] >= m).sum())})
-        if not (sub["event"] == 1).any():
-            for r in rows[-len(months):]:
-                r["cumulative_incidence"] = 0.0
-            continue
         fitted = {}
         for code, name in _COMPETING.items():
             if not (sub["event"] == code).any():
@@ -1028,23 +1024,25 @@ def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, co
             aj = AalenJohansenFitter(seed=seed, alpha=alpha)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tie-jitter warning: the seed makes it reproducible
-                aj.fit(sub["time"], sub["event"], event_of_interest=code, label=f"{lab}" if code == 1 else name)
+                aj.fit(sub["time"], sub["event"], event_of_interest=code, label=lab if code == 1 else name)
             fitted[code] = aj
-        ajs[lab] = fitted[1]
+        if 1 in fitted:
+            ajs[lab] = fitted[1]
         for r in rows[-len(months):]:
             m = r["months"]
+            r["cumulative_incidence"], r["ci_lower"], r["ci_upper"] = 0.0, np.nan, np.nan
+            r["died"] = r["moved_away"] = 0.0  # none seen in this group
             for code, aj in fitted.items():
-                name = _COMPETING[code]
                 cd = aj.cumulative_density_.iloc[:, 0]
                 v = float(cd[cd.index <= m].iloc[-1]) if (cd.index <= m).any() else 0.0
-                r[f"{name}" if code != 1 else "cumulative_incidence"] = v
+                r["cumulative_incidence" if code == 1 else _COMPETING[code]] = v
                 if code == 1:
                     ci = aj.confidence_interval_
-                    ci = ci[ci.index <= m]
-                    # lifelines labels its two CI columns the wrong way round: take min / max
-                    vals = ci.iloc[-1].to_numpy(float) if len(ci) else np.array([np.nan, np.nan])
-                    r["ci_lower"], r["ci_upper"] = float(np.nanmin(vals)) if not np.isnan(vals).all() else np.nan, \
-                        float(np.nanmax(vals)) if not np.isnan(vals).all() else np.nan
+                    ci = ci[ci.index <= m].dropna()
+                    if len(ci):
+                        # lifelines labels its two CI columns the wrong way round: take min / max
+                        vals = ci.iloc[-1].to_numpy(float)
+                        r["ci_lower"], r["ci_upper"] = float(vals.min()), float(vals.max())
     table = pd.DataFrame(rows)
     for c in ["cumulative_incidence", "ci_lower", "ci_upper", "died", "moved_away"]:
         if c not in table.columns:

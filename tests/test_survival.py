@@ -1,0 +1,336 @@
+"""Time to independence and lasting impact: recovery of known truth, agreement with lifelines, bad input."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import AalenJohansenFitter, KaplanMeierFitter
+
+import longitudinal as lg
+from longitudinal.contract import apply_dtypes
+from longitudinal.study import Study
+from longitudinal.survival import MONTH_DAYS, sustained_outcomes, time_to_independence, turnbull
+
+DAY0 = pd.Timestamp("2020-04-01")
+
+
+# ----------------------------------------------------------------- helpers
+def _inspect(T: np.ndarray, schedule: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Interval (last inspection before T, first at or after T]; right-censored after the last."""
+    lo, hi = np.empty(T.size), np.empty(T.size)
+    for i, (t, s) in enumerate(zip(T, schedule)):
+        after = s[s >= t]
+        before = s[s < t]
+        lo[i] = before.max() if before.size else 0.0
+        hi[i] = after.min() if after.size else np.inf
+    return lo, hi
+
+
+def _study(episodes: list[dict], readings: list[tuple]) -> Study:
+    """A hand-built study: episodes as dicts, readings as (episode_id, day, type, outcome, score)."""
+    ep = pd.DataFrame(episodes)
+    ep = ep.assign(
+        local_authority=ep.get("local_authority", "Cardiff"), provider_id="W06000015-P01",
+        lead_need=ep.get("lead_need", "generic_floating"), service_type=ep.get("service_type", "short_term"))
+    ep["start_date"] = DAY0 + pd.to_timedelta(ep["start_day"], unit="D")
+    ep["end_date"] = DAY0 + pd.to_timedelta(ep["end_day"], unit="D")
+    ep = ep.drop(columns=["start_day", "end_day"])
+    people = pd.DataFrame({"person_id": ep["person_id"].unique(), "sex": "female", "birth_year": 1980})
+    r = pd.DataFrame(readings, columns=["episode_id", "day", "reading_type", "outcome", "score"])
+    start = ep.set_index("episode_id")["start_date"]
+    r["reading_date"] = r["episode_id"].map(start) + pd.to_timedelta(r["day"], unit="D")
+    r["person_id"] = r["episode_id"].map(ep.set_index("episode_id")["person_id"])
+    spend = pd.DataFrame({"financial_year": [2020], "local_authority": ["Cardiff"],
+                          "lead_need": ["generic_floating"], "spend_gbp": [1.0]})
+    return Study(apply_dtypes("people", people), apply_dtypes("episodes", ep[[
+        "episode_id", "person_id", "local_authority", "provider_id", "lead_need", "service_type",
+        "start_date", "end_date", "end_reason"]]), apply_dtypes("readings", r), apply_dtypes("spend", spend))
+
+
+def _independence_study(n: int, rate_per_month: dict[str, float], seed: int) -> tuple[Study, np.ndarray]:
+    """Episodes whose latent time to stage 5 is exponential (rate by lead need); reviews every 2-4 months."""
+    rng = np.random.default_rng(seed)
+    needs = list(rate_per_month)
+    eps, rds, times = [], [], []
+    for i in range(n):
+        need = needs[i % len(needs)]
+        T = rng.exponential(1 / rate_per_month[need]) * MONTH_DAYS  # days
+        gaps = rng.integers(60, 122, size=20)
+        days = np.cumsum(gaps)
+        days = days[days < 900]
+        eid = f"E{i:05d}"
+        eps.append({"episode_id": eid, "person_id": f"P{i:05d}", "lead_need": need, "start_day": i % 300,
+                    "end_day": i % 300 + 1000, "end_reason": "planned"})
+        rds.append((eid, 0, "start", "managing_money", 3))
+        for d in days:
+            rds.append((eid, int(d), "review", "managing_money", 5 if d >= T else 3))
+        times.append(T / MONTH_DAYS)
+    return _study(eps, rds), np.asarray(times)
+
+
+def _sustained_study(n: int, rate_per_month: float, seed: int, *, attend: float = 0.85) -> Study:
+    """Planned ends at stage 4; the stage is lost after an exponential time; follow-ups at 6, 12, 24 months."""
+    rng = np.random.default_rng(seed)
+    eps, rds = [], []
+    for i in range(n):
+        L = rng.exponential(1 / rate_per_month) * MONTH_DAYS
+        eid = f"E{i:05d}"
+        eps.append({"episode_id": eid, "person_id": f"P{i:05d}", "start_day": 0, "end_day": 300,
+                    "end_reason": "planned"})
+        rds += [(eid, 0, "start", "feeling_safe", 2), (eid, 300, "end", "feeling_safe", 4)]
+        for fu in (182, 365, 730):
+            if rng.random() < attend:
+                rds.append((eid, 300 + fu, "follow_up", "feeling_safe", 3 if fu >= L else 4))
+    return _study(eps, rds)
+
+
+# ----------------------------------------------------------------- Turnbull NPMLE
+def test_turnbull_matches_lifelines_interval_censored_km():
+    rng = np.random.default_rng(0)
+    T = rng.weibull(1.5, 150) * 2.0
+    sched = [np.sort(rng.uniform(0, 4, 5)) for _ in T]
+    lo, hi = _inspect(T, sched)
+    ours = turnbull(lo, hi, tol=1e-12, max_iter=100_000)
+    # lifelines treats intervals as closed [l, u]; inspection data are open on the left: shift l by a hair
+    km = KaplanMeierFitter().fit_interval_censoring(lo + 1e-9, hi, tol=1e-8)
+    sf = km.survival_function_
+    # at the end points of lifelines' estimate, where both are determined, the two NPMLEs agree
+    pts = np.unique(np.r_[ours.left, ours.right])
+    pts = pts[np.isfinite(pts) & (pts < ours.last_time)]
+    mine = ours.survival(pts)
+    theirs = []
+    for p in pts:
+        row = sf[sf.index <= p + 1e-12].iloc[-1]
+        theirs.append(row.min())
+    # lifelines stops its EM at tol; both are the same NPMLE to within that
+    assert np.max(np.abs(mine - np.asarray(theirs))) < 1e-3
+
+
+def test_turnbull_recovers_weibull_survival_under_periodic_inspection():
+    rng = np.random.default_rng(1)
+    n = 3000
+    T = rng.weibull(1.3, n) * 10.0  # months
+    sched = [np.cumsum(rng.uniform(2, 4, 12)) for _ in range(n)]
+    lo, hi = _inspect(T, sched)
+    c = turnbull(lo, hi)
+    t = np.array([3.0, 6.0, 12.0, 18.0])
+    truth = np.exp(-(t / 10.0) ** 1.3)
+    se = np.sqrt(truth * (1 - truth) / n)
+    assert np.all(np.abs(c.survival(t) - truth) < 4 * se + 0.01)
+
+
+def test_turnbull_reports_nan_beyond_follow_up_and_rejects_bad_intervals():
+    c = turnbull([0, 1, 2], [1, np.inf, 3])
+    assert np.isnan(c.survival([5.0])[0])
+    with pytest.raises(ValueError, match="upper must be greater than lower"):
+        turnbull([1.0], [1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        turnbull([np.nan], [1.0])
+
+
+# ----------------------------------------------------------------- time to independence
+@pytest.fixture(scope="module")
+def tti_known():
+    study, T = _independence_study(1200, {"generic_floating": 1 / 10, "mental_health": 1 / 20}, seed=4)
+    res = time_to_independence(study, "managing_money", by="lead_need",
+                               covariates=["lead_need"], n_boot=60, seed=5)
+    return study, T, res
+
+
+def test_time_to_independence_recovers_exponential_truth(tti_known):
+    _, T, res = tti_known
+    sa = res.survival_at
+    # the NPMLE from readings every 2-4 months matches the latent times' own empirical survival
+    for k, need in enumerate(("generic_floating", "mental_health")):
+        sub = sa[sa["lead_need"] == need].set_index("months")
+        for m in (6, 12, 24):
+            assert sub.loc[m, "survival"] == pytest.approx((T[k::2] > m).mean(), abs=0.03)
+    for need, mean in (("generic_floating", 10.0), ("mental_health", 20.0)):
+        sub = sa[sa["lead_need"] == need].set_index("months")
+        for m in (6, 12, 24):
+            truth = np.exp(-m / mean)
+            lo, hi = sub.loc[m, ["ci_lower", "ci_upper"]]
+            # 95% bootstrap CI, widened by a hair for Monte Carlo error in the CI itself
+            assert lo - 0.02 <= truth <= hi + 0.02, (need, m, truth, lo, hi)
+    med = res.median.set_index("lead_need")["median"]
+    assert med["generic_floating"] == pytest.approx(10 * np.log(2), rel=0.15)
+
+
+def test_interval_censoring_removes_the_bias_of_dating_at_the_reading(tti_known):
+    _, _, res = tti_known
+    sub = res.data[res.data["lead_need"] == "generic_floating"]
+    km = res.km["generic_floating"]
+    # lifelines KM on the reading that showed the stage: what we wrap is exactly lifelines
+    ref = KaplanMeierFitter().fit(sub["seen_time"], sub["event"])
+    assert np.allclose(km.survival_function_.to_numpy(), ref.survival_function_.to_numpy())
+    # ... and it is biased late (shows more people not yet at the stage) against the truth exp(-6/10)
+    assert float(km.predict(6.0)) > np.exp(-0.6) + 0.03
+    npmle = res.survival_at.set_index(["lead_need", "months"]).loc[("generic_floating", 6), "survival"]
+    assert abs(npmle - np.exp(-0.6)) < 0.05
+
+
+def test_cox_recovers_hazard_ratio_and_reports_ph_test(tti_known):
+    _, _, res = tti_known
+    hr = res.hazard_ratios.set_index("covariate")
+    row = hr.loc["lead_need[mental_health]"]
+    assert row["ci_lower"] < 0.5 < row["ci_upper"]  # true rate ratio 10/20
+    assert {"test_statistic", "p"} <= set(res.ph_test.columns)
+    assert "lead_need[mental_health]" in res.ph_test["covariate"].tolist()
+    text = res.summary()
+    assert "Proportional-hazards test" in text and "Median months" in text
+
+
+def test_ph_test_flags_crossing_hazards():
+    # Weibull shapes 0.6 and 2.5 with similar medians: hazards cross, PH must be rejected
+    rng = np.random.default_rng(7)
+    study, _ = _independence_study(10, {"generic_floating": 1.0}, seed=0)  # only to reuse the builder shape
+    eps, rds = [], []
+    for i in range(900):
+        need = ("generic_floating", "mental_health")[i % 2]
+        T = (rng.weibull(0.6) if i % 2 == 0 else rng.weibull(2.5)) * 8 * MONTH_DAYS
+        eid = f"E{i:05d}"
+        eps.append({"episode_id": eid, "person_id": f"P{i:05d}", "lead_need": need, "start_day": 0,
+                    "end_day": 1000, "end_reason": "planned"})
+        rds.append((eid, 0, "start", "managing_money", 3))
+        for d in range(30, 900, 30):
+            rds.append((eid, d, "review", "managing_money", 5 if d >= T else 3))
+    res = time_to_independence(_study(eps, rds), "managing_money", covariates=["lead_need"], n_boot=0)
+    assert float(res.ph_test["p"].iloc[0]) < 0.01
+    assert "violated" in res.summary()
+
+
+def test_time_to_independence_on_simulated_study_runs_every_area_and_plots():
+    study = lg.simulate(people=700, seed=11)
+    res = time_to_independence(study, "all", stage=4, n_boot=10, covariates=["service_type", "start_score"])
+    assert set(res.median["outcome"]) <= set(lg.domain.OUTCOME_CODES)
+    assert res.by[0] == "outcome"
+    ex = res.exclusions.set_index("reason")["n"]
+    assert ex["at_stage_at_start"] > 0 and ex["single_reading"] > 0
+    # every followed episode-area is counted once: analysed + excluded = episode-areas with a reading in support
+    long = study.long(include_follow_up=False)
+    long = long[long["end_date"].isna() | (long["reading_date"] <= long["end_date"])]
+    n_areas = long.groupby(["episode_id", "outcome"], observed=True).ngroups
+    assert len(res.data) + ex["at_stage_at_start"] + ex["single_reading"] == n_areas
+    # the start score is a strong predictor of reaching stage 4 sooner, as the simulator implies
+    hr = res.hazard_ratios.set_index("covariate").loc["start_score", "hazard_ratio"]
+    assert hr > 1.5
+    fig = res.plot()
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def test_time_to_independence_is_deterministic():
+    study = lg.simulate(people=300, seed=4)
+    a = time_to_independence(study, "feeling_safe", stage=4, n_boot=15, seed=9)
+    b = time_to_independence(study, "feeling_safe", stage=4, n_boot=15, seed=9)
+    pd.testing.assert_frame_equal(a.curves, b.curves)
+    pd.testing.assert_frame_equal(a.median, b.median)
+
+
+# ----------------------------------------------------------------- sustained outcomes
+@pytest.fixture(scope="module")
+def sustained_known():
+    study = _sustained_study(1500, rate_per_month=1 / 30, seed=4)
+    return sustained_outcomes(study, "feeling_safe", by=("outcome",), n_boot=80, seed=2)
+
+
+def test_sustained_outcomes_recover_exponential_loss(sustained_known):
+    tab = sustained_known.at_months([6, 12, 24]).set_index("months")
+    for m in (6, 12, 24):
+        truth = np.exp(-m / 30)
+        lo, hi = tab.loc[m, ["ci_lower", "ci_upper"]]
+        assert lo - 0.02 <= truth <= hi + 0.02, (m, truth, lo, hi)
+
+
+def test_by_year_is_the_tidy_drop_off_table(sustained_known):
+    by = sustained_known.by_year()
+    assert by.columns.tolist() == ["outcome", "year", "survival", "ci_lower", "ci_upper", "at_risk"]
+    assert by["year"].tolist() == [1, 2]
+    assert by["survival"].is_monotonic_decreasing
+    assert (by["ci_lower"] <= by["survival"]).all() and (by["survival"] <= by["ci_upper"]).all()
+    assert by.loc[0, "survival"] == pytest.approx(np.exp(-12 / 30), abs=0.04)
+    fig = sustained_known.plot()
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def test_simulated_short_term_services_lose_gains_more_often():
+    # truth: loses_gains_prob short_term 0.30 > long_term 0.15, with a decline of 0.7 stages a year
+    study = lg.simulate(people=2500, seed=21)
+    assert study.truth["score_model"]["loses_gains_prob"]["short_term"] > \
+        study.truth["score_model"]["loses_gains_prob"]["long_term"]
+    res = sustained_outcomes(study, by=("service_type",), n_boot=0, seed=1)
+    tab = res.at_months([12, 24]).set_index(["service_type", "months"])["survival"]
+    assert tab[("short_term", 24)] < tab[("long_term", 24)]
+    assert tab[("short_term", 24)] <= tab[("short_term", 12)]
+
+
+def test_rereferral_aalen_johansen_is_reproducible_and_agrees_with_lifelines():
+    study = lg.simulate(people=1500, seed=5)
+    ep = study.episodes
+    rng = np.random.default_rng(0)
+    people = ep["person_id"].astype(str).unique()
+    who = rng.choice(people, size=len(people) // 6, replace=False)
+    last_end = ep.assign(person_id=ep["person_id"].astype(str)).groupby("person_id")["end_date"].max()
+    exits = pd.DataFrame({"person_id": who, "reason": rng.choice(["died", "moved_away"], size=who.size)})
+    exits["date"] = last_end.reindex(who).to_numpy() + pd.to_timedelta(rng.integers(20, 400, who.size), "D")
+    exits = exits.dropna()
+    a = sustained_outcomes(study, by=("outcome", "lead_need"), exits=exits, n_boot=0, seed=3)
+    b = sustained_outcomes(study, by=("outcome", "lead_need"), exits=exits, n_boot=0, seed=3)
+    pd.testing.assert_frame_equal(a.rereferral, b.rereferral)
+    rr = a.rereferral_data
+    assert {0, 1, 2, 3} <= set(rr["event"])
+    # the wrapped estimator is lifelines' own, with the same seed
+    sub = rr[rr["lead_need"] == "older_people"]
+    ref = AalenJohansenFitter(seed=3).fit(sub["time"], sub["event"], event_of_interest=1)
+    ours = a.aalen_johansen["older_people"]
+    assert np.allclose(ours.cumulative_density_.to_numpy(), ref.cumulative_density_.to_numpy())
+    t = a.rereferral.set_index(["lead_need", "months"])
+    tot = t["cumulative_incidence"] + t["died"] + t["moved_away"]
+    assert (tot <= 1 + 1e-9).all()
+    ok = t["ci_lower"].notna()
+    assert ok.any()
+    assert (t.loc[ok, "ci_lower"] <= t.loc[ok, "cumulative_incidence"] + 1e-9).all()
+    assert (t.loc[ok, "cumulative_incidence"] <= t.loc[ok, "ci_upper"] + 1e-9).all()
+    fig = a.plot_cumulative_incidence()
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+# ----------------------------------------------------------------- bad input
+def test_bad_input_is_reported_or_refused():
+    study = _sustained_study(40, rate_per_month=1 / 30, seed=1)
+    r = study.readings.copy()
+    # a follow-up dated before the end of support, and an episode with a single reading
+    i = r.index[r["reading_type"] == "follow_up"][0]
+    r.loc[i, "reading_date"] = r.loc[i, "reading_date"] - pd.Timedelta(days=400)
+    study = Study(study.people, study.episodes, r, study.spend)
+    res = sustained_outcomes(study, "feeling_safe", by="outcome", n_boot=0)
+    ex = res.exclusions.set_index("reason")["n"]
+    assert ex["follow_up_before_end"] == 1
+    tti = time_to_independence(study, "feeling_safe", stage=4, covariates=None, n_boot=0)
+    assert tti.exclusions.set_index("reason").loc["single_reading", "n"] == 0  # start + end: two readings
+    with pytest.raises(KeyError, match="not an outcome area"):
+        time_to_independence(study, "happiness")
+    with pytest.raises(KeyError, match="unknown column"):
+        sustained_outcomes(study, by=("outcome", "postcode"))
+    with pytest.raises(KeyError, match="unknown column"):
+        time_to_independence(study, "feeling_safe", covariates=["shoe_size"])
+    with pytest.raises(ValueError, match="stage must be"):
+        time_to_independence(study, "feeling_safe", stage=7)
+    with pytest.raises(ValueError, match="exits: reason"):
+        sustained_outcomes(study, exits=pd.DataFrame({"person_id": ["P00001"], "date": ["2022-01-01"],
+                                                      "reason": ["abducted"]}))
+
+
+def test_single_reading_episodes_are_counted():
+    eps = [{"episode_id": f"E{i}", "person_id": f"P{i}", "start_day": 0, "end_day": 400,
+            "end_reason": "planned"} for i in range(30)]
+    rds = [(f"E{i}", 0, "start", "managing_money", 2) for i in range(30)]
+    rds += [(f"E{i}", d, "review", "managing_money", 5 if d > 150 * (i % 3 + 1) else 3)
+            for i in range(20) for d in (90, 180, 270, 360)]
+    res = time_to_independence(_study(eps, rds), "managing_money", covariates=None, n_boot=0)
+    assert res.exclusions.set_index("reason").loc["single_reading", "n"] == 10
+    assert len(res.data) == 20
