@@ -21,6 +21,8 @@ from .ordinal import OrdinalResults, fit_ordinal
 from .groups import TrajectoryGroupsResults, fit_trajectory_groups
 from . import transitions
 from .transitions import TransitionsResults, fit_transitions
+from . import survival
+from .survival import IndependenceResults, SustainedResults, sustained_outcomes, time_to_independence
 from . import sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
@@ -38,5 +40,6 @@ __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_
             "reading_completeness", "stage_distribution", "transition_matrix"]
 __all__ += ["OrdinalResults", "fit_ordinal", "TrajectoryGroupsResults", "fit_trajectory_groups"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
+__all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
 __all__ += ["sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]

@@ -151,7 +151,7 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 5
     --------
     >>> c = turnbull([0, 0, 1, 1, 2], [1, 2, 2, float("inf"), float("inf")])
     >>> [round(float(s), 3) for s in c.survival([1, 2])]
-    [0.75, 0.4]
+    [0.724, 0.276]
     """
     lo = np.asarray(lower, dtype=float)
     hi = np.asarray(upper, dtype=float)
@@ -800,7 +800,7 @@ class SustainedResults:
         fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
         fitters = list(self.aalen_johansen.values())[:max_groups]
         for f in fitters:
-            f.plot(ax=ax)
+            f.plot_cumulative_density(ax=ax)
         ax.set_xlabel("Months after a planned end of support")
         ax.set_ylabel("Cumulative incidence of re-referral")
         if at_risk and fitters:
