@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
@@ -189,6 +190,11 @@ def test_rollup_one_map_per_area_and_wales_pooled(study, rated):
     assert r.areas == ["Wales", "Cardiff", "Powys"]
     wales = r.ratings[r.ratings["area"] == "Wales"].reset_index(drop=True)
     assert wales.equals(rated.ratings_)
+    # the roll-up cuts each authority's tables from the Wales ones: same as rating the authority alone
+    assert r.maps["Powys"].indicator_values_.equals(m.rate(study, area="Powys").indicator_values_)
+    cut = lg.outcome_maps._MemoStudy.of(study).area("Powys").long("managing_money", include_follow_up=False)
+    direct = study.subset(local_authority="Powys").long("managing_money", include_follow_up=False)
+    pd.testing.assert_frame_equal(cut, direct)
     wide = r.table("progress")
     assert list(wide.columns) == r.areas and len(wide) == len(rated.ratings_)
     s = r.summary()

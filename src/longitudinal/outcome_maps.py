@@ -823,9 +823,9 @@ class OutcomeMap:
         """
         rubric = _as_rubric(rubric)
         area_name = None if area in (None, "Wales") else domain.local_authority(area)
-        if area_name is not None:
-            study = study.subset(local_authority=area_name)
         study = _MemoStudy.of(study)
+        if area_name is not None:
+            study = study.area(area_name)
         cache = {} if _cache is None else _cache
         out = copy.deepcopy(self)
         out.area = area_name or "Wales"
@@ -922,12 +922,26 @@ class _MemoStudy(Study):
             return study
         return cls(**{f.name: getattr(study, f.name) for f in fields(Study)})
 
+    def area(self, name: str) -> "_MemoStudy":
+        """The study of one authority, whose analysis tables are cut from this study's (same rows, same order)."""
+        areas = self.__dict__.setdefault("_areas", {})
+        if name not in areas:
+            sub = _MemoStudy.of(self.subset(local_authority=name))
+            sub.__dict__["_parent"] = (self, name)
+            areas[name] = sub
+        return areas[name]
+
     def long(self, outcome=None, *, scored_only: bool = True, include_follow_up: bool = True) -> pd.DataFrame:
         key = (outcome if outcome is None or isinstance(outcome, str) else tuple(outcome), scored_only,
                include_follow_up)
         cache = self.__dict__.setdefault("_long_cache", {})
         if key not in cache:
-            cache[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
+            parent = self.__dict__.get("_parent")
+            if parent is not None:
+                whole = parent[0].long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
+                cache[key] = whole[whole["local_authority"] == parent[1]].reset_index(drop=True)
+            else:
+                cache[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
         return cache[key].copy(deep=False)
 
 
@@ -1037,7 +1051,9 @@ def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
         areas = ["Wales"] + [la for la in domain.LA_NAMES if la in present]
     else:
         areas = ["Wales" if a == "Wales" else domain.local_authority(a) for a in areas]
-    maps = {a: omap.rate(study, rubric, area=a) for a in areas}
+    # one analysis table per outcome for Wales, cut per authority: the joins are done once
+    memo = _MemoStudy.of(study)
+    maps = {a: omap.rate(memo, rubric, area=a) for a in areas}
     ratings = pd.concat([m.ratings_ for m in maps.values()], ignore_index=True)
     values = pd.concat([m.indicator_values_ for m in maps.values()], ignore_index=True)
     return MapRollup(maps, ratings, values)

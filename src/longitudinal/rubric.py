@@ -161,7 +161,7 @@ _DEFAULT = {
     "confidence": {
         "minimum_n": 30,
         "high": {"min_n": 400, "max_ci_width": {"proportion": 0.10, "mean": 0.20, "count": 0.25},
-                 "max_missing_share": 0.10},
+                 "max_missing_share": 0.15},
         "medium": {"min_n": 100, "max_ci_width": {"proportion": 0.20, "mean": 0.40, "count": 0.50},
                    "max_missing_share": 0.30},
         "ci_crosses_threshold": "medium",
