@@ -707,6 +707,131 @@ class AnnualReport:
                 "The stage is treated as a number; the model describes the average journey, not any one person's.")
         return self._add(Section("trajectories", heading, text, tables, figs))
 
+    def outcome_map(self, map_path: str | Path | None = None) -> Section:
+        """The programme's outcome map, each step rated for progress and confidence from this area's data."""
+        import warnings
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .outcome_maps import OutcomeMap, rollup, shipped_map_path
+
+        path = map_path or shipped_map_path("supporting_people")
+        omap = OutcomeMap.from_yaml(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = rollup(omap, self._year_study(), areas=[self.area])
+        keys = ["pathway", "column", "step"]
+        iv = r.indicator_values.copy()
+        iv["value"] = iv["value"].astype(float).round(3)
+        for c in ("ci_lower", "ci_upper", "missing_share"):
+            iv[c] = iv[c].astype(float).round(3)
+        iv["n"] = iv["n"].fillna(0).astype("int64")
+        iv_pub = dc.suppress(iv[[*keys, "indicator", "params", "n", "value", "ci_lower", "ci_upper", "missing_share",
+                                 "progress", "confidence"]], ["n"],
+                             derived={"value": ["n"], "ci_lower": ["n"], "ci_upper": ["n"]})
+        small = iv_pub["n"].isin([dc.PRIMARY, dc.SECONDARY]).to_numpy()
+        iv_pub.loc[small, ["progress", "confidence"]] = dc.SECONDARY
+        # A rating that rests on a suppressed indicator is hidden too.
+        hidden_steps = set(map(tuple, iv.loc[small, keys].to_numpy()))
+        rt = r.ratings[[*keys, "progress", "confidence", "basis"]].copy()
+        hide_rt = np.array([tuple(k) in hidden_steps for k in rt[keys].to_numpy()], dtype=bool)
+        rt["progress"] = dc.hide(rt["progress"], hide_rt)
+        rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
+        tables = [self._publish_table("outcome_map_ratings", f"Outcome map ratings, {self.label}", rt),
+                  self._publish_table("outcome_map_indicators", f"Indicators behind the ratings, {self.label}",
+                                      iv_pub, ["n"])]
+        figs = []
+        if not hide_rt.any():
+            m = r.maps[self.area]
+            for i, pw in enumerate(m.pathways):
+                fig = m.plot(pathway=i)
+                figs.append(self._publish_figure(f"outcome_map_{i + 1}", f"Outcome map: {getattr(pw, 'name', pw)}",
+                                                 fig))
+        text = ("The outcome map sets out how support is expected to lead to change, step by step (contribution "
+                "analysis). Steps measured by an indicator are rated from this area's data for the episodes active "
+                "in the year; the others carry the programme team's ratings (*manual*).")
+        notes = ["Some ratings rest on fewer than 5 episodes and are hidden; the map figure is therefore not shown."] \
+            if hide_rt.any() else []
+        return self._add(Section("outcome_map", "Outcome map", text, tables, figs, notes))
+
+    def social_return(self, impact_map: str | Path | None = None, draws: int = 2000) -> Section:
+        """Social return on investment in the year, with its uncertainty (Monte Carlo, seeded).
+
+        The default impact map is the data-driven ``data/impact_maps/example_study.yaml``: its
+        quantities are indicators of this area's data and its inputs are this area's spend.
+        """
+        import warnings
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from . import sroi
+
+        path = impact_map or Path(sroi.DEFAULT_MAP).with_name("example_study.yaml")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = sroi.evaluate(path, self.study, year=self.year)
+                mc = res.monte_carlo(draws=draws, seed=self.seed, level=0.90)
+        except (sroi.ImpactMapError, ValueError) as exc:
+            # Typically a small area: too little follow-up to estimate an adjustment from the data.
+            return self._add(Section("social_return", "Social return on investment", "", [], [], [
+                f"The social return could not be estimated for {self.area} in {domain.fy_label(self.year)}: {exc}"]))
+        out = res.outcomes.copy()
+        quantity = out["quantity"].astype(float).round().fillna(0).astype("int64")
+        small = ((quantity >= 1) & (quantity < dc.THRESHOLD)).to_numpy()
+        lo, hi = mc.interval
+        pay = res.payback_months
+        head = pd.DataFrame({
+            "measure": ["Inputs: spend (GBP, present value)", "Social value (GBP, present value)",
+                        "Net present value (GBP)", "SROI ratio (GBP of social value per GBP 1)",
+                        "SROI ratio: median of Monte Carlo draws", "SROI ratio: 90% uncertainty interval",
+                        "Probability that the ratio is below 1", "Payback (months)"],
+            "value": [f"{res.inputs_value:,.0f}", f"{res.present_value:,.0f}", f"{res.npv:,.0f}",
+                      f"{res.sroi_ratio:.2f}", f"{mc.median:.2f}", f"{lo:.2f} to {hi:.2f}",
+                      f"{mc.prob_below_one:.3f}",
+                      "" if pay is None or not np.isfinite(pay) else f"{pay:.1f}"]})
+        pub = pd.DataFrame({"outcome": out["outcome"], "stakeholder": out["stakeholder"],
+                            "people": quantity, "proxy_value_gbp": out["proxy_value"].astype(float).round(0),
+                            "deadweight": out["deadweight"], "attribution": out["attribution"],
+                            "drop_off": out["drop_off"].astype(float).round(3), "duration_years": out["duration_years"],
+                            "present_value_gbp": out["present_value"].astype(float).round(0)})
+        pub = dc.suppress(pub, ["people"], derived={"present_value_gbp": ["people"]})
+        if small.any():
+            # The total value less the published outcomes would give a suppressed count away (few integer
+            # solutions), so every figure built on the total is hidden for this area.
+            head.loc[1:, "value"] = dc.SECONDARY
+        tables = [self._publish_table("sroi_headline", f"Social return, {self.label}", head),
+                  self._publish_table("sroi_outcomes", f"Social value by outcome, {self.label}", pub, ["people"])]
+        if small.any():
+            return self._add(Section("social_return", "Social return on investment", "", tables, [], [
+                "An outcome in this area is reached by fewer than 5 people: its count is suppressed, and so are the "
+                "social value, the ratio and its uncertainty, which would reveal it."]))
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.hist(mc.ratios, bins=50, color=PALETTE[2])
+        ax.axvline(res.sroi_ratio, color="black", lw=1, label=f"estimate {res.sroi_ratio:.2f}")
+        ax.axvspan(lo, hi, color=PALETTE[1], alpha=0.2, label=f"90% interval {lo:.2f} to {hi:.2f}")
+        ax.axvline(1.0, color=PALETTE[3], ls="--", lw=1, label="break-even (1.0)")
+        ax.set_xlabel("SROI ratio (GBP of social value per GBP 1 spent)")
+        ax.set_yticks([])
+        ax.set_title(f"{self.label}: uncertainty of the social return ({draws:,} draws)", fontsize=10)
+        ax.legend(frameon=False, fontsize=8)
+        ax.spines[["top", "right", "left"]].set_visible(False)
+        fig.tight_layout()
+        figs = [self._publish_figure("sroi_uncertainty", "Distribution of the SROI ratio over the Monte Carlo draws "
+                                     "of proxies, deadweight, attribution, displacement and drop-off", fig)]
+        text = (f"Social value is estimated from the impact map `{Path(path).name}`: the number of people reaching "
+                "each outcome in the year (from the Journey of Change readings), a financial proxy for each outcome, "
+                "less deadweight, displacement and attribution, with drop-off over the outcome's duration, "
+                "discounted at the HM Treasury Green Book rate and set against the year's spend. The uncertainty "
+                f"interval comes from {draws:,} Monte Carlo draws of every assumption (seed {self.seed}).")
+        notes = ["Outcomes reached by fewer than 5 people are suppressed; the totals still include them."] \
+            if small.any() else []
+        return self._add(Section("social_return", "Social return on investment", text, tables, figs, notes))
+
     def methods(self, extra: str = "") -> Section:
         """Methods, definitions, limitations and the disclosure rule."""
         scale = "\n".join(f"| {k} | {v} |" for k, v in domain.SCALE.items())
