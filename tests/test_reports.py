@@ -158,6 +158,32 @@ def test_distance_and_trajectory_sections_agree_with_the_models(tmp_path):
     assert not small.tables and "Too few episodes" in small.text
 
 
+def test_social_return_and_outcome_map_sections(tmp_path):
+    import warnings
+
+    from longitudinal import sroi
+
+    s = lg.simulate(people=3000, seed=4)
+    rep = AnnualReport(s, 2024, "Wales", seed=3, out=tmp_path)
+    sec = rep.social_return(draws=500)
+    head = sec.tables[0].data.set_index("measure")["value"]
+    path = Path(sroi.DEFAULT_MAP).with_name("example_study.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sroi.evaluate(path, s, year=2024)
+    if sec.notes:  # an outcome reached by fewer than 5 people hides everything built on the total
+        assert head.iloc[1:].eq(dc.SECONDARY).all()
+    else:
+        assert head["SROI ratio (GBP of social value per GBP 1)"] == f"{ref.sroi_ratio:.2f}"
+        assert (tmp_path / "figures" / "sroi_uncertainty.png").exists()
+    om = rep.outcome_map()
+    ratings = om.tables[0].data
+    assert {"pathway", "column", "step", "progress", "confidence"} <= set(ratings.columns)
+    ind = om.tables[1].data
+    nums = pd.to_numeric(ind["n"], errors="coerce")
+    assert not ((nums >= 1) & (nums <= 4)).any()
+
+
 def test_figures_are_byte_stable():
     import matplotlib.pyplot as plt
 

@@ -150,8 +150,8 @@ class PublishedTable:
         return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
     def to_html(self) -> str:
-        return self.data.to_html(index=False, na_rep="", escape=True, border=0,
-                                 float_format=lambda v: f"{v:,.1f}", classes="lg-table")
+        return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=_fmt_float,
+                                 classes="lg-table")
 
 
 @dataclass
@@ -868,6 +868,15 @@ episodes, readings, spend); the report is a parameterised notebook run unattende
 {dc.RULE}
 """
         return self._add(Section("methods", "Methods, definitions and limitations", text.strip()))
+
+
+def _fmt_float(v: float) -> str:
+    """Tables are rounded where they are made; show what they hold (large amounts with separators)."""
+    if not np.isfinite(v):
+        return ""
+    if abs(v) >= 1000 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
 
 
 def _fmt(v) -> str:
