@@ -273,7 +273,10 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
         G = st.ztz_sum - np.einsum("ikn,jkn->ij", T, T)
         G -= (dof / r2) * np.einsum("in,jn->ij", u, u)
         if reml:
-            R = np.stack([_combine(H[a], Q) for a in range(p)], axis=1)  # H Q_i, (q, p, n)
+            if p <= _SMALL_P:
+                R = np.stack([_combine(H[a], Q) for a in range(p)], axis=1)  # H Q_i, (q, p, n)
+            else:
+                R = np.stack([H @ Q[i] for i in range(q)])
             G -= np.einsum("ian,jan->ij", R, Q)
         G = 0.5 * (G + G.T)
         grad = (2.0 * G @ lam)[_tri_index(q)]

@@ -770,11 +770,23 @@ def _check_identified(X: np.ndarray, names: list[str], formula: str) -> None:
     if np.any(d == 0):
         zero = [n for n, v in zip(names, d) if v == 0]
         raise ValueError(f"formula {formula!r}: term(s) {zero} are zero in every row (a level with no readings?)")
-    R = np.linalg.qr(X / d, mode="r")
-    diag = np.abs(np.diag(R))
-    tol = diag.max() * max(X.shape) * np.finfo(float).eps * 1e3
-    if np.any(diag < tol):
-        bad = [n for n, v in zip(names, diag) if v < tol]
+    # Greedy Schur complements of the scaled cross-product matrix (p x p, cheap at any N): a term
+    # whose part not explained by the earlier terms is ~0 is aliased.
+    C = xtx / np.outer(d, d)
+    kept: list[int] = []
+    bad = []
+    for j in range(len(names)):
+        if kept:
+            ck = C[np.ix_(kept, kept)]
+            cj = C[kept, j]
+            resid = C[j, j] - cj @ np.linalg.solve(ck, cj)
+        else:
+            resid = C[j, j]
+        if resid < 1e-10:
+            bad.append(names[j])
+        else:
+            kept.append(j)
+    if bad:
         raise ValueError(f"formula {formula!r}: the fixed effects are not identified; term(s) {bad} are "
                          "linear combinations of earlier terms (a covariate constant in the data, or nested)")
 
