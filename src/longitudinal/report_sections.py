@@ -707,6 +707,103 @@ class AnnualReport:
                 "The stage is treated as a number; the model describes the average journey, not any one person's.")
         return self._add(Section("trajectories", heading, text, tables, figs))
 
+    def _headline_outcome(self) -> str:
+        """The outcome area with the most episodes with two or more scored readings in the year."""
+        ys = self._year_study()
+        scored = ys.readings[ys.readings["score"].notna()]
+        per = scored.groupby(["outcome", "episode_id"], observed=True).size()
+        usable = (per >= 2).groupby(level="outcome", observed=True).sum()
+        return str(usable.reindex(list(domain.OUTCOME_CODES), fill_value=0).idxmax())
+
+    def _survival_table(self, t: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
+        t = t.copy()
+        if "outcome" in t.columns:
+            t["outcome"] = [domain.OUTCOMES[c].name if c in domain.OUTCOMES else c for c in t["outcome"]]
+        for c in value_cols:
+            if c in t.columns:
+                t[c] = (100 * t[c].astype(float)).round(1)
+        counts = [c for c in ("n", "at_risk") if c in t.columns]
+        for c in counts:
+            t[c] = t[c].fillna(0).astype("int64")
+        # A share of a published base still gives away a small number of people (e.g. 1.1% of 92 is one
+        # person): hide a row's shares when either side of them comes to 1-4 people.
+        tiny = np.zeros(len(t), dtype=bool)
+        if "n" in t.columns:
+            n = t["n"].to_numpy(dtype=float)
+            for c in value_cols:
+                if c in t.columns and c not in ("ci_lower", "ci_upper"):
+                    v = t[c].to_numpy(dtype=float) / 100
+                    for k in (n * v, n * (1 - v)):
+                        tiny |= np.isfinite(k) & (k >= 0.5) & (k < dc.THRESHOLD - 0.5)
+        out = dc.suppress(t, counts, derived={c: counts for c in value_cols if c in t.columns})
+        for c in value_cols:
+            if c in out.columns:
+                out[c] = dc.hide(out[c], tiny | out[c].isin([dc.SECONDARY]).to_numpy())
+        return out
+
+    def lasting_impact(self, n_boot: int = 50) -> Section:
+        """Whether gains last after a planned end (follow-up readings) and re-referral after it."""
+        import warnings
+
+        from .survival import sustained_outcomes
+
+        end = domain.fy_bounds(self.year)[1]
+        st = self.study
+        # Everything known by the year's end: gains of earlier years can be followed up this year.
+        rd = st.readings[st.readings["reading_date"] <= end]
+        ep = st.episodes[st.episodes["start_date"] <= end]
+        upto = Study(st.people, ep, rd, st.spend)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = sustained_outcomes(upto, by="outcome", n_boot=n_boot, seed=self.seed, censor_date=end)
+        except ValueError as exc:
+            return self._add(Section("lasting_impact", "Lasting impact", "", notes=[
+                f"Lasting impact could not be estimated for {self.area}: {exc}"]))
+        at = res.at_months() if callable(res.at_months) else res.at_months
+        sus = self._survival_table(at, ["survival", "ci_lower", "ci_upper"]).rename(
+            columns={"survival": "percent_sustained"})
+        rr = self._survival_table(res.rereferral, ["cumulative_incidence", "ci_lower", "ci_upper", "died",
+                                                   "moved_away"]).rename(
+            columns={"cumulative_incidence": "percent_re_referred"})
+        tables = [self._publish_table("sustained_outcomes", f"Share of end-of-support levels sustained (no loss of a "
+                                      f"stage) 6, 12 and 24 months after a planned end, by outcome area, {self.area}, "
+                                      f"data to {end:%d %B %Y}", sus, ["n", "at_risk"]),
+                  self._publish_table("re_referral", f"Re-referral after a planned end, {self.area}", rr,
+                                      [c for c in ("n", "at_risk") if c in rr.columns])]
+        text = ("After a planned end of support, follow-up readings show whether the level reached was kept. The "
+                "share sustained is estimated allowing for the interval between follow-ups (Turnbull estimator); "
+                "re-referral is a cumulative incidence. Both use all episodes that ended by the year's end.")
+        return self._add(Section("lasting_impact", "Lasting impact", text, tables))
+
+    def time_to_independence(self, outcome: str | None = None, stage: int = 5) -> Section:
+        """Time from the start of support to first reaching ``stage`` in the headline outcome area."""
+        import warnings
+
+        from .survival import time_to_independence
+
+        code = domain.outcome_code(outcome) if outcome else self._headline_outcome()
+        name = domain.OUTCOMES[code].name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = time_to_independence(self._year_study(), outcome=code, stage=stage, n_boot=0,
+                                           seed=self.seed)
+        except ValueError as exc:
+            return self._add(Section("time_to_independence", f"Time to independence: {name}", "", notes=[
+                f"Time to independence could not be estimated for {self.area}: {exc}"]))
+        t = self._survival_table(res.survival_at, ["survival", "reached"])
+        t = t.drop(columns=[c for c in ("ci_lower", "ci_upper") if c in t.columns]).rename(
+            columns={"survival": "percent_not_yet", "reached": "percent_reached"})
+        tables = [self._publish_table("time_to_independence", f"Share reaching stage {stage} in {name} within 6, 12 "
+                                      f"and 24 months of the start of support, {self.label}", t,
+                                      [c for c in ("n", "at_risk") if c in t.columns])]
+        text = (f"For episodes active in the year that started below stage {stage} in *{name}*, the time to the first "
+                f"reading at stage {stage} ({domain.SCALE[stage].lower()}), allowing for the interval between "
+                "readings (Turnbull estimator). Confidence intervals are not computed in the annual batch (they "
+                "need a bootstrap); see `lg.time_to_independence` for them.")
+        return self._add(Section("time_to_independence", f"Time to independence: {name}", text, tables))
+
     def outcome_map(self, map_path: str | Path | None = None) -> Section:
         """The programme's outcome map, each step rated for progress and confidence from this area's data."""
         import warnings
