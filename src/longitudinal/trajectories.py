@@ -424,7 +424,7 @@ class TrajectoryResults:
 
         d = self.design
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
+            _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
         counts = np.bincount(self._codes, minlength=self.ngroups)
         eligible = self.random_effects.index[counts >= 2]
         rng = np.random.default_rng(seed)
@@ -500,7 +500,10 @@ class TrajectoryResults:
                 tab = fx.loc[[n for _, n in hits], ["estimate", "ci_lower", "ci_upper"]]
                 tab.index = [lv for lv, _ in hits]
                 tab.columns = ["estimate", "lower", "upper"]
-                label = f"{by} fixed effect on the {'slope' if is_slope else 'level'} (vs reference level)"
+                col = self._frame[by]
+                ref = (col.cat.categories[0] if isinstance(col.dtype, pd.CategoricalDtype)
+                       else sorted(pd.unique(col.dropna()))[0])
+                label = f"{by} fixed effect on the {'slope' if is_slope else 'level'} (vs {ref})"
             else:
                 lev = self._frame.drop_duplicates(d.group).set_index(d.group)[by]
                 re_ = self.random_effects[term].rename("b").to_frame().join(lev.rename("level"))
@@ -511,7 +514,7 @@ class TrajectoryResults:
                 label = f"{by}: mean episode random effect ({term})"
         tab = tab.sort_values("estimate")
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, max(3.0, 0.22 * len(tab) + 1)))
+            _, ax = plt.subplots(figsize=(6.5, max(3.0, 0.22 * len(tab) + 1)), layout="constrained")
         y = np.arange(len(tab))
         ax.errorbar(tab["estimate"], y, xerr=[tab["estimate"] - tab["lower"], tab["upper"] - tab["estimate"]],
                     fmt="o", ms=3, color="C0", ecolor="0.5", elinewidth=1)
