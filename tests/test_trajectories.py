@@ -259,3 +259,16 @@ def test_command_line_writes_the_tidy_table(tmp_path):
     assert set(table["outcome"]) == {"managing_money"} and "time" in set(table["term"])
     res = CliRunner().invoke(app, ["trajectories", str(tmp_path / "s"), "--outcome", "nonsense"])
     assert res.exit_code == 2
+
+
+def test_dataframe_with_its_own_outcome_labels():
+    a, b = gaussian_frame(groups=150, seed=1), gaussian_frame(groups=150, seed=2)
+    df = pd.concat([a.assign(outcome="wellbeing"), b.assign(outcome="housing")], ignore_index=True)
+    kw = dict(group="id", time="t", score="y", score_range=None, warn=False)
+    table = lg.fit_trajectories(df, "all", **kw)
+    assert set(table["outcome"]) == {"wellbeing", "housing"}
+    one = lg.fit_trajectories(df, "housing", **kw)
+    direct = lg.fit_trajectories(b, **kw)
+    np.testing.assert_allclose(one.fixed_effects["estimate"], direct.fixed_effects["estimate"], rtol=1e-10)
+    with pytest.raises(ValueError, match="no readings"):
+        lg.fit_trajectories(df, "money", **kw)

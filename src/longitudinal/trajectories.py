@@ -58,7 +58,10 @@ def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, s
         if outcome is not None:
             if "outcome" not in data.columns:
                 raise ValueError(f"outcome={outcome!r} was given but the data has no 'outcome' column")
-            code = domain.outcome_code(outcome) if outcome in domain.OUTCOMES or isinstance(outcome, str) else outcome
+            try:
+                code = domain.outcome_code(outcome)
+            except (KeyError, ValueError):  # a data set with its own outcome labels
+                code = outcome
             df = data[data["outcome"] == code]
             if df.empty:
                 raise ValueError(f"outcome {code!r} has no readings in the data (outcomes present: "
@@ -605,7 +608,14 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     multi = isinstance(outcome, (list, tuple)) or (isinstance(outcome, str) and outcome == "all")
     if multi:
-        codes = list(domain.OUTCOME_CODES) if outcome == "all" else [domain.outcome_code(o) for o in outcome]
+        if outcome == "all":
+            codes = (list(domain.OUTCOME_CODES) if isinstance(data, Study)
+                     else [o for o in pd.unique(data["outcome"]) if pd.notna(o)] if isinstance(data, pd.DataFrame)
+                     and "outcome" in data.columns else None)
+            if codes is None:
+                raise ValueError("outcome='all' needs a Study or a DataFrame with an 'outcome' column")
+        else:
+            codes = [domain.outcome_code(o) if isinstance(data, Study) else o for o in outcome]
         tables = []
         for code in codes:
             try:
