@@ -128,12 +128,13 @@ class TurnbullCurve:
         return pd.DataFrame({"time": pts, "survival": self.survival(pts)})
 
 
-def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 5_000) -> TurnbullCurve:
+def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2_000) -> TurnbullCurve:
     """Turnbull NPMLE of the survival function from intervals ``(lower, upper]``.
 
-    The self-consistency (EM) algorithm on Turnbull's innermost intervals,
-    with each subject's support a contiguous run of them, so one iteration
-    costs O(n) with cumulative sums — fast enough for national data.
+    Turnbull's innermost intervals, with each subject's support a contiguous
+    run of them, so one iteration costs O(n) with cumulative sums; the
+    likelihood is maximised by the hybrid EM–ICM algorithm (see
+    ``_TurnbullProblem.fit``) — fast enough for national data.
 
     Parameters
     ----------
@@ -192,55 +193,73 @@ class _TurnbullProblem:
         self.lo, self.hi = lo, hi
 
     def fit(self, w: np.ndarray, p0: np.ndarray | None = None, *, tol: float = 1e-8,
-            max_iter: int = 5_000, ftol: float = 1e-10) -> tuple[np.ndarray, int]:
-        """Self-consistency (EM) iterations accelerated by SQUAREM; ``w`` may hold zeros, ``p0`` warm-starts.
+            max_iter: int = 2_000, ftol: float = 1e-12) -> tuple[np.ndarray, int]:
+        """Maximise the likelihood by the hybrid EM–ICM algorithm (Wellner & Zhan 1997).
 
-        Stops on the Kuhn–Tucker condition of the NPMLE: the gradient ratio
-        ``d_j = sum_i w_i 1[j in i] / P_i / W`` is at most ``1 + tol`` everywhere.
+        Each iteration takes an iterative-convex-minorant step on the
+        distribution function (a Newton step with the diagonal Hessian,
+        projected onto monotone functions by weighted isotonic regression, with
+        step halving) and then a self-consistency (EM) step. Plain EM needs
+        tens of thousands of iterations on review data; this needs about a
+        hundred. ``w`` may hold zeros (bootstrap), ``p0`` warm-starts. Stops on
+        the Kuhn–Tucker condition of the NPMLE (``max_j d_j <= 1 + tol`` with
+        ``d_j = sum_i w_i 1[j in i] / P_i / W``) or when the likelihood stops moving.
         """
+        from scipy.optimize import isotonic_regression
+
         m = self.left.size
         p = np.full(m, 1.0 / m) if p0 is None else np.maximum(p0, 1e-10 / m)
         p = p / p.sum()
         pos = w > 0
         j0, j1, ww = self.j0[pos], self.j1[pos], w[pos]
         W = ww.sum()
+        if m == 1:
+            return np.ones(1), 0
 
-        def grad(p):
-            cp = np.concatenate([[0.0], np.cumsum(p)])
-            P = cp[j1] - cp[j0]
-            r = ww / np.maximum(P, 1e-300)
-            d = np.cumsum(np.bincount(j0, r, minlength=m + 1) - np.bincount(j1, r, minlength=m + 1))[:m] / W
-            return d, float(ww @ np.log(np.maximum(P, 1e-300)))
+        def loglik(F):  # F[k] = P(T <= right_k); F[m-1] = 1
+            Fe = np.concatenate([[0.0], F])
+            D = Fe[j1] - Fe[j0]
+            return -np.inf if (D <= 0).any() else float(ww @ np.log(D))
 
-        def em(p):
-            d, _ = grad(p)
-            q = p * d
-            return q / q.sum()
-
+        F = np.cumsum(p)
+        F[-1] = 1.0
+        cur = loglik(F)
         it = 0
-        d, ll = grad(p)
         for it in range(1, max_iter + 1):
+            Fe = np.concatenate([[0.0], F])
+            D = Fe[j1] - Fe[j0]
+            r, r2 = ww / D, ww / D**2
+            g = (np.bincount(j1, r, minlength=m + 1) - np.bincount(j0, r, minlength=m + 1))[1:m]
+            h = np.maximum((np.bincount(j1, r2, minlength=m + 1) + np.bincount(j0, r2, minlength=m + 1))[1:m],
+                           1e-12)
+            target = np.clip(isotonic_regression(F[:-1] + g / h, weights=h, increasing=True).x, 0.0, 1.0)
+            step, new_ll = 1.0, cur
+            while step > 1e-6:  # ICM step with halving
+                cand = F.copy()
+                cand[:-1] += step * (target - F[:-1])
+                v = loglik(cand)
+                if v >= cur:
+                    F, new_ll = cand, v
+                    break
+                step /= 2
+            # EM step, kept when it does not lose likelihood
+            p = np.maximum(np.diff(np.concatenate([[0.0], F])), 0.0)
+            cp = np.concatenate([[0.0], np.cumsum(p)])
+            q = ww / np.maximum(cp[j1] - cp[j0], 1e-300)
+            d = np.cumsum(np.bincount(j0, q, minlength=m + 1) - np.bincount(j1, q, minlength=m + 1))[:m] / W
             if d.max() - 1.0 < tol:
                 break
-            prev = p
-            p1 = em(p)
-            p2 = em(p1)
-            r = p1 - p
-            v = p2 - p1 - r
-            nv = np.sqrt(v @ v)
-            step = -np.sqrt(r @ r) / nv if nv > 0 else -1.0
-            # keep every mass positive: EM cannot regrow a mass that is exactly zero
-            cand = np.maximum(p - 2 * step * r + step * step * v, 1e-12 / m)
-            cand = em(cand / cand.sum()) if cand.sum() > 0 else p2
-            d_c, ll_c = grad(cand)
-            if ll_c >= ll - 1e-12:  # accept the extrapolated step only when it does not lose likelihood
-                p, d, ll = cand, d_c, ll_c
-            else:
-                p = p2
-                d, ll = grad(p)
-            if np.abs(np.cumsum(p - prev)).max() < ftol:  # the distribution function no longer moves
+            pe = p * d
+            Fq = np.cumsum(pe / pe.sum())
+            Fq[-1] = 1.0
+            vq = loglik(Fq)
+            if vq >= new_ll:
+                F, new_ll = Fq, vq
+            done = abs(new_ll - cur) <= ftol * max(1.0, abs(cur))
+            cur = new_ll
+            if done:
                 break
-        return p, it
+        return np.maximum(np.diff(np.concatenate([[0.0], F])), 0.0), it
 
     def curve(self, p: np.ndarray, w: np.ndarray, it: int) -> TurnbullCurve:
         pos = w > 0
@@ -267,7 +286,7 @@ def _fit_with_bootstrap(lo, hi, *, n_boot: int, rng: np.random.Generator):
     boots = []
     for _ in range(n_boot):
         wb = rng.multinomial(n, cnt / n).astype(float)
-        pb, itb = prob.fit(wb, p, tol=1e-5, ftol=1e-8, max_iter=2_000)
+        pb, itb = prob.fit(wb, p)
         boots.append(prob.curve(pb, wb, itb))
     return curve, boots
 
