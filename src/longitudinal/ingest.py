@@ -71,9 +71,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import domain
-from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, schemas
-from .io import atomic_path, write_table
-from .pseudonymise import key_fingerprint, pseudonymise_categorical, resolve_key
+from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes, schemas
+from .io import atomic_path
+from .pseudonymise import key_fingerprint, pseudonymise_together, resolve_key
 from .study import STORE_MARKER, TRUTH_FILE
 
 __all__ = [
@@ -240,9 +240,27 @@ def _detect_encoding(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
-    encoding = _detect_encoding(path)
-    with open(path, encoding=encoding, newline="") as f:
-        header = next(csv.reader([f.readline()]), [])
+    try:
+        return _read_csv_as(path, "utf-8")
+    except _NotUtf8:
+        # Not UTF-8: Windows-1252 if every byte decodes so, else refuse (no silent mojibake)
+        return _read_csv_as(path, _detect_encoding(path))
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
+    with open(path, "rb") as f:
+        first = f.readline()
+    if first.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    try:
+        line = first.decode(encoding)
+    except UnicodeDecodeError:
+        raise _NotUtf8() from None
+    header = next(csv.reader([line.lstrip("\ufeff")]), [])
     if not header or all(not h.strip() for h in header):
         raise IngestInputError(f"{path.name}: the first line should be the header (column names) but is blank")
     names = [f"c{i}" for i in range(len(header))]
@@ -259,6 +277,8 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if encoding.startswith("utf-8") and ("UTF8" in str(exc) or "UTF-8" in str(exc)):
+            raise _NotUtf8() from None
         # pyarrow quotes the offending row, which may hold a person's id: keep only the diagnosis
         msg = str(exc).split(":")[:2]
         raise IngestInputError(f"{path.name}: cannot be read as CSV ({': '.join(msg).strip()}); check that "
@@ -686,10 +706,12 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
     spec = TABLES[table]
     if len(df) == 0:
         return
-    # Compare canonical values by their codes: cheap at national scale.
-    keyed = pd.DataFrame({c: (df[c].cat.codes if isinstance(df[c].dtype, pd.CategoricalDtype) else df[c])
-                          for c in df.columns})
-    dup = keyed.duplicated(keep="first").to_numpy()
+    # Compare canonical values by their codes packed into one int64 per row: cheap at national scale.
+    codes = {c: _codes(df[c]) for c in df.columns}
+    keyed = pd.DataFrame({c: v for c, (v, _) in codes.items()})
+    rowkey = _pack(codes, list(df.columns))
+    dup = (pd.Series(rowkey).duplicated(keep="first") if rowkey is not None
+           else keyed.duplicated(keep="first")).to_numpy()
     if dup.any():
         rows = np.flatnonzero(dup)
         first = keyed.reset_index().groupby(list(keyed.columns), dropna=False, sort=False)["index"].transform("min")
@@ -700,8 +722,10 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
     if not key:
         return
     sub = keyed.loc[~dup, key]
-    clash = sub.duplicated(keep=False)
-    clash = clash & sub.notna().all(axis=1)
+    packed = _pack(codes, key)
+    clash = (pd.Series(packed[~dup], index=sub.index).duplicated(keep=False) if packed is not None
+             else sub.duplicated(keep=False))
+    clash = clash & (sub > 0).all(axis=1)  # a blank key is reported as blank, not as a clash
     if clash.any():
         rows = sub.index[clash.to_numpy()].to_numpy()
         grp = sub.loc[rows].reset_index().groupby(key, dropna=False, sort=False)["index"]
@@ -712,6 +736,28 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
                   [", ".join(_raw_text(raw, k, np.array([r]), mask_ids)[0] for k in key) for r in rows],
                   [f"{what} is shared by rows that differ ({m}) — which is right cannot be decided: keep one and "
                    "supply again" for m in members.to_numpy()])
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column (0 = missing) and their number."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64) + 1, len(s.cat.categories) + 1
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes.astype(np.int64) + 1, len(uniques) + 1
+
+
+def _pack(codes: dict[str, tuple[np.ndarray, int]], cols: list[str]) -> np.ndarray | None:
+    """One int64 per row identifying its values in ``cols``; None when they do not fit in 63 bits."""
+    size = 1
+    for c in cols:
+        size *= codes[c][1]
+    if size >= 2**63:
+        return None
+    out = np.zeros(len(codes[cols[0]][0]), dtype=np.int64)
+    for c in cols:
+        v, n = codes[c]
+        out = out * n + v
+    return out
 
 
 def _lookup(child: pd.Series, parent: pd.Series) -> np.ndarray:
@@ -761,10 +807,12 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
     live = found & ~e_rej[np.maximum(erow, 0)]
     idx = np.flatnonzero(live)
     er = erow[idx]
-    # person must be the episode's: compare the id strings via their categories
-    r_person = readings["person_id"].astype(object).to_numpy()[idx]
-    e_person = episodes["person_id"].astype(object).to_numpy()[er]
-    bad = (r_person != e_person) & pd.notna(r_person)
+    # person must be the episode's: compare codes in the episodes' category space
+    rp, ep_ = readings["person_id"].array, episodes["person_id"].array
+    pos = pd.Index(ep_.categories).get_indexer(rp.categories)
+    rc = rp.codes[idx]
+    r_in_ep = np.where(rc >= 0, pos[np.maximum(rc, 0)] if len(pos) else -1, -1)
+    bad = (rc >= 0) & (r_in_ep != ep_.codes[er])
     rows = idx[bad]
     probs["readings"].add(rows, "person_id", "<person_id withheld: see row>",
                           [f"person_id is not the person of its episode ({_where(raws['episodes'], e, 'episodes')})"
@@ -773,10 +821,10 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
     rd = readings["reading_date"].to_numpy()[idx]
     start = episodes["start_date"].to_numpy()[er]
     end = episodes["end_date"].to_numpy()[er]
-    rtype = readings["reading_type"].astype(object).to_numpy()[idx]
+    rtype = (readings["reading_type"] == "follow_up").to_numpy()[idx]
     ok_date = ~np.isnat(rd)
     before = ok_date & ~np.isnat(start) & (rd < start)
-    fu = rtype == "follow_up"
+    fu = rtype
     after = ok_date & ~fu & ~np.isnat(end) & (rd > end)
     fu_open = ok_date & fu & np.isnat(end)
     fu_early = ok_date & fu & ~np.isnat(end) & (rd <= end)
@@ -980,15 +1028,23 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
             tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         raise RowsRejectedError(report)
 
+    if key_bytes is not None:
+        for c in PERSONAL_IDS:
+            holders = [t for t in TABLE_NAMES if c in accepted[t]]
+            for t, col in zip(holders, pseudonymise_together([accepted[t][c] for t in holders], key_bytes)):
+                accepted[t][c] = col
+    cats = category_dtypes(need_codes)
+    arrow = {}
     for t in TABLE_NAMES:
         df = accepted[t]
-        if key_bytes is not None:
-            for c in PERSONAL_IDS:
-                if c in df:
-                    df[c] = pseudonymise_categorical(df[c], key_bytes)
+        for c in df.columns:
+            if c in cats:  # recode to the canonical categories (fast: codes only)
+                df[c] = df[c].cat.set_categories(list(cats[c].categories))
         df = apply_dtypes(t, df, lead_needs=need_codes)
-        write_table(df, dest / f"{t}.parquet")
-    _write_duckdb(dest)
+        arrow[t] = _to_arrow(df)
+        with atomic_path(dest / f"{t}.parquet") as tmp:
+            pq.write_table(arrow[t], tmp, compression="zstd")
+    _write_duckdb(dest, arrow)
     for stale in (dest / f"{t}.csv" for t in TABLE_NAMES):
         if stale.exists():
             stale.unlink()  # load() would otherwise be unsure which copy to read
@@ -1036,16 +1092,38 @@ def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
                 df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
 
 
-def _write_duckdb(dest: Path) -> None:
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    """Arrow table of a store table: categoricals stay dictionary-encoded (fast to write and to load)."""
+    arrays = []
+    for name, s in df.items():
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()
+            arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()),
+                                                 pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string()))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            arr = pa.array(s, from_pandas=True).cast(pa.date32())
+        else:
+            arr = pa.array(s, from_pandas=True)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
+
+
+def _write_duckdb(dest: Path, arrow: dict[str, pa.Table]) -> None:
     import duckdb
 
     with atomic_path(dest / DUCKDB_FILE) as tmp:
         tmp.unlink()  # duckdb wants to create the file itself
         con = duckdb.connect(str(tmp))
         try:
+            con.execute("SET enable_progress_bar = false")  # batch runs log stderr: keep it clean
             for t in TABLE_NAMES:
-                path = str(dest / f"{t}.parquet").replace("'", "''")
-                con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_parquet('{path}')")
+                # plain VARCHAR columns: the database is for ad hoc SQL, not bound to our category lists
+                tab = arrow[t]
+                tab = tab.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
+                                                   else f.type) for f in tab.schema]))
+                con.register("_incoming", tab)
+                con.execute(f"CREATE TABLE {t} AS SELECT * FROM _incoming")
+                con.unregister("_incoming")
         finally:
             con.close()
         wal = Path(str(tmp) + ".wal")
