@@ -231,7 +231,8 @@ def test_three_person_authority_discloses_nothing(built):
     # Every table: no identifier anywhere, no count from 1 to 4 in any count column.
     tables = sorted((d / "tables").glob("*.csv"))
     assert len(tables) >= 5
-    rate_like = re.compile(r"percent|pct|spend|gbp|mean|rate|ci_|estimate|std_error|^p$")
+    rate_like = re.compile(r"percent|pct|share|spend|gbp|mean|rate|ci_|estimate|std_error|^p$|years|deadweight"
+                           r"|attribution|drop_off|displacement|proxy")
     for f in tables:
         t = pd.read_csv(f, dtype=str, keep_default_na=False)
         dc.check_no_identifiers(t, ids)
