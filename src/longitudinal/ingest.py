@@ -208,13 +208,13 @@ class _Raw:
     files: list[SourceFile]
 
 
-def _sha256(path: Path) -> tuple[str, bool]:
-    """SHA-256 of a file and whether it has a blank line before its end (CSV row numbering)."""
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file, so a report names exactly which delivery it came from."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
-    return h.hexdigest(), False
+    return h.hexdigest()
 
 
 def _norm_header(name: Any) -> str:
@@ -406,7 +406,7 @@ def _read_table(table: str, paths: list[Path], src: Path) -> _Raw:
             df = df.loc[~blank].reset_index(drop=True)
             numbers = numbers[~blank]
         rel = path.relative_to(src).as_posix()
-        files.append(SourceFile(table, rel, _sha256(path)[0], suffix.lstrip("."), encoding, len(df),
+        files.append(SourceFile(table, rel, _sha256(path), suffix.lstrip("."), encoding, len(df),
                                 int(blank.sum()), ignored))
         frames.append(df)
         sources.append(np.full(len(df), i, dtype=np.int32))
@@ -984,6 +984,9 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     if not src.is_dir():
         raise IngestInputError(f"{src}: no such folder; expected a folder holding people, episodes, readings "
                                "and spend files")
+    if dest.resolve() == src.resolve():
+        raise IngestInputError(f"{dest}: the store must be outside the source folder {src} (its Parquet "
+                               "files would be read as deliveries next time)")
     key_bytes = None if already_pseudonymised else resolve_key(key, key_file=key_file)
     needs = _lead_need_map(lead_needs)
     need_codes = tuple(needs)
