@@ -109,15 +109,14 @@ class TurnbullCurve:
         """S(t) = P(T > t), linear inside innermost intervals, NaN beyond ``last_time``."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         before = np.concatenate([[0.0], np.cumsum(self.mass)])  # mass of intervals 0..j-1
-        out = np.empty(t.size)
-        for k, tk in enumerate(t):
-            j = np.searchsorted(self.right, tk, side="left")  # first interval whose right end >= t
-            s = 1.0 - before[j]
-            if j < self.left.size and self.left[j] < tk:  # inside (left_j, right_j]
-                width = self.right[j] - self.left[j]
-                frac = 1.0 if not np.isfinite(width) else (tk - self.left[j]) / width
-                s -= self.mass[j] * frac
-            out[k] = s
+        j = np.searchsorted(self.right, t, side="left")  # first interval whose right end >= t
+        out = 1.0 - before[j]
+        jj = np.minimum(j, self.left.size - 1)
+        inside = (j < self.left.size) & (self.left[jj] < t)  # t inside (left_j, right_j]: interpolate
+        width = self.right[jj] - self.left[jj]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(np.isfinite(width), (t - self.left[jj]) / width, 1.0)
+        out = out - np.where(inside, self.mass[jj] * frac, 0.0)
         out[t > self.last_time + 1e-12] = np.nan
         return out
 
@@ -625,7 +624,7 @@ def time_to_independence(
             # a replicate that never reaches 0.5 has its median beyond follow-up: +inf
             bm = np.array([_median_from(b) for b in boots])
             bm = np.where(np.isnan(bm), np.inf, bm)
-            q = np.quantile(bm, [alpha / 2, 1 - alpha / 2])
+            q = np.quantile(bm, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")  # no inf - inf
             med_ci = tuple(float(x) if np.isfinite(x) else np.nan for x in q)
         medians.append({**key, "n": len(sub), "events": int(sub["event"].sum()), "median": med,
                         "ci_lower": med_ci[0], "ci_upper": med_ci[1]})
