@@ -354,3 +354,18 @@ def test_cli_exit_statuses(tmp_path):
     assert r.exit_code == 2 and "--year 1990" in text(r)
     r = CliRunner().invoke(app, ["report", "annual", "--data", str(tmp_path / "d"), "--area", "Atlantis"])
     assert r.exit_code == 2 and "unknown area 'Atlantis'" in text(r)
+
+
+@pytest.mark.parametrize("name", ["annual_report", "sroi_report", "outcome_map_report", "explore"])
+def test_notebooks_are_thin_and_parameterised(name):
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    code = [c for c in nb.cells if c.cell_type == "code" and c is not params[0]]
+    # Thin: a handful of short cells that call the package; no outputs stored in the repository.
+    assert all(len(c.source.splitlines()) <= 8 and not c.get("outputs") for c in code)
+    assert any("longitudinal" in c.source for c in code)

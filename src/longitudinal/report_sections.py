@@ -873,7 +873,9 @@ class AnnualReport:
                 warnings.simplefilter("ignore")
                 res = sroi.evaluate(path, self.study, year=self.year)
                 mc = res.monte_carlo(draws=draws, seed=self.seed, level=0.90)
+            self.sroi_result_ = res
         except (sroi.ImpactMapError, ValueError) as exc:
+            self.sroi_result_ = None
             # Typically a small area: too little follow-up to estimate an adjustment from the data.
             return self._add(Section("social_return", "Social return on investment", "", [], [], [
                 f"The social return could not be estimated for {self.area} in {domain.fy_label(self.year)}: {exc}"]))
