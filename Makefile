@@ -38,14 +38,19 @@ demo: $(DEMO_STORE)/ingest_report.json
 test: install system-deps
 	$(BIN)/python -m pytest -n $(WORKERS) tests src/longitudinal
 
+# Exit status 1 lists the areas that failed; `make report RESUME=--resume` re-runs only those
+# (and any whose data, parameters or code changed).
+RESUME ?=
 report: install demo
-	$(BIN)/longitudinal report annual --year auto --area all --data $(DEMO_STORE) --out reports/
+	$(BIN)/longitudinal report annual --year auto --area all --data $(DEMO_STORE) --out reports/ \
+		--workers $(WORKERS) $(RESUME)
 
 bench: install
 	$(BIN)/python bench/run_all.py
 
+# The notebooks' default `data` parameter is ../data/demo/store (relative to notebooks/).
 lab: install demo
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 clean:
 	rm -rf $(VENV) data/demo reports/*/ build
