@@ -160,3 +160,21 @@ def test_frame_based_helper_matches_arrays():
     fit = fit_lmm(None, None, None, stats=stats_of(y, X, Z, g))
     fit2 = fit_lmm(y, X, Z, pd.Series(g).astype(str).to_numpy())
     np.testing.assert_allclose(fit.beta, fit2.beta, rtol=1e-8)
+
+
+def test_wide_designs_use_the_sparse_path_with_the_same_statistics_and_fit():
+    y, X, Z, g = lmm_data(groups=300, seed=6)
+    rng = np.random.default_rng(6)
+    level = rng.integers(0, 8, 300)[g]  # an episode-level factor with 8 levels
+    Xw = np.column_stack([X] + [(level == k).astype(float) for k in range(1, 8)])
+    st = stats_of(y, Xw, Z, g)
+    for i in (0, 150, 299):
+        m = g == i
+        np.testing.assert_allclose(st.ztz[:, :, i], Z[m].T @ Z[m], atol=1e-12)
+        np.testing.assert_allclose(st.ztx[:, :, i], Z[m].T @ Xw[m], atol=1e-12)
+        np.testing.assert_allclose(st.zty[:, i], Z[m].T @ y[m], atol=1e-12)
+    fit = fit_lmm(y, Xw, Z, g)
+    ref = sm_fit(y, Xw, Z, g, True)
+    np.testing.assert_allclose(fit.beta, ref.fe_params, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fit.cov_re, ref.cov_re, atol=1e-3)
+    assert fit.loglik >= ref.llf - 1e-6
