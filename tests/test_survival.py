@@ -314,6 +314,9 @@ def test_bad_input_is_reported_or_refused():
     res = sustained_outcomes(study, "feeling_safe", by="outcome", n_boot=0)
     ex = res.exclusions.set_index("reason")["n"]
     assert ex["follow_up_before_end"] == 1
+    gained = sustained_outcomes(study, "feeling_safe", by="outcome", n_boot=0, gained_only=True)
+    assert gained.exclusions.set_index("reason").loc["no_gain", "n"] == 0  # every area went 2 -> 4
+    assert len(gained.data) == len(res.data)
     tti = time_to_independence(study, "feeling_safe", stage=4, covariates=None, n_boot=0)
     assert tti.exclusions.set_index("reason").loc["single_reading", "n"] == 0  # start + end: two readings
     with pytest.raises(KeyError, match="not an outcome area"):
