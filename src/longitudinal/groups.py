@@ -84,8 +84,9 @@ def _rss(S: _Stats, B: np.ndarray) -> np.ndarray:
     return S.yy[:, None] - 2 * S.Xy @ B.T + S.XX.reshape(-1, p * p) @ outer.T
 
 
-def _loglik_parts(S: _Stats, B, sigma2, pi):
-    rss = np.clip(_rss(S, B), 0, None)
+def _loglik_parts(S: _Stats, B, sigma2, pi, rss=None):
+    if rss is None:
+        rss = np.clip(_rss(S, B), 0, None)
     ll = -0.5 * S.n[:, None] * np.log(2 * np.pi * sigma2) - rss / (2 * sigma2) + np.log(pi)[None, :]
     m = ll.max(axis=1)
     tot = m + np.log(np.exp(ll - m[:, None]).sum(axis=1))  # scipy's logsumexp costs more than EM itself
@@ -94,10 +95,13 @@ def _loglik_parts(S: _Stats, B, sigma2, pi):
 
 def _em(S: _Stats, B, sigma2, pi, max_iter: int, tol: float):
     n_read = S.n.sum()
+    p = B.shape[1]
+    XXf = S.XX.reshape(-1, p * p)
     prev = -np.inf
     converged = False
+    rss = None
     for it in range(max_iter):
-        ll, tot, _ = _loglik_parts(S, B, sigma2, pi)
+        ll, tot, rss = _loglik_parts(S, B, sigma2, pi, rss)
         w = np.exp(ll - tot[:, None])
         L = tot.sum()
         if L - prev < tol * (1 + abs(L)) and it > 0:
@@ -107,16 +111,14 @@ def _em(S: _Stats, B, sigma2, pi, max_iter: int, tol: float):
         pi = w.mean(axis=0)
         if (pi < 1e-10).any():
             return None  # a group emptied: this start is degenerate
-        p = B.shape[1]
-        A = (w.T @ S.XX.reshape(-1, p * p)).reshape(-1, p, p)
-        b = w.T @ S.Xy
+        A = (w.T @ XXf).reshape(-1, p, p)
         try:
-            B = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+            B = np.linalg.solve(A, (w.T @ S.Xy)[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
             return None
-        rss = np.clip(_rss(S, B), 0, None)
+        rss = np.clip(_rss(S, B), 0, None)  # reused by the next E-step
         sigma2 = max(float((w * rss).sum() / n_read), 1e-12)
-    ll, tot, _ = _loglik_parts(S, B, sigma2, pi)
+    ll, tot, _ = _loglik_parts(S, B, sigma2, pi, rss)
     w = np.exp(ll - tot[:, None])
     return B, sigma2, pi, w, float(tot.sum()), converged, it
 
@@ -410,7 +412,7 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
                           n_starts: int = 10, group: str = "episode_id", time: str = "time",
                           score: str = "score", max_iter: int = 1000, tol: float = 1e-9,
                           include_follow_up: bool = False, level: float = 0.95,
-                          change_threshold: float = 0.5) -> TrajectoryGroupsResults:
+                          change_threshold: float = 0.5, short_iter: int = 20) -> TrajectoryGroupsResults:
     """Fit latent trajectory groups (a finite mixture of polynomial growth curves) by EM.
 
     Parameters
@@ -428,8 +430,9 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     seed : int
         Seed of the EM starts: the same inputs give the same fit.
     n_starts : int, default 10
-        Seeded starts per ``k`` (k-means++ on per-episode curves); the best
-        log-likelihood is kept.
+        Seeded starts per ``k`` (k-means++ on per-episode curves). Each runs
+        ``short_iter`` EM iterations; the best is then run to convergence
+        (``tol``: relative change in log-likelihood, ``max_iter``).
     change_threshold : float, default 0.5
         Change in stages over the horizon that makes a group "improving" or
         "declining" rather than "stable".
@@ -484,14 +487,18 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
             warnings.warn(f"trajectory groups: k={kk} skipped: {n_ep} episodes for {n_par} parameters",
                           stacklevel=2)
             continue
+        # emEM: a short EM from every start, then the best one run to convergence (most of the
+        # cost of EM is the slow crawl at the end, worth paying once)
         best, ok = None, 0
         for B0, s0, pi0 in _starts(S, kk, 1 if kk == 1 else n_starts, rng):
-            r = _em(S, B0, s0, pi0, max_iter, tol)
+            r = _em(S, B0, s0, pi0, min(short_iter, max_iter), tol)
             if r is None:
                 continue
             ok += 1
             if best is None or r[4] > best[4] + 1e-9:
                 best = r
+        if best is not None and not best[5]:
+            best = _em(S, best[0], best[1], best[2], max_iter, tol) or best
         if best is None:
             warnings.warn(f"trajectory groups: every start for k={kk} lost a group; k={kk} skipped", stacklevel=2)
             continue
