@@ -272,3 +272,13 @@ def test_dataframe_with_its_own_outcome_labels():
     np.testing.assert_allclose(one.fixed_effects["estimate"], direct.fixed_effects["estimate"], rtol=1e-10)
     with pytest.raises(ValueError, match="no readings"):
         lg.fit_trajectories(df, "money", **kw)
+
+
+def test_formula_response_names_the_score_column():
+    df = gaussian_frame(groups=200, seed=3).rename(columns={"y": "wellbeing"})
+    fit = lg.fit_trajectories(df, group="id", time="t", formula="wellbeing ~ t", score_range=None, warn=False)
+    assert fit.design.score == "wellbeing" and fit.nobs == len(df)
+    with pytest.raises(ValueError, match=r"outside 1..5"):
+        lg.fit_trajectories(df, group="id", time="t", formula="wellbeing ~ t", warn=False)
+    with pytest.raises(ValueError, match="'mood'"):
+        lg.fit_trajectories(df, group="id", time="t", formula="mood ~ t", score_range=None)

@@ -634,6 +634,12 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         return pd.concat(tables, ignore_index=True)
 
     df, code = _long_frame(data, outcome, include_follow_up)
+    lhs, rhs = _rhs(formula) if formula is not None else (None, None)
+    if lhs is not None and lhs != score:
+        if lhs not in df.columns:
+            raise ValueError(f"formula {formula!r}: response {lhs!r} is not a column of the data; "
+                             f"columns are: {', '.join(map(str, df.columns))}")
+        score = lhs  # the formula's response wins over the score= default
     _check_columns(df, {"group": group, "time": time, "score": score})
 
     # ---- the fitting frame: numeric score/time, blanks out, order by group
@@ -657,20 +663,10 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         n = int(df[group].isna().sum())
         raise ValueError(f"group column {group!r} has {n} missing value(s)")
 
-    lhs = None
     default_fixed = formula is None
     if formula is None:
         rhs = f"{time} + I({time} ** 2)" if quadratic else time
-        formula = f"{score} ~ {rhs}"
-    else:
-        lhs, rhs = _rhs(formula)
-        if lhs is not None and lhs != score:
-            if lhs not in df.columns:
-                raise ValueError(f"formula {formula!r}: response {lhs!r} is not a column of the data")
-            score = lhs
-            y_all = _numeric(df, score, "score")
-            keep &= ~np.isnan(y_all)
-        formula = f"{score} ~ {rhs}"
+    formula = f"{score} ~ {rhs}"
     default_random = random is None
     if random is None:
         random = f"~ {time} + I({time} ** 2)" if quadratic else f"~ {time}"
@@ -692,7 +688,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             keep &= ~miss
 
     frame_cols = [c for c in df.columns if c != score]
-    frame = df.loc[keep, frame_cols] if not keep.all() else df[frame_cols].copy()
+    frame = (df.loc[keep, frame_cols] if not keep.all() else df[frame_cols]).copy()
     frame[score] = y_all[keep]
     frame[time] = t_all[keep]
     if len(frame) == 0:
