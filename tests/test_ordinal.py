@@ -49,6 +49,7 @@ def test_recovers_known_coefficients(fit):
     np.testing.assert_allclose(th, CUTS, atol=0.25)
     assert fit.params.loc["time", "odds_ratio"] == pytest.approx(np.exp(p.loc["time", "estimate"]))
     assert fit.converged and fit.nobs == 2800 and fit.n_groups == 700
+    assert fit.bse["time"] == p.loc["time", "std_error"] and fit.conf_int().shape == (2, 2)
 
 
 def test_agrees_with_statsmodels(data, fit):

@@ -106,6 +106,15 @@ class OrdinalResults:
                 f"groups={self.n_groups:,} loglik={self.loglik:.2f}>")
 
     @property
+    def bse(self) -> pd.Series:
+        """Standard errors of the covariate coefficients (statsmodels' name)."""
+        return self.params["std_error"]
+
+    def conf_int(self) -> pd.DataFrame:
+        """Confidence intervals of the covariate coefficients (log-odds scale)."""
+        return self.params[["ci_lower", "ci_upper"]]
+
+    @property
     def odds_ratios(self) -> pd.DataFrame:
         """Odds ratios of a higher stage with their confidence intervals."""
         return self.params[["odds_ratio", "or_ci_lower", "or_ci_upper"]]
