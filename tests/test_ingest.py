@@ -499,3 +499,18 @@ def test_property_every_injected_bad_row_is_reported(tmp_path_factory, base, dat
     # one line per rejected row
     for table in rej:
         assert rej[table]["row_number"].astype(str).str.cat(rej[table]["source_file"]).is_unique
+
+
+def test_header_problems(tmp_path, base):
+    t = tables(base)
+    raw = write(tmp_path / "raw", t)
+    text = (raw / "people.csv").read_text().splitlines()
+    # Excel's trailing empty columns are ignored; names are matched ignoring case and spaces
+    (raw / "people.csv").write_text("\n".join(["Person ID,SEX,Birth Year,,"] + [r + ",," for r in text[1:]]) + "\n")
+    report = lg.ingest(raw, tmp_path / "store", key=KEY, today=TODAY)
+    assert report.ok
+    ignored = next(s.ignored_columns for s in report.sources if s.table == "people")
+    assert ignored == ["(unnamed column 4)", "(unnamed column 5)"]
+    (raw / "people.csv").write_text("\n".join(["person_id,sex,Sex,birth_year"] + text[1:]) + "\n")
+    with pytest.raises(IngestInputError, match="people.csv: column\\(s\\) sex appear more than once"):
+        lg.ingest(raw, tmp_path / "store", key=KEY, today=TODAY)

@@ -171,6 +171,7 @@ class IngestReport:
     seconds: float
     published: bool = True
     version: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -264,8 +265,8 @@ def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
     header = next(csv.reader([line.lstrip("\ufeff")]), [])
     if not header or all(not h.strip() for h in header):
         raise IngestInputError(f"{path.name}: the first line should be the header (column names) but is blank")
+    columns = _header_names(header, path)  # before reading the body: a bad header explains all
     names = [f"c{i}" for i in range(len(header))]
-    dict_str = pa.dictionary(pa.int32(), pa.string())
     try:
         table = pacsv.read_csv(
             path,
@@ -274,7 +275,8 @@ def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
                 column_names=names, skip_rows=1, block_size=1 << 24),
             # blank lines kept (as all-null rows) so that row numbers match the spreadsheet
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: dict_str for n in names},
+            # plain strings, dictionary-encoded per column below: faster than per-block dictionaries
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -284,9 +286,32 @@ def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
         msg = str(exc).split(":")[:2]
         raise IngestInputError(f"{path.name}: cannot be read as CSV ({': '.join(msg).strip()}); check that "
                                "every row has the same number of fields as the header") from None
-    df = table.to_pandas()
-    df.columns = [_norm_header(h) for h in header]
+    cols = {}
+    for name, h in zip(names, columns):
+        cols[h] = _categorical(table.column(name))
+        table = table.drop_columns([name])  # free each column's strings once encoded
+    df = pd.DataFrame(cols, copy=False)
     return df, encoding
+
+
+def _header_names(header: list, path: Path) -> list[str]:
+    """Normalised column names; blank ones (trailing commas) get a placeholder, repeats are an error."""
+    names = [_norm_header(h) if h is not None and str(h).strip() else f"(unnamed column {i + 1})"
+             for i, h in enumerate(header)]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise IngestInputError(f"{path.name}: column(s) {', '.join(dup)} appear more than once in the header")
+    return names
+
+
+def _categorical(col: pa.ChunkedArray) -> pd.Categorical:
+    """A pandas Categorical of an Arrow column's values as text (null → missing)."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    enc = col.combine_chunks().dictionary_encode()
+    values = enc.dictionary if pa.types.is_string(enc.dictionary.type) else enc.dictionary.cast(pa.string())
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return pd.Categorical.from_codes(codes, pd.Index(values.to_pylist(), dtype=object), validate=False)
 
 
 def _cell_text(v: Any) -> str | None:
@@ -322,7 +347,7 @@ def _read_xlsx(path: Path, table: str) -> pd.DataFrame:
     body = [(r + [None] * width)[:width] for r in rows[1:]]
     while body and all(v is None for v in body[-1]):  # Excel's trailing formatted-but-empty rows
         body.pop()
-    df = pd.DataFrame(body, columns=[_norm_header(h) for h in header], dtype=object)
+    df = pd.DataFrame(body, columns=_header_names(list(header), path), dtype=object)
     return df.astype("category") if len(df) else df.astype(object)
 
 
@@ -331,16 +356,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
         raise IngestInputError(f"{path.name}: cannot be read as Parquet ({type(exc).__name__})") from None
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        enc = col.combine_chunks().dictionary_encode()
-        values = enc.dictionary.cast(pa.string())
-        cols[_norm_header(name)] = pd.Categorical.from_codes(
-            enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32), values.to_pylist())
-    return pd.DataFrame(cols)
+    names = _header_names(table.column_names, path)
+    return pd.DataFrame({n: _categorical(table.column(c)) for n, c in zip(names, table.column_names)})
 
 
 def _clean_categories(s: pd.Series) -> pd.Categorical:
@@ -712,11 +729,12 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
         return
     # Compare canonical values by their codes packed into one int64 per row: cheap at national scale.
     codes = {c: _codes(df[c]) for c in df.columns}
-    keyed = pd.DataFrame({c: v for c, (v, _) in codes.items()})
+    keyed = pd.DataFrame({c: v for c, (v, _) in codes.items()}, copy=False)
     rowkey = _pack(codes, list(df.columns))
     dup = (pd.Series(rowkey).duplicated(keep="first") if rowkey is not None
            else keyed.duplicated(keep="first")).to_numpy()
-    if dup.any():
+    anydup = bool(dup.any())
+    if anydup:
         rows = np.flatnonzero(dup)
         first = keyed.reset_index().groupby(list(keyed.columns), dropna=False, sort=False)["index"].transform("min")
         firsts = first.to_numpy()[rows]
@@ -725,11 +743,15 @@ def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_
     key = list(spec.key) or (["episode_id", "outcome", "reading_date", "reading_type"] if table == "readings" else [])
     if not key:
         return
-    sub = keyed.loc[~dup, key]
+    sub = keyed.loc[~dup, key] if anydup else keyed[key]
     packed = _pack(codes, key)
-    clash = (pd.Series(packed[~dup], index=sub.index).duplicated(keep=False) if packed is not None
-             else sub.duplicated(keep=False))
-    clash = clash & (sub > 0).all(axis=1)  # a blank key is reported as blank, not as a clash
+    if packed is not None:
+        packed = packed[~dup] if anydup else packed
+        clash = pd.Series(packed, index=sub.index).duplicated(keep=False)
+    else:
+        clash = sub.duplicated(keep=False)
+    if clash.any():
+        clash = clash & (sub > 0).all(axis=1)  # a blank key is reported as blank, not as a clash
     if clash.any():
         rows = sub.index[clash.to_numpy()].to_numpy()
         grp = sub.loc[rows].reset_index().groupby(key, dropna=False, sort=False)["index"]
@@ -993,15 +1015,22 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     today_ts = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today).normalize()
     mask_ids = not already_pseudonymised
 
+    stages: dict[str, float] = {}
+    lap = _stopwatch(stages)
     sources = _find_sources(src)
     raws = {t: _read_table(t, sources[t], src) for t in TABLE_NAMES}
+    lap("read")
     aliases = _alias_maps(needs)
     canon: dict[str, pd.DataFrame] = {}
     probs: dict[str, _Problems] = {}
     for t in TABLE_NAMES:
         canon[t], probs[t] = _check_table(t, raws[t], aliases, need_codes, today_ts, mask_ids)
+    lap("validate")
+    for t in TABLE_NAMES:
         _duplicates(t, canon[t], raws[t], probs[t], mask_ids)
+    lap("duplicates")
     _references(canon, raws, probs)
+    lap("references")
 
     counts, rejects, accepted = {}, {}, {}
     for t in TABLE_NAMES:
@@ -1009,7 +1038,7 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         bad = np.zeros(n, dtype=bool)
         bad[probs[t].rows()] = True
         rejects[t] = _reject_frame(raws[t], probs[t])
-        acc = canon[t].loc[~bad].reset_index(drop=True)
+        acc = canon[t].loc[~bad].reset_index(drop=True) if bad.any() else canon[t]
         counts[t] = TableCounts(read=n, accepted=len(acc), rejected=len(rejects[t]))
         # The promise of the contract: nothing silently dropped.
         assert counts[t].accepted + counts[t].rejected == counts[t].read, (t, counts[t])
@@ -1021,7 +1050,9 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         pseudonymised=not already_pseudonymised,
         key_fingerprint=key_fingerprint(key_bytes) if key_bytes else None,
         lead_needs=list(need_codes), started=started, finished="", seconds=0.0, version=_version(),
+        stage_seconds=stages,
     )
+    lap("rejects")
 
     dest.mkdir(parents=True, exist_ok=True)
     marker = dest / STORE_MARKER
@@ -1035,11 +1066,13 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
             tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         raise RowsRejectedError(report)
 
+    lap("rejects")
     if key_bytes is not None:
         for c in PERSONAL_IDS:
             holders = [t for t in TABLE_NAMES if c in accepted[t]]
             for t, col in zip(holders, pseudonymise_together([accepted[t][c] for t in holders], key_bytes)):
                 accepted[t][c] = col
+    lap("pseudonymise")
     cats = category_dtypes(need_codes)
     arrow = {}
     for t in TABLE_NAMES:
@@ -1051,7 +1084,9 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         arrow[t] = _to_arrow(df)
         with atomic_path(dest / f"{t}.parquet") as tmp:
             pq.write_table(arrow[t], tmp, compression="zstd")
+    lap("parquet")
     _write_duckdb(dest, arrow)
+    lap("duckdb")
     for stale in (dest / f"{t}.csv" for t in TABLE_NAMES):
         if stale.exists():
             stale.unlink()  # load() would otherwise be unsure which copy to read
@@ -1063,6 +1098,18 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     with atomic_path(marker) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _stopwatch(stages: dict[str, float]):
+    """``lap(name)`` adds the seconds since the previous lap to ``stages[name]``."""
+    last = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(stages.get(name, 0.0) + now - last[0], 3)
+        last[0] = now
+
+    return lap
 
 
 def _finish(report: IngestReport, t0: float) -> None:
