@@ -44,7 +44,8 @@ def _ingest(src: str, dest: str, q) -> None:
     t = time.perf_counter()
     report = lg.ingest(src, dest, key="longitudinal-demo-key-not-secret")
     q.put({"ingest_s": time.perf_counter() - t, "rejected": report.rejected,
-           "accepted": {k: v.accepted for k, v in report.tables.items()}, "peak_rss_gb": _peak_gb()})
+           "accepted": {k: v.accepted for k, v in report.tables.items()}, "stages_s": report.stage_seconds,
+           "peak_rss_gb": _peak_gb()})
 
 
 def _run(target, *args) -> dict:
