@@ -121,7 +121,10 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
                 # keep a study's own lead-need list
                 extra = [c for c in s.cat.categories if c not in dtype.categories]
                 dtype = pd.CategoricalDtype(list(dtype.categories) + extra)
-            out[col.name] = s.astype("string").astype(dtype) if s.dtype != dtype else s
+            # Unordered categorical dtypes compare equal whatever their order, so compare the
+            # category lists: a reloaded file must give the canonical order (it sets model reference levels).
+            same = isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == list(dtype.categories)
+            out[col.name] = s if same else s.astype("string").astype(dtype)
         elif col.kind == "date":
             out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
         elif col.kind == "score":
