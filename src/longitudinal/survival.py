@@ -633,7 +633,9 @@ def time_to_independence(
 
     cox, hr, ph = None, pd.DataFrame(), pd.DataFrame()
     notes: list[str] = []
-    if covariates:
+    if covariates and int(data["event"].sum()) < 2:
+        notes.append("Cox model not fitted: fewer than 2 episode-areas reached the stage")
+    elif covariates:
         cox, hr, ph, cox_notes = _fit_cox(data, covariates, strata=["outcome"] if "outcome" in by else [],
                                           alpha=alpha, min_level_events=min_level_events, penalizer=penalizer)
         notes += cox_notes
