@@ -642,11 +642,13 @@ class _Problems:
 
 
 def _raw_text(raw: _Raw, column: str, rows: np.ndarray, mask_ids: bool) -> np.ndarray:
-    if mask_ids and column in PERSONAL_IDS:
-        return np.array([f"<{column} withheld: see row>"] * len(rows), dtype=object)
     vals = np.asarray(raw.frame[column].array)[rows]
-    return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in vals],
+    text = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in vals],
                     dtype=object)
+    if mask_ids and column in PERSONAL_IDS:
+        # rejects are stored: never copy an identifier that could name a person into them
+        text[text != ""] = f"<{column} withheld: see row>"
+    return text
 
 
 def _where(raw: _Raw, row: int, table: str) -> str:
