@@ -282,3 +282,20 @@ def test_formula_response_names_the_score_column():
         lg.fit_trajectories(df, group="id", time="t", formula="wellbeing ~ t", warn=False)
     with pytest.raises(ValueError, match="'mood'"):
         lg.fit_trajectories(df, group="id", time="t", formula="mood ~ t", score_range=None)
+
+
+def test_likelihood_ratio_tests():
+    df = gaussian_frame(groups=400, seed=5)
+    kw = dict(group="id", time="t", score="y", score_range=None, warn=False)
+    slope = lg.fit_trajectories(df, **kw)
+    intercept = lg.fit_trajectories(df, random="~ 1", **kw)
+    lr = slope.lr_test(intercept)
+    assert lr.loc["larger", "df"] == 2 and lr.loc["larger", "p"] < 1e-6  # the random slope is real
+    assert lr.loc["larger", "chi2"] == pytest.approx(2 * (slope.loglik - intercept.loglik))
+    ml_arm = lg.fit_trajectories(df, formula="~ t + arm", reml=False, **kw)
+    ml = lg.fit_trajectories(df, reml=False, **kw)
+    assert ml.lr_test(ml_arm).loc["larger", "p"] < 0.05
+    with pytest.raises(ValueError, match="reml=False"):
+        slope.lr_test(lg.fit_trajectories(df, formula="~ t + arm", **kw))
+    with pytest.raises(ValueError, match="REML and the other by ML"):
+        slope.lr_test(ml)

@@ -251,6 +251,43 @@ class TrajectoryResults:
                 "method", "engine", "nobs", "ngroups", "converged", "loglik"]
         return out[cols]
 
+    def lr_test(self, other: "TrajectoryResults") -> pd.DataFrame:
+        """Likelihood-ratio test of this model against a nested ``other`` (on the same readings).
+
+        Fixed effects may differ only between ML fits (``reml=False``); under REML the two
+        models must share their fixed effects (then only the random part is compared). For a
+        variance tested at zero the chi-square p-value is conservative (the null is on the
+        boundary; the exact reference is a mixture of chi-squares).
+
+        Returns
+        -------
+        DataFrame
+            One row per model with ``loglik, k, aic, bic`` and, on the larger model's row,
+            ``chi2, df, p``.
+        """
+        if self.nobs != other.nobs:
+            raise ValueError(f"models fitted to different readings ({self.nobs:,} vs {other.nobs:,}) "
+                             "cannot be compared by likelihood")
+        if self.reml != other.reml:
+            raise ValueError("one model was fitted by REML and the other by ML: refit both the same way")
+        if self.reml and list(self.fixed_effects.index) != list(other.fixed_effects.index):
+            raise ValueError("REML likelihoods of models with different fixed effects are not comparable: "
+                             "refit both with reml=False")
+        small, big = sorted((self, other), key=lambda r: r._fit.k_params)
+        df = big._fit.k_params - small._fit.k_params
+        if df <= 0:
+            raise ValueError("the models have the same number of parameters: they are not nested")
+        chi2 = max(0.0, 2 * (big.loglik - small.loglik))
+        rows = []
+        for name, r in (("smaller", small), ("larger", big)):
+            rows.append({"model": name, "formula": r.design.formula, "random": r.design.random,
+                         "loglik": r.loglik, "k": r._fit.k_params, "aic": r.aic, "bic": r.bic})
+        out = pd.DataFrame(rows).set_index("model")
+        out["chi2"] = [np.nan, chi2]
+        out["df"] = [np.nan, df]
+        out["p"] = [np.nan, float(stats.chi2.sf(chi2, df))]
+        return out
+
     def summary(self) -> TrajectorySummary:
         """A statsmodels-style text summary (renders as tables in a notebook)."""
         d = self.design
