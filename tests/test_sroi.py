@@ -239,6 +239,11 @@ def test_estimated_drop_off_used_in_evaluation_and_recorded():
     assert r.adjustments.set_index("adjustment").loc["drop_off", "status"] == "assumed"
     with pytest.raises(ImpactMapError, match="field 'drop_off'.*sustained-outcome"):
         sroi.evaluate(simple_map([one_outcome(drop_off=spec)]))
+    # a curve that cannot give a drop-off (one year only) falls back to the stated value, saying why
+    r = sroi.evaluate(simple_map([one_outcome(drop_off={**spec, "value": 0.3})]),
+                      sustained=sustained_table().query("year == 1"))
+    row = r.adjustments.set_index("adjustment").loc["drop_off"]
+    assert row["value"] == 0.3 and row["status"] == "assumed" and "at least two years" in row["basis"]
 
 
 def test_deadweight_from_comparison_group_and_counterfactual_rate(study):
@@ -453,7 +458,7 @@ def test_drop_off_calls_lg_sustained_outcomes_when_it_exists(study, monkeypatch)
     spec = {"from": "sustained_outcomes", "params": {"outcome": "managing_money"},
             "where": {"outcome": "managing_money"}}
     r = sroi.evaluate(simple_map([one_outcome(drop_off=spec)]), study)
-    assert calls["params"] == {"outcome": "managing_money"} and calls["study"] is study
+    assert calls["params"] == {"outcome": "managing_money"} and calls["study"].readings is study.readings
     assert r.adjustments.set_index("adjustment").loc["drop_off", "value"] == pytest.approx(0.2)
 
 

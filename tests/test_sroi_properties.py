@@ -73,6 +73,6 @@ def test_single_outcome_matches_closed_form(o, rate, tm):
              for t in range(1, o["duration_years"] + 1))
     assert r.present_value == pytest.approx(pv, rel=1e-9, abs=1e-9)
     if o["quantity"] * o["proxy_value"] * keep > 0:
-        assert r.payback_months == pytest.approx(1e5 / (o["quantity"] * o["proxy_value"] * keep / 12), rel=1e-9)
+        assert r.payback_months == pytest.approx(12 * 1e5 / (o["quantity"] * o["proxy_value"] * keep), rel=1e-9)
     else:
         assert math.isinf(r.payback_months)

@@ -801,6 +801,13 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
     fallback = spec.get("value")
     if src == "sustained_outcomes":
         where = dict(spec.get("where") or {})
+
+        def fall_back(reason: str) -> Adjustment:
+            if fallback is not None:
+                return Adjustment(_rate(fallback, f"{name}.value", row), "assumed", f"stated fallback: {reason}")
+            raise ImpactMapError(f"drop-off is to be estimated from sustained-outcome curves, but {reason} "
+                                 "(add value: as a fallback)", row=row, field=name)
+
         table = None
         if isinstance(sustained, pd.DataFrame):
             table = sustained
@@ -814,20 +821,18 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
                 params = dict(spec.get("params") or {})
                 try:
                     table = fn(study, **params).by_year()
-                except (TypeError, KeyError, ValueError) as e:
-                    raise ImpactMapError(f"lg.sustained_outcomes(study, **{params}) failed: {e}", row=row,
+                except TypeError as e:  # a parameter it does not take: the map is wrong
+                    raise ImpactMapError(f"lg.sustained_outcomes(study, **{params}): {e}", row=row,
                                          field=f"{name}.params") from None
+                except (KeyError, ValueError) as e:  # not estimable from these data
+                    return fall_back(f"lg.sustained_outcomes(study, **{params}) could not estimate curves: {e}")
         if table is None:
-            if fallback is not None:
-                return Adjustment(_rate(fallback, f"{name}.value", row), "assumed",
-                                  "stated fallback: no sustained-outcome curve was available")
-            raise ImpactMapError("drop-off is to be estimated from sustained-outcome curves, but no study with "
-                                 "lg.sustained_outcomes and no sustained= table was given (add value: as a "
-                                 "fallback)", row=row, field=name)
+            return fall_back("no sustained-outcome curve was available (no study with lg.sustained_outcomes "
+                             "and no sustained= table)")
         try:
             return estimate_drop_off(table, years=spec.get("years"), where=where)
         except ValueError as e:
-            raise ImpactMapError(str(e), row=row, field=name) from None
+            return fall_back(f"the curve gives no drop-off ({e})")
     # deadweight from a comparison group or a counterfactual rate
     ind = spec.get("indicator")
     if _blank(ind):
@@ -921,6 +926,49 @@ class _Model:
 
 
 # ============================================================ evaluation
+def _memoised(study):
+    """The study with ``long()`` and ``subset()`` remembered for one evaluation.
+
+    An indicator rebuilds the analysis table on every call; a map evaluated over
+    seven financial years calls it once per outcome per year, which at national
+    scale (11M readings) costs minutes. Frames are handed out as shallow copies.
+    """
+    from dataclasses import fields
+
+    from .study import Study
+
+    if study is None or isinstance(study, _MemoStudy):
+        return study
+
+    return _MemoStudy(**{f.name: getattr(study, f.name) for f in fields(Study)})
+
+
+def _key(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+from .study import Study as _Study  # noqa: E402
+
+
+class _MemoStudy(_Study):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._memo: dict = {}
+
+    def long(self, outcome=None, *, scored_only=True, include_follow_up=True):
+        key = ("long", _key(outcome), scored_only, include_follow_up)
+        if key not in self._memo:
+            self._memo[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
+        return self._memo[key].copy(deep=False)
+
+    def subset(self, *, local_authority=None, lead_need=None, service_type=None):
+        key = ("subset", local_authority, lead_need, service_type)
+        if key not in self._memo:
+            sub = super().subset(local_authority=local_authority, lead_need=lead_need, service_type=service_type)
+            self._memo[key] = _memoised(sub)
+        return self._memo[key]
+
+
 def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year: int | None = None,
              comparison=None, sustained=None, deflators: Deflators | str | Path | None = None,
              discount: Any = None) -> "SROIResult":
@@ -959,6 +1007,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     if discount is not None:
         m = replace(m, discount=Discount.from_spec(discount))
     defl = deflators if isinstance(deflators, Deflators) else load_deflators(deflators)
+    study = _memoised(study)
     if m.needs_study and study is None and any(o.indicator for o in m.outcomes):
         bad = next(o for o in m.outcomes if o.indicator)
         raise ImpactMapError(f"quantity is the indicator {bad.indicator!r}: it needs a study (study= / --data)",
@@ -1115,7 +1164,8 @@ class SROIResult:
         self.sroi_ratio = self.present_value / self.inputs_value
         self.net_sroi_ratio = self.npv / self.inputs_value
         year1 = float(V[:, :, 0].sum())
-        self.payback_months = (float(model.inputs.sum()) / (year1 / 12.0)) if year1 > 0 else float("inf")
+        # inputs ÷ monthly value of the first year (12 · inputs / V_1: no underflow of V_1 / 12)
+        self.payback_months = (12.0 * float(model.inputs.sum()) / year1) if year1 > 0 else float("inf")
         m = impact_map
         rows, yrows = [], []
         for c, fy in enumerate(cohorts):
