@@ -888,8 +888,9 @@ def sustained_outcomes(
 
     A loss is judged between two readings, each with its own measurement
     error, so some one-stage drops are noise: in the synthetic study
-    (residual SD 0.45 stage) about a third of the areas that truly keep their
-    level show a one-stage drop at some follow-up. Read the curves as an upper
+    (residual SD 0.45 stage) about a quarter of the areas that truly keep
+    their level show a one-stage drop at any one follow-up, nearly half by
+    the third. Read the curves as an upper
     bound on drop-off, or use ``loss=2`` for a stricter definition.
     """
     codes = _outcomes(outcome)
