@@ -264,12 +264,20 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, title: str) -> 
     return Path(html_path)
 
 
-def _strip_volatile(nb_path: Path) -> None:
-    """Drop execution timestamps and durations so the stored notebook depends only on its content."""
+def _strip_volatile(nb_path: Path) -> dict[str, float]:
+    """Drop execution timestamps and durations so the stored notebook depends only on its content.
+
+    Returns the seconds each code cell took (its first line as the key), for the manifest.
+    """
     import nbformat
 
     nb = nbformat.read(str(nb_path), as_version=4)
+    timings: dict[str, float] = {}
     for cell in nb.cells:
+        dur = cell.metadata.get("papermill", {}).get("duration")
+        if cell.cell_type == "code" and dur is not None:
+            key = (cell.source.strip().splitlines() or [""])[-1][:60]
+            timings[key] = round(float(dur), 2)
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id
@@ -281,6 +289,7 @@ def _strip_volatile(nb_path: Path) -> None:
     for k in ("start_time", "end_time", "duration", "input_path", "output_path"):
         pm.pop(k, None)
     nbformat.write(nb, str(nb_path))
+    return timings
 
 
 # -------------------------------------------------------------- one area
@@ -337,7 +346,7 @@ def run_area(spec: dict) -> dict:
         manifest["attempts"] = attempts
         if last_err is not None:
             raise last_err
-        _strip_volatile(tmp / "report.ipynb")
+        manifest["cell_seconds"] = _strip_volatile(tmp / "report.ipynb")
         notebook_to_html(tmp / "report.ipynb", tmp / "report.html",
                          f"Supporting People annual report: {area} {domain.fy_label(year)}")
         manifest["status"] = "ok"
