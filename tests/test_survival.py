@@ -341,3 +341,17 @@ def test_single_reading_episodes_are_counted():
     res = time_to_independence(_study(eps, rds), "managing_money", covariates=None, n_boot=0)
     assert res.exclusions.set_index("reason").loc["single_reading", "n"] == 10
     assert len(res.data) == 20
+
+
+def test_km_plot_pairs_each_curve_with_its_own_at_risk_row():
+    # categorical group order (short_term, long_term) differs from alphabetical: labels must still match
+    res = time_to_independence(lg.simulate(people=800, seed=6), "managing_money", stage=4, by="service_type",
+                               covariates=None, n_boot=5)
+    fig = res.plot()
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    for lab in ("short_term", "long_term"):
+        sub = res.curves[res.curves["service_type"] == lab]
+        assert np.allclose(lines[lab].get_ydata(), sub["survival"].to_numpy(), equal_nan=True)
+        n = int((res.data["service_type"] == lab).sum())
+        assert int(res.km[lab].event_table["at_risk"].iloc[0]) == n

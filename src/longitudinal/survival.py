@@ -451,9 +451,11 @@ class IndependenceResults:
         import matplotlib.pyplot as plt
 
         fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
-        labels = list(self.km)[:max_groups]
-        for lab, (_, sub) in zip(labels, self._curve_groups()):
-            line, = ax.plot(sub["time"], sub["survival"], drawstyle="default", label=lab)
+        # label each curve from its own group key so that it meets its own Kaplan-Meier at-risk row
+        groups = list(self._curve_groups())[:max_groups]
+        labels = [lab for lab, _ in groups]
+        for lab, sub in groups:
+            line, = ax.plot(sub["time"], sub["survival"], label=lab)
             ax.fill_between(sub["time"], sub["ci_lower"], sub["ci_upper"], alpha=0.15, color=line.get_color())
         ax.set_xlabel("Months since support started")
         ax.set_ylabel(f"Share not yet at stage {self.stage}")
@@ -471,7 +473,8 @@ class IndependenceResults:
             yield "all", self.curves
             return
         for key, sub in self.curves.groupby(self.by, observed=True, sort=True):
-            yield key, sub
+            key = key if isinstance(key, tuple) else (key,)
+            yield _label(dict(zip(self.by, key))), sub
 
 
 def _label(key: dict) -> str:
