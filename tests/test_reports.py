@@ -215,6 +215,7 @@ def test_batch_writes_every_area_output(built):
         # No code cells in the HTML; no script fetched from the network.
         assert "import longitudinal" not in html and "AnnualReport(" not in html
         assert not re.search(r"<script[^>]+src=\"https?://", html)
+        assert "Warning" not in html and "Traceback" not in html
         nb = json.loads((d / "report.ipynb").read_text())
         assert any("parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
     index = (year_dir / "index.html").read_text()

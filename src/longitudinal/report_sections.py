@@ -605,7 +605,9 @@ class AnnualReport:
         from .distance import SingleReadingWarning, distance_travelled, plot_profile
 
         with warnings.catch_warnings():
+            # Areas without scores and single readings are shown in the table itself.
             warnings.simplefilter("ignore", SingleReadingWarning)
+            warnings.simplefilter("ignore", UserWarning)
             d = distance_travelled(self._year_study(), compare="latest")
         d = d.set_index("outcome").reindex(list(domain.OUTCOME_CODES)).reset_index()
         d["outcome_name"] = [domain.OUTCOMES[c].name for c in d["outcome"]]

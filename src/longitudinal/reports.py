@@ -256,6 +256,11 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, title: str) -> 
 
     nb = nbformat.read(str(nb_path), as_version=4)
     nb.metadata["title"] = title
+    # Readers see results, not warnings written to stderr (the executed notebook keeps them for audit).
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
