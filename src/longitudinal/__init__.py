@@ -27,6 +27,8 @@ from . import sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
+from . import disclosure, reports
+from .report_sections import AnnualReport
 
 try:
     __version__ = _version("longitudinal")
@@ -43,3 +45,4 @@ __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
 __all__ += ["sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
+__all__ += ["disclosure", "reports", "AnnualReport"]
