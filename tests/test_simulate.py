@@ -151,3 +151,15 @@ def test_write_then_load_round_trips(tmp_path, fmt):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="people must be at least 1"):
         lg.simulate(people=0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_load_refuses_unknown_codes_instead_of_blanking_them(tmp_path, fmt):
+    s = lg.simulate(people=100, seed=4)
+    ep = s.episodes.copy()
+    ep["service_type"] = ep["service_type"].astype(str)
+    ep.loc[0, "service_type"] = "weekly"
+    s.episodes = ep
+    s.write(tmp_path, format=fmt)
+    with pytest.raises(ValueError, match=r"episodes.service_type holds 'weekly'.*longitudinal ingest"):
+        lg.load(tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from . import domain
@@ -101,6 +102,25 @@ def category_dtypes(lead_needs: tuple[str, ...] | None = None) -> dict[str, pd.C
     }
 
 
+def _as_categories(s: pd.Series, dtype: pd.CategoricalDtype, table: str, column: str) -> pd.Series:
+    """``s`` with exactly ``dtype``'s categories, in order; a value outside them is an error, never NaN."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        if list(s.cat.categories) == list(dtype.categories):
+            return s
+        present = s.cat.categories[np.unique(s.cat.codes[s.cat.codes >= 0])]
+        unknown = sorted(set(map(str, present)) - set(dtype.categories))
+        result = s.cat.set_categories(list(dtype.categories))
+    else:
+        result = s.astype("string").astype(dtype)
+        unknown = sorted(set(s[result.isna() & s.notna()].astype(str)))
+    if unknown:
+        raise ValueError(
+            f"{table}.{column} holds {', '.join(map(repr, unknown[:5]))}, not among the expected values "
+            f"({', '.join(map(str, dtype.categories))}); run `longitudinal ingest` to validate the data"
+        )
+    return result
+
+
 def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Give a table of canonical values its proper dtypes (no validation: see ingest).
 
@@ -123,8 +143,7 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
                 dtype = pd.CategoricalDtype(list(dtype.categories) + extra)
             # Unordered categorical dtypes compare equal whatever their order, so compare the
             # category lists: a reloaded file must give the canonical order (it sets model reference levels).
-            same = isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == list(dtype.categories)
-            out[col.name] = s if same else s.astype("string").astype(dtype)
+            out[col.name] = _as_categories(s, dtype, table, col.name)
         elif col.kind == "date":
             out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
         elif col.kind == "score":

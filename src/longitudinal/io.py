@@ -67,11 +67,18 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+_NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype()}
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet table written by :func:`write_table` (trusted, no validation)."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pq.read_table(path).to_pandas()
+        schema = pq.read_schema(path)
+        strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
+        table = pq.read_table(path, read_dictionary=strings)
+        return table.to_pandas(date_as_object=False, types_mapper=_NULLABLE_INTS.get)
     if path.suffix == ".csv":
         table = pacsv.read_csv(
             path,
