@@ -73,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     th.join()
     for r in res.results:
         print(f"  {r.area:<20} {r.status:<8} {r.seconds:6.1f} s  attempts={r.attempts} {r.message[-120:]}")
+    # Where the critical path (Wales) spends its time: seconds per notebook cell, slowest first.
+    man = res.out / "wales" / "manifest.json"
+    if man.exists():
+        import json
+
+        cells = json.loads(man.read_text()).get("cell_seconds") or {}
+        top = sorted(cells.items(), key=lambda kv: -kv[1])[:8]
+        print("  Wales cells: " + ", ".join(f"{k} {v:.1f} s" for k, v in top))
     n_ok = sum(r.status == "ok" for r in res.results)
     print(f"annual reports {res.year}: {n_ok}/{len(res.results)} areas ok in {wall:.1f} s "
           f"(target < 300 s); peak RSS of the process tree {peak[0] / 2**30:.2f} GB (target < 6 GB)")

@@ -789,8 +789,10 @@ class AnnualReport:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = time_to_independence(self._year_study(), outcome=code, stage=stage, n_boot=0,
-                                           seed=self.seed)
+                # Only the curves are published: covariates=None skips the Cox model, which the report does
+                # not show and which is most of the cost at national scale.
+                res = time_to_independence(self._year_study(), outcome=code, stage=stage, covariates=None,
+                                           n_boot=0, seed=self.seed)
         except ValueError as exc:
             return self._add(Section("time_to_independence", f"Time to independence: {name}", "", notes=[
                 f"Time to independence could not be estimated for {self.area}: {exc}"]))
