@@ -55,6 +55,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .indicators import wilson_interval
 from .study import Study
 
 __all__ = [
@@ -240,15 +241,6 @@ def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
     return out
 
 
-def _wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
 def _group_keys(by: list[str], has_outcome: bool) -> list[str]:
     return (["outcome"] if has_outcome else []) + by
 
@@ -347,7 +339,7 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
         tq = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
         half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
         pct = lambda col, base=n: 100 * g[col].to_numpy() / base  # noqa: E731
-        lo, hi = _wilson(g["improved"].to_numpy(), n, level)
+        lo, hi = wilson_interval(g["improved"].to_numpy(), n, level)
         res = g[keys].copy()
         res["outcome"] = res["outcome"].astype(str)
         res.insert(1, "outcome_name", res["outcome"].map(lambda c: domain.OUTCOMES[c].name))

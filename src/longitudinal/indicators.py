@@ -133,15 +133,22 @@ def compute(name: str, study: Study, **params) -> IndicatorValue:
 
 
 # ---------------------------------------------------------------- helpers
-def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` when ``n == 0``)."""
-    if n == 0:
-        return (float("nan"), float("nan"))
+def wilson_interval(k, n, level: float = 0.95):
+    """Wilson score interval of a proportion ``k / n``; scalars or arrays (NaN where ``n == 0``).
+
+    >>> wilson_interval(10, 100)  # doctest: +ELLIPSIS
+    (0.0552..., 0.1743...)
+    """
     z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    if lo.ndim == 0:
+        return (float(lo), float(hi))
+    return lo, hi
 
 
 def _poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
