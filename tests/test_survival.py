@@ -355,3 +355,33 @@ def test_km_plot_pairs_each_curve_with_its_own_at_risk_row():
         assert np.allclose(lines[lab].get_ydata(), sub["survival"].to_numpy(), equal_nan=True)
         n = int((res.data["service_type"] == lab).sum())
         assert int(res.km[lab].event_table["at_risk"].iloc[0]) == n
+
+
+def test_fast_cox_residuals_match_lifelines_loops():
+    """The O(n p) score and Schoenfeld residuals equal lifelines' own row loops (robust SEs, PH test)."""
+    import warnings
+
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    from longitudinal.survival import _fast_cox_class
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.integers(0, 2, n).astype(float),
+                       "T": np.maximum(np.round(rng.exponential(5, n)), 0.5),  # many ties
+                       "E": rng.integers(0, 2, n), "pid": rng.integers(0, 600, n),
+                       "s": rng.integers(0, 3, n).astype(str)})
+    for strata in (None, ["s"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = CoxPHFitter().fit(df, "T", "E", cluster_col="pid", strata=strata)
+            b = _fast_cox_class()().fit(df, "T", "E", cluster_col="pid", strata=strata)
+            pa = proportional_hazard_test(a, df, time_transform="rank").summary
+            pb = proportional_hazard_test(b, df, time_transform="rank").summary
+            ra, rb = a.compute_residuals(df, "schoenfeld"), b.compute_residuals(df, "schoenfeld")
+        np.testing.assert_allclose(b.params_, a.params_, rtol=1e-12)
+        np.testing.assert_allclose(b.standard_errors_, a.standard_errors_, rtol=1e-9)
+        assert not np.allclose(b.standard_errors_, np.sqrt(np.diag(b.variance_matrix_)))  # clustering counted
+        np.testing.assert_allclose(pb["test_statistic"], pa["test_statistic"], rtol=1e-9)
+        np.testing.assert_allclose(rb.to_numpy(), ra.to_numpy(), atol=1e-12)
