@@ -158,6 +158,31 @@ def test_distance_and_trajectory_sections_agree_with_the_models(tmp_path):
     assert not small.tables and "Too few episodes" in small.text
 
 
+def test_transitions_section_agrees_with_the_matrix_and_the_model(tmp_path):
+    import warnings
+
+    s = lg.simulate(people=1500, seed=11)
+    rep = AnnualReport(s, 2024, "Wales", out=tmp_path)
+    sec = rep.transitions(outcome="managing_money")
+    ys = rep._year_study()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tm = lg.transition_matrix(ys, outcome="managing_money")
+        fit = lg.fit_transitions(ys, outcome="managing_money")
+    pub = sec.tables[0].data
+    for _, row in tm.iterrows():
+        shown = pub.loc[row["from_stage"] - 1, f"to stage {row['to_stage']}"]
+        if shown not in (dc.PRIMARY, dc.SECONDARY):
+            assert shown == row["count"]
+        else:  # suppressed only where small, or to protect a small one
+            assert shown == dc.SECONDARY or 1 <= row["count"] <= 4
+    model = sec.tables[1].data
+    assert model["mean years in stage"].tolist() == pytest.approx(fit.sojourn()["mean_years"].round(2).tolist())
+    assert (tmp_path / "figures" / "transitions_model.png").exists()
+    small = AnnualReport(s, 2024, "Merthyr Tydfil").transitions(min_episodes=10_000)
+    assert len(small.tables) == 1 and "Too few episodes" in small.text
+
+
 def test_social_return_and_outcome_map_sections(tmp_path):
     import warnings
 
