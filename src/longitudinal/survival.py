@@ -537,7 +537,10 @@ def time_to_independence(
     kept). The Cox model dates each event at the midpoint of its interval (a
     standard approximation; lifelines has no interval-censored Cox model) and
     uses robust standard errors clustered on the person, since a person's
-    areas and episodes are not independent.
+    areas and episodes are not independent. Those SEs and the PH test use
+    lifelines' formulas with the residuals computed in O(n p) rather than by
+    lifelines' quadratic loops (same values; see ``_fast_cox_class``): 166,364
+    episode-areas take about 10 s instead of about 15 minutes.
 
     Examples
     --------
