@@ -47,6 +47,7 @@ from scipy import stats
 from scipy.special import softmax
 
 from . import domain
+from ._numeric import hessian_from_gradient
 from .distance import GROUP_COLUMNS, _codes, _long_table
 from .study import Study
 
@@ -164,14 +165,7 @@ def _gradient(S: _Stats, theta: np.ndarray, k: int, p: int) -> np.ndarray:
 def _observed_information_cov(S: _Stats, B, sigma2, pi):
     k, p = B.shape
     theta = np.concatenate([B.ravel(), [0.5 * np.log(sigma2)], np.log(pi[1:] / pi[0])])
-    m = theta.size
-    H = np.empty((m, m))
-    for i in range(m):
-        h = 1e-5 * max(1.0, abs(theta[i]))
-        e = np.zeros(m)
-        e[i] = h
-        H[:, i] = (_gradient(S, theta + e, k, p) - _gradient(S, theta - e, k, p)) / (2 * h)
-    H = (H + H.T) / 2
+    H = hessian_from_gradient(lambda t: _gradient(S, t, k, p), theta)
     try:
         cov = np.linalg.inv(-H)
     except np.linalg.LinAlgError:

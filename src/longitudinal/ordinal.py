@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from ._numeric import hessian_from_gradient
 from .distance import _long_table
 from .study import Study
 
@@ -247,14 +248,7 @@ def _score_obs(model, params: np.ndarray) -> np.ndarray:
 
 def _hessian(model, params: np.ndarray) -> np.ndarray:
     """Central differences of the analytic total score (2k score evaluations)."""
-    k = params.size
-    H = np.empty((k, k))
-    for i in range(k):
-        h = 1e-5 * max(1.0, abs(params[i]))
-        e = np.zeros(k)
-        e[i] = h
-        H[:, i] = (_score_obs(model, params + e).sum(0) - _score_obs(model, params - e).sum(0)) / (2 * h)
-    return (H + H.T) / 2
+    return hessian_from_gradient(lambda t: _score_obs(model, t).sum(0), params)
 
 
 def _model_class():
