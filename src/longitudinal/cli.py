@@ -136,18 +136,23 @@ def _load_map(file: Path):
         raise typer.Exit(2 if getattr(e, "unreadable", False) else 1)
 
 
-def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Optional[str]):
-    from .outcome_maps import OutcomeMapError
-    from .rubric import RubricError
-    from .study import load as _load
+def _load_study(path: Path):
+    """The study at ``path``, or exit 2 saying why it cannot be read."""
+    from .study import load
 
-    if study_dir is None:
-        return omap
     try:
-        study = _load(study_dir)
+        return load(path)
     except (FileNotFoundError, OSError) as e:
         typer.echo(f"cannot read study: {e}", err=True)
         raise typer.Exit(2)
+
+
+def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Optional[str]):
+    from .outcome_maps import OutcomeMapError
+    from .rubric import RubricError
+    if study_dir is None:
+        return omap
+    study = _load_study(study_dir)
     try:
         return omap.rate(study, rubric=rubric, area=area)
     except (OutcomeMapError, RubricError, KeyError) as e:
@@ -196,14 +201,9 @@ def map_rollup(
     """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
     from .domain import slug
     from .outcome_maps import rollup
-    from .study import load as _load
 
     omap = _load_map(file)
-    try:
-        s = _load(study)
-    except (FileNotFoundError, OSError) as e:
-        typer.echo(f"cannot read study: {e}", err=True)
-        raise typer.Exit(2)
+    s = _load_study(study)
     try:
         r = rollup(omap, s, rubric=rubric,
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
@@ -247,6 +247,17 @@ def report_annual(
                                     timeout=timeout, seed=seed, console=console))
 
 
+def _emit_table(table, out: Optional[Path]) -> None:
+    """Write a tidy table to ``out`` (CSV or Parquet) or print it."""
+    if out is not None:
+        from .io import write_table
+
+        write_table(table, out)
+        console.print(f"[green]wrote[/] {out}")
+    else:
+        typer.echo(table.to_string(index=False))
+
+
 @app.command("trajectories")
 def trajectories_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
@@ -266,13 +277,7 @@ def trajectories_cmd(
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
-    if out is not None:
-        from .io import write_table
-
-        write_table(table, out)
-        console.print(f"[green]wrote[/] {out}")
-    else:
-        typer.echo(table.to_string(index=False))
+    _emit_table(table, out)
     if not table["converged"].all():
         bad = sorted(table.loc[~table["converged"], "outcome"].unique())
         console.print(f"[yellow]not converged:[/] {', '.join(bad)}")
@@ -314,13 +319,7 @@ def distance_cmd(
         raise typer.Exit(2)
     for w in caught:
         console.print(f"[yellow]note:[/] {w.message}")
-    if out is not None:
-        from .io import write_table
-
-        write_table(result, out)
-        console.print(f"[green]wrote[/] {out}")
-    else:
-        typer.echo(result.to_string(index=False))
+    _emit_table(result, out)
 
 
 @app.command("transitions")
@@ -357,13 +356,7 @@ def transitions_cmd(
             typer.echo(fit.summary())
     else:
         result = tables[table](fit)
-        if out is not None:
-            from .io import write_table
-
-            write_table(result, out)
-            console.print(f"[green]wrote[/] {out}")
-        else:
-            typer.echo(result.to_string(index=False))
+        _emit_table(result, out)
     if plot is not None:
         import matplotlib
 
