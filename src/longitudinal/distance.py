@@ -55,11 +55,11 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
-from .indicators import wilson_interval
 from .study import Study
 
 __all__ = [
     "GROUP_COLUMNS",
+    "episode_pairs",
     "SingleReadingWarning",
     "distance_travelled",
     "stage_distribution",
@@ -239,6 +239,40 @@ def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
         out["has_end"] = is_end & (out["n_readings"].to_numpy() >= 2)
         out = out[closed].reset_index(drop=True)
     return out
+
+
+def wilson_interval(k, n, level: float = 0.95):
+    """Wilson score interval of a proportion ``k / n``; scalars or arrays (NaN where ``n == 0``).
+
+    >>> wilson_interval(10, 100)  # doctest: +ELLIPSIS
+    (0.0552..., 0.1743...)
+    """
+    z = stats.norm.ppf(0.5 + level / 2)
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    if lo.ndim == 0:
+        return (float(lo), float(hi))
+    return lo, hi
+
+
+def episode_pairs(long: pd.DataFrame, by: Sequence[str] = (), compare: str = "latest") -> pd.DataFrame:
+    """First and compared score of each episode in each area, from a :meth:`Study.long` table.
+
+    The building block of :func:`distance_travelled`, shared with the indicators
+    (:mod:`longitudinal.indicators`). ``long`` must hold scored readings sorted by
+    episode, outcome and date, as ``Study.long`` returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (episode, outcome) with the ``by`` columns, ``first``,
+        ``latest`` (the end reading's score for ``compare="end"``) and ``n_readings``.
+    """
+    return _pairs(long.assign(score=long["score"].astype("float64")), list(by), compare)
 
 
 def _group_keys(by: list[str], has_outcome: bool) -> list[str]:

@@ -29,9 +29,10 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .distance import episode_pairs, wilson_interval
 from .study import Study
 
-__all__ = ["IndicatorValue", "indicator", "compute", "available", "episode_first_latest", "wilson_interval"]
+__all__ = ["IndicatorValue", "indicator", "compute", "available", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -133,24 +134,6 @@ def compute(name: str, study: Study, **params) -> IndicatorValue:
 
 
 # ---------------------------------------------------------------- helpers
-def wilson_interval(k, n, level: float = 0.95):
-    """Wilson score interval of a proportion ``k / n``; scalars or arrays (NaN where ``n == 0``).
-
-    >>> wilson_interval(10, 100)  # doctest: +ELLIPSIS
-    (0.0552..., 0.1743...)
-    """
-    z = stats.norm.ppf(0.5 + level / 2)
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-    if lo.ndim == 0:
-        return (float(lo), float(hi))
-    return lo, hi
-
-
 def _poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
     a = 1 - level
     lo = 0.0 if k == 0 else stats.chi2.ppf(a / 2, 2 * k) / 2
@@ -164,24 +147,12 @@ def _filtered(study: Study, outcome: str, local_authority=None, lead_need=None, 
     return study.long(domain.outcome_code(outcome), include_follow_up=False)
 
 
-def episode_first_latest(long: pd.DataFrame) -> pd.DataFrame:
-    """First and latest score of each episode in each area, from :meth:`Study.long` rows.
-
-    Returns one row per (episode, outcome) with ``first, latest, n_readings,
-    first_date, latest_date`` (blank scores are not readings).
-    """
-    g = long.groupby(["episode_id", "outcome"], observed=True, sort=False)
-    out = g.agg(first=("score", "first"), latest=("score", "last"), n_readings=("score", "size"),
-                first_date=("reading_date", "first"), latest_date=("reading_date", "last"))
-    return out.reset_index()
-
-
 # ------------------------------------------------------------- indicators
 @indicator("share_improving", "proportion",
            "Share of episodes whose latest score in the area is above their first (episodes with 2+ readings)")
 def _share_improving(study: Study, outcome: str, local_authority: str | None = None,
                      lead_need: str | None = None, service_type: str | None = None):
-    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    fl = episode_pairs(_filtered(study, outcome, local_authority, lead_need, service_type))
     eligible = len(fl)
     fl = fl[fl["n_readings"] >= 2]
     n = len(fl)
@@ -193,7 +164,7 @@ def _share_improving(study: Study, outcome: str, local_authority: str | None = N
            "Share of episodes whose latest score in the area is at or above `stage` (episodes with 2+ readings)")
 def _share_reaching(study: Study, outcome: str, stage: int = 4, local_authority: str | None = None,
                     lead_need: str | None = None, service_type: str | None = None):
-    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    fl = episode_pairs(_filtered(study, outcome, local_authority, lead_need, service_type))
     eligible = len(fl)
     fl = fl[fl["n_readings"] >= 2]
     n = len(fl)
@@ -205,7 +176,7 @@ def _share_reaching(study: Study, outcome: str, stage: int = 4, local_authority:
            "Mean change from first to latest score in the area (episodes with 2+ readings)")
 def _mean_change(study: Study, outcome: str, local_authority: str | None = None,
                  lead_need: str | None = None, service_type: str | None = None):
-    fl = episode_first_latest(_filtered(study, outcome, local_authority, lead_need, service_type))
+    fl = episode_pairs(_filtered(study, outcome, local_authority, lead_need, service_type))
     eligible = len(fl)
     fl = fl[fl["n_readings"] >= 2]
     d = (fl["latest"] - fl["first"]).astype(float).to_numpy()
