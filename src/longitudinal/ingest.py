@@ -73,7 +73,7 @@ import pyarrow.parquet as pq
 
 from . import domain
 from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes, schemas
-from .io import atomic_path
+from .io import atomic_path, detect_encoding
 from .pseudonymise import key_fingerprint, pseudonymise_together, resolve_key
 from .study import STORE_MARKER, TRUTH_FILE
 
@@ -222,31 +222,15 @@ def _norm_header(name: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).replace("\ufeff", "").strip().lower()).strip("_")
 
 
-def _detect_encoding(path: Path) -> str:
-    """UTF-8 (BOM or not) when the bytes decode as UTF-8, else Windows-1252 if they decode so."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        data.decode("utf-8")
-        return "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeDecodeError as exc:
-        utf8_err = exc
-    try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise IngestInputError(
-            f"{path.name}: not readable as UTF-8 (byte {utf8_err.start}) nor as Windows-1252; "
-            "save the file as 'CSV UTF-8' and supply it again"
-        ) from None
-    return "cp1252"
-
-
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     try:
         return _read_csv_as(path, "utf-8")
     except _NotUtf8:
         # Not UTF-8: Windows-1252 if every byte decodes so, else refuse (no silent mojibake)
-        return _read_csv_as(path, _detect_encoding(path))
+        try:
+            return _read_csv_as(path, detect_encoding(path))
+        except UnicodeError as exc:
+            raise IngestInputError(str(exc)) from None
 
 
 class _NotUtf8(Exception):

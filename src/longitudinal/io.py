@@ -35,6 +35,37 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def detect_encoding(path: str | Path) -> str:
+    """UTF-8 (BOM or not) when the bytes decode as UTF-8, else Windows-1252 if they decode so.
+
+    Spreadsheet exports are the two in practice; anything else is refused, never read as mojibake.
+
+    Raises
+    ------
+    UnicodeError
+        When the file is neither, with what to do about it.
+    """
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+        return "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_err = exc
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise UnicodeError(
+            f"{Path(path).name}: not readable as UTF-8 (byte {utf8_err.start}) nor as Windows-1252; "
+            "save the file as 'CSV UTF-8' and supply it again"
+        ) from None
+    return "cp1252"
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a file in the encoding :func:`detect_encoding` finds."""
+    return Path(path).read_text(encoding=detect_encoding(path))
+
+
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     arrays, names = [], []
     for name, s in df.items():
