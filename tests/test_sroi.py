@@ -467,7 +467,7 @@ def test_spend_input_needs_study_and_deflators_need_a_source(tmp_path):
         sroi.evaluate(simple_map(inputs=[{"name": "SP", "from_spend": True}]))
     p = tmp_path / "d.csv"
     p.write_text("financial_year,deflator\n2025,100\n")
-    with pytest.raises(ImpactMapError, match="names no source"):
+    with pytest.raises(sroi.DeflatorError, match="names no source"):
         sroi.load_deflators(p)
 
 

@@ -23,7 +23,7 @@ from . import transitions
 from .transitions import TransitionsResults, fit_transitions
 from . import survival
 from .survival import IndependenceResults, SustainedResults, sustained_outcomes, time_to_independence
-from . import sroi
+from . import prices, sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
@@ -43,6 +43,6 @@ __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_
 __all__ += ["OrdinalResults", "fit_ordinal", "TrajectoryGroupsResults", "fit_trajectory_groups"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
-__all__ += ["sroi"]
+__all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]

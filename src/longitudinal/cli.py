@@ -92,19 +92,24 @@ def sroi_cmd(
     seed: int = typer.Option(0, "--seed", help="Monte Carlo seed: the same seed gives the same figures."),
     comparison: Optional[Path] = typer.Option(None, "--comparison", help="Comparison-group study folder "
                                               "(deadweight estimated from it)."),
+    deflators: Optional[Path] = typer.Option(None, "--deflators", help="GDP deflator table: the tidy CSV or HM "
+                                             "Treasury's release (.xlsx/.csv) as downloaded; default "
+                                             "data/deflators.csv."),
 ) -> None:
     """Social return on investment of an impact map: PV, NPV, SROI ratio, payback, year by year."""
     import json as _json
 
     from . import sroi as _sroi
+    from .prices import DeflatorError, load_deflators
     from .study import load as _load
 
     try:
+        defl = load_deflators(deflators)
         study = _load(data) if data is not None else None
         comp = _load(comparison) if comparison is not None else None
-        result = _sroi.evaluate(impact_map, study, year=year, comparison=comp)
+        result = _sroi.evaluate(impact_map, study, year=year, comparison=comp, deflators=defl)
         mc = result.monte_carlo(draws=draws, seed=seed) if draws else None
-    except FileNotFoundError as e:
+    except (FileNotFoundError, DeflatorError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
     except (_sroi.ImpactMapError, ValueError) as e:
@@ -119,6 +124,29 @@ def sroi_cmd(
         typer.echo(result.summary())
         if mc is not None:
             typer.echo(mc.summary())
+
+
+@app.command("deflators")
+def deflators_cmd(
+    release: Path = typer.Argument(..., help="HM Treasury's 'GDP deflators at market prices, and money GDP' file "
+                                   "(.xlsx or .csv, as downloaded from GOV.UK), or a tidy deflator CSV."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table here (e.g. data/deflators.csv); "
+                                       "print it when omitted."),
+) -> None:
+    """Read a GDP deflator release and show or save it as the table SROI restates prices with."""
+    from .prices import DeflatorError, load_deflators
+
+    try:
+        table = load_deflators(release)
+    except (FileNotFoundError, DeflatorError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    console.print(f"source: {table.source}")
+    if out is None:
+        typer.echo(table.table.to_string(index=False))
+    else:
+        table.write(out)
+        console.print(f"[green]wrote[/] {len(table.table)} financial years ({table.base}) to {out}")
 
 
 # ------------------------------------------------------------------ outcome maps

@@ -16,7 +16,8 @@ Return on Investment*:
   payback in months ``= inputs / (first year's impact / 12)``.
 
 Proxies and spend are restated to the map's price year with a GDP deflator
-table that names its source (``data/deflators.csv``). A quantity is a number or
+table that names its source (:mod:`longitudinal.prices`; by default HM
+Treasury's March 2026 release in ``data/deflators.csv``). A quantity is a number or
 an indicator of the study (:mod:`longitudinal.indicators`); inputs are numbers
 or the ``spend`` table. With a study, the map is evaluated for each financial
 year of the study (the cohort of outcomes reached that year against that
@@ -56,16 +57,16 @@ import yaml
 from scipy import optimize, stats
 
 from . import domain
+from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 
 __all__ = [
-    "ImpactMapError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
+    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
     "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS",
 ]
 
 _DATA = Path(__file__).resolve().parents[2] / "data"
 DEFAULT_PROXIES = _DATA / "proxies.yaml"
-DEFAULT_DEFLATORS = _DATA / "deflators.csv"
 
 #: HM Treasury Green Book declining schedule: (last year the rate applies to, rate).
 GREEN_BOOK: tuple[tuple[int | None, float], ...] = (
@@ -81,17 +82,8 @@ _DEFAULT_ADJ_SD = 0.10
 _DEFAULT_PROXY_GSD_LOG = 0.30  # lognormal sigma of a proxy: 90% of draws within ×/÷ 1.64
 
 
-class ImpactMapError(ValueError):
+class ImpactMapError(LocatedError):
     """A problem in an impact map, naming the row and field."""
-
-    def __init__(self, message: str, *, row: str | int | None = None, field: str | None = None):
-        where = []
-        if row is not None:
-            where.append(f"row {row}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__((", ".join(where) + ": " if where else "") + message)
-        self.row, self.field = row, field
 
 
 # ============================================================ small pieces
@@ -252,44 +244,13 @@ def load_proxies(path: str | Path | None = None) -> dict[str, Proxy]:
     return out
 
 
-@dataclass(frozen=True)
-class Deflators:
-    """A GDP deflator table by financial year, with its source.
-
-    >>> d = load_deflators()
-    >>> round(d.restate(100.0, 2023, 2023), 6)
-    100.0
-    """
-
-    table: pd.DataFrame  # financial_year -> deflator
-    source: str
-
-    def factor(self, from_year: int, to_year: int, *, row: Any = None, field: str = "price_year") -> float:
-        idx = self.table.set_index("financial_year")["deflator"]
-        for y in (from_year, to_year):
-            if int(y) not in idx.index:
-                raise ImpactMapError(
-                    f"price year {y} is not in the deflator table ({idx.index.min()}–{idx.index.max()}, "
-                    f"source: {self.source})", row=row, field=field)
-        return float(idx[int(to_year)] / idx[int(from_year)])
-
-    def restate(self, value: float, from_year: int, to_year: int, **kw) -> float:
-        return float(value) * self.factor(from_year, to_year, **kw)
-
-
-def load_deflators(path: str | Path | None = None) -> Deflators:
-    """The deflator table (``data/deflators.csv`` by default); its ``# source:`` line names the source."""
-    path = Path(path) if path is not None else DEFAULT_DEFLATORS
-    text = path.read_text(encoding="utf-8")
-    m = re.search(r"^#\s*source:\s*(.+)$", text, flags=re.M | re.I)
-    if not m:
-        raise ImpactMapError(f"deflator table {path} names no source (expected a '# source: ...' line)")
-    table = pd.read_csv(path, comment="#")
-    missing = {"financial_year", "deflator"} - set(table.columns)
-    if missing:
-        raise ImpactMapError(f"deflator table {path} lacks columns {sorted(missing)}")
-    return Deflators(table[["financial_year", "deflator"]].astype({"financial_year": int, "deflator": float}),
-                     m.group(1).strip())
+def _restate(deflators: Deflators, value: float, from_year: int, to_year: int, *, row: Any = None,
+             field: str = "price_year") -> float:
+    """:meth:`Deflators.restate`, its errors said as errors of the impact map's row."""
+    try:
+        return deflators.restate(value, from_year, to_year, row=row, field=field)
+    except DeflatorError as e:
+        raise ImpactMapError(e.message, row=e.row, field=e.field) from None
 
 
 # ============================================================ parsing helpers
@@ -992,7 +953,8 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
         Sustained-outcome curves for drop-off (``drop_off: {from: sustained_outcomes}``);
         otherwise ``lg.sustained_outcomes(study, **params)`` is called when it exists.
     deflators : Deflators or path, optional
-        Defaults to ``data/deflators.csv``.
+        A tidy deflator CSV or HM Treasury's release file (see
+        :func:`longitudinal.prices.load_deflators`); defaults to ``data/deflators.csv``.
     discount : optional
         Overrides the map's discounting (a rate, ``"green_book"`` or a mapping).
 
@@ -1042,7 +1004,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
             else:
                 res[a] = Adjustment(float(v), "assumed", "stated in the impact map")
         adjustments.append(res)
-    proxy = np.array([defl.restate(o.proxy_value, o.price_year, m.price_year, row=o.row) for o in m.outcomes])
+    proxy = np.array([_restate(defl, o.proxy_value, o.price_year, m.price_year, row=o.row) for o in m.outcomes])
     quantity = np.zeros((C, K))
     q_ci = np.full((C, K, 2), np.nan)
     q_info: list[list[Any]] = [[None] * K for _ in range(C)]
@@ -1081,12 +1043,12 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
                     sp = sp[sp[col] == want]
                 by_year = sp.groupby("financial_year")["spend_gbp"].sum()
                 cash = float(by_year.sum())
-                real = sum(defl.restate(v, int(y), m.price_year, row=i.row, field="from_spend")
+                real = sum(_restate(defl, v, int(y), m.price_year, row=i.row, field="from_spend")
                            for y, v in by_year.items())
                 basis = f"spend table, {', '.join(f'{k}={v}' for k, v in i.from_spend.items()) or 'all'}"
             else:
                 cash = i.value  # numbers in a map are per financial year: each cohort gets them
-                real = cash if i.price_year is None else defl.restate(cash, i.price_year, m.price_year, row=i.row)
+                real = cash if i.price_year is None else _restate(defl, cash, i.price_year, m.price_year, row=i.row)
                 basis = "stated in the impact map"
             inputs[c] += real
             input_rows.append({"cohort": fy, "input": i.name, "stakeholder": i.stakeholder, "cash_gbp": cash,
