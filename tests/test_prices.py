@@ -36,6 +36,7 @@ def test_shipped_table_is_the_march_2026_release():
     assert status[2025].startswith("forecast")
     assert "March 2026" in d.source and "L8GG" in d.source and "OBR" in d.source
     assert d.base == "2024-25 = 100" and "gov.uk" in d.release
+    assert d.title == "HM Treasury, GDP deflators at market prices, and money GDP: March 2026 (Quarterly National Accounts)"
     assert list(d.table["financial_year"]) == list(range(2000, 2031))
     # 2022-23 is the year of 7% GDP inflation: £1,000 of 2021-22 is £1,070.29 of 2022-23.
     assert d.restate(1000, 2021, 2022) == pytest.approx(1000 * 91.2996 / 85.3036)
@@ -94,6 +95,8 @@ def test_reads_hm_treasury_csv_release(tmp_path):
     assert d.source.startswith("HM Treasury, GDP DEFLATORS AT MARKET PRICES, AND MONEY GDP (file "
                                "GDP_Deflators_Autumn_Budget_2017_update.csv)")
     assert "29 September 2017" in d.source and "22 November 2017" in d.source
+    assert d.title == ("HM Treasury, GDP DEFLATORS AT MARKET PRICES, AND MONEY GDP "
+                       "(file GDP_Deflators_Autumn_Budget_2017_update.csv)")
     assert (d.table["status"] == "").all()  # the release states no forecast period in a form we can read
     assert d.factor(1955, 1962) == pytest.approx(5.387 / 4.321)
 

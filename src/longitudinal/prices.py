@@ -93,6 +93,11 @@ class Deflators:
     release: str = ""
     base: str = ""
 
+    @property
+    def title(self) -> str:
+        """The source's first sentence: publisher and release, short enough for a summary line."""
+        return re.split(r"(?<=\))\.\s|\.\s(?=[A-Z])|;\s", self.source, maxsplit=1)[0].rstrip(".")
+
     def _index(self) -> pd.Series:
         return self.table.set_index("financial_year")["deflator"]
 

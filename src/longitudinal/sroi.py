@@ -1200,7 +1200,7 @@ class SROIResult:
     def summary(self) -> str:
         m = self.impact_map
         lines = [f"Social return on investment: {m.name}", "=" * 72,
-                 f"Prices: {m.price_year} ({domain.fy_label(m.price_year)}), GDP deflators: {self.deflators.source}",
+                 f"Prices: {m.price_year} ({domain.fy_label(m.price_year)}), GDP deflators: {self.deflators.title}",
                  f"Discounting: {m.discount.describe()}",
                  f"Cohorts: {', '.join('all' if c is None else domain.fy_label(c) for c in self._cohorts)}", "-" * 72,
                  f"{'Present value of outcomes':<34}£{self.present_value:>16,.0f}",
