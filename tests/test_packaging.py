@@ -1,5 +1,6 @@
 """The environment files agree and the package is importable with its CLI."""
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -50,3 +51,20 @@ def test_every_command_has_help():
 def test_public_api():
     for name in ("simulate", "load", "Study", "domain"):
         assert hasattr(lg, name), name
+
+
+def test_shipped_resources_resolve_and_are_package_data():
+    """The reference files code reads (deflators, proxies, maps, report notebooks) live under the package's
+    resources/ (links to data/ and notebooks/ in a checkout), and pyproject's package-data takes every one,
+    so an installed wheel has them too."""
+    from longitudinal import io, outcome_maps, prices, reports, sroi
+
+    for path in (prices.DEFAULT_DEFLATORS, sroi.DEFAULT_PROXIES, sroi.DEFAULT_MAP, reports.NOTEBOOK,
+                 outcome_maps.MAPS_DIR / "supporting_people.yaml"):
+        assert path.is_file(), path
+        assert io.RESOURCES in path.parents, path
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["longitudinal"]
+    pkg = ROOT / "src" / "longitudinal"
+    taken = {p for g in globs for p in pkg.glob(g) if p.is_file()}
+    shipped = {Path(root) / n for root, _, names in os.walk(io.RESOURCES, followlinks=True) for n in names}
+    assert len(shipped) >= 10 and shipped <= taken, sorted(map(str, shipped - taken))

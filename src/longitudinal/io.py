@@ -35,6 +35,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+#: Reference files shipped inside the package (GDP deflators, proxy library, outcome and impact maps,
+#: report notebooks). In a source checkout they are links to ``data/`` and ``notebooks/``, so the
+#: repository keeps one copy; a wheel carries the files themselves.
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
 def detect_encoding(path: str | Path) -> str:
     """UTF-8 (BOM or not) when the bytes decode as UTF-8, else Windows-1252 if they decode so.
 

@@ -56,6 +56,7 @@ from . import domain
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
+from .io import RESOURCES
 from .study import Study
 
 __all__ = [
@@ -91,7 +92,7 @@ COLUMNS: tuple[str, ...] = (
 PERSONAL_COLUMNS: tuple[str, ...] = ("What I do",) + COLUMNS[1:]
 MAX_STEP_LENGTH = 150
 #: Where the shipped maps and the default rubric live (a source checkout).
-MAPS_DIR = Path(__file__).resolve().parents[2] / "data" / "maps"
+MAPS_DIR = RESOURCES / "maps"
 
 _PROGRESS_ALIASES = {**{p: p for p in PROGRESS}, **{f"{p} progress": p for p in PROGRESS[:4]},
                      "na": "n/a", "not applicable": "n/a"}

@@ -38,11 +38,11 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from . import domain
-from .io import atomic_path, read_text as _read_text
+from .io import RESOURCES, atomic_path, read_text as _read_text
 
 __all__ = ["LocatedError", "DeflatorError", "Deflators", "load_deflators", "read_hmt_release", "DEFAULT_DEFLATORS"]
 
-DEFAULT_DEFLATORS = Path(__file__).resolve().parents[2] / "data" / "deflators.csv"
+DEFAULT_DEFLATORS = RESOURCES / "deflators.csv"
 
 _FY_LABEL = re.compile(r"^\s*(\d{4})\s*[-–/]\s*(\d{2})\b")
 _BASE = re.compile(r"^\s*(\d{4})\s*[-–/]\s*(\d{2})\s*=\s*100\s*$")

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import domain
-from .io import atomic_path
+from .io import RESOURCES, atomic_path
 from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
 
 __all__ = [
@@ -64,8 +64,8 @@ __all__ = [
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: The annual report notebook (the repository's ``notebooks/annual_report.ipynb``).
-NOTEBOOK = PACKAGE_DIR.parents[1] / "notebooks" / "annual_report.ipynb"
+#: The annual report notebook (``notebooks/annual_report.ipynb``, shipped in the package).
+NOTEBOOK = RESOURCES / "notebooks" / "annual_report.ipynb"
 TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
 DATA_SUFFIXES = (".parquet", ".csv", ".xlsx")
 #: Messages of the known, transient kernel-start failures of parallel papermill runs.
@@ -136,11 +136,16 @@ def data_hash(data: str | Path) -> str:
 
 
 def code_hash() -> str:
-    """SHA-256 of the package's source files: a report is redone when its code changed."""
+    """SHA-256 of the package's source files and shipped reference files (deflators, proxies, maps):
+    a report is redone when its code or the figures it restates prices with changed."""
     h = hashlib.sha256()
-    for p in sorted(PACKAGE_DIR.rglob("*")):
-        if p.is_file() and p.suffix in (".py", ".j2"):
-            h.update(str(p.relative_to(PACKAGE_DIR)).encode() + b"\0")
+    files = []
+    for root, _dirs, names in os.walk(PACKAGE_DIR, followlinks=True):  # resources/ holds links in a checkout
+        files += [Path(root) / n for n in names]
+    for p in sorted(files, key=lambda q: q.relative_to(PACKAGE_DIR).as_posix()):
+        rel = p.relative_to(PACKAGE_DIR)
+        if p.suffix in (".py", ".j2") or (rel.parts[0] == "resources" and p.suffix in (".csv", ".yaml", ".xlsx")):
+            h.update(rel.as_posix().encode() + b"\0")
             _sha256_file(p, h)
     return h.hexdigest()
 

@@ -57,6 +57,7 @@ import yaml
 from scipy import optimize, stats
 
 from . import domain
+from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 
 __all__ = [
@@ -65,8 +66,7 @@ __all__ = [
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS",
 ]
 
-_DATA = Path(__file__).resolve().parents[2] / "data"
-DEFAULT_PROXIES = _DATA / "proxies.yaml"
+DEFAULT_PROXIES = RESOURCES / "proxies.yaml"
 
 #: HM Treasury Green Book declining schedule: (last year the rate applies to, rate).
 GREEN_BOOK: tuple[tuple[int | None, float], ...] = (
@@ -1623,4 +1623,4 @@ class MonteCarloResult:
 
 
 #: The example impact map shipped in ``data/impact_maps/example.yaml``.
-DEFAULT_MAP = _DATA / "impact_maps" / "example.yaml"
+DEFAULT_MAP = RESOURCES / "impact_maps" / "example.yaml"
