@@ -110,7 +110,7 @@ def test_pa_yaml_round_trip_is_exact():
 
 
 def test_shipped_map_lookup():
-    assert shipped_map_path("pa_programme_board") == PA
+    assert shipped_map_path("pa_programme_board").resolve() == PA.resolve()  # the package links to data/maps
     with pytest.raises(FileNotFoundError, match="available: .*pa_programme_board"):
         shipped_map_path("nope")
 
