@@ -261,8 +261,37 @@ def test_deadweight_from_comparison_group_and_counterfactual_rate(study):
     r = sroi.evaluate(simple_map([one_outcome(deadweight=spec)]), study)
     row = r.adjustments.set_index("adjustment").loc["deadweight"]
     assert row["value"] == pytest.approx(0.1 / obs.value) and "national survey" in row["basis"]
-    with pytest.raises(ImpactMapError, match="comparison group, but none was given"):
+    with pytest.raises(ImpactMapError, match="deadweight is to be estimated from a comparison group, but no "
+                                             "comparison group was given"):
         sroi.evaluate(simple_map([one_outcome(deadweight={**spec, "from": "comparison"})]), study)
+
+
+def test_adjustments_are_not_estimated_from_a_handful_of_people(study):
+    # A curve followed by fewer than MIN_EVIDENCE people is flat by chance, not evidence of no drop-off.
+    t = sustained_table().query("outcome == 'managing_money'").copy()
+    t["at_risk"] = [200, 150, sroi.MIN_EVIDENCE - 1, 3]
+    a = sroi.estimate_drop_off(t)  # years 1-2 only: 1 - 0.64/0.8 = 0.2
+    assert a.value == pytest.approx(0.2) and "years 1–2" in a.basis
+    t["at_risk"] = [200, 1, 1, 1]
+    with pytest.raises(ValueError, match="follows 1 of the people into year 2 .*fewer than 30"):
+        sroi.estimate_drop_off(t)
+    spec = {"from": "sustained_outcomes", "where": {"outcome": "managing_money"}, "value": 0.3}
+    r = sroi.evaluate(simple_map([one_outcome(drop_off=spec)]), sustained=t)
+    row = r.adjustments.set_index("adjustment").loc["drop_off"]
+    assert row["value"] == 0.3 and row["status"] == "assumed" and "fewer than 30" in row["basis"]
+    # deadweight: a comparison group of under 30 people is not evidence either
+    params = {"outcome": "managing_money", "stage": 4}
+    tiny = lg.simulate(people=40, seed=5).subset(local_authority="Cardiff")
+    n_tiny = indicators.compute("share_reaching_stage", tiny, **params).n
+    assert n_tiny < sroi.MIN_EVIDENCE
+    spec = {"from": "comparison", "indicator": "share_reaching_stage", "params": params, "value": 0.25}
+    r = sroi.evaluate(simple_map([one_outcome(deadweight=spec)]), study, comparison=tiny)
+    row = r.adjustments.set_index("adjustment").loc["deadweight"]
+    assert row["value"] == 0.25 and row["status"] == "assumed"
+    assert f"rests on {n_tiny} people (fewer than 30)" in row["basis"]
+    with pytest.raises(ImpactMapError, match=f"row .*field 'deadweight'.*rests on {n_tiny} people"):
+        sroi.evaluate(simple_map([one_outcome(deadweight={k: v for k, v in spec.items() if k != "value"})]),
+                      study, comparison=tiny)
 
 
 # ------------------------------------------------------------------ the study: cohorts, spend
@@ -491,3 +520,30 @@ def test_drop_off_from_the_real_sustained_outcomes_when_available(study):
     assert a.value == pytest.approx(
         1 - (s["survival"].iloc[-1] / s["survival"].iloc[0]) ** (1 / (s["year"].iloc[-1] - s["year"].iloc[0])))
     assert a.ci_lower <= a.value <= a.ci_upper
+
+
+@pytest.mark.parametrize("where, bad, message", [
+    ("outcome", {"dead_weight": 0.9}, r"row 1 \(Settled housing\), field 'dead_weight': unknown key 'dead_weight' "
+                                      r"in an outcome \(did you mean 'deadweight'\?\)"),
+    ("map", {"input": [{"name": "Grant", "value": 1}]}, r"field 'input': unknown key 'input' in the impact map "
+                                                         r"\(did you mean 'inputs'\?\)"),
+    ("input", {"valeu": 5}, r"row input 1 \(Grant\), field 'valeu'.*did you mean 'value'"),
+    ("discount", {"rate": 0.035, "timeing": "mid"}, r"field 'timeing'.*in discount \(did you mean 'timing'\?\)"),
+    ("estimate", {"from": "sustained_outcomes", "valeu": 0.3}, r"field 'valeu'.*the estimate of drop_off"),
+])
+def test_a_misspelt_key_is_an_error_not_a_silent_default(where, bad, message):
+    # A YAML key the map does not know would otherwise be ignored and the adjustment take its default
+    # (here deadweight 20% instead of the intended 90%).
+    m = simple_map()
+    if where == "outcome":
+        m["outcomes"][0].update(bad)
+    elif where == "map":
+        m.update(bad)
+    elif where == "input":
+        m["inputs"][0].update(bad)
+    elif where == "discount":
+        m["discount"] = bad
+    else:
+        m["outcomes"][0]["drop_off"] = bad
+    with pytest.raises(ImpactMapError, match=message):
+        sroi.evaluate(m)

@@ -63,7 +63,7 @@ from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 __all__ = [
     "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
     "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
-    "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS",
+    "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS", "MIN_EVIDENCE",
 ]
 
 DEFAULT_PROXIES = RESOURCES / "proxies.yaml"
@@ -77,6 +77,9 @@ PUBLISHED_MEDIANS: dict[str, float] = {
     "deadweight": 0.20, "attribution": 0.255, "drop_off": 0.215, "displacement": 0.175}
 ADJUSTMENTS: tuple[str, ...] = ("deadweight", "displacement", "attribution", "drop_off")
 _MEDIANS_BASIS = "median across 383 published SROI reports"
+#: The fewest people an adjustment is estimated from (people at risk on a sustained-outcome curve;
+#: the programme's and the comparison group's bases of a rate); below it the map's stated value is used.
+MIN_EVIDENCE = 30
 #: Default spread of the Monte Carlo distributions when a map gives none.
 _DEFAULT_ADJ_SD = 0.10
 _DEFAULT_PROXY_GSD_LOG = 0.30  # lognormal sigma of a proxy: 90% of draws within ×/÷ 1.64
@@ -144,6 +147,7 @@ class Discount:
             return cls.constant(_rate(spec, "discount"))
         if not isinstance(spec, Mapping):
             raise ImpactMapError(f"expected a rate, 'green_book' or a mapping, not {spec!r}", field="discount")
+        _check_keys(spec, _DISCOUNT_KEYS, what="discount")
         timing = spec.get("timing")
         if "first_year_discounted" in spec:
             fyd = "end" if spec["first_year_discounted"] else "start"
@@ -486,6 +490,7 @@ class ImpactMap:
         if not isinstance(raw, Mapping):
             raise ImpactMapError(f"an impact map is a mapping with name, price_year, inputs and outcomes, "
                                  f"not {type(raw).__name__}")
+        _check_keys(raw, _MAP_KEYS, what="the impact map")
         name = str(raw.get("name") or "Impact map")
         if _blank(raw.get("price_year")):
             raise ImpactMapError("missing: the price year all values are restated to", field="price_year")
@@ -528,6 +533,31 @@ class ImpactMap:
         return pd.DataFrame(rows)
 
 
+# The keys each part of a map may have: a misspelt key (``dead_weight``) would otherwise be ignored and
+# the adjustment silently take its default. ``notes``/``description`` are for the map's reader.
+_NOTES = {"notes", "description"}
+_MAP_KEYS = {"name", "price_year", "discount", "inputs", "outcomes", "source"} | _NOTES
+_OUTCOME_KEYS = ({"_row", "name", "outcome", "stakeholder", "duration_years", "duration", "quantity", "indicator",
+                  "multiply_by", "proxy", "proxy_value", "proxy_source", "price_year", "distributions", "drop-off"}
+                 | set(ADJUSTMENTS) | _NOTES)
+_INPUT_KEYS = {"_row", "name", "value", "price_year", "from_spend", "stakeholder", "source"} | _NOTES
+_ESTIMATE_KEYS = {"from", "value", "params", "where", "years", "indicator", "rate", "source"} | _NOTES
+_DISCOUNT_KEYS = {"rate", "schedule", "timing", "first_year_discounted"}
+
+
+def _check_keys(m: Mapping, allowed: set[str], *, row: Any = None, what: str = "") -> None:
+    """An unknown key is an error naming it, the nearest known key and the ones allowed."""
+    import difflib
+
+    for key in m:
+        if str(key) not in allowed:
+            near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ImpactMapError(f"unknown key {key!r}{' in ' + what if what else ''}{hint}; expected: "
+                                 + ", ".join(sorted(k for k in allowed if not k.startswith("_"))),
+                                 row=row, field=str(key))
+
+
 def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     if not isinstance(o, Mapping):
         raise ImpactMapError(f"expected a mapping, not {o!r}", row=i)
@@ -536,6 +566,7 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     if _blank(name):
         raise ImpactMapError("missing outcome name", row=row, field="name")
     row = f"{row} ({name})"
+    _check_keys(o, _OUTCOME_KEYS, row=row, what="an outcome")
     stakeholder = str(o.get("stakeholder") or "Service users")
     # duration
     if _blank(o.get("duration_years", o.get("duration"))):
@@ -609,6 +640,7 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
         if _blank(v):
             rec.adjustments[a] = None
         elif isinstance(v, Mapping):
+            _check_keys(v, _ESTIMATE_KEYS, row=row, what=f"the estimate of {a}")
             if v.get("from") not in _ESTIMATORS[a]:
                 raise ImpactMapError(f"estimate from {v.get('from')!r}; {a} can be estimated from: "
                                      + ", ".join(_ESTIMATORS[a]), row=row, field=f"{a}.from")
@@ -633,6 +665,7 @@ def _input_row(x: Mapping, i: int) -> InputRow:
         raise ImpactMapError(f"expected a mapping with name and value, not {x!r}", row=f"input {i}")
     name = str(x.get("name") or f"input {i}")
     row = f"{x.get('_row', f'input {i}')} ({name})"
+    _check_keys(x, _INPUT_KEYS, row=row, what="an input")
     spend = x.get("from_spend")
     if spend is not None:
         if spend is True:
@@ -687,7 +720,7 @@ def _check_dist(spec: Any, row: str, fld: str, share: bool) -> None:
 
 # ============================================================ evidence-based adjustments
 def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: Mapping | None = None,
-                      level: float = 0.95) -> Adjustment:
+                      level: float = 0.95, min_at_risk: int | None = None) -> Adjustment:
     """Annual drop-off from a sustained-outcome curve.
 
     The annual drop-off between years is ``d_t = 1 − S(t+1)/S(t)``; a constant
@@ -705,6 +738,10 @@ def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: M
         Use years 1 … ``years`` (the outcome's duration); all years when omitted.
     where : mapping, optional
         Group columns to select one curve, e.g. ``{"outcome": "managing_money"}``.
+    min_at_risk : int, optional
+        Years whose ``at_risk`` is below this are not evidence (a curve followed by
+        one person is flat by chance); default :data:`MIN_EVIDENCE`. At least two
+        years must remain.
 
     Examples
     --------
@@ -727,6 +764,14 @@ def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: M
     t = t[(t["year"] >= 1) & t["survival"].notna()].sort_values("year")
     if years is not None:
         t = t[t["year"] <= max(int(years), 2)]
+    floor = MIN_EVIDENCE if min_at_risk is None else int(min_at_risk)
+    if "at_risk" in t.columns and len(t):
+        thin = t[t["at_risk"] < floor]
+        if len(thin):
+            t = t[t["year"] < thin["year"].min()]  # the curve's tail stops being evidence for all later years
+            if len(t) < 2:
+                raise ValueError(f"the curve follows {int(thin['at_risk'].iloc[0])} of the people into year "
+                                 f"{int(thin['year'].iloc[0])} after support ended (fewer than {floor})")
     groups = [c for c in t.columns if c not in ("year", "survival", "ci_lower", "ci_upper", "at_risk", "n_events",
                                                 "events", "se")]
     if groups and any(t[c].nunique() > 1 for c in groups):
@@ -760,14 +805,18 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
 
     src = spec["from"]
     fallback = spec.get("value")
+    wanted = {"sustained_outcomes": "sustained-outcome curves", "comparison": "a comparison group"}.get(
+        src, "a counterfactual rate")
+
+    def fall_back(reason: str) -> Adjustment:
+        """The map's stated value, saying why the estimate was not used; an error when there is none."""
+        if fallback is not None:
+            return Adjustment(_rate(fallback, f"{name}.value", row), "assumed", f"stated fallback: {reason}")
+        raise ImpactMapError(f"{name} is to be estimated from {wanted}, but {reason} (add value: as a fallback)",
+                             row=row, field=name)
+
     if src == "sustained_outcomes":
         where = dict(spec.get("where") or {})
-
-        def fall_back(reason: str) -> Adjustment:
-            if fallback is not None:
-                return Adjustment(_rate(fallback, f"{name}.value", row), "assumed", f"stated fallback: {reason}")
-            raise ImpactMapError(f"drop-off is to be estimated from sustained-outcome curves, but {reason} "
-                                 "(add value: as a fallback)", row=row, field=name)
 
         table = None
         if isinstance(sustained, pd.DataFrame):
@@ -807,17 +856,18 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
     if obs.kind != "proportion":
         raise ImpactMapError(f"indicator {ind!r} is a {obs.kind}; deadweight compares rates (proportions)",
                              row=row, field=f"{name}.indicator")
+    if obs.n < MIN_EVIDENCE:
+        return fall_back(f"the programme's rate ({ind}) rests on {obs.n} people (fewer than {MIN_EVIDENCE})")
     if not obs.value > 0:
         raise ImpactMapError(f"the programme's rate ({ind}) is {obs.value}: no outcome to set deadweight against",
                              row=row, field=name)
     if src == "comparison":
         if comparison is None:
-            if fallback is not None:
-                return Adjustment(_rate(fallback, f"{name}.value", row), "assumed",
-                                  "stated fallback: no comparison group was given")
-            raise ImpactMapError("deadweight is to be estimated from a comparison group, but none was given "
-                                 "(evaluate(..., comparison=study) / --comparison DIR)", row=row, field=name)
+            return fall_back("no comparison group was given (evaluate(..., comparison=study) / --comparison DIR)")
         cf = indicators.compute(str(ind), comparison, **params)
+        if cf.n < MIN_EVIDENCE:
+            return fall_back(f"the comparison group's rate ({ind}) rests on {cf.n} people (fewer than "
+                             f"{MIN_EVIDENCE})")
         rate, lo_r, hi_r = cf.value, cf.ci_lower, cf.ci_upper
         basis = (f"comparison group: {ind} {cf.value:.3f} (n={cf.n}) against programme {obs.value:.3f} "
                  f"(n={obs.n}); deadweight = comparison rate / programme rate")
