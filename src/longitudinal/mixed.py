@@ -28,6 +28,11 @@ The gradient with respect to ``D = Lambda Lambda'`` is
 with ``u_i = Z_i'V_i^-1 (y_i - X_i beta)``, ``Q_i = Z_i'V_i^-1 X_i``,
 ``H = (X'V^-1X)^-1``, and ``d dev / d Lambda = 2 G Lambda`` (lower triangle).
 
+Standard errors and Wald intervals for the variance parameters (random-effect SDs and
+correlations, residual SD) come from :func:`variance_inference`: the observed information of
+the same deviance with ``sigma^2`` as a parameter rather than profiled out, in log SDs,
+Fisher-z correlations and log sigma (by central differences of the analytic gradient).
+
 Examples
 --------
 >>> import numpy as np
@@ -49,9 +54,12 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats as _stats
 
-__all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning"]
+from ._numeric import hessian_from_gradient
+
+__all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning",
+           "VarianceInference", "variance_inference"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -271,9 +279,19 @@ class _Eval:
     r2: float
     H: np.ndarray  # (X'V^-1X)^-1, in units of sigma^2
     M: np.ndarray  # L^-1 Lambda', (q, q, n)
+    G: np.ndarray | None = None  # d deviance / d (Lambda Lambda'), symmetric (q, q)
 
 
-def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: bool = True) -> _Eval:
+def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: bool = True,
+              sigma2: float | None = None) -> _Eval:
+    """One deviance evaluation at ``theta``.
+
+    With ``sigma2=None`` the deviance is profiled over the residual variance (what the fit
+    minimises). With a value, it is the deviance at that fixed ``sigma2``,
+    ``log|V| [+ log|X'V^-1X|] + dof log(2 pi sigma2) + r^2 / sigma2``, whose gradient differs
+    only in the weight of the ``u u'`` term (``1 / sigma2`` instead of ``dof / r^2``): the
+    variance-parameter information needs the residual variance as a parameter of its own.
+    """
     q, p, N, n = st.q, st.p, st.nobs, st.ngroups
     lam = theta_to_lambda(theta, q)
     # A_i = I + Lambda' S_i Lambda: one (q^2 x q^2) x (q^2 x n) product, as a single-threaded einsum
@@ -300,10 +318,14 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
     if r2 <= 0:
         r2 = np.finfo(float).tiny
     dof = N - p if reml else N
-    dev = logdet_v + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+    if sigma2 is None:
+        dev = logdet_v + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+    else:
+        dev = logdet_v + dof * (_LOG_2PI + np.log(sigma2)) + r2 / sigma2
     if reml:
         dev += 2.0 * np.log(np.diag(cx)).sum()
     grad = np.zeros_like(theta)
+    G = None
     if gradient:
         # T = S M' so that Z'V^-1Z = S - T T' and Z'V^-1[X y] = [Z'X Z'y] - T [C c]
         T = _smm(st.ztz, M.transpose(1, 0, 2))
@@ -311,7 +333,7 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
         Q = Qq[:, :p]
         u = Qq[:, p] - _combine(beta, Q)  # Z'V^-1 (y - X beta), (q, n)
         G = st.ztz_sum - np.einsum("ikn,jkn->ij", T, T)
-        G -= (dof / r2) * np.einsum("in,jn->ij", u, u)
+        G -= (dof / r2 if sigma2 is None else 1.0 / sigma2) * np.einsum("in,jn->ij", u, u)
         if reml:
             if p <= _SMALL_P:
                 R = np.stack([_combine(H[a], Q) for a in range(p)], axis=1)  # H Q_i, (q, p, n)
@@ -320,7 +342,7 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
             G -= np.einsum("ian,jan->ij", R, Q)
         G = 0.5 * (G + G.T)
         grad = (2.0 * G @ lam)[_tri_index(q)]
-    return _Eval(dev, grad, beta, r2, H, M)
+    return _Eval(dev, grad, beta, r2, H, M, G)
 
 
 def profiled_deviance(theta: np.ndarray, st: SufficientStats, reml: bool = True) -> tuple[float, np.ndarray]:
@@ -351,6 +373,8 @@ class LMMFit:
     blup_cov: np.ndarray
     grad_norm: float
     boundary: list[str] = field(default_factory=list)
+    stats: SufficientStats | None = field(default=None, repr=False, compare=False)
+    """The cross-products the fit used (kept for :func:`variance_inference`, computed lazily)."""
 
     @property
     def k_params(self) -> int:
@@ -436,7 +460,7 @@ def fit_lmm(y: np.ndarray | None, X: np.ndarray | None, Z: np.ndarray | None, gr
     return LMMFit(beta=e.beta, cov_beta=cov_beta, cov_re=cov_re, sigma2=float(sigma2), theta=theta,
                   loglik=-0.5 * e.deviance, reml=reml, converged=converged, n_iter=int(res.nit),
                   n_eval=int(res.nfev), message=str(res.message), nobs=N, ngroups=st.ngroups,
-                  blups=blups, blup_cov=sigma2 * blup_cov, grad_norm=grad_norm, boundary=boundary)
+                  blups=blups, blup_cov=sigma2 * blup_cov, grad_norm=grad_norm, boundary=boundary, stats=st)
 
 
 def _boundary_messages(lam: np.ndarray, tol: float = 1e-4) -> list[str]:
@@ -473,3 +497,254 @@ def warn_convergence(fit: LMMFit, what: str = "the mixed model") -> None:
         warnings.warn(f"{what} did not converge ({fit.message}; largest gradient {fit.grad_norm:.2g} after "
                       f"{fit.n_iter} iterations): treat the estimates with caution, simplify the random "
                       "part or rescale time.", ConvergenceWarning, stacklevel=3)
+
+
+# ------------------------------------------------- variance-parameter inference
+def _psd_cholesky(D: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Lower-triangular ``L`` with ``L L' = D`` for a positive *semi*-definite ``D``.
+
+    A (near-)zero pivot leaves its column zero instead of failing: that is the relative factor
+    of a boundary fit (a variance of zero, or an effect that is a combination of the others),
+    which the deviance evaluates without trouble.
+    """
+    q = D.shape[0]
+    L = np.zeros((q, q))
+    scale = max(float(np.max(np.abs(np.diag(D)))), np.finfo(float).tiny)
+    for j in range(q):
+        s = D[j, j] - L[j, :j] @ L[j, :j]
+        if s <= tol * scale:
+            continue
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, q):
+            L[i, j] = (D[i, j] - L[i, :j] @ L[j, :j]) / L[j, j]
+    return L
+
+
+@dataclass
+class VarianceInference:
+    """Wald inference for the variance parameters of a fitted LMM (from :func:`variance_inference`).
+
+    The parameters, in this order, are the random-effect SDs ``sd_j`` (``j = 0..q-1``), their
+    correlations ``corr_jk`` (``j < k``, in ``np.triu_indices(q, 1)`` order) and the residual SD
+    ``sigma``. Their unconstrained versions ``phi`` are ``log sd_j``, ``atanh corr_jk`` and
+    ``log sigma``: the information is computed, and the intervals formed, on that scale.
+
+    Attributes
+    ----------
+    kind : list of str
+        ``"sd"``, ``"corr"`` or ``"sigma"`` for each parameter.
+    index : list of tuple
+        ``(j,)``, ``(j, k)`` or ``()``: which random effect(s) the parameter belongs to.
+    estimate : ndarray
+        SDs, correlations and the residual SD (NaN for a correlation with an effect of SD zero).
+    phi : ndarray
+        ``log sd``, ``atanh corr``, ``log sigma`` (infinite or NaN on the boundary).
+    free : ndarray of bool
+        Parameters with a Wald standard error; the others sit on the boundary of the parameter
+        space and were held at their estimates (see ``notes``).
+    information : ndarray (m, m)
+        Observed information (half the Hessian of the deviance) in ``phi``; NaN rows and
+        columns for parameters that are not free.
+    cov_phi : ndarray (m, m)
+        Its inverse: the asymptotic covariance of ``phi`` (NaN where not free).
+    notes : list of str
+        Per parameter, why it has no standard error or why its interval is unreliable ("" if none).
+    messages : list of str
+        Notes about the whole table (e.g. boundary parameters held fixed).
+    reml : bool
+        Whether the information is that of the REML or of the ML deviance.
+    """
+
+    kind: list[str]
+    index: list[tuple[int, ...]]
+    estimate: np.ndarray
+    phi: np.ndarray
+    free: np.ndarray
+    information: np.ndarray
+    cov_phi: np.ndarray
+    notes: list[str]
+    messages: list[str]
+    reml: bool
+
+    @property
+    def std_error_phi(self) -> np.ndarray:
+        """Standard errors on the unconstrained scale (log SD, atanh corr, log sigma)."""
+        return np.sqrt(np.diag(self.cov_phi))
+
+    def _jacobian(self) -> np.ndarray:
+        # d natural / d phi: sd = exp(phi), corr = tanh(phi)
+        return np.array([1.0 - e**2 if k == "corr" else e for k, e in zip(self.kind, self.estimate)])
+
+    @property
+    def std_error(self) -> np.ndarray:
+        """Delta-method standard errors of the SDs, correlations and residual SD."""
+        return self._jacobian() * self.std_error_phi
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Delta-method covariance of the SDs, correlations and residual SD."""
+        J = self._jacobian()
+        return self.cov_phi * np.outer(J, J)
+
+    def conf_int(self, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Wald intervals formed on the ``phi`` scale and transformed back.
+
+        They therefore respect the parameter space (SDs above 0, correlations in (-1, 1)) and
+        are not symmetric about the estimate. NaN where there is no standard error.
+        """
+        zq = _stats.norm.ppf(1 - alpha / 2)
+        half = zq * self.std_error_phi
+        lo, hi = self.phi - half, self.phi + half
+        back = np.array([k == "corr" for k in self.kind])
+        return np.where(back, np.tanh(lo), np.exp(lo)), np.where(back, np.tanh(hi), np.exp(hi))
+
+
+def variance_inference(fit: LMMFit, stats: SufficientStats | None = None, *, tol: float = 1e-4,
+                       rel_step: float = 1e-5) -> VarianceInference:
+    """Observed-information standard errors and Wald intervals for the variance parameters.
+
+    The information is the Hessian of the deviance that was fitted (REML or ML), taken as a
+    function of ``phi = (log sd_j, atanh corr_jk, log sigma)``: central differences (see
+    :func:`longitudinal._numeric.hessian_from_gradient`) of its analytic gradient, ``2 m``
+    deviance evaluations for ``m`` parameters, each O(groups).
+
+    Two choices matter:
+
+    * **The residual variance is a parameter, not profiled out.** The fit profiles the deviance
+      over ``sigma^2``, and the relative factor ``theta`` is the scale-free part; but every
+      random-effect SD is ``sigma`` times a function of ``theta``, so their SEs need the *joint*
+      information of ``theta`` and ``sigma``. The deviance used here is the one at a given
+      ``sigma^2`` (REML: ``log|V| + log|X'V^-1X| + (N-p) log(2 pi sigma^2) + r^2/sigma^2``), whose
+      minimum over ``sigma^2`` is the profiled one, so the estimates are unchanged. The fixed
+      effects stay profiled out (ML) or integrated out (REML): for ML the inverse Hessian of a
+      profile likelihood equals the corresponding block of the full inverse Hessian, so nothing
+      is lost; REML has no fixed effects in it at all.
+    * **The unconstrained scale.** Log SDs and Fisher-z correlations make the likelihood closer
+      to quadratic than the variances themselves do, and intervals formed there and mapped back
+      stay inside the parameter space. SEs on the natural scale follow by the delta method.
+
+    Boundary fits (lme4's "singular" fits) have no Wald inference at the boundary: an SD whose
+    estimate is zero (relative SD ``sd / sigma < tol``, the fit's own boundary test) gets a NaN
+    standard error and interval, as do its correlations (their estimates are undefined); if the
+    remaining effects are linearly dependent (a correlation at +-1) all their correlations are
+    held fixed. The other parameters' SEs are then computed with the boundary ones held at their
+    estimates, and ``messages`` says so. Test a variance at zero by a likelihood-ratio test
+    instead. An SD estimated just above zero gets a (wide) interval and a note.
+
+    Parameters
+    ----------
+    fit : LMMFit
+        A fit by :func:`fit_lmm` (or any fit of the same model: only ``cov_re``, ``sigma2`` and
+        ``reml`` are read, so the information can be evaluated at another engine's estimates).
+    stats : SufficientStats, optional
+        The fit's cross-products; by default ``fit.stats``.
+    tol : float
+        Boundary threshold on the relative Cholesky factor's diagonal.
+    rel_step : float
+        Relative step of the central differences.
+
+    Returns
+    -------
+    VarianceInference
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(300), 5)
+    >>> t = np.tile(np.arange(5.0), 300)
+    >>> b = rng.multivariate_normal([0, 0], [[0.5, 0.05], [0.05, 0.1]], 300)
+    >>> y = 2 + 0.5 * t + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.4, g.size)
+    >>> X = np.column_stack([np.ones_like(t), t])
+    >>> vi = variance_inference(fit_lmm(y, X, X, g))
+    >>> vi.kind
+    ['sd', 'sd', 'corr', 'sigma']
+    >>> lo, hi = vi.conf_int()
+    >>> bool(np.all((lo < vi.estimate) & (vi.estimate < hi))), bool(np.all(vi.std_error > 0))
+    (True, True)
+    """
+    st = fit.stats if stats is None else stats
+    if st is None:
+        raise ValueError("variance_inference needs the fit's sufficient statistics: pass stats=")
+    reml = bool(fit.reml)
+    q = st.q
+    dof = st.nobs - st.p if reml else st.nobs
+    s2 = float(fit.sigma2)
+    D = np.asarray(fit.cov_re, dtype=float)
+    sd = np.sqrt(np.clip(np.diag(D), 0.0, None))
+    sigma = np.sqrt(s2)
+    iu = np.triu_indices(q, 1)
+    pairs = list(zip(*(a.tolist() for a in iu)))
+    kind = ["sd"] * q + ["corr"] * len(pairs) + ["sigma"]
+    index = [(j,) for j in range(q)] + pairs + [()]
+    m = len(kind)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = D / np.outer(sd, sd)
+        est = np.r_[sd, R[iu], sigma]
+        phi = np.r_[np.log(sd), np.arctanh(np.clip(R[iu], -1.0, 1.0)), np.log(sigma)]
+
+    # ---- which parameters sit on the boundary (the fit's own test: lme4's singularity check)
+    lam = _psd_cholesky(D / s2)
+    zero = sd / sigma < tol
+    dependent = (np.diag(lam) < tol) & ~zero
+    free = np.ones(m, dtype=bool)
+    notes = [""] * m
+    messages: list[str] = []
+    for j in np.flatnonzero(zero):
+        free[j] = False
+        notes[j] = "estimated as zero (boundary): no Wald SE; test it by likelihood ratio"
+    for c, (j, k) in enumerate(pairs, start=q):
+        if zero[j] or zero[k]:
+            free[c] = False
+            notes[c] = "undefined: a random effect with SD zero"
+        elif dependent.any():
+            # a singular covariance of the non-zero effects: the correlations are held fixed
+            free[c] = False
+            notes[c] = "at +-1 (boundary: effects linearly dependent): no Wald SE"
+    if not free.all():
+        messages.append("boundary (singular) fit: the standard errors of the other parameters hold the "
+                        "boundary ones at their estimates")
+
+    def grad_phi(phi_free: np.ndarray) -> np.ndarray:
+        nat = est.copy()
+        ph = phi.copy()
+        ph[free] = phi_free
+        nat[free] = np.where(np.array(kind)[free] == "corr", np.tanh(ph[free]), np.exp(ph[free]))
+        s, sg = nat[:q], nat[-1]
+        Rm = np.eye(q)
+        Rm[iu] = Rm[iu[1], iu[0]] = np.nan_to_num(nat[q:-1])
+        Dm = Rm * np.outer(s, s)
+        v = sg * sg
+        e = _evaluate(_psd_cholesky(Dm / v)[_tri_index(q)], st, reml, sigma2=v)
+        Gd = e.G / v  # d dev / d D (absolute), since D_rel = D / sigma^2
+        g = np.empty(m)
+        g[:q] = 2.0 * (Gd * Dm).sum(axis=1)
+        g[q:-1] = 2.0 * Gd[iu] * s[iu[0]] * s[iu[1]] * (1.0 - nat[q:-1] ** 2)
+        # at fixed D (absolute): the explicit sigma^2 terms, and D_rel = D / sigma^2 moving with it
+        d_v = dof / v - e.r2 / v**2 - float(np.sum(e.G * Dm)) / v**2
+        g[-1] = 2.0 * v * d_v
+        return g[free]
+
+    info = np.full((m, m), np.nan)
+    cov = np.full((m, m), np.nan)
+    if free.any():
+        H = hessian_from_gradient(grad_phi, phi[free], rel_step=rel_step)
+        fi = np.ix_(free, free)
+        info[fi] = 0.5 * H  # deviance = -2 log-likelihood
+        try:
+            np.linalg.cholesky(info[fi])
+            cov[fi] = np.linalg.inv(info[fi])
+        except np.linalg.LinAlgError:
+            messages.append("the observed information is not positive definite (a flat likelihood or a "
+                            "fit that did not converge): no standard errors")
+    se_phi = np.sqrt(np.diag(cov))
+    for c in range(m):
+        if not free[c] or np.isnan(se_phi[c]):
+            continue
+        if kind[c] == "sd" and se_phi[c] > 1.0:
+            # the interval spans a factor of e^(2 x 1.96) ~ 50 or more: the estimate is near zero
+            notes[c] = "near zero: Wald interval unreliable; test it by likelihood ratio"
+        elif kind[c] == "corr" and abs(est[c]) > 0.99:
+            notes[c] = "near +-1: Wald interval unreliable"
+    return VarianceInference(kind=kind, index=index, estimate=est, phi=phi, free=free, information=info,
+                             cov_phi=cov, notes=notes, messages=messages, reml=reml)
