@@ -299,3 +299,63 @@ def test_likelihood_ratio_tests():
         slope.lr_test(lg.fit_trajectories(df, formula="~ t + arm", **kw))
     with pytest.raises(ValueError, match="REML and the other by ML"):
         slope.lr_test(ml)
+
+
+# ------------------------------------------------------ variance components
+def test_variance_components_have_standard_errors_and_intervals(money):
+    vc = money.variance_components()
+    assert list(vc.index) == ["sd(Intercept)", "sd(time)", "corr(Intercept,time)", "sigma"]
+    assert list(vc.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "note"]
+    assert (vc["std_error"] > 0).all() and not vc["note"].astype(bool).any()
+    assert ((vc["ci_lower"] < vc["estimate"]) & (vc["estimate"] < vc["ci_upper"])).all()
+    np.testing.assert_allclose(vc["estimate"].iloc[:2] ** 2, np.diag(money.cov_re), rtol=1e-12)
+    assert vc.loc["sigma", "estimate"] == pytest.approx(money.sigma)
+    # intervals are formed on the log-SD / Fisher-z scale: asymmetric, narrower with larger alpha
+    sd = vc.loc["sd(Intercept)"]
+    assert sd["ci_upper"] - sd["estimate"] > sd["estimate"] - sd["ci_lower"]
+    assert np.log(sd["ci_upper"] / sd["estimate"]) == pytest.approx(np.log(sd["estimate"] / sd["ci_lower"]))
+    vc90 = money.variance_components(alpha=0.10)
+    assert (vc90["ci_lower"] > vc["ci_lower"]).all() and (vc90["ci_upper"] < vc["ci_upper"]).all()
+    ci = money.conf_int()
+    assert list(ci.index) == ["Intercept", "time"] + list(vc.index)
+    np.testing.assert_allclose(ci.loc["Intercept"], money.fixed_effects.loc["Intercept", ["ci_lower", "ci_upper"]])
+    tidy = money.tidy()
+    assert tidy.loc[tidy["component"] == "random", ["std_error", "ci_lower", "ci_upper"]].notna().all().all()
+    text = str(money.summary())
+    assert "Fisher-z" in text and "REML deviance" in text
+
+
+def test_variance_components_are_computed_lazily_and_once():
+    df = gaussian_frame(groups=200, seed=5)
+    fit = lg.fit_trajectories(df, group="id", time="t", score="y", score_range=None, warn=False)
+    assert fit._vc is None  # the fit itself does not pay for the information
+    a = fit.variance_inference
+    assert fit.variance_inference is a
+    assert fit.variance_components()["std_error"].notna().all()
+
+
+def test_variance_components_with_the_statsmodels_engine():
+    # the information is the same likelihood's, evaluated at statsmodels' (slightly different) estimates
+    df = gaussian_frame(groups=300, seed=6)
+    kw = dict(group="id", time="t", score="y", formula="~ t + arm", score_range=None, warn=False)
+    fast = lg.fit_trajectories(df, **kw).variance_components()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lg.fit_trajectories(df, engine="statsmodels", **kw).variance_components()
+    np.testing.assert_allclose(ref["std_error"], fast["std_error"], rtol=1e-3)
+    np.testing.assert_allclose(ref[["ci_lower", "ci_upper"]], fast[["ci_lower", "ci_upper"]], rtol=1e-3, atol=1e-3)
+
+
+def test_boundary_fit_variance_components_say_so():
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(200), 5)
+    df = pd.DataFrame({"episode_id": g, "time": np.tile(np.linspace(0, 1, 5), 200)})
+    df["score"] = 3 + 0.2 * df["time"] + rng.normal(0, 0.5, len(df))
+    fit = lg.fit_trajectories(df, score_range=None, warn=False)
+    vc = fit.variance_components()
+    bad = vc["std_error"].isna()
+    assert bad.any() and vc.loc[bad, "note"].str.contains("boundary|zero|undefined").all()
+    assert vc.loc[bad, ["ci_lower", "ci_upper"]].isna().all().all()
+    assert vc.loc["sigma", "std_error"] > 0
+    text = str(fit.summary())
+    assert "note" in text and "boundary" in text

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
-from .mixed import ConvergenceWarning, LMMFit, SufficientStats, fit_lmm
+from .mixed import ConvergenceWarning, LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
 from .study import Study
 
 __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
@@ -161,7 +161,8 @@ class TrajectoryResults:
         Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p,
         ci_lower, ci_upper`` (Wald, normal reference, as statsmodels ``MixedLM``).
     cov_re : DataFrame
-        Covariance of the random effects (intercept, slope, ...), in score units.
+        Covariance of the random effects (intercept, slope, ...), in score units. Their SDs and
+        correlations, with standard errors and CIs, are in :meth:`variance_components`.
     random_effects : DataFrame
         Best linear unbiased predictions (BLUPs) of each group's random effects, indexed by group.
     random_effects_se : DataFrame
@@ -205,6 +206,7 @@ class TrajectoryResults:
         self.aic = -2 * self.loglik + 2 * k
         self.bic = -2 * self.loglik + k * np.log(self.nobs)
         self._frame, self._X, self._Z, self._codes = frame, X, Z, codes
+        self._vc: VarianceInference | None = None  # variance-parameter inference, on first use
         se = np.sqrt(np.diag(fit.cov_beta))
         zq = stats.norm.ppf(1 - alpha / 2)
         z = fit.beta / se
@@ -226,17 +228,85 @@ class TrajectoryResults:
         """Fixed-effect estimates (statsmodels' name)."""
         return self.fixed_effects["estimate"]
 
-    def variance_components(self) -> pd.DataFrame:
-        """Random-effect SDs and correlations and the residual SD, one row each."""
-        c = self.cov_re.to_numpy()
+    @property
+    def variance_inference(self) -> VarianceInference:
+        """Observed-information inference for the variance parameters (computed on first use).
+
+        The Hessian of the fitted (REML or ML) deviance in log SDs, Fisher-z correlations and
+        log residual SD, with the residual variance a parameter of its own rather than profiled
+        out; see :func:`longitudinal.mixed.variance_inference`. With ``engine="statsmodels"``
+        it is the same likelihood's information evaluated by the fast engine at statsmodels'
+        estimates: statsmodels' own information is in the covariance *relative* to the scale,
+        with the scale profiled out, so it gives no joint error for the SDs and the residual SD.
+        """
+        if self._vc is None:
+            self._vc = variance_inference(self._fit)
+        return self._vc
+
+    def _vc_terms(self) -> list[str]:
         names = self.design.random_names
-        sd = np.sqrt(np.clip(np.diag(c), 0, None))
-        rows = [(f"sd({n})", sd[i]) for i, n in enumerate(names)]
-        for i, j in zip(*np.triu_indices(len(names), 1)):
-            r = c[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
-            rows.append((f"corr({names[i]},{names[j]})", r))
-        rows.append(("sigma", self.sigma))
-        return pd.DataFrame(rows, columns=["term", "estimate"]).set_index("term")
+        return ([f"sd({n})" for n in names]
+                + [f"corr({names[i]},{names[j]})" for i, j in zip(*np.triu_indices(len(names), 1))]
+                + ["sigma"])
+
+    def variance_components(self, alpha: float | None = None) -> pd.DataFrame:
+        """Random-effect SDs and correlations and the residual SD, with standard errors and CIs.
+
+        Parameters
+        ----------
+        alpha : float, optional
+            1 - coverage of the intervals; the fit's alpha by default.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by term (``sd(Intercept)``, ``sd(time)``, ``corr(Intercept,time)``, ``sigma``)
+            with ``estimate, std_error, ci_lower, ci_upper, note``. Standard errors are from the
+            observed information of the fitted deviance (delta method from the log-SD /
+            Fisher-z scale); the Wald intervals are formed on that scale and transformed back,
+            so they are asymmetric and stay inside the parameter space (SD > 0, -1 < corr < 1).
+            A parameter on the boundary (an SD estimated as zero, a correlation at +-1) has
+            NaN standard error and interval, and ``note`` says why; test it with
+            :meth:`lr_test` against the simpler random part instead.
+
+        Examples
+        --------
+        >>> import longitudinal as lg
+        >>> fit = lg.fit_trajectories(lg.simulate(people=1500, seed=3), "managing_money", warn=False)
+        >>> vc = fit.variance_components()
+        >>> vc.columns.tolist()
+        ['estimate', 'std_error', 'ci_lower', 'ci_upper', 'note']
+        >>> bool(((vc["ci_lower"] < vc["estimate"]) & (vc["estimate"] < vc["ci_upper"])).all())
+        True
+        >>> fit.conf_int().index.tolist()
+        ['Intercept', 'time', 'sd(Intercept)', 'sd(time)', 'corr(Intercept,time)', 'sigma']
+        """
+        vi = self.variance_inference
+        lo, hi = vi.conf_int(self.alpha if alpha is None else alpha)
+        return pd.DataFrame({"estimate": vi.estimate, "std_error": vi.std_error, "ci_lower": lo,
+                             "ci_upper": hi, "note": vi.notes},
+                            index=pd.Index(self._vc_terms(), name="term"))
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Wald confidence intervals for every parameter, lme4 ``confint(method="Wald")`` style.
+
+        Fixed effects (normal reference, symmetric) followed by the variance components
+        (formed on the log-SD / Fisher-z scale, see :meth:`variance_components`).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by term, columns ``ci_lower, ci_upper``.
+        """
+        a = self.alpha if alpha is None else alpha
+        if not 0 < a < 1:
+            raise ValueError(f"alpha must be between 0 and 1, got {a}")
+        zq = stats.norm.ppf(1 - a / 2)
+        fe = self.fixed_effects
+        fixed = pd.DataFrame({"ci_lower": fe["estimate"] - zq * fe["std_error"],
+                              "ci_upper": fe["estimate"] + zq * fe["std_error"]})
+        vc = self.variance_components(a)[["ci_lower", "ci_upper"]]
+        return pd.concat([fixed, vc])
 
     def tidy(self) -> pd.DataFrame:
         """One tidy table: fixed effects and variance components, with fit information."""
@@ -305,10 +375,15 @@ class TrajectoryResults:
         for b in self.boundary:
             lines.append(f"  boundary fit: {b}")
         fe = self.fixed_effects.to_string(float_format=lambda v: f"{v:.4f}")
-        vc = self.variance_components().to_string(float_format=lambda v: f"{v:.4f}")
-        text = "\n".join(lines) + "\n\nFixed effects\n" + fe + "\n\nRandom effects\n" + vc
-        return TrajectorySummary(text, {"Fixed effects": self.fixed_effects,
-                                        "Random effects": self.variance_components()})
+        vct = self.variance_components()
+        show = vct if vct["note"].astype(bool).any() else vct.drop(columns="note")
+        vc = show.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-")
+        foot = [f"  Random-effect CIs: Wald on the log-SD / Fisher-z scale, transformed back (observed "
+                f"information of the {self.method} deviance)."]
+        foot += [f"  {m}" for m in self.variance_inference.messages]
+        text = ("\n".join(lines) + "\n\nFixed effects\n" + fe + "\n\nRandom effects\n" + vc + "\n"
+                + "\n".join(foot))
+        return TrajectorySummary(text, {"Fixed effects": self.fixed_effects, "Random effects": vct})
 
     def __repr__(self) -> str:
         return (f"<TrajectoryResults {self.method} outcome={self.outcome!r} nobs={self.nobs:,} "
@@ -794,6 +869,8 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     else:
         fit = _fit_statsmodels(y, X, Z, codes, reml=reml, maxiter=maxiter)
     secs = _time.perf_counter() - t0
+    if fit.stats is None:  # for the variance-parameter information at statsmodels' estimates
+        fit.stats = SufficientStats.from_arrays(y, X, Z, starts)
     if not fit.converged:
         warnings.warn(f"{what} did not converge ({fit.message}; largest gradient {fit.grad_norm:.2g} after "
                       f"{fit.n_iter} iterations): treat the estimates with caution; simplify the random part "
