@@ -3,7 +3,9 @@
 Prints, in one run:
 1. the fast engine's and statsmodels' times on the same 160,000 readings (20,000 episodes), their
    ratio and the largest differences between their answers;
-2. the national-scale time: 1,000,000 readings from 125,000 episodes, ``score ~ time + (time | episode)``;
+2. the national-scale time: 1,000,000 readings from 125,000 episodes, ``score ~ time + (time | episode)``,
+   and the extra time the variance components' standard errors and CIs take on first access
+   (``variance_components()``: the observed information, computed lazily, not by the fit);
 3. if a national simulated study is cached (``--study``, default /tmp/wales400k), the time for its
    largest outcome area.
 
@@ -50,6 +52,17 @@ def timed(fn, repeat: int = 1):
     return best, out
 
 
+def vc_seconds(fit_fn, repeat: int) -> float:
+    """Best time of the first ``variance_components()`` call on a fresh fit (the fit not counted)."""
+    best = np.inf
+    for _ in range(repeat):
+        fit = fit_fn()
+        t0 = time.perf_counter()
+        fit.variance_components()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--study", default="/tmp/wales400k")
@@ -78,8 +91,13 @@ def main() -> None:
           f"converged {fb.converged}")
     print(fb.fixed_effects[["estimate", "std_error"]].to_string())
     print(fb.cov_re.to_string())
+    tv = vc_seconds(lambda: lg.fit_trajectories(big, **kw), args.repeat)
+    print(f"variance components (first access) {tv:.3f} s = {tv / tb:.0%} of the REML fit")
+    print(fb.variance_components().to_string())
     tm, _ = timed(lambda: lg.fit_trajectories(big, reml=False, **kw), args.repeat)
     print(f"fast, ML    {tm:8.3f} s")
+    tvm = vc_seconds(lambda: lg.fit_trajectories(big, reml=False, **kw), args.repeat)
+    print(f"variance components (first access) {tvm:.3f} s = {tvm / tm:.0%} of the ML fit")
 
     path = Path(args.study)
     if path.is_dir():
@@ -91,9 +109,15 @@ def main() -> None:
         n_ep = long["episode_id"].nunique()
         tl, fl = timed(lambda: lg.fit_trajectories(long, warn=False), args.repeat)
         print(f"{code}: {len(long):,} readings / {n_ep:,} episodes: {tl:.3f} s  converged {fl.converged}")
-        tc, _ = timed(lambda: lg.fit_trajectories(long, formula="~ time * service_type + lead_need",
-                                                  warn=False), 1)
+        tv = vc_seconds(lambda: lg.fit_trajectories(long, warn=False), args.repeat)
+        print(f"  variance components (first access) {tv:.3f} s = {tv / tl:.0%} of the fit")
+        tc, fc = timed(lambda: lg.fit_trajectories(long, formula="~ time * service_type + lead_need",
+                                                   warn=False), 1)
         print(f"  with covariates (time * service_type + lead_need): {tc:.3f} s")
+        t0 = time.perf_counter()
+        fc.variance_components()
+        tcv = time.perf_counter() - t0
+        print(f"  variance components (first access) {tcv:.3f} s = {tcv / tc:.0%} of the fit")
 
 
 if __name__ == "__main__":
