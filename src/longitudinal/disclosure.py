@@ -1,20 +1,33 @@
 """Statistical disclosure control for every table the study publishes.
 
-The rule (stated in each report's methods, see :data:`RULE`):
+The rule (stated in each report's methods, see :data:`RULE`): **no published
+figure may show, or let a reader work out, a count of 1 to ``threshold - 1``
+(1 to 4) people, episodes or readings.** It is applied in four steps:
 
-1. **Primary suppression** — a count of people, episodes or readings from 1 to
-   ``threshold - 1`` (1 to 4 by default) is not shown; it is written ``<5``.
-   Zero is shown: it names nobody.
+1. **Primary suppression** — a count from 1 to 4 is not shown; it is written
+   ``<5``. Zero is shown: it names nobody.
 2. **Secondary suppression** — wherever published cells add up to a published
-   total (along a row to a total column, or down a column to a total row), a
-   lone suppressed cell could be recovered by subtraction. So whenever such a
-   group holds exactly one suppressed cell, the smallest other non-zero cell of
-   the group is suppressed too (written ``[c]``), repeated until no group has
-   exactly one suppressed cell.
-3. **Derived statistics** — a percentage, mean or rate whose base (numerator or
-   denominator) is suppressed is hidden (``[c]``).
+   total (along a row to a total column, down a column to a total row, or the
+   parts of a count declared with :class:`Sum`), a suppressed cell could be
+   recovered by subtraction, and the cells left hidden could add up to a small
+   count. So while a group holds exactly one suppressed cell, or its hidden
+   cells add up to 1–4 against a published total, the smallest other non-zero
+   cell of the group is suppressed too (written ``[c]``).
+3. **Derived figures** — a percentage, share or mean implies a count given its
+   published base: a share ``p`` of ``n`` people is ``n·p`` of them and leaves
+   out ``n·(1 − p)``; a mean of ``n`` scores on a scale from ``lo`` to ``hi``
+   puts the group ``n·(mean − lo)`` steps above the bottom and ``n·(hi − mean)``
+   below the top, so at most that many people are off either end. Each such
+   implied count is treated as a cell of a group whose total is the base, and
+   steps 1 and 2 are applied to it (:class:`Share`, :class:`Parts`, a series of
+   figures of one group, such as a curve at 6, 12 and 24 months, where no two
+   published values may differ by 1–4 implied people). A figure whose base is
+   suppressed is hidden (``[c]``).
 4. **No identifiers** — no column of person, episode or provider identifiers
    is ever published (:func:`check_no_identifiers`).
+
+An implied count is *small* when its nearest whole number is 1 to 4
+(:func:`is_small`).
 
 Examples
 --------
@@ -23,11 +36,23 @@ Examples
 >>> t = pd.DataFrame({"need": ["a", "b", "c", "All"], "people": [3, 40, 12, 55]})
 >>> suppress(t, ["people"], label_column="need", total_row="All")["people"].tolist()
 ['<5', 40, '[c]', 55]
+
+A share of 8 people: 12.5% improved (1 person), 62.5% stayed the same (5),
+25% got worse (2). The 1 and the 2 are small; hidden, they add up to 3, which
+``100 - 62.5`` would give away, so the 62.5 goes too. Of 20 people, 50% is 10,
+25% is 5: all shown. In the third row 20% of 20 is 4 people:
+
+>>> from longitudinal.disclosure import Parts, suppress_shares
+>>> d = pd.DataFrame({"n": [8, 20, 20], "improved": [12.5, 50.0, 50.0], "same": [62.5, 25.0, 30.0],
+...                   "worse": [25.0, 25.0, 20.0]})
+>>> suppress_shares(d, [Parts(("improved", "same", "worse"), "n", scale=100)]).values.tolist()
+[[8, '[c]', '[c]', '[c]'], [20, 50.0, 25.0, 25.0], [20, 50.0, '[c]', '[c]']]
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,11 +62,20 @@ __all__ = [
     "PRIMARY",
     "SECONDARY",
     "RULE",
+    "Sum",
+    "Share",
+    "Parts",
+    "Together",
+    "is_small",
+    "series_mask",
     "suppression_mask",
     "suppress",
+    "share_mask",
+    "suppress_shares",
     "hide",
     "check_no_identifiers",
     "check_published",
+    "check_derived",
 ]
 
 #: Smallest count that may be published (counts 1..THRESHOLD-1 are suppressed).
@@ -53,17 +87,195 @@ SECONDARY = "[c]"
 
 RULE = (
     "**Disclosure control.** No person, episode or provider identifier appears in this report. "
-    "Counts from 1 to 4 are suppressed and shown as `<5`. Where suppressed cells could be recovered "
-    "from a published total by subtraction (along a row or down a column), the next smallest "
-    "non-zero cell is suppressed as well, shown as `[c]`. Percentages, means and rates computed on "
-    "a suppressed count are hidden (`[c]`). Figures are drawn from the published tables only, so "
-    "they show no suppressed value."
+    "No figure may show, or let a reader work out, a count of 1 to 4. Counts from 1 to 4 are suppressed "
+    "and shown as `<5`. Where suppressed cells could be recovered from a published total by subtraction "
+    "(along a row or down a column), or the cells left hidden would add up to 1 to 4, the next smallest "
+    "non-zero cell is suppressed as well, shown as `[c]`. A percentage, share or mean is hidden (`[c]`) "
+    "when its base is suppressed, or when the number of people it implies from its published base comes to "
+    "1 to 4: a share p of n people is n×p of them and leaves out n×(1−p); a mean of n scores on the 1–5 "
+    "scale is n×(mean−1) steps above the bottom and n×(5−mean) below the top; and two figures of one "
+    "series (a curve at 6, 12 and 24 months) may not differ by 1 to 4 people. The same secondary rule "
+    "applies to these implied counts (e.g. improved, same and worse add up to 100%). Figures are drawn "
+    "from the published values only, and curves only for groups of at least 5, so they show no "
+    "suppressed value."
 )
 
 #: Column names that hold identifiers and must never be published.
 IDENTIFIER_COLUMNS = ("person_id", "episode_id", "provider_id")
 
+#: A cell of a table: a column (the cell in every row) or ``(row label, column)``.
+Cell = "str | tuple[object, str]"
 
+
+def is_small(x, threshold: int = THRESHOLD):
+    """Whether a (possibly implied, fractional) count is small: its nearest whole number is 1 to ``threshold - 1``.
+
+    >>> is_small([0, 0.4, 0.5, 3, 4.49, 4.5, 5, -2]).tolist()
+    [False, False, True, True, True, False, False, False]
+    """
+    a = np.asarray(x, dtype="float64")
+    return (a >= 0.5) & (a < threshold - 0.5)
+
+
+# ------------------------------------------------------------- declarations
+@dataclass(frozen=True)
+class Sum:
+    """Counts ``parts`` are disjoint parts of the count ``whole``; what remains (whole − parts) is a count too.
+
+    Cells are column names (the relation holds in every row) or ``(row label, column)``
+    pairs (one relation between cells of different rows). ``rest_published``: the
+    remainder is published elsewhere (another table), so it is known to the reader.
+    """
+
+    parts: tuple
+    whole: object
+    rest_published: bool = False
+
+
+@dataclass(frozen=True)
+class Share:
+    """Column ``column`` is a figure about the people counted in column ``base`` of the same row.
+
+    * a share (``0..1``, or percentages with ``scale=100``): it implies ``n·p`` and ``n·(1 − p)``;
+    * a mean of a score bounded by ``lo`` and ``hi`` (e.g. ``1, 5``): ``n·(mean − lo)`` and ``n·(hi − mean)``;
+    * ``count=True``: a count within the base (``at_risk`` of ``n``): itself and ``n − count``;
+    * ``rest_base=True``: a share of a larger, unpublished base of which ``base`` is the rest
+      (a missing share ``m`` next to the ``n`` analysed: ``n·m/(1 − m)`` left out).
+
+    ``series``: group columns; the rows of one group form a series (a curve at 6, 12 and 24
+    months) and no two published values of it may differ by a small implied count.
+    ``where``: ``(column, value)`` — only the rows where ``column == value``.
+    ``decimals``: the figure is published rounded to this many decimals; the rule holds for both
+    the exact and the rounded value, and the rounded value is published.
+    """
+
+    column: str
+    base: str
+    scale: float = 1.0
+    lo: float = 0.0
+    hi: float = 1.0
+    count: bool = False
+    rest_base: bool = False
+    series: tuple = ()
+    where: tuple | None = None
+    decimals: int | None = None
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Columns that split the people in ``base`` (shares: improved / same / worse add up to 100%)."""
+
+    columns: tuple
+    base: str
+    scale: float = 1.0
+    decimals: int | None = None
+
+
+@dataclass(frozen=True)
+class Together:
+    """Columns published together or not at all in a row (a mean change and its interval)."""
+
+    columns: tuple
+
+
+# ---------------------------------------------------------------- the engine
+def _protect(x: np.ndarray, groups: list[tuple[list[int], int]], primary: np.ndarray, *,
+             implicit: np.ndarray | None = None, fixed: np.ndarray | None = None,
+             threshold: int = THRESHOLD) -> np.ndarray:
+    """Primary + secondary suppression over cells that add up in ``groups``.
+
+    ``x`` holds the cells' values, one row per view (the exact values and, for
+    rounded figures, the rounded ones); ``groups`` are ``(component cells, total
+    cell)``. ``implicit`` cells are never published but can be worked out (the
+    rest of a total); ``fixed`` cells are published elsewhere, so they are known
+    and cannot be hidden here. Returns which published cells to hide.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype="float64"))
+    n = x.shape[1]
+    implicit = np.zeros(n, bool) if implicit is None else np.asarray(implicit, bool)
+    fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, bool)
+    hidden = np.asarray(primary, bool) | implicit
+    finite = np.isfinite(x).all(axis=0)
+    changed = True
+    while changed:  # each pass hides at least one more cell or stops
+        changed = False
+        for comps, total in groups:
+            hc = [c for c in comps if hidden[c]]
+            bad = False
+            if not hidden[total] and hc:
+                # What is hidden adds up to the published total less the published parts.
+                bad = bool(is_small(np.nansum(x[:, hc], axis=1), threshold).any())
+            if not bad and len(hc) + int(hidden[total]) == 1:
+                # One suppressed cell: recovered by subtraction (an implicit cell is meant to be worked out).
+                bad = not implicit[hc[0] if hc else total]
+            if not bad:
+                continue
+            free = [c for c in comps if not hidden[c] and not fixed[c] and finite[c]]
+            cands = [c for c in free if x[0, c] >= 0.5] or free  # zeros protect nothing
+            if not cands and not hidden[total] and not fixed[total] and finite[total]:
+                cands = [total]
+            if not cands:
+                continue
+            pick = min(cands, key=lambda c: (x[0, c], c))
+            hidden[pick] = True
+            changed = True
+    return hidden & ~implicit
+
+
+def series_mask(values, whole, *, first: Iterable[int] = (), forbid: Iterable[int] | None = None,
+                threshold: int = THRESHOLD) -> np.ndarray:
+    """Which figures of one series to hide so that none implies, or differs from another by, 1–4 people.
+
+    Parameters
+    ----------
+    values : array (k,) or (views, k)
+        The counts the series' figures imply (``n·p`` for shares), in order; NaN = no figure.
+    whole : float or array (views,)
+        The base: every value and its complement ``whole - value`` must not be small.
+    first : indices
+        Figures to keep first if they can be (e.g. those of a published table, when the
+        series also holds a curve's monthly points); the others follow in order.
+    forbid : indices or bool mask
+        Figures that must be hidden (hidden in a table already).
+
+    Returns
+    -------
+    ndarray of bool
+        True where the figure is hidden (NaN figures included).
+
+    Examples
+    --------
+    Of 40 people, 3 reached the stage by 6 months (hidden: 3 is small), 10 by 12 months (kept)
+    and 12 by 24 months (hidden: next to the 10, it would show that 12 - 10 = 2 reached it in between):
+
+    >>> series_mask([3, 10, 12], 40).tolist()
+    [True, False, True]
+    """
+    v = np.atleast_2d(np.asarray(values, dtype="float64"))
+    k = v.shape[1]
+    w = np.broadcast_to(np.asarray(whole, dtype="float64").reshape(-1, 1) if np.ndim(whole) else
+                        np.full((v.shape[0], 1), float(whole)), (v.shape[0], 1))
+    hidden = np.ones(k, bool)
+    banned = np.zeros(k, bool)
+    if forbid is not None:
+        f = np.asarray(list(forbid) if not isinstance(forbid, np.ndarray) else forbid)
+        if f.dtype == bool:
+            banned |= f
+        elif f.size:
+            banned[f.astype(int)] = True
+    first = [int(i) for i in first]
+    order = first + [i for i in range(k) if i not in set(first)]
+    kept: list[int] = []
+    for i in order:
+        if banned[i] or not np.isfinite(v[:, i]).all():
+            continue
+        vi = v[:, [i]]
+        anchors = np.concatenate([np.zeros_like(vi), w, v[:, kept]], axis=1)
+        if is_small(np.abs(anchors - vi), threshold).any():
+            continue
+        kept.append(i)
+        hidden[i] = False
+    return hidden
 def _as_counts(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -77,6 +289,34 @@ def _as_counts(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return values
 
 
+def _cell_index(df: pd.DataFrame, cols: list[str], label_column: str | None):
+    """Map a :class:`Sum` cell (column, or (row label, column)) to flat cell indices (one per row or one)."""
+    labels = (df[label_column] if label_column is not None else pd.Series(df.index, index=df.index)).astype(object)
+    labels = labels.to_numpy()
+
+    def index(cell) -> list[int] | int:
+        if isinstance(cell, tuple):
+            row, col = cell
+            hits = np.flatnonzero(labels == row)
+            if len(hits) != 1:
+                raise ValueError(f"suppress: row {row!r} found {len(hits)} times in {label_column or 'the index'}; "
+                                 "expected exactly once")
+            return int(hits[0]) * len(cols) + cols.index(col)
+        return [i * len(cols) + cols.index(cell) for i in range(len(df))]
+
+    return index
+
+
+def _sum_columns(sums: Sequence[Sum]) -> list[str]:
+    out: list[str] = []
+    for s in sums:
+        for c in [*s.parts, s.whole]:
+            col = c[1] if isinstance(c, tuple) else c
+            if col not in out:
+                out.append(col)
+    return out
+
+
 def suppression_mask(
     df: pd.DataFrame,
     count_columns: Sequence[str],
@@ -84,6 +324,8 @@ def suppression_mask(
     total_column: str | Mapping[str, Sequence[str]] | None = None,
     total_row: object | None = None,
     label_column: str | None = None,
+    sums: Sequence[Sum] = (),
+    fixed: Iterable = (),
     threshold: int = THRESHOLD,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Primary and secondary suppression masks of a count table.
@@ -102,7 +344,14 @@ def suppression_mask(
         The label (in ``label_column``, or the index) of the row that is the sum
         of the other rows in each count column.
     label_column : str, optional
-        Where to look for ``total_row``; the index when omitted.
+        Where to look for ``total_row`` and the rows of ``sums``; the index when omitted.
+    sums : list of Sum
+        Further counts that are parts of another (``Sum(("with_reading",), "episodes")``:
+        the episodes without a reading are a count too). Their columns are added to
+        the count columns.
+    fixed : cells
+        Cells (columns or ``(row label, column)``) published elsewhere: known to the reader,
+        never chosen for secondary suppression here.
     threshold : int, default 5
         Counts ``1 .. threshold-1`` are suppressed.
 
@@ -123,14 +372,16 @@ def suppression_mask(
         for c in [t, *parts]:
             if c not in cols:
                 cols.append(c)
+    for c in _sum_columns(sums):
+        if c not in cols:
+            cols.append(c)
     x = _as_counts(df, cols)
     n_rows, n_cols = x.shape
-    primary = np.isfinite(x) & (x >= 1) & (x < threshold)
-    suppressed = primary.copy()
+    flat = x.ravel()
+    primary = np.isfinite(flat) & (flat >= 1) & (flat < threshold)
 
-    # Groups of cells that add up: each is (component cells, total cell).
-    groups: list[tuple[list[tuple[int, int]], tuple[int, int]]] = []
-    tr = None
+    # Groups of cells that add up: each is (component cells, total cell); cell = row * n_cols + col.
+    groups: list[tuple[list[int], int]] = []
     if total_row is not None:
         labels = df[label_column] if label_column is not None else pd.Series(df.index, index=df.index)
         hits = np.flatnonzero(labels.astype(object).to_numpy() == total_row)
@@ -139,33 +390,42 @@ def suppression_mask(
                              f"{label_column or 'the index'}; expected exactly once")
         tr = int(hits[0])
         for j in range(n_cols):
-            groups.append(([(i, j) for i in range(n_rows) if i != tr], (tr, j)))
+            groups.append(([i * n_cols + j for i in range(n_rows) if i != tr], tr * n_cols + j))
     for t, parts in row_sums.items():
         tc, pcs = cols.index(t), [cols.index(c) for c in parts]
         for i in range(n_rows):
-            groups.append(([(i, j) for j in pcs], (i, tc)))
-
-    # Iterate to a fixed point; each pass suppresses at least one more cell or stops.
-    changed = True
-    while changed:
-        changed = False
-        for comps, total in groups:
-            cells = comps + [total]
-            n_supp = sum(suppressed[c] for c in cells)
-            if n_supp != 1:
-                continue
-            # Prefer the smallest non-zero published component; zeros protect nothing.
-            cands = [c for c in comps if not suppressed[c] and np.isfinite(x[c]) and x[c] > 0]
-            if not cands:
-                cands = [c for c in comps if not suppressed[c] and np.isfinite(x[c])]
-            if not cands and not suppressed[total] and np.isfinite(x[total]):
-                cands = [total]
-            if not cands:
-                continue
-            pick = min(cands, key=lambda c: (x[c], c))
-            suppressed[pick] = True
-            changed = True
-    secondary = suppressed & ~primary
+            groups.append(([i * n_cols + j for j in pcs], i * n_cols + tc))
+    # Declared parts: the remainder (whole - parts) is an implicit cell appended after the table's cells.
+    values = list(flat)
+    implicit = [False] * len(values)
+    fixed_cells = np.zeros(len(values), bool)
+    index = _cell_index(df, cols, label_column)
+    for c in fixed:
+        fixed_cells[index(c)] = True
+    for s in sums:
+        whole = index(s.whole)
+        parts = [index(p) for p in s.parts]
+        per_row = isinstance(whole, list)
+        if any(isinstance(p, list) != per_row for p in parts):
+            raise ValueError(f"suppress: {s} mixes columns and (row, column) cells")
+        for r in range(n_rows if per_row else 1):
+            w = whole[r] if per_row else whole
+            ps = [p[r] if per_row else p for p in parts]
+            values.append(flat[w] - np.nansum([flat[p] for p in ps]) if np.isfinite(flat[[w, *ps]]).all()
+                          else np.nan)
+            implicit.append(not s.rest_published)
+            groups.append(([*ps, len(values) - 1], w))
+    vals = np.asarray(values, dtype="float64")
+    extra = vals[flat.size:]
+    # A remainder published elsewhere is suppressed there when small: here it is then a hidden cell.
+    prim = np.r_[primary, is_small(extra, threshold)]
+    # Remainders are never chosen for suppression here (implicit ones are unpublished, others are published
+    # elsewhere).
+    hidden = _protect(vals, groups, prim, implicit=np.asarray(implicit, bool),
+                      fixed=np.r_[fixed_cells, np.ones(extra.size, bool)], threshold=threshold)
+    hidden = hidden[:flat.size].reshape(n_rows, n_cols)
+    primary = primary.reshape(n_rows, n_cols)
+    secondary = hidden & ~primary
     return (pd.DataFrame(primary, index=df.index, columns=cols),
             pd.DataFrame(secondary, index=df.index, columns=cols))
 
@@ -178,13 +438,15 @@ def suppress(
     total_row: object | None = None,
     label_column: str | None = None,
     derived: Mapping[str, Iterable[str]] | None = None,
+    sums: Sequence[Sum] = (),
+    fixed: Iterable = (),
     threshold: int = THRESHOLD,
 ) -> pd.DataFrame:
     """The table as published: small counts suppressed, totals protected, derived values hidden.
 
     Parameters
     ----------
-    df, count_columns, total_column, total_row, label_column, threshold
+    df, count_columns, total_column, total_row, label_column, sums, fixed, threshold
         As :func:`suppression_mask`.
     derived : mapping, optional
         ``{column: [count columns it is computed from]}`` — a percentage, mean
@@ -203,10 +465,16 @@ def suppress(
     >>> out = suppress(t, ["n"], label_column="area", total_row="All", derived={"pct": ["n"]})
     >>> out.to_dict("list")
     {'area': ['x', 'y', 'All'], 'n': ['<5', '[c]', 11], 'pct': ['[c]', '[c]', 100.0]}
+
+    Of 12 episodes with a need, 10 have two readings: the 2 without are a count too.
+
+    >>> t = pd.DataFrame({"with_need": [12, 30], "two_plus": [10, 24]})
+    >>> suppress(t, ["with_need", "two_plus"], sums=[Sum(("two_plus",), "with_need")]).values.tolist()
+    [[12, '[c]'], [30, 24]]
     """
     check_no_identifiers(df)
     primary, secondary = suppression_mask(df, count_columns, total_column=total_column, total_row=total_row,
-                                          label_column=label_column, threshold=threshold)
+                                          label_column=label_column, sums=sums, fixed=fixed, threshold=threshold)
     out = df.copy()
     for col in primary.columns:
         vals = pd.to_numeric(out[col], errors="coerce")
@@ -227,6 +495,136 @@ def suppress(
                            f"({list(primary.columns)})")
         hidden = (primary[bases] | secondary[bases]).any(axis=1).to_numpy()
         out[col] = hide(out[col], hidden)
+    return out
+
+
+# ------------------------------------------------------------ derived figures
+def _numbers(s: pd.Series) -> np.ndarray:
+    """Numeric values of a published column: markers and blanks are NaN."""
+    return pd.to_numeric(s.where(~s.isin([PRIMARY, SECONDARY])), errors="coerce").to_numpy(dtype="float64")
+
+
+def _rows(df: pd.DataFrame, where: tuple | None) -> np.ndarray:
+    if where is None:
+        return np.ones(len(df), bool)
+    col, val = where
+    return (df[col].astype(object) == val).to_numpy()
+
+
+def _implied(spec: Share, n: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(implied count, whole) of a :class:`Share`'s values ``v`` given the bases ``n``."""
+    if spec.count:
+        return v, n
+    p = v / spec.scale
+    if spec.rest_base:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            whole = np.where(p < 1, n / (1 - p), np.nan)
+        return whole * p, whole
+    return n * (p - spec.lo), n * (spec.hi - spec.lo)
+
+
+def _views(df: pd.DataFrame, col: str, decimals: int | None) -> list[np.ndarray]:
+    v = _numbers(df[col])
+    return [v] if decimals is None else [v, np.round(v, decimals)]
+
+
+def share_mask(df: pd.DataFrame, spec: "Share | Parts", threshold: int = THRESHOLD) -> pd.DataFrame:
+    """Which cells of a :class:`Share` or :class:`Parts` declaration to hide (bool, the spec's columns).
+
+    A cell is hidden where its base is not a published number, where the count it
+    implies or leaves out is small, and by secondary suppression among the implied
+    counts (the parts of a row; the values of a series).
+    """
+    n = _numbers(df[spec.base])
+    cols = [spec.column] if isinstance(spec, Share) else list(spec.columns)
+    for c in cols:
+        if c not in df.columns:
+            raise KeyError(f"share_mask: column {c!r} not in the table (columns: {list(df.columns)})")
+    rows = _rows(df, getattr(spec, "where", None))
+    out = pd.DataFrame(False, index=df.index, columns=cols)
+    no_base = ~np.isfinite(n)
+    if isinstance(spec, Parts):
+        views = [np.column_stack([_views(df, c, spec.decimals)[k] for c in cols])
+                 for k in range(1 if spec.decimals is None else 2)]
+        k = len(cols)
+        for i in np.flatnonzero(rows & ~no_base):
+            x = np.array([np.r_[n[i] * vw[i] / spec.scale, 0.0, n[i]] for vw in views])
+            x[:, k] = n[i] - np.nansum(x[:, :k], axis=1)  # the rest of the base: implicit
+            present = np.isfinite(x[0, :k])
+            prim = np.r_[is_small(x[:, :k], threshold).any(axis=0), is_small(x[:, k], threshold).any(), False]
+            implicit = np.r_[np.zeros(k, bool), True, False]
+            fixed = np.r_[~present, False, True]
+            hid = _protect(np.nan_to_num(x, nan=0.0), [(list(range(k + 1)), k + 1)], prim, implicit=implicit,
+                           fixed=fixed, threshold=threshold)
+            out.iloc[i, :] = hid[:k] & present
+        out.loc[no_base & rows, :] = True
+        return out
+    views = _views(df, spec.column, spec.decimals)
+    pairs = [_implied(spec, n, v) for v in views]
+    imp = np.vstack([p[0] for p in pairs])
+    whole = np.vstack([p[1] for p in pairs])
+    finite = np.isfinite(imp).all(axis=0)
+    hid = np.zeros(len(df), bool)
+    if spec.series:
+        keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    else:
+        keys = np.arange(len(df)).astype(str)
+    for key in pd.unique(keys[rows]):
+        idx = np.flatnonzero((keys == key) & rows & finite & ~no_base)
+        if not idx.size:
+            continue
+        w = np.nanmax(whole[:, idx], axis=1)
+        hid[idx] = series_mask(imp[:, idx], w, threshold=threshold)
+    hid |= no_base
+    out[spec.column] = hid & rows & (finite | no_base) & df[spec.column].notna().to_numpy()
+    return out
+
+
+def _rounded(s: pd.Series, decimals: int) -> pd.Series:
+    """Numbers rounded to ``decimals``; markers and blanks kept."""
+    v = _numbers(s)
+    if np.isfinite(v).sum() == s.notna().sum():
+        return pd.Series(np.round(v, decimals), index=s.index)
+    return pd.Series([round(float(x), decimals) if np.isfinite(x) else o for x, o in zip(v, s.astype(object))],
+                     index=s.index, dtype=object)
+
+
+def suppress_shares(df: pd.DataFrame, specs: Sequence["Share | Parts | Together"], *,
+                    threshold: int = THRESHOLD) -> pd.DataFrame:
+    """The table with every share, percentage or mean that would give away a small count hidden (``[c]``).
+
+    Apply it after :func:`suppress` (the bases may then hold ``<5`` / ``[c]``, whose figures
+    are all hidden). :class:`Together` declarations are applied last: a column set is hidden
+    in a row as soon as one of its columns is. Figures with a ``decimals`` are rounded.
+
+    Examples
+    --------
+    68.8% of 16 people is 11, leaving 5: shown. 93.8% of 16 is 15, leaving 1: hidden.
+
+    >>> t = pd.DataFrame({"n": [16, 16, "<5"], "pct": [68.75, 93.75, 50.0]})
+    >>> suppress_shares(t, [Share("pct", "n", scale=100, decimals=1)])["pct"].tolist()
+    [68.8, '[c]', '[c]']
+    """
+    out = df.copy()
+    hidden = pd.DataFrame(False, index=df.index, columns=df.columns)
+    for spec in specs:
+        if isinstance(spec, Together):
+            continue
+        m = share_mask(df, spec, threshold)
+        for c in m.columns:
+            hidden[c] |= m[c].to_numpy()
+        if spec.decimals is not None:
+            for c in m.columns:
+                out[c] = _rounded(df[c], spec.decimals)
+    for spec in specs:
+        if isinstance(spec, Together):
+            cols = list(spec.columns)
+            any_hidden = hidden[cols].any(axis=1) | out[cols].isin([PRIMARY, SECONDARY]).any(axis=1)
+            for c in cols:
+                hidden[c] |= any_hidden.to_numpy()
+    for c in df.columns:
+        if hidden[c].any():
+            out[c] = hide(out[c], hidden[c].to_numpy())
     return out
 
 
@@ -282,3 +680,83 @@ def check_published(df: pd.DataFrame, count_columns: Sequence[str], threshold: i
             i = int(np.flatnonzero(small.to_numpy())[0])
             raise ValueError(f"column {col!r}, row {i} shows the count {vals.iat[i]:g}; "
                              f"counts 1 to {threshold - 1} must be suppressed")
+
+
+def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | Sum"], *,
+                  label_column: str | None = None, threshold: int = THRESHOLD) -> None:
+    """Raise if a published table lets a reader work out a small count from its declared figures.
+
+    Checks what is shown (``<5`` / ``[c]`` are hidden): every :class:`Share` against its
+    base (the count it implies and leaves out; within a series, the difference between
+    any two shown values), every :class:`Parts` row (each part, its complement, and what
+    is hidden), every :class:`Sum` (the whole less the shown parts), every :class:`Together`.
+
+    Raises
+    ------
+    ValueError
+        Naming the column, the row and the count it gives away.
+    """
+    def fail(col, i, what, val):
+        raise ValueError(f"column {col!r}, row {i}: {what} comes to {val:.2f}, a count of 1 to {threshold - 1} "
+                         "that must not be derivable")
+
+    marker = df.isin([PRIMARY, SECONDARY])
+    for spec in specs:
+        if isinstance(spec, Together):
+            cols = list(spec.columns)
+            m = marker[cols]
+            bad = m.any(axis=1) & ~m.all(axis=1) & df[cols].notna().all(axis=1)
+            if bad.any():
+                fail(cols, int(np.flatnonzero(bad.to_numpy())[0]), "a figure published without its partner",
+                     float("nan"))
+            continue
+        if isinstance(spec, Sum):
+            index = _cell_index(df, list(df.columns), label_column)
+            flat = np.concatenate([_numbers(df[c])[:, None] for c in df.columns], axis=1).ravel()
+            whole, parts = index(spec.whole), [index(q) for q in spec.parts]
+            per_row = isinstance(whole, list)
+            for r in range(len(df) if per_row else 1):
+                w = whole[r] if per_row else whole
+                ps = [q[r] if per_row else q for q in parts]
+                if not np.isfinite(flat[w]) or spec.rest_published:
+                    continue
+                rest = flat[w] - np.nansum(flat[ps])
+                if is_small(rest, threshold):
+                    fail(df.columns[w % len(df.columns)], w // len(df.columns), "the whole less the parts shown", rest)
+            continue
+        n = _numbers(df[spec.base])
+        rows = _rows(df, getattr(spec, "where", None))
+        cols = [spec.column] if isinstance(spec, Share) else list(spec.columns)
+        for c in cols:
+            v = _numbers(df[c])
+            shown_on_hidden = rows & np.isfinite(v) & ~np.isfinite(n) & df[spec.base].notna().to_numpy()
+            if shown_on_hidden.any():
+                fail(c, int(np.flatnonzero(shown_on_hidden)[0]), "a figure on a suppressed base", float("nan"))
+        if isinstance(spec, Parts):
+            x = np.column_stack([n[:, None] * _numbers(df[c])[:, None] / spec.scale for c in cols])
+            for i in np.flatnonzero(rows & np.isfinite(n)):
+                shown = np.isfinite(x[i])
+                for j in np.flatnonzero(shown):
+                    for what, val in (("the count implied", x[i, j]), ("the count left out", n[i] - x[i, j])):
+                        if is_small(val, threshold):
+                            fail(cols[j], i, what, val)
+                rest = n[i] - x[i, shown].sum()
+                if is_small(rest, threshold):
+                    fail(cols, i, "the base less the parts shown", rest)
+            continue
+        v = _numbers(df[spec.column])
+        imp, whole = _implied(spec, n, v)
+        ok = rows & np.isfinite(imp)
+        for i in np.flatnonzero(ok):
+            for what, val in (("the count implied", imp[i]), ("the count left out", whole[i] - imp[i])):
+                if is_small(val, threshold):
+                    fail(spec.column, i, what, val)
+        if spec.series:
+            keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+            for key in pd.unique(keys[ok]):
+                idx = np.flatnonzero(ok & (keys == key))
+                d = np.abs(imp[idx][:, None] - imp[idx][None, :])
+                bad = np.argwhere(is_small(d, threshold))
+                if len(bad):
+                    a, b = idx[bad[0]]
+                    fail(spec.column, int(b), f"the difference from row {int(a)}", float(d[bad[0][0], bad[0][1]]))
