@@ -359,3 +359,171 @@ def test_boundary_fit_variance_components_say_so():
     assert vc.loc["sigma", "std_error"] > 0
     text = str(fit.summary())
     assert "note" in text and "boundary" in text
+
+
+# ------------------------------------------------------------ start score
+def start_frame(groups=1500, seed=0, gamma=(0.5, -0.15)):
+    """Episodes whose rate of change after the start depends on the observed start score.
+
+    The baseline reading (t = 0) *is* the start score s; later readings follow
+    3.2 + 0.3 t + gamma0 (s - 3) + gamma1 t (s - 3) + b0 + b1 t + e: the ANCOVA model is the truth.
+    """
+    rng = np.random.default_rng(seed)
+    s = rng.integers(1, 6, groups).astype(float)
+    n = rng.integers(2, 7, groups)
+    g = np.repeat(np.arange(groups), n)
+    t = rng.uniform(0.1, 2.0, g.size)
+    b = rng.multivariate_normal([0, 0], [[0.16, -0.01], [-0.01, 0.04]], groups)
+    c = s[g] - 3
+    y = 3.2 + 0.3 * t + gamma[0] * c + gamma[1] * t * c + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.35, g.size)
+    base = pd.DataFrame({"id": np.arange(groups), "t": 0.0, "y": s})
+    df = pd.concat([base, pd.DataFrame({"id": g, "t": t, "y": y})]).sort_values(["id", "t"], kind="stable")
+    df["id"] = "E" + df["id"].astype(str)
+    return df.reset_index(drop=True)
+
+
+START_KW = dict(group="id", time="t", score="y", score_range=None, start_centre=3, warn=False)
+
+
+def test_start_score_recovers_a_known_effect_on_the_slope():
+    df = start_frame(groups=1500, seed=0)
+    fit = lg.fit_trajectories(df, formula="~ t * start_score", **START_KW)
+    fe = fit.fixed_effects
+    assert list(fe.index) == ["Intercept", "t", "start_score", "t:start_score"]
+    for term, true in (("Intercept", 3.2), ("t", 0.3), ("start_score", 0.5), ("t:start_score", -0.15)):
+        assert fe.loc[term, "ci_lower"] - fe.loc[term, "std_error"] < true < \
+            fe.loc[term, "ci_upper"] + fe.loc[term, "std_error"], (term, fe.loc[term])  # within 3 SE
+    assert abs(fe.loc["t:start_score", "estimate"] + 0.15) < 0.025 and fe.loc["t:start_score", "std_error"] < 0.01
+    assert fit.baseline_dropped is True and fit.start_score_centre == 3.0
+    assert fit.nobs == len(df) - 1500 and fit.ngroups == 1500
+    # keeping the baseline in the response distorts the slope's dependence on it (regression to the mean)
+    kept = lg.fit_trajectories(df, formula="~ t * start_score", keep_baseline=True, **START_KW)
+    assert kept.baseline_dropped is False and kept.nobs == len(df)
+    assert kept.fixed_effects.loc["t:start_score", "estimate"] < -0.3
+
+
+def test_start_score_agrees_with_statsmodels():
+    df = start_frame(groups=250, seed=1)
+    df["arm"] = np.where(df["id"].str[-1].isin(list("02468")), "a", "b")
+    kw = dict(START_KW, formula="~ t * start_score + arm", start_centre="mean")
+    fast = lg.fit_trajectories(df, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lg.fit_trajectories(df, engine="statsmodels", **kw)
+    assert "start_score" in fast.fixed_effects.index and fast.nobs == ref.nobs == len(df) - 250
+    np.testing.assert_allclose(fast.fixed_effects["estimate"], ref.fixed_effects["estimate"], rtol=1e-4)
+    np.testing.assert_allclose(fast.cov_re.to_numpy(), ref.cov_re.to_numpy(), atol=1e-3)
+    assert fast.loglik == pytest.approx(ref.loglik, abs=1e-3)
+
+
+def test_start_score_centring_and_predictions():
+    df = start_frame(groups=300, seed=2)
+    mid = lg.fit_trajectories(df, formula="~ t * start_score", **START_KW)
+    mean = lg.fit_trajectories(df, formula="~ t * start_score", **dict(START_KW, start_centre="mean"))
+    raw = lg.fit_trajectories(df, formula="~ t * start_score", **dict(START_KW, start_centre=0))
+    starts = df.groupby("id")["y"].first()
+    assert mean.start_score_centre == pytest.approx(starts.mean()) and raw.start_score_centre == 0
+    for other in (mean, raw):  # centring moves the intercept and time terms, not the fit
+        assert other.loglik == pytest.approx(mid.loglik, abs=1e-6)
+        np.testing.assert_allclose(other.fixed_effects.loc[["start_score", "t:start_score"], "estimate"],
+                                   mid.fixed_effects.loc[["start_score", "t:start_score"], "estimate"], rtol=1e-6)
+    b = mid.fixed_effects["estimate"]
+    # predictions take start_score on the score scale; at the centre they are the intercept and time terms
+    new = pd.DataFrame({"t": [0.0, 1.0, 1.0], "start_score": [3.0, 3.0, 1.0]})
+    for fit in (mid, mean, raw):
+        np.testing.assert_allclose(fit.predict(new)["mean"],
+                                   [b["Intercept"], b["Intercept"] + b["t"],
+                                    b["Intercept"] + b["t"] - 2 * (b["start_score"] + b["t:start_score"])],
+                                   rtol=1e-6)
+    traj = mid.episode_trajectories(groups=["E0"], times=[0.0])
+    re = mid.random_effects.loc["E0"]
+    s0 = starts["E0"]
+    assert traj["fitted"].iloc[0] == pytest.approx(b["Intercept"] + b["start_score"] * (s0 - 3) + re["Intercept"])
+    assert mid.fitted()["start_score"].eq(mid.fitted()["id"].map(starts)).all()  # kept on the score scale
+    # as a factor by stage it is not centred
+    fac = lg.fit_trajectories(df, formula="~ t + C(start_score)", **START_KW)
+    assert fac.start_score_centre is None and "C(start_score)[T.2.0]" in fac.fixed_effects.index
+
+
+def test_start_score_in_a_study_is_per_episode_and_outcome(study):
+    codes = ["managing_money", "feeling_safe"]
+    formula = "~ time * service_type + lead_need + start_score"
+    table = lg.fit_trajectories(study, codes, formula=formula, warn=False)
+    for code in codes:
+        one = lg.fit_trajectories(study, code, formula=formula, warn=False)
+        rows = table[(table["outcome"] == code) & (table["component"] == "fixed")].set_index("term")
+        np.testing.assert_allclose(rows.loc[one.fixed_effects.index, "estimate"], one.fixed_effects["estimate"],
+                                   rtol=1e-10)
+        d = study.long(code, include_follow_up=False)
+        first = d.groupby("episode_id", observed=True)["score"].first().astype(float)
+        fitted = one.fitted()
+        assert fitted["start_score"].to_numpy() == pytest.approx(fitted["episode_id"].map(first).to_numpy(float))
+        assert one.nobs == len(d) - d["episode_id"].nunique()  # every episode's baseline left the response
+    # a pooled table of several outcomes takes the baseline per episode *and* outcome
+    pooled = study.long(codes, include_follow_up=False)
+    fit = lg.fit_trajectories(pooled, formula="~ time + start_score", warn=False)
+    key = pooled[["episode_id", "outcome"]].drop_duplicates()
+    assert fit.nobs == len(pooled) - len(key)
+    # the issue's example
+    fit = lg.fit_trajectories(study, "managing_money", warn=False,
+                              formula="~ time * service_type + lead_need + age_band + start_score")
+    assert fit.converged and fit.fixed_effects.loc["start_score", "estimate"] > 0
+
+
+def test_baseline_handling_is_reported(study):
+    df = start_frame(groups=200, seed=3)
+    fit = lg.fit_trajectories(df, formula="~ t + start_score", **START_KW)
+    text = str(fit.summary())
+    assert "dropped 200 rows: baseline reading (start_score is a covariate)" in text
+    assert "dropped from the response" in text and "ANCOVA" in text and "keep_baseline=True" in text
+    assert "centred at 3" in text
+    assert fit.notes and all(n in text for n in fit.notes)
+    kept = lg.fit_trajectories(df, formula="~ t + start_score", keep_baseline=True, **START_KW)
+    ktext = str(kept.summary())
+    assert "regression to the mean" in ktext and "baseline reading (start_score" not in ktext
+    plain = lg.fit_trajectories(df, formula="~ t", **START_KW)
+    assert plain.baseline_dropped is None and plain.start_score_centre is None and not plain.notes
+    # episodes whose only reading is the baseline leave the model, and the note counts them
+    one = df[df["id"] != "E0"]
+    one = pd.concat([one, df[df["id"] == "E0"].head(1)])
+    fit = lg.fit_trajectories(one, formula="~ t + start_score", **START_KW)
+    assert fit.ngroups == 199 and "1 episode with no later reading leaves the model" in str(fit.summary())
+    with pytest.raises(ValueError, match="only reading was its baseline"):
+        lg.fit_trajectories(df.groupby("id").head(1), formula="~ t + start_score", **START_KW)
+    # a study whose start readings went unscored: the first review is the baseline, and the note says so
+    r = study.readings
+    miss = (r["outcome"] == "managing_money") & (r["reading_type"] == "start")
+    miss &= r["episode_id"].isin(r.loc[miss, "episode_id"].drop_duplicates().iloc[:40])
+    r = r.assign(score=r["score"].mask(miss))
+    s2 = lg.Study(study.people, study.episodes, r, study.spend)
+    fit = lg.fit_trajectories(s2, "managing_money", formula="~ time + start_score", warn=False)
+    assert "no score at the start reading" in str(fit.summary())
+
+
+def test_unknown_covariate_error_lists_every_usable_name(study):
+    with pytest.raises(ValueError, match="'postcode'") as err:
+        lg.fit_trajectories(study, "managing_money", formula="~ time + postcode")
+    msg = str(err.value)
+    for name in ("lead_need", "service_type", "local_authority", "time", "age", "age_band", "financial_year",
+                 "start_score"):
+        assert f" {name}" in msg, name
+    assert "derived: time" in msg
+    with pytest.raises(ValueError, match="did you mean 'start_score'"):
+        lg.fit_trajectories(study, "managing_money", formula="~ time + start_scor")
+    with pytest.raises(ValueError, match="did you mean 'age_band'"):
+        lg.fit_trajectories(study.long("managing_money"), formula="~ time + ageband")
+    with pytest.raises(ValueError, match="random effect per episode_id"):
+        lg.fit_trajectories(study, "managing_money", formula="~ time + start_score", random="~ time + start_score")
+    with pytest.raises(ValueError, match="start_centre"):
+        lg.fit_trajectories(study, "managing_money", formula="~ time + start_score", start_centre="median")
+
+
+def test_own_start_score_column_must_agree():
+    df = start_frame(groups=100, seed=4)
+    same = df.assign(start_score=df.groupby("id")["y"].transform("first"))
+    a = lg.fit_trajectories(same, formula="~ t + start_score", **START_KW)
+    b = lg.fit_trajectories(df, formula="~ t + start_score", **START_KW)
+    np.testing.assert_allclose(a.fixed_effects["estimate"], b.fixed_effects["estimate"], rtol=1e-12)
+    with pytest.raises(ValueError, match="own 'start_score' column.*rename"):
+        lg.fit_trajectories(same.assign(start_score=same["start_score"] + 1), formula="~ t + start_score",
+                            **START_KW)

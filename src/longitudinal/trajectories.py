@@ -93,8 +93,27 @@ def _numeric(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
 
 _NAME_ERR = re.compile(r"name '([^']+)' is not defined")
 
+#: The derived covariate: each episode's first scored reading in the outcome (see fit_trajectories).
+START = "start_score"
+#: Columns that :meth:`Study.long` derives (they are not stored in the four tables).
+_STUDY_DERIVED = {"time": "years since the episode's start", "age": "age at the episode's start",
+                  "age_band": "band of that age", "financial_year": "of the reading"}
 
-def _design(formula: str, df: pd.DataFrame, what: str):
+
+def _usable_columns(df: pd.DataFrame, score: str, study: bool) -> tuple[list[str], str]:
+    """Every name a formula can use on ``df``, and a sentence listing them (data, then derived)."""
+    derived = {c: why for c, why in _STUDY_DERIVED.items() if study and c in df.columns}
+    plain = [str(c) for c in df.columns if c != score and c not in derived and c != START]
+    derived[START] = "the episode's first scored reading in the outcome, centred"
+    text = (f"columns of the data: {', '.join(plain)}; derived: "
+            + ", ".join(f"{c} ({why})" for c, why in derived.items())
+            + f"; the response is {score!r}")
+    return plain + list(derived), text
+
+
+def _design(formula: str, df: pd.DataFrame, what: str, usable: tuple[list[str], str] | None = None):
+    import difflib
+
     import patsy
 
     try:
@@ -102,8 +121,12 @@ def _design(formula: str, df: pd.DataFrame, what: str):
     except patsy.PatsyError as err:
         m = _NAME_ERR.search(str(err))
         if m:
-            raise ValueError(f"{what} {formula!r} names {m.group(1)!r}, which is not a column of the data; "
-                             f"columns are: {', '.join(map(str, df.columns))}") from None
+            names, listing = usable if usable is not None else (
+                [str(c) for c in df.columns], f"columns are: {', '.join(map(str, df.columns))}")
+            close = difflib.get_close_matches(m.group(1), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{what} {formula!r} names {m.group(1)!r}, which is not a column of the data{hint}; "
+                             f"a formula can use the {listing}") from None
         if "missing values" in str(err):
             raise  # handled by the caller, which drops such rows first
         raise ValueError(f"{what} {formula!r} could not be built: {err}") from None
@@ -118,8 +141,62 @@ def _rhs(formula: str) -> tuple[str | None, str]:
 
 def _formula_columns(rhs: str, df: pd.DataFrame) -> list[str]:
     """Columns of ``df`` that a formula's right-hand side mentions (for missing-value handling)."""
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs))
+    names = _identifiers(rhs)
     return [c for c in df.columns if isinstance(c, str) and c in names]
+
+
+def _identifiers(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def _start_scores(df: pd.DataFrame, group: str, t: np.ndarray, y: np.ndarray, keep: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each episode's start score on every kept row, a mask of the baseline rows, and the
+    episode (-and-outcome) key of every row.
+
+    The baseline is the episode's first scored reading (earliest ``t`` among the ``keep`` rows;
+    ties by row order). With an ``outcome`` column holding several outcomes it is found per
+    episode *and* outcome. Rows outside ``keep`` get NaN. O(n log n), vectorised.
+    """
+    n = len(df)
+    start = np.full(n, np.nan)
+    base = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(keep)
+    key = pd.factorize(df[group])[0].astype(np.int64)
+    if "outcome" in df.columns and df["outcome"].nunique(dropna=False) > 1:
+        ok = pd.factorize(df["outcome"], use_na_sentinel=False)[0].astype(np.int64)
+        key = key * (int(ok.max()) + 1) + ok
+    if idx.size == 0:
+        return start, base, key
+    ki = key[idx]
+    order = np.lexsort((t[idx], ki))  # by key, then time; stable, so ties keep row order
+    sk = ki[order]
+    first = np.r_[True, sk[1:] != sk[:-1]]
+    rows = idx[order[first]]
+    base[rows] = True
+    start[idx] = y[rows][np.searchsorted(sk[first], ki)]
+    return start, base, key
+
+
+def _start_centre(spec, score_range, starts: pd.Series, rhs: str) -> float | None:
+    """The value ``start_score`` is centred at (None: not centred, when used as a factor)."""
+    if re.search(rf"C\(\s*{START}\b", rhs):
+        return None  # C(start_score): a factor by stage, its levels stay the stages themselves
+    if isinstance(spec, str):
+        if spec == "auto":
+            spec = "midpoint" if score_range is not None else "mean"
+        if spec == "midpoint":
+            if score_range is None:
+                raise ValueError("start_centre='midpoint' needs score_range (the scale's ends); "
+                                 "give a number or 'mean'")
+            return float(score_range[0] + score_range[1]) / 2
+        if spec == "mean":
+            return float(starts.mean())
+        raise ValueError(f"start_centre must be 'auto', 'midpoint', 'mean' or a number, not {spec!r}")
+    v = float(spec)
+    if not np.isfinite(v):
+        raise ValueError(f"start_centre must be finite, not {spec!r}")
+    return v
 
 
 # ---------------------------------------------------------------- results
@@ -134,6 +211,8 @@ class _Design:
     time: str
     group: str
     score: str
+    start_centre: float | None = None  # start_score enters the design as (first score - start_centre)
+    uses_start: bool = False
 
 
 class TrajectorySummary:
@@ -180,11 +259,21 @@ class TrajectoryResults:
         parameters + 1. Under REML only models with the same fixed effects are comparable.
     fit_seconds : float
         Wall time of the fit itself (after the data were prepared).
+    baseline_dropped : bool or None
+        With ``start_score`` in the formula: whether each episode's baseline reading (the one
+        ``start_score`` is taken from) was left out of the response (the default, see
+        :func:`fit_trajectories`); None when the formula has no ``start_score``.
+    start_score_centre : float or None
+        The value ``start_score`` is centred at (its coefficients and the intercept refer to an
+        episode starting there); None without ``start_score`` or with ``C(start_score)``.
+    notes : list of str
+        What a reader of the model must know (the baseline handling above); shown by :meth:`summary`.
     """
 
     def __init__(self, fit: LMMFit, design: _Design, *, groups: pd.Index, frame: pd.DataFrame,
                  X: np.ndarray, Z: np.ndarray, codes: np.ndarray, engine: str, outcome: str | None,
-                 alpha: float, n_single: int, n_dropped: dict[str, int], fit_seconds: float):
+                 alpha: float, n_single: int, n_dropped: dict[str, int], fit_seconds: float,
+                 baseline_dropped: bool | None = None, notes: Sequence[str] = ()):
         self._fit = fit
         self.design = design
         self.engine = engine
@@ -202,6 +291,9 @@ class TrajectoryResults:
         self.sigma = float(np.sqrt(fit.sigma2))
         self.boundary = list(fit.boundary)
         self.fit_seconds = fit_seconds
+        self.baseline_dropped = baseline_dropped
+        self.start_score_centre = design.start_centre
+        self.notes = list(notes)
         k = fit.k_params
         self.aic = -2 * self.loglik + 2 * k
         self.bic = -2 * self.loglik + k * np.log(self.nobs)
@@ -374,6 +466,8 @@ class TrajectoryResults:
                 lines.append(f"  dropped {n:,} rows: {what}")
         for b in self.boundary:
             lines.append(f"  boundary fit: {b}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         fe = self.fixed_effects.to_string(float_format=lambda v: f"{v:.4f}")
         vct = self.variance_components()
         show = vct if vct["note"].astype(bool).any() else vct.drop(columns="note")
@@ -400,6 +494,8 @@ class TrajectoryResults:
         else:
             import patsy
 
+            if d.start_centre is not None and START in new.columns:  # given on the score scale
+                new = new.assign(**{START: _numeric(new, START, START) - d.start_centre})
             try:
                 X = np.asarray(patsy.build_design_matrices([d.fixed_info], new, NA_action="raise")[0])
             except patsy.PatsyError as err:
@@ -419,7 +515,8 @@ class TrajectoryResults:
         Parameters
         ----------
         new_data : DataFrame, optional
-            Rows with the time column and every covariate of the formula. By default a
+            Rows with the time column and every covariate of the formula (``start_score`` on
+            the score scale: it is centred as in the fit). By default a
             grid of 25 times over the observed range (default formula only).
         interval : {"confidence", "prediction"}
             ``confidence``: uncertainty of the mean, ``x' Cov(beta) x``. ``prediction``: a new
@@ -651,7 +748,8 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
                      formula: str | None = None, random: str | None = None, reml: bool = True,
                      engine: str = "fast", quadratic: bool = False,
                      score_range: tuple[float, float] | None = (1, 5), include_follow_up: bool = False,
-                     alpha: float = 0.05, warn: bool = True, maxiter: int = 1000):
+                     alpha: float = 0.05, warn: bool = True, maxiter: int = 1000,
+                     keep_baseline: bool = False, start_centre: float | str = "auto"):
     """Fit a linear mixed model of score on time in support, random intercept and slope per episode.
 
     Parameters
@@ -667,6 +765,9 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     formula : str, optional
         Fixed effects, patsy syntax, e.g. ``"score ~ time * service_type + lead_need"``; the left
         side may be left out. Default ``score ~ time`` (``+ I(time ** 2)`` with ``quadratic``).
+        Besides the data's columns (with a study: :meth:`Study.long`'s, including the derived
+        ``time``, ``age``, ``age_band`` and ``financial_year``) it may use ``start_score``, the
+        episode's start score; see Notes.
     random : str, optional
         Random-effects formula per group. Default ``~ time`` (intercept and slope), with
         ``quadratic`` ``~ time + I(time ** 2)``; ``"~ 1"`` for a random intercept only.
@@ -686,6 +787,13 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     warn : bool, default True
         Issue :class:`TrajectoryWarning` s about single-reading episodes and boundary fits
         (convergence failures always warn).
+    keep_baseline : bool, default False
+        With ``start_score`` in the formula, keep the baseline reading (the one ``start_score``
+        is taken from) in the response. By default it is dropped; see Notes.
+    start_centre : "auto", "midpoint", "mean" or float
+        What ``start_score`` is centred at. ``"auto"`` (default): the midpoint of ``score_range``
+        (3 on the Journey of Change), or the mean start score of the modelled episodes when
+        ``score_range`` is None. ``0`` leaves it uncentred. Not applied to ``C(start_score)``.
 
     Returns
     -------
@@ -698,8 +806,43 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     TypeError
         Score or time is not numeric.
     ValueError
-        Scores out of range, an outcome with no readings, a formula naming an unknown column,
-        fixed effects that are not identified.
+        Scores out of range, an outcome with no readings, a formula naming an unknown column
+        (the message lists every name a formula can use), fixed effects that are not identified.
+
+    Notes
+    -----
+    **Start score.** ``start_score`` is each episode's first scored reading in the outcome
+    being modelled (its baseline: the earliest ``time`` among the readings with a score, so a
+    missed start reading makes the first review the baseline; in a table of several outcomes,
+    per episode and outcome; several outcomes in one call each get their own). It is an
+    episode-level covariate: ``start_score`` shifts the level, ``time:start_score`` lets the rate
+    of change depend on where the episode started.
+
+    *The baseline reading leaves the response by default.* If the response kept the reading
+    ``start_score`` is taken from, the covariate would be one of the observations it predicts:
+    at the start the fit is pulled towards ``score = start_score`` exactly, its measurement error
+    sits on both sides, and the ``start_score`` coefficients (above all ``time:start_score``)
+    are distorted mechanically -- regression to the mean built into the model, not a property
+    of the people. The standard remedy, and the default here, is the ANCOVA form of a
+    longitudinal model: the response is the readings *after* the baseline, conditional on it
+    (Fitzmaurice, Laird & Ware, *Applied Longitudinal Analysis*, ch. 5). Episodes with no later
+    reading then leave the model; both counts are reported (``n_dropped``, ``notes``,
+    :meth:`TrajectoryResults.summary`) and ``baseline_dropped`` records the choice.
+    ``keep_baseline=True`` keeps the baseline in the response (the note then says what that
+    implies). ``time`` is still measured from the episode's start, so the intercept is the
+    post-baseline trajectory projected back to the start for an episode starting at the centre.
+
+    Even in the ANCOVA form the ``start_score`` coefficients describe the observed, rounded
+    single reading: a baseline measured with error regresses towards the mean, so those
+    coefficients are adjusted associations (attenuated for the latent starting level), not the
+    effect of starting lower. What the adjustment buys is the other coefficients: service type,
+    lead need and the like compared between episodes that started at the same stage.
+
+    *Centring.* By default ``start_score`` enters as ``first score - 3`` (the scale midpoint;
+    ``start_centre``), so ``Intercept`` and ``time`` describe an episode starting at stage 3, a
+    fixed reference that means the same in every outcome, subset and year (a mean would move
+    with the data). ``start_score_centre`` records it; :meth:`TrajectoryResults.predict` takes
+    ``start_score`` on the score scale and centres it itself.
 
     Examples
     --------
@@ -713,6 +856,11 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     >>> table = lg.fit_trajectories(study, ["feeling_safe", "managing_money"], warn=False)
     >>> sorted(table["outcome"].unique())
     ['feeling_safe', 'managing_money']
+    >>> fit = lg.fit_trajectories(study, "managing_money", formula="~ time * start_score", warn=False)
+    >>> fit.fixed_effects.index.tolist()
+    ['Intercept', 'time', 'start_score', 'time:start_score']
+    >>> fit.baseline_dropped, fit.start_score_centre
+    (True, 3.0)
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -734,7 +882,8 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
                 res = fit_trajectories(data, code, group=group, time=time, score=score, formula=formula,
                                        random=random, reml=reml, engine=engine, quadratic=quadratic,
                                        score_range=score_range, include_follow_up=include_follow_up,
-                                       alpha=alpha, warn=warn, maxiter=maxiter)
+                                       alpha=alpha, warn=warn, maxiter=maxiter, keep_baseline=keep_baseline,
+                                       start_centre=start_centre)
             except ValueError as err:
                 if "has no" in str(err) and "readings" in str(err):
                     warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
@@ -775,6 +924,45 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         n = int(df[group].isna().sum())
         raise ValueError(f"group column {group!r} has {n} missing value(s)")
 
+    # ---- start_score: each episode's first scored reading (its baseline), see Notes
+    usable = _usable_columns(df, score, isinstance(data, Study))
+    uses_start = formula is not None and START in _identifiers(rhs)
+    if random is not None and START in _identifiers(random):
+        raise ValueError(f"random formula {random!r}: {START} is constant within an episode, so it cannot have "
+                         f"a random effect per {group}; put it in the fixed formula")
+    notes: list[str] = []
+    baseline_dropped: bool | None = None
+    if uses_start:
+        start, base, key = _start_scores(df, group, t_all, y_all, keep)
+        if START in df.columns:
+            own = pd.to_numeric(df[START], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            differ = keep & ~np.isclose(own, start, rtol=0, atol=1e-9)
+            if differ.any():
+                i = np.flatnonzero(differ)[0]
+                raise ValueError(f"the data has its own {START!r} column, which differs from the first scored "
+                                 f"reading of {group} {df[group].iloc[i]!r} ({own[i]:g} vs {start[i]:g}) on "
+                                 f"{int(differ.sum()):,} rows: {START} is derived here; rename that column "
+                                 "(e.g. 'baseline') to use it as an ordinary covariate")
+        df = df.assign(**{START: start})
+        n_base = int(base.sum())
+        late = t_all[base] > 28 / 365.25
+        if isinstance(data, Study) and late.any():
+            notes.append(f"{int(late.sum()):,} of {n_base:,} episodes have no score at the start reading: their "
+                         f"first scored reading (median {np.median(t_all[base][late]):.2f} years in) is the baseline")
+        baseline_dropped = not keep_baseline
+        if baseline_dropped:
+            later = np.unique(key[keep & ~base]).size
+            dropped[f"baseline reading ({START} is a covariate)"] = n_base
+            keep &= ~base
+            notes.append(f"the baseline reading each {START} is taken from was dropped from the response "
+                         f"({n_base:,} readings; {n_base - later:,} episode{'' if n_base - later == 1 else 's'} with no "
+                         f"later reading {'leaves' if n_base - later == 1 else 'leave'} the model): this models the scores after the start given the start score (ANCOVA "
+                         f"form); keep_baseline=True keeps it")
+        else:
+            notes.append(f"keep_baseline=True: each episode's baseline reading is both its {START} and a "
+                         f"response, which ties the {START} coefficients to the response mechanically "
+                         "(regression to the mean); the default drops it from the response")
+
     default_fixed = formula is None
     if formula is None:
         rhs = f"{time} + I({time} ** 2)" if quadratic else time
@@ -804,7 +992,9 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     frame[score] = y_all[keep]
     frame[time] = t_all[keep]
     if len(frame) == 0:
-        raise ValueError(f"no scored readings to model{f' for outcome {code!r}' if code else ''}")
+        why = (f" (every episode's only reading was its baseline, dropped because {START} is a covariate: "
+               "see keep_baseline)" if baseline_dropped else "")
+        raise ValueError(f"no scored readings to model{f' for outcome {code!r}' if code else ''}{why}")
     gser = frame[group]
     if isinstance(gser.dtype, pd.CategoricalDtype):
         gcodes = gser.cat.codes.to_numpy().astype(np.int64)
@@ -826,12 +1016,26 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         for c in _formula_columns(rhs + " " + random.split("~", 1)[1], frame):
             if isinstance(frame[c].dtype, pd.CategoricalDtype):
                 frame[c] = frame[c].cat.remove_unused_categories()
+    centre = None
+    design_frame = frame  # what patsy sees: start_score centred; frame keeps it on the score scale
+    if uses_start:
+        starts_ep = frame[START].iloc[starts]
+        centre = _start_centre(start_centre, score_range, starts_ep, rhs)
+        if centre is None:
+            notes.insert(0, f"{START} = each episode's first scored reading, used as a factor by stage (not centred)")
+        else:
+            design_frame = frame.assign(**{START: frame[START] - centre})
+            how = ("the mean start score of the episodes modelled" if start_centre == "mean"
+                   or (start_centre == "auto" and score_range is None)
+                   else "the scale midpoint" if start_centre in ("auto", "midpoint") else "as given")
+            notes.insert(0, f"{START} = each episode's first scored reading, centred at {centre:g} ({how}): "
+                            f"Intercept and {time} refer to an episode starting at {centre:g}")
     if default_fixed:
         X = _poly(t, 3 if quadratic else 2)
         fixed_names = ["Intercept", time] + ([f"I({time} ** 2)"] if quadratic else [])
         fixed_info = None
     else:
-        Xd = _design(rhs, frame, "formula")
+        Xd = _design(rhs, design_frame, "formula", usable)
         X = Xd.to_numpy(dtype=float)
         fixed_names = list(Xd.columns)
         fixed_info = Xd.design_info
@@ -841,7 +1045,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         random_names = ["Intercept", time, f"I({time} ** 2)"][:k]
         random_info = None
     else:
-        Zd = _design(random, frame, "random formula")
+        Zd = _design(random, design_frame, "random formula", usable)
         Z = Zd.to_numpy(dtype=float)
         random_names = list(Zd.columns)
         random_info = Zd.design_info
@@ -855,7 +1059,8 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
 
     counts = np.diff(np.append(starts, len(frame)))
     n_single = int((counts == 1).sum())
-    design = _Design(formula, random, fixed_names, random_names, fixed_info, random_info, time, group, score)
+    design = _Design(formula, random, fixed_names, random_names, fixed_info, random_info, time, group, score,
+                     start_centre=centre, uses_start=uses_start)
     what = f"trajectory model for {code}" if code else "trajectory model"
     if warn and n_single and q > 1:
         warnings.warn(f"{what}: {n_single:,} of {starts.size:,} {group}s ({n_single / starts.size:.0%}) have a "
@@ -881,7 +1086,8 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
                       TrajectoryWarning, stacklevel=2)
     return TrajectoryResults(fit, design, groups=pd.Index(labels), frame=frame, X=X, Z=Z, codes=codes,
                              engine=engine, outcome=code, alpha=alpha, n_single=n_single,
-                             n_dropped=dropped, fit_seconds=secs)
+                             n_dropped=dropped, fit_seconds=secs, baseline_dropped=baseline_dropped,
+                             notes=notes)
 
 
 def _check_identified(X: np.ndarray, names: list[str], formula: str) -> None:
