@@ -268,3 +268,37 @@ def test_published_parts_never_imply_a_small_count(rows):
             assert not 1 <= counts[i, j] <= 4 and not 1 <= n[i] - counts[i, j] <= 4, (rows, out)
         hidden_total = n[i] - counts[i, shown].sum()
         assert not 1 <= hidden_total <= 4, (rows, out)
+
+
+def test_cells_hidden_in_another_table_start_hidden_and_blanks_protect_nothing():
+    # The "All" row repeats a headline count that the headline had to suppress (30): hidden here too, and then
+    # it needs a partner in its column, or 12 + 18 would give it back.
+    t = pd.DataFrame({"g": ["a", "b", "All"], "episodes": [12, 18, 30]})
+    out = dc.suppress(t, ["episodes"], label_column="g", total_row="All", hidden=[("All", "episodes")])
+    assert out["episodes"].tolist() == ["[c]", 18, "[c]"]  # the smaller row goes with it
+    # A blank total is not published: the small cell needs no partner.
+    t = pd.DataFrame({"g": ["a", "b", "All"], "episodes": [3, 18, np.nan]})
+    out = dc.suppress(t, ["episodes"], label_column="g", total_row="All")
+    assert out["episodes"].tolist() == ["<5", 18, ""]
+
+
+def test_together_when_hides_an_interval_with_a_share_but_not_the_reverse():
+    t = pd.DataFrame({"n": [10, 10], "pct": [40.0, 50.0], "lo": [0.1, 0.2], "hi": [0.9, 0.8]})
+    specs = [dc.Share("pct", "n", scale=100), dc.Together(("lo", "hi"), when=("pct",))]
+    out = dc.suppress_shares(t, specs)
+    assert out.values.tolist() == [[10, "[c]", "[c]", "[c]"], [10, 50.0, 0.2, 0.8]]  # 40% of 10 = 4
+    dc.check_derived(out, specs)
+    with pytest.raises(ValueError, match="without its partner"):
+        dc.check_derived(out.assign(lo=[0.1, 0.2]), specs)
+
+
+def test_check_derived_allows_for_rounding():
+    # 99.8% of 2,000 readings, rounded to 0.1%: the scored count is 1,995 to 1,997, the blank ones 3 to 5.
+    # That is not surely small (it may be 5): no error. 99.9% of 2,000 leaves 1 to 3: an error.
+    t = pd.DataFrame({"readings": [2000], "pct": [99.8]})
+    dc.check_derived(t, [dc.Share("pct", "readings", scale=100, decimals=1)])
+    with pytest.raises(ValueError, match="count left out"):
+        dc.check_derived(t.assign(pct=[99.9]), [dc.Share("pct", "readings", scale=100, decimals=1)])
+    # Without decimals the figure is taken as exact: 99.8% of 2,000 leaves 4.
+    with pytest.raises(ValueError, match="count left out comes to 4.00"):
+        dc.check_derived(t, [dc.Share("pct", "readings", scale=100)])

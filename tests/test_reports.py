@@ -104,7 +104,12 @@ def test_headline_agrees_with_a_direct_count(tmp_path):
     ep = s.episodes
     act = ep[(ep["start_date"] <= end) & (ep["end_date"].isna() | (ep["end_date"] >= start))]
     assert head["People supported"] == act["person_id"].nunique()
-    assert head["Episodes of support active"] == len(act)
+    if head["Episodes of support active"] != len(act):
+        # Suppressed only when it would give a small count away: episodes beyond one per person, or carried
+        # in from earlier years, or still open (its difference from people, episodes started or ended).
+        assert head["Episodes of support active"] == dc.SECONDARY
+        others = [head[m] for m in ("People supported", "Episodes started", "Episodes ended")]
+        assert any(1 <= len(act) - v <= 4 for v in others), (len(act), others)
     assert head["Spend (GBP)"] == round(s.spend.loc[s.spend["financial_year"] == 2023, "spend_gbp"].sum())
     rd = s.readings[(s.readings["reading_date"] >= start) & (s.readings["reading_date"] <= end)]
     assert head["Journey of Change readings (scored)"] == rd["score"].notna().sum()

@@ -173,9 +173,13 @@ class Parts:
 
 @dataclass(frozen=True)
 class Together:
-    """Columns published together or not at all in a row (a mean change and its interval)."""
+    """Columns published together or not at all in a row (a mean change and its interval).
+
+    ``when``: further columns whose suppression in a row hides these too (not the other way round).
+    """
 
     columns: tuple
+    when: tuple = ()
 
 
 # ---------------------------------------------------------------- the engine
@@ -326,6 +330,7 @@ def suppression_mask(
     label_column: str | None = None,
     sums: Sequence[Sum] = (),
     fixed: Iterable = (),
+    hidden: Iterable = (),
     threshold: int = THRESHOLD,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Primary and secondary suppression masks of a count table.
@@ -352,8 +357,12 @@ def suppression_mask(
     fixed : cells
         Cells (columns or ``(row label, column)``) published elsewhere: known to the reader,
         never chosen for secondary suppression here.
+    hidden : cells
+        Cells suppressed in another table that shows them too: suppressed here from the start.
     threshold : int, default 5
         Counts ``1 .. threshold-1`` are suppressed.
+
+    A blank cell is not published: it belongs to no sum a reader could use.
 
     Returns
     -------
@@ -402,6 +411,9 @@ def suppression_mask(
     index = _cell_index(df, cols, label_column)
     for c in fixed:
         fixed_cells[index(c)] = True
+    pre_hidden = np.zeros(flat.size, bool)
+    for c in hidden:
+        pre_hidden[index(c)] = True
     for s in sums:
         whole = index(s.whole)
         parts = [index(p) for p in s.parts]
@@ -418,14 +430,16 @@ def suppression_mask(
     vals = np.asarray(values, dtype="float64")
     extra = vals[flat.size:]
     # A remainder published elsewhere is suppressed there when small: here it is then a hidden cell.
-    prim = np.r_[primary, is_small(extra, threshold)]
-    # Remainders are never chosen for suppression here (implicit ones are unpublished, others are published
-    # elsewhere).
-    hidden = _protect(vals, groups, prim, implicit=np.asarray(implicit, bool),
-                      fixed=np.r_[fixed_cells, np.ones(extra.size, bool)], threshold=threshold)
-    hidden = hidden[:flat.size].reshape(n_rows, n_cols)
+    prim = np.r_[primary | pre_hidden, is_small(extra, threshold)]
+    # Blank cells are not published (implicit); remainders are never chosen for suppression here (implicit
+    # ones are unpublished, others are published elsewhere).
+    implicit = np.asarray(implicit, bool)
+    implicit[:flat.size] |= ~np.isfinite(flat)
+    hidden_cells = _protect(vals, groups, prim, implicit=implicit,
+                            fixed=np.r_[fixed_cells, np.ones(extra.size, bool)], threshold=threshold)
+    hidden_cells = hidden_cells[:flat.size].reshape(n_rows, n_cols)
     primary = primary.reshape(n_rows, n_cols)
-    secondary = hidden & ~primary
+    secondary = hidden_cells & ~primary
     return (pd.DataFrame(primary, index=df.index, columns=cols),
             pd.DataFrame(secondary, index=df.index, columns=cols))
 
@@ -440,13 +454,14 @@ def suppress(
     derived: Mapping[str, Iterable[str]] | None = None,
     sums: Sequence[Sum] = (),
     fixed: Iterable = (),
+    hidden: Iterable = (),
     threshold: int = THRESHOLD,
 ) -> pd.DataFrame:
     """The table as published: small counts suppressed, totals protected, derived values hidden.
 
     Parameters
     ----------
-    df, count_columns, total_column, total_row, label_column, sums, fixed, threshold
+    df, count_columns, total_column, total_row, label_column, sums, fixed, hidden, threshold
         As :func:`suppression_mask`.
     derived : mapping, optional
         ``{column: [count columns it is computed from]}`` — a percentage, mean
@@ -474,7 +489,8 @@ def suppress(
     """
     check_no_identifiers(df)
     primary, secondary = suppression_mask(df, count_columns, total_column=total_column, total_row=total_row,
-                                          label_column=label_column, sums=sums, fixed=fixed, threshold=threshold)
+                                          label_column=label_column, sums=sums, fixed=fixed, hidden=hidden,
+                                          threshold=threshold)
     out = df.copy()
     for col in primary.columns:
         vals = pd.to_numeric(out[col], errors="coerce")
@@ -549,7 +565,8 @@ def share_mask(df: pd.DataFrame, spec: "Share | Parts", threshold: int = THRESHO
         k = len(cols)
         for i in np.flatnonzero(rows & ~no_base):
             x = np.array([np.r_[n[i] * vw[i] / spec.scale, 0.0, n[i]] for vw in views])
-            x[:, k] = n[i] - np.nansum(x[:, :k], axis=1)  # the rest of the base: implicit
+            # The rest of the base (implicit): exact in every view; the parts' rounding hides nobody.
+            x[:, k] = n[i] - np.nansum(x[0, :k])
             present = np.isfinite(x[0, :k])
             prim = np.r_[is_small(x[:, :k], threshold).any(axis=0), is_small(x[:, k], threshold).any(), False]
             implicit = np.r_[np.zeros(k, bool), True, False]
@@ -616,12 +633,19 @@ def suppress_shares(df: pd.DataFrame, specs: Sequence["Share | Parts | Together"
         if spec.decimals is not None:
             for c in m.columns:
                 out[c] = _rounded(df[c], spec.decimals)
-    for spec in specs:
-        if isinstance(spec, Together):
+    together = [s for s in specs if isinstance(s, Together)]
+    changed = bool(together)
+    while changed:  # declarations can chain: repeat until nothing more is hidden
+        changed = False
+        for spec in together:
             cols = list(spec.columns)
-            any_hidden = hidden[cols].any(axis=1) | out[cols].isin([PRIMARY, SECONDARY]).any(axis=1)
+            trig = cols + list(spec.when)
+            any_hidden = (hidden[trig].any(axis=1) | out[trig].isin([PRIMARY, SECONDARY]).any(axis=1)).to_numpy()
             for c in cols:
-                hidden[c] |= any_hidden.to_numpy()
+                new = any_hidden & ~hidden[c].to_numpy() & out[c].notna().to_numpy()
+                if new.any():
+                    hidden[c] |= new
+                    changed = True
     for c in df.columns:
         if hidden[c].any():
             out[c] = hide(out[c], hidden[c].to_numpy())
@@ -682,6 +706,12 @@ def check_published(df: pd.DataFrame, count_columns: Sequence[str], threshold: i
                              f"counts 1 to {threshold - 1} must be suppressed")
 
 
+def _surely_small(lo, hi, threshold: int) -> np.ndarray:
+    """An implied count known only to lie in ``[lo, hi]`` (rounding) is revealed as small if all of it is."""
+    lo, hi = np.asarray(lo, dtype="float64"), np.asarray(hi, dtype="float64")
+    return (lo >= 0.5) & (hi < threshold - 0.5)
+
+
 def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | Sum"], *,
                   label_column: str | None = None, threshold: int = THRESHOLD) -> None:
     """Raise if a published table lets a reader work out a small count from its declared figures.
@@ -690,6 +720,8 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
     base (the count it implies and leaves out; within a series, the difference between
     any two shown values), every :class:`Parts` row (each part, its complement, and what
     is hidden), every :class:`Sum` (the whole less the shown parts), every :class:`Together`.
+    A figure rounded to ``decimals`` only tells the reader that the count lies in an
+    interval: it gives a small count away when the whole interval is small.
 
     Raises
     ------
@@ -700,12 +732,16 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
         raise ValueError(f"column {col!r}, row {i}: {what} comes to {val:.2f}, a count of 1 to {threshold - 1} "
                          "that must not be derivable")
 
+    def check(col, i, what, lo, hi):
+        if _surely_small(lo, hi, threshold):
+            fail(col, i, what, (lo + hi) / 2)
+
     marker = df.isin([PRIMARY, SECONDARY])
     for spec in specs:
         if isinstance(spec, Together):
             cols = list(spec.columns)
             m = marker[cols]
-            bad = m.any(axis=1) & ~m.all(axis=1) & df[cols].notna().all(axis=1)
+            bad = (m.any(axis=1) | marker[list(spec.when)].any(axis=1)) & ~m.all(axis=1) & df[cols].notna().all(axis=1)
             if bad.any():
                 fail(cols, int(np.flatnonzero(bad.to_numpy())[0]), "a figure published without its partner",
                      float("nan"))
@@ -721,42 +757,48 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
                 if not np.isfinite(flat[w]) or spec.rest_published:
                     continue
                 rest = flat[w] - np.nansum(flat[ps])
-                if is_small(rest, threshold):
-                    fail(df.columns[w % len(df.columns)], w // len(df.columns), "the whole less the parts shown", rest)
+                check(df.columns[w % len(df.columns)], w // len(df.columns), "the whole less the parts shown",
+                      rest, rest)
             continue
         n = _numbers(df[spec.base])
         rows = _rows(df, getattr(spec, "where", None))
         cols = [spec.column] if isinstance(spec, Share) else list(spec.columns)
+        half = 0.0 if spec.decimals is None else 0.5 * 10.0 ** -spec.decimals
         for c in cols:
             v = _numbers(df[c])
             shown_on_hidden = rows & np.isfinite(v) & ~np.isfinite(n) & df[spec.base].notna().to_numpy()
             if shown_on_hidden.any():
                 fail(c, int(np.flatnonzero(shown_on_hidden)[0]), "a figure on a suppressed base", float("nan"))
         if isinstance(spec, Parts):
-            x = np.column_stack([n[:, None] * _numbers(df[c])[:, None] / spec.scale for c in cols])
+            x = np.column_stack([n * _numbers(df[c]) / spec.scale for c in cols])
+            err = n * half / spec.scale
             for i in np.flatnonzero(rows & np.isfinite(n)):
                 shown = np.isfinite(x[i])
                 for j in np.flatnonzero(shown):
-                    for what, val in (("the count implied", x[i, j]), ("the count left out", n[i] - x[i, j])):
-                        if is_small(val, threshold):
-                            fail(cols[j], i, what, val)
-                rest = n[i] - x[i, shown].sum()
-                if is_small(rest, threshold):
-                    fail(cols, i, "the base less the parts shown", rest)
+                    check(cols[j], i, "the count implied", x[i, j] - err[i], x[i, j] + err[i])
+                    check(cols[j], i, "the count left out", n[i] - x[i, j] - err[i], n[i] - x[i, j] + err[i])
+                if shown.all():
+                    continue  # nothing hidden: the rest is rounding
+                rest, e = n[i] - x[i, shown].sum(), err[i] * shown.sum()
+                check(cols, i, "the base less the parts shown", rest - e, rest + e)
             continue
         v = _numbers(df[spec.column])
+        lo_imp, lo_whole = _implied(spec, n, v - half)
+        hi_imp, hi_whole = _implied(spec, n, v + half)
         imp, whole = _implied(spec, n, v)
         ok = rows & np.isfinite(imp)
         for i in np.flatnonzero(ok):
-            for what, val in (("the count implied", imp[i]), ("the count left out", whole[i] - imp[i])):
-                if is_small(val, threshold):
-                    fail(spec.column, i, what, val)
+            a, b = sorted((lo_imp[i], hi_imp[i]))
+            check(spec.column, i, "the count implied", a, b)
+            left = sorted((lo_whole[i] - lo_imp[i], hi_whole[i] - hi_imp[i]))
+            check(spec.column, i, "the count left out", left[0], left[1])
         if spec.series:
             keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+            err = np.abs(hi_imp - lo_imp) / 2
             for key in pd.unique(keys[ok]):
                 idx = np.flatnonzero(ok & (keys == key))
-                d = np.abs(imp[idx][:, None] - imp[idx][None, :])
-                bad = np.argwhere(is_small(d, threshold))
-                if len(bad):
-                    a, b = idx[bad[0]]
-                    fail(spec.column, int(b), f"the difference from row {int(a)}", float(d[bad[0][0], bad[0][1]]))
+                for a_ in range(len(idx)):
+                    for b_ in range(a_ + 1, len(idx)):
+                        i, j = idx[a_], idx[b_]
+                        d, e = abs(imp[i] - imp[j]), err[i] + err[j]
+                        check(spec.column, int(j), f"the difference from row {int(i)}", d - e, d + e)

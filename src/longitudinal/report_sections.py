@@ -58,6 +58,43 @@ WALES = "Wales"
 #: Colours used by every report figure (colour-blind safe, Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
+# Distance travelled: improved / same / worse split the episodes compared; the means are of a 1-5 score
+# (the change of one from -4 to 4); the three means are tied by subtraction and the interval goes with the
+# change, and it also gives the spread of the changes, which with the mean can show how many improved: it is
+# hidden whenever one of the three shares is.
+_DISTANCE_SPECS = (
+    dc.Parts(("pct_improved", "pct_same", "pct_worse"), "n_compared", scale=100, decimals=1),
+    dc.Share("mean_first", "n_compared", lo=1, hi=5, decimals=2),
+    dc.Share("mean_latest", "n_compared", lo=1, hi=5, decimals=2),
+    dc.Share("mean_change", "n_compared", lo=-4, hi=4, decimals=2),
+    dc.Together(("mean_first", "mean_latest", "mean_change")),
+    dc.Together(("ci_lower", "ci_upper"), when=("mean_change", "pct_improved", "pct_same", "pct_worse")),
+)
+
+# Outcome-map indicators: a proportion or a count of the episodes in n, the mean change (-4 to 4 stages), the
+# share of eligible episodes missing (of a base of n plus those missing); the interval goes with the value.
+_INDICATOR_SPECS = (
+    dc.Share("value", "n", where=("kind", "proportion"), decimals=3),
+    dc.Share("value", "n", count=True, where=("kind", "count")),
+    dc.Share("value", "n", lo=-4, hi=4, where=("indicator", "mean_change"), decimals=3),
+    dc.Share("missing_share", "n", rest_base=True, where=("kind", "proportion"), decimals=3),
+    dc.Share("missing_share", "n", rest_base=True, where=("kind", "mean"), decimals=3),
+    dc.Together(("value", "ci_lower", "ci_upper")),
+)
+
+# Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
+_SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
+                      "present_value_gbp")
+
+# The headline's counts and how they nest (see AnnualReport._headline_counts).
+_PEOPLE, _ACTIVE, _STARTED, _ENDED = ("People supported", "Episodes of support active", "Episodes started",
+                                      "Episodes ended")
+_SCORED, _RECORDED = "Journey of Change readings (scored)", "Readings recorded (incl. blank)"
+_HEADLINE_SUMS = (dc.Sum(((_SCORED, "value"),), (_RECORDED, "value")),
+                  dc.Sum(((_PEOPLE, "value"),), (_ACTIVE, "value")),
+                  dc.Sum(((_STARTED, "value"),), (_ACTIVE, "value")),
+                  dc.Sum(((_ENDED, "value"),), (_ACTIVE, "value")))
+
 
 # --------------------------------------------------------------------- areas
 def area_name(area: str) -> str:
@@ -145,6 +182,13 @@ class PublishedTable:
     caption: str
     data: pd.DataFrame
     count_columns: tuple[str, ...] = ()
+    #: What each published figure is about (:class:`~longitudinal.disclosure.Share`, ``Parts``, ``Sum``,
+    #: ``Together``): checked when published, and by the tests.
+    specs: tuple = ()
+    #: Numeric columns about no group of people: money, model estimates, fixed assumptions.
+    free: tuple[str, ...] = ()
+    #: The column whose values name the rows (for ``Sum`` declarations between rows).
+    label_column: str | None = None
 
     def to_csv_bytes(self) -> bytes:
         return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -320,11 +364,13 @@ class AnnualReport:
             self._ids = ids
         return self._ids
 
-    def _publish_table(self, name: str, caption: str, data: pd.DataFrame,
-                       count_columns=()) -> PublishedTable:
+    def _publish_table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(),
+                       free=(), label_column: str | None = None) -> PublishedTable:
+        data = data.reset_index(drop=True)
         dc.check_no_identifiers(data, self._identifiers())
         dc.check_published(data, count_columns)
-        tab = PublishedTable(name, caption, data.reset_index(drop=True), tuple(count_columns))
+        dc.check_derived(data, specs, label_column=label_column)
+        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column)
         if self.out is not None:
             with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
                 tmp.write_bytes(tab.to_csv_bytes())
@@ -359,6 +405,30 @@ class AnnualReport:
                              "they describe no real person and no real service.")
         return self._add(sec)
 
+    def _headline_counts(self) -> pd.DataFrame:
+        """The headline's counts as published. Other tables repeat them and follow their suppression."""
+        if getattr(self, "_head", None) is None:
+            st, y = self.study, self.year
+            ep = st.episodes
+            act = ep[_active(ep, y)]
+            rd = st.readings[_in_year(st.readings["reading_date"], y)]
+            counts = pd.DataFrame({
+                "measure": [_PEOPLE, _ACTIVE, _STARTED, _ENDED, _SCORED, _RECORDED],
+                "value": [int(act["person_id"].nunique()), len(act), int(_in_year(ep["start_date"], y).sum()),
+                          int(_in_year(ep["end_date"], y).sum()), int(rd["score"].notna().sum()), len(rd)],
+            })
+            # Blank readings (recorded - scored), episodes beyond one per person (active - people), episodes
+            # carried in from earlier years (active - started) and still open (active - ended) are counts too.
+            # People, episodes started and ended are repeated in other tables, so when one of those differences
+            # is small it is the active episodes that are suppressed.
+            self._head = dc.suppress(counts, ["value"], label_column="measure", sums=_HEADLINE_SUMS,
+                                     fixed=[(m, "value") for m in (_PEOPLE, _STARTED, _ENDED)])
+        return self._head
+
+    def _headline_shown(self) -> dict[str, bool]:
+        h = self._headline_counts()
+        return {m: _is_number(v) for m, v in zip(h["measure"], h["value"])}
+
     def headline(self) -> Section:
         """People, episodes, readings and spend in the year, by lead need, and the trend over the years."""
         import matplotlib
@@ -371,27 +441,17 @@ class AnnualReport:
         ep = st.episodes
         act = ep[_active(ep, y)]
         new = ep[_in_year(ep["start_date"], y)]
-        ended = ep[_in_year(ep["end_date"], y)]
-        rd = st.readings[_in_year(st.readings["reading_date"], y)]
         spend = float(st.spend.loc[st.spend["financial_year"] == y, "spend_gbp"].sum())
         n_people = int(act["person_id"].nunique())
 
-        counts = pd.DataFrame({
-            "measure": ["People supported", "Episodes of support active", "Episodes started",
-                        "Episodes ended", "Journey of Change readings (scored)", "Readings recorded (incl. blank)"],
-            "value": [n_people, len(act), len(new), len(ended), int(rd["score"].notna().sum()), len(rd)],
-        })
-        counts = dc.suppress(counts, ["value"])
-        # blank = recorded - scored: a small number of blank readings must not be recoverable.
-        n_blank = int(rd["score"].isna().sum())
-        if 1 <= n_blank < dc.THRESHOLD and counts.at[4, "value"] != dc.PRIMARY:
-            counts.at[4, "value"] = dc.SECONDARY
+        counts = self._headline_counts()
         per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
         money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
                               "value": [round(spend), per_person if isinstance(per_person, str)
                                         else round(per_person)]})
         head = pd.concat([counts, money], ignore_index=True)
-        tables = [self._publish_table("headline", f"Headline figures, {self.label}", head)]
+        tables = [self._publish_table("headline", f"Headline figures, {self.label}", head, ["value"],
+                                      specs=_HEADLINE_SUMS, label_column="measure")]
 
         # By lead need, with an "All" row so that secondary suppression protects the totals.
         names = {n.code: n.name for n in domain.LEAD_NEEDS}
@@ -414,10 +474,20 @@ class AnnualReport:
         by_need["spend_per_person_gbp"] = np.where(by_need["people"] > 0,
                                                    np.round(by_need["spend_gbp"] / by_need["people"].clip(lower=1)),
                                                    np.nan)
+        # Within each need, people and episodes started are counts within the active episodes. The "All" row
+        # repeats the headline: its counts are suppressed here exactly when they are there.
+        shown = self._headline_shown()
+        all_cells = {"people": "People supported", "episodes": "Episodes of support active",
+                     "started": "Episodes started"}
+        fixed = [("All", c) for c, m in all_cells.items() if shown[m]]
+        hidden = [("All", c) for c, m in all_cells.items() if not shown[m]]
+        need_sums = (dc.Sum(("people",), "episodes"), dc.Sum(("started",), "episodes"))
         by_need = dc.suppress(by_need, ["people", "episodes", "started"], total_row="All",
-                              label_column="lead_need", derived={"spend_per_person_gbp": ["people"]})
+                              label_column="lead_need", derived={"spend_per_person_gbp": ["people"]},
+                              sums=need_sums, fixed=fixed, hidden=hidden)
         tables.append(self._publish_table("by_lead_need", f"People, episodes and spend by lead need, {self.label}",
-                                          by_need, ["people", "episodes", "started"]))
+                                          by_need, ["people", "episodes", "started"], specs=need_sums,
+                                          free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need"))
 
         # Trend over the financial years up to this one.
         years = [fy for fy in self.study.financial_years if fy <= y] or [y]
@@ -429,7 +499,7 @@ class AnnualReport:
                          "spend_gbp": round(float(st.spend.loc[st.spend["financial_year"] == fy, "spend_gbp"].sum()))})
         trend = dc.suppress(pd.DataFrame(trow), ["people", "started"])
         tables.append(self._publish_table("trend", f"People supported, episodes started and spend by year, {self.area}",
-                                          trend, ["people", "started"]))
+                                          trend, ["people", "started"], free=("spend_gbp",)))
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
         x = np.arange(len(trend))
@@ -476,7 +546,11 @@ class AnnualReport:
         tab.loc["All"] = tab.sum(axis=0)
         tab = tab.rename_axis(index=None, columns=None).reset_index(names="age_band")
         cols = sexes + ["all"]
-        out = dc.suppress(tab, cols, total_column="all", total_row="All", label_column="age_band")
+        # The grand total is the headline's people supported: suppressed here only when it is there.
+        grand = [("All", "all")]
+        shown = self._headline_shown()[_PEOPLE]
+        out = dc.suppress(tab, cols, total_column="all", total_row="All", label_column="age_band",
+                          fixed=grand if shown else (), hidden=() if shown else grand)
         t = self._publish_table("age_sex", f"People supported by age band and sex, {self.label}", out, cols)
         return self._add(Section("demographics", "Who was supported",
                                  "Age is reached during the financial year; each person is counted once.", [t]))
@@ -492,7 +566,9 @@ class AnnualReport:
         ep = st.episodes
         act = ep[_active(ep, y)]
         act_ids = set(act["episode_id"])
-        rd_all = st.readings[st.readings["episode_id"].isin(act_ids)]
+        year_end = domain.fy_bounds(y)[1]
+        # Readings of the active episodes up to the year's end (as every analysis section sees them).
+        rd_all = st.readings[st.readings["episode_id"].isin(act_ids) & (st.readings["reading_date"] <= year_end)]
         # Every reading taken in the year (follow-ups after an earlier end included), as in the headline.
         rd = st.readings[_in_year(st.readings["reading_date"], y)]
         started = ep[_in_year(ep["start_date"], y)]
@@ -501,32 +577,37 @@ class AnnualReport:
         with_end = rd_all.loc[rd_all["reading_type"] == "end", "episode_id"]
         planned = ended[ended["end_reason"] == "planned"]
         no_reason = int(ended["end_reason"].isna().sum())
-        readings_per_ep = rd.groupby("episode_id", observed=True).size()
-        n_without = int(len(act_ids - set(readings_per_ep[readings_per_ep > 0].index)))
+        read_in_year = int(act["episode_id"].isin(rd["episode_id"]).sum())
 
+        # Each count sits beside its base: the share with the reading, and what is left without it, are
+        # derived from the two and protected with them.
+        m_started, m_ended, m_planned, m_none, m_active = (
+            "Episodes started in the year", "Episodes ended in the year", "Planned ends in the year",
+            "Ended episodes without an end reason", "Active episodes in the year")
         overall = pd.DataFrame({
-            "measure": ["Episodes started in the year", "… with a start reading",
-                        "Episodes ended in the year", "… with an end reading",
-                        "Planned ends in the year", "… with an end reading",
-                        "Ended episodes without an end reason",
-                        "Active episodes with no reading in the year"],
-            "episodes": [len(started), int(started["episode_id"].isin(with_start).sum()),
-                         len(ended), int(ended["episode_id"].isin(with_end).sum()),
-                         len(planned), int(planned["episode_id"].isin(with_end).sum()),
-                         no_reason, n_without],
+            "measure": [m_started, m_ended, m_planned, m_none, m_active],
+            "episodes": [len(started), len(ended), len(planned), no_reason, len(act)],
+            "with_reading": [int(started["episode_id"].isin(with_start).sum()),
+                             int(ended["episode_id"].isin(with_end).sum()),
+                             int(planned["episode_id"].isin(with_end).sum()), np.nan, read_in_year],
         })
-        base_of = {1: 0, 3: 2, 5: 4}
-        pct = [np.nan] * len(overall)
-        for i, b in base_of.items():
-            pct[i] = _pct(overall["episodes"].iat[i], overall["episodes"].iat[b]).item()
-        overall["percent"] = pct
-        prim, sec = dc.suppression_mask(overall, ["episodes"])
-        hidden = (prim | sec)["episodes"].to_numpy()
-        hide_pct = np.array([i in base_of and (hidden[i] or hidden[base_of[i]]) for i in range(len(overall))])
-        overall_pub = dc.suppress(overall, ["episodes"])
-        overall_pub["percent"] = dc.hide(overall_pub["percent"], hide_pct)
-        tables = [self._publish_table("completeness", f"Completeness of the records, {self.label}",
-                                      overall_pub, ["episodes"])]
+        overall["percent_with_reading"] = _pct(overall["with_reading"], overall["episodes"])
+        sums = (dc.Sum(("with_reading",), "episodes"),
+                dc.Sum(((m_planned, "episodes"), (m_none, "episodes")), (m_ended, "episodes")),
+                dc.Sum(((m_planned, "with_reading"),), (m_ended, "with_reading")))
+        # Episodes started, ended and active are the headline's: suppressed here exactly when they are there.
+        shown = self._headline_shown()
+        repeats = {(m_started, "episodes"): _STARTED, (m_ended, "episodes"): _ENDED, (m_active, "episodes"): _ACTIVE}
+        overall_pub = dc.suppress(overall, ["episodes", "with_reading"], label_column="measure", sums=sums,
+                                  derived={"percent_with_reading": ["episodes", "with_reading"]},
+                                  fixed=[c for c, m in repeats.items() if shown[m]],
+                                  hidden=[c for c, m in repeats.items() if not shown[m]])
+        tables = [self._publish_table(
+            "completeness", f"Completeness of the records, {self.label}: episodes, and those with the reading that "
+            "should be there (started: a start reading; ended and planned ends: an end reading; active: any reading "
+            "in the year)", overall_pub, ["episodes", "with_reading"],
+            specs=(*sums, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1)),
+            label_column="measure")]
 
         rows = []
         scored_all = rd_all[rd_all["score"].notna()]
@@ -539,28 +620,33 @@ class AnnualReport:
                          "scored": int(r["score"].notna().sum()), "blank_no_need": int(r["score"].isna().sum()),
                          "episodes_with_need": int((per > 0).sum()), "episodes_two_plus": int((per >= 2).sum())})
         by_out = pd.DataFrame(rows)
-        # A total row (distinct episodes for the episode columns) so that the headline's totals
-        # cannot be used to recover a suppressed area by subtraction.
-        n_need = scored_all.groupby("episode_id", observed=True).size()
+        # A total row of readings so that the headline's totals cannot be used to recover a suppressed area by
+        # subtraction. Episodes have needs in several areas, so their columns add up to no total: left blank.
         by_out.loc[len(by_out)] = {"outcome": "All outcome areas", "readings": len(rd),
                                    "scored": int(rd["score"].notna().sum()),
                                    "blank_no_need": int(rd["score"].isna().sum()),
-                                   "episodes_with_need": int((n_need > 0).sum()),
-                                   "episodes_two_plus": int((n_scored_per >= 2).groupby(
-                                       level="episode_id", observed=True).any().sum())}
+                                   "episodes_with_need": np.nan, "episodes_two_plus": np.nan}
         by_out["percent_scored"] = _pct(by_out["scored"], by_out["readings"])
         by_out["percent_two_plus"] = _pct(by_out["episodes_two_plus"], by_out["episodes_with_need"])
         cc = ["readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus"]
-        # scored + blank = readings along each row; each column adds up to the total row.
+        # scored + blank = readings along each row; each column adds up to the total row. The episodes with two
+        # or more readings are the distance table's episodes compared: when those with a need but one reading
+        # are few, it is the episodes with a need that are suppressed.
+        two_plus = dc.Sum(("episodes_two_plus",), "episodes_with_need")
         by_pub = dc.suppress(by_out, cc, total_column={"readings": ["scored", "blank_no_need"]},
-                             total_row="All outcome areas", label_column="outcome",
+                             total_row="All outcome areas", label_column="outcome", sums=[two_plus],
+                             fixed=["episodes_two_plus"],
                              derived={"percent_scored": ["scored", "readings"],
                                       "percent_two_plus": ["episodes_with_need", "episodes_two_plus"]})
         by_pub = by_pub[["outcome", *cc, "percent_scored", "percent_two_plus"]]
         tables.append(self._publish_table(
             "completeness_by_outcome",
-            f"Readings in the year and episodes with enough scored readings to measure change, by outcome area, "
-            f"{self.label} (blank = no need in this area)", by_pub, cc))
+            f"Readings in the year and episodes with enough scored readings (to {year_end:%d %B %Y}) to measure "
+            f"change, by outcome area, {self.label} (blank = no need in this area)", by_pub, cc,
+            specs=(two_plus, dc.Sum(("scored", "blank_no_need"), "readings"),
+                   dc.Share("percent_scored", "readings", scale=100, decimals=1),
+                   dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1)), label_column="outcome"))
+        by_pub = by_pub.iloc[:-1]  # the figure: the outcome areas
 
         fig, ax = plt.subplots(figsize=(8, 4.2))
         yy = np.arange(len(by_pub))[::-1]
@@ -597,43 +683,35 @@ class AnnualReport:
 
     def distance(self) -> Section:
         """Distance travelled in each of the 11 outcome areas: first vs latest reading by the year's end."""
-        import warnings
-
         import matplotlib
 
         matplotlib.use("Agg")
-        from .distance import SingleReadingWarning, distance_travelled, plot_profile
+        from .distance import plot_profile
 
-        with warnings.catch_warnings():
-            # Areas without scores and single readings are shown in the table itself.
-            warnings.simplefilter("ignore", SingleReadingWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            d = distance_travelled(self._year_study(), compare="latest")
-        d = d.set_index("outcome").reindex(list(domain.OUTCOME_CODES)).reset_index()
-        d["outcome_name"] = [domain.OUTCOMES[c].name for c in d["outcome"]]
-        for c in ("n_episodes", "n", "n_single_reading"):
-            d[c] = d[c].fillna(0).astype("int64")
+        d = self._distance_frame()
+        pub = self._distance_published().drop(columns="code")
         stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
-        pct_cols = ["pct_improved", "pct_same", "pct_worse"]
-        # Only the episodes compared are counted: publishing the episodes with a need as well would
-        # give away the (often small) number with a single reading by subtraction.
-        num = d[["outcome_name", "n", *stats_cols, *pct_cols]].copy()
-        num[stats_cols] = num[stats_cols].round(2)
-        num[pct_cols] = num[pct_cols].round(1)
-        pub = dc.suppress(num, ["n"], derived={c: ["n"] for c in stats_cols + pct_cols})
-        pub = pub.rename(columns={"outcome_name": "outcome", "n": "n_compared"})
         tables = [self._publish_table(
             "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
             f"{domain.fy_bounds(self.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(self.year)}, {self.area}",
-            pub, ["n_compared"])]
-        shown = d[[_is_number(v) for v in pub["n_compared"]]]
+            pub, ["n_compared"], specs=_DISTANCE_SPECS)]
+        # The figure shows the published values only: areas whose means are suppressed are left out, and an
+        # interval suppressed in the table is not written.
+        full = np.array([all(_is_number(v) for v in row) for row in pub[["n_compared", *stats_cols[:3]]].to_numpy()])
+        shown = pd.DataFrame({"outcome": d["outcome"].to_numpy()[full],
+                              "n": pub.loc[full, "n_compared"].astype("int64").to_numpy(),
+                              **{c: pd.to_numeric(pub.loc[full, c], errors="coerce").astype(float).to_numpy()
+                                 for c in stats_cols}})
         shown = shown[shown["n"] > 0]
         figs = []
         if len(shown):
             fig = plot_profile(shown, kind="dots", title=f"{self.label}: distance travelled (first vs latest stage)")
+            for t in fig.axes[0].texts:
+                if "nan" in t.get_text():
+                    t.set_text(t.get_text().replace(" (+nan, +nan)", " (CI suppressed)"))
             figs.append(self._publish_figure("distance_travelled", "Mean stage at the first and the latest reading "
                                              "in each outcome area, with the mean change and its 95% CI "
-                                             "(areas with fewer than 5 episodes compared are not shown)", fig))
+                                             "(areas whose means are suppressed in the table are not shown)", fig))
         text = ("For every episode active in the year and every outcome area with a need, the first score is compared "
                 "with the latest score recorded by the end of the year. Episodes with a single reading cannot show "
                 "change and are left out. The interval is a 95% t interval of the mean change; *improved* means a "
@@ -681,12 +759,18 @@ class AnnualReport:
         info = pd.DataFrame({"measure": ["Readings", "Episodes", "Episodes with a single reading", "Method",
                                          "Converged"],
                              "value": [fit.nobs, fit.ngroups, fit.n_single_reading, fit.method, str(fit.converged)]})
-        info = dc.suppress(info.iloc[:3], ["value"]).pipe(lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
+        # The episodes with two or more readings are published (distance table, episodes compared): with the
+        # episodes fitted they would give the single-reading ones away, so when those are few the total goes.
+        single = dc.Sum((("Episodes with a single reading", "value"),), ("Episodes", "value"), rest_published=True)
+        info = dc.suppress(info.iloc[:3], ["value"], label_column="measure", sums=[single]).pipe(
+            lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
         tables = [self._publish_table("trajectory_fixed_effects", f"Trajectory model for {name}, {self.label}: "
-                                      "fixed effects (95% Wald CIs)", fe),
+                                      "fixed effects (95% Wald CIs)", fe,
+                                      free=("estimate", "std_error", "ci_lower", "ci_upper", "p")),
                   self._publish_table("trajectory_variance", f"Trajectory model for {name}: random-effect SDs and "
-                                      "correlation, residual SD", vc),
-                  self._publish_table("trajectory_fit", f"Trajectory model for {name}: data and fit", info)]
+                                      "correlation, residual SD", vc, free=("estimate",)),
+                  self._publish_table("trajectory_fit", f"Trajectory model for {name}: data and fit", info,
+                                      specs=(single,), label_column="measure")]
         # The population mean trajectory only: individual episodes' lines are never drawn in a report.
         tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
         pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
@@ -745,7 +829,8 @@ class AnnualReport:
                           derived={p_: [c, "all moves"] for p_, c in zip(pct_cols, to_cols)})
         tables = [self._publish_table(
             "transitions_observed", f"Moves between consecutive readings in {name}, episodes active in "
-            f"{domain.fy_label(self.year)}, {self.area}: counts and row shares", pub, [*to_cols, "all moves"])]
+            f"{domain.fy_label(self.year)}, {self.area}: counts and row shares", pub, [*to_cols, "all moves"],
+            specs=(dc.Sum(tuple(to_cols), "all moves"), dc.Parts(tuple(pct_cols), "all moves", scale=100, decimals=1)))]
         figs = []
         scored = ys.readings[(ys.readings["outcome"] == code) & ys.readings["score"].notna()]
         n_use = int((scored.groupby("episode_id", observed=True).size() >= 2).sum())
@@ -765,7 +850,8 @@ class AnnualReport:
             })
             tables.append(self._publish_table(
                 "transitions_model", f"Multi-state model of {name}, {self.label}: mean time in each stage and "
-                "expected time to first reach stage 5 (converged: " + str(bool(fit.converged)) + ")", model))
+                "expected time to first reach stage 5 (converged: " + str(bool(fit.converged)) + ")", model,
+                free=("mean years in stage", "expected years to first reach stage 5")))
             figs.append(self._publish_figure(
                 "transitions_model", f"Probability of being at each stage over time from each starting stage in "
                 f"{name} (multi-state Markov model)", fit.plot()))
@@ -785,31 +871,82 @@ class AnnualReport:
         usable = (per >= 2).groupby(level="outcome", observed=True).sum()
         return str(usable.reindex(list(domain.OUTCOME_CODES), fill_value=0).idxmax())
 
-    def _survival_table(self, t: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
+    def _survival_table(self, t: pd.DataFrame, values: dict[str, str], *, ci: bool = True,
+                        hidden_n: bool = False) -> tuple[pd.DataFrame, tuple]:
+        """A curve's table (rows: months, per group) as published, and its disclosure declarations.
+
+        ``values`` maps the shares (0-1) to publish as percentages to their published names; the first is the
+        estimate whose ``ci_lower`` / ``ci_upper`` are published with it (``ci``). The rows of one group
+        (outcome) are a series: a share at 6 months and one at 12 must not differ by 1-4 people, nor may the
+        numbers still at risk. ``hidden_n``: the base is suppressed because another table would give it away.
+        """
         t = t.copy()
+        group = [c for c in ("outcome",) if c in t.columns]
         if "outcome" in t.columns:
             t["outcome"] = [domain.OUTCOMES[c].name if c in domain.OUTCOMES else c for c in t["outcome"]]
-        for c in value_cols:
-            if c in t.columns:
-                t[c] = (100 * t[c].astype(float)).round(1)
+        cis = [c for c in ("ci_lower", "ci_upper") if ci and c in t.columns]
+        for c in [*values, *cis]:
+            t[c] = 100 * t[c].astype(float)
+        t[cis] = t[cis].round(1)
+        t = t.drop(columns=[c for c in ("ci_lower", "ci_upper") if c not in cis and c in t.columns])
+        t = t.rename(columns=values)
         counts = [c for c in ("n", "at_risk") if c in t.columns]
         for c in counts:
             t[c] = t[c].fillna(0).astype("int64")
-        # A share of a published base still gives away a small number of people (e.g. 1.1% of 92 is one
-        # person): hide a row's shares when either side of them comes to 1-4 people.
-        tiny = np.zeros(len(t), dtype=bool)
-        if "n" in t.columns:
-            n = t["n"].to_numpy(dtype=float)
-            for c in value_cols:
-                if c in t.columns and c not in ("ci_lower", "ci_upper"):
-                    v = t[c].to_numpy(dtype=float) / 100
-                    for k in (n * v, n * (1 - v)):
-                        tiny |= np.isfinite(k) & (k >= 0.5) & (k < dc.THRESHOLD - 0.5)
-        out = dc.suppress(t, counts, derived={c: counts for c in value_cols if c in t.columns})
-        for c in value_cols:
-            if c in out.columns:
-                out[c] = dc.hide(out[c], tiny | out[c].isin([dc.SECONDARY]).to_numpy())
-        return out
+        key = tuple(group) or ("n",)  # without groups the whole table is one series (n is the same in every row)
+        names = list(values.values())
+        specs = [dc.Share(v, "n", scale=100, series=key, decimals=1) for v in names]
+        if "at_risk" in t.columns:
+            specs.append(dc.Share("at_risk", "n", count=True, series=key))
+        specs.append(dc.Together((names[0], *cis)))
+        pub = dc.suppress(t, counts, derived={c: ["n"] for c in [*names, *cis]},
+                          hidden=["n"] if hidden_n else ())
+        return dc.suppress_shares(pub, specs), tuple(specs)
+
+    def _distance_frame(self) -> pd.DataFrame:
+        """``distance_travelled`` of the year's episodes (first vs latest), one row per outcome code (cached)."""
+        if getattr(self, "_dist", None) is None:
+            import warnings
+
+            from .distance import SingleReadingWarning, distance_travelled
+
+            with warnings.catch_warnings():
+                # Areas without scores and single readings are shown in the table itself.
+                warnings.simplefilter("ignore", SingleReadingWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                d = distance_travelled(self._year_study(), compare="latest")
+            self._dist = d.set_index("outcome").reindex(list(domain.OUTCOME_CODES)).reset_index()
+        return self._dist
+
+    def _distance_published(self) -> pd.DataFrame:
+        """The distance table as published (cached; column ``code`` added): other sections follow it."""
+        if getattr(self, "_dist_pub", None) is None:
+            d = self._distance_frame().copy()
+            for c in ("n_episodes", "n", "n_single_reading"):
+                d[c] = d[c].fillna(0).astype("int64")
+            stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
+            pct_cols = ["pct_improved", "pct_same", "pct_worse"]
+            # Only the episodes compared are counted: publishing the episodes with a need as well would
+            # give away the (often small) number with a single reading by subtraction.
+            num = d[["n", *stats_cols, *pct_cols]].copy()
+            num.insert(0, "outcome", [domain.OUTCOMES[c].name for c in d["outcome"]])
+            num[["ci_lower", "ci_upper"]] = num[["ci_lower", "ci_upper"]].round(2)
+            num = num.rename(columns={"n": "n_compared"})
+            pub = dc.suppress(num, ["n_compared"], derived={c: ["n_compared"] for c in stats_cols + pct_cols})
+            pub = dc.suppress_shares(pub, _DISTANCE_SPECS)
+            self._dist_pub = pub.assign(code=d["outcome"].to_numpy())
+        return self._dist_pub
+
+    def _within_published(self, part: int, code: str) -> bool:
+        """Whether a count of episodes of outcome ``code`` that lies within the distance table's episodes
+        compared must be suppressed: the difference of the two would be a small count."""
+        d = self._distance_frame().set_index("outcome")
+        whole = int(d.at[code, "n"]) if pd.notna(d.at[code, "n"]) else 0
+        if whole < dc.THRESHOLD:  # suppressed there: nothing to subtract from
+            return False
+        t = pd.DataFrame({"whole": [max(whole, part)], "part": [min(whole, part)]})
+        out = dc.suppress(t, ["whole", "part"], sums=[dc.Sum(("part",), "whole")], fixed=["whole"])
+        return out.at[0, "part"] in (dc.PRIMARY, dc.SECONDARY)
 
     def lasting_impact(self, n_boot: int = 50) -> Section:
         """Whether gains last after a planned end (follow-up readings) and re-referral after it."""
@@ -831,16 +968,17 @@ class AnnualReport:
             return self._add(Section("lasting_impact", "Lasting impact", "", notes=[
                 f"Lasting impact could not be estimated for {self.area}: {exc}"]))
         at = res.at_months() if callable(res.at_months) else res.at_months
-        sus = self._survival_table(at, ["survival", "ci_lower", "ci_upper"]).rename(
-            columns={"survival": "percent_sustained"})
-        rr = self._survival_table(res.rereferral, ["cumulative_incidence", "ci_lower", "ci_upper", "died",
-                                                   "moved_away"]).rename(
-            columns={"cumulative_incidence": "percent_re_referred"})
+        sus, sus_specs = self._survival_table(at, {"survival": "percent_sustained"})
+        rr, rr_specs = self._survival_table(res.rereferral, {"cumulative_incidence": "percent_re_referred",
+                                                             "died": "died", "moved_away": "moved_away"})
         tables = [self._publish_table("sustained_outcomes", f"Share of end-of-support levels sustained (no loss of a "
                                       f"stage) 6, 12 and 24 months after a planned end, by outcome area, {self.area}, "
-                                      f"data to {end:%d %B %Y}", sus, ["n", "at_risk"]),
-                  self._publish_table("re_referral", f"Re-referral after a planned end, {self.area}", rr,
-                                      [c for c in ("n", "at_risk") if c in rr.columns])]
+                                      f"data to {end:%d %B %Y}", sus, ["n", "at_risk"], specs=sus_specs,
+                                      free=("months",)),
+                  self._publish_table("re_referral", f"Re-referral after a planned end, {self.area} (died, moved "
+                                      "away: percentages, the competing events)", rr,
+                                      [c for c in ("n", "at_risk") if c in rr.columns], specs=rr_specs,
+                                      free=("months",))]
         text = ("After a planned end of support, follow-up readings show whether the level reached was kept. The "
                 "share sustained is estimated allowing for the interval between follow-ups (Turnbull estimator); "
                 "re-referral is a cumulative incidence. Both use all episodes that ended by the year's end.")
@@ -864,12 +1002,16 @@ class AnnualReport:
         except ValueError as exc:
             return self._add(Section("time_to_independence", f"Time to independence: {name}", "", notes=[
                 f"Time to independence could not be estimated for {self.area}: {exc}"]))
-        t = self._survival_table(res.survival_at, ["survival", "reached"])
-        t = t.drop(columns=[c for c in ("ci_lower", "ci_upper") if c in t.columns]).rename(
-            columns={"survival": "percent_not_yet", "reached": "percent_reached"})
+        # The episodes followed lie within the distance table's episodes compared for this area.
+        n_followed = int(res.survival_at["n"].iloc[0]) if len(res.survival_at) else 0
+        t, specs = self._survival_table(res.survival_at, {"reached": "percent_reached", "survival": "percent_not_yet"},
+                                        ci=False, hidden_n=self._within_published(n_followed, code))
+        specs = (*specs, dc.Together(("percent_reached", "percent_not_yet")))
+        t = dc.suppress_shares(t, specs)
+        t = t[["months", "percent_not_yet", "percent_reached", "at_risk", "n"]]
         tables = [self._publish_table("time_to_independence", f"Share reaching stage {stage} in {name} within 6, 12 "
                                       f"and 24 months of the start of support, {self.label}", t,
-                                      [c for c in ("n", "at_risk") if c in t.columns])]
+                                      [c for c in ("n", "at_risk") if c in t.columns], specs=specs, free=("months",))]
         text = (f"For episodes active in the year that started below stage {stage} in *{name}*, the time to the first "
                 f"reading at stage {stage} ({domain.SCALE[stage].lower()}), allowing for the interval between "
                 "readings (Turnbull estimator). Confidence intervals are not computed in the annual batch (they "
@@ -883,6 +1025,7 @@ class AnnualReport:
         import matplotlib
 
         matplotlib.use("Agg")
+        from .indicators import available as available_indicators
         from .outcome_maps import OutcomeMap, rollup, shipped_map_path
 
         path = map_path or shipped_map_path("supporting_people")
@@ -891,25 +1034,50 @@ class AnnualReport:
             warnings.simplefilter("ignore")
             r = rollup(omap, self._year_study(), areas=[self.area])
         keys = ["pathway", "column", "step"]
-        iv = r.indicator_values.copy()
-        iv["value"] = iv["value"].astype(float).round(3)
-        for c in ("ci_lower", "ci_upper", "missing_share"):
-            iv[c] = iv[c].astype(float).round(3)
+        iv = r.indicator_values.copy().reset_index(drop=True)
+        kinds = dict(zip(*available_indicators()[["name", "kind"]].to_numpy().T))
+        iv["kind"] = [kinds.get(n, "mean") for n in iv["indicator"]]
+        for c in ("value", "ci_lower", "ci_upper", "missing_share"):
+            iv[c] = iv[c].astype(float)
+        iv[["ci_lower", "ci_upper"]] = iv[["ci_lower", "ci_upper"]].round(3)
         iv["n"] = iv["n"].fillna(0).astype("int64")
-        iv_pub = dc.suppress(iv[[*keys, "indicator", "params", "n", "value", "ci_lower", "ci_upper", "missing_share",
-                                 "progress", "confidence"]], ["n"],
-                             derived={"value": ["n"], "ci_lower": ["n"], "ci_upper": ["n"]})
-        small = iv_pub["n"].isin([dc.PRIMARY, dc.SECONDARY]).to_numpy()
+        iv["row"] = np.arange(len(iv))
+        # An indicator of a subgroup (a service type, a lead need) counts episodes within the distance table's
+        # episodes compared: suppressed when the two differ by a small count.
+        params = [dict(kv.split("=", 1) for kv in str(p).split(", ") if "=" in kv) for p in iv["params"]]
+        nested = [i for i, p in enumerate(params)
+                  if iv.at[i, "kind"] != "count" and iv.at[i, "indicator"] != "sustained_at_months"
+                  and set(p) & {"local_authority", "lead_need", "service_type"} and p.get("outcome") in domain.OUTCOMES
+                  and self._within_published(int(iv.at[i, "n"]), p["outcome"])]
+        cols = [*keys, "indicator", "params", "kind", "n", "value", "ci_lower", "ci_upper", "missing_share",
+                "progress", "confidence"]
+        iv_pub = dc.suppress(iv[["row", *cols]], ["n"], label_column="row", hidden=[(i, "n") for i in nested],
+                             derived={c: ["n"] for c in ("value", "ci_lower", "ci_upper", "missing_share")})
+        # The missing share of a count indicator is of a base the table does not show (all episodes with a
+        # reading): with another row of the same area it can give a small count away, so only 0 is shown.
+        count_miss = ((iv["kind"] == "count") & (iv["missing_share"] > 0)).to_numpy()
+        iv_pub["missing_share"] = dc.hide(iv_pub["missing_share"], count_miss)
+        # The share improving and the mean change of a whole area are the distance table's figures: suppressed
+        # here when they are there, or the two tables together would undo each other's protection.
+        dist = self._distance_published().set_index("code")
+        same = {"share_improving": "pct_improved", "mean_change": "mean_change"}
+        as_dist = np.array([iv.at[i, "indicator"] in same and set(p) == {"outcome"} and p["outcome"] in dist.index
+                            and not _is_number(dist.at[p["outcome"], same[iv.at[i, "indicator"]]])
+                            for i, p in enumerate(params)], dtype=bool)
+        iv_pub["value"] = dc.hide(iv_pub["value"], as_dist & iv_pub["value"].notna().to_numpy())
+        iv_pub = dc.suppress_shares(iv_pub, _INDICATOR_SPECS).drop(columns="row")
+        # A rating rests on its indicators' values and intervals: hidden with any of them.
+        small = (iv_pub["n"].isin([dc.PRIMARY, dc.SECONDARY]) | iv_pub["value"].isin([dc.SECONDARY])).to_numpy()
         iv_pub.loc[small, ["progress", "confidence"]] = dc.SECONDARY
-        # A rating that rests on a suppressed indicator is hidden too.
         hidden_steps = set(map(tuple, iv.loc[small, keys].to_numpy()))
         rt = r.ratings[[*keys, "progress", "confidence", "basis"]].copy()
         hide_rt = np.array([tuple(k) in hidden_steps for k in rt[keys].to_numpy()], dtype=bool)
         rt["progress"] = dc.hide(rt["progress"], hide_rt)
         rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
         tables = [self._publish_table("outcome_map_ratings", f"Outcome map ratings, {self.label}", rt),
-                  self._publish_table("outcome_map_indicators", f"Indicators behind the ratings, {self.label}",
-                                      iv_pub, ["n"])]
+                  self._publish_table("outcome_map_indicators", f"Indicators behind the ratings, {self.label} "
+                                      "(value: a proportion, a mean or a count, per kind)", iv_pub, ["n"],
+                                      specs=_INDICATOR_SPECS)]
         figs = []
         if not hide_rt.any():
             m = r.maps[self.area]
@@ -920,8 +1088,8 @@ class AnnualReport:
         text = ("The outcome map sets out how support is expected to lead to change, step by step (contribution "
                 "analysis). Steps measured by an indicator are rated from this area's data for the episodes active "
                 "in the year; the others carry the programme team's ratings (*manual*).")
-        notes = ["Some ratings rest on fewer than 5 episodes and are hidden; the map figure is therefore not shown."] \
-            if hide_rt.any() else []
+        notes = ["Some ratings rest on figures that would reveal fewer than 5 episodes and are hidden; the map "
+                 "figure is therefore not shown."] if hide_rt.any() else []
         return self._add(Section("outcome_map", "Outcome map", text, tables, figs, notes))
 
     def social_return(self, impact_map: str | Path | None = None, draws: int = 2000) -> Section:
@@ -975,8 +1143,9 @@ class AnnualReport:
             # The total value less the published outcomes would give a suppressed count away (few integer
             # solutions), so every figure built on the total is hidden for this area.
             head.loc[1:, "value"] = dc.SECONDARY
-        tables = [self._publish_table("sroi_headline", f"Social return, {self.label}", head),
-                  self._publish_table("sroi_outcomes", f"Social value by outcome, {self.label}", pub, ["people"])]
+        tables = [self._publish_table("sroi_headline", f"Social return, {self.label}", head, free=("value",)),
+                  self._publish_table("sroi_outcomes", f"Social value by outcome, {self.label}", pub, ["people"],
+                                      free=_SROI_OUTCOME_FREE)]
         if small.any():
             return self._add(Section("social_return", "Social return on investment", "", tables, [], [
                 "An outcome in this area is reached by fewer than 5 people: its count is suppressed, and so are the "

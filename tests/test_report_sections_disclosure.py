@@ -1,0 +1,274 @@
+"""Disclosure of the annual report for authorities of 5 to 20 people.
+
+The three-person authority of test_reports.py has every figure suppressed, so it cannot show a share
+that gives a small count away. Here a 400-person study leaves most authorities with 5 to 20 people in
+the report's year: every table of the annual report is produced for three of them, read back from the
+CSV files written, and checked by :func:`published_leaks`, written independently of
+``longitudinal.disclosure``: from the published values alone, with each table's declarations of what
+its figures are about (``PublishedTable.specs``), no count of 1 to 4 may be derivable, and every
+numeric column must be declared (so a new section cannot slip an unchecked figure in).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import longitudinal as lg
+from longitudinal import disclosure as dc
+from longitudinal.report_sections import AnnualReport, PublishedTable, _active, last_complete_year
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "annual_report.ipynb"
+MARKERS = {"<5", "[c]"}
+SMALL = range(1, 5)
+
+
+# ---------------------------------------------------------------- the checker
+def _num(s: str) -> float:
+    if s is None or s in MARKERS or str(s).strip() == "":
+        return math.nan
+    try:
+        return float(s)
+    except ValueError:
+        return math.nan
+
+
+def _surely_small(lo: float, hi: float) -> bool:
+    """A count known to lie in [lo, hi] (the published figure is rounded) is revealed as 1-4 if all of it is."""
+    return lo >= 0.5 and hi < 4.5
+
+
+def _half(spec) -> float:
+    d = getattr(spec, "decimals", None)
+    return 0.0 if d is None else 0.5 * 10.0 ** -d
+
+
+def _implied(spec, n: float, v: float) -> tuple[float, float]:
+    """(count implied by the figure v, count it leaves out) for a Share declaration."""
+    if spec.count:
+        return v, n - v
+    p = v / spec.scale
+    if spec.rest_base:  # a share of n + missing that are missing
+        if p >= 1:
+            return math.nan, math.nan
+        whole = n / (1 - p)
+        return whole * p, n
+    return n * (p - spec.lo), n * (spec.hi - p)
+
+
+def _spec_columns(spec) -> set[str]:
+    if isinstance(spec, dc.Share):
+        return {spec.column, spec.base}
+    if isinstance(spec, dc.Parts):
+        return {*spec.columns, spec.base}
+    if isinstance(spec, dc.Together):
+        return {*spec.columns, *spec.when}
+    if isinstance(spec, dc.Sum):
+        return {c[1] if isinstance(c, tuple) else c for c in (*spec.parts, spec.whole)}
+    raise AssertionError(f"unknown declaration {spec!r}")
+
+
+def published_leaks(csv: pd.DataFrame, tab: PublishedTable, ids: set[str]) -> list[str]:
+    """Every way the published table ``csv`` (strings, as written) lets a reader work out a count of 1 to 4."""
+    out: list[str] = []
+    name = tab.name
+    num = csv.apply(lambda s: s.map(_num))
+    hidden = csv.isin(MARKERS)
+    # No identifier column, no identifier value.
+    for c in csv.columns:
+        if c in ("person_id", "episode_id", "provider_id") or c.endswith("_id"):
+            out.append(f"{name}: identifier column {c}")
+        shown = set(csv[c].astype(str)) & ids
+        if shown:
+            out.append(f"{name}.{c}: identifiers {sorted(shown)[:3]}")
+    declared = set(tab.count_columns) | set(tab.free)
+    for spec in tab.specs:
+        declared |= _spec_columns(spec)
+    for c in csv.columns:
+        if num[c].notna().any() and c not in declared:
+            out.append(f"{name}.{c}: a numeric column that is neither a count nor a declared figure")
+    # Counts.
+    for c in tab.count_columns:
+        for i, v in num[c].items():
+            if v in SMALL:
+                out.append(f"{name}.{c}[{i}]: the count {v:g}")
+    labels = csv[tab.label_column].tolist() if tab.label_column else list(range(len(csv)))
+
+    def cell(c, r):
+        if isinstance(c, tuple):
+            return labels.index(c[0]), c[1]
+        return r, c
+
+    for spec in tab.specs:
+        if isinstance(spec, dc.Together):
+            for i in range(len(csv)):
+                trig = hidden.loc[i, [*spec.columns, *spec.when]].any()
+                if trig and not hidden.loc[i, list(spec.columns)].all() and csv.loc[i, list(spec.columns)].ne("").all():
+                    out.append(f"{name}[{i}]: {spec.columns} shown in part")
+        elif isinstance(spec, dc.Sum):
+            rows = range(len(csv)) if not isinstance(spec.whole, tuple) else [None]
+            for r in rows:
+                wi, wc = cell(spec.whole, r)
+                w = num.at[wi, wc]
+                if math.isnan(w) or spec.rest_published:
+                    continue
+                parts = [num.at[cell(p, r)] for p in spec.parts]
+                rest = w - sum(p for p in parts if not math.isnan(p))
+                if _surely_small(rest, rest):
+                    out.append(f"{name}.{wc}[{wi}]: the whole less the parts shown is {rest:g}")
+        elif isinstance(spec, dc.Parts):
+            h = _half(spec)
+            for i in range(len(csv)):
+                n = num.at[i, spec.base]
+                vals = [num.at[i, c] for c in spec.columns]
+                if math.isnan(n):
+                    if any(not math.isnan(v) for v in vals) and csv.at[i, spec.base] in MARKERS:
+                        out.append(f"{name}[{i}]: shares of a suppressed base")
+                    continue
+                e = n * h / spec.scale
+                shown = [(c, n * v / spec.scale) for c, v in zip(spec.columns, vals) if not math.isnan(v)]
+                for c, k in shown:
+                    if _surely_small(k - e, k + e) or _surely_small(n - k - e, n - k + e):
+                        out.append(f"{name}.{c}[{i}]: {k:.2f} of {n:g} (or the rest)")
+                if len(shown) < len(spec.columns):
+                    rest, er = n - sum(k for _, k in shown), e * len(shown)
+                    if _surely_small(rest - er, rest + er):
+                        out.append(f"{name}[{i}]: the hidden parts of {spec.columns} add up to {rest:.2f}")
+        else:  # Share
+            h = _half(spec)
+            rows = [i for i in range(len(csv)) if spec.where is None or csv.at[i, spec.where[0]] == str(spec.where[1])]
+            vis = []
+            for i in rows:
+                n, v = num.at[i, spec.base], num.at[i, spec.column]
+                if math.isnan(v):
+                    continue
+                if math.isnan(n):
+                    if csv.at[i, spec.base] in MARKERS:
+                        out.append(f"{name}.{spec.column}[{i}]: a figure on a suppressed base")
+                    continue
+                a, b = _implied(spec, n, v - h), _implied(spec, n, v + h)
+                for k in range(2):
+                    lo, hi = sorted((a[k], b[k]))
+                    if _surely_small(lo, hi):
+                        out.append(f"{name}.{spec.column}[{i}]: {v:g} of {n:g} implies {(lo + hi) / 2:.2f}")
+                vis.append((i, _implied(spec, n, v)[0], abs(b[0] - a[0]) / 2))
+            if spec.series:
+                key = lambda i: tuple(csv.at[i, c] for c in spec.series)  # noqa: E731
+                for x in range(len(vis)):
+                    for y in range(x + 1, len(vis)):
+                        (i, ki, ei), (j, kj, ej) = vis[x], vis[y]
+                        d = abs(ki - kj)
+                        if key(i) == key(j) and _surely_small(d - ei - ej, d + ei + ej):
+                            out.append(f"{name}.{spec.column}[{i},{j}]: the two differ by {d:.2f}")
+    return out
+
+
+# ---------------------------------------------------------------- the study
+@pytest.fixture(scope="module")
+def study():
+    return lg.simulate(people=400, seed=1)
+
+
+def _small_areas(study, k: int = 3) -> list[str]:
+    y = last_complete_year(study)
+    act = study.episodes[_active(study.episodes, y)]
+    c = act.groupby("local_authority", observed=True)["person_id"].nunique()
+    c = c[(c >= 5) & (c <= 20)].sort_values()
+    assert len(c) >= k, c
+    return [c.index[0], c.index[len(c) // 2], c.index[-1]]  # smallest, middle, largest
+
+
+def _notebook_sections() -> list[str]:
+    """The AnnualReport methods the annual report notebook calls, in order (new sections are covered)."""
+    nb = json.loads(NOTEBOOK.read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    names = re.findall(r"^report\.(\w+)\(", code, flags=re.M)
+    assert "distance" in names and "outcome_map" in names, names
+    return names
+
+
+def test_checker_sees_the_reviewers_leaks():
+    # The rows the reviewer found, as they were published before the rule covered derived figures.
+    dist = pd.DataFrame({"outcome": ["Managing relationships"], "n_compared": ["8"], "mean_first": ["3.38"],
+                         "pct_improved": ["12.5"], "pct_same": ["62.5"], "pct_worse": ["25.0"]})
+    tab = PublishedTable("distance_travelled", "", dist, ("n_compared",), specs=(
+        dc.Parts(("pct_improved", "pct_same", "pct_worse"), "n_compared", scale=100, decimals=1),
+        dc.Share("mean_first", "n_compared", lo=1, hi=5, decimals=2)))
+    leaks = published_leaks(dist, tab, set())
+    assert any("pct_improved[0]: 1.00 of 8" in x for x in leaks) and any("pct_worse[0]: 2.00" in x for x in leaks)
+    ind = pd.DataFrame({"kind": ["proportion"], "n": ["8"], "value": ["0.25"], "missing_share": ["0.273"]})
+    tab = PublishedTable("outcome_map_indicators", "", ind, ("n",), specs=(
+        dc.Share("value", "n", where=("kind", "proportion"), decimals=3),
+        dc.Share("missing_share", "n", rest_base=True, where=("kind", "proportion"), decimals=3)))
+    leaks = published_leaks(ind, tab, set())
+    assert any("value[0]: 0.25 of 8 implies 2.00" in x for x in leaks)
+    assert any("missing_share[0]" in x and "implies 3.0" in x for x in leaks)
+    # An undeclared figure is a failure too.
+    tab = PublishedTable("x", "", pd.DataFrame({"n": ["8"], "share": ["0.5"]}), ("n",))
+    assert published_leaks(tab.data, tab, set()) == ["x.share: a numeric column that is neither a count nor a "
+                                                     "declared figure"]
+
+
+def test_small_authorities_publish_no_small_count(study, tmp_path):
+    ids = set(study.people["person_id"].astype(str)) | set(study.episodes["episode_id"].astype(str)) \
+        | set(study.episodes["provider_id"].astype(str))
+    sections = _notebook_sections()
+    shares_shown = 0
+    for area in _small_areas(study):
+        out = tmp_path / area
+        rep = AnnualReport(study, "auto", area, seed=3, out=out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in sections:
+                getattr(rep, name)()
+        tabs = {t.name: t for s in rep.sections_ for t in s.tables}
+        files = sorted((out / "tables").glob("*.csv"))
+        assert {f.stem for f in files} == set(tabs), (area, sorted(tabs))
+        assert {"distance_travelled", "outcome_map_indicators", "completeness", "headline"} <= set(tabs)
+        leaks = []
+        for f in files:
+            csv = pd.read_csv(f, dtype=str, keep_default_na=False)
+            leaks += [f"{area}: {x}" for x in published_leaks(csv, tabs[f.stem], ids)]
+            for spec in tabs[f.stem].specs:
+                if isinstance(spec, (dc.Share, dc.Parts)) and not getattr(spec, "count", False):
+                    cols = [spec.column] if isinstance(spec, dc.Share) else list(spec.columns)
+                    shares_shown += int(csv[cols].apply(lambda s: s.map(_num)).notna().to_numpy().sum())
+        assert not leaks, "\n".join(leaks)
+        # Figures are drawn from published values: no identifier, no percentage of a hidden figure.
+        for s in rep.sections_:
+            for fig in s.figures:
+                assert not set(fig.labels) & ids
+    assert shares_shown > 20  # the check is not vacuous: areas of up to 20 people still show shares
+
+
+def test_distance_table_of_a_small_authority_hides_what_the_reviewer_found(study):
+    """Every shown improved / same / worse share of a small area is at least 5 people and leaves at least 5."""
+    area = _small_areas(study)[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = AnnualReport(study, "auto", area)
+        pub = rep.distance().tables[0].data
+        raw = rep._distance_frame().set_index("outcome")
+    for (_, row), code in zip(pub.iterrows(), raw.index):
+        if not isinstance(row["n_compared"], (int, np.integer)):
+            assert (row.drop(["outcome", "n_compared"]) == dc.SECONDARY).all()
+            continue
+        n = row["n_compared"]
+        if n == 0:  # no need in this area
+            continue
+        for c in ("pct_improved", "pct_same", "pct_worse"):
+            k = round(raw.at[code, c] * n / 100)
+            if row[c] != dc.SECONDARY:
+                assert row[c] == pytest.approx(raw.at[code, c], abs=0.051)
+                assert k == 0 or k >= 5, (code, c, k, n)
+                assert n - k == 0 or n - k >= 5
+            else:  # hidden: small itself, or needed to protect a small one in its row
+                others = [round(raw.at[code, o] * n / 100) for o in ("pct_improved", "pct_same", "pct_worse")]
+                assert k in SMALL or n - k in SMALL or any(o in SMALL for o in others), (code, c, others)
