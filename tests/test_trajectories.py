@@ -259,6 +259,16 @@ def test_command_line_writes_the_tidy_table(tmp_path):
     assert set(table["outcome"]) == {"managing_money"} and "time" in set(table["term"])
     res = CliRunner().invoke(app, ["trajectories", str(tmp_path / "s"), "--outcome", "nonsense"])
     assert res.exit_code == 2
+    # the start-score covariate from the command line: baseline dropped unless --keep-baseline
+    study = lg.load(tmp_path / "s")
+    for extra, keep in (([], False), (["--keep-baseline"], True)):
+        res = CliRunner().invoke(app, ["trajectories", str(tmp_path / "s"), "--outcome", "managing_money",
+                                       "--formula", "~ time * start_score", "--out", str(out)] + extra)
+        assert res.exit_code == 0, res.output
+        row = pd.read_csv(out).set_index("term").loc["time:start_score"]
+        fit = lg.fit_trajectories(study, "managing_money", formula="~ time * start_score", keep_baseline=keep,
+                                  warn=False)
+        assert row["estimate"] == pytest.approx(fit.fixed_effects.loc["time:start_score", "estimate"], rel=1e-9)
 
 
 def test_dataframe_with_its_own_outcome_labels():

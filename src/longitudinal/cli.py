@@ -292,6 +292,8 @@ def trajectories_cmd(
     outcome: str = typer.Option("all", "--outcome", help="Outcome area code, or 'all'."),
     formula: Optional[str] = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
     ml: bool = typer.Option(False, "--ml", help="Maximum likelihood instead of REML."),
+    keep_baseline: bool = typer.Option(False, "--keep-baseline", help="With start_score in the formula, keep the "
+                                       "baseline reading in the response (default: drop it, ANCOVA form)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
 ) -> None:
     """Fit trajectory (linear mixed) models of score on time in support: one tidy table."""
@@ -301,7 +303,7 @@ def trajectories_cmd(
     try:
         study = _load(data)
         codes = "all" if outcome == "all" else [outcome]
-        table = _fit(study, codes, formula=formula, reml=not ml, warn=False)
+        table = _fit(study, codes, formula=formula, reml=not ml, warn=False, keep_baseline=keep_baseline)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
