@@ -272,3 +272,115 @@ def test_distance_table_of_a_small_authority_hides_what_the_reviewer_found(study
             else:  # hidden: small itself, or needed to protect a small one in its row
                 others = [round(raw.at[code, o] * n / 100) for o in ("pct_improved", "pct_same", "pct_worse")]
                 assert k in SMALL or n - k in SMALL or any(o in SMALL for o in others), (code, c, others)
+
+
+# ------------------------------------------------------------ SROI and explore notebooks
+def _smallest_area(study) -> str:
+    y = last_complete_year(study)
+    act = study.episodes[_active(study.episodes, y)]
+    c = act.groupby("local_authority", observed=True)["person_id"].nunique()
+    return str(c[c > 0].sort_values().index[0])
+
+
+def _area_with_small_quantity(study) -> str:
+    """The smallest authority where an outcome of the impact map is reached by 1 to 4 people."""
+    y = last_complete_year(study)
+    act = study.episodes[_active(study.episodes, y)]
+    sizes = act.groupby("local_authority", observed=True)["person_id"].nunique().sort_values()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for area in sizes.index:
+            rep = AnnualReport(study, "auto", area)
+            rep.social_return(draws=50)
+            if rep.sroi_result_ is not None and rep.sroi_result_.outcomes["quantity"].round().between(1, 4).any():
+                return str(area)
+    raise AssertionError("no authority with a small quantity")
+
+
+def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(study):
+    area = _area_with_small_quantity(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = AnnualReport(study, "auto", area, seed=3)
+        head = rep.social_return().tables[0].data.set_index("measure")["value"]
+        sec = rep.social_return_detail()
+    res = rep.sroi_result_
+    q = res.outcomes["quantity"].round()
+    assert q.between(1, 4).any()  # the case the reviewer found (a quantity of 2 with its value, ratio and NPV)
+    summary = sec.tables[0].data.set_index("measure")["value"]
+    assert summary["Area"] == area and "Wales" not in " ".join(map(str, summary.to_numpy()))
+    for m in ("Social value (GBP, present value)", "Net present value (GBP)",
+              "SROI ratio (GBP of social value per GBP 1)", "Net SROI ratio", "Payback (months)"):
+        assert summary[m] == dc.SECONDARY
+    assert head["SROI ratio (GBP of social value per GBP 1)"] == dc.SECONDARY  # the annual report agrees
+    assert [t.name for t in sec.tables] == ["sroi_summary", "sroi_adjustments"] and sec.notes
+    basis = " ".join(sec.tables[1].data["basis"].astype(str))
+    assert not re.search(r"(?<![\w.])[1-4](?![\w.])", basis), basis
+
+
+def test_sroi_detail_of_a_large_area_shows_the_sensitivity_analyses():
+    s = lg.simulate(people=8000, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = AnnualReport(s, "auto", "Wales", seed=3)
+        sec = rep.social_return_detail()
+    res = rep.sroi_result_
+    assert not res.outcomes["quantity"].round().between(1, 4).any()
+    tabs = {t.name: t.data for t in sec.tables}
+    assert set(tabs) == {"sroi_summary", "sroi_adjustments", "sroi_one_way", "sroi_switching_values"}
+    summary = tabs["sroi_summary"].set_index("measure")["value"]
+    assert summary["SROI ratio (GBP of social value per GBP 1)"] == f"{res.sroi_ratio:.2f}"
+    ow = tabs["sroi_one_way"]
+    assert ow["ratio_low"].tolist() == pytest.approx(res.one_way()["ratio_low"].round(3).tolist())
+    qty = tabs["sroi_switching_values"].query("parameter == 'quantity'")["point"]
+    assert not qty.between(1, 4).any()
+
+
+@pytest.fixture(scope="module")
+def store(study, tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    study.write(root / "data", format="parquet")
+    return root / "data"
+
+
+def _run(name: str, out: Path, params: dict) -> str:
+    import papermill as pm
+
+    nb = NOTEBOOK.with_name(f"{name}.ipynb")
+    out.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(nb), str(out / f"{name}.ipynb"), parameters=params, cwd=str(out),
+                        kernel_name="python3", progress_bar=False, log_output=False, start_timeout=120)
+    done = json.loads((out / f"{name}.ipynb").read_text())
+    texts = []
+    for c in done["cells"]:
+        for o in c.get("outputs", []):
+            texts.append("".join(o.get("text", "")))
+            for k, v in o.get("data", {}).items():
+                if k.startswith("text/"):
+                    texts.append("".join(v))
+    return "\n".join(texts)
+
+
+def test_sroi_notebook_names_the_area_and_prints_no_raw_result(study, store, tmp_path):
+    area = _area_with_small_quantity(study)
+    text = _run("sroi_report", tmp_path, {"data": str(store), "area": area, "draws": 200, "out": str(tmp_path)})
+    assert f"Social return on investment: summary and sensitivity, {area}" in text
+    assert "Wales (from the study)" not in text  # the map's own name is not the area's
+    assert "ratio_low" not in text and "switching_value" not in text  # suppressed: a quantity is 1-4
+    res_lines = [ln for ln in text.splitlines() if "quantity" in ln.lower() and re.search(r"\b[1-4]\.0\b", ln)]
+    assert not res_lines, res_lines
+    for f in (tmp_path / "tables").glob("*.csv"):
+        t = pd.read_csv(f, dtype=str, keep_default_na=False)
+        if "people" in t.columns:
+            assert not t["people"].isin(["1", "2", "3", "4"]).any()
+
+
+def test_explore_notebook_shows_no_identifier_and_no_small_count(study, store, tmp_path):
+    area = _smallest_area(study)
+    text = _run("explore", tmp_path, {"data": str(store), "area": area})
+    ids = set(study.people["person_id"].astype(str)) | set(study.episodes["episode_id"].astype(str)) \
+        | set(study.episodes["provider_id"].astype(str))
+    assert not [i for i in ids if re.search(rf"\b{re.escape(i)}\b", text)]
+    assert not re.search(r"person_id|episode_id|provider_id", text)
+    assert "&lt;5" in text or "<5" in text  # the area's people are counted, and suppressed
+    assert not re.search(r"people=\d", text)  # the Study's raw repr is not displayed

@@ -966,7 +966,7 @@ class AnnualReport:
                 res = sustained_outcomes(upto, by="outcome", n_boot=n_boot, seed=self.seed, censor_date=end)
         except ValueError as exc:
             return self._add(Section("lasting_impact", "Lasting impact", "", notes=[
-                f"Lasting impact could not be estimated for {self.area}: {exc}"]))
+                f"Lasting impact could not be estimated for {self.area}: {_reason(exc)}"]))
         at = res.at_months() if callable(res.at_months) else res.at_months
         sus, sus_specs = self._survival_table(at, {"survival": "percent_sustained"})
         rr, rr_specs = self._survival_table(res.rereferral, {"cumulative_incidence": "percent_re_referred",
@@ -1001,7 +1001,7 @@ class AnnualReport:
                                            n_boot=0, seed=self.seed)
         except ValueError as exc:
             return self._add(Section("time_to_independence", f"Time to independence: {name}", "", notes=[
-                f"Time to independence could not be estimated for {self.area}: {exc}"]))
+                f"Time to independence could not be estimated for {self.area}: {_reason(exc)}"]))
         # The episodes followed lie within the distance table's episodes compared for this area.
         n_followed = int(res.survival_at["n"].iloc[0]) if len(res.survival_at) else 0
         t, specs = self._survival_table(res.survival_at, {"reached": "percent_reached", "survival": "percent_not_yet"},
@@ -1118,10 +1118,13 @@ class AnnualReport:
             self.sroi_result_ = None
             # Typically a small area: too little follow-up to estimate an adjustment from the data.
             return self._add(Section("social_return", "Social return on investment", "", [], [], [
-                f"The social return could not be estimated for {self.area} in {domain.fy_label(self.year)}: {exc}"]))
+                f"The social return could not be estimated for {self.area} in {domain.fy_label(self.year)}: "
+                f"{_reason(exc)}"]))
+        self.sroi_map_ = Path(path)
         out = res.outcomes.copy()
         quantity = out["quantity"].astype(float).round().fillna(0).astype("int64")
         small = ((quantity >= 1) & (quantity < dc.THRESHOLD)).to_numpy()
+        self.sroi_small_ = bool(small.any())
         lo, hi = mc.interval
         pay = res.payback_months
         head = pd.DataFrame({
@@ -1172,6 +1175,84 @@ class AnnualReport:
             if small.any() else []
         return self._add(Section("social_return", "Social return on investment", text, tables, figs, notes))
 
+    def social_return_detail(self) -> Section:
+        """The social return's summary, assumptions and sensitivity analyses, as they may be published.
+
+        What ``SROIResult.summary()``, ``one_way()`` and ``switching_values()`` show, for this area, under
+        the same rule as :meth:`social_return` (run first if it has not been): the number of people reaching
+        an outcome is a count, and when one is 1-4 every figure built on the total value (the ratio, the net
+        present value, the payback, the one-way ratios, the switching values) is hidden too, since the total
+        less the published outcomes would give it away. Adjustments estimated from this area's data are
+        shown without the curve values they were estimated from.
+        """
+        if not hasattr(self, "sroi_result_"):
+            self.social_return()
+        res = self.sroi_result_
+        heading = f"Social return on investment: summary and sensitivity, {self.label}"
+        if res is None:
+            return self._add(Section("social_return_detail", heading, "", notes=[
+                f"The social return could not be estimated for {self.area} in {domain.fy_label(self.year)}."]))
+        small = self.sroi_small_
+        m = res.impact_map
+        hide = (lambda s: dc.SECONDARY) if small else (lambda s: s)
+        pay = res.payback_months
+        summary = pd.DataFrame({
+            "measure": ["Area", "Financial year", "Impact map", "Prices", "GDP deflators", "Discounting",
+                        "Inputs: spend (GBP, present value)", "Social value (GBP, present value)",
+                        "Net present value (GBP)", "SROI ratio (GBP of social value per GBP 1)", "Net SROI ratio",
+                        "Payback (months)"],
+            "value": [self.area, domain.fy_label(self.year), Path(self.sroi_map_).name,
+                      f"{m.price_year} ({domain.fy_label(m.price_year)})", res.deflators.title, m.discount.describe(),
+                      f"{res.inputs_value:,.0f}", hide(f"{res.present_value:,.0f}"), hide(f"{res.npv:,.0f}"),
+                      hide(f"{res.sroi_ratio:.2f}"), hide(f"{res.net_sroi_ratio:.2f}"),
+                      hide("" if pay is None or not np.isfinite(pay) else f"{pay:.1f}")]})
+        adj = res.adjustments[["stakeholder", "outcome", "adjustment", "value", "status", "basis"]].copy()
+        adj["value"] = adj["value"].astype(float).round(3)
+        # The basis of an estimate quotes the area's sustained-outcome curve, whose values with the lasting
+        # impact table's counts could give a small number away: it names the source instead.
+        est = (adj["status"] == "estimated").to_numpy()
+        adj.loc[est, "basis"] = f"estimated from {self.area}'s data (sustained-outcome curves or a comparison rate)"
+        # A fallback's reason quotes how few people the data follow: the map's value is named instead.
+        fb = adj["basis"].astype(str).str.startswith("stated fallback").to_numpy()
+        adj.loc[fb, "basis"] = f"stated in the impact map ({self.area}'s data are too few to estimate it)"
+        adj["basis"] = [_reason(b) for b in adj["basis"]]
+        tables = [self._publish_table("sroi_summary", f"Social return: summary, {self.label} (impact map "
+                                      f"{Path(self.sroi_map_).name} evaluated on this area's data)", summary,
+                                      free=("value",)),
+                  self._publish_table("sroi_adjustments", f"Social return: deadweight, displacement, attribution "
+                                      f"and drop-off of each outcome, {self.label}", adj, free=("value",))]
+        notes = []
+        if small:
+            notes.append("An outcome in this area is reached by fewer than 5 people: the social value, the ratio "
+                         "and every sensitivity analysis built on them are suppressed, since they would reveal it.")
+        else:
+            ow = res.one_way()
+            sv = res.switching_values()
+            if len(ow):
+                ow = ow[["stakeholder", "outcome", "parameter", "point", "low", "high", "ratio_low", "ratio_high",
+                         "swing"]].copy()
+                ow[["point", "low", "high"]] = ow[["point", "low", "high"]].astype(float).round(3)
+                ow[["ratio_low", "ratio_high", "swing"]] = ow[["ratio_low", "ratio_high", "swing"]].astype(
+                    float).round(3)
+                tables.append(self._publish_table(
+                    "sroi_one_way", f"Social return: one-way sensitivity (the ratio at the low and high end of each "
+                    f"assumption's 90% range, the others held), {self.label}", ow,
+                    free=("point", "low", "high", "ratio_low", "ratio_high", "swing")))
+            sv = sv[["stakeholder", "outcome", "parameter", "point", "switching_value", "change", "share_of_point",
+                     "note"]].copy()
+            for c in ("point", "switching_value", "change", "share_of_point"):
+                sv[c] = sv[c].astype(float).round(3)
+            tables.append(self._publish_table(
+                "sroi_switching_values", f"Social return: switching values (the value of each assumption, the "
+                f"others held, at which the ratio reaches 1), {self.label}", sv,
+                free=("point", "switching_value", "change", "share_of_point")))
+        text = (f"The impact map `{Path(self.sroi_map_).name}` evaluated on the data of **{self.area}** for "
+                f"{domain.fy_label(self.year)}. The one-way analysis moves one assumption at a time across its "
+                "90% range; a switching value is how far an assumption must move, the others held, for the "
+                "social value to equal the spend. Quantities are numbers of people (counts): they obey the "
+                "report's disclosure rule.")
+        return self._add(Section("social_return_detail", heading, text, tables, [], notes))
+
     def methods(self, extra: str = "") -> Section:
         """Methods, definitions, limitations and the disclosure rule."""
         scale = "\n".join(f"| {k} | {v} |" for k, v in domain.SCALE.items())
@@ -1208,6 +1289,18 @@ episodes, readings, spend); the report is a parameterised notebook run unattende
 {dc.RULE}
 """
         return self._add(Section("methods", "Methods, definitions and limitations", text.strip()))
+
+
+def _reason(exc) -> str:
+    """A message fit to publish: a number of 1 to 4 in it (a count of excluded episodes, of people followed)
+    is written ``<5``.
+
+    >>> _reason(ValueError("no area can be followed (excluded: {'single_reading': (3, 'one reading')}, 12)"))
+    "no area can be followed (excluded: {'single_reading': (<5, 'one reading')}, 12)"
+    """
+    import re
+
+    return re.sub(r"(?<![\w.])[1-4](?![\w.])", dc.PRIMARY, str(exc))
 
 
 def _fmt_float(v: float) -> str:
