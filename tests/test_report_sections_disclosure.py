@@ -384,3 +384,63 @@ def test_explore_notebook_shows_no_identifier_and_no_small_count(study, store, t
     assert not re.search(r"person_id|episode_id|provider_id", text)
     assert "&lt;5" in text or "<5" in text  # the area's people are counted, and suppressed
     assert not re.search(r"people=\d", text)  # the Study's raw repr is not displayed
+
+
+# ------------------------------------------------------------ survival figures and intervals (issue 7)
+def _check_curve_points(table: pd.DataFrame, fig_data: pd.DataFrame, value: str, by: str | None) -> list[str]:
+    """Figure points with the table's shown months: none implies, leaves out, or differs from another by 1-4."""
+    bad = []
+    groups = [(None, fig_data)] if by is None else list(fig_data.groupby(by))
+    for key, pts in groups:
+        rows = table if by is None else table[table[by] == key]
+        n = float(pts["n"].iloc[0])
+        assert n >= 5 and str(rows["n"].iloc[0]) == str(int(n)), (key, n)
+        shown = {float(m): v for m, v in zip(rows["months"], rows[value])}
+        drawn = set(pts["time"].astype(float))
+        hidden_months = {m for m, v in shown.items() if not isinstance(v, (int, float, np.floating))}
+        assert not drawn & hidden_months, (key, drawn & hidden_months)
+        # (implied count of those who left the curve, rounding half-width): table values are rounded to 0.1%.
+        vals = [(n * (1 - s), 0.0) for s in pts["survival"]]
+        vals += [(n * (1 - v / 100), n * 0.0005) for m, v in shown.items() if m not in hidden_months]
+        for i, (a, ea) in enumerate(vals):
+            for lo, hi in ((a - ea, a + ea), (n - a - ea, n - a + ea)):
+                if lo >= 0.5 and hi < 4.5:
+                    bad.append(f"{key}: a point implies {a:.2f} of {n:g}")
+            for b, eb in vals[i + 1:]:
+                d = abs(a - b)
+                if d - ea - eb >= 0.5 and d + ea + eb < 4.5:
+                    bad.append(f"{key}: two points differ by {d:.2f} of {n:g}")
+    return bad
+
+
+def test_time_to_independence_has_seeded_intervals_and_figures_obey_the_rule(study):
+    big = lg.simulate(people=2000, seed=1)
+    checked = 0
+    for s, area in [(big, "Wales"), (big, "Cardiff"), (study, _small_areas(study)[-1])]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = AnnualReport(s, "auto", area, seed=5)
+            tti = rep.time_to_independence(n_boot=40)
+            again = AnnualReport(s, "auto", area, seed=5).time_to_independence(n_boot=40)
+            li = rep.lasting_impact(n_boot=20)
+        t = tti.tables[0].data
+        assert {"ci_lower", "ci_upper"} <= set(t.columns)
+        pd.testing.assert_frame_equal(t, again.tables[0].data)  # seeded: the same intervals every run
+        shown = t[[isinstance(v, float) for v in t["percent_reached"]]]
+        for _, r in shown.iterrows():
+            assert r["ci_lower"] <= r["percent_reached"] + 0.05 and r["percent_reached"] <= r["ci_upper"] + 0.05
+        for sec, value, by in ((tti, "percent_not_yet", None), (li, "percent_sustained", "outcome")):
+            if not sec.figures:
+                assert sec.notes, f"{area} {sec.key}: no figure and no reason given"
+                continue
+            fig = sec.figures[0]
+            assert fig.data is not None and len(fig.data)
+            assert not _check_curve_points(sec.tables[0].data, fig.data, value, by)
+            checked += 1
+            if by:  # groups of fewer than 5, or with a suppressed base, are not drawn, and the note says so
+                ns = sec.tables[0].data.drop_duplicates(by).set_index(by)["n"]
+                small = [k for k, v in ns.items() if not isinstance(v, (int, np.integer)) or v < 5]
+                assert not set(small) & set(fig.data[by])
+                if small:
+                    assert any(k in " ".join(sec.notes) for k in small)
+    assert checked >= 3

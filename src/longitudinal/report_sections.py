@@ -204,6 +204,8 @@ class PublishedFigure:
     caption: str
     png: bytes
     labels: tuple[str, ...] = ()  # every text on the figure, for checking disclosure
+    #: The values drawn, where they are not simply a published table's (the points of a curve), for checking.
+    data: pd.DataFrame | None = None
 
     def to_html(self) -> str:
         b64 = base64.b64encode(self.png).decode("ascii")
@@ -376,14 +378,14 @@ class AnnualReport:
                 tmp.write_bytes(tab.to_csv_bytes())
         return tab
 
-    def _publish_figure(self, name: str, caption: str, fig) -> PublishedFigure:
+    def _publish_figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
         labels = figure_labels(fig)
         ids = self._identifiers()
         leaked = [s for s in labels if s in ids]
         if leaked:  # pragma: no cover - figures are drawn from published tables only
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
         path = self.out / "figures" / f"{name}.png" if self.out is not None else None
-        return PublishedFigure(name, caption, save_figure(fig, path), labels)
+        return PublishedFigure(name, caption, save_figure(fig, path), labels, data)
 
     def _add(self, section: Section) -> Section:
         self.sections_ = [s for s in self.sections_ if s.key != section.key] + [section]
@@ -980,12 +982,37 @@ class AnnualReport:
                                       [c for c in ("n", "at_risk") if c in rr.columns], specs=rr_specs,
                                       free=("months",))]
         text = ("After a planned end of support, follow-up readings show whether the level reached was kept. The "
-                "share sustained is estimated allowing for the interval between follow-ups (Turnbull estimator); "
-                "re-referral is a cumulative incidence. Both use all episodes that ended by the year's end.")
-        return self._add(Section("lasting_impact", "Lasting impact", text, tables))
+                "share sustained is estimated allowing for the interval between follow-ups (Turnbull estimator), "
+                f"with 95% bootstrap intervals ({n_boot} replicates, seed {self.seed}); re-referral is a cumulative "
+                "incidence. Both use all episodes that ended by the year's end.")
+        curves = res.curves.assign(outcome=[domain.OUTCOMES[c].name if c in domain.OUTCOMES else c
+                                            for c in res.curves["outcome"]])
+        kept, notes = self._curve_points(curves, sus, "percent_sustained", "outcome")
+        figs = []
+        if len(kept):
+            import dataclasses
 
-    def time_to_independence(self, outcome: str | None = None, stage: int = 5) -> Section:
-        """Time from the start of support to first reaching ``stage`` in the headline outcome area."""
+            import matplotlib
+
+            matplotlib.use("Agg")
+            top = (sus.assign(n=pd.to_numeric(sus["n"], errors="coerce")).drop_duplicates("outcome")
+                   .nlargest(8, "n")["outcome"])
+            kept = kept[kept["outcome"].isin(set(top))]
+            fig = dataclasses.replace(res, curves=kept).plot(max_groups=8)
+            fig.axes[0].set_title(f"{self.label}: outcome levels sustained after a planned end", fontsize=10)
+            figs.append(self._publish_figure(
+                "sustained_outcomes", "Share of end-of-support levels sustained by months after a planned end, by "
+                "outcome area (the 8 areas with the most episodes followed), with 95% bootstrap bands; drawn "
+                "through the points the disclosure rule allows", fig,
+                kept[["outcome", "time", "survival", "ci_lower", "ci_upper", "n"]]))
+        return self._add(Section("lasting_impact", "Lasting impact", text, tables, figs, notes))
+
+    def time_to_independence(self, outcome: str | None = None, stage: int = 5, n_boot: int = 100) -> Section:
+        """Time from the start of support to first reaching ``stage`` in the headline outcome area.
+
+        The shares reaching it at 6, 12 and 24 months carry 95% percentile bootstrap intervals from
+        ``n_boot`` replicates (seeded with the report's seed).
+        """
         import warnings
 
         from .survival import time_to_independence
@@ -998,25 +1025,89 @@ class AnnualReport:
                 # Only the curves are published: covariates=None skips the Cox model, which the report does
                 # not show and which is most of the cost at national scale.
                 res = time_to_independence(self._year_study(), outcome=code, stage=stage, covariates=None,
-                                           n_boot=0, seed=self.seed)
+                                           n_boot=n_boot, seed=self.seed)
         except ValueError as exc:
             return self._add(Section("time_to_independence", f"Time to independence: {name}", "", notes=[
                 f"Time to independence could not be estimated for {self.area}: {_reason(exc)}"]))
         # The episodes followed lie within the distance table's episodes compared for this area.
         n_followed = int(res.survival_at["n"].iloc[0]) if len(res.survival_at) else 0
-        t, specs = self._survival_table(res.survival_at, {"reached": "percent_reached", "survival": "percent_not_yet"},
-                                        ci=False, hidden_n=self._within_published(n_followed, code))
+        within = self._within_published(n_followed, code)
+        # The interval of the share reaching the stage is that of the share not yet there, turned over.
+        sa = res.survival_at.assign(ci_lower=1 - res.survival_at["ci_upper"], ci_upper=1 - res.survival_at["ci_lower"])
+        t, specs = self._survival_table(sa, {"reached": "percent_reached", "survival": "percent_not_yet"},
+                                        ci=n_boot > 0, hidden_n=within)
         specs = (*specs, dc.Together(("percent_reached", "percent_not_yet")))
         t = dc.suppress_shares(t, specs)
-        t = t[["months", "percent_not_yet", "percent_reached", "at_risk", "n"]]
+        t = t[[c for c in ("months", "percent_not_yet", "percent_reached", "ci_lower", "ci_upper", "at_risk", "n")
+               if c in t.columns]]
         tables = [self._publish_table("time_to_independence", f"Share reaching stage {stage} in {name} within 6, 12 "
-                                      f"and 24 months of the start of support, {self.label}", t,
-                                      [c for c in ("n", "at_risk") if c in t.columns], specs=specs, free=("months",))]
+                                      f"and 24 months of the start of support (95% interval of the share reaching "
+                                      f"it), {self.label}", t, [c for c in ("n", "at_risk") if c in t.columns],
+                                      specs=specs, free=("months",))]
         text = (f"For episodes active in the year that started below stage {stage} in *{name}*, the time to the first "
                 f"reading at stage {stage} ({domain.SCALE[stage].lower()}), allowing for the interval between "
-                "readings (Turnbull estimator). Confidence intervals are not computed in the annual batch (they "
-                "need a bootstrap); see `lg.time_to_independence` for them.")
-        return self._add(Section("time_to_independence", f"Time to independence: {name}", text, tables))
+                "readings (Turnbull estimator)"
+                + (f", with 95% percentile bootstrap intervals ({n_boot} replicates, seed {self.seed})." if n_boot
+                   else "; no intervals (n_boot=0)."))
+        kept, notes = self._curve_points(res.curves, t, "percent_not_yet", None)
+        if within:
+            notes = [f"The episodes followed here differ in number from the distance table's episodes compared in "
+                     f"{name} by fewer than 5 (episodes already at stage {stage} at their first reading, or scored "
+                     "twice only after support ended): the two numbers together would reveal them, so this table "
+                     "and its figure are suppressed."]
+        figs = []
+        if len(kept):
+            import dataclasses
+
+            import matplotlib
+
+            matplotlib.use("Agg")
+            fig = dataclasses.replace(res, curves=kept).plot(at_risk=False)
+            ax = fig.axes[0]
+            ax.set_title(f"{self.label}: time to stage {stage} in {name}", fontsize=10)
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+            figs.append(self._publish_figure(
+                "time_to_independence", f"Share not yet at stage {stage} in {name} by months since support started, "
+                + ("with its 95% bootstrap band; " if n_boot else "") + "drawn through the points the disclosure rule "
+                "allows (no numbers at risk are drawn)", fig, kept[["time", "survival", "ci_lower", "ci_upper", "n"]]))
+        return self._add(Section("time_to_independence", f"Time to independence: {name}", text, tables, figs, notes))
+
+    def _curve_points(self, curves: pd.DataFrame, table: pd.DataFrame, value: str,
+                      by: str | None) -> tuple[pd.DataFrame, list[str]]:
+        """The points of survival curves a figure may draw, and notes on what it leaves out and why.
+
+        A group is drawn only when its base ``n`` is published and at least 5. Within it, the points of the
+        monthly grid are a series with the table's months (:func:`longitudinal.disclosure.series_mask`): the
+        months the table shows are kept first, the months it hides are never drawn, and a grid point is drawn
+        only if neither it, nor what it leaves out, nor its difference from any point drawn comes to 1-4 people.
+        Lines join the points drawn.
+        """
+        keep, left_out = [], []
+        groups = [(None, curves)] if by is None else list(curves.groupby(by, observed=True, sort=True))
+        for key, sub in groups:
+            rows = table if by is None else table[table[by] == key]
+            label = "" if by is None else f"{key}: "
+            n = rows["n"].iloc[0] if len(rows) else dc.SECONDARY
+            if not _is_number(n) or n < dc.THRESHOLD:
+                left_out.append(f"{label}fewer than {dc.THRESHOLD} episode-areas, or a base that is suppressed")
+                continue
+            sub = sub.sort_values("time")
+            shown = {float(m): v for m, v in zip(rows["months"], rows[value])}
+            t = sub["time"].to_numpy(dtype=float)
+            first = [i for i, x in enumerate(t) if x in shown and _is_number(shown[x])]
+            forbid = [i for i, x in enumerate(t) if x in shown and not _is_number(shown[x])]
+            hidden = dc.series_mask(n * (1 - sub["survival"].to_numpy(dtype=float)), n, first=first, forbid=forbid)
+            if (~hidden).sum() < 2:
+                left_out.append(f"{label}too few points can be drawn without revealing 1-4 people")
+                continue
+            keep.append(sub[~hidden].assign(n=int(n)))
+        notes = []
+        if left_out:
+            what = "The curve is" if by is None else "Curves are"
+            notes.append(f"{what} not drawn for " + "; ".join(left_out) + " (a curve of so few would show single "
+                         "people's events).")
+        return (pd.concat(keep, ignore_index=True) if keep else curves.iloc[:0]), notes
 
     def outcome_map(self, map_path: str | Path | None = None) -> Section:
         """The programme's outcome map, each step rated for progress and confidence from this area's data."""
