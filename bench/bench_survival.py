@@ -3,6 +3,14 @@
 Run (heavy; one at a time):
     flock /tmp/longitudinal-heavy.lock .venv/bin/python bench/bench_survival.py /tmp/wales400k
 
+Before/after in one run (absolute times drift on a shared machine; ratios measured together do not):
+give an earlier ``survival.py`` as the baseline, for example the one before the batched bootstrap,
+    git show 9c84606:src/longitudinal/survival.py > /tmp/survival_before.py
+    flock /tmp/longitudinal-heavy.lock .venv/bin/python bench/bench_survival.py /tmp/wales400k \
+        --baseline /tmp/survival_before.py
+Each call is then timed with the baseline and with the package alternately (``--repeat`` rounds, best
+kept), and the two results are compared for being identical.
+
 The study is made with
     flock /tmp/longitudinal-heavy.lock .venv/bin/longitudinal simulate --people 400000 --seed 1 \
         --out /tmp/wales400k --format parquet
@@ -10,34 +18,81 @@ The study is made with
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import sys
 import time
 
+import pandas as pd
+
 import longitudinal as lg
+import longitudinal.survival as current
 
 
-def main(path: str = "/tmp/wales400k") -> None:
+def _load_baseline(path: str):
+    """An earlier survival.py as a module of the package (its relative imports resolve against it)."""
+    spec = importlib.util.spec_from_file_location("longitudinal._survival_baseline", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _frames(r) -> dict[str, pd.DataFrame]:
+    if hasattr(r, "rereferral"):
+        return {"curves": r.curves, "by_year": r.by_year(), "rereferral": r.rereferral}
+    return {"curves": r.curves, "median": r.median, "survival_at": r.survival_at, "hazard_ratios": r.hazard_ratios}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("path", nargs="?", default="/tmp/wales400k")
+    ap.add_argument("--baseline", help="an earlier survival.py to time beside the current one")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per call (best time kept)")
+    ap.add_argument("--only", nargs="*", default=["tti", "tti_all", "sustained"],
+                    choices=["tti", "tti_all", "sustained"])
+    args = ap.parse_args(argv)
+
     t0 = time.perf_counter()
-    study = lg.load(path)
-    print(f"load: {time.perf_counter() - t0:.1f} s  {study!r}")
+    study = lg.load(args.path)
+    print(f"load: {time.perf_counter() - t0:.1f} s  {study!r}", flush=True)
 
-    t0 = time.perf_counter()
-    r = lg.time_to_independence(study, "managing_money", n_boot=100, seed=1)
-    print(f"time_to_independence(managing_money, n_boot=100, Cox on 4 covariates): "
-          f"{time.perf_counter() - t0:.1f} s  episode-areas={len(r.data):,} events={int(r.data['event'].sum()):,}")
-    print(r.survival_at.to_string(index=False))
-
-    t0 = time.perf_counter()
-    r = lg.time_to_independence(study, "all", n_boot=50, seed=1, covariates=["service_type", "start_score"])
-    print(f"time_to_independence(all 11 areas, n_boot=50, stratified Cox): {time.perf_counter() - t0:.1f} s  "
-          f"episode-areas={len(r.data):,}")
-
-    t0 = time.perf_counter()
-    s = lg.sustained_outcomes(study, n_boot=100, seed=1)
-    print(f"sustained_outcomes(all areas, by outcome x lead_need, n_boot=100): {time.perf_counter() - t0:.1f} s  "
-          f"areas followed={len(s.data):,} planned ends={len(s.rereferral_data):,}")
-    print(s.by_year().groupby("year")[["survival"]].describe().to_string())
+    calls = {
+        "tti": ("time_to_independence(managing_money, n_boot=100, Cox on 4 covariates)",
+                lambda m: m.time_to_independence(study, "managing_money", n_boot=100, seed=1)),
+        "tti_all": ("time_to_independence(all 11 areas, n_boot=50, stratified Cox)",
+                    lambda m: m.time_to_independence(study, "all", n_boot=50, seed=1,
+                                                     covariates=["service_type", "start_score"])),
+        "sustained": ("sustained_outcomes(all areas, by outcome x lead_need, n_boot=100)",
+                      lambda m: m.sustained_outcomes(study, n_boot=100, seed=1)),
+    }
+    mods = [("current", current)] + ([("baseline", _load_baseline(args.baseline))] if args.baseline else [])
+    for key in args.only:
+        label, call = calls[key]
+        best, results = {}, {}
+        for _ in range(args.repeat):
+            for name, mod in reversed(mods):  # baseline first in each round
+                t0 = time.perf_counter()
+                results[name] = call(mod)
+                dt = time.perf_counter() - t0
+                best[name] = min(best.get(name, dt), dt)
+                print(f"  {key} [{name}]: {dt:.1f} s", flush=True)
+        r = results["current"]
+        line = f"{label}: {best['current']:.1f} s"
+        if "baseline" in best:
+            same = all(a.equals(b) for a, b in zip(_frames(r).values(), _frames(results["baseline"]).values()))
+            line += (f"  (baseline {best['baseline']:.1f} s, {best['baseline'] / best['current']:.2f}x; "
+                     f"results identical: {same})")
+        print(line, flush=True)
+        if key == "tti":
+            print(f"  episode-areas={len(r.data):,} events={int(r.data['event'].sum()):,}")
+            print(r.survival_at.to_string(index=False))
+        elif key == "tti_all":
+            print(f"  episode-areas={len(r.data):,}")
+        else:
+            print(f"  areas followed={len(r.data):,} planned ends={len(r.rereferral_data):,}")
+            print(r.by_year().groupby("year")[["survival"]].describe().to_string())
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()

@@ -385,3 +385,148 @@ def test_fast_cox_residuals_match_lifelines_loops():
         assert not np.allclose(b.standard_errors_, np.sqrt(np.diag(b.variance_matrix_)))  # clustering counted
         np.testing.assert_allclose(pb["test_statistic"], pa["test_statistic"], rtol=1e-9)
         np.testing.assert_allclose(rb.to_numpy(), ra.to_numpy(), atol=1e-12)
+
+
+# ----------------------------------------------------------------- the batched bootstrap is the one-at-a-time bootstrap
+def _reference_band(curve, boots, times, alpha):
+    """The band as computed before the batched bootstrap: each replicate's own curve, NaN-aware quantiles."""
+    est = curve.survival(times)
+    bs = np.stack([b.survival(times) for b in boots])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cl = np.nanquantile(bs, alpha / 2, axis=0)
+        cu = np.nanquantile(bs, 1 - alpha / 2, axis=0)
+    cl[np.isnan(est)] = np.nan
+    cu[np.isnan(est)] = np.nan
+    return est, cl, cu
+
+
+def _reference_median(curve):
+    """The median as computed before (from the pandas table of break points)."""
+    st = curve.steps()
+    below = np.flatnonzero(st["survival"].to_numpy() <= 0.5)
+    if below.size == 0:
+        return float("nan")
+    k = below[0]
+    if k == 0:
+        return float(st["time"].iloc[0])
+    t0, t1 = st["time"].iloc[k - 1], st["time"].iloc[k]
+    s0, s1 = st["survival"].iloc[k - 1], st["survival"].iloc[k]
+    return float(t0 + (s0 - 0.5) / (s0 - s1) * (t1 - t0)) if s0 != s1 else float(t1)
+
+
+def _interval_problems():
+    rng = np.random.default_rng(3)
+    # sustained-outcome shape: whole months, follow-ups at 6, 12, 24, some lost in (lo, lo + 0.5]
+    n = 700
+    T = rng.exponential(30, n)
+    fu = np.array([6.0, 12.0, 24.0])
+    seen = rng.random((n, 3)) < 0.8
+    lo, hi = np.zeros(n), np.full(n, np.inf)
+    for i in range(n):
+        (lo[i],), (hi[i],) = _inspect(T[i:i + 1], [fu[seen[i]]])
+    keep = (hi > lo) & ~((lo == 0) & np.isinf(hi))
+    yield lo[keep], hi[keep]
+    # time-to-independence shape: irregular reviews, many innermost intervals
+    T = rng.weibull(1.3, 400) * 10
+    lo, hi = _inspect(T, [np.cumsum(rng.uniform(1, 4, 10)) for _ in T])
+    yield lo, hi
+    # ties at the right end of one interval and the left of the next, and a single innermost interval
+    yield np.array([0.0, 1.0, 1.0, 2.0, 0.0]), np.array([1.0, 2.0, np.inf, np.inf, 2.0])
+    yield np.array([0.0, 0.0, 0.0]), np.array([np.inf, 5.0, 5.0])
+
+
+def test_batched_bootstrap_equals_one_replicate_at_a_time():
+    """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
+    from longitudinal.survival import (_band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from,
+                                       _medians)
+
+    for lo, hi in _interval_problems():
+        a_curve, a = _fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
+        b_curve, b = _fit_with_bootstrap_reference(lo, hi, n_boot=60, rng=np.random.default_rng(11))
+        np.testing.assert_array_equal(a_curve.mass, b_curve.mass)
+        assert len(a) == len(b) == 60
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x.mass, y.mass)  # bit for bit, not approximately
+            assert (x.iterations, x.last_time, x.n) == (y.iterations, y.last_time, y.n)
+        times = np.r_[np.arange(0, 30, 0.5), 6, 12, 24]
+        for new, old in zip(_band(a_curve, a, times, 0.05), _reference_band(b_curve, b, times, 0.05)):
+            np.testing.assert_array_equal(new, old)
+        np.testing.assert_array_equal(_medians(a), [_reference_median(c) for c in b])
+        np.testing.assert_array_equal([_median_from(a_curve)], [_reference_median(b_curve)])
+
+
+def test_fit_many_stops_each_replicate_where_fit_does():
+    """Replicates stop at different iterations (Kuhn-Tucker or likelihood test); each leaves the batch on its own."""
+    from longitudinal.survival import _collapse, _TurnbullProblem
+
+    rng = np.random.default_rng(5)
+    T = rng.weibull(0.8, 300) * 8
+    lo, hi = _inspect(T, [np.sort(rng.uniform(0, 20, 6)) for _ in T])
+    ul, uh, cnt = _collapse(lo, hi)
+    prob = _TurnbullProblem(ul, uh)
+    W = rng.multinomial(int(cnt.sum()), cnt / cnt.sum(), size=40).astype(float)
+    for p0, tol, max_iter in ((None, 1e-8, 2_000), (prob.fit(cnt)[0], 1e-8, 2_000), (None, 1e-12, 7)):
+        P, its = prob.fit_many(W, p0, tol=tol, max_iter=max_iter)
+        ref = [prob.fit(w, p0, tol=tol, max_iter=max_iter) for w in W]
+        np.testing.assert_array_equal(P, np.stack([r[0] for r in ref]))
+        np.testing.assert_array_equal(its, [r[1] for r in ref])
+        assert len(set(its.tolist())) > 1 or max_iter == 7
+    # the full fit is the NPMLE: Kuhn-Tucker d_j <= 1 + tol where it stopped on that test
+    p, _ = prob.fit(cnt, tol=1e-8, max_iter=50_000)
+    cp = np.r_[0.0, np.cumsum(p)]
+    q = cnt / (cp[prob.j1] - cp[prob.j0])
+    d = np.cumsum(np.bincount(prob.j0, q, minlength=p.size + 1) - np.bincount(prob.j1, q, minlength=p.size + 1))
+    assert d[:p.size].max() / cnt.sum() <= 1 + 1e-6
+
+
+def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
+    from scipy.optimize import isotonic_regression
+
+    from longitudinal.survival import _collapse, _isotonic_increasing
+
+    rng = np.random.default_rng(2)
+    lo = rng.integers(0, 6, 500).astype(float)
+    hi = lo + rng.choice([0.5, 1.0, 3.0, np.inf], 500)
+    g = pd.DataFrame({"lo": lo, "hi": hi}).groupby(["lo", "hi"], sort=True).size()
+    ul, uh, cnt = _collapse(lo, hi)
+    np.testing.assert_array_equal(ul, g.index.get_level_values(0).to_numpy(float))
+    np.testing.assert_array_equal(uh, g.index.get_level_values(1).to_numpy(float))
+    np.testing.assert_array_equal(cnt, g.to_numpy(float))
+    for n in (1, 2, 5, 300):
+        y, w = rng.normal(size=n).cumsum() * rng.choice([-1, 1]), rng.uniform(1e-6, 5, n)
+        np.testing.assert_array_equal(_isotonic_increasing(y, w), isotonic_regression(y, weights=w).x)
+
+
+def test_fast_aalen_johansen_bounds_match_lifelines():
+    """The cumulative-sum variance and CI of re-referral are lifelines' row loop to the bit."""
+    from longitudinal.survival import _fast_aalen_johansen_class
+
+    fast = _fast_aalen_johansen_class()
+    rng = np.random.default_rng(8)
+    for n, digits in ((40, 0), (900, 1), (2500, 3)):
+        t = np.round(rng.exponential(12, n), digits)  # ties: lifelines jitters them with the seed
+        e = rng.choice([0, 1, 2, 3], n, p=[0.4, 0.35, 0.15, 0.1])
+        for code in (1, 2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                a = AalenJohansenFitter(seed=3, alpha=0.05).fit(t, e, event_of_interest=code)
+                b = fast(seed=3, alpha=0.05).fit(t, e, event_of_interest=code)
+            pd.testing.assert_frame_equal(b.cumulative_density_, a.cumulative_density_, check_exact=True)
+            pd.testing.assert_series_equal(b.variance_, a.variance_, check_exact=True)
+            pd.testing.assert_frame_equal(b.confidence_interval_, a.confidence_interval_, check_exact=True)
+
+
+def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(monkeypatch):
+    import longitudinal.survival as sv
+
+    study = lg.simulate(people=900, seed=7)
+    a = sustained_outcomes(study, n_boot=25, seed=4)
+    b = sustained_outcomes(study, n_boot=25, seed=4)
+    pd.testing.assert_frame_equal(a.curves, b.curves, check_exact=True)
+    pd.testing.assert_frame_equal(a.rereferral, b.rereferral, check_exact=True)
+    monkeypatch.setattr(sv, "_fit_with_bootstrap", sv._fit_with_bootstrap_reference)
+    monkeypatch.setattr(sv, "_band", _reference_band)
+    c = sustained_outcomes(study, n_boot=25, seed=4)
+    pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
+    pd.testing.assert_frame_equal(a.by_year(), c.by_year(), check_exact=True)
