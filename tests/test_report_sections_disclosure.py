@@ -444,3 +444,34 @@ def test_time_to_independence_has_seeded_intervals_and_figures_obey_the_rule(stu
                 if small:
                     assert any(k in " ".join(sec.notes) for k in small)
     assert checked >= 3
+
+
+def test_a_figure_repeated_in_two_tables_is_suppressed_in_both(study):
+    """One table must not show what another hides: headline counts, distance figures in the indicators."""
+    for area in _small_areas(study):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = AnnualReport(study, "auto", area, seed=3)
+            head = rep.headline().tables
+            h = head[0].data.set_index("measure")["value"]
+            need = head[1].data.set_index("lead_need")
+            ages = rep.demographics().tables[0].data.set_index("age_band")
+            comp = rep.completeness().tables[0].data.set_index("measure")["episodes"]
+            dist = rep.distance().tables[0].data
+            ind = rep.outcome_map().tables[1].data
+        pairs = [(h["People supported"], need.at["All", "people"]), (h["People supported"], ages.at["All", "all"]),
+                 (h["Episodes of support active"], need.at["All", "episodes"]),
+                 (h["Episodes started"], need.at["All", "started"]),
+                 (h["Episodes started"], comp["Episodes started in the year"]),
+                 (h["Episodes ended"], comp["Episodes ended in the year"]),
+                 (h["Episodes of support active"], comp["Active episodes in the year"])]
+        for a, b in pairs:
+            assert str(a) == str(b), (area, pairs)
+        dist = dist.assign(code=rep._distance_published()["code"].to_numpy()).set_index("code")
+        for _, r in ind.iterrows():
+            if r["params"].count("=") != 1 or not r["params"].startswith("outcome="):
+                continue
+            code = r["params"].split("=", 1)[1]
+            cols = {"share_improving": ["pct_improved"], "mean_change": ["mean_change", "ci_lower", "ci_upper"]}
+            if r["indicator"] in cols and (dist.loc[code, cols[r["indicator"]]] == dc.SECONDARY).any():
+                assert r["value"] == dc.SECONDARY and r["ci_lower"] == dc.SECONDARY, (area, code, r.to_dict())

@@ -1150,10 +1150,11 @@ class AnnualReport:
         iv_pub["missing_share"] = dc.hide(iv_pub["missing_share"], count_miss)
         # The share improving and the mean change of a whole area are the distance table's figures: suppressed
         # here when they are there, or the two tables together would undo each other's protection.
+        # (The mean change's interval is the distance table's too: hidden there, it hides the value here.)
         dist = self._distance_published().set_index("code")
-        same = {"share_improving": "pct_improved", "mean_change": "mean_change"}
+        same = {"share_improving": ("pct_improved",), "mean_change": ("mean_change", "ci_lower", "ci_upper")}
         as_dist = np.array([iv.at[i, "indicator"] in same and set(p) == {"outcome"} and p["outcome"] in dist.index
-                            and not _is_number(dist.at[p["outcome"], same[iv.at[i, "indicator"]]])
+                            and not all(_is_number(dist.at[p["outcome"], c]) for c in same[iv.at[i, "indicator"]])
                             for i, p in enumerate(params)], dtype=bool)
         iv_pub["value"] = dc.hide(iv_pub["value"], as_dist & iv_pub["value"].notna().to_numpy())
         iv_pub = dc.suppress_shares(iv_pub, _INDICATOR_SPECS).drop(columns="row")
