@@ -767,10 +767,11 @@ class AnnualReport:
         info = dc.suppress(info.iloc[:3], ["value"], label_column="measure", sums=[single]).pipe(
             lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
         tables = [self._publish_table("trajectory_fixed_effects", f"Trajectory model for {name}, {self.label}: "
-                                      "fixed effects (95% Wald CIs)", fe,
-                                      free=("estimate", "std_error", "ci_lower", "ci_upper", "p")),
+                                      "fixed effects (95% Wald CIs)", fe, free=_numeric_columns(fe)),
+                  # Model parameters of at least min_episodes episodes: no column describes a small group.
                   self._publish_table("trajectory_variance", f"Trajectory model for {name}: random-effect SDs and "
-                                      "correlation, residual SD", vc, free=("estimate",)),
+                                      "correlation, residual SD", vc,
+                                      free=_numeric_columns(vc)),
                   self._publish_table("trajectory_fit", f"Trajectory model for {name}: data and fit", info,
                                       specs=(single,), label_column="measure")]
         # The population mean trajectory only: individual episodes' lines are never drawn in a report.
@@ -853,7 +854,7 @@ class AnnualReport:
             tables.append(self._publish_table(
                 "transitions_model", f"Multi-state model of {name}, {self.label}: mean time in each stage and "
                 "expected time to first reach stage 5 (converged: " + str(bool(fit.converged)) + ")", model,
-                free=("mean years in stage", "expected years to first reach stage 5")))
+                free=_numeric_columns(model)))
             figs.append(self._publish_figure(
                 "transitions_model", f"Probability of being at each stage over time from each starting stage in "
                 f"{name} (multi-state Markov model)", fit.plot()))
@@ -1381,6 +1382,11 @@ episodes, readings, spend); the report is a parameterised notebook run unattende
 {dc.RULE}
 """
         return self._add(Section("methods", "Methods, definitions and limitations", text.strip()))
+
+
+def _numeric_columns(t: pd.DataFrame) -> tuple[str, ...]:
+    """The numeric columns of a table of model parameters (fitted on enough episodes to describe no small group)."""
+    return tuple(c for c in t.columns if pd.api.types.is_numeric_dtype(t[c]))
 
 
 def _reason(exc) -> str:
