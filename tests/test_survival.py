@@ -467,10 +467,12 @@ def test_fit_many_stops_each_replicate_where_fit_does():
     prob = _TurnbullProblem(ul, uh)
     W = rng.multinomial(int(cnt.sum()), cnt / cnt.sum(), size=40).astype(float)
     for p0, tol, max_iter in ((None, 1e-8, 2_000), (prob.fit(cnt)[0], 1e-8, 2_000), (None, 1e-12, 7)):
-        P, its = prob.fit_many(W, p0, tol=tol, max_iter=max_iter)
         ref = [prob.fit(w, p0, tol=tol, max_iter=max_iter) for w in W]
-        np.testing.assert_array_equal(P, np.stack([r[0] for r in ref]))
-        np.testing.assert_array_equal(its, [r[1] for r in ref])
+        # one batch, batches of 10 rows, and one row at a time (the large-problem path)
+        for cells in (None, 10 * W.shape[1], 1):
+            P, its = prob.fit_many(W, p0, tol=tol, max_iter=max_iter, cells=cells)
+            np.testing.assert_array_equal(P, np.stack([r[0] for r in ref]))
+            np.testing.assert_array_equal(its, [r[1] for r in ref])
         assert len(set(its.tolist())) > 1 or max_iter == 7
     # the full fit is the NPMLE: Kuhn-Tucker d_j <= 1 + tol where it stopped on that test
     p, _ = prob.fit(cnt, tol=1e-8, max_iter=50_000)
