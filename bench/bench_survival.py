@@ -50,21 +50,37 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline", help="an earlier survival.py to time beside the current one")
     ap.add_argument("--repeat", type=int, default=1, help="rounds per call (best time kept)")
     ap.add_argument("--only", nargs="*", default=["tti", "tti_all", "sustained"],
-                    choices=["tti", "tti_all", "sustained"])
+                    choices=["tti", "tti_all", "sustained", "report_sustained", "report_tti"],
+                    help="report_*: the calls of the annual report's sections (lasting_impact: by outcome, "
+                         "n_boot=50; time_to_independence: one outcome, no Cox, n_boot=100)")
+    ap.add_argument("--authority", help="only this local authority's episodes (Study.subset), as a report of one area")
+    ap.add_argument("--n-boot", type=int, help="bootstrap replicates instead of 100 / 50 (0: the cost without the "
+                                                "bootstrap, to price it)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     study = lg.load(args.path)
+    if args.authority:
+        study = study.subset(local_authority=args.authority)
     print(f"load: {time.perf_counter() - t0:.1f} s  {study!r}", flush=True)
 
+    nb = {"tti": 100, "tti_all": 50, "sustained": 100, "report_sustained": 50, "report_tti": 100}
+    if args.n_boot is not None:
+        nb = dict.fromkeys(nb, args.n_boot)
     calls = {
-        "tti": ("time_to_independence(managing_money, n_boot=100, Cox on 4 covariates)",
-                lambda m: m.time_to_independence(study, "managing_money", n_boot=100, seed=1)),
-        "tti_all": ("time_to_independence(all 11 areas, n_boot=50, stratified Cox)",
-                    lambda m: m.time_to_independence(study, "all", n_boot=50, seed=1,
+        "tti": (f"time_to_independence(managing_money, n_boot={nb['tti']}, Cox on 4 covariates)",
+                lambda m: m.time_to_independence(study, "managing_money", n_boot=nb["tti"], seed=1)),
+        "tti_all": (f"time_to_independence(all 11 areas, n_boot={nb['tti_all']}, stratified Cox)",
+                    lambda m: m.time_to_independence(study, "all", n_boot=nb["tti_all"], seed=1,
                                                      covariates=["service_type", "start_score"])),
-        "sustained": ("sustained_outcomes(all areas, by outcome x lead_need, n_boot=100)",
-                      lambda m: m.sustained_outcomes(study, n_boot=100, seed=1)),
+        "sustained": (f"sustained_outcomes(all areas, by outcome x lead_need, n_boot={nb['sustained']})",
+                      lambda m: m.sustained_outcomes(study, n_boot=nb["sustained"], seed=1)),
+        "report_sustained": (f"sustained_outcomes(by outcome, n_boot={nb['report_sustained']}) as in the report",
+                             lambda m: m.sustained_outcomes(study, by="outcome", n_boot=nb["report_sustained"],
+                                                            seed=1)),
+        "report_tti": (f"time_to_independence(managing_money, no Cox, n_boot={nb['report_tti']}) as in the report",
+                       lambda m: m.time_to_independence(study, "managing_money", covariates=None,
+                                                        n_boot=nb["report_tti"], seed=1)),
     }
     mods = [("current", current)] + ([("baseline", _load_baseline(args.baseline))] if args.baseline else [])
     for key in args.only:
@@ -84,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
             line += (f"  (baseline {best['baseline']:.1f} s, {best['baseline'] / best['current']:.2f}x; "
                      f"results identical: {same})")
         print(line, flush=True)
+        if key.startswith("report"):
+            continue
         if key == "tti":
             print(f"  episode-areas={len(r.data):,} events={int(r.data['event'].sum()):,}")
             print(r.survival_at.to_string(index=False))
