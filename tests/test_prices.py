@@ -209,3 +209,23 @@ def test_cli_converts_a_release_and_sroi_uses_it(tmp_path):
     assert "GDP_Deflators_March_2026.xlsx" in res["deflator_source"]
     r = runner.invoke(app, ["sroi", str(map_path), "--deflators", str(tmp_path / "missing.xlsx")])
     assert r.exit_code == 2 and "missing.xlsxdoesnotexist" in "".join(r.output.split())
+
+
+def test_spacer_rows_inside_the_block_and_a_short_block(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    path = march_2026_workbook(tmp_path / "release.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    ws.insert_rows(8 + 25)  # a blank row between 2024-25 (outturn) and 2025-26 (the first forecast year)
+    wb.save(path)
+    d = read_hmt_release(path)
+    assert d.table["financial_year"].iloc[-1] == 2030
+    assert d.table.set_index("financial_year")["deflator"][2030] == pytest.approx(MARCH_2026_FORECAST[2030])
+    # forecast rows missing from the block, though the notes announce them: an error, not a shorter table
+    for r in range(8 + 26, 8 + 32):
+        for c in (2, 3, 4):
+            ws.cell(r, c).value = None
+    wb.save(path)
+    with pytest.raises(DeflatorError, match="notes give forecasts to 2030-31 but the '2024-25 = 100' block ends "
+                                            "at 2024-25"):
+        read_hmt_release(path)

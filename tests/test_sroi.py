@@ -547,3 +547,11 @@ def test_a_misspelt_key_is_an_error_not_a_silent_default(where, bad, message):
         m["outcomes"][0]["drop_off"] = bad
     with pytest.raises(ImpactMapError, match=message):
         sroi.evaluate(m)
+
+
+def test_a_misspelt_distribution_key_is_an_error():
+    m = simple_map([one_outcome(distributions={"deadweight": {"dist": "normal", "mean": 0.2, "sd": 0.05,
+                                                              "sdd": 0.9}})])
+    with pytest.raises(ImpactMapError, match=r"field 'sdd': unknown key 'sdd' in distributions.deadweight "
+                                             r"\(normal\) \(did you mean 'sd'\?\)"):
+        sroi.evaluate(m)

@@ -273,9 +273,7 @@ def read_hmt_release(path: str | Path) -> Deflators:
         label = r[label_col] if len(r) > label_col else None
         m = _FY_LABEL.match(str(label)) if label is not None else None
         if m is None:
-            if years and all(_number(c) is None for c in r):
-                break  # the block ends at the first row with no year and no figure (footnotes follow)
-            continue
+            continue  # spacer, heading or footnote rows: the block is the rows with a financial-year label
         year = int(m.group(1))
         if (int(m.group(1)) + 1) % 100 != int(m.group(2)):
             raise DeflatorError(f"{path}: {label!r} is not a financial year", row=k, field="financial year")
@@ -302,13 +300,17 @@ def read_hmt_release(path: str | Path) -> Deflators:
         values.append(level)
     if not years:
         raise DeflatorError(f"{path}: the '{base}' block has no figures")
-    forecast_from = None
+    forecast_from = forecast_to = None
     for line in notes:
         if "forecast" in line.lower():
             fm = _FORECAST_RANGE.search(line)
             if fm:
-                forecast_from = int(fm.group(1))
+                forecast_from, forecast_to = int(fm.group(1)), int(fm.group(3))
                 break
+    if forecast_to is not None and years[-1] < forecast_to:
+        raise DeflatorError(f"{path}: the release's notes give forecasts to {domain.fy_label(forecast_to)} but the "
+                            f"'{base}' block ends at {domain.fy_label(years[-1])}; the file looks incomplete or "
+                            "laid out differently")
     status = [("forecast" if forecast_from is not None and y >= forecast_from else
                "outturn" if forecast_from is not None else "") + (" (compounded from per cent change)"
                                                                   if y in compounded else "") for y in years]

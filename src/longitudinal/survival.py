@@ -184,10 +184,24 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2
     return prob.curve(p, w, it)
 
 
-try:  # scipy's PAVA kernel itself: ``isotonic_regression`` minus its per-call checks and result object
-    from scipy.optimize._pava_pybind import pava as _pava
-except ImportError:  # pragma: no cover - a scipy that moved it: the public function, same numbers
-    _pava = None
+def _private_pava():
+    """scipy's PAVA kernel (``isotonic_regression`` minus its per-call checks and result object), if this
+    scipy has it with the signature and result we rely on; else None and the public function is used."""
+    try:
+        from scipy.optimize import isotonic_regression
+        from scipy.optimize._pava_pybind import pava
+    except ImportError:  # pragma: no cover - a scipy that moved it
+        return None
+    y, w = np.array([3.0, 1.0, 2.0, 5.0, 4.0]), np.array([1.0, 2.0, 1.0, 3.0, 1.0])
+    try:  # a private function may change without notice: check it against the public one once
+        got = pava(y.copy(), w.copy(), np.full(y.size + 1, -1, dtype=np.intp))[0]
+        ok = np.array_equal(got, isotonic_regression(y, weights=w, increasing=True).x)
+    except Exception:  # pragma: no cover - any change of signature or result
+        ok = False
+    return pava if ok else None
+
+
+_pava = _private_pava()
 
 
 def _isotonic_increasing(y: np.ndarray, w: np.ndarray) -> np.ndarray:
