@@ -701,13 +701,15 @@ _ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate"), "drop_off": 
 _DISTS = {"beta": ({"mean", "sd"}, {"a", "b"}), "triangular": ({"low", "mode", "high"},),
           "lognormal": ({"median", "sigma"},), "normal": ({"mean", "sd"},), "uniform": ({"low", "high"},),
           "fixed": (set(),)}
+_DIST_OPTIONAL = {"fixed": {"value"}}  # a fixed multiplier of the point value, 1 when left out
 
 
 def _check_dist(spec: Any, row: str, fld: str, share: bool) -> None:
     if not isinstance(spec, Mapping) or spec.get("dist") not in _DISTS:
         raise ImpactMapError(f"expected {{dist: one of {', '.join(_DISTS)}, ...}}, not {spec!r}", row=row, field=fld)
     keys = set(spec) - {"dist"}
-    _check_keys(keys, set().union(*_DISTS[spec["dist"]]), row=row, what=f"{fld} ({spec['dist']})")
+    allowed = set().union(*_DISTS[spec["dist"]]) | _DIST_OPTIONAL.get(spec["dist"], set()) | {"_scale"}
+    _check_keys(keys, allowed, row=row, what=f"{fld} ({spec['dist']})")
     if not any(need <= keys for need in _DISTS[spec["dist"]]):
         raise ImpactMapError(f"{spec['dist']} needs " + " or ".join(str(sorted(n)) for n in _DISTS[spec["dist"]]),
                              row=row, field=fld)
