@@ -2,11 +2,13 @@
 # Best-effort install of the optional system packages some tests use:
 #   chromium      - the report tests open the HTML reports in headless Chromium
 #   r-cran-msm    - the transitions tests compare with R's msm
+#   r-cran-nlme   - the mixed-model tests compare variance-component intervals with nlme's intervals()
 # Needs root and Debian's apt; otherwise it says so and those tests skip.
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 Rscript -e 'library(msm)' >/dev/null 2>&1 || need+=(r-cran-msm)
+Rscript -e 'library(nlme)' >/dev/null 2>&1 || need+=(r-cran-nlme)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: cannot install ${need[*]} (not root or no apt-get); the tests that need them will skip" >&2
