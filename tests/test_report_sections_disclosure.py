@@ -23,6 +23,7 @@ import pytest
 
 import longitudinal as lg
 from longitudinal import disclosure as dc
+from longitudinal import report_sections
 from longitudinal.report_sections import AnnualReport, PublishedTable, _active, last_complete_year
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "annual_report.ipynb"
@@ -475,3 +476,105 @@ def test_a_figure_repeated_in_two_tables_is_suppressed_in_both(study):
             cols = {"share_improving": ["pct_improved"], "mean_change": ["mean_change", "ci_lower", "ci_upper"]}
             if r["indicator"] in cols and (dist.loc[code, cols[r["indicator"]]] == dc.SECONDARY).any():
                 assert r["value"] == dc.SECONDARY and r["ci_lower"] == dc.SECONDARY, (area, code, r.to_dict())
+
+
+# ------------------------------------------------- across areas: Wales minus the authorities
+#: The count tables that add up across the authorities (each episode belongs to one authority),
+#: with the column naming their rows; the headline's money rows are not counts.
+ADDITIVE = {"headline": "measure", "by_lead_need": "lead_need", "trend": "financial_year",
+            "age_sex": "age_band", "completeness": "measure", "completeness_by_outcome": "outcome"}
+
+
+def _published(rep: AnnualReport) -> dict[str, PublishedTable]:
+    tabs = [*rep.headline().tables, *rep.demographics().tables, *rep.completeness().tables]
+    return {t.name: t for t in tabs if t.name in ADDITIVE}
+
+
+def cross_area_leaks(wales: dict[str, PublishedTable], areas: dict[str, dict[str, PublishedTable]]) -> list[str]:
+    """Hidden authority cells that Wales minus the other authorities' published cells gives away.
+
+    Reads the published tables only. For every cell (row, count column) Wales publishes: the authorities
+    that hide it hold, together, Wales minus what the others publish (a row an authority leaves out is 0).
+    One such authority: its cell is recovered exactly. Several: their sum is, and must not be 1 to 4.
+    """
+    leaks = []
+    for name, label in ADDITIVE.items():
+        w = wales[name]
+        for _, row in w.data.iterrows():
+            key = row[label]
+            if name == "headline" and str(key).startswith("Spend"):
+                continue
+            for col in w.count_columns:
+                wv = _num(None if pd.isna(row[col]) else str(row[col]))
+                if math.isnan(wv):
+                    continue  # Wales hides it (or it is blank)
+                hiders, known = [], 0.0
+                for area, tabs in areas.items():
+                    d = tabs[name].data
+                    hit = d[d[label].astype(str) == str(key)]
+                    if hit.empty:
+                        continue  # not listed: none
+                    v = hit[col].iat[0]
+                    if pd.isna(v):
+                        continue
+                    if str(v) in MARKERS:
+                        hiders.append(area)
+                    else:
+                        known += float(v)
+                rest = wv - known
+                if len(hiders) == 1 or (hiders and 0.5 <= rest < 4.5):
+                    leaks.append(f"{name}[{key}, {col}]: Wales {wv:g} - published = {rest:g} hidden by {hiders}")
+    return leaks
+
+
+def test_cross_area_checker_sees_a_single_hidden_cell():
+    def tab(v):
+        return PublishedTable("age_sex", "", pd.DataFrame({"age_band": ["75-84"], "all": [v]}), ("all",))
+    wales = {n: PublishedTable(n, "", pd.DataFrame({lab: []}), ()) for n, lab in ADDITIVE.items()}
+    wales["age_sex"] = tab(12)
+    areas = {a: dict(wales) for a in ("A", "B")}
+    areas["A"] = {**areas["A"], "age_sex": tab("<5")}
+    areas["B"] = {**areas["B"], "age_sex": tab(10)}
+    assert cross_area_leaks(wales, areas) == ["age_sex[75-84, all]: Wales 12 - published = 2 hidden by ['A']"]
+    wales["age_sex"] = tab("[c]")
+    assert cross_area_leaks(wales, areas) == []
+
+
+@pytest.fixture
+def across(monkeypatch):
+    monkeypatch.setattr(report_sections, "PROTECT_ACROSS_AREAS", True)
+
+
+def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
+    study = lg.simulate(people=3000, seed=1)
+    wales = _published(AnnualReport(study, area="Wales"))
+    areas = {a: _published(AnnualReport(study, area=a)) for a in lg.domain.LA_NAMES}
+    leaks = cross_area_leaks(wales, areas)
+    assert not leaks, "\n".join(leaks[:20]) + f"\n({len(leaks)} in all)"
+
+
+def test_wales_hides_what_an_authority_hides_and_nothing_else_changes(across):
+    # The reviewer's cell: Blaenau Gwent hides people aged 75-84 (2 of them); Wales hides the cell too.
+    study = lg.simulate(people=3000, seed=1)
+    wales = AnnualReport(study, area="Wales")
+    area = AnnualReport(study, area="Blaenau Gwent")
+    a = area.demographics().tables[0].data.set_index("age_band")
+    assert a.loc["75-84", "all"] == dc.PRIMARY
+    w = wales.demographics().tables[0].data.set_index("age_band")
+    assert w.loc["75-84", "all"] in MARKERS
+    # The authorities' tables seen from Wales are the ones they publish.
+    hidden = wales._area_hidden()["age_sex"]
+    assert ("75-84", "all") in hidden
+    pub = area.demographics().tables[0].data
+    mine = {(r, c) for c in pub.columns[1:] for r in pub.loc[pub[c].isin(MARKERS), "age_band"]}
+    assert mine <= hidden
+    # An authority's report does not look across the areas.
+    assert area._across("age_sex", [("All", "all")]) == ([("All", "all")], [])
+
+
+def test_the_wales_methods_state_the_rule_across_areas_when_it_is_applied(across, monkeypatch):
+    study = lg.simulate(people=300, seed=1)
+    assert dc.RULE_ACROSS_AREAS in AnnualReport(study, area="Wales").methods().text
+    assert dc.RULE_ACROSS_AREAS not in AnnualReport(study, area="Cardiff").methods().text
+    monkeypatch.setattr(report_sections, "PROTECT_ACROSS_AREAS", False)
+    assert dc.RULE_ACROSS_AREAS not in AnnualReport(study, area="Wales").methods().text

@@ -25,6 +25,20 @@ figure may show, or let a reader work out, a count of 1 to ``threshold - 1``
    suppressed is hidden (``[c]``).
 4. **No identifiers** — no column of person, episode or provider identifiers
    is ever published (:func:`check_no_identifiers`).
+5. **Across the areas** — the Wales report's count tables that add up over the
+   22 authorities (headline counts, by lead need, the trend, age by sex,
+   completeness) would give away, as Wales less the 21 other authorities'
+   published figures, a cell that one authority hides. So a Wales cell is
+   hidden from the start (``hidden=``) when **at least one** authority's report
+   hides the cell of the same table, row and column, and the secondary rule
+   then protects it within the Wales table. As every authority's hidden cells
+   are protected within its own table, and Wales hides all of them, what the
+   Wales table adds (each of its sums is the sum of the authorities' sums) is
+   no more than the authorities' tables already show. People are counted once
+   per authority, so a person supported in two authorities makes Wales's count
+   of people 1 less than the authorities' sum: this blurs, never sharpens, the
+   subtraction. (Applied by ``report_sections.AnnualReport._across`` when
+   ``report_sections.PROTECT_ACROSS_AREAS`` is on; stated by :data:`RULE_ACROSS_AREAS`.)
 
 An implied count is *small* when its nearest whole number is 1 to 4
 (:func:`is_small`).
@@ -62,6 +76,7 @@ __all__ = [
     "PRIMARY",
     "SECONDARY",
     "RULE",
+    "RULE_ACROSS_AREAS",
     "Sum",
     "Share",
     "Parts",
@@ -98,6 +113,15 @@ RULE = (
     "applies to these implied counts (e.g. improved, same and worse add up to 100%). Figures are drawn "
     "from the published values only, and curves only for groups of at least 5, so they show no "
     "suppressed value."
+)
+
+#: Step 5, stated in the Wales report's methods after :data:`RULE` when it is applied.
+RULE_ACROSS_AREAS = (
+    "In this report for Wales, a count in a table that adds up over the local authorities (the headline counts; "
+    "people, episodes and episodes started by lead need; people and episodes started by year; people by age "
+    "and sex; the completeness counts) is also hidden (`[c]`) wherever at least one local authority's report "
+    "hides the same count, so that Wales less the other authorities' published figures cannot give it away; "
+    "the rule above then protects it within the Wales table."
 )
 
 #: Column names that hold identifiers and must never be published.
