@@ -56,10 +56,8 @@ __all__ = [
 WALES = "Wales"
 
 #: Whether the Wales report hides every cell of its additive count tables that an authority hides
-#: (:meth:`AnnualReport._across`). Off until tests/test_reports.py::test_headline_agrees_with_a_direct_count
-#: (a 400-person study in which 5 authorities hide their people supported, so Wales must hide its own)
-#: expects it; tests switch it on.
-PROTECT_ACROSS_AREAS = False
+#: (:meth:`AnnualReport._across`): Wales minus the other 21 published authorities would give it away.
+PROTECT_ACROSS_AREAS = True
 
 #: Colours used by every report figure (colour-blind safe, Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
