@@ -29,7 +29,6 @@ import io
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -510,14 +509,20 @@ class AnnualReport:
         h = self._headline_counts()
         return {m: _is_number(v) for m, v in zip(h["measure"], h["value"])}
 
-    def _by_need_table(self) -> tuple[pd.DataFrame, tuple]:
-        """People, episodes and spend by lead need, as published (and the declarations of its counts)."""
+    def _year_episodes(self) -> tuple[pd.DataFrame, pd.DataFrame, float, int]:
+        """The year's active episodes, the episodes started in it, its spend and the people supported."""
         st, y = self.study, self.year
         ep = st.episodes
         act = ep[_active(ep, y)]
         new = ep[_in_year(ep["start_date"], y)]
         spend = float(st.spend.loc[st.spend["financial_year"] == y, "spend_gbp"].sum())
-        n_people = int(act["person_id"].nunique())
+        return act, new, spend, int(act["person_id"].nunique())
+
+    def _by_need_table(self) -> tuple[pd.DataFrame, tuple]:
+        """People, episodes and spend by lead need, as published (and the declarations of its counts)."""
+        st, y = self.study, self.year
+        ep = st.episodes
+        act, new, spend, n_people = self._year_episodes()
         # By lead need, with an "All" row so that secondary suppression protects the totals.
         names = {n.code: n.name for n in domain.LEAD_NEEDS}
         codes = [c for c in domain.LEAD_NEED_CODES] + sorted(
@@ -575,13 +580,7 @@ class AnnualReport:
         import matplotlib.pyplot as plt
         import matplotlib.ticker
 
-        st, y = self.study, self.year
-        ep = st.episodes
-        act = ep[_active(ep, y)]
-        new = ep[_in_year(ep["start_date"], y)]
-        spend = float(st.spend.loc[st.spend["financial_year"] == y, "spend_gbp"].sum())
-        n_people = int(act["person_id"].nunique())
-
+        _act, _new, spend, n_people = self._year_episodes()
         counts = self._headline_counts()
         per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
         money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],

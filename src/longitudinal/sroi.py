@@ -175,7 +175,6 @@ class Discount:
 
     def rates(self, n: int) -> np.ndarray:
         """The rate applying in each of years 1..n."""
-        years = np.arange(1, n + 1)
         out = np.empty(n)
         lo = 0
         for last, r in self.schedule:
@@ -1467,7 +1466,7 @@ class SROIResult:
             raise ValueError(f"draws must be at least 1, not {draws}")
         rng = np.random.default_rng(seed)
         md = self._model
-        K, C = md.quantity.shape[1], md.quantity.shape[0]
+        K = md.quantity.shape[1]
         dists = self._distributions()
         # draws-last layout: each parameter's draws are one contiguous row
         qf = np.ones((K, draws))

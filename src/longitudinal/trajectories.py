@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time as _time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
