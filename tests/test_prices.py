@@ -229,3 +229,10 @@ def test_spacer_rows_inside_the_block_and_a_short_block(tmp_path):
     with pytest.raises(DeflatorError, match="notes give forecasts to 2030-31 but the '2024-25 = 100' block ends "
                                             "at 2024-25"):
         read_hmt_release(path)
+
+
+def test_unreadable_bytes_are_a_deflator_error(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_bytes(b"# source: x\nfinancial_year,deflator\n2024,100\n\x81\x8d\x90\n")  # undefined in cp1252
+    with pytest.raises(DeflatorError, match="not readable as UTF-8 .* nor as Windows-1252"):
+        load_deflators(p)

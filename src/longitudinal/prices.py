@@ -38,7 +38,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from . import domain
-from .io import RESOURCES, atomic_path, read_text as _read_text
+from .io import RESOURCES, atomic_path, read_text
 
 __all__ = ["LocatedError", "DeflatorError", "Deflators", "load_deflators", "read_hmt_release", "DEFAULT_DEFLATORS"]
 
@@ -185,6 +185,13 @@ def load_deflators(path: str | Path | None = None) -> Deflators:
         out["status"] = table["status"].astype(str)
     return Deflators(out.sort_values("financial_year", ignore_index=True), meta["source"],
                      meta.get("release", ""), meta.get("base", ""))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return read_text(path)
+    except UnicodeError as e:  # neither UTF-8 nor Windows-1252: said as a deflator-table problem
+        raise DeflatorError(str(e)) from None
 
 
 # ------------------------------------------------------------ HM Treasury release
