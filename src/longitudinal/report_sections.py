@@ -489,7 +489,7 @@ class AnnualReport:
         if getattr(self, "_head", None) is None:
             st, y = self.study, self.year
             ep = st.episodes
-            act = ep[_active(ep, y)]
+            act = self._active_episodes()
             rd = st.readings[_in_year(st.readings["reading_date"], y)]
             counts = pd.DataFrame({
                 "measure": [_PEOPLE, _ACTIVE, _STARTED, _ENDED, _SCORED, _RECORDED],
@@ -509,20 +509,22 @@ class AnnualReport:
         h = self._headline_counts()
         return {m: _is_number(v) for m, v in zip(h["measure"], h["value"])}
 
-    def _year_episodes(self) -> tuple[pd.DataFrame, pd.DataFrame, float, int]:
-        """The year's active episodes, the episodes started in it, its spend and the people supported."""
-        st, y = self.study, self.year
-        ep = st.episodes
-        act = ep[_active(ep, y)]
-        new = ep[_in_year(ep["start_date"], y)]
-        spend = float(st.spend.loc[st.spend["financial_year"] == y, "spend_gbp"].sum())
-        return act, new, spend, int(act["person_id"].nunique())
+    def _active_episodes(self) -> pd.DataFrame:
+        """The episodes active in the report's year (filtered once per report; read, never modified)."""
+        if getattr(self, "_act", None) is None:
+            self._act = self.study.episodes[_active(self.study.episodes, self.year)]
+        return self._act
+
+    def _year_spend(self) -> float:
+        st = self.study
+        return float(st.spend.loc[st.spend["financial_year"] == self.year, "spend_gbp"].sum())
 
     def _by_need_table(self) -> tuple[pd.DataFrame, tuple]:
         """People, episodes and spend by lead need, as published (and the declarations of its counts)."""
         st, y = self.study, self.year
         ep = st.episodes
-        act, new, spend, n_people = self._year_episodes()
+        act, new = self._active_episodes(), ep[_in_year(ep["start_date"], y)]
+        spend, n_people = self._year_spend(), int(act["person_id"].nunique())
         # By lead need, with an "All" row so that secondary suppression protects the totals.
         names = {n.code: n.name for n in domain.LEAD_NEEDS}
         codes = [c for c in domain.LEAD_NEED_CODES] + sorted(
@@ -580,7 +582,7 @@ class AnnualReport:
         import matplotlib.pyplot as plt
         import matplotlib.ticker
 
-        _act, _new, spend, n_people = self._year_episodes()
+        spend, n_people = self._year_spend(), int(self._active_episodes()["person_id"].nunique())
         counts = self._headline_counts()
         per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
         money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
@@ -638,7 +640,7 @@ class AnnualReport:
     def _age_sex_table(self) -> tuple[pd.DataFrame, list[str]]:
         """People supported by age band and sex, as published (and its count columns)."""
         st, y = self.study, self.year
-        act = st.episodes[_active(st.episodes, y)]
+        act = self._active_episodes()
         first = act.sort_values(["person_id", "start_date"], kind="stable").drop_duplicates("person_id")
         ppl = first[["person_id", "start_date"]].merge(st.people, on="person_id", how="left")
         age = y - ppl["birth_year"].astype("float64")  # age during the year
@@ -695,7 +697,7 @@ class AnnualReport:
         """The completeness tables, as published (overall, by outcome area)."""
         st, y = self.study, self.year
         ep = st.episodes
-        act = ep[_active(ep, y)]
+        act = self._active_episodes()
         act_ids = set(act["episode_id"])
         year_end = domain.fy_bounds(y)[1]
         # Readings of the active episodes up to the year's end (as every analysis section sees them).
@@ -787,7 +789,7 @@ class AnnualReport:
         """Episodes active in the year, with their readings up to the year's end (as of 31 March)."""
         if getattr(self, "_ys", None) is None:
             st = self.study
-            ep = st.episodes[_active(st.episodes, self.year)]
+            ep = self._active_episodes()
             end = domain.fy_bounds(self.year)[1]
             rd = st.readings[(st.readings["reading_date"] <= end) & st.readings["episode_id"].isin(ep["episode_id"])]
             ppl = st.people[st.people["person_id"].isin(ep["person_id"].unique())]
