@@ -167,6 +167,7 @@ def load_deflators(path: str | Path | None = None) -> Deflators:
     missing = {"financial_year", "deflator"} - set(table.columns)
     if missing:
         raise DeflatorError(f"deflator table {path} lacks columns {sorted(missing)}")
+    years, values = [], []
     for i, (y, v) in enumerate(zip(table["financial_year"], table["deflator"]), start=1):
         year, value = _number(y), _number(v)
         if year is None or year != int(year) or value is None:
@@ -175,8 +176,9 @@ def load_deflators(path: str | Path | None = None) -> Deflators:
         if not value > 0:
             raise DeflatorError(f"deflator table {path}: the deflator of {int(year)} must be positive, not {v}",
                                 row=i, field="deflator")
-    out = pd.DataFrame({"financial_year": table["financial_year"].astype(float).astype(int),
-                        "deflator": table["deflator"].astype(float)})
+        years.append(int(year))
+        values.append(value)
+    out = pd.DataFrame({"financial_year": years, "deflator": values})
     dup = out["financial_year"][out["financial_year"].duplicated()]
     if len(dup):
         raise DeflatorError(f"deflator table {path} repeats financial year {int(dup.iloc[0])}",
@@ -238,8 +240,7 @@ def _number(cell: Any) -> float | None:
 
 
 def _text_lines(rows: Iterable[Sequence[Any]], stop: int) -> list[str]:
-    return [" ".join(str(c).strip() for c in r if c not in (None, "") and str(c).strip() not in ("Not set",))
-            for r in list(rows)[:stop]]
+    return [" ".join(str(c).strip() for c in r if c not in (None, "")) for r in list(rows)[:stop]]
 
 
 def read_hmt_release(path: str | Path) -> Deflators:
