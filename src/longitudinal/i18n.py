@@ -42,6 +42,8 @@ __all__ = [
     "Translator",
     "Msg",
     "Number",
+    "Verbatim",
+    "render_html",
     "N_",
     "catalogue",
     "gettext",
@@ -144,6 +146,17 @@ def source_messages() -> dict[str, list[str]]:
             str(pkg), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
         if isinstance(message, str) and message:
             out.setdefault(message, []).append(f"{filename}:{lineno}")
+    # Babel does not look inside f-strings: calls there with a one-line literal are found by pattern.
+    import ast
+    import re
+
+    call = re.compile(r"""(?<![\w.])(?:_|N_|Msg)\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]""")
+    for path in sorted(pkg.rglob("*.py")):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for m in call.finditer(line):
+                message = ast.literal_eval(m.group(1))
+                if message:
+                    out.setdefault(message, []).append(f"{path.relative_to(pkg)}:{lineno}")
     return out
 
 
@@ -227,6 +240,13 @@ class Translator:
 
         return format_date(pd.Timestamp(when).date(), "d MMMM y", locale=self.locale)
 
+    def month(self, when) -> str:
+        """Month and year in words: ``April 2027`` / ``Ebrill 2027``."""
+        import pandas as pd
+        from babel.dates import format_date
+
+        return format_date(pd.Timestamp(when).date(), "LLLL y", locale=self.locale)
+
     def financial_year(self, year: int) -> str:
         """``2025-26`` (the same in both languages)."""
         return domain.fy_label(int(year))
@@ -244,10 +264,22 @@ class Number:
         return _.money(self.value, self.decimals) if self.money else _.number(self.value, self.decimals)
 
 
+@dataclass(frozen=True)
+class Verbatim:
+    """Text shown as it is, in its own language (a model's message, a map's wording): on a page of another
+    language it is marked ``lang=`` (:func:`render_html`) and the message around it says so."""
+
+    text: str
+    lang: str | None = "en"
+
+    def render(self, _: "Translator") -> str:
+        return self.text
+
+
 class Msg:
     """A message kept until it is shown, so that one computed report renders in both languages.
 
-    ``Msg("In {year}, {people} people were supported.", year="2025-26", people=Number(1234))``:
+    ``Msg("Supporting People annual report: {area}, {year}", area=Msg("Wales"), year="2025-26")``:
     the English text is the catalogue's key; fields are language-neutral strings (codes, file names,
     ``2025-26``), :class:`Number`, dates (``datetime.date``/``pandas.Timestamp``, shown in words) or
     other ``Msg`` (names are ``Msg(name)``: looked up in the catalogue too).
@@ -259,18 +291,24 @@ class Msg:
         self.text = text
         self.fields = fields
 
-    def render(self, _: "Translator") -> str:
+    def render(self, _: Translator, verbatim=None) -> str:
+        """The message in ``_``'s language; ``verbatim`` maps each :class:`Verbatim` field to its text
+        (by default the text itself)."""
         import datetime
 
         import pandas as pd
 
         def show(v):
-            if isinstance(v, (Msg, Number)):
+            if isinstance(v, Msg):
+                return v.render(_, verbatim)
+            if isinstance(v, Verbatim):
+                return verbatim(v) if verbatim else v.text
+            if isinstance(v, Number):
                 return v.render(_)
             if isinstance(v, (datetime.date, pd.Timestamp)):
                 return _.date(v)
             if isinstance(v, bool):
-                raise TypeError("a yes/no field must be a Msg('yes')/Msg('no'), not a bool, to be translated")
+                raise TypeError("a yes/no field must be a translated message (a Msg of 'yes' or 'no'), not a bool")
             if isinstance(v, int):
                 return _.number(v)
             if isinstance(v, float):
@@ -293,7 +331,32 @@ class Msg:
 
 
 def show(text, _: Translator) -> str:
-    """A ``Msg``/``Number`` rendered in ``_``'s language; a plain string is a catalogue message too."""
-    if isinstance(text, (Msg, Number)):
+    """A ``Msg``/``Number``/``Verbatim`` rendered in ``_``'s language; a plain string is a catalogue message too."""
+    if isinstance(text, (Msg, Number, Verbatim)):
         return text.render(_)
     return _(str(text))
+
+
+def render_html(text, _: Translator, convert) -> str:
+    """``text`` in ``_``'s language, turned into HTML by ``convert`` (``html.escape``, a Markdown renderer),
+    with every :class:`Verbatim` part of another language escaped and marked ``<span lang="...">``."""
+    import html
+
+    parts: dict[str, Verbatim] = {}
+
+    def token(v: Verbatim) -> str:
+        key = f"LGVERBATIM{len(parts)}Z"
+        parts[key] = v
+        return key
+
+    if isinstance(text, Verbatim):
+        s = token(text)
+    elif isinstance(text, Msg):
+        s = text.render(_, token)
+    else:
+        s = show(text, _)
+    out = convert(s)
+    for key, v in parts.items():
+        inner = html.escape(v.text)
+        out = out.replace(key, inner if v.lang in (None, _.lang) else f'<span lang="{v.lang}">{inner}</span>')
+    return out
