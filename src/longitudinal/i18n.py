@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import domain
+from .errors import LongitudinalError
 
 __all__ = [
     "LANGUAGES",
@@ -65,7 +66,7 @@ DOMAIN = "longitudinal"
 WALES = "Wales"
 
 
-class MissingTranslation(LookupError):
+class MissingTranslation(LongitudinalError, LookupError):
     """A message shown in a report has no entry in a language's catalogue."""
 
 

@@ -53,7 +53,7 @@ import pandas as pd
 import yaml
 
 from . import domain
-from .errors import LongitudinalError
+from .errors import InputError, LongitudinalError
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
@@ -964,11 +964,11 @@ def _check_year(year, study) -> int:
     try:
         fy = int(year)
     except (TypeError, ValueError):
-        raise ValueError(f"year must be a financial year such as 2025 (= 2025-26), not {year!r}") from None
+        raise InputError(f"year must be a financial year such as 2025 (= 2025-26), not {year!r}") from None
     years = study.financial_years
     if not years or fy not in years:
         span = f"{domain.fy_label(min(years))} to {domain.fy_label(max(years))}" if years else "no year"
-        raise ValueError(f"year {fy} ({domain.fy_label(fy)}): the study has no readings in it (it covers {span})")
+        raise InputError(f"year {fy} ({domain.fy_label(fy)}): the study has no readings in it (it covers {span})")
     return fy
 
 

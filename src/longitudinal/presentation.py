@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import LongitudinalError
 from .i18n import N_, Msg, Translator, show
 
 __all__ = ["SYMBOLS", "Column", "COLUMNS", "UnknownColumn", "column", "decimals_of", "cells", "table_html",
@@ -46,7 +47,7 @@ _CONFIDENTIAL = ("[c]", "<5")
 NEUTRAL = re.compile(r"^[\d\s.,:;%£+\-–−/()]*$")
 
 
-class UnknownColumn(KeyError):
+class UnknownColumn(LongitudinalError, KeyError):
     """A published table has a column without a plain header in :data:`COLUMNS`."""
 
 

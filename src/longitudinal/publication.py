@@ -52,7 +52,7 @@ class Release:
     year: int
     release_date: date
     status: str = "in_development"
-    contact_team: str = "Supporting People longitudinal study team"
+    contact_team: str = N_("Supporting People longitudinal study team")  # a catalogue message: both languages
     contact_email: str = "sp-study@example.org"
     #: Months to the next release (an annual series).
     interval_months: int = 12
