@@ -505,14 +505,16 @@ class TransitionScenario:
         panel["state"] = panel["state"].astype(type(self.states[0])) if all(
             isinstance(v, (int, np.integer)) for v in self.states) else panel["state"]
         absorbing_states = [self.states[j] for j in np.flatnonzero(absorbing)]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            # a replicate's warnings are summed up in the results (converged, boundary), not printed
+            warnings.simplefilter("ignore")
             fit = fit_transitions(panel, id="id", time="time", state="state", states=list(self.states),
                                   allowed=(off > 0), covariates={"group": [self.transition]},
                                   absorbing=absorbing_states or None, time_resolution=None)
         hr = fit.hazard_ratios.iloc[0]
-        ok = bool(fit.converged and fit.identified_)
-        return _Outcome(float(hr["coef"]), float(hr["std_err"]), np.inf, ok, bool(caught) and not ok)
+        # a singular information (an intensity the replicate cannot identify) is the boundary case here
+        return _Outcome(float(hr["coef"]), float(hr["std_err"]), np.inf, bool(fit.converged),
+                        not bool(fit.identified_))
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
         return None
@@ -778,9 +780,7 @@ class PowerResults:
                 "n_failed": self.n_failed, "n_nonconverged": self.n_nonconverged, "n_boundary": self.n_boundary,
                 "analytic_power": self.analytic_power, "test": self.test, "alpha": self.alpha, "seed": self.seed,
                 "workers": self.workers, "elapsed_seconds": round(self.elapsed_seconds, 3),
-                "design": {k: (asdict(v) if isinstance(v, WeibullDropout) else v)
-                           for k, v in asdict(self.design).items()},
-                "scenario": {k: v for k, v in asdict(self.scenario).items()}}
+                "design": asdict(self.design), "scenario": asdict(self.scenario)}
 
     @property
     def table(self) -> pd.DataFrame:
