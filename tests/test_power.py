@@ -87,7 +87,7 @@ def test_one_fit_per_replicate_equals_a_refit_at_each_effect():
     refit = power(sc.with_effect(0.2), design, n_sims=6, seed=3)
     a, b = curve.results[1].simulations, refit.simulations
     np.testing.assert_allclose(a["estimate"], b["estimate"], atol=1e-6)
-    np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-5)
+    np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-4)  # within the fit's tolerance
 
 
 def test_cluster_robust_test_holds_its_size_where_the_model_based_one_does_not():
