@@ -7,7 +7,9 @@ Prints, in one run:
    form beside it;
 2. a 6-point power curve over the number of people (500 to 4,000) with 1,000 simulations a point
    (target: under 5 minutes);
-3. the per-fit time on one core (what a simr user waits for per ``lmer`` refit).
+3. the per-fit time on one core, and (``--lme4 N``, where R and lme4 are installed) the time of
+   N ``lmer`` refits of the same design on this machine: what simr's ``powerSim`` spends per
+   simulation at least (simr simulates from the fit, then refits with ``lmer``).
 
 The machine is shared: the CPU seconds of the workers are printed beside the wall time, since
 the wall time also counts what other processes take.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
+import subprocess
 import time
 
 import longitudinal as lg
@@ -32,6 +36,20 @@ def cpu_seconds() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+LME4 = r"""
+suppressMessages(library(lme4))
+set.seed(1); n <- 2000; J <- 5; N <- as.integer(commandArgs(TRUE)[1])
+d <- data.frame(id = factor(rep(1:n, each = J)), t = rep(0:(J - 1), n), g = rep(rep(0:1, length.out = n), each = J))
+G <- matrix(c(0.36, -0.045, -0.045, 0.0625), 2)
+tm <- system.time(for (i in 1:N) {
+  b <- MASS::mvrnorm(n, c(0, 0), G)
+  d$y <- 2.5 + 0.5 * d$t + 0.03 * d$g * d$t + b[d$id, 1] + b[d$id, 2] * d$t + rnorm(n * J, 0, 0.45)
+  f <- lmer(y ~ t * g + (t | id), data = d)
+})
+cat(sprintf("lme4 %d refits: %.1f s elapsed, %.1f s CPU\n", N, tm[["elapsed"]], tm[["user.self"]] + tm[["sys.self"]]))
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -39,7 +57,15 @@ def main() -> None:
     ap.add_argument("--effect", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=2019)
     ap.add_argument("--skip-curve", action="store_true")
+    ap.add_argument("--lme4", type=int, default=0, help="time this many lmer refits of the same design (needs R)")
     args = ap.parse_args()
+
+    if args.lme4:
+        if shutil.which("Rscript") is None:
+            print("lme4: Rscript not found, skipped")
+        else:
+            r = subprocess.run(["Rscript", "-e", LME4, str(args.lme4)], capture_output=True, text=True)
+            print(r.stdout.strip() or r.stderr.strip())
 
     sc = lg.TrajectoryScenario(effect=args.effect)
     design = lg.StudyDesign(people=2000, waves=5)

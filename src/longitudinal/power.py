@@ -57,6 +57,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import InputError, LongitudinalError
+
 __all__ = ["StudyDesign", "WeibullDropout", "TrajectoryScenario", "TransitionScenario", "SustainedScenario",
            "power", "power_curve", "minimum_detectable_effect", "slope_power", "clopper_pearson",
            "PowerResults", "PowerCurve", "MDEResults"]
@@ -72,7 +74,7 @@ class WeibullDropout:
 
     def __post_init__(self):
         if not (self.shape > 0 and self.scale > 0):
-            raise ValueError(f"WeibullDropout needs shape > 0 and scale > 0 (years), got {self.shape}, {self.scale}")
+            raise InputError(f"WeibullDropout needs shape > 0 and scale > 0 (years), got {self.shape}, {self.scale}")
 
     def retention(self, t: np.ndarray) -> np.ndarray:
         return np.exp(-(np.asarray(t, float) / self.scale) ** self.shape)
@@ -121,20 +123,20 @@ class StudyDesign:
             object.__setattr__(self, "times", tuple(float(v) for v in self.times))
             t = np.asarray(self.times)
             if t.size < 1 or t[0] != 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
-                raise ValueError(f"times must start at 0 and increase, got {self.times}")
+                raise InputError(f"times must start at 0 and increase, got {self.times}")
         elif int(self.waves) < 1 or not self.interval > 0:
-            raise ValueError(f"waves must be >= 1 and interval > 0, got waves={self.waves}, interval={self.interval}")
+            raise InputError(f"waves must be >= 1 and interval > 0, got waves={self.waves}, interval={self.interval}")
         if int(self.people) < 2:
-            raise ValueError(f"people must be at least 2, got {self.people}")
+            raise InputError(f"people must be at least 2, got {self.people}")
         if not 0 < self.allocation < 1:
-            raise ValueError(f"allocation is the share in the comparison group, strictly between 0 and 1; "
+            raise InputError(f"allocation is the share in the comparison group, strictly between 0 and 1; "
                              f"got {self.allocation}")
         if int(self.authorities) < 1 or int(self.authorities) > int(self.people):
-            raise ValueError(f"authorities must be between 1 and people, got {self.authorities}")
+            raise InputError(f"authorities must be between 1 and people, got {self.authorities}")
         if self.cluster_allocation and int(self.authorities) < 2:
-            raise ValueError("cluster_allocation needs at least 2 authorities (one per group)")
+            raise InputError("cluster_allocation needs at least 2 authorities (one per group)")
         if not isinstance(self.dropout, WeibullDropout) and not 0 <= float(self.dropout) < 1:
-            raise ValueError(f"dropout per reading must be in [0, 1), got {self.dropout}; for a time to "
+            raise InputError(f"dropout per reading must be in [0, 1), got {self.dropout}; for a time to "
                              "dropout pass WeibullDropout(shape, scale)")
 
     @property
@@ -159,12 +161,12 @@ class StudyDesign:
         if self.cluster_allocation:
             k = int(round(a * self.allocation))
             if not 0 < k < a:
-                raise ValueError(f"cluster_allocation with {a} authorities and allocation {self.allocation} "
+                raise InputError(f"cluster_allocation with {a} authorities and allocation {self.allocation} "
                                  "puts every authority in one group")
             return auth, _spread(a, k)[auth].astype(float)
         k = int(round(n * self.allocation))
         if not 0 < k < n:
-            raise ValueError(f"{n} people with allocation {self.allocation} leave a group empty")
+            raise InputError(f"{n} people with allocation {self.allocation} leave a group empty")
         size = np.bincount(auth, minlength=a)
         ideal = size * k / n
         per = np.floor(ideal).astype(int)
@@ -253,22 +255,26 @@ class TrajectoryScenario:
 
     def __post_init__(self):
         if self.term not in ("slope", "level"):
-            raise ValueError(f"term must be 'slope' (difference in rate of change) or 'level', not {self.term!r}")
+            raise InputError(f"term must be 'slope' (difference in rate of change) or 'level', not {self.term!r}")
         if min(self.sd_intercept, self.sd_slope, self.authority_sd_intercept, self.authority_sd_slope) < 0 \
                 or not self.residual_sd > 0 or not -1 <= self.corr <= 1:
-            raise ValueError("SDs must be >= 0 (residual_sd > 0) and corr in [-1, 1]")
+            raise InputError("SDs must be >= 0 (residual_sd > 0) and corr in [-1, 1]")
         if self.test not in ("auto", "z", "cluster"):
-            raise ValueError(f"test must be 'auto', 'z' or 'cluster', not {self.test!r}")
+            raise InputError(f"test must be 'auto', 'z' or 'cluster', not {self.test!r}")
 
     @property
     def clustered(self) -> bool:
         return self.authority_sd_intercept > 0 or self.authority_sd_slope > 0
 
+    def check(self, design: StudyDesign) -> None:
+        """Fail once, before any replicate, on a design this scenario cannot run."""
+        self.test_name(design)
+
     def test_name(self, design: StudyDesign) -> str:
         cluster = self.test == "cluster" or (self.test == "auto" and self.clustered)
         if cluster:
             if design.authorities < 2:
-                raise ValueError("a cluster-robust test needs at least 2 authorities in the design")
+                raise InputError("a cluster-robust test needs at least 2 authorities in the design")
             return f"Wald t, cluster-robust (CR1) SE by authority, {design.authorities - 1} df"
         return "Wald z, model-based SE (REML)"
 
@@ -295,23 +301,23 @@ class TrajectoryScenario:
         fe = fit.fixed_effects["estimate"]
         for need in ("Intercept", slope_term):
             if need not in fe.index:
-                raise ValueError(f"the pilot fit has no {need!r} coefficient (terms: {', '.join(fe.index)}); "
+                raise InputError(f"the pilot fit has no {need!r} coefficient (terms: {', '.join(fe.index)}); "
                                  "fit score ~ time (+ group) with a random slope, or state the parameters")
         cov = np.asarray(fit.cov_re, float)
         if cov.shape[0] < 2:
-            raise ValueError("the pilot fit has no random slope: fit it with random='1 + time'")
+            raise InputError("the pilot fit has no random slope: fit it with random='1 + time'")
         if cov.shape[0] > 2:
-            raise ValueError(f"the pilot fit has {cov.shape[0]} random effects; power is simulated for a random "
+            raise InputError(f"the pilot fit has {cov.shape[0]} random effects; power is simulated for a random "
                              "intercept and slope: refit with random='1 + time'")
         kind = "slope"
         if term is not None:
             if term not in fe.index:
-                raise ValueError(f"term {term!r} is not a coefficient of the pilot fit; terms: {', '.join(fe.index)}")
+                raise InputError(f"term {term!r} is not a coefficient of the pilot fit; terms: {', '.join(fe.index)}")
             kind = "slope" if slope_term in term.split(":") else "level"
             if effect is None:
                 effect = float(fe[term])
         elif effect is None:
-            raise ValueError("name the pilot's coefficient to test (term=...) or give effect=")
+            raise InputError("name the pilot's coefficient to test (term=...) or give effect=")
         sd = np.sqrt(np.diag(cov))
         corr = float(cov[0, 1] / (sd[0] * sd[1])) if sd.all() else 0.0
         return cls(effect=float(effect), term=kind, intercept=float(fe["Intercept"]), slope=float(fe[slope_term]),
@@ -437,17 +443,17 @@ class TransitionScenario:
         object.__setattr__(self, "Q", tuple(map(tuple, Q.tolist())))
         K = Q.shape[0]
         if Q.shape != (K, K):
-            raise ValueError(f"Q must be square, got shape {Q.shape}")
+            raise InputError(f"Q must be square, got shape {Q.shape}")
         states = tuple(range(1, K + 1)) if self.states is None else tuple(self.states)
         object.__setattr__(self, "states", states)
         object.__setattr__(self, "transition", tuple(self.transition))
         r, s = self.transition
         if r not in states or s not in states:
-            raise ValueError(f"transition {self.transition} is not between the states {list(states)}")
+            raise InputError(f"transition {self.transition} is not between the states {list(states)}")
         if Q[states.index(r), states.index(s)] <= 0:
-            raise ValueError(f"transition {r}->{s} has intensity 0 in Q: a hazard ratio on it has nothing to act on")
+            raise InputError(f"transition {r}->{s} has intensity 0 in Q: a hazard ratio on it has nothing to act on")
         if not self.hazard_ratio > 0:
-            raise ValueError(f"hazard_ratio must be > 0, got {self.hazard_ratio}")
+            raise InputError(f"hazard_ratio must be > 0, got {self.hazard_ratio}")
 
     @property
     def effect(self) -> float:
@@ -455,6 +461,10 @@ class TransitionScenario:
 
     def with_effect(self, effect: float) -> "TransitionScenario":
         return replace(self, hazard_ratio=float(effect))
+
+    def check(self, design: StudyDesign) -> None:
+        if design.reading_times.size < 2:
+            raise InputError("a transition model needs at least 2 readings per person")
 
     def test_name(self, design: StudyDesign) -> str:
         return "Wald z on the log hazard ratio (observed information)"
@@ -466,15 +476,15 @@ class TransitionScenario:
         if ``covariate`` names one of its effects on ``transition``, that hazard ratio."""
         Q = fit.Q
         if transition is None:
-            raise ValueError("name the transition, e.g. transition=(3, 4)")
+            raise InputError("name the transition, e.g. transition=(3, 4)")
         if hazard_ratio is None:
             if covariate is None:
-                raise ValueError("give hazard_ratio= or name the pilot's covariate whose hazard ratio is the truth")
+                raise InputError("give hazard_ratio= or name the pilot's covariate whose hazard ratio is the truth")
             hr = fit.hazard_ratios
             row = hr[(hr["covariate"] == covariate) & (hr["from"] == transition[0]) & (hr["to"] == transition[1])]
             if row.empty:
                 have = ", ".join(f"{c} on {a}->{b}" for c, a, b in hr[["covariate", "from", "to"]].itertuples(index=False))
-                raise ValueError(f"the pilot fit has no effect of {covariate!r} on {transition[0]}->{transition[1]}; "
+                raise InputError(f"the pilot fit has no effect of {covariate!r} on {transition[0]}->{transition[1]}; "
                                  f"it has: {have or 'no covariate effects'}")
             hazard_ratio = float(row["hr"].iloc[0])
         return cls(hazard_ratio=float(hazard_ratio), transition=tuple(transition),
@@ -499,8 +509,6 @@ class TransitionScenario:
         t = design.reading_times
         kept = design.readings_kept(rng)
         obs = np.where(np.arange(t.size)[None, :] < kept[:, None], t[None, :], np.nan)
-        if t.size < 2:
-            raise ValueError("a transition model needs at least 2 readings per person")
         i, tt, ss = msm.simulate_ctmc(Qs, s0, obs, rng, exact_absorbing=True)
         panel = pd.DataFrame({"id": i, "time": tt, "state": np.asarray(self.states, dtype=object)[ss],
                               "group": grp[i]})
@@ -550,12 +558,15 @@ class SustainedScenario:
     def __post_init__(self):
         p1 = self.share_reference + self.effect
         if not (0 < self.share_reference < 1 and 0 < p1 < 1):
-            raise ValueError(f"shares must be in (0, 1): reference {self.share_reference}, comparison {p1}")
+            raise InputError(f"shares must be in (0, 1): reference {self.share_reference}, comparison {p1}")
         if not self.months > 0:
-            raise ValueError(f"months must be > 0, got {self.months}")
+            raise InputError(f"months must be > 0, got {self.months}")
 
     def with_effect(self, effect: float) -> "SustainedScenario":
         return replace(self, effect=float(effect))
+
+    def check(self, design: StudyDesign) -> None:
+        self._seen(design)
 
     def test_name(self, design: StudyDesign) -> str:
         return "two-sample z test of proportions (pooled variance)"
@@ -566,7 +577,7 @@ class SustainedScenario:
         group's share sustained at ``months`` is the reference, the second's minus it the effect."""
         tab = fit.at_months([months]).dropna(subset=["survival"])
         if len(tab) != 2:
-            raise ValueError(f"the pilot has {len(tab)} groups with a share sustained at {months:g} months; "
+            raise InputError(f"the pilot has {len(tab)} groups with a share sustained at {months:g} months; "
                              "fit sustained_outcomes with by= a two-level column (e.g. service_type)")
         p = tab["survival"].to_numpy(float)
         return cls(effect=float(p[1] - p[0]), share_reference=float(p[0]), months=float(months))
@@ -575,7 +586,7 @@ class SustainedScenario:
         t = design.reading_times
         at = np.searchsorted(t, self.months / 12.0 - 1e-9)
         if at >= t.size:
-            raise ValueError(f"the follow-up schedule {tuple(t)} (years) does not reach {self.months:g} months")
+            raise InputError(f"the follow-up schedule {tuple(t)} (years) does not reach {self.months:g} months")
         return at
 
     def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
@@ -585,12 +596,12 @@ class SustainedScenario:
         sustained = rng.random(grp.size) < p
         n1, n0 = int((seen & (grp == 1)).sum()), int((seen & (grp == 0)).sum())
         if n0 == 0 or n1 == 0:
-            raise ValueError("nobody followed up in one group")
+            raise LongitudinalError("nobody followed up in one group")
         x1, x0 = int((sustained & seen & (grp == 1)).sum()), int((sustained & seen & (grp == 0)).sum())
         pool = (x0 + x1) / (n0 + n1)
         se = math.sqrt(pool * (1 - pool) * (1 / n0 + 1 / n1))
         if se == 0:
-            raise ValueError("every person seen had the same outcome: the test is undefined")
+            raise LongitudinalError("every person seen had the same outcome: the test is undefined")
         return _Outcome(x1 / n1 - x0 / n0, se, np.inf, True, False)
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
@@ -622,13 +633,17 @@ def _one(scenario, design: StudyDesign, child: np.random.SeedSequence, effects: 
         base = scenario.with_effect(effects[0])
         try:
             o = base.analyse(design, np.random.default_rng(child))
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
+        except InputError:
+            raise
+        except (LongitudinalError, ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
             return [_Outcome(error=f"{type(e).__name__}: {e}") for _ in effects]
         return [replace(o, estimate=o.estimate + (e - effects[0])) for e in effects]
     for e in effects:
         try:
             out.append(scenario.with_effect(e).analyse(design, np.random.default_rng(child)))
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+        except InputError:
+            raise
+        except (LongitudinalError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             out.append(_Outcome(error=f"{type(err).__name__}: {err}"))
     return out
 
@@ -645,7 +660,7 @@ def _block(scenario, design, children, effects):
 def _pool(workers: int):
     """A process pool for ``workers`` > 1 (spawned: no state shared with the caller), else None."""
     if int(workers) < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise InputError(f"workers must be >= 1, got {workers}")
     if int(workers) == 1:
         return None
     import multiprocessing as mp
@@ -657,7 +672,7 @@ def _run(scenario, design: StudyDesign, *, n_sims: int, seed: int, workers: int,
          effects: Sequence[float], pool=None) -> list[list[_Outcome]]:
     """All replicates at all effects: ``out[i][j]`` is simulation i at effect j, whatever ``workers``."""
     if int(n_sims) < 1:
-        raise ValueError(f"n_sims must be >= 1, got {n_sims}")
+        raise InputError(f"n_sims must be >= 1, got {n_sims}")
     children = np.random.SeedSequence(int(seed)).spawn(int(n_sims))
     if pool is None and int(workers) > 1:
         with _pool(workers) as own:
@@ -976,7 +991,7 @@ def power(scenario, design: StudyDesign | None = None, *, n_sims: int = 1000, al
 
 
 def _power(sc, design: StudyDesign, *, n_sims, alpha, seed, workers, pool) -> PowerResults:
-    sc.test_name(design)  # a design the test cannot use fails here, not in every replicate
+    sc.check(design)  # a design the scenario cannot run fails here, not in every replicate
     t0 = _time.perf_counter()
     out = _run(sc, design, n_sims=n_sims, seed=seed, workers=workers, effects=[sc.effect], pool=pool)
     sims = _tabulate(sc, [o[0] for o in out], alpha)
@@ -998,7 +1013,7 @@ def power_curve(scenario, design: StudyDesign | None = None, *, over: str = "peo
     design = StudyDesign() if design is None else design
     values = list(values)
     if not values:
-        raise ValueError("give the values of the curve, e.g. values=[500, 1000, 2000]")
+        raise InputError("give the values of the curve, e.g. values=[500, 1000, 2000]")
     t0 = _time.perf_counter()
     results = []
     if over == "effect":
@@ -1010,11 +1025,11 @@ def power_curve(scenario, design: StudyDesign | None = None, *, over: str = "peo
     else:
         names = {f for f in StudyDesign.__dataclass_fields__}
         if over not in names:
-            raise ValueError(f"over must be 'effect' or a StudyDesign field ({', '.join(sorted(names))}), not {over!r}")
+            raise InputError(f"over must be 'effect' or a StudyDesign field ({', '.join(sorted(names))}), not {over!r}")
         designs = [replace(design, **{over: type(getattr(design, over))(v) if getattr(design, over) is not None
                                       else v}) for v in values]
         for d in designs:
-            sc.test_name(d)
+            sc.check(d)
         pool = _pool(workers)  # one pool for the whole curve: starting workers costs seconds
         try:
             for d in designs:
@@ -1049,8 +1064,9 @@ def minimum_detectable_effect(scenario, design: StudyDesign | None = None, *, ta
     sc = _scenario(scenario, pilot)
     design = StudyDesign() if design is None else design
     if not 0 < target < 1:
-        raise ValueError(f"target power must be in (0, 1), got {target}")
+        raise InputError(f"target power must be in (0, 1), got {target}")
     sign = 1.0 if sc.effect >= sc.null else -1.0
+    sc.check(design)
     if sc.shift_invariant:
         out = _run(sc, design, n_sims=n_sims, seed=seed, workers=workers, effects=[sc.null])
         sims = _tabulate(sc.with_effect(sc.null), [o[0] for o in out], alpha)
@@ -1070,7 +1086,7 @@ def minimum_detectable_effect(scenario, design: StudyDesign | None = None, *, ta
                           "target quantile of the per-simulation rejection thresholds (one fit per replicate)",
                           target, sc, design, int(n_sims), int((~ok).sum()), seed)
     if effects is None:
-        raise ValueError("give a grid of effects to search, e.g. effects=np.linspace(1.1, 2.0, 10) for a hazard ratio")
+        raise InputError("give a grid of effects to search, e.g. effects=np.linspace(1.1, 2.0, 10) for a hazard ratio")
     effects = sorted(float(e) for e in effects)
     curve = power_curve(sc, design, over="effect", values=effects, n_sims=n_sims, alpha=alpha, seed=seed,
                         workers=workers)
@@ -1083,10 +1099,10 @@ def minimum_detectable_effect(scenario, design: StudyDesign | None = None, *, ta
     mono[order] = isotonic_regression(pw[order], increasing=True).x
     above = np.flatnonzero(mono[order] >= target)
     if above.size == 0:
-        raise ValueError(f"power stays below {target:.0%} on the grid (largest {pw.max():.2f}): widen effects")
+        raise InputError(f"power stays below {target:.0%} on the grid (largest {pw.max():.2f}): widen effects")
     j = above[0]
     if j == 0:
-        raise ValueError(f"power is already {mono[order][0]:.2f} at the effect closest to the null "
+        raise InputError(f"power is already {mono[order][0]:.2f} at the effect closest to the null "
                          f"({effects[order[0]]:g}): start the grid nearer the null")
     a, b = order[j - 1], order[j]
     w = (target - mono[a]) / (mono[b] - mono[a]) if mono[b] > mono[a] else 1.0
@@ -1134,15 +1150,15 @@ def slope_power(*, delta: float | None = None, times: Sequence[float], cov_re=No
     X = np.column_stack([np.ones_like(t), t])
     if V is None:
         if cov_re is None:
-            raise ValueError("give cov_re (random intercept and slope covariance) and residual_var, or V")
+            raise InputError("give cov_re (random intercept and slope covariance) and residual_var, or V")
         V = X @ np.asarray(cov_re, float) @ X.T + residual_var * np.eye(t.size)
     V = np.asarray(V, float)
     k = 1 if term == "slope" else 0
     xi = float(np.linalg.inv(X.T @ np.linalg.solve(V, X))[k, k])
     if sum(v is None for v in (delta, n, power)) != 1:
-        raise ValueError("exactly one of delta, n and power must be None")
+        raise InputError("exactly one of delta, n and power must be None")
     if alternative not in ("two-sided", "one-sided"):
-        raise ValueError(f"alternative must be 'two-sided' or 'one-sided', not {alternative!r}")
+        raise InputError(f"alternative must be 'two-sided' or 'one-sided', not {alternative!r}")
     za = stats.norm.ppf(1 - (alpha / 2 if alternative == "two-sided" else alpha))
     if n is not None:
         n0, n1 = (n, n) if np.isscalar(n) else n
