@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 from longitudinal import report_sections
 from longitudinal.report_sections import AnnualReport, PublishedTable, _active, last_complete_year
 

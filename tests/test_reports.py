@@ -23,10 +23,10 @@ import pytest
 from filelock import FileLock
 
 import longitudinal as lg
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 from longitudinal import domain
 from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
-from longitudinal.reports import ReportLocked, data_hash, run_annual
+from longitudinal.report.batch import ReportLocked, data_hash, run_annual
 
 TINY_LA = "Cardiff"
 TINY_SLUG = "cardiff"
@@ -302,7 +302,7 @@ def test_three_person_authority_discloses_nothing(built):
 @pytest.fixture
 def frozen_code(monkeypatch):
     """Other work edits the package while tests run; resume decisions must not see that here."""
-    import longitudinal.reports as reports
+    import longitudinal.report.batch as reports
 
     monkeypatch.setattr(reports, "code_hash", lambda: "test-code")
 

@@ -27,7 +27,8 @@ from . import prices, sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
-from . import disclosure, reports
+from . import report
+from .report import batch as reports, protect as disclosure  # the former module names
 from .report_sections import AnnualReport
 
 try:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import disclosure as dc
+from .report import protect as dc
 from . import domain
 from .io import atomic_path
 from .study import Study, load
@@ -165,7 +165,7 @@ def load_area(data: str | Path | Study, area: str = WALES, *, cache: str | Path 
         ``"Wales"`` or an authority.
     cache : path, optional
         A folder of per-area slices prepared by the batch
-        (:func:`longitudinal.reports.prepare_cache`); used when it holds this
+        (:func:`longitudinal.report.batch.prepare_cache`); used when it holds this
         area, so that 23 reports do not each read the national data.
     """
     area = area_name(area)

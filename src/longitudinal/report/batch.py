@@ -46,9 +46,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import domain
-from .io import RESOURCES, atomic_path
-from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
+from .. import domain
+from ..io import RESOURCES, atomic_path
+from ..report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
 
 __all__ = [
     "AreaResult",
@@ -63,7 +63,7 @@ __all__ = [
     "NOTEBOOK",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: The annual report notebook (``notebooks/annual_report.ipynb``, shipped in the package).
 NOTEBOOK = RESOURCES / "notebooks" / "annual_report.ipynb"
 TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
@@ -121,7 +121,7 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from .contract import TABLE_NAMES
+    from ..contract import TABLE_NAMES
 
     # The four tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
@@ -184,7 +184,7 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     """
     import pickle
 
-    from .study import load
+    from ..study import load
 
     digest = digest or data_hash(data)
     folder = Path(cache_root) / digest[:20]
@@ -216,7 +216,7 @@ def _split_by_area(study, areas: Iterable[str]):
     import numpy as np
     import pandas as pd
 
-    from .study import Study
+    from ..study import Study
 
     ep, rd, people = study.episodes, study.readings, study.people
     ep_la = ep["local_authority"].astype(str).to_numpy()
@@ -425,7 +425,7 @@ class _Worker:
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from longitudinal.reports import _worker_loop; _worker_loop()"],
+            [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True)
         self.lines: "queue.Queue[str | None]" = queue.Queue()

@@ -46,7 +46,7 @@ An implied count is *small* when its nearest whole number is 1 to 4
 Examples
 --------
 >>> import pandas as pd
->>> from longitudinal.disclosure import suppress
+>>> from longitudinal.report.protect import suppress
 >>> t = pd.DataFrame({"need": ["a", "b", "c", "All"], "people": [3, 40, 12, 55]})
 >>> suppress(t, ["people"], label_column="need", total_row="All")["people"].tolist()
 ['<5', 40, '[c]', 55]
@@ -56,7 +56,7 @@ A share of 8 people: 12.5% improved (1 person), 62.5% stayed the same (5),
 ``100 - 62.5`` would give away, so the 62.5 goes too. Of 20 people, 50% is 10,
 25% is 5: all shown. In the third row 20% of 20 is 4 people:
 
->>> from longitudinal.disclosure import Parts, suppress_shares
+>>> from longitudinal.report.protect import Parts, suppress_shares
 >>> d = pd.DataFrame({"n": [8, 20, 20], "improved": [12.5, 50.0, 50.0], "same": [62.5, 25.0, 30.0],
 ...                   "worse": [25.0, 25.0, 20.0]})
 >>> suppress_shares(d, [Parts(("improved", "same", "worse"), "n", scale=100)]).values.tolist()

@@ -1,0 +1,1 @@
+"""The report layer: publishing, protection, the sections, the annual report and the batch."""
