@@ -29,7 +29,7 @@ from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
 from . import report
 from .report import batch as reports, protect as disclosure  # the former module names
-from .report_sections import AnnualReport
+from .report import AnnualReport
 
 try:
     __version__ = _version("longitudinal")

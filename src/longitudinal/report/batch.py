@@ -48,7 +48,8 @@ from typing import Callable, Iterable
 
 from .. import domain
 from ..io import RESOURCES, atomic_path
-from ..report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
+from ..domain import WALES, all_areas, area_name, area_slug
+from .area import last_complete_year
 
 __all__ = [
     "AreaResult",
@@ -58,6 +59,7 @@ __all__ = [
     "run_area",
     "data_hash",
     "prepare_cache",
+    "prepare_protection",
     "write_index",
     "notebook_to_html",
     "NOTEBOOK",
@@ -247,6 +249,31 @@ def _split_by_area(study, areas: Iterable[str]):
         sp = study.spend[study.spend["local_authority"] == name]
         yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
                        source=study.source, metadata=dict(study.metadata))
+
+
+def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
+    """Compute the year's protection once for every area (:class:`~longitudinal.report.joint.YearProtection`)
+    and keep it in the cache folder, where each area's report reads it; reused while data and code are unchanged."""
+    import pickle
+
+    from ..study import load
+    from .joint import YearProtection, protection_file
+
+    path = protection_file(cache, year)
+    key_file = path.with_suffix(".key")
+    key = code or code_hash()
+    if path.exists() and key_file.exists() and key_file.read_text() == key:
+        return path
+    wales = cache / f"{area_slug(WALES)}.pkl"
+    if wales.exists():
+        with open(wales, "rb") as fh:
+            study = pickle.load(fh)
+    else:
+        study = load(data)
+    YearProtection.for_study(study, year).save(path)
+    with atomic_path(key_file) as tmp:
+        tmp.write_text(key)
+    return path
 
 
 def _auto_year(cache: Path) -> int:
@@ -668,6 +695,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     result = BatchResult(fy, year_dir)
     code = code_hash()  # once, so that every area of a run records the same code
     try:
+        with FileLock(str(out / ".cache.lock")):
+            prepare_protection(data, cache, fy, code=code)
         todo, specs = [], {}
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),
