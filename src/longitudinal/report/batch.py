@@ -47,8 +47,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import domain
-from ..io import RESOURCES, atomic_path
 from ..domain import WALES, all_areas, area_name, area_slug
+from ..errors import LongitudinalError
+from ..io import RESOURCES, atomic_path
 from .area import last_complete_year
 
 __all__ = [
@@ -77,7 +78,7 @@ PACKAGES = ("longitudinal", "numpy", "pandas", "scipy", "statsmodels", "lifeline
             "papermill", "nbconvert", "nbformat", "ipykernel", "jupyter_client")
 
 
-class ReportLocked(RuntimeError):
+class ReportLocked(LongitudinalError, RuntimeError):
     """Another run is writing the same output."""
 
 
