@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import LongitudinalError
 from ..io import atomic_path
 from . import protect as dc
 
@@ -43,7 +44,7 @@ __all__ = [
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
-class UndeclaredColumnError(ValueError):
+class UndeclaredColumnError(LongitudinalError, ValueError):
     """A table was about to be published with a numeric column no disclosure declaration covers."""
 
 
