@@ -71,6 +71,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import LongitudinalError
+
 __all__ = [
     "THRESHOLD",
     "PRIMARY",
@@ -833,7 +835,7 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
 BASE = 5
 
 
-class RoundingInfeasible(ValueError):
+class RoundingInfeasible(LongitudinalError, ValueError):
     """No zero-restricted controlled rounding satisfies every relation declared among the counts."""
 
 
