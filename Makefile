@@ -13,7 +13,7 @@ DEMO_SEED   ?= 2019
 DEMO_KEY := longitudinal-demo-key-not-secret
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: install system-deps test report demo bench lab clean
+.PHONY: install system-deps axe-deps test report demo bench lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ $(DEMO_STORE)/ingest_report.json: | $(STAMP)
 
 demo: $(DEMO_STORE)/ingest_report.json
 
-test: install system-deps
+# axe-core and puppeteer-core for the accessibility test (best effort: without them that test skips).
+axe-deps:
+	-@command -v npm >/dev/null 2>&1 && (cd tests/axe && npm ci --no-audit --no-fund --loglevel=error) \
+		|| echo "axe-deps: npm not available; the axe-core test will skip"
+
+test: install system-deps axe-deps
 	$(BIN)/python -m pytest -n $(WORKERS) tests src/longitudinal
 
 # Exit status 1 lists the areas that failed; `make report RESUME=--resume` re-runs only those

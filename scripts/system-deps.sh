@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Best-effort install of the optional system packages some tests use:
 #   chromium      - the report tests open the HTML reports in headless Chromium
+#   nodejs, npm   - the axe-core accessibility test (tests/axe, installed by `make axe-deps`)
 #   r-cran-msm    - the transitions tests compare with R's msm
 #   r-cran-nlme   - the mixed-model tests compare variance-component intervals with nlme's intervals()
 # Needs root and Debian's apt; otherwise it says so and those tests skip.
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)  # the axe-core accessibility test
 Rscript -e 'library(msm)' >/dev/null 2>&1 || need+=(r-cran-msm)
 Rscript -e 'library(nlme)' >/dev/null 2>&1 || need+=(r-cran-nlme)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -44,6 +44,8 @@ __all__ = [
     "Msg",
     "Number",
     "Verbatim",
+    "Area",
+    "Items",
     "render_html",
     "N_",
     "catalogue",
@@ -277,6 +279,27 @@ class Verbatim:
         return self.text
 
 
+@dataclass(frozen=True)
+class Area:
+    """Wales or an authority, named in the page's language (``Cardiff`` / ``Caerdydd``)."""
+
+    name: str
+
+    def render(self, _: "Translator") -> str:
+        return _.area(self.name)
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list of messages or names shown joined (``"Feeling safe; Managing money"``)."""
+
+    items: tuple
+    sep: str = "; "
+
+    def render(self, _: "Translator") -> str:
+        return self.sep.join(show(i, _) for i in self.items)
+
+
 class Msg:
     """A message kept until it is shown, so that one computed report renders in both languages.
 
@@ -304,7 +327,7 @@ class Msg:
                 return v.render(_, verbatim)
             if isinstance(v, Verbatim):
                 return verbatim(v) if verbatim else v.text
-            if isinstance(v, Number):
+            if isinstance(v, (Number, Area, Items)):
                 return v.render(_)
             if isinstance(v, (datetime.date, pd.Timestamp)):
                 return _.date(v)
@@ -333,7 +356,7 @@ class Msg:
 
 def show(text, _: Translator) -> str:
     """A ``Msg``/``Number``/``Verbatim`` rendered in ``_``'s language; a plain string is a catalogue message too."""
-    if isinstance(text, (Msg, Number, Verbatim)):
+    if isinstance(text, (Msg, Number, Verbatim, Area, Items)):
         return text.render(_)
     return _(str(text))
 

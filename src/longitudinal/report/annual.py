@@ -186,6 +186,35 @@ class AnnualReport:
         """Methods, definitions, limitations and the disclosure rule."""
         return self._run(sx.methods.methods, extra)
 
+    def publish(self, release_date=None, *, status: str | None = None) -> dict:
+        """Write the report as published, in Welsh and in English, to ``out``: the pages (``report.html``,
+        ``report.cy.html``), the spreadsheets (``tables.xlsx``, ``tables.cy.xlsx``) and the CSV notes.
+
+        Uses the sections computed so far, in order; the methods section becomes the page's quality and
+        methodology section.
+
+        Parameters
+        ----------
+        release_date : date or str, optional
+            The release date the pages state (default: today).
+        status : str, optional
+            The statistics status (:data:`longitudinal.report.page.STATUS`): by default ``"synthetic"`` for
+            simulated data, else ``"in_development"``.
+        """
+        import datetime
+
+        import pandas as pd
+
+        from .page import Release, write_report
+
+        if self.out is None:
+            raise ValueError("publish() needs the report's out folder (AnnualReport(..., out=...))")
+        when = pd.Timestamp(release_date).date() if release_date is not None else datetime.date.today()
+        status = status or ("synthetic" if self.study.truth is not None else "in_development")
+        sections = [s for s in self.sections_ if s.key != "methods"]
+        quality = next((s for s in self.sections_ if s.key == "methods"), None)
+        return write_report(sections, Release(self.area, self.year, when, status=status), self.out, quality=quality)
+
     # The social return's raw result, for analysts (never published as is).
     @property
     def sroi_result_(self):

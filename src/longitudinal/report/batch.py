@@ -204,7 +204,7 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
             with open(tmp, "wb") as fh:
                 pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
     meta = {"data_hash": digest, "financial_years": study.financial_years,
-            "last_complete_year": last_complete_year(study)}
+            "last_complete_year": last_complete_year(study), "synthetic": study.truth is not None}
     with atomic_path(meta_file) as tmp:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     return folder, meta["financial_years"]
@@ -331,9 +331,12 @@ def _strip_volatile(nb_path: Path) -> dict[str, float]:
 
 
 # -------------------------------------------------------------- one area
-def _params(year: int, area: str, data: Path, seed: int, cache: Path | None) -> dict:
-    return {"financial_year": int(year), "area": area, "data": str(Path(data).resolve()), "seed": int(seed),
-            "out": ".", "cache": str(cache) if cache else None}
+def _params(year: int, area: str, data: Path, seed: int, cache: Path | None, release_date: str | None = None) -> dict:
+    out = {"financial_year": int(year), "area": area, "data": str(Path(data).resolve()), "seed": int(seed),
+           "out": ".", "cache": str(cache) if cache else None}
+    if release_date is not None:  # the date the published pages state (one per batch)
+        out["release_date"] = str(release_date)
+    return out
 
 
 def _inputs_key(params: dict, digest: str, notebook: Path, code: str) -> dict:
@@ -355,7 +358,8 @@ def run_area(spec: dict) -> dict:
     year_dir = Path(spec["out"]) / str(year)
     final = year_dir / slug
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{slug}-", dir=year_dir))
-    params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None)
+    params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None,
+                     spec.get("release_date"))
     key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]), spec.get("code_hash") or code_hash())
     started = datetime.now(timezone.utc)
     manifest = {"area": area, "slug": slug, "financial_year": year, "financial_year_label": domain.fy_label(year),
@@ -385,8 +389,9 @@ def run_area(spec: dict) -> dict:
         if last_err is not None:
             raise last_err
         manifest["cell_seconds"] = _strip_volatile(tmp / "report.ipynb")
-        notebook_to_html(tmp / "report.ipynb", tmp / "report.html",
-                         f"Supporting People annual report: {area} {domain.fy_label(year)}")
+        if not (tmp / "report.html").exists():  # a notebook without the publishing cell: its own HTML
+            notebook_to_html(tmp / "report.ipynb", tmp / "report.html",
+                             f"Supporting People annual report: {area} {domain.fy_label(year)}")
         manifest["status"] = "ok"
         manifest["outputs"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -575,40 +580,33 @@ def _up_to_date(final: Path, key: dict) -> bool:
 
 
 # ------------------------------------------------------------------ index
-def write_index(year_dir: str | Path, year: int, areas: Iterable[str]) -> Path:
-    """``<out>/<year>/index.html``: every area with its status, linked to its report."""
+def write_index(year_dir: str | Path, year: int, areas: Iterable[str], *, release_date=None,
+                synthetic: bool | None = None) -> Path:
+    """``<out>/<year>/index.html`` and ``index.cy.html``: every area (named in the page's language) linked to
+    its report and spreadsheet, or "not published". The operators' view (status, times, failures) is
+    ``batch.json``, not the public index."""
+    import datetime
+
+    from ..i18n import LANGUAGES
+    from .page import index_name, render_index
+
     year_dir = Path(year_dir)
-    rows = []
+    areas = list(areas)
+    published = set()
     for a in areas:
-        slug = area_slug(a)
-        mf = year_dir / slug / "manifest.json"
-        failed = year_dir / ".failed" / f"{slug}.json"
-        if mf.exists():
-            m = json.loads(mf.read_text())
-            link = f'<a href="{slug}/report.html">{html.escape(a)}</a>'
-            status, when = m.get("status", "?"), m.get("finished", "")
-            if failed.exists() and json.loads(failed.read_text()).get("started", "") > m.get("started", ""):
-                status = "ok (latest run failed: showing the previous report)"
-            tables = f'<a href="{slug}/tables/">tables</a> · <a href="{slug}/manifest.json">manifest</a>'
-        else:
-            link, status, when, tables = html.escape(a), "failed" if failed.exists() else "not run", "", ""
-        rows.append(f"<tr><td>{link}</td><td>{html.escape(status)}</td><td>{html.escape(when)}</td>"
-                    f"<td>{tables}</td></tr>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Supporting People annual reports {domain.fy_label(year)}</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}td,th{{padding:3px 10px;text-align:left;
-border-bottom:1px solid #ddd}}table{{border-collapse:collapse}}</style></head>
-<body><h1>Supporting People annual reports, {domain.fy_label(year)}</h1>
-<p>One report for Wales and one for each local authority. Each folder holds the report, its tables (CSV),
-figures and a manifest recording how to reproduce it.</p>
-<table><thead><tr><th>Area</th><th>Status</th><th>Finished (UTC)</th><th>Files</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""
-    with atomic_path(year_dir / "index.html") as tmp:
-        tmp.write_text(page, encoding="utf-8")
-        os.chmod(tmp, 0o644)
+        mf = year_dir / area_slug(a) / "manifest.json"
+        if mf.exists() and json.loads(mf.read_text()).get("status") == "ok":
+            published.add(a)
+    if synthetic is None:
+        meta = sorted(year_dir.parent.glob(".cache/*/meta.json"))
+        synthetic = bool(meta) and json.loads(meta[-1].read_text()).get("synthetic", False)
+    when = datetime.date.fromisoformat(str(release_date)) if release_date else datetime.date.today()
+    for lang in LANGUAGES:
+        page = render_index(year, areas, published, lang, release_date=when,
+                            status="synthetic" if synthetic else "in_development")
+        with atomic_path(year_dir / index_name(lang)) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+            os.chmod(tmp, 0o644)
     return year_dir / "index.html"
 
 
@@ -617,7 +615,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
                areas: str | Iterable[str] = "all", workers: int | None = None, resume: bool = False,
                timeout: float = 1800.0, seed: int = 2019, notebook: str | Path | None = None,
                retries: int = 3, on_result: Callable[[AreaResult], None] | None = None,
-               on_start: Callable[[int, list[str]], None] | None = None) -> BatchResult:
+               on_start: Callable[[int, list[str]], None] | None = None,
+               release_date: str | None = None) -> BatchResult:
     """Run the annual report for Wales and each authority.
 
     Parameters
@@ -643,6 +642,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         Attempts per area when a kernel fails to start.
     on_result, on_start : callable, optional
         Progress hooks (the command line draws its progress bar with them).
+    release_date : str, optional
+        The release date the published pages state (ISO ``2026-11-30``); default today.
 
     Returns
     -------
@@ -687,6 +688,9 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     year_dir = out / str(fy)
     year_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, int(workers or os.cpu_count() or 1))
+    import datetime
+
+    release = str(datetime.date.fromisoformat(str(release_date)) if release_date else datetime.date.today())
     lock = FileLock(str(year_dir / ".lock"))
     try:
         lock.acquire(timeout=0)
@@ -702,9 +706,9 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),
                     "cache": str(cache.resolve()), "notebook": str(notebook.resolve()), "retries": int(retries),
-                    "data_hash": digest, "code_hash": code}
+                    "data_hash": digest, "code_hash": code, "release_date": release}
             specs[a] = spec
-            key = _inputs_key(_params(fy, a, data, seed, cache), digest, notebook, code)
+            key = _inputs_key(_params(fy, a, data, seed, cache, release), digest, notebook, code)
             if resume and _up_to_date(year_dir / area_slug(a), key):
                 r = AreaResult(a, area_slug(a), "skipped", 0.0, 0, "up to date")
                 result.results.append(r)
@@ -729,7 +733,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         _run_pool([specs[a] for a in todo], workers, timeout, done)
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
-        write_index(year_dir, fy, all_areas())
+        write_index(year_dir, fy, all_areas(), release_date=release)
         summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed),
                    "results": [asdict(r) for r in result.results]}
         with atomic_path(year_dir / "batch.json") as tmp:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..i18n import N_
 from .. import domain
 from . import protect as dc
 from .area import AreaYear, in_year
@@ -24,9 +25,9 @@ __all__ = ["CountTable", "count_tables", "PEOPLE", "ACTIVE", "STARTED", "ENDED",
            "HEADLINE_SUMS", "NEED_SUMS", "COMPLETENESS_SUMS", "COMPLETENESS_BY_OUTCOME_SPECS", "TWO_PLUS"]
 
 # The headline's counts and how they nest.
-PEOPLE, ACTIVE, STARTED, ENDED = ("People supported", "Episodes of support active", "Episodes started",
-                                  "Episodes ended")
-SCORED, RECORDED = "Journey of Change readings (scored)", "Readings recorded (incl. blank)"
+PEOPLE, ACTIVE, STARTED, ENDED = (N_("People supported"), N_("Episodes of support active"), N_("Episodes started"),
+                                  N_("Episodes ended"))
+SCORED, RECORDED = N_("Journey of Change readings (scored)"), N_("Readings recorded (incl. blank)")
 # Blank readings (recorded - scored), episodes beyond one per person (active - people), episodes carried in
 # from earlier years (active - started) and still open (active - ended) are counts too.
 HEADLINE_SUMS = (dc.Sum(((SCORED, "value"),), (RECORDED, "value")),
@@ -37,8 +38,8 @@ HEADLINE_SUMS = (dc.Sum(((SCORED, "value"),), (RECORDED, "value")),
 NEED_SUMS = (dc.Sum(("people",), "episodes"), dc.Sum(("started",), "episodes"))
 
 M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE = (
-    "Episodes started in the year", "Episodes ended in the year", "Planned ends in the year",
-    "Ended episodes without an end reason", "Active episodes in the year")
+    N_("Episodes started in the year"), N_("Episodes ended in the year"), N_("Planned ends in the year"),
+    N_("Ended episodes without an end reason"), N_("Active episodes in the year"))
 COMPLETENESS_SUMS = (dc.Sum(("with_reading",), "episodes"),
                      dc.Sum(((M_PLANNED, "episodes"), (M_NONE, "episodes")), (M_ENDED, "episodes")),
                      dc.Sum(((M_PLANNED, "with_reading"),), (M_ENDED, "with_reading")))
@@ -194,7 +195,7 @@ def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
     by_out = pd.DataFrame(rows)
     # A total row of readings, so that the headline's totals cannot recover an area by subtraction. Episodes
     # have needs in several areas, so their columns add up to no total: left blank.
-    by_out.loc[len(by_out)] = {"outcome": "All outcome areas", "readings": len(rd),
+    by_out.loc[len(by_out)] = {"outcome": N_("All outcome areas"), "readings": len(rd),
                                "scored": int(rd["score"].notna().sum()),
                                "blank_no_need": int(rd["score"].isna().sum()),
                                "episodes_with_need": np.nan, "episodes_two_plus": np.nan}

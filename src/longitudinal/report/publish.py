@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import LongitudinalError
 from ..io import atomic_path
+from ..palette import PALETTE as _PALETTE
 from . import protect as dc
 
 __all__ = [
@@ -40,8 +41,8 @@ __all__ = [
     "pct",
 ]
 
-#: Colours used by every report figure (colour-blind safe, Okabe-Ito).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Colours used by every report figure (see :mod:`longitudinal.palette`: each at least 3:1 on white).
+PALETTE = _PALETTE
 
 
 class UndeclaredColumnError(LongitudinalError, ValueError):
@@ -50,10 +51,14 @@ class UndeclaredColumnError(LongitudinalError, ValueError):
 
 @dataclass
 class PublishedTable:
-    """A disclosure-controlled table: what the report shows and writes as CSV."""
+    """A disclosure-controlled table: what the report shows and writes as CSV.
+
+    ``caption`` is a catalogue message (:class:`~longitudinal.i18n.Msg` or plain text): it is shown in
+    the page's language.
+    """
 
     name: str
-    caption: str
+    caption: object
     data: pd.DataFrame
     count_columns: tuple[str, ...] = ()
     #: What each published figure is about (:class:`~longitudinal.report.protect.Share`, ``Parts``, ``Sum``,
@@ -67,55 +72,64 @@ class PublishedTable:
     def to_csv_bytes(self) -> bytes:
         return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
-    def to_html(self) -> str:
-        return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=fmt_float,
-                                 classes="lg-table")
+    def to_html(self, lang: str = "en") -> str:
+        from ..i18n import Translator, show
+        from .present import table_html
+
+        _ = Translator(lang)
+        return table_html(self.data, self.name, show(self.caption, _), _, label_column=self.label_column,
+                          href=f"tables/{self.name}.csv")
 
 
 @dataclass
 class PublishedFigure:
+    """A figure as published: a PNG per language (the English one is ``png``), a caption and alt text.
+
+    ``alt`` states what the figure shows (its finding), not the caption again.
+    """
+
     name: str
-    caption: str
+    caption: object
     png: bytes
     labels: tuple[str, ...] = ()  # every text on the figure, for checking disclosure
     #: The values drawn, where they are not simply a published table's (the points of a curve), for checking.
     data: pd.DataFrame | None = None
+    alt: object = None
+    pngs: dict = field(default_factory=dict)
+    #: The smallest text of the figure on the page, in CSS pixels (see :func:`longitudinal.palette.text_px_on_page`).
+    text_px: float = float("inf")
 
-    def to_html(self) -> str:
-        b64 = base64.b64encode(self.png).decode("ascii")
-        cap = html.escape(self.caption)
-        return (f'<figure><img src="data:image/png;base64,{b64}" alt="{cap}">'
+    def png_for(self, lang: str) -> bytes:
+        return self.pngs.get(lang, self.png)
+
+    def to_html(self, lang: str = "en") -> str:
+        from ..i18n import Translator, render_html
+
+        _ = Translator(lang)
+        b64 = base64.b64encode(self.png_for(lang)).decode("ascii")
+        alt = render_html(self.alt if self.alt is not None else self.caption, _, html.escape)
+        cap = render_html(self.caption, _, html.escape)
+        return (f'<figure><img src="data:image/png;base64,{b64}" alt="{alt}">'
                 f"<figcaption>{cap}</figcaption></figure>")
 
 
 @dataclass
 class Section:
-    """A report section: heading, markdown text, tables and figures. Displays as HTML."""
+    """A report section: heading, Markdown text, notes, tables and figures; plain-words ``key_points`` for the
+    top of the page. Texts are catalogue messages, shown in the page's language. Displays as HTML (English)."""
 
     key: str
-    heading: str
-    text: str = ""
+    heading: object
+    text: object = ""
     tables: list[PublishedTable] = field(default_factory=list)
     figures: list[PublishedFigure] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    key_points: list = field(default_factory=list)
 
     def _repr_html_(self) -> str:
-        import mistune
+        from .page import render_section
 
-        parts = [f'<section class="lg-section" id="{html.escape(self.key)}">',
-                 f"<h2>{html.escape(self.heading)}</h2>"]
-        if self.text:
-            parts.append(mistune.html(self.text))
-        for note in self.notes:
-            parts.append(f'<p class="lg-note">{html.escape(note)}</p>')
-        for fig in self.figures:
-            parts.append(fig.to_html())
-        for tab in self.tables:
-            parts.append(f'<p class="lg-caption"><b>Table.</b> {html.escape(tab.caption)} '
-                         f"(<code>tables/{html.escape(tab.name)}.csv</code>)</p>")
-            parts.append(tab.to_html())
-        parts.append("</section>")
-        return "\n".join(parts)
+        return render_section(self, "en", {"figure": 0, "table": 0})
 
     def __repr__(self) -> str:
         return f"<Section {self.key!r}: {len(self.tables)} table(s), {len(self.figures)} figure(s)>"
@@ -131,7 +145,39 @@ def figure_labels(fig) -> tuple[str, ...]:
     return tuple(out)
 
 
-def save_figure(fig, path: str | Path | None = None) -> bytes:
+def translate_figure(fig, lang: str) -> None:
+    """Put every text of a figure into ``lang`` through the catalogue (numbers, years and ranges stay as they
+    are); a text without an entry is a :class:`~longitudinal.i18n.MissingTranslation`."""
+    from ..i18n import Translator
+    from .present import NEUTRAL
+
+    from ..i18n import catalogue
+
+    _ = Translator(lang)
+    done = set(catalogue(lang).values())  # a text already in the language (a tick label reached twice)
+
+    def tr(s: str) -> str:
+        return _(s) if isinstance(s, str) and s.strip() and not NEUTRAL.match(s) and s not in done else s
+
+    # Tick labels are redrawn from the axis's formatter: the formatter gets the translated labels.
+    fig.canvas.draw()
+    seen = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = axis.get_ticklabels()
+            seen.update(id(t) for t in axis.get_ticklabels(which="both"))
+            texts = [t.get_text() for t in ticks]
+            if any(tr(x) != x for x in texts):
+                axis.set_ticks(axis.get_ticklocs(), [tr(x) for x in texts])
+                seen.update(id(t) for t in axis.get_ticklabels(which="both"))
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+        if id(t) in seen:  # an artist reached twice (a legend's text) is translated once
+            continue
+        seen.add(id(t))
+        t.set_text(tr(t.get_text()))
+
+
+def save_figure(fig, path: str | Path | None = None, *, close: bool = True) -> bytes:
     """PNG bytes of a figure that depend only on what is drawn (no dates, no software stamp).
 
     Writes them atomically to ``path`` when given. The same figure gives the
@@ -139,9 +185,12 @@ def save_figure(fig, path: str | Path | None = None) -> bytes:
     """
     import matplotlib.pyplot as plt
 
+    from ..palette import DPI
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
+    if close:
+        plt.close(fig)
     png = buf.getvalue()
     if path is not None:
         with atomic_path(path) as tmp:
@@ -184,7 +233,7 @@ class Publisher:
             self._ids = set(self._identifiers_of())
         return self._ids
 
-    def table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
+    def table(self, name: str, caption, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
               label_column: str | None = None) -> PublishedTable:
         """Check a protected table and publish it.
 
@@ -215,14 +264,31 @@ class Publisher:
                 tmp.write_bytes(tab.to_csv_bytes())
         return tab
 
-    def figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
-        """Publish a figure drawn from published values (its texts are checked for identifiers)."""
+    def figure(self, name: str, caption, fig, data: pd.DataFrame | None = None, *, alt=None,
+               translate: bool = True) -> PublishedFigure:
+        """Publish a figure drawn from published values, in English and in Welsh.
+
+        Its texts are checked for identifiers; the English PNG is ``figures/<name>.png``, the Welsh one
+        (every text put into Welsh through the catalogue) ``figures/<name>.cy.png``. ``alt`` states the
+        figure's finding for a reader who cannot see it. ``translate=False``: the figure shows a document's
+        own words (an outcome map), the same in both languages; its caption must say so.
+        """
+        from ..i18n import LANGUAGES
+        from ..palette import text_px_on_page
+
         labels = figure_labels(fig)
         leaked = [s for s in labels if s in self.identifiers]
         if leaked:  # pragma: no cover - figures are drawn from published tables only
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
-        path = self.out / "figures" / f"{name}.png" if self.out is not None else None
-        return PublishedFigure(name, caption, save_figure(fig, path), labels, data)
+        px = text_px_on_page(fig)
+        pngs = {}
+        for lang in LANGUAGES:
+            if lang != "en" and translate:
+                translate_figure(fig, lang)
+            stem = name if lang == "en" else f"{name}.{lang}"
+            path = self.out / "figures" / f"{stem}.png" if self.out is not None else None
+            pngs[lang] = save_figure(fig, path, close=lang == LANGUAGES[-1])
+        return PublishedFigure(name, caption, pngs["en"], labels, data, alt, pngs, px)
 
 
 def _holds_numbers(s: pd.Series) -> bool:

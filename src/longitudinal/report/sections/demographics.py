@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ... import domain
+from ...i18n import N_, Area, Msg
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section
@@ -11,7 +13,7 @@ def demographics(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     """People supported in the year by age band and sex (a two-way table with both totals)."""
     out = prot.table(a.area, "age_sex")
     cols = [c for c in out.columns if c != "age_band"]
-    t = pub.table("age_sex", f"People supported by age band and sex, {a.label}", out, cols)
-    return (Section("demographics", "Who was supported",
-                             "Age is reached during the financial year; each person is counted once.", [t]))
-
+    t = pub.table("age_sex", Msg("People supported by age band and sex, {area}, {year}", area=Area(a.area),
+                                 year=domain.fy_label(a.year)), out, cols, label_column="age_band")
+    return Section("demographics", N_("Who was supported"),
+                   N_("Age is reached during the financial year; each person is counted once."), [t])

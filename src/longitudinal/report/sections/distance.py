@@ -9,6 +9,8 @@ from ... import domain
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
+from ...i18n import N_, Area, Msg, Number
+from ...palette import figure_style
 from ..publish import Publisher, Section, is_number
 
 # Distance travelled: improved / same / worse split the episodes compared; the means are of a 1-5 score
@@ -35,10 +37,11 @@ def distance(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     d = a.distance_frame
     tab = distance_published(a).drop(columns="code")
     stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
+    area, fy, end = Area(a.area), domain.fy_label(a.year), domain.fy_bounds(a.year)[1]
     tables = [pub.table(
-        "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
-        f"{domain.fy_bounds(a.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(a.year)}, {a.area}",
-        tab, ["n_compared"], specs=DISTANCE_SPECS)]
+        "distance_travelled", Msg("Distance travelled by outcome area: first against latest reading by {end}, "
+                                  "episodes active in {year}, {area}", end=end, year=fy, area=area),
+        tab, ["n_compared"], specs=DISTANCE_SPECS, label_column="outcome")]
     # The figure shows the published values only: areas whose means are suppressed are left out, and an
     # interval suppressed in the table is not written.
     full = np.array([all(is_number(v) for v in row) for row in tab[["n_compared", *stats_cols[:3]]].to_numpy()])
@@ -47,21 +50,40 @@ def distance(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
                           **{c: pd.to_numeric(tab.loc[full, c], errors="coerce").astype(float).to_numpy()
                              for c in stats_cols}})
     shown = shown[shown["n"] > 0]
-    figs = []
+    figs, points = [], []
     if len(shown):
-        fig = plot_profile(shown, kind="dots", title=f"{a.label}: distance travelled (first vs latest stage)")
-        for t in fig.axes[0].texts:
-            if "nan" in t.get_text():
-                t.set_text(t.get_text().replace(" (+nan, +nan)", " (CI suppressed)"))
-        figs.append(pub.figure("distance_travelled", "Mean stage at the first and the latest reading "
-                                         "in each outcome area, with the mean change and its 95% CI "
-                                         "(areas whose means are suppressed in the table are not shown)", fig))
-    text = ("For every episode active in the year and every outcome area with a need, the first score is compared "
-            "with the latest score recorded by the end of the year. Episodes with a single reading cannot show "
-            "change and are left out. The interval is a 95% t interval of the mean change; *improved* means a "
-            "higher stage at the latest reading.")
-    return (Section("distance", "Distance travelled in the 11 outcome areas", text, tables, figs))
-
+        with figure_style():
+            fig = plot_profile(shown, kind="dots", title="")
+            ax = fig.axes[0]
+            ax.set_title("", loc="left")
+            # Full names (the catalogue's) and the change with its interval as numbers only (both languages).
+            ax.set_yticks(ax.get_yticks(), [domain.OUTCOMES[c].name for c in shown["outcome"]])
+            for t, (_, row) in zip(ax.texts, shown.iterrows()):
+                ci = (f" ({row['ci_lower']:+.2f}, {row['ci_upper']:+.2f})" if np.isfinite(row["ci_lower"])
+                      else " [c]")
+                t.set_text(f"{row['mean_change']:+.2f}{ci}")
+        best = shown.loc[shown["mean_change"].idxmax()]
+        alt = Msg("Dot plot. In every outcome area shown the mean stage at the latest reading is compared with the "
+                  "first; the largest mean change is in {outcome}, {change} stages ({n} episodes).",
+                  outcome=Msg(domain.OUTCOMES[best["outcome"]].name), change=Number(best["mean_change"], 2),
+                  n=Number(best["n"]))
+        points.append(alt)
+        figs.append(pub.figure("distance_travelled", Msg(
+            "Mean stage at the first and the latest reading in each outcome area, with the mean change and its 95% "
+            "confidence interval written beside it (areas whose means are suppressed in the table are not shown), "
+            "{area}, {year}", area=area, year=fy), fig, alt=alt))
+    improved = [(o, v) for o, v in zip(d["outcome"], tab["pct_improved"]) if is_number(v)]
+    key = []
+    if improved:
+        o, v = max(improved, key=lambda t: t[1])
+        key.append(Msg("The outcome area where most episodes moved up the Journey of Change scale was {outcome}: "
+                       "{pct}% of the episodes compared were at a higher stage at their latest reading.",
+                       outcome=Msg(domain.OUTCOMES[o].name), pct=Number(v, 1)))
+    text = N_("For every episode active in the year and every outcome area with a need, the first score is compared "
+              "with the latest score recorded by the end of the year. Episodes with a single reading cannot show "
+              "change and are left out. The interval is a 95% t interval of the mean change; *improved* means a "
+              "higher stage at the latest reading.")
+    return Section("distance", N_("Distance travelled in the 11 outcome areas"), text, tables, figs, key_points=key)
 
 
 def distance_published(a: AreaYear) -> pd.DataFrame:

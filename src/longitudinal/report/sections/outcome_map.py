@@ -11,6 +11,7 @@ from ... import domain
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
+from ...i18n import N_, Area, Msg, Verbatim
 from ..publish import Publisher, Section, is_number
 from .distance import distance_published, within_published
 
@@ -41,7 +42,8 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     omap = OutcomeMap.from_yaml(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = rollup(omap, a.year_study, areas=[a.area])
+        # Rated for the report's financial year (OutcomeMap.rate(year=...)): reproducible from the manifest.
+        r = rollup(omap, a.study, areas=[a.area], year=a.year)
     keys = ["pathway", "column", "step"]
     iv = r.indicator_values.copy().reset_index(drop=True)
     kinds = dict(zip(*available_indicators()[["name", "kind"]].to_numpy().T))
@@ -84,21 +86,39 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     hide_rt = np.array([tuple(k) in hidden_steps for k in rt[keys].to_numpy()], dtype=bool)
     rt["progress"] = dc.hide(rt["progress"], hide_rt)
     rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
-    tables = [pub.table("outcome_map_ratings", f"Outcome map ratings, {a.label}", rt),
-              pub.table("outcome_map_indicators", f"Indicators behind the ratings, {a.label} "
-                                  "(value: a proportion, a mean or a count, per kind)", iv_pub, ["n"],
-                                  specs=INDICATOR_SPECS)]
+    area, fy = Area(a.area), domain.fy_label(a.year)
+    tables = [pub.table("outcome_map_ratings", Msg("Outcome map ratings, {area}, {year} (the map's wording is in English)", area=area,
+                                                     year=fy), rt,
+                        label_column="step"),
+              pub.table("outcome_map_indicators", Msg("Indicators behind the ratings, {area}, {year} (value: a "
+                                                      "proportion, a mean or a count, by kind; the map's wording "
+                                                      "is in English)", area=area, year=fy),
+                        iv_pub, ["n"], specs=INDICATOR_SPECS, label_column="step")]
     figs = []
     if not hide_rt.any():
         m = r.maps[a.area]
         for i, pw in enumerate(m.pathways):
-            fig = m.plot(pathway=i)
-            figs.append(pub.figure(f"outcome_map_{i + 1}", f"Outcome map: {getattr(pw, 'name', pw)}",
-                                             fig))
-    text = ("The outcome map sets out how support is expected to lead to change, step by step (contribution "
-            "analysis). Steps measured by an indicator are rated from this area's data for the episodes active "
-            "in the year; the others carry the programme team's ratings (*manual*).")
-    notes = ["Some ratings rest on figures that would reveal fewer than 5 episodes and are hidden; the map "
-             "figure is therefore not shown."] if hide_rt.any() else []
-    return Section("outcome_map", "Outcome map", text, tables, figs, notes)
+            # Large enough type to read at the page's width (at least 12 px); the map's own words are English.
+            fig = m.plot(pathway=i, wrap=16, fontsize=11)
+            figs.append(pub.figure(f"outcome_map_{i + 1}", Msg("Outcome map, pathway {n}: {name} (the map is written "
+                                                               "in English)", n=str(i + 1),
+                                                               name=Verbatim(getattr(pw, "name", str(pw)))),
+                                   fig, alt=_map_alt(m, i), translate=False))
+    text = Msg("The outcome map sets out how support is expected to lead to change, step by step (contribution "
+               "analysis). Steps measured by an indicator are rated from this area's data for the episodes active in "
+               "{year} (their readings up to the year's end); the others carry the programme team's ratings "
+               "(*manual*). The map's wording is in English only. The indicators count the episodes active in the "
+               "year, so their bases differ from the lasting-impact section's, which counts every episode ended by "
+               "the year's end.", year=fy)
+    notes = [N_("Some ratings rest on figures that would reveal fewer than 5 episodes and are hidden; the map "
+                "figure is therefore not shown.")] if hide_rt.any() else []
+    return Section("outcome_map", N_("Outcome map"), text, tables, figs, notes)
 
+
+def _map_alt(m, i: int) -> Msg:
+    """The pathway's finding in words: how many of its steps have each progress rating."""
+    r = m.ratings_[m.ratings_["pathway"] == m.pathways[i].name]
+    counts = r["progress"].value_counts()
+    return Msg("Outcome map of one pathway with {n} steps: {good} rated good progress, {some} some, {low} low or "
+               "none, {na} not rated.", n=len(r), good=int(counts.get("good", 0)), some=int(counts.get("some", 0)),
+               low=int(counts.get("low", 0) + counts.get("no", 0)), na=int(counts.get("n/a", 0)))

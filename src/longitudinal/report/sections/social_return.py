@@ -12,7 +12,9 @@ from ... import domain
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ..publish import PALETTE, Publisher, Section, publishable_reason
+from ...i18n import N_, Area, Msg, Number, Verbatim
+from ...palette import PALETTE, figure_style
+from ..publish import Publisher, Section, publishable_reason
 
 # Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
 SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
@@ -66,62 +68,104 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    area, fy = Area(a.area), domain.fy_label(a.year)
+    heading = N_("Social return on investment")
     if run.result is None:
-        return Section("social_return", "Social return on investment", "", [], [], [
-            f"The social return could not be estimated for {a.area} in {domain.fy_label(a.year)}: {run.reason}"])
+        return Section("social_return", heading, "", [], [], [
+            Msg("The social return could not be estimated for {area} in {year}. The reason, as the model gives it (in "
+                "English): {reason}", area=area, year=fy, reason=Verbatim(run.reason))])
     res, mc, path, draws = run.result, run.monte_carlo, run.map_path, run.draws
     out = res.outcomes.copy()
     quantity = out["quantity"].astype(float).round().fillna(0).astype("int64")
     small = ((quantity >= 1) & (quantity < dc.THRESHOLD)).to_numpy()
     lo, hi = mc.interval
     pay = res.payback_months
+    # Payback beyond the longest benefit period is never reached: said so, not shown as a number.
+    horizon_months = 12 * float(out["duration_years"].astype(float).max())
+    reached = pay is not None and np.isfinite(pay) and pay <= horizon_months
+    # Numbers as numbers (machine-readable CSV); the unit is in the measure's name.
     head = pd.DataFrame({
-        "measure": ["Inputs: spend (GBP, present value)", "Social value (GBP, present value)",
-                    "Net present value (GBP)", "SROI ratio (GBP of social value per GBP 1)",
-                    "SROI ratio: median of Monte Carlo draws", "SROI ratio: 90% uncertainty interval",
-                    "Probability that the ratio is below 1", "Payback (months)"],
-        "value": [f"{res.inputs_value:,.0f}", f"{res.present_value:,.0f}", f"{res.npv:,.0f}",
-                  f"{res.sroi_ratio:.2f}", f"{mc.median:.2f}", f"{lo:.2f} to {hi:.2f}",
-                  f"{mc.prob_below_one:.3f}",
-                  "" if pay is None or not np.isfinite(pay) else f"{pay:.1f}"]})
+        "measure": [N_("Inputs: spend (£, present value)"), N_("Social value (£, present value)"),
+                    N_("Net present value (£)"), N_("SROI ratio (£ of social value per £1 spent)"),
+                    N_("SROI ratio: median of the Monte Carlo draws"),
+                    N_("SROI ratio: 90% uncertainty interval, lower end"),
+                    N_("SROI ratio: 90% uncertainty interval, upper end"),
+                    N_("Probability that the ratio is below 1 (%)"), N_("Payback (months)")],
+        "value": [round(res.inputs_value), round(res.present_value), round(res.npv), round(res.sroi_ratio, 2),
+                  round(mc.median, 2), round(lo, 2), round(hi, 2), round(100 * mc.prob_below_one, 1),
+                  round(pay, 1) if reached else np.nan]}, dtype=object)
     by_outcome = pd.DataFrame({"outcome": out["outcome"], "stakeholder": out["stakeholder"],
-                        "people": quantity, "proxy_value_gbp": out["proxy_value"].astype(float).round(0),
-                        "deadweight": out["deadweight"], "attribution": out["attribution"],
-                        "drop_off": out["drop_off"].astype(float).round(3), "duration_years": out["duration_years"],
-                        "present_value_gbp": out["present_value"].astype(float).round(0)})
+                               "people": quantity, "proxy_value_gbp": out["proxy_value"].astype(float).round(0),
+                               "deadweight": out["deadweight"], "attribution": out["attribution"],
+                               "drop_off": out["drop_off"].astype(float).round(3),
+                               "duration_years": out["duration_years"],
+                               "present_value_gbp": out["present_value"].astype(float).round(0)})
     by_outcome = dc.suppress(by_outcome, ["people"], derived={"present_value_gbp": ["people"]})
     if small.any():
         # The total value less the published outcomes would give a suppressed count away (few integer
         # solutions), so every figure built on the total is hidden for this area.
         head.loc[1:, "value"] = dc.SECONDARY
-    tables = [pub.table("sroi_headline", f"Social return, {a.label}", head, free=("value",)),
-              pub.table("sroi_outcomes", f"Social value by outcome, {a.label}", by_outcome, ["people"],
-                                  free=SROI_OUTCOME_FREE)]
+    illustrative = _illustrative_proxies(out)
+    note = N_("(illustrative proxies)") if illustrative else N_("(proxies as stated in the impact map)")
+    tables = [pub.table("sroi_headline", Msg("Social return, {area}, {year} {note}", area=area, year=fy,
+                                             note=Msg(note)), head, free=("value",), label_column="measure"),
+              pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's wording is in "
+                                             "English", area=area, year=fy,
+                                             note=Msg(note)), by_outcome, ["people"], free=SROI_OUTCOME_FREE,
+                        label_column="outcome")]
+    notes = []
+    if illustrative:
+        notes.append(N_("The financial proxies are ILLUSTRATIVE values (HACT Social Value Bank figures marked "
+                        "'illustrative' in the package's proxy library): the social value and the ratio show how the "
+                        "method works, not a valuation of the programme. They must not be quoted as a return on "
+                        "the spend."))
+    if not reached and not small.any():
+        notes.append(Msg("Payback is not reached within the benefit period ({months} months, the longest duration of "
+                         "an outcome): shown as [x].", months=Number(horizon_months)))
     if small.any():
-        return Section("social_return", "Social return on investment", "", tables, [], [
-            "An outcome in this area is reached by fewer than 5 people: its count is suppressed, and so are the "
-            "social value, the ratio and its uncertainty, which would reveal it."])
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.hist(mc.ratios, bins=50, color=PALETTE[2])
-    ax.axvline(res.sroi_ratio, color="black", lw=1, label=f"estimate {res.sroi_ratio:.2f}")
-    ax.axvspan(lo, hi, color=PALETTE[1], alpha=0.2, label=f"90% interval {lo:.2f} to {hi:.2f}")
-    ax.axvline(1.0, color=PALETTE[3], ls="--", lw=1, label="break-even (1.0)")
-    ax.set_xlabel("SROI ratio (GBP of social value per GBP 1 spent)")
-    ax.set_yticks([])
-    ax.set_title(f"{a.label}: uncertainty of the social return ({draws:,} draws)", fontsize=10)
-    ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    fig.tight_layout()
-    figs = [pub.figure("sroi_uncertainty", "Distribution of the SROI ratio over the Monte Carlo draws "
-                                 "of proxies, deadweight, attribution, displacement and drop-off", fig)]
-    text = (f"Social value is estimated from the impact map `{Path(path).name}`: the number of people reaching "
-            "each outcome in the year (from the Journey of Change readings), a financial proxy for each outcome, "
-            "less deadweight, displacement and attribution, with drop-off over the outcome's duration, "
-            "discounted at the HM Treasury Green Book rate and set against the year's spend. The uncertainty "
-            f"interval comes from {draws:,} Monte Carlo draws of every assumption (seed {a.seed}).")
-    notes = ["Outcomes reached by fewer than 5 people are suppressed; the totals still include them."] \
-        if small.any() else []
-    return Section("social_return", "Social return on investment", text, tables, figs, notes)
+        notes.append(N_("An outcome in this area is reached by fewer than 5 people: its count is suppressed, and so "
+                        "are the social value, the ratio and its uncertainty, which would reveal it."))
+        return Section("social_return", heading, "", tables, [], notes)
+    with figure_style():
+        fig, ax = plt.subplots(figsize=(8.0, 3.6))
+        ax.hist(mc.ratios, bins=50, color=PALETTE[0])
+        ax.axvline(res.sroi_ratio, color="black", lw=1.5, ls="-", label=N_("Estimate"))
+        ax.axvspan(lo, hi, color=PALETTE[1], alpha=0.2, hatch="//", label=N_("90% uncertainty interval"))
+        ax.axvline(1.0, color=PALETTE[3], ls="--", lw=1.5, label=N_("Break-even (1.0)"))
+        ax.set_xlabel(N_("SROI ratio (£ of social value per £1 spent)"))
+        ax.set_yticks([])
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.spines[["top", "right", "left"]].set_visible(False)
+        fig.tight_layout()
+    alt = Msg("Histogram of {draws} simulated SROI ratios {note}: the estimate is {ratio} and 90% of the draws lie "
+              "between {lo} and {hi}.", draws=draws, note=Msg(note), ratio=Number(res.sroi_ratio, 2),
+              lo=Number(lo, 2), hi=Number(hi, 2))
+    figs = [pub.figure("sroi_uncertainty", Msg("Distribution of the SROI ratio over the Monte Carlo draws of "
+                                               "proxies, deadweight, attribution, displacement and drop-off, {area}, "
+                                               "{year} {note}", area=area, year=fy, note=Msg(note)), fig, alt=alt)]
+    text = Msg("Social value is estimated from the impact map {map}: the number of people reaching each outcome in "
+               "the year (from the Journey of Change readings), a financial proxy for each outcome, less deadweight, "
+               "displacement and attribution, with drop-off over the outcome's duration, discounted at the HM "
+               "Treasury Green Book rate and set against the year's spend. The uncertainty interval comes from "
+               "{draws} Monte Carlo draws of every assumption (seed {seed}).", map=Verbatim(Path(path).name, None),
+               draws=draws, seed=str(a.seed))
+    points = [Msg("With {note}, the estimated social return is {ratio} of social value for each £1 spent (90% "
+                  "uncertainty interval {lo} to {hi}); this illustrates the method and is not a valuation.",
+                  note=Msg(note), ratio=Number(res.sroi_ratio, 2, money=True), lo=Number(lo, 2, money=True),
+                  hi=Number(hi, 2, money=True))] if illustrative else []
+    return Section("social_return", heading, text, tables, figs, notes, key_points=points)
+
+
+def _illustrative_proxies(outcomes: pd.DataFrame) -> bool:
+    """Whether the values come from the package's proxy library while it says its values are illustrative."""
+    import yaml
+
+    from ... import sroi
+
+    library = yaml.safe_load(Path(sroi.DEFAULT_PROXIES).read_text(encoding="utf-8")) or {}
+    sources = {str(p.get("source", "")) for p in (library.get("proxies") or {}).values()}
+    used = outcomes.get("proxy_source", pd.Series(dtype=object)).astype(str).isin(sources - {""}).any()
+    return bool(used) and str(library.get("status", "")).lower() == "illustrative"
 
 
 def social_return_detail(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRun) -> Section:

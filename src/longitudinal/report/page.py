@@ -16,14 +16,16 @@ from __future__ import annotations
 import base64
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import domain
-from .i18n import LANGUAGE_NAMES, LANGUAGES, Msg, N_, Translator, Verbatim, other_language, render_html
+from .. import domain
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, other_language, render_html
+from ..io import atomic_path
 
-__all__ = ["Release", "page_name", "index_name", "render_page", "render_index", "markdown_html", "PAGE_CSS", "STATUS"]
+__all__ = ["Release", "page_name", "index_name", "render_page", "render_section", "render_index", "write_report",
+           "markdown_html", "PAGE_CSS", "STATUS"]
 
 #: The statistics status a release can carry (what the page says, in the catalogue).
 STATUS = {
@@ -77,7 +79,12 @@ def markdown_html(text, _: Translator) -> str:
     """
     import mistune
 
-    return render_html(text, _, lambda s: mistune.html(s))
+    def convert(s: str) -> str:
+        # A Markdown table's header cells are column headers (scope), and the table takes the page's style.
+        out = mistune.html(s).replace("<th>", '<th scope="col">').replace("<table>", '<table class="lg-table">')
+        return re.sub(r'<th style="[^"]*">', '<th scope="col">', out)
+
+    return render_html(text, _, convert)
 
 
 def _esc(text, _: Translator) -> str:
@@ -118,10 +125,11 @@ def _figure_html(fig, n: int, _: Translator, lang: str) -> str:
             f'<figcaption><strong>{html.escape(_("Figure {n}", n=str(n)))}:</strong> {cap}</figcaption></figure>')
 
 
-def render_section(section, _: Translator, lang: str, counter: dict) -> str:
+def render_section(section, lang: str, counter: dict) -> str:
     """One section as HTML in ``lang``; tables and figures numbered through the page (``counter``)."""
-    from .presentation import table_html
+    from .present import table_html
 
+    _ = Translator(lang)
     parts = [f'<section id="{html.escape(section.key)}" aria-labelledby="h-{html.escape(section.key)}">',
              f'<h2 id="h-{html.escape(section.key)}">{_esc(section.heading, _)}</h2>']
     if section.text:
@@ -155,7 +163,7 @@ def render_page(sections: list, release: Release, lang: str, *, key_points: list
     spreadsheet : str, optional
         File name of the area's accessible spreadsheet, linked from the page.
     """
-    from .presentation import symbols_html
+    from .present import symbols_html
 
     _ = Translator(lang)
     other = other_language(lang)
@@ -166,7 +174,7 @@ def render_page(sections: list, release: Release, lang: str, *, key_points: list
     if quality is not None:
         body.append(quality)
     counter = {"figure": 0, "table": 0}
-    rendered = [render_section(s, _, lang, counter) for s in body]
+    rendered = [render_section(s, lang, counter) for s in body]
     contents = "".join(f'<li><a href="#{html.escape(s.key)}">{_esc(s.heading, _)}</a></li>' for s in body)
     meta = [(_("Area"), area), (_("Period covered"), _("{start} to {end}", start=_.date(start), end=_.date(end))),
             (_("Release date"), _.date(release.release_date)),
@@ -254,3 +262,31 @@ def render_index(year: int, areas: list, published: set, lang: str, *, release_d
 </tbody></table></div>
 </main></body></html>
 """
+
+
+def write_report(sections: list, release: Release, out: str | Path, *, quality=None) -> dict[str, Path]:
+    """Write one report's pages (``report.html``, ``report.cy.html``), its spreadsheets (``tables.xlsx``,
+    ``tables.cy.xlsx``) and the notes of its CSV files (``tables/notes.csv``, ``tables/symbols.csv``).
+
+    Key points are the sections' ``key_points`` in page order. Returns name -> path.
+    """
+    from .present import notes_tables
+    from .spreadsheet import spreadsheet_name, write_spreadsheet
+
+    out = Path(out)
+    tables = [t for s in sections for t in s.tables]
+    points = [p for s in sections for p in s.key_points]
+    written = {}
+    for lang in LANGUAGES:
+        page = render_page(sections, release, lang, key_points=points, quality=quality,
+                           spreadsheet=spreadsheet_name(lang))
+        with atomic_path(out / page_name(lang)) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        written[page_name(lang)] = out / page_name(lang)
+        written[spreadsheet_name(lang)] = write_spreadsheet(out / spreadsheet_name(lang), tables, release, lang)
+    columns, symbols = notes_tables([(t.name, t.data) for t in tables])
+    for name, frame in (("notes.csv", columns), ("symbols.csv", symbols)):
+        with atomic_path(out / "tables" / name) as tmp:
+            tmp.write_bytes(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        written[f"tables/{name}"] = out / "tables" / name
+    return written

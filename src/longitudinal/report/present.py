@@ -12,7 +12,7 @@ Examples
 --------
 >>> import pandas as pd
 >>> from longitudinal.i18n import Translator
->>> from longitudinal.presentation import cells
+>>> from longitudinal.report.present import cells
 >>> t = pd.DataFrame({"lead_need": ["Domestic abuse", "All"], "people": [1234, "[c]"],
 ...                   "spend_gbp": [10399.0, float("nan")]})
 >>> cells(t, "by_lead_need", Translator("cy"))[1]
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import LongitudinalError
-from .i18n import N_, Msg, Translator, show
+from ..errors import LongitudinalError
+from ..i18n import N_, Msg, Translator, show
 
 __all__ = ["SYMBOLS", "Column", "COLUMNS", "UnknownColumn", "column", "decimals_of", "cells", "table_html",
            "symbols_html", "notes_tables", "NEUTRAL"]
@@ -44,7 +44,7 @@ SYMBOLS: dict[str, str] = {
 #: The disclosure rule's markers, shown as ``[c]`` (the rule's own text explains "<5").
 _CONFIDENTIAL = ("[c]", "<5")
 #: Text that reads the same in both languages (years, bands, ranges of numbers).
-NEUTRAL = re.compile(r"^[\d\s.,:;%£+\-–−/()]*$")
+NEUTRAL = re.compile(r"^(?:[\d\s.,:;%£+\-–−/()]|\[[cxz]\]|<5)*$")
 
 
 class UnknownColumn(LongitudinalError, KeyError):
@@ -64,10 +64,13 @@ class Column:
     decimals: int | None = None
     blank: str = "[x]"
     text: bool = False
+    #: The column holds a source document's own words (an outcome map's steps, an impact map's outcomes),
+    #: written in English: shown as written, marked ``lang="en"`` on a page in another language.
+    source: bool = False
 
 
-def _c(header, decimals=None, blank="[x]", text=False) -> Column:
-    return Column(header, decimals, blank, text)
+def _c(header, decimals=None, blank="[x]", text=False, source=False) -> Column:
+    return Column(header, decimals, blank, text or source, source)
 
 
 #: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
@@ -95,7 +98,7 @@ COLUMNS: dict = {
     "n_compared": _c(N_("Episodes compared"), 0), "n": _c(N_("Number in the group"), 0),
     "at_risk": _c(N_("Still followed"), 0), "all moves": _c(N_("All moves"), 0),
     "female": _c(N_("Female"), 0), "male": _c(N_("Male"), 0), "other": _c(N_("Other"), 0),
-    "All": _c(N_("All"), 0), "total": _c(N_("Total"), 0),
+    "All": _c(N_("All"), 0), "all": _c(N_("All"), 0), "total": _c(N_("Total"), 0),
     # money
     "spend_gbp": _c(N_("Spend (£)"), 0), "spend_per_person_gbp": _c(N_("Spend per person supported (£)"), 0),
     "proxy_value_gbp": _c(N_("Financial proxy (£ per person)"), 0),
@@ -113,6 +116,8 @@ COLUMNS: dict = {
     "p_value": _c(N_("p-value"), 4),
     "months": _c(N_("Months after the end"), 0),
     "percent_sustained": _c(N_("Percentage sustained"), 1),
+    "percent_not_yet": _c(N_("Percentage not yet at the stage"), 1),
+    "percent_reached": _c(N_("Percentage who reached the stage"), 1),
     "percent_re_referred": _c(N_("Percentage re-referred"), 1),
     "died": _c(N_("Percentage who died"), 1), "moved_away": _c(N_("Percentage who moved away"), 1),
     "missing_share": _c(N_("Share missing"), 3),
@@ -132,6 +137,17 @@ COLUMNS: dict = {
     "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"), "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
     "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"), "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
     "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
+    # The maps' own words (outcome map, impact map).
+    ("outcome_map_ratings", "pathway"): _c(N_("Pathway"), source=True),
+    ("outcome_map_ratings", "column"): _c(N_("Column of the map"), source=True),
+    ("outcome_map_ratings", "step"): _c(N_("Step"), source=True),
+    ("outcome_map_indicators", "pathway"): _c(N_("Pathway"), source=True),
+    ("outcome_map_indicators", "column"): _c(N_("Column of the map"), source=True),
+    ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
+    ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
+    ("outcome_map_indicators", "params"): _c(N_("Indicator settings"), source=True),
+    ("sroi_outcomes", "outcome"): _c(N_("Outcome"), source=True),
+    ("sroi_outcomes", "stakeholder"): _c(N_("Stakeholder"), source=True),
 }
 
 
@@ -140,7 +156,7 @@ def column(table: str, name: str) -> Column:
     spec = COLUMNS.get((table, name)) or COLUMNS.get(name)
     if spec is None:
         raise UnknownColumn(f"table {table!r}: column {name!r} has no plain header; add it to "
-                            "longitudinal.presentation.COLUMNS (and its Welsh to the catalogue)")
+                            "longitudinal.report.present.COLUMNS (and its Welsh to the catalogue)")
     return spec
 
 
@@ -157,7 +173,7 @@ def decimals_of(values, most: int = 4) -> int:
     return most
 
 
-def _symbol(v, spec: Column) -> str | None:
+def symbol_of(v, spec: Column) -> str | None:
     if isinstance(v, str) and v in _CONFIDENTIAL:
         return "[c]"
     if isinstance(v, str) and v in SYMBOLS:
@@ -167,7 +183,7 @@ def _symbol(v, spec: Column) -> str | None:
     return None
 
 
-def _text(v, _: Translator) -> str:
+def cell_text(v, _: Translator) -> str:
     if isinstance(v, (Msg,)):
         return v.render(_)
     s = str(v)
@@ -182,13 +198,15 @@ def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], lis
     for rec in data.itertuples(index=False, name=None):
         row = []
         for v, s, d in zip(rec, specs, decimals):
-            sym = _symbol(v, s)
+            sym = symbol_of(v, s)
             if sym is not None:
                 row.append(sym)
             elif _is_num(v) and not s.text:
                 row.append(_.number(v, d))
+            elif s.source:
+                row.append(str(v))
             else:
-                row.append(_text(v, _))
+                row.append(cell_text(v, _))
         rows.append(row)
     return [_(s.header) for s in specs], rows
 
@@ -211,11 +229,14 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
         cls = "txt" if i in text_cols or i == label else "num"
         out.append(f'<th scope="col" class="{cls}">{html.escape(h)}</th>')
     out.append("</tr></thead><tbody>")
+    source = {i for i, c in enumerate(data.columns) if column(table, c).source and _.lang != "en"}
     for row in rows:
         out.append("<tr>")
         for i, v in enumerate(row):
             cls = "txt" if i in text_cols or i == label else "num"
             tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
+            if i in source:
+                tag += ' lang="en"'
             out.append(f"<{tag}>{html.escape(v)}</{tag.split()[0]}>")
         out.append("</tr>")
     out.append("</tbody></table></div>")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .i18n import N_, Translator, show
-from .presentation import SYMBOLS, _symbol, column
+from ..i18n import N_, Translator, show
+from .present import SYMBOLS, symbol_of, column
 
 __all__ = ["spreadsheet_name", "write_spreadsheet"]
 
@@ -32,15 +32,17 @@ def _sheet_frame(data: pd.DataFrame, table: str, _: Translator) -> pd.DataFrame:
         spec = column(table, c)
         vals = []
         for v in data[c]:
-            sym = _symbol(v, spec)
+            sym = symbol_of(v, spec)
             if sym is not None:
                 vals.append(sym)
+            elif spec.source:  # a map's own words, as written (the caption says they are in English)
+                vals.append(str(v))
             elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and not spec.text:
                 vals.append(int(v) if float(v).is_integer() and spec.decimals in (0, None) else float(v))
             else:
-                from .presentation import _text
+                from .present import cell_text
 
-                vals.append(_text(v, _))
+                vals.append(cell_text(v, _))
         out[_(spec.header)] = vals
     return pd.DataFrame(out)
 
@@ -52,7 +54,7 @@ def write_spreadsheet(path: str | Path, tables: list, release, lang: str) -> Pat
     """
     import gptables as gpt
 
-    from .publication import STATUS
+    from .page import STATUS
 
     _ = Translator(lang)
     area = _.area(release.area)
