@@ -70,6 +70,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .errors import ConvergenceWarning, InputError
 from .study import Study
 
 __all__ = ["attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
@@ -141,10 +142,10 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
     the first scored one in a window is the area's score then.
     """
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
-        raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
+        raise InputError(f"loss must be an integer number of stages 1..4, got {loss!r}")
     months = tuple(int(m) for m in months)
     if not months or list(months) != sorted(set(months)) or months[0] <= 0:
-        raise ValueError(f"months must be increasing positive whole months, got {months!r}")
+        raise InputError(f"months must be increasing positive whole months, got {months!r}")
     codes = None
     if outcome is not None and outcome != "all":
         codes = [domain.outcome_code(c) for c in ([outcome] if isinstance(outcome, str) else outcome)]
@@ -169,7 +170,7 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
     ep = ep.reset_index(drop=True)
     n_ep, n_m = len(ep), len(months)
     if n_ep == 0:
-        raise ValueError("attrition: no episode ended as planned")
+        raise InputError("attrition: no episode ended as planned")
     end = ep["end_date"].to_numpy("datetime64[D]")
     due_date = end[:, None] + np.floor(np.asarray(months) * _MONTH_DAYS).astype("timedelta64[D]")[None, :]
     due = due_date <= np.datetime64(censor_date.date(), "D")
@@ -295,11 +296,11 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
 def _check_exits(exits: pd.DataFrame) -> pd.DataFrame:
     need = {"person_id", "date", "reason"}
     if not need <= set(exits.columns):
-        raise KeyError(f"exits: expected columns {sorted(need)}, got {list(exits.columns)}")
+        raise InputError(f"exits: expected columns {sorted(need)}, got {list(exits.columns)}")
     ex = exits[["person_id", "date", "reason"]].copy()
     bad = ~ex["reason"].isin(["died", "moved_away"])
     if bad.any():
-        raise ValueError(f"exits: reason must be 'died' or 'moved_away'; row {int(np.flatnonzero(bad)[0])} "
+        raise InputError(f"exits: reason must be 'died' or 'moved_away'; row {int(np.flatnonzero(bad)[0])} "
                          f"has {ex['reason'][bad].iloc[0]!r}")
     ex["person_id"] = ex["person_id"].astype(str)
     ex["date"] = pd.to_datetime(ex["date"])
@@ -349,7 +350,7 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray 
     u = np.asarray(variances, dtype=float)
     m = q.shape[0]
     if m < 2:
-        raise ValueError(f"Rubin's rules need at least 2 imputations, got {m}")
+        raise InputError(f"Rubin's rules need at least 2 imputations, got {m}")
     qbar = q.mean(axis=0)
     ubar = u.mean(axis=0)
     b = q.var(axis=0, ddof=1)
@@ -409,8 +410,8 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
         fit = sm.Logit(y, X[:, idx]).fit(method="newton", disp=0, maxiter=50)
     if not fit.mle_retvals.get("converged", True):
-        warnings.warn("attrition: the response model did not converge; weights may be unstable",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn("attrition: the response model did not converge (a level almost always or never "
+                      "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=4)
     return fit, idx, [names[i] for i in idx]
 
 
@@ -799,24 +800,24 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     methods = list(methods)
     bad = [x for x in methods if x not in METHODS]
     if bad:
-        raise ValueError(f"methods: unknown {bad}; expected some of {list(METHODS)}")
+        raise InputError(f"methods: unknown {bad}; expected some of {list(METHODS)}")
     by = [by] if isinstance(by, str) else list(by)
     allowed = ("outcome", "local_authority", "lead_need", "service_type")
     if any(b not in allowed for b in by):
-        raise ValueError(f"by: expected columns among {allowed}, got {by}")
+        raise InputError(f"by: expected columns among {allowed}, got {by}")
     if "mi" in methods and m < 2:
-        raise ValueError(f"m must be at least 2 imputations for Rubin's rules, got {m}")
+        raise InputError(f"m must be at least 2 imputations for Rubin's rules, got {m}")
     lo_q, hi_q = trim
     if not 0 <= lo_q < hi_q <= 1:
-        raise ValueError(f"trim must be two quantiles 0 <= low < high <= 1, got {trim!r}")
+        raise InputError(f"trim must be two quantiles 0 <= low < high <= 1, got {trim!r}")
     months = tuple(int(x) for x in months)
     if tipping_month not in months:
-        raise ValueError(f"tipping_month {tipping_month} is not one of the scheduled months {months}")
+        raise InputError(f"tipping_month {tipping_month} is not one of the scheduled months {months}")
     fd = follow_up_data(study, outcome, loss=loss, months=months, exits=exits, censor_date=censor_date)
     units, S, due = fd.units, fd.scores, fd.due
     n, k = S.shape
     if n == 0 or not due.any():
-        raise ValueError("attrition: no area has a follow-up due after a planned end (is the study long "
+        raise InputError("attrition: no area has a follow-up due after a planned end (is the study long "
                          "enough for the first follow-up?)")
     flow = _flow(fd)
     end = units["end_score"].to_numpy(float)
@@ -931,7 +932,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         mis_all = np.isnan(S)
         never = np.isnan(S).all(axis=0)
         if never.any():
-            raise ValueError(f"attrition: no follow-up at {np.asarray(months)[never].tolist()} months was "
+            raise InputError(f"attrition: no follow-up at {np.asarray(months)[never].tolist()} months was "
                              "obtained: nothing to impute from (drop that month from months=)")
         imputer = _ChainedPMM(Z, S, end - loss, iterations=iterations, donors=donors)
         for _ in range(m):
