@@ -262,3 +262,45 @@ def test_simulator_mnar_changes_who_answers_not_the_scores():
     assert ta["contacts_due"] == tb["contacts_due"]
     for m in ("6", "12", "24"):
         assert 0 < ta["contacts_answered"][m] < ta["contacts_due"][m]
+
+
+def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_complete_case(small):
+    base = lg.sustained_outcomes(small, "managing_money", by=("outcome",), n_boot=10, seed=1)
+    assert base.missing == "complete_case" and base.adjusted is None
+    plain = base.at_months()
+    assert list(plain.columns) == ["outcome", "months", "survival", "ci_lower", "ci_upper", "at_risk", "n"]
+    ipw = lg.sustained_outcomes(small, "managing_money", by=("outcome",), n_boot=10, seed=1, missing="ipw")
+    t = ipw.at_months()
+    pd.testing.assert_frame_equal(t[plain.columns].astype({"outcome": str}), plain.astype({"outcome": str}))
+    for c in ("complete_case", "complete_case_ci_lower", "ipw", "ipw_ci_lower", "ipw_ci_upper"):
+        assert t[c].notna().all(), c
+    direct = lg.attrition(small, "managing_money", methods=("complete_case", "ipw"), deltas=(0,), seed=1)
+    e = direct.side_by_side()
+    e = e[e["outcome"] == "managing_money"].set_index("month")
+    assert t.set_index("months")["ipw"].to_dict() == pytest.approx(e["ipw"].to_dict())
+    by_year = ipw.by_year()
+    assert list(by_year.columns) == ["outcome", "year", "survival", "ci_lower", "ci_upper", "at_risk"]
+    assert by_year.set_index("year")["survival"].to_dict() == pytest.approx({1: e.loc[12, "ipw"], 2: e.loc[24, "ipw"]})
+    with pytest.raises(ValueError, match="missing must be"):
+        lg.sustained_outcomes(small, "managing_money", n_boot=0, missing="em")
+    with pytest.raises(ValueError, match="by: expected"):
+        lg.sustained_outcomes(small, "managing_money", by=("age_band",), n_boot=0, missing="mi")
+
+
+def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
+    from typer.testing import CliRunner
+
+    from longitudinal.cli import app
+
+    small.write(tmp_path / "s")
+    res = CliRunner().invoke(app, ["attrition", str(tmp_path / "s"), "--json", "--m", "3", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert list(out) == ["flow", "sustained_12m"]
+    assert {k: set(v) for k, v in out["flow"].items()} == {m: {"due", "obtained"} for m in ("6", "12", "24")}
+    assert list(out["sustained_12m"]) == ["complete_case", "ipw", "mi"]
+    assert all(set(v) == {"estimate", "ci_lower", "ci_upper"} for v in out["sustained_12m"].values())
+    direct = lg.attrition(lg.load(tmp_path / "s"), m=3, seed=2).to_dict()
+    assert out == json.loads(json.dumps(direct))
+    bad = CliRunner().invoke(app, ["attrition", str(tmp_path / "nowhere"), "--json"])
+    assert bad.exit_code == 2

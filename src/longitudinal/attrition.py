@@ -73,7 +73,7 @@ from . import domain
 from .errors import ConvergenceWarning, InputError
 from .study import Study
 
-__all__ = ["attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
+__all__ = ["attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin", "sustained_side_by_side",
            "FOLLOW_UP_MONTHS", "METHODS"]
 
 #: Follow-ups are scheduled this many months after a planned end.
@@ -793,6 +793,26 @@ def attrition(study: Study, outcome: str | Sequence[str] | None = None, *,
                           trim=trim, deltas=deltas, threshold=threshold, tipping_month=tipping_month,
                           exits=exits, censor_date=censor_date, iterations=iterations, donors=donors,
                           alpha=alpha)
+
+
+def sustained_side_by_side(study: Study, outcome=None, *, by: Sequence[str], method: str, loss: int = 1,
+                           exits: pd.DataFrame | None = None, censor_date=None, m: int = 20, seed: int = 0,
+                           alpha: float = 0.05) -> pd.DataFrame:
+    """The share sustained at the scheduled months per group, complete-case and by ``method`` (``ipw`` or
+    ``mi``) side by side: what :func:`~longitudinal.sustained_outcomes` adds with ``missing=``.
+
+    Columns: the group columns, ``month``, ``complete_case``, ``complete_case_ci_lower``,
+    ``complete_case_ci_upper``, ``<method>``, ``<method>_ci_lower``, ``<method>_ci_upper``; the pooled
+    row only when there are no groups.
+    """
+    if method not in ("ipw", "mi"):
+        raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {method!r}")
+    res = attrition(study, outcome, by=by, loss=loss, methods=("complete_case", method), m=m, seed=seed,
+                    exits=exits, censor_date=censor_date, alpha=alpha, deltas=(0,))
+    t = res.side_by_side()
+    if res.by:
+        t = t[~(t[res.by] == "all").all(axis=1)]
+    return t.reset_index(drop=True)
 
 
 def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, deltas, threshold, tipping_month,
