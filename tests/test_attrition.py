@@ -304,3 +304,56 @@ def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
     assert out == json.loads(json.dumps(direct))
     bad = CliRunner().invoke(app, ["attrition", str(tmp_path / "nowhere"), "--json"])
     assert bad.exit_code == 2
+
+
+def _mice_available():
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    return subprocess.run(["Rscript", "-e", "library(mice)"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _mice_available(), reason="R's mice is not installed (scripts/system-deps.sh)")
+def test_rubin_and_imputation_agree_with_r_mice(tmp_path):
+    import subprocess
+
+    # Rubin's rules: mice::pool.scalar with the complete-data df n - k (Barnard & Rubin)
+    q = np.array([0.52, 0.55, 0.50, 0.57, 0.53])
+    u = np.array([0.00040, 0.00050, 0.00045, 0.00042, 0.00048])
+    n, k = 400, 1
+    code = (f"library(mice); p <- pool.scalar(c({','.join(map(str, q))}), c({','.join(map(str, u))}), "
+            f"n = {n}, k = {k}); cat(p$qbar, p$t, p$df, p$fmi, sep = '\\n')")
+    r = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True)
+    qbar, t, df, _ = map(float, r.stdout.split())
+    ours = attr.rubin(q[:, None], u[:, None], df_complete=np.array([n - k]))
+    assert ours["estimate"][0] == pytest.approx(qbar)
+    assert ours["std_error"][0] ** 2 == pytest.approx(t)
+    assert ours["df"][0] == pytest.approx(df, rel=1e-6)
+
+    # imputation: the same scores deleted completely at random, imputed by mice (pmm) and by ours
+    study = lg.simulate(people=6000, seed=5)
+    fd = attr.follow_up_data(study, months=(6, 12))
+    full = ~np.isnan(fd.scores).any(axis=1)
+    S, end = fd.scores[full], fd.units["end_score"].to_numpy()[full]
+    rng = np.random.default_rng(11)
+    Sm = S.copy()
+    Sm[rng.random(S.shape) < 0.3] = np.nan
+    units = fd.units[full].reset_index(drop=True)
+    df_ = pd.DataFrame({"s6": Sm[:, 0], "s12": Sm[:, 1], "end": end, "mean_end": units["episode_mean_end"],
+                        "lt": (units["service_type"] == "long_term").astype(int)})
+    df_.to_csv(tmp_path / "d.csv", index=False)
+    code = (f"library(mice); d <- read.csv('{tmp_path / 'd.csv'}'); "
+            "imp <- mice(d, m = 5, method = 'pmm', seed = 3, printFlag = FALSE); "
+            "s <- sapply(1:5, function(i) { c <- complete(imp, i); mean(c$s6 >= c$end & c$s12 >= c$end) }); "
+            "cat(mean(s))")
+    r = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True)
+    theirs = float(r.stdout.strip())
+    Z, _ = attr._design(units)
+    imp = attr._ChainedPMM(Z, Sm, end - 1, iterations=5, donors=5)
+    mine = np.mean([((D[:, 0] >= end) & (D[:, 1] >= end)).mean() for D in (imp.draw(rng) for _ in range(5))])
+    truth = ((S[:, 0] >= end) & (S[:, 1] >= end)).mean()
+    assert abs(mine - truth) < 0.015
+    assert abs(theirs - truth) < 0.03
+    assert abs(mine - theirs) < 0.03
