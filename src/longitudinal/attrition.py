@@ -316,26 +316,41 @@ def _outcomes(scores: np.ndarray, end: np.ndarray, loss: int) -> tuple[np.ndarra
     return through, scores - end[:, None]
 
 
-def _mean_by_group(y: np.ndarray, w: np.ndarray, group: np.ndarray, n_groups: int, cluster: np.ndarray):
-    """Weighted mean of ``y`` per group with its standard error robust to clustering.
+class _GroupMeans:
+    """Weighted means of rows ``mask`` per group, with standard errors robust to clustering.
 
-    var = G/(G-1) sum_c (sum_{i in c} w_i (y_i - mean))^2 / (sum w)^2, G clusters in the group.
+    var = G/(G-1) sum_c (sum_{i in c} w_i (y_i - mean))^2 / (sum w)^2, G clusters in the group. The
+    group x cluster cells are found once (the imputation loop asks for hundreds of means of the same rows).
     """
-    ok = ~np.isnan(y) & (w > 0)
-    y, w, group, cluster = y[ok], w[ok], group[ok], cluster[ok]
-    sw = np.bincount(group, weights=w, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        est = np.bincount(group, weights=w * y, minlength=n_groups) / sw
-    resid = w * (y - est[group])
-    gc, inv = np.unique(group.astype(np.int64) * (cluster.max() + 1 if cluster.size else 1) + cluster,
-                        return_inverse=True)
-    tot = np.bincount(inv, weights=resid)
-    g_of = (gc // (cluster.max() + 1 if cluster.size else 1)).astype(int)
-    ss = np.bincount(g_of, weights=tot**2, minlength=n_groups)
-    n_cl = np.bincount(g_of, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.where(n_cl > 1, n_cl / (n_cl - 1), np.nan) * ss / sw**2
-    return est, np.sqrt(var), np.bincount(group, minlength=n_groups), n_cl
+
+    def __init__(self, group: np.ndarray, cluster: np.ndarray, n_groups: int, mask: np.ndarray):
+        self.rows = np.flatnonzero(mask)
+        self.group, self.n_groups = group[self.rows], n_groups
+        c = cluster[self.rows]
+        base = int(c.max()) + 1 if c.size else 1
+        gc, self.inv = np.unique(self.group.astype(np.int64) * base + c, return_inverse=True)
+        self.g_of = (gc // base).astype(int)
+        self.n_cl = np.bincount(self.g_of, minlength=n_groups)
+        self.count = np.bincount(self.group, minlength=n_groups)
+
+    def mean(self, y: np.ndarray, w: np.ndarray | None = None):
+        """(estimate, std_error) per group of ``y`` (full length; only the mask's rows are read)."""
+        y = y[self.rows]
+        w = np.ones(y.size) if w is None else w[self.rows]
+        sw = np.bincount(self.group, weights=w, minlength=self.n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = np.bincount(self.group, weights=w * y, minlength=self.n_groups) / sw
+            tot = np.bincount(self.inv, weights=w * (y - est[self.group]))
+            ss = np.bincount(self.g_of, weights=tot**2, minlength=self.n_groups)
+            var = np.where(self.n_cl > 1, self.n_cl / (self.n_cl - 1), np.nan) * ss / sw**2
+        return est, np.sqrt(var)
+
+
+def _mean_by_group(y: np.ndarray, w: np.ndarray, group: np.ndarray, n_groups: int, cluster: np.ndarray):
+    """(estimate, std_error, rows, clusters) per group over the rows where ``y`` is known and ``w > 0``."""
+    gm = _GroupMeans(group, cluster, n_groups, ~np.isnan(y) & (w > 0))
+    est, se = gm.mean(y, w)
+    return est, se, gm.count, gm.n_cl
 
 
 def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray | float | None = None,
@@ -380,11 +395,13 @@ def _design(units: pd.DataFrame, min_level: int = 20) -> tuple[np.ndarray, list[
         cols.append(units[c].to_numpy(float))
         names.append(c)
     for c in _CATEGORICAL:
-        vc = units[c].value_counts()
-        base = vc.index[0]
-        for lev in sorted(vc.index[vc >= min_level].drop(base, errors="ignore").astype(str)):
-            cols.append((units[c].astype(str) == lev).to_numpy(float))
-            names.append(f"{c}[{lev}]")
+        codes, levels = pd.factorize(units[c].astype(str), sort=True)
+        counts = np.bincount(codes, minlength=len(levels))
+        base = int(np.argmax(counts))
+        for i in range(len(levels)):
+            if i != base and counts[i] >= min_level:
+                cols.append((codes == i).astype(float))
+                names.append(f"{c}[{levels[i]}]")
     return np.column_stack(cols), names
 
 
@@ -394,11 +411,10 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
     keep = np.r_[True, X[:, 1:].std(axis=0) > 0]
-    # columns whose level is always (or never) followed up separate perfectly: drop them too
-    for j in np.flatnonzero(keep)[1:]:
-        col = X[:, j] != 0
-        if set(np.unique(X[:, j])) <= {0.0, 1.0} and (y[col].min() == y[col].max()):
-            keep[j] = False
+    # dummies whose level is always (or never) followed up separate perfectly: drop them too
+    dummy = np.r_[False, ((X[:, 1:] == 0) | (X[:, 1:] == 1)).all(axis=0)]
+    total, answered = X[:, dummy].sum(axis=0), y @ X[:, dummy]
+    keep[np.flatnonzero(dummy)[(answered == 0) | (answered == total)]] = False
     Xk = X[:, keep]
     sd = np.sqrt(np.maximum((Xk**2).mean(axis=0), 1e-300))
     rdiag = np.abs(np.diag(np.linalg.qr((Xk / sd).T @ (Xk / sd), mode="r")))  # rank of X'X is X's
@@ -408,7 +424,7 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", SmConvergence)
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
-        fit = sm.Logit(y, X[:, idx]).fit(method="newton", disp=0, maxiter=50)
+        fit = sm.Logit(y, X[:, idx], check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
     if not fit.mle_retvals.get("converged", True):
         warnings.warn("attrition: the response model did not converge (a level almost always or never "
                       "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=4)
@@ -955,6 +971,14 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
             raise InputError(f"attrition: no follow-up at {np.asarray(months)[never].tolist()} months was "
                              "obtained: nothing to impute from (drop that month from months=)")
         imputer = _ChainedPMM(Z, S, end - loss, iterations=iterations, donors=donors)
+        due_means = [(_GroupMeans(gcodes, cluster, n_g, due[:, j]), _GroupMeans(group_all, cluster, n_g, due[:, j]))
+                     for j in range(k)]
+
+        def due_groups(j, y):
+            (e1, s1), (e2, s2) = (gm.mean(y) for gm in due_means[j])
+            e1[-1], s1[-1] = e2[-1], s2[-1]
+            return e1, s1
+
         for _ in range(m):
             Si = imputer.draw(rng)
             shift_u = rng.random(S.shape)
@@ -965,13 +989,12 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                 sus_d, chg_d = _outcomes(Sd, end, loss)
                 for j in range(k):
                     for qn, y in (("sustained", sus_d[:, j]), ("change", chg_d[:, j])):
-                        est, se, _ = by_groups(np.where(due[:, j], y, np.nan), np.ones(n))
+                        est, se = due_groups(j, y)
                         q[(qn, j, di)].append(est)
                         u[(qn, j, di)].append(se**2)
         for (qn, j, di), ests in q.items():
-            _, _, _, ncl = _mean_by_group(np.where(due[:, j], 1.0, np.nan), np.ones(n), gcodes, n_g, cluster)
-            ncl_all = _mean_by_group(np.where(due[:, j], 1.0, np.nan), np.ones(n), group_all, n_g, cluster)[3]
-            ncl[-1] = ncl_all[-1]
+            ncl = due_means[j][0].n_cl.copy()
+            ncl[-1] = due_means[j][1].n_cl[-1]
             pooled = rubin(np.array(ests), np.array(u[(qn, j, di)]), df_complete=np.maximum(ncl - 1, 1),
                            alpha=alpha)
             if qn == "sustained":
