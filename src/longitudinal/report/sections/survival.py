@@ -102,11 +102,6 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
             "outcome area (the 8 areas with the most episodes followed), with 95% bootstrap bands; drawn "
             "through the points the disclosure rule allows", fig,
             kept[["outcome", "time", "survival", "ci_lower", "ci_upper", "n"]]))
-    from .attrition import attrition_part  # losses to follow-up: the flow, weighted/imputed shares, tipping point
-
-    more, more_text, more_notes = attrition_part(upto, a.label, end, a.seed, pub)
-    tables, notes = tables + more, notes + more_notes
-    text = f"{text}\n\n{more_text}" if more_text else text
     return Section("lasting_impact", "Lasting impact", text, tables, figs, notes)
 
 
