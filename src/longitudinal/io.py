@@ -17,11 +17,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .errors import InputError
+
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
            "neutralise_text", "restore_text", "csv_bytes", "write_csv", "FORMULA_TRIGGERS", "UnreadableFileError"]
 
 
-class UnreadableFileError(OSError):
+class UnreadableFileError(InputError):
     """A table file exists but cannot be read (corrupted, truncated): the message names the file."""
 
 

@@ -35,6 +35,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .errors import LongitudinalError
+
 __all__ = [
     "KEY_ENV",
     "DIGEST_HEX_CHARS",
@@ -60,7 +62,7 @@ PSEUDONYM_FORM = re.compile(rf"[0-9a-f]{{{DIGEST_HEX_CHARS}}}")
 MIN_KEY_BYTES = 16
 
 
-class PseudonymKeyError(ValueError):
+class PseudonymKeyError(LongitudinalError, ValueError):
     """The pseudonymisation key is unusable (too short, inside a git work tree, unreadable)."""
 
 

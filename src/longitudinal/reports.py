@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import domain
+from .errors import LongitudinalError
 from .io import RESOURCES, atomic_dir, atomic_path
 from .processes import die_with_parent, owned_kernel_manager
 from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
@@ -86,11 +87,11 @@ PACKAGES = ("longitudinal", "numpy", "pandas", "scipy", "statsmodels", "lifeline
             "papermill", "nbconvert", "nbformat", "ipykernel", "jupyter_client")
 
 
-class ReportLocked(RuntimeError):
+class ReportLocked(LongitudinalError, RuntimeError):
     """Another run is writing the same output."""
 
 
-class BatchStopped(Exception):
+class BatchStopped(LongitudinalError):
     """The batch received SIGINT or SIGTERM: running areas were stopped, their previous reports kept."""
 
     def __init__(self, signum: int):

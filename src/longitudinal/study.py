@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import domain
 from .contract import TABLE_NAMES, apply_dtypes
+from .errors import InputError
 
 __all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store"]
 
@@ -30,7 +31,7 @@ TRUTH_FILE = "truth.json"
 _DAYS_PER_YEAR = 365.25
 
 
-class StoreError(ValueError):
+class StoreError(InputError):
     """A folder that is not a whole, unchanged study store (exit status 2): the message says which file."""
 
 
