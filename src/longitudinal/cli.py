@@ -1,19 +1,40 @@
 """The ``longitudinal`` command line: a thin layer over the package.
 
-Exit statuses (all commands): 0 success; 1 the work ran but found a problem
-the user must act on (rejected rows, failed report areas, invalid map);
-2 bad usage or input that could not be read.
+Exit statuses (all commands, :mod:`longitudinal.errors`): 0 success; 1 the work ran but found a
+problem the user must act on (rejected rows, failed report areas, invalid map); 2 bad usage or input
+that could not be read or written; 3 an unexpected internal error (a bug: one line on the terminal,
+the traceback in a log file); 128 + N when stopped by signal N (130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import traceback
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import typer
 from rich.console import Console
 
-app = typer.Typer(
+from .errors import EXIT_INPUT, EXIT_INTERNAL, LongitudinalError
+
+#: Where the traceback of an internal error is written (default ``~/.local/state/longitudinal``).
+LOG_DIR_ENV = "LONGITUDINAL_LOG_DIR"
+
+
+class _Cli(typer.Typer):
+    """The console script: what no command handles itself still ends with a documented exit status."""
+
+    def __call__(self, *args, **kwargs):
+        if args or kwargs:
+            return super().__call__(*args, **kwargs)
+        sys.exit(run(sys.argv[1:]))
+
+
+app = _Cli(
     name="longitudinal",
     help="Research workbench for the longitudinal study of the Welsh Supporting People programme.",
     no_args_is_help=True,
@@ -398,8 +419,73 @@ def transitions_cmd(
         raise typer.Exit(1)
 
 
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()  # unwinds like Ctrl-C, so temporary files are removed on the way out
+
+
+def crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback of an internal error to a log file; returns its path."""
+    from . import __version__
+
+    folder = Path(os.environ.get(LOG_DIR_ENV) or Path(os.environ.get("XDG_STATE_HOME") or
+                                                      Path.home() / ".local" / "state") / "longitudinal")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    text = (f"longitudinal {__version__}, {stamp}, python {sys.version.split()[0]}\n"
+            f"command: longitudinal {' '.join(argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for where in (folder, Path(os.environ.get("TMPDIR", "/tmp"))):
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            path = where / f"longitudinal-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    raise OSError("no writable folder for the crash log")
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the command line on ``argv`` and return its exit status (see the module notes)."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if hasattr(signal, "SIGTERM") else None
+    try:
+        rv = typer.Typer.__call__(app, args=list(argv), prog_name="longitudinal", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[red]stopped[/] (Ctrl-C / SIGINT)")
+        return 128 + signal.SIGINT
+    except _Terminated:
+        console.print("[red]stopped[/] (SIGTERM)")
+        return 128 + signal.SIGTERM
+    except typer.TyperException as e:  # bad usage: said with the usage line
+        e.show()
+        return e.exit_code
+    except LongitudinalError as e:
+        console.print(f"[red]error:[/] {e}")
+        return EXIT_INPUT
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as e:
+        console.print(f"[red]error:[/] {e.filename or ''}: {e.strerror or e}")
+        return EXIT_INPUT
+    except Exception as e:  # noqa: BLE001 - the last resort: a bug, said as such
+        try:
+            where = f"the traceback is in {crash_log(e, argv)}"
+        except OSError:
+            where = "no log file could be written"
+        console.print(f"[red]internal error[/] ({type(e).__name__}: {str(e)[:200]}): this is a bug in "
+                      f"longitudinal, not a problem with your data; {where}. Please report it with that file.")
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main() -> None:  # pragma: no cover
-    app()
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":  # pragma: no cover
