@@ -281,19 +281,22 @@ app.add_typer(report_app, name="report")
 @report_app.command("annual")
 def report_annual(
     year: str = typer.Option("auto", "--year", help="Financial year (2025 = 2025-26) or 'auto' (last complete)."),
-    area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales' or an authority."),
+    area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales', an authority, "
+                             "or several separated by commas."),
     data: Path = typer.Option(..., "--data", help="Study folder (ingested store or the four tables)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output root; writes <out>/<year>/<area>/."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
     resume: bool = typer.Option(False, "--resume", help="Re-run only failed areas or those whose inputs changed."),
     timeout: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds allowed per area."),
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
+    notebook: Optional[Path] = typer.Option(None, "--notebook", help="A report notebook other than the "
+                                            "shipped notebooks/annual_report.ipynb (same parameters)."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
     from .reports import run_report_cli
 
     raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
-                                    timeout=timeout, seed=seed, console=console))
+                                    timeout=timeout, seed=seed, console=console, notebook=notebook))
 
 
 def _emit_table(table, out: Optional[Path]) -> None:

@@ -756,7 +756,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     else:
         area_list = list(dict.fromkeys(area_name(a) for a in areas))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
     digest = data_hash(data)
     # One reading of the data for all areas; the slices are reused while the data are unchanged.
     with FileLock(str(out / ".cache.lock")):
@@ -834,6 +834,20 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     return result
 
 
+def _writable(out: Path) -> None:
+    """Refuse, before any work, an output root that is a file or cannot be written."""
+    from .errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give the folder the reports should be written to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc}); give a folder this user "
+                         "can write to") from None
+
+
 def _stop_on_signals() -> Callable[[], None]:
     """SIGINT and SIGTERM raise :class:`BatchStopped` in the main thread (once); returns the undo."""
     if threading.current_thread() is not threading.main_thread():
@@ -856,7 +870,7 @@ def _stop_on_signals() -> Callable[[], None]:
 
 # ------------------------------------------------------------ command line
 def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int | None, resume: bool,
-                   timeout: float, seed: int, console=None) -> int:
+                   timeout: float, seed: int, console=None, notebook: Path | None = None) -> int:
     """``longitudinal report annual``: progress bar, status table, exit status (0 ok, 1 failed areas, 2 input/lock)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -876,8 +890,9 @@ def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int 
 
     try:
         with progress:
-            res = run_annual(data, out, year=year, areas=area, workers=workers, resume=resume, timeout=timeout,
-                             seed=seed, on_result=on_result, on_start=on_start)
+            areas = [a.strip() for a in area.split(",") if a.strip()] if "," in area else area
+            res = run_annual(data, out, year=year, areas=areas, workers=workers, resume=resume, timeout=timeout,
+                             notebook=notebook, seed=seed, on_result=on_result, on_start=on_start)
     except ReportLocked as exc:
         console.print(f"[red]locked:[/] {exc}")
         return 2
