@@ -213,6 +213,21 @@ def test_neutralise_rule():
     assert csv_bytes(pd.DataFrame({"=a": ["=b"]})) == b"'=a\n'=b\n"
 
 
+def test_xlsx_cells_are_text_never_formulas(tmp_path):
+    import openpyxl
+
+    from longitudinal.io import write_xlsx
+
+    df = pd.DataFrame({"label": ['=HYPERLINK("http://x","y")', "-3.5", "ok"], "n": [-1.5, 2.0, 3.0]})
+    write_xlsx({"t": df}, tmp_path / "a.xlsx")
+    write_xlsx({"t": df}, tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    ws = openpyxl.load_workbook(tmp_path / "a.xlsx").active
+    cells = [[c.value for c in r] for r in ws.iter_rows()]
+    assert cells[1] == ["""'=HYPERLINK("http://x","y")""", -1.5] and cells[2] == ["-3.5", 2.0]
+    assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
+
+
 def test_write_table_csv_round_trips_neutralised_text(tmp_path):
     df = pd.DataFrame({"provider_id": ["=P1", "P2"], "x": [-1, 2]})
     write_table(df, tmp_path / "t.csv")

@@ -258,11 +258,13 @@ def map_rollup(
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
     except KeyError as e:
         raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas")
+    from .io import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    r.ratings.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
-    r.indicator_values.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")
-    r.table("progress").to_csv(out / "progress_by_area.csv", lineterminator="\n")
-    r.table("confidence").to_csv(out / "confidence_by_area.csv", lineterminator="\n")
+    write_csv(r.ratings, out / "ratings.csv")
+    write_csv(r.indicator_values, out / "indicator_values.csv")
+    write_csv(r.table("progress"), out / "progress_by_area.csv", index=True)
+    write_csv(r.table("confidence"), out / "confidence_by_area.csv", index=True)
     r.plot().savefig(out / "rollup.png", dpi=150, metadata={"Software": None})
     for area, m in r.maps.items():
         d = out / "areas" / slug(area)

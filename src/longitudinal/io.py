@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from .errors import InputError
 
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
-           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "FORMULA_TRIGGERS", "UnreadableFileError"]
+           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS", "UnreadableFileError"]
 
 
 class UnreadableFileError(InputError):
@@ -131,8 +131,8 @@ def neutralise_text(value):
 
     Numbers, and text that is a number (``"-3.5"``), are returned unchanged.
 
-    >>> neutralise_text('=HYPERLINK("http://x","y")'), neutralise_text("-3.5"), neutralise_text(-3)
-    ('\'=HYPERLINK("http://x","y")', '-3.5', -3)
+    >>> print(neutralise_text("=1+2"), neutralise_text("-3.5"), neutralise_text(-3))
+    '=1+2 -3.5 -3
     """
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _NUMBER_TEXT.match(value):
         return "'" + value
@@ -186,6 +186,38 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Pat
     with atomic_path(path) as tmp:
         tmp.write_bytes(csv_bytes(df, index=index))
     return path
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write one worksheet per frame as ``.xlsx``, atomically, formula cells neutralised.
+
+    Text is stored as text (never as a formula) and also gets OWASP's leading ``'`` (see
+    :func:`neutralise_formulas`), so it stays inert when the sheet is re-saved as CSV. The
+    workbook's timestamps are fixed, so the same frames give the same bytes.
+    """
+    import datetime as _dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    fixed = _dt.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = fixed
+    for name, df in sheets.items():
+        ws = wb.create_sheet(str(name)[:31])
+        safe = neutralise_formulas(df)
+        ws.append([str(c) for c in safe.columns])
+        for row in safe.itertuples(index=False):
+            ws.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                       (v.item() if hasattr(v, "item") else v) for v in row])
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if cell.data_type == "f":  # openpyxl reads "=..." as a formula: store it as text
+                    cell.data_type = "s"
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+        wb.close()
+    return Path(path)
 
 
 #: Reference files shipped inside the package (GDP deflators, proxy library, outcome and impact maps,

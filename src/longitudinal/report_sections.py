@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import disclosure as dc
 from . import domain
-from .io import atomic_path
+from .io import atomic_path, csv_bytes
 from .study import Study, load
 
 __all__ = [
@@ -225,7 +225,7 @@ class PublishedTable:
     label_column: str | None = None
 
     def to_csv_bytes(self) -> bytes:
-        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
 
     def to_html(self) -> str:
         return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=_fmt_float,
