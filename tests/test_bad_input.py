@@ -252,3 +252,15 @@ def test_load_refuses_damaged_changed_or_unmarked_folders(tmp_path, base):
     r = CliRunner().invoke(app, ["report", "annual", "--data", str(tmp_path / "store"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no ingest_report.json" in text(r)
     assert not (tmp_path / "o" / "2025").exists()
+
+
+def test_store_of_an_older_version_loads_with_a_warning(tmp_path, base):
+    from longitudinal.errors import LongitudinalWarning
+
+    ingest(write(tmp_path / "raw", base), tmp_path / "store")
+    marker = tmp_path / "store" / STORE_MARKER
+    meta = json.loads(marker.read_text())
+    del meta["store_files"]
+    marker.write_text(json.dumps(meta))
+    with pytest.warns(LongitudinalWarning, match="records no table hashes"):
+        assert len(lg.load(tmp_path / "store").people) == len(base["people"])

@@ -308,3 +308,22 @@ def test_exit_statuses_internal_error_usage_and_input(tmp_path, monkeypatch):
     assert cli.run(["simulate", "--out", str(tmp_path / "sim")]) == 3
     logs = list((tmp_path / "logs").glob("longitudinal-crash-*.log"))
     assert len(logs) == 1 and "RuntimeError: a bug" in logs[0].read_text() and "Traceback" in logs[0].read_text()
+
+
+# ------------------------------------------------------------------ the swap itself
+def test_swap_is_atomic_and_a_swap_cut_short_is_undone(tmp_path):
+    from longitudinal import io
+
+    target = tmp_path / "store"
+    target.mkdir()
+    (target / "a").write_text("old")
+    new = tmp_path / ".store.tmp-new"
+    new.mkdir()
+    (new / "a").write_text("new")
+    old = io.swap_in(new, target)
+    assert (target / "a").read_text() == "new" and (old / "a").read_text() == "old"
+    # a non-atomic swap killed between its two renames: the old folder aside, nothing in place
+    os.replace(target, tmp_path / ".store.tmp-old-999")
+    (tmp_path / ".store.tmp-half").mkdir()
+    io.clean_leftovers(target)
+    assert (target / "a").read_text() == "new" and not list(tmp_path.glob(".store.tmp-*"))

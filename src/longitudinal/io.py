@@ -91,6 +91,11 @@ def clean_leftovers(path: Path) -> list[Path]:
     path = Path(path)
     gone = []
     if path.parent.is_dir():
+        if not path.exists():
+            # killed between the two renames of a non-atomic swap: the previous folder is put back
+            for old in sorted(path.parent.glob(_tmp_prefix(path) + "old-*")):
+                os.replace(old, path)
+                break
         for p in path.parent.glob(_tmp_prefix(path) + "*"):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             gone.append(p)

@@ -57,7 +57,7 @@ from typing import Callable, Iterable
 
 from . import domain
 from .errors import LongitudinalError
-from .io import RESOURCES, atomic_dir, atomic_path
+from .io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
 from .processes import die_with_parent, owned_kernel_manager
 from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
 
@@ -394,12 +394,8 @@ def run_area(spec: dict) -> dict:
         _publishable(tmp)
         if spec.get("parent_pid") and os.getppid() != int(spec["parent_pid"]):
             raise RuntimeError("the batch stopped before this area finished: not moved into place")
-        # Swap into place: the old report is removed only once the new one is complete.
-        old = None
-        if final.exists():
-            old = year_dir / f".old-{slug}-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
+        # Swap into place (one atomic exchange on Linux): the old report goes only once the new one is in.
+        old = swap_in(tmp, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return manifest
@@ -638,10 +634,11 @@ def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[A
 
 
 def _cleanup_tmp(year_dir: Path, slug: str = "") -> None:
-    """The temporary folders of one area (or, without ``slug``, of any area and any killed run)."""
-    for pattern in (f".tmp-{slug}-*", f".old-{slug}-*") if slug else (".tmp-*", ".old-*"):
-        for p in year_dir.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True)
+    """The temporary folders of one area (or, without ``slug``, of every area: what killed runs left)."""
+    for p in year_dir.glob(f".tmp-{slug}-*" if slug else ".tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for area in ([slug] if slug else [area_slug(a) for a in all_areas()]):
+        clean_leftovers(year_dir / area)  # and a swap cut short: the previous report is put back
 
 
 def _up_to_date(final: Path, key: dict) -> bool:

@@ -7,6 +7,7 @@ written by :func:`longitudinal.ingest`, or a folder of the four tables).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 
 from . import domain
 from .contract import TABLE_NAMES, apply_dtypes
-from .errors import InputError
+from .errors import InputError, LongitudinalWarning
 
 __all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store"]
 
@@ -273,8 +274,12 @@ def _expect_store(path: Path) -> dict | None:
             "pseudonymised by ingest, or an ingest was stopped before it finished. Run `longitudinal ingest` "
             "to make the store")
     if not report.get(STORE_FILES):
-        raise StoreError(f"{path}: {STORE_MARKER} records no table hashes (written by an older version); run "
-                         "`longitudinal ingest` again so the store can be checked")
+        # Older versions wrote the marker last, after the tables, so such a store is whole; it cannot be
+        # checked for later damage, though.
+        warnings.warn(f"{path}: {STORE_MARKER} records no table hashes (written by an older version), so the "
+                      "tables cannot be checked against it; run `longitudinal ingest` again to record them",
+                      LongitudinalWarning, stacklevel=3)
+        report = dict(report, **{STORE_FILES: {}})
     return report
 
 
@@ -300,7 +305,7 @@ def _load_once(path: Path) -> Study:
                 raw[name] = (f, f.read_bytes())
             except FileNotFoundError:
                 continue
-            if report and hashlib.sha256(raw[name][1]).hexdigest() != expected.get(f.name):
+            if expected and hashlib.sha256(raw[name][1]).hexdigest() != expected.get(f.name):
                 bad.append(f.name)
             break
         else:
