@@ -102,6 +102,16 @@ def clean_leftovers(path: Path) -> list[Path]:
     return gone
 
 
+def _folder_mode(path: Path) -> int:
+    """The permissions of the folder at ``path``, or those a new folder gets (the umask's)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o777 & ~mask
+
+
 @contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty folder beside ``path``; swap it in for ``path`` only if the block succeeds.
@@ -115,7 +125,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), dir=path.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the folder it replaces was not
+        os.chmod(tmp, _folder_mode(path))  # mkdtemp makes it private; keep what the folder had
         old = swap_in(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -26,12 +26,14 @@ _PR_SET_PDEATHSIG = 1
 PDEATHSIG_SUPPORTED = sys.platform.startswith("linux")
 
 
-def _set_pdeathsig(sig: int) -> bool:
+def _prctl():
+    """libc's ``prctl``, looked up in the parent: the child between fork and exec must not load libraries."""
+    if not PDEATHSIG_SUPPORTED:
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return False
+        return None
 
 
 def die_with_parent() -> Callable[[], None]:
@@ -41,10 +43,12 @@ def die_with_parent() -> Callable[[], None]:
     could ask (the kernel would then never signal it) exits at once.
     """
     parent = os.getpid()
+    prctl = _prctl()
+    sig = int(signal.SIGKILL)
 
-    def preexec() -> None:  # runs in the child between fork and exec: no Python objects of the parent
-        if PDEATHSIG_SUPPORTED:
-            _set_pdeathsig(signal.SIGKILL)
+    def preexec() -> None:  # runs in the child between fork and exec: as little as possible
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
 
