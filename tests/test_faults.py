@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 import longitudinal as lg
 from longitudinal.ingest import StoreBusyError
-from longitudinal.reports import ReportLocked, run_annual
+from longitudinal.report.batch import ReportLocked, run_annual
 
 YEAR = 2025
 AREAS = ["Cardiff", "Swansea"]

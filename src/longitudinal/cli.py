@@ -295,7 +295,7 @@ def report_annual(
                                             "shipped notebooks/annual_report.ipynb (same parameters)."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
-    from .reports import run_report_cli
+    from .report.batch import run_report_cli
 
     raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
                                     timeout=timeout, seed=seed, console=console, notebook=notebook))
