@@ -23,10 +23,10 @@ import pytest
 from filelock import FileLock
 
 import longitudinal as lg
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 from longitudinal import domain
 from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
-from longitudinal.reports import ReportLocked, data_hash, run_annual
+from longitudinal.report.batch import ReportLocked, data_hash, run_annual
 
 TINY_LA = "Cardiff"
 TINY_SLUG = "cardiff"
@@ -112,7 +112,8 @@ def test_headline_agrees_with_a_direct_count(tmp_path):
         # Or an authority hides its own figure, which Wales minus the other authorities would give away.
         assert head["Episodes of support active"] == dc.SECONDARY
         others = [head[m] for m in ("People supported", "Episodes started", "Episodes ended")]
-        by_authority = ("Episodes of support active", "value") in rep._area_hidden().get("headline", set())
+        by_authority = any(t["headline"].set_index("measure").at["Episodes of support active", "value"] in
+                           (dc.PRIMARY, dc.SECONDARY) for a, t in rep.protection.published.items() if a != "Wales")
         assert by_authority or any(1 <= len(act) - v <= 4 for v in others), (len(act), others)
     assert head["Spend (GBP)"] == round(s.spend.loc[s.spend["financial_year"] == 2023, "spend_gbp"].sum())
     rd = s.readings[(s.readings["reading_date"] >= start) & (s.readings["reading_date"] <= end)]
@@ -173,7 +174,7 @@ def test_transitions_section_agrees_with_the_matrix_and_the_model(tmp_path):
     s = lg.simulate(people=1500, seed=11)
     rep = AnnualReport(s, 2024, "Wales", out=tmp_path)
     sec = rep.transitions(outcome="managing_money")
-    ys = rep._year_study()
+    ys = rep.data_.year_study
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tm = lg.transition_matrix(ys, outcome="managing_money")
@@ -302,7 +303,7 @@ def test_three_person_authority_discloses_nothing(built):
 @pytest.fixture
 def frozen_code(monkeypatch):
     """Other work edits the package while tests run; resume decisions must not see that here."""
-    import longitudinal.reports as reports
+    import longitudinal.report.batch as reports
 
     monkeypatch.setattr(reports, "code_hash", lambda: "test-code")
 
@@ -360,19 +361,28 @@ def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_p
     monkeypatch.delenv("LG_TEST_HANG")
     year_dir = out / str(YEAR)
     assert not (year_dir / "cardiff").exists()  # nothing half-written in place
-    assert json.loads((year_dir / ".failed" / "cardiff.json").read_text())["status"] == "failed"
+    failure = json.loads((year_dir / ".failed" / "cardiff" / "failure.json").read_text())
+    assert failure["status"] == "failed" and "boom in Cardiff" in failure["reason"]
+    assert (year_dir / ".failed" / "cardiff" / "report.ipynb").exists()  # as far as it ran
+    timeout = json.loads((year_dir / ".failed" / "newport" / "failure.json").read_text())
+    assert timeout["status"] == "timeout" and timeout["reason"] == "timeout after 25 s"
+    index = " ".join((year_dir / "index.html").read_text().split())
+    assert "failed: timeout after 25 s (no previous report; details in .failed/newport/)" in index
+    assert not list(year_dir.glob(".tmp-*"))
     # Resume re-runs only the failed area.
     monkeypatch.setenv("LG_TEST_FAIL", "")
     res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, resume=True)
     assert {r.area: r.status for r in res.results} == {"Cardiff": "ok", "Swansea": "skipped"}
-    assert not (year_dir / ".failed" / "cardiff.json").exists()
+    assert not (year_dir / ".failed" / "cardiff").exists()
     # A later failing run leaves the previous good report in place.
     monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
     monkeypatch.setenv("LG_TEST_TAG", "v2")
     res = run_annual(data, out, year=YEAR, areas="Cardiff", workers=1, notebook=nb)
     assert res.exit_code == 1
     assert (year_dir / "cardiff" / "tables" / "x.csv").read_text() == "v1"
-    assert "latest run failed" in (year_dir / "index.html").read_text()
+    kept = json.loads((year_dir / "cardiff" / "manifest.json").read_text())["finished"][:10]
+    assert f"failed: RuntimeError" in (year_dir / "index.html").read_text()
+    assert f"(previous report of {kept} kept; details in .failed/cardiff/)" in (year_dir / "index.html").read_text()
 
 
 def test_cli_exit_statuses(tmp_path):
