@@ -29,6 +29,7 @@ from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
 from . import disclosure, reports
 from .report_sections import AnnualReport
+from . import effectiveness
 
 try:
     __version__ = _version("longitudinal")
@@ -46,3 +47,4 @@ __all__ += ["survival", "time_to_independence", "sustained_outcomes", "Independe
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]
+__all__ += ["effectiveness"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import TABLE_NAMES, apply_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
 
 __all__ = ["Study", "load", "STORE_MARKER"]
 
@@ -30,12 +30,16 @@ _DAYS_PER_YEAR = 365.25
 
 @dataclass
 class Study:
-    """The four tables of a study.
+    """The tables of a study.
 
     Attributes
     ----------
     people, episodes, readings, spend : pandas.DataFrame
         The tables of the data contract with proper dtypes.
+    service_use : pandas.DataFrame or None
+        Linked public-service use (``person_id, event_date, service, count``),
+        ``None`` when the study supplied none. People in ``people`` with no
+        episode are the never-supported comparison pool.
     truth : dict or None
         For a synthetic study, the generative model's parameters (see
         :func:`longitudinal.simulate`); ``None`` for real data.
@@ -50,12 +54,14 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    service_use: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
         return (
             f"<Study people={len(self.people):,} episodes={len(self.episodes):,} "
             f"readings={len(self.readings):,} spend_rows={len(self.spend):,}"
+            + (f" service_use={len(self.service_use):,}" if self.service_use is not None else "")
             + (f" source={str(self.source)!r}" if self.source else "")
             + ">"
         )
@@ -68,7 +74,10 @@ class Study:
         return sorted(pd.unique(domain.financial_year(self.readings["reading_date"])).tolist())
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLE_NAMES}
+        """The four tables, and the optional ones the study has."""
+        out = {name: getattr(self, name) for name in TABLE_NAMES}
+        out.update({name: getattr(self, name) for name in OPTIONAL_TABLE_NAMES if getattr(self, name) is not None})
+        return out
 
     # -------------------------------------------------------- analysis table
     def long(self, outcome: str | list[str] | None = None, *, scored_only: bool = True,
@@ -136,9 +145,12 @@ class Study:
         ids = set(ep["episode_id"])
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         readings = self.readings[self.readings["episode_id"].isin(ids)]
+        use = self.service_use
+        if use is not None:
+            use = use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True),
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
-                     truth=self.truth, source=self.source, metadata=dict(self.metadata))
+                     truth=self.truth, source=self.source, metadata=dict(self.metadata), service_use=use)
 
     # ----------------------------------------------------------------- write
     def write(self, path: str | Path, format: str = "csv") -> dict[str, Path]:
@@ -194,7 +206,7 @@ def load(path: str | Path) -> Study:
     >>> d = tempfile.mkdtemp()
     >>> _ = lg.simulate(people=200, seed=1).write(d)
     >>> lg.load(d)  # doctest: +ELLIPSIS
-    <Study people=200 episodes=... source=...>
+    <Study people=300 episodes=... source=...>
     """
     from .io import read_table
 
@@ -203,19 +215,22 @@ def load(path: str | Path) -> Study:
         raise FileNotFoundError(f"{path}: no such study folder (expected the four tables "
                                 f"{', '.join(TABLE_NAMES)} as .parquet or .csv)")
     tables = {}
-    lead_needs = None
+    lead_needs = services = None
     if (path / STORE_MARKER).exists():
-        # a store keeps the study's own lead-need list (ingest --lead-needs): keep its categories
-        needs = json.loads((path / STORE_MARKER).read_text(encoding="utf-8")).get("lead_needs")
+        # a store keeps the study's own lead-need and service lists (ingest --lead-needs): keep their categories
+        marker = json.loads((path / STORE_MARKER).read_text(encoding="utf-8"))
+        needs = marker.get("lead_needs")
         lead_needs = tuple(needs) if needs else None
-    for name in TABLE_NAMES:
+        services = tuple((marker.get("service_use") or {}).get("services") or ()) or None
+    for name in TABLE_NAMES + OPTIONAL_TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
             if f.exists():
-                tables[name] = apply_dtypes(name, read_table(f), lead_needs=lead_needs)
+                tables[name] = apply_dtypes(name, read_table(f), lead_needs=lead_needs, services=services)
                 break
         else:
-            raise FileNotFoundError(f"{path}: no {name}.parquet or {name}.csv")
+            if name in TABLE_NAMES:
+                raise FileNotFoundError(f"{path}: no {name}.parquet or {name}.csv")
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))
