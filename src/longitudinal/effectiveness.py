@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from . import domain
+from .errors import InputError
 from .study import STORE_MARKER, Study
 
 __all__ = ["ServicePanel", "DiDResults", "MatchedResults", "EventStudyResults", "MissingServiceUseError",
@@ -60,7 +61,7 @@ HEADLINE_MONTHS = tuple(range(1, 13))
 _NEVER = np.iinfo(np.int64).max // 4  # start month of the never-supported
 
 
-class MissingServiceUseError(ValueError):
+class MissingServiceUseError(InputError):
     """The study has no linked service use (or none for the service asked for)."""
 
 

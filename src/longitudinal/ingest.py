@@ -71,6 +71,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import domain
+from .errors import InputError, LongitudinalError
 from .contract import (ALL_TABLE_NAMES, DATAFRAME_CHECK_COLUMN, OPTIONAL_TABLE_NAMES, REASONS, TABLE_NAMES, TABLES,
                        apply_dtypes, category_dtypes, linkage_window_bounds, schemas)
 from .io import atomic_path, detect_encoding
@@ -98,11 +99,11 @@ PERSONAL_IDS = ("person_id", "episode_id")
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's leap-year bug folded in)
 
 
-class IngestInputError(ValueError):
+class IngestInputError(InputError):
     """Input that cannot be read at all (missing table, unreadable file, missing columns)."""
 
 
-class RowsRejectedError(ValueError):
+class RowsRejectedError(LongitudinalError, ValueError):
     """Rows were rejected and ``allow_rejects=False``: nothing was published as a store."""
 
     def __init__(self, report: "IngestReport"):
