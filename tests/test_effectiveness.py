@@ -209,3 +209,30 @@ def test_cli_prints_exactly_the_json_the_issue_names(tmp_path):
         assert json.loads(res.stdout)["design"] == design
     res = CliRunner().invoke(app, ["effectiveness", str(tmp_path / "s"), "--service", "dentist"])
     assert res.exit_code == 2 and "services present" in res.output
+
+
+def test_an_impact_map_takes_its_quantity_from_the_effect_with_its_uncertainty(big, big_fit):
+    from longitudinal import sroi
+
+    r = sroi.evaluate(sroi.DEFAULT_MAP.with_name("example_effectiveness.yaml"), big)
+    out = r.outcomes
+    firsts = big.episodes.groupby("person_id", observed=True)["start_date"].min()
+    people = lg.domain.financial_year(firsts).value_counts()
+    row = big_fit.overall.loc["att"]
+    for _, o in out.iterrows():
+        assert o["quantity"] == pytest.approx(-row["estimate"] * 12 * people[o["cohort"]])
+        assert o["quantity_ci_lower"] == pytest.approx(-row["ci_upper"] * 12 * people[o["cohort"]])
+        assert "emergency_admission avoided" in o["quantity_basis"] and "did" in o["quantity_basis"]
+        assert "unit cost" in o["proxy_source"] and "illustrative" in o["proxy_source"]
+    dw = r.adjustments.query("adjustment == 'deadweight'").iloc[0]
+    assert dw["value"] == 0 and dw["status"] == "estimated" and "counterfactual" in dw["basis"]
+    # the estimate's uncertainty reaches the Monte Carlo: the ratio's spread follows the effect's
+    mc = r.monte_carlo(draws=4000, seed=3)
+    rel = row["std_error"] / abs(row["estimate"])
+    q = mc.parameters().query("parameter == 'quantity'").iloc[0]
+    assert q["distribution"] == "normal" and f"sd={rel:.4g}" in q["spec"]
+    assert np.std(mc.ratios) / np.mean(mc.ratios) >= 0.9 * rel
+    lo, hi = mc.interval
+    assert lo < r.sroi_ratio < hi
+    with pytest.raises(sroi.ImpactMapError, match="needs a study with service_use"):
+        sroi.evaluate(sroi.DEFAULT_MAP.with_name("example_effectiveness.yaml"))

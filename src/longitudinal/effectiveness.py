@@ -39,6 +39,7 @@ without support) that the sensitivity bounds make explicit.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ from .study import STORE_MARKER, Study
 
 __all__ = ["ServicePanel", "DiDResults", "MatchedResults", "EventStudyResults", "MissingServiceUseError",
            "service_panel", "event_study", "staggered_did", "matched_comparison", "placebo", "effectiveness",
-           "DESIGNS"]
+           "impact_quantity", "check_impact_spec", "ImpactQuantity", "linkage_window", "DESIGNS"]
 
 DESIGNS = ("event-study", "did", "matched")
 EVENT_MONTHS = tuple(range(-24, 25))
@@ -1016,3 +1017,81 @@ def effectiveness(study: Study, service: str, *, design: str = "did", anticipati
                         panel=panel, base_period="universal" if design == "event-study" else "varying")
     fit.design = design
     return fit
+
+
+# ============================================================ into social return
+_IMPACT_KEYS = {"from", "service", "design", "people", "anticipation", "seed", "months"}
+
+
+def check_impact_spec(spec, row: str = "") -> dict:
+    """Check an impact map's ``quantity: {from: effectiveness, ...}`` (service, design, people) early."""
+    from .sroi import ImpactMapError
+
+    unknown = set(spec) - _IMPACT_KEYS
+    if unknown:
+        raise ImpactMapError(f"quantity from effectiveness takes {', '.join(sorted(_IMPACT_KEYS))}, not "
+                             f"{', '.join(sorted(map(str, unknown)))}", row=row, field="quantity")
+    if not spec.get("service"):
+        raise ImpactMapError("quantity from effectiveness needs the service (e.g. emergency_admission)", row=row,
+                             field="quantity.service")
+    if spec.get("design", "did") not in DESIGNS:
+        raise ImpactMapError(f"design must be one of {', '.join(DESIGNS)}", row=row, field="quantity.design")
+    if spec.get("people") is not None and not float(spec["people"]) >= 0:
+        raise ImpactMapError("people must be a number of people, 0 or more", row=row, field="quantity.people")
+    return dict(spec)
+
+
+@dataclass
+class ImpactQuantity:
+    """Events avoided in a year, from an effect estimate: ``-att x months x people``, with its CI."""
+
+    value: float
+    ci_lower: float
+    ci_upper: float
+    relative_se: float
+    basis: str
+    missing_share: float | None = None
+
+
+#: Fits by the service-use table they came from (id, checked through a weak reference, since frames
+#: are not hashable): an impact map's cohorts share one estimate.
+_FITS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def impact_quantity(study: Study, spec: dict, financial_year: int | None = None) -> ImpactQuantity:
+    """The quantity of an impact-map outcome from an effectiveness estimate.
+
+    ``-att`` (events avoided per person per month, months 1-12) times ``months`` (default 12)
+    times ``people``: as given, or else the people whose support started in ``financial_year``
+    (or a year's average over the study when no year is given). The estimate's uncertainty is
+    its relative standard error (the same for every cohort: one estimate scales them all).
+    """
+    service, design = spec["service"], spec.get("design", "did")
+    use = _require_service_use(study, service)
+    key = (service, design, int(spec.get("anticipation", 6)), int(spec.get("seed", 0)))
+    ref, fits = _FITS.get(id(use), (None, None))
+    if ref is None or ref() is not use:
+        fits = {}
+        _FITS[id(use)] = (weakref.ref(use, lambda _, k=id(use): _FITS.pop(k, None)), fits)
+    if key not in fits:
+        fits[key] = effectiveness(study, service, design=design, anticipation=key[2], seed=key[3])
+    fit = fits[key]
+    row = fit.overall.loc["att"]
+    months = float(spec.get("months", 12))
+    if spec.get("people") is not None:
+        people, who = float(spec["people"]), "as stated in the impact map"
+    else:
+        firsts = study.episodes.groupby("person_id", observed=True)["start_date"].min()
+        fy = domain.financial_year(firsts)
+        if financial_year is not None:
+            people, who = float((fy == financial_year).sum()), f"people first supported in {domain.fy_label(financial_year)}"
+        else:
+            people = float(len(firsts) / max(1, fy.nunique()))
+            who = "people first supported in an average year of the study"
+    scale = -months * people
+    lo, hi = sorted((row["ci_lower"] * scale, row["ci_upper"] * scale))
+    basis = (f"{service} avoided = -(effect {row['estimate']:+.5f} per person per month, 95% CI "
+             f"{row['ci_lower']:+.5f} to {row['ci_upper']:+.5f}; {fit.design}, n_treated={fit.n_treated:,}, "
+             f"n_control={fit.n_control:,}) x {months:g} months x {people:,.0f} {who}")
+    rel = abs(row["std_error"] / row["estimate"]) if row["estimate"] != 0 else np.inf
+    return ImpactQuantity(float(row["estimate"] * scale), float(lo), float(hi), float(rel), basis)
