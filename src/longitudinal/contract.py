@@ -166,7 +166,9 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
             # category lists: a reloaded file must give the canonical order (it sets model reference levels).
             out[col.name] = _as_categories(s, dtype, table, col.name)
         elif col.kind == "date":
-            out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
+            # already dates: no parse (to_datetime's format sniffing walks the values)
+            out[col.name] = (s.astype("datetime64[ns]") if pd.api.types.is_datetime64_any_dtype(s.dtype)
+                             else pd.to_datetime(s).astype("datetime64[ns]"))
         elif col.kind == "score":
             out[col.name] = pd.to_numeric(s).astype("Int8")
         elif col.kind == "int":

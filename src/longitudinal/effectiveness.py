@@ -119,13 +119,16 @@ def _require_service_use(study: Study, service: str | None = None) -> pd.DataFra
             "were never supported in `people` as the comparison pool. Supply service_use.csv beside the other "
             "tables and run `longitudinal ingest` again (see data/dictionary.md)")
     if service is not None:
-        present = sorted(map(str, pd.unique(use["service"].astype(str)))) if len(use) else []
+        svc = use["service"]
+        if isinstance(svc.dtype, pd.CategoricalDtype):  # the distinct codes, not a string per event
+            codes = np.unique(svc.cat.codes.to_numpy())
+            present = sorted(map(str, svc.cat.categories[codes[codes >= 0]]))
+        else:
+            present = sorted(map(str, pd.unique(svc.dropna())))
         if service not in present:
             raise MissingServiceUseError(
                 f"no {service!r} events in this study's service use; services present: "
                 f"{', '.join(present) or 'none'}")
-    if not (study.episodes["person_id"].isin(study.people["person_id"])).all():
-        raise ValueError("episodes name people missing from `people`: load a validated store")
     return use
 
 

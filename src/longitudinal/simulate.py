@@ -620,10 +620,10 @@ def _service_use(rng: np.random.Generator, *, people: int, pool: int, start_year
         who = np.repeat(np.arange(n, dtype=np.int64), k)
         day = rng.integers(0, n_days, size=who.size)
         m = day_month[day]
-        e = m - start_month[who]
-        tr = treated[who]
         rate = lam[who] * cal[m]
-        rate = np.where(tr, rate * _crisis(e, rise) * (1 - _effect_share(e, tau, h[who])), rate)
+        tr = np.flatnonzero(who < people)  # the supported come first
+        e = m[tr] - start_month[who[tr]]
+        rate[tr] *= _crisis(e, rise) * (1 - _effect_share(e, tau, h[who[tr]]))
         keep = rng.random(who.size) * bound[who] < rate
         person_parts.append(who[keep])
         day_parts.append(day[keep])
