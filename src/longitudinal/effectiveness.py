@@ -474,31 +474,36 @@ def _att_gt(p: ServicePanel, start: np.ndarray, treated: np.ndarray, control_ok:
     each person's influence on the estimates (len(event_months) x n; the estimate's error
     is about the row sum) and who served as treated / as control in some cell.
     """
-    y, n, n_m = p.y, p.y.shape[0], p.y.shape[1]
-    w = np.ones(n)
+    n, n_m = p.y.shape
     strat = p.stratum
     n_s = int(strat.max()) + 1
     # classes: people sharing a start month and role; their month sums serve every cell
     role = 2 * treated.astype(np.int64) + control_ok.astype(np.int64)  # 0: neither (left out)
-    key = np.where(role == 0, -1, start)
-    cls_key, cls = np.unique(np.stack([key, role]), axis=1, return_inverse=True)
+    key = np.where(role == 0, -1, np.minimum(start, n_m + 1))
+    cls_key, cls = np.unique((key + 1) * 4 + role, return_inverse=True)
     cls = cls.ravel()
-    n_c = cls_key.shape[1]
-    onehot = sparse.csr_matrix((w, (cls * n_s + strat, np.arange(n))), shape=(n_c * n_s, n))
-    sums = np.asarray(onehot @ y.astype(np.float64)).reshape(n_c, n_s, n_m)
-    cnt = np.bincount(cls * n_s + strat, weights=w, minlength=n_c * n_s).reshape(n_c, n_s)
-    c_start, c_role = cls_key[0], cls_key[1]
+    n_c = cls_key.size
+    c_start, c_role = np.where(cls_key // 4 - 1 > n_m, _NEVER, cls_key // 4 - 1), cls_key % 4
+    ck = cls * n_s + strat  # class-stratum of each person
+    # people ordered by class and stratum, months by row: a cohort's month is one contiguous slice
+    order = np.argsort(ck, kind="stable")
+    ck_o, strat_o = ck[order], strat[order]
+    block = np.searchsorted(ck_o // n_s, np.arange(n_c + 1))  # class c is rows block[c]:block[c + 1]
+    yT = p.y.T[:, order]
+    onehot = sparse.csr_matrix((np.ones(n, np.float32), (ck_o, np.arange(n))), shape=(n_c * n_s, n))
+    # float32 sums of counts are exact (far below 2**24 per class and stratum)
+    sums = np.asarray(onehot @ yT.T, dtype=np.float64).reshape(n_c, n_s, n_m)
+    cnt = np.bincount(ck, minlength=n_c * n_s).reshape(n_c, n_s).astype(float)
     is_ctrl_cls = (c_role & 1) == 1
     t_cls = np.flatnonzero(c_role >= 2)
     groups = c_start[t_cls]
     valid_g = (groups >= 1) & (groups < n_m)  # the month before the start is observed
     t_cls, groups = t_cls[valid_g], groups[valid_g]
 
-    nz_i, nz_m = np.nonzero(y)
-    nz_y = y[nz_i, nz_m].astype(np.float64) * w[nz_i]
-    ck = cls * n_s + strat  # class-stratum of each person
-    nz_ck = ck[nz_i]
-    psi = np.zeros((len(event_months), n))  # one contiguous row per event month
+    nz_m, nz_i = np.nonzero(yT)  # in the class order
+    nz_y = yT[nz_m, nz_i].astype(np.float64)
+    nz_ck = ck_o[nz_i]
+    psi = np.zeros((len(event_months), n))  # one contiguous row per event month, people in the class order
     used_t = np.zeros((n_c, n_s), bool)
     used_c = np.zeros((n_c, n_s), bool)
     cells, est, n_tr = [], np.full(len(event_months), np.nan), np.zeros(len(event_months), int)
@@ -534,17 +539,11 @@ def _att_gt(p: ServicePanel, start: np.ndarray, treated: np.ndarray, control_ok:
         for gi in np.flatnonzero(live):
             cells.append((int(g_ok[gi]), e, float(att_g[gi]), float(n_g[gi]), float(c_den[gi].sum())))
         # influence of the treated (their own change less the stratum's control change, and the cohort weight)
-        g_live = np.flatnonzero(live)
-        pos = np.full(n_c, -1)
-        pos[cl_ok[g_live]] = g_live
-        gi_of = pos[cls]
-        tr_people = np.flatnonzero((gi_of >= 0) & treated)
-        gi = gi_of[tr_people]
-        s_i = strat[tr_people]
-        keep = overlap[gi, s_i]
-        tr_people, gi, s_i = tr_people[keep], gi[keep], s_i[keep]
-        dy = y[tr_people, t_ok[gi]].astype(float) - y[tr_people, b_ok[gi]]
-        psi[k, tr_people] = w[tr_people] * (dy - mu_c[gi, s_i] - est[k]) / N_e
+        for gi in np.flatnonzero(live):
+            lo, hi = block[cl_ok[gi]], block[cl_ok[gi] + 1]
+            s_blk = strat_o[lo:hi]
+            dy = yT[t_ok[gi], lo:hi].astype(np.float64) - yT[b_ok[gi], lo:hi]
+            psi[k, lo:hi] = np.where(overlap[gi, s_blk], (dy - mu_c[gi, s_blk] - est[k]) / N_e, 0.0)
         # influence of the controls: -a[g, s] * (their change - mu_c[g, s]) summed over the cells they control
         with np.errstate(invalid="ignore", divide="ignore"):
             a = np.where(overlap, n_gs / (N_e * c_den), 0.0)
@@ -557,9 +556,11 @@ def _att_gt(p: ServicePanel, start: np.ndarray, treated: np.ndarray, control_ok:
         Af = A.reshape(n_c * n_s, n_m)
         contrib = np.bincount(nz_i, weights=nz_y * Af[nz_ck, nz_m], minlength=n)
         q = np.einsum("gcs,gs->cs", Ka, mu_c).reshape(-1)
-        psi[k] -= contrib - w * q[ck]
+        psi[k] -= contrib - q[ck_o]
     gt = pd.DataFrame(cells, columns=["cohort", "event_month", "att", "n_treated", "n_control"])
-    return gt, est, n_tr, psi, used_t[cls, strat] & treated, used_c[cls, strat] & control_ok
+    out = np.empty_like(psi)
+    out[:, order] = psi  # back to the people's own order
+    return gt, est, n_tr, out, used_t[cls, strat] & treated, used_c[cls, strat] & control_ok
 
 
 def _uniform_band(est, psi, alpha, n_boot, seed):
@@ -658,33 +659,41 @@ def _before_after(p: ServicePanel, who: np.ndarray) -> tuple[float, float]:
 def _twfe(p: ServicePanel, sample: np.ndarray, start: np.ndarray) -> tuple[float, float]:
     """Two-way fixed effects (person, month) regression of monthly use on a supported-since dummy.
 
-    The balanced panel's within transformation in closed form; standard error clustered by person.
+    The balanced panel's within transformation in closed form: with ``x`` the two-way demeaned
+    dummy, ``beta = sum(x y) / sum(x^2)``, each person's sums computed from their start month,
+    suffix sums over months and their nonzero counts only (no person-month grid). Standard
+    error clustered by person.
     """
-    y = p.y[sample]
-    h = start[sample]
-    n, n_m = y.shape
-    months = np.arange(n_m)
-    d_row = np.clip(n_m - h, 0, n_m) / n_m  # share of months supported, per person
-    d_col = np.bincount(np.clip(h[h < n_m], 0, None), minlength=n_m)[:n_m].cumsum() / n  # share supported by month
+    who = np.flatnonzero(sample)
+    n, n_m = who.size, p.n_months
+    pos = np.full(p.y.shape[0], -1)
+    pos[who] = np.arange(n)
+    h = np.clip(start[who], 0, n_m)  # month supported from (n_m: not in the window)
+    rows, mon = np.nonzero(p.y[who])
+    val = p.y[who][rows, mon].astype(np.float64)
+    c = (n_m - h).astype(float)
+    d_row = c / n_m
+    d_col = np.bincount(h, minlength=n_m + 1)[:n_m].cumsum() / n  # share supported by month
     d_all = d_row.mean()
-    y_row, y_col = y.mean(axis=1, dtype=np.float64), y.mean(axis=0, dtype=np.float64)
-    y_all = y_row.mean()
-    sxy = sxx = 0.0
-    for lo in range(0, n, 50_000):
-        sl = slice(lo, lo + 50_000)
-        dd = (months[None, :] >= h[sl, None]) - d_row[sl, None] - d_col[None, :] + d_all
-        yy = y[sl] - y_row[sl, None] - y_col[None, :] + y_all
-        sxy += float((dd * yy).sum())
-        sxx += float((dd * dd).sum())
-    beta = sxy / sxx
-    score = np.empty(n)
-    for lo in range(0, n, 50_000):
-        sl = slice(lo, lo + 50_000)
-        dd = (months[None, :] >= h[sl, None]) - d_row[sl, None] - d_col[None, :] + d_all
-        yy = y[sl] - y_row[sl, None] - y_col[None, :] + y_all
-        score[sl] = (dd * (yy - beta * dd)).sum(axis=1)
-    se = float(np.sqrt((score**2).sum()) / sxx * np.sqrt(n / (n - 1)))
-    return beta, se
+    y_row = np.bincount(rows, weights=val, minlength=n)
+    y_col = np.bincount(mon, weights=val, minlength=n_m) / n
+
+    def suffix(v):  # suffix[h] = sum over months >= h
+        return np.r_[np.cumsum(v[::-1])[::-1], 0.0]
+
+    d_suf, y_suf = suffix(d_col), suffix(y_col)
+    sd, sy, sdd, sdy = d_col.sum(), y_col.sum(), (d_col**2).sum(), (d_col * y_col).sum()
+    y_post = np.bincount(rows, weights=val * (mon >= h[rows]), minlength=n)
+    y_dcol = np.bincount(rows, weights=val * d_col[mon], minlength=n)
+    xy = y_post - d_row * y_row - y_dcol + d_all * y_row  # sum_t x_it y_it
+    x_ycol = y_suf[h] - d_row * sy - sdy + d_all * sy  # sum_t x_it ybar_t
+    x_d = c * (1 - d_row + d_all) - d_suf[h]  # sum_t x_it D_it
+    x_dcol = d_suf[h] - d_row * sd - sdd + d_all * sd  # sum_t x_it Dbar_t
+    xx = x_d - x_dcol
+    beta = xy.sum() / xx.sum()
+    score = (xy - x_ycol) - beta * xx
+    se = float(np.sqrt((score**2).sum()) / xx.sum() * np.sqrt(n / (n - 1)))
+    return float(beta), se
 
 
 def _benchmarks(p, treated, sample, start, alpha) -> pd.DataFrame:
