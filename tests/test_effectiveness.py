@@ -236,3 +236,17 @@ def test_an_impact_map_takes_its_quantity_from_the_effect_with_its_uncertainty(b
     assert lo < r.sroi_ratio < hi
     with pytest.raises(sroi.ImpactMapError, match="needs a study with service_use"):
         sroi.evaluate(sroi.DEFAULT_MAP.with_name("example_effectiveness.yaml"))
+
+
+def test_subgroup_effects_use_every_eligible_control(big, big_fit):
+    older = ef.staggered_did(big, "emergency_admission", subgroup={"lead_need": "older_people"}, n_boot=99,
+                             benchmarks=False)
+    others = ef.staggered_did(big, "emergency_admission", subgroup={"lead_need": "domestic_abuse"}, n_boot=99,
+                              benchmarks=False)
+    assert older.n_treated < big_fit.n_treated and older.n_control == big_fit.n_control
+    assert older.att < 0  # support reduces admissions for older people too (the simulator's need effect 0.6)
+    with pytest.raises(ValueError, match="no supported people"):
+        ef.staggered_did(big, "emergency_admission", subgroup={"lead_need": "nobody"})
+    cardiff = ef.staggered_did(big, "emergency_admission", subgroup={"local_authority": "Caerdydd"}, n_boot=9,
+                               benchmarks=False)
+    assert 0 < cardiff.n_treated < older.n_treated + others.n_treated + big_fit.n_treated

@@ -710,8 +710,9 @@ CONTROLS = ("not_yet_supported", "never_supported", "both")
 
 
 def staggered_did(study: Study, service: str, *, anticipation: int = 6, control: str = "not_yet_supported",
-                  base_period: str = "varying", alpha: float = 0.05, n_boot: int = 999, seed: int = 0,
-                  benchmarks: bool = True, panel: ServicePanel | None = None) -> DiDResults:
+                  base_period: str = "varying", subgroup: dict[str, str] | None = None, alpha: float = 0.05,
+                  n_boot: int = 999, seed: int = 0, benchmarks: bool = True,
+                  panel: ServicePanel | None = None) -> DiDResults:
     """Staggered difference-in-differences of support's effect on one service (Callaway & Sant'Anna).
 
     Each cohort (people whose support started in the same month) is compared, month by
@@ -736,6 +737,10 @@ def staggered_did(study: Study, service: str, *, anticipation: int = 6, control:
         Pre-period months compared with the month before them (month-on-month
         pre-trends, R ``did``'s default) or all with the month before the start (the
         event-study picture: the rise before support shows as a level).
+    subgroup : dict, optional
+        Estimate the effect for the supported people whose first episode matches, e.g.
+        ``{"local_authority": "Cardiff"}`` or ``{"lead_need": "mental_health"}``; controls are
+        still every eligible person (support elsewhere does not change the comparison).
     alpha : float
     n_boot : int, default 999
         Multiplier-bootstrap draws for the uniform band.
@@ -767,6 +772,14 @@ def staggered_did(study: Study, service: str, *, anticipation: int = 6, control:
     p = panel or service_panel(study, service)
     supported = ~p.never & (p.start >= 1)  # started before the window: no month before the start to compare
     treated = supported & (p.start < p.n_months)
+    for col, value in (subgroup or {}).items():
+        if col not in p.attributes.columns:
+            raise ValueError(f"subgroup by {col!r}: expected one of {', '.join(p.attributes.columns)}")
+        if col == "local_authority":
+            value = domain.local_authority(value)
+        treated &= (p.attributes[col] == value).to_numpy()
+        if not treated.any():
+            raise ValueError(f"no supported people with {col} = {value!r}")
     ctrl = {"not_yet_supported": supported, "never_supported": p.never, "both": supported | p.never}[control]
     with _one_blas_thread():
         gt, est, n_tr, psi, used_t, used_c = _att_gt(p, p.start, treated, ctrl, anticipation, base_period)
