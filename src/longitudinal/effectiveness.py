@@ -324,7 +324,9 @@ class DiDResults:
                  f"({100 * (1 - self.alpha):.0f}% CI {row['ci_lower']:+.5f} to {row['ci_upper']:+.5f}; p = {row['p_value']:.3g})",
                  f"pre-trend test (months before -{self.anticipation}): chi2 = {self.pre_trend['statistic']:.2f} "
                  f"on {self.pre_trend['df']} df, p = {self.pre_trend['p_value']:.3g}",
-                 f"robust to pre-trend violations up to M = {self.breakdown_m():.2f} x the largest pre-period one",
+                 (f"robust to post-period departures from parallel trends up to M = {self.breakdown_m():.2f} x the "
+                  "largest pre-period one" if self.breakdown_m() > 0 else
+                  "the interval includes 0 even with parallel trends (M = 0)"),
                  "", "Benchmarks (biased by design; for comparison only):",
                  self.benchmarks.to_string(float_format=lambda v: f"{v:+.5f}")]
         if self.balance is not None:
