@@ -10,6 +10,10 @@ Two parts:
             --path /tmp/i13-400k
     (``--path`` a simulated study folder; it is written there first if it does not exist.)
 
+``simulate`` (heavy)
+    ``lg.simulate(people=400_000, seed=1)`` with and without service use, wall clock and CPU seconds.
+        flock /tmp/longitudinal-heavy.lock .venv/bin/python bench/bench_effectiveness.py simulate
+
 ``coverage``
     ``--reps`` replications of a small simulated study (``--people`` each, new seed each): the share
     of 95% confidence intervals of the headline effect (months 1-12) that cover the simulator's
@@ -39,32 +43,42 @@ def _peak_gb() -> float:
 def national(path: str, service: str, people: int) -> None:
     folder = Path(path)
     if not (folder / "truth.json").exists():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         study = lg.simulate(people=people, seed=1)
-        t_sim = time.perf_counter() - t0
-        print(f"simulate(people={people:,}, seed=1): {t_sim:.1f} s; {study!r}; peak {_peak_gb():.2f} GB", flush=True)
+        print(f"simulate(people={people:,}, seed=1): {time.perf_counter() - t0:.1f} s "
+              f"({time.process_time() - c0:.1f} s CPU); {study!r}; peak {_peak_gb():.2f} GB", flush=True)
         study.write(folder, format="parquet")
         del study
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     study = lg.load(folder)
-    t_load = time.perf_counter() - t0
-    print(f"load: {t_load:.1f} s; {study!r}; events {int(study.service_use['count'].sum()):,}", flush=True)
-    t0 = time.perf_counter()
+    print(f"load: {time.perf_counter() - t0:.1f} s ({time.process_time() - c0:.1f} s CPU); {study!r}; "
+          f"events {int(study.service_use['count'].sum()):,}", flush=True)
+    # wall clock and CPU time: on a shared machine the CPU seconds say what a quiet one would take
+    w0, c0 = time.perf_counter(), time.process_time()
     panel = ef.service_panel(study, service)
-    t_panel = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    w1, c1 = time.perf_counter(), time.process_time()
     es = ef.event_study(study, service, panel=panel)
-    t_es = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    w2, c2 = time.perf_counter(), time.process_time()
     fit = ef.staggered_did(study, service, panel=panel, seed=1)
-    t_did = time.perf_counter() - t0
+    w3, c3 = time.perf_counter(), time.process_time()
     truth = true_att(study.truth, service, fit.group_time)["att"]
-    print(f"{service}: panel {t_panel:.1f} s, event study {t_es:.1f} s, staggered DiD + benchmarks {t_did:.1f} s; "
-          f"total {t_panel + t_es + t_did:.1f} s (after load); peak RSS {_peak_gb():.2f} GB")
+    print(f"{service}: panel {w1 - w0:.1f} s ({c1 - c0:.1f} s CPU), event study {w2 - w1:.1f} s ({c2 - c1:.1f} s CPU), "
+          f"staggered DiD + benchmarks {w3 - w2:.1f} s ({c3 - c2:.1f} s CPU); total {w3 - w0:.1f} s wall, "
+          f"{c3 - c0:.1f} s CPU (after load); peak RSS {_peak_gb():.2f} GB")
     print(repr(fit))
     print(f"truth (months 1-12, the estimator's cohort weights): {truth:+.6f}")
     print(fit.benchmarks[["estimate", "std_error"]].to_string())
     print(es.rates.query("event_month in (-24, -6, -1, 1, 12, 24)")[["event_month", "rate", "n"]].to_string())
+
+
+def simulate_cost(people: int) -> None:
+    """The simulator's cost with and without linked service use (the default must stay fast)."""
+    for use in (False, True):
+        t0, c0 = time.perf_counter(), time.process_time()
+        study = lg.simulate(people=people, seed=1, service_use=use)
+        print(f"simulate(people={people:,}, seed=1, service_use={use}): {time.perf_counter() - t0:.1f} s wall, "
+              f"{time.process_time() - c0:.1f} s CPU; {study!r}; peak RSS so far {_peak_gb():.2f} GB", flush=True)
+        del study
 
 
 def coverage(reps: int, people: int, service: str, seed0: int) -> None:
@@ -93,7 +107,7 @@ def coverage(reps: int, people: int, service: str, seed0: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["national", "coverage"])
+    ap.add_argument("part", choices=["national", "coverage", "simulate"])
     ap.add_argument("--path", default="/tmp/i13-400k")
     ap.add_argument("--service", default="emergency_admission")
     ap.add_argument("--people", type=int, default=None)
@@ -102,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.part == "national":
         national(args.path, args.service, args.people or 400_000)
+    elif args.part == "simulate":
+        simulate_cost(args.people or 400_000)
     else:
         coverage(args.reps, args.people or 3000, args.service, args.seed)
 
