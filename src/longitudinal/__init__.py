@@ -31,6 +31,8 @@ from .rubric import Rubric
 from . import disclosure, reports
 from .report_sections import AnnualReport
 from . import effectiveness
+from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
+                    TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)
 
 try:
     __version__ = _version("longitudinal")
@@ -50,3 +52,5 @@ __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]
 __all__ += ["effectiveness"]
+__all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
+            "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]
