@@ -439,7 +439,7 @@ def event_study(study: Study, service: str, *, by: str | None = None, alpha: flo
     --------
     >>> import longitudinal as lg
     >>> es = lg.effectiveness.event_study(lg.simulate(people=400, seed=3), "emergency_admission")
-    >>> es.rates["event_month"].min(), es.rates["event_month"].max()
+    >>> int(es.rates["event_month"].min()), int(es.rates["event_month"].max())
     (-24, 24)
     """
     p = panel or service_panel(study, service)
