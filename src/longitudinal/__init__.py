@@ -28,8 +28,9 @@ from . import prices, sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
-from . import disclosure, reports
-from .report_sections import AnnualReport
+from . import report
+from .report import batch as reports, protect as disclosure  # the former module names
+from .report import AnnualReport
 from . import effectiveness
 from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
                     TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)

@@ -285,7 +285,7 @@ def report_annual(
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
-    from .reports import run_report_cli
+    from .report.batch import run_report_cli
 
     raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
                                     timeout=timeout, seed=seed, console=console))
