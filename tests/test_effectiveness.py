@@ -250,3 +250,31 @@ def test_subgroup_effects_use_every_eligible_control(big, big_fit):
     cardiff = ef.staggered_did(big, "emergency_admission", subgroup={"local_authority": "Caerdydd"}, n_boot=9,
                                benchmarks=False)
     assert 0 < cardiff.n_treated < older.n_treated + others.n_treated + big_fit.n_treated
+
+
+def test_report_section_for_wales_and_authorities_under_disclosure_control(big, tmp_path):
+    from longitudinal.report import AnnualReport
+
+    rep = AnnualReport(big, 2024, "Wales", seed=1, out=tmp_path / "wales")
+    sec = rep.effectiveness()
+    tabs = {t.name: t for t in sec.tables}
+    assert set(tabs) == {"effectiveness_headline", "effectiveness_people", "effectiveness_event_study"}
+    assert {f.name for f in sec.figures} == {"effectiveness_event_study", "effectiveness_effect"}
+    assert (tmp_path / "wales" / "tables" / "effectiveness_headline.csv").exists()
+    # the report for 2024-25 sees the linked data only to 31 March 2025: fewer people than the whole study
+    fit = ef.staggered_did(big, "emergency_admission", panel=ef.service_panel(big, "emergency_admission",
+                                                                               until="2025-03-31"), n_boot=9)
+    people = tabs["effectiveness_people"].data["people"].astype(int).tolist()
+    assert people == [fit.n_treated, fit.n_control] and fit.n_treated < 20000
+    head = tabs["effectiveness_headline"].data.set_index("measure")
+    assert head.iloc[0]["per 1,000 people per month"] == pytest.approx(round(fit.att * 1000, 2))
+    assert "Callaway and Sant'Anna" in sec.text and "per 1,000 people per month" in sec.text
+    # an authority where the numbers do not allow: said, and nothing published
+    few = lg.simulate(people=1500, seed=4)
+    small = few.episodes["local_authority"].astype(str).value_counts().index[-1]
+    sec_small = AnnualReport(few, 2024, small, seed=1).effectiveness()
+    assert not sec_small.tables and "too few people supported" in sec_small.text
+    # a study without linked data: the section says what is missing
+    plain = lg.simulate(people=300, seed=2, service_use=False)
+    sec_none = AnnualReport(plain, 2024, "Wales").effectiveness()
+    assert not sec_none.tables and "no linked service use" in sec_none.text

@@ -161,8 +161,11 @@ def _month_index(dates: pd.Series, first: pd.Timestamp) -> np.ndarray:
     return m - np.datetime64(first, "M").astype(np.int64)
 
 
-def service_panel(study: Study, service: str) -> ServicePanel:
+def service_panel(study: Study, service: str, until=None) -> ServicePanel:
     """Monthly counts of ``service`` per person over the linkage window (every person in ``people``).
+
+    ``until`` (a date) ends the window early, as a report for an earlier year must: use
+    after it is not seen, and support starting after it counts as not yet started.
 
     Raises
     ------
@@ -171,6 +174,8 @@ def service_panel(study: Study, service: str) -> ServicePanel:
     """
     use = _require_service_use(study, service)
     w0, w1 = linkage_window(study)
+    if until is not None:
+        w1 = min(w1, pd.Timestamp(until))
     months = pd.period_range(w0.to_period("M"), w1.to_period("M"), freq="M")
     people = study.people
     pid = pd.Index(people["person_id"].astype(str))
@@ -443,7 +448,7 @@ def event_study(study: Study, service: str, *, by: str | None = None, alpha: flo
     (-24, 24)
     """
     p = panel or service_panel(study, service)
-    sup = np.flatnonzero(~p.never)
+    sup = np.flatnonzero(~p.never & (p.start < p.n_months))  # supported within the (possibly cut) window
     groups = (pd.Series(["all supported"] * sup.size) if by is None
               else pd.Series(p.attributes.loc[sup, by].to_numpy()))
     z = stats.norm.ppf(1 - alpha / 2)
