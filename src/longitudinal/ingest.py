@@ -1146,12 +1146,13 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     except OSError as exc:
         raise IngestInputError(f"--out {dest}: cannot create {dest.parent} ({exc.strerror or exc})") from None
     with _store_lock(dest):
-        return _ingest(src, dest, key=key, key_file=key_file, already_pseudonymised=already_pseudonymised,
+        return _ingest(src, dest, services=services, linkage_window=linkage_window, key=key, key_file=key_file,
+                       already_pseudonymised=already_pseudonymised,
                        allow_rejects=allow_rejects, lead_needs=lead_needs, today=today, t0=t0, started=started)
 
 
 def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allow_rejects, lead_needs, today,
-            t0: float, started: str) -> IngestReport:
+            t0: float, started: str, services=None, linkage_window=None) -> IngestReport:
     refused = dest.parent / f"{dest.name}.refused"
     clean_leftovers(refused)
     key_bytes = None if already_pseudonymised else resolve_key(key, key_file=key_file)
