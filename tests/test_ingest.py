@@ -426,7 +426,7 @@ def test_no_key(tmp_path, base, monkeypatch):
         lg.ingest(raw, tmp_path / "store", already_pseudonymised=True, today=TODAY)
     assert not (tmp_path / "store").exists()
     t = tables(base)
-    for name in ("people", "episodes", "readings"):
+    for name in ("people", "episodes", "readings", "service_use"):
         for c in ("person_id", "episode_id"):
             if c in t[name]:
                 t[name][c] = pseudonymise(t[name][c], KEY.encode())

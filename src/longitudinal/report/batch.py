@@ -150,11 +150,11 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from ..contract import TABLE_NAMES
+    from ..contract import ALL_TABLE_NAMES
 
-    # The four tables only: a store's logs and reports may change without the data changing.
+    # The tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
-                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in TABLE_NAMES)
+                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in ALL_TABLE_NAMES)
     if not files:
         raise FileNotFoundError(f"{data}: no table files ({', '.join(DATA_SUFFIXES)})")
     h = hashlib.sha256()
@@ -274,8 +274,10 @@ def _split_by_area(study, areas: Iterable[str]):
         r = rd.iloc[np.sort(order[lo:hi])]
         p = people[people["person_id"].isin(e["person_id"].unique())]
         sp = study.spend[study.spend["local_authority"] == name]
+        use = None if study.service_use is None else slim(
+            study.service_use[study.service_use["person_id"].isin(p["person_id"])])
         yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
-                       source=study.source, metadata=dict(study.metadata))
+                       source=study.source, metadata=dict(study.metadata), service_use=use)
 
 
 def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
