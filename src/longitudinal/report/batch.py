@@ -430,11 +430,20 @@ def run_area(spec: dict) -> dict:
         return manifest
     except BaseException as exc:
         manifest["attempts"] = attempts
-        record_failure(year_dir, area, "failed", f"{type(exc).__name__}: {exc}", started=manifest["started"],
+        record_failure(year_dir, area, "failed", failure_reason(exc), started=manifest["started"],
                        partial=tmp, extra=manifest)
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for the index: a notebook's own error (``RuntimeError: boom``), not papermill's wrapper
+    with the cell's whole traceback."""
+    name, value = getattr(exc, "ename", None), getattr(exc, "evalue", None)  # papermill's execution error
+    if name is None:
+        name, value = type(exc).__name__, str(exc)
+    return f"{name}: {value}".splitlines()[0]
 
 
 def record_failure(year_dir: Path, area: str, status: str, reason: str, *, started: str,
