@@ -21,18 +21,6 @@ def study():
     return lg.simulate(people=60, seed=8)
 
 
-def _as_text(study) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name, df in study.tables().items():
-        d = df.copy()
-        for c in d.columns:
-            if pd.api.types.is_datetime64_any_dtype(d[c]):
-                d[c] = d[c].dt.strftime("%Y-%m-%d")
-            d[c] = d[c].astype(object).where(d[c].notna(), "").astype(str)
-        out[name] = d.reset_index(drop=True)
-    return out
-
-
 def _ingest(tmp_path: Path, t: dict[str, pd.DataFrame], **kw):
     raw = tmp_path / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -70,8 +58,8 @@ def test_switching_service_use_off_leaves_the_four_tables_unchanged(study):
                                   check_categorical=False)
 
 
-def test_clean_service_use_round_trips_linked_by_the_same_key(tmp_path, study):
-    report, rej = _ingest(tmp_path, _as_text(study), linkage_window=WINDOW)
+def test_clean_service_use_round_trips_linked_by_the_same_key(tmp_path, study, as_text):
+    report, rej = _ingest(tmp_path, as_text(study), linkage_window=WINDOW)
     assert report.ok and report.tables["service_use"].accepted == len(study.service_use)
     assert report.service_use == {"services": list(lg.domain.SERVICE_CODES), "linkage_window": list(WINDOW)}
     loaded = lg.load(tmp_path / "store")
@@ -84,8 +72,8 @@ def test_clean_service_use_round_trips_linked_by_the_same_key(tmp_path, study):
     assert isinstance(loaded.service_use["service"].dtype, pd.CategoricalDtype)
 
 
-def test_rejects_unknown_person_date_outside_window_unknown_service_and_bad_count(tmp_path, study):
-    t = _as_text(study)
+def test_rejects_unknown_person_date_outside_window_unknown_service_and_bad_count(tmp_path, study, as_text):
+    t = as_text(study)
     use = t["service_use"]
     use.loc[0, "person_id"] = "NOBODY"
     use.loc[1, "event_date"] = "2016-12-31"  # before the declared window
@@ -111,8 +99,8 @@ def test_rejects_unknown_person_date_outside_window_unknown_service_and_bad_coun
     assert loaded.service_use["count"].sum() == study.service_use["count"].iloc[6:].sum() + 1
 
 
-def test_a_study_declares_its_own_services(tmp_path, study):
-    t = _as_text(study)
+def test_a_study_declares_its_own_services(tmp_path, study, as_text):
+    t = as_text(study)
     keep = t["service_use"]["service"].isin(["emergency_admission", "gp_event"])
     t["service_use"] = t["service_use"][keep].reset_index(drop=True)
     t["service_use"].loc[0, "service"] = "social_care_assessment"
