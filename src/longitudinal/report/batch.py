@@ -856,6 +856,9 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             _run_pool([specs[a] for a in todo], workers, timeout, done)
         except BatchStopped as stop:
             stop.result = result
+            # every worker is dead now; one killed between creating its folder and our per-area cleanup
+            # would otherwise leave it for the next run (we still hold the batch lock)
+            _cleanup_tmp(year_dir)
             write_index(year_dir, fy, all_areas())  # the areas finished before the stop, and those stopped
             raise
         order = {a: i for i, a in enumerate(area_list)}
