@@ -30,7 +30,7 @@ def main() -> None:
     t_load = time.perf_counter() - t0
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    res = lg.attrition(study, m=args.m, seed=args.seed)
+    res = lg.follow_up_attrition(study, m=args.m, seed=args.seed)
     t_all = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2

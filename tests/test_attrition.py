@@ -5,7 +5,6 @@ share sustained at 12 and 24 months about 0.03 and 0.06 too high, about 3.5 stan
 so the complete-case interval misses the truth while the weighted and imputed ones should hold it.
 """
 
-import importlib
 import json
 
 import numpy as np
@@ -14,7 +13,13 @@ import pytest
 
 import longitudinal as lg
 
-attr = importlib.import_module("longitudinal.attrition")
+import longitudinal.attrition as attr
+
+
+def test_the_module_is_importable_by_its_name_and_the_entry_point_is_distinct():
+    # `import longitudinal.attrition as m` binds the package attribute: it must be the module, not a function
+    assert attr.__name__ == "longitudinal.attrition" and lg.attrition is attr
+    assert lg.follow_up_attrition is attr.follow_up_attrition
 
 
 def _truth(study, month):
@@ -32,14 +37,14 @@ def _pooled(res, method, month, quantity="sustained"):
 @pytest.fixture(scope="module")
 def mar():
     study = lg.simulate(people=12_000, seed=1)
-    return study, lg.attrition(study, by=(), m=5, seed=1)
+    return study, lg.follow_up_attrition(study, by=(), m=5, seed=1)
 
 
 @pytest.fixture(scope="module")
 def mnar():
     study = lg.simulate(people=12_000, seed=1, follow_up_mnar=1.5)
-    return study, lg.attrition(study, by=(), m=5, seed=1, methods=("complete_case", "mi"),
-                               deltas=(0, -0.25, -0.5, -1.0))
+    return study, lg.follow_up_attrition(study, by=(), m=5, seed=1, methods=("complete_case", "mi"),
+                                         deltas=(0, -0.25, -0.5, -1.0))
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +174,7 @@ def test_imputation_agrees_with_statsmodels_mice_under_mcar():
 
 
 def test_flow_counts_agree_with_a_direct_count(small):
-    res = lg.attrition(small, m=2, seed=0, methods=("complete_case",))
+    res = lg.follow_up_attrition(small, m=2, seed=0, methods=("complete_case",))
     f = res.flow_summary().set_index("month")
     ep = small.episodes[(small.episodes["end_reason"] == "planned") & small.episodes["end_date"].notna()]
     assert f["ended_planned"].iloc[0] == len(ep)
@@ -197,23 +202,23 @@ def test_linked_exits_are_counted_and_the_dead_leave_the_denominator(small):
     exits = pd.DataFrame({"person_id": ep["person_id"].astype(str).to_numpy(),
                           "date": (ep["end_date"] + pd.Timedelta(days=30)).to_numpy(),
                           "reason": ["died"] * 20 + ["moved_away"] * 20})
-    base = lg.attrition(small, m=2, methods=("complete_case",)).flow_summary().set_index("month")
-    res = lg.attrition(small, m=2, methods=("complete_case",), exits=exits)
+    base = lg.follow_up_attrition(small, m=2, methods=("complete_case",)).flow_summary().set_index("month")
+    res = lg.follow_up_attrition(small, m=2, methods=("complete_case",), exits=exits)
     f = res.flow_summary().set_index("month")
     assert (f["obtained"] + f["died"] + f["moved_away"] + f["re_referred"] + f["no_contact"] == f["due"]).all()
     assert f["died"].sum() > 0 and f["moved_away"].sum() > 0
     assert (f["due"] == base["due"]).all()
     n_due = _pooled(res, "complete_case", 6)["n_due"]
-    assert n_due < _pooled(lg.attrition(small, m=2, methods=("complete_case",)), "complete_case", 6)["n_due"]
+    assert n_due < _pooled(lg.follow_up_attrition(small, m=2, methods=("complete_case",)), "complete_case", 6)["n_due"]
     with pytest.raises(ValueError, match="died' or 'moved_away"):
-        lg.attrition(small, exits=exits.assign(reason="emigrated"))
+        lg.follow_up_attrition(small, exits=exits.assign(reason="emigrated"))
 
 
 def test_results_object_json_summary_and_plots(small):
     import matplotlib
 
     matplotlib.use("Agg")
-    res = lg.attrition(small, m=3, seed=4)
+    res = lg.follow_up_attrition(small, m=3, seed=4)
     d = res.to_dict()
     assert list(d) == ["flow", "sustained_12m"]
     assert list(d["flow"]) == ["6", "12", "24"] and set(d["flow"]["12"]) == {"due", "obtained"}
@@ -229,21 +234,21 @@ def test_results_object_json_summary_and_plots(small):
     res.plot()
     res.plot_flow()
     # the same seed gives the same imputations
-    again = lg.attrition(small, m=3, seed=4)
+    again = lg.follow_up_attrition(small, m=3, seed=4)
     pd.testing.assert_frame_equal(res.estimates, again.estimates)
 
 
 def test_clear_errors(small):
     with pytest.raises(ValueError, match="methods: unknown"):
-        lg.attrition(small, methods=("hot_deck",))
+        lg.follow_up_attrition(small, methods=("hot_deck",))
     with pytest.raises(ValueError, match="at least 2 imputations"):
-        lg.attrition(small, m=1)
+        lg.follow_up_attrition(small, m=1)
     with pytest.raises(ValueError, match="trim"):
-        lg.attrition(small, trim=(0.5, 0.1))
+        lg.follow_up_attrition(small, trim=(0.5, 0.1))
     with pytest.raises(ValueError, match="tipping_month"):
-        lg.attrition(small, tipping_month=18)
+        lg.follow_up_attrition(small, tipping_month=18)
     with pytest.raises(ValueError, match="by: expected"):
-        lg.attrition(small, by="provider_id")
+        lg.follow_up_attrition(small, by="provider_id")
 
 
 def test_simulator_mnar_changes_who_answers_not_the_scores():
@@ -274,7 +279,7 @@ def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_co
     pd.testing.assert_frame_equal(t[plain.columns].astype({"outcome": str}), plain.astype({"outcome": str}))
     for c in ("complete_case", "complete_case_ci_lower", "ipw", "ipw_ci_lower", "ipw_ci_upper"):
         assert t[c].notna().all(), c
-    direct = lg.attrition(small, "managing_money", methods=("complete_case", "ipw"), deltas=(0,), seed=1)
+    direct = lg.follow_up_attrition(small, "managing_money", methods=("complete_case", "ipw"), deltas=(0,), seed=1)
     e = direct.side_by_side()
     e = e[e["outcome"] == "managing_money"].set_index("month")
     assert t.set_index("months")["ipw"].to_dict() == pytest.approx(e["ipw"].to_dict())
@@ -290,7 +295,7 @@ def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_co
 def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
     from typer.testing import CliRunner
 
-    from longitudinal.cli import app
+    from longitudinal.cli import app, run
 
     small.write(tmp_path / "s")
     res = CliRunner().invoke(app, ["attrition", str(tmp_path / "s"), "--json", "--m", "3", "--seed", "2"])
@@ -300,10 +305,10 @@ def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
     assert {k: set(v) for k, v in out["flow"].items()} == {m: {"due", "obtained"} for m in ("6", "12", "24")}
     assert list(out["sustained_12m"]) == ["complete_case", "ipw", "mi"]
     assert all(set(v) == {"estimate", "ci_lower", "ci_upper"} for v in out["sustained_12m"].values())
-    direct = lg.attrition(lg.load(tmp_path / "s"), m=3, seed=2).to_dict()
+    direct = lg.follow_up_attrition(lg.load(tmp_path / "s"), m=3, seed=2).to_dict()
     assert out == json.loads(json.dumps(direct))
-    bad = CliRunner().invoke(app, ["attrition", str(tmp_path / "nowhere"), "--json"])
-    assert bad.exit_code == 2
+    # the console script's path (cli.run): a study that is not there is bad input, exit status 2
+    assert run(["attrition", str(tmp_path / "nowhere"), "--json"]) == 2
 
 
 def _mice_available():

@@ -1,7 +1,7 @@
 """Lasting impact that survives attrition: who was followed up, and what the missing follow-ups could change.
 
 After a *planned* end of support, follow-ups are due 6, 12 and 24 months
-later. Many are never obtained, and not at random. :func:`attrition` answers
+later. Many are never obtained, and not at random. :func:`follow_up_attrition` answers
 what a reviewer of a longitudinal outcome study asks (CONSORT 2025 items on
 losses to follow-up):
 
@@ -52,7 +52,7 @@ Examples
 --------
 >>> import longitudinal as lg
 >>> study = lg.simulate(people=800, seed=3)
->>> res = lg.attrition(study, m=3, seed=1)
+>>> res = lg.follow_up_attrition(study, m=3, seed=1)
 >>> sorted(res.estimates["method"].unique())
 ['complete_case', 'ipw', 'mi']
 >>> list(res.to_dict()["flow"]) == ["6", "12", "24"]
@@ -73,7 +73,7 @@ from . import domain
 from .errors import ConvergenceWarning, InputError
 from .study import Study
 
-__all__ = ["attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin", "sustained_side_by_side",
+__all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin", "sustained_side_by_side",
            "FOLLOW_UP_MONTHS", "METHODS"]
 
 #: Follow-ups are scheduled this many months after a planned end.
@@ -531,7 +531,7 @@ def _match(fit_obs: np.ndarray, y_obs: np.ndarray, pred: np.ndarray, rng: np.ran
 # ===================================================================== results
 @dataclass
 class AttritionResults:
-    """Results of :func:`attrition`.
+    """Results of :func:`follow_up_attrition`.
 
     Attributes
     ----------
@@ -757,7 +757,7 @@ def _label_rows(names: list[str]) -> tuple[list[str], list[str]]:
     return var, lev
 
 
-def attrition(study: Study, outcome: str | Sequence[str] | None = None, *,
+def follow_up_attrition(study: Study, outcome: str | Sequence[str] | None = None, *,
               by: str | Sequence[str] = ("outcome",), loss: int = 1, months: Sequence[int] = FOLLOW_UP_MONTHS,
               methods: Sequence[str] = METHODS, m: int = 20, seed: int = 0, trim: tuple[float, float] = (0.01, 0.99),
               deltas: Sequence[float] = (0, -0.25, -0.5, -0.75, -1.0, -1.5, -2.0), threshold: float = 0.5,
@@ -823,7 +823,7 @@ def sustained_side_by_side(study: Study, outcome=None, *, by: Sequence[str], met
     """
     if method not in ("ipw", "mi"):
         raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {method!r}")
-    res = attrition(study, outcome, by=by, loss=loss, methods=("complete_case", method), m=m, seed=seed,
+    res = follow_up_attrition(study, outcome, by=by, loss=loss, methods=("complete_case", method), m=m, seed=seed,
                     exits=exits, censor_date=censor_date, alpha=alpha, deltas=(0,))
     t = res.side_by_side()
     if res.by:

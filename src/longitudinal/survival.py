@@ -1298,7 +1298,7 @@ def sustained_outcomes(
     missing : {"complete_case", "ipw", "mi"}
         How missing follow-ups are handled. ``complete_case`` (the default): the curves use whoever was
         followed up. ``ipw`` / ``mi``: the share sustained at the scheduled months (6, 12, 24) is also
-        estimated with response weights or 20 multiple imputations (:func:`longitudinal.attrition`),
+        estimated with response weights or 20 multiple imputations (:func:`longitudinal.follow_up_attrition`),
         shown beside the complete-case share in :meth:`~SustainedResults.at_months` and used by
         :meth:`~SustainedResults.by_year`; ``by`` must then be among ``outcome, local_authority,
         lead_need, service_type``.
