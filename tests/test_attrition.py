@@ -80,12 +80,15 @@ def test_under_mnar_the_delta_grid_brackets_the_truth(mnar):
     assert np.isnan(tp) or tp <= 0
 
 
-def test_weights_are_stabilised_trimmed_and_balance_improves(mar):
+def test_weights_are_stabilised_not_truncated_by_default_and_balance_improves(mar):
     _, res = mar
     w = res.weights.set_index("month")
     assert (w["n_obtained"] < w["n_due"]).all()
     assert (w["ess"] <= w["n_obtained"]).all() and (w["ess"] > 0.2 * w["n_obtained"]).all()
-    assert (w["trimmed"] > 0).all() and (w["max"] / w["median"] < 20).all()
+    assert (w["trimmed"] == 0).all()
+    for month in res.months:  # stabilised: those followed up average about 1 (unstabilised: 1.4-3.6 here)
+        col = res.unit_weights[f"weight_{month}"]
+        assert col[col > 0].mean() == pytest.approx(1, abs=0.1)
     b = res.balance
     for month, g in b.groupby("month"):
         assert g["smd_after"].abs().max() < g["smd_before"].abs().max()
@@ -95,6 +98,19 @@ def test_weights_are_stabilised_trimmed_and_balance_improves(mar):
                     & res.lost["level"].isin(["by 6 months", "6-12 months"])]
     assert len(lost) == 2
     assert (lost["completers"] < lost["non_completers"]).all()
+
+
+def test_truncation_caps_the_weights_and_pulls_the_estimate_towards_the_complete_case(mar):
+    # the capped weights are those of the people least likely to answer, whom the complete cases lack:
+    # truncating them moves the weighted share back towards the (biased) complete-case one
+    study, res = mar
+    cut = lg.follow_up_attrition(study, by=(), methods=("ipw",), trim=(0.01, 0.99))
+    w, w_full = cut.weights.set_index("month"), res.weights.set_index("month")
+    assert (w["trimmed"] > 0).all() and (w["max"] < w_full["max"]).all()
+    assert "truncated at quantiles (0.01, 0.99)" in cut.summary()
+    for month in (12, 24):
+        full, capped = _pooled(res, "ipw", month)["estimate"], _pooled(cut, "ipw", month)["estimate"]
+        assert full < capped < _pooled(res, "complete_case", month)["estimate"]
 
 
 def test_ipw_estimate_and_clustered_se_agree_with_statsmodels(mar):
@@ -245,6 +261,8 @@ def test_clear_errors(small):
         lg.follow_up_attrition(small, m=1)
     with pytest.raises(ValueError, match="trim"):
         lg.follow_up_attrition(small, trim=(0.5, 0.1))
+    with pytest.raises(ValueError, match="trim"):
+        lg.follow_up_attrition(small, trim=0.99)
     with pytest.raises(ValueError, match="tipping_month"):
         lg.follow_up_attrition(small, tipping_month=18)
     with pytest.raises(ValueError, match="by: expected"):
