@@ -157,6 +157,21 @@ def test_rubin_against_a_hand_computation():
         attr.rubin(q[:1], u[:1])
 
 
+def test_matching_draws_uniformly_among_exactly_the_nearest_donors():
+    # brute force: the donors within the d-th smallest distance; the run-based search must give those
+    rng = np.random.default_rng(11)
+    for n, d in [(1, 5), (3, 5), (5, 5), (40, 1), (40, 5), (200, 7)]:
+        f = np.sort(rng.normal(size=n))
+        pred = np.r_[rng.normal(size=30) * 2, f.min() - 1, f.max() + 1, f[0]]
+        picked = np.array([attr._match(f, np.arange(n), pred, np.random.default_rng(s), d) for s in range(300)])
+        for p in range(pred.size):
+            dist = np.abs(f - pred[p])
+            nearest = set(np.flatnonzero(dist <= np.sort(dist)[min(d, n) - 1]).tolist())
+            got, counts = np.unique(picked[:, p], return_counts=True)
+            assert set(got.tolist()) == nearest
+            assert counts.min() > 300 / len(nearest) / 3  # uniform, not a favourite
+
+
 def test_imputation_agrees_with_statsmodels_mice_under_mcar():
     """Delete follow-up scores completely at random from complete areas and impute them with our chained
     PMM and with statsmodels' MICEData (PMM on a linear model): both recover the complete-data shares."""

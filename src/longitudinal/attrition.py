@@ -469,7 +469,16 @@ class _ChainedPMM:
         miss = self.miss
         S = self.S.copy()
         n, k = S.shape
-        eta = np.column_stack([self.Z @ _draw(f, rng) for f in self.zfit])
+        n_fixed = 2 + self.E.shape[1]
+        # each month's design: constant, its linear score, end-level dummies (fixed within a draw), then
+        # the other months' scores and whether they keep the end stage (refilled at every step)
+        D = []
+        for f in self.zfit:
+            d = np.empty((n, n_fixed + 2 * (k - 1)))
+            d[:, 0] = 1.0
+            d[:, 1] = self.Z @ _draw(f, rng)
+            d[:, 2:n_fixed] = self.E
+            D.append(d)
         for j in range(k):  # start from random observed values
             if miss[:, j].any():
                 S[miss[:, j], j] = rng.choice(S[self.obs[j], j], size=int(miss[:, j].sum()))
@@ -479,20 +488,27 @@ class _ChainedPMM:
                 if mis.size == 0:
                     continue
                 o = self.obs[j]
-                others = [c for c in range(k) if c != j]
-                V = S[:, others]
-                D = np.column_stack([np.ones(n), eta[:, j], self.E, V, (V > self.threshold[:, None])])
-                f = _posterior(D[o], S[o, j])
-                fit_o = D[o] @ f[0]
-                pred_m = D[mis] @ _draw(f, rng)
-                yo = S[o, j]
-                # donors share the recipient's end level: what is kept is judged against it
+                V = S[:, [c for c in range(k) if c != j]]
+                Dj = D[j]
+                Dj[:, n_fixed:n_fixed + k - 1] = V
+                Dj[:, n_fixed + k - 1:] = V > self.threshold[:, None]
+                Do = Dj[o]
+                f = _posterior(Do, S[o, j])
+                fit_o = Do @ f[0]
+                pred_m = Dj[mis] @ _draw(f, rng)
+                # donors share the recipient's end level (what is kept is judged against it): one sort
+                # by end level then fitted value puts each level's donors in a sorted run
                 t_o, t_m = self.threshold[o], self.threshold[mis]
+                order = np.lexsort((fit_o, t_o))
+                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], t_o[order]
                 for lev in np.unique(t_m):
-                    rm, do = t_m == lev, t_o == lev
-                    if not do.any():
-                        do = np.ones(o.size, bool)
-                    S[mis[rm], j] = _match(fit_o[do], yo[do], pred_m[rm], rng, self.donors)
+                    rm = t_m == lev
+                    a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
+                    if a == b:  # no donor at this end level: any donor
+                        every = np.argsort(fit_o, kind="stable")
+                        S[mis[rm], j] = _match(fit_o[every], S[o, j][every], pred_m[rm], rng, self.donors)
+                    else:
+                        S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
         return S
 
 
@@ -518,20 +534,24 @@ def _draw(fit, rng: np.random.Generator) -> np.ndarray:
     return beta + sigma * solve_triangular(L, rng.standard_normal(beta.size), lower=True, trans="T")
 
 
-def _match(fit_obs: np.ndarray, y_obs: np.ndarray, pred: np.ndarray, rng: np.random.Generator,
+def _match(f: np.ndarray, yv: np.ndarray, pred: np.ndarray, rng: np.random.Generator,
            donors: int) -> np.ndarray:
-    """Predictive mean matching: for each prediction, one of the ``donors`` nearest fitted values' scores."""
-    o = np.argsort(fit_obs, kind="stable")
-    f, yv = fit_obs[o], y_obs[o]
+    """Predictive mean matching: for each prediction, the score of one of the ``donors`` nearest fitted
+    values, drawn uniformly. ``f`` (donors' fitted values) must be sorted; ``yv`` their scores.
+
+    The d nearest values of a sorted array to a point are a run of it: L from the left of the point's
+    insertion place and d - L from the right, where L counts the i (0..d-1) whose i-th nearest on the
+    left is nearer than the (d-1-i)-th nearest on the right (true for small i, then false)."""
     n = f.size
     d = min(donors, n)
     pos = np.searchsorted(f, pred)
-    cand = np.clip(pos[:, None] + np.arange(-d, d)[None, :], 0, n - 1)
-    dist = np.abs(f[cand] - pred[:, None])
-    dist += np.arange(2 * d)[None, :] * 1e-12  # duplicates from clipping lose ties deterministically
-    nearest = np.argpartition(dist, d - 1, axis=1)[:, :d] if 2 * d > d else np.argsort(dist, axis=1)[:, :d]
-    pick = nearest[np.arange(pred.size), rng.integers(0, d, size=pred.size)]
-    return yv[cand[np.arange(pred.size), pick]]
+    i = np.arange(d)[None, :]
+    left, right = pos[:, None] - 1 - i, pos[:, None] + (d - 1) - i
+    with np.errstate(invalid="ignore"):
+        dl = np.where(left >= 0, pred[:, None] - f[np.maximum(left, 0)], np.inf)
+        dr = np.where(right < n, f[np.minimum(right, n - 1)] - pred[:, None], np.inf)
+    start = pos - (dl <= dr).sum(axis=1)  # ties go to the left
+    return yv[start + rng.integers(0, d, size=pred.size)]
 
 
 # ===================================================================== results
@@ -877,10 +897,13 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
 
     # groups: each `by` combination, then "all"
     if by:
-        gcodes, glabels = pd.factorize(units[by].astype(str).agg(" / ".join, axis=1), sort=True)
+        gcodes, glabels = pd.factorize(pd.MultiIndex.from_frame(units[by].astype(str)), sort=True)
     else:
-        gcodes, glabels = np.zeros(n, dtype=np.int64), pd.Index([])
+        gcodes, glabels = np.zeros(n, dtype=np.int64), []
     n_g = len(glabels) + 1
+
+    def group_of(g):  # the group columns of row g of the estimates; the last is every area pooled
+        return dict(zip(by, glabels[g])) if g < n_g - 1 else {b: "all" for b in by}
     group_all = np.full(n, n_g - 1)
     cluster = pd.factorize(units["person_id"])[0]
     X, names = _design(units)
@@ -889,8 +912,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
 
     def emit(method, month_j, quantity, est, se, cnt, n_obt, extra=None):
         for g in range(n_g):
-            lab = glabels[g] if g < n_g - 1 else None
-            grp = dict(zip(by, lab.split(" / "))) if lab is not None else {b: "all" for b in by}
+            grp = group_of(g)
             z = stats.norm.ppf(1 - alpha / 2)
             row = {"quantity": quantity, **grp, "month": months[month_j], "method": method,
                    "estimate": est[g], "std_error": se[g],
@@ -980,7 +1002,10 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         rng = np.random.default_rng(seed)
         deltas = sorted({float(x) for x in deltas} | {0.0}, reverse=True)
         Z = X  # the response model's design: the episode's mean end level carries the clustering
-        q = {(qn, j, di): [] for qn in ("sustained", "change") for j in range(k) for di in range(len(deltas))}
+        # the delta grid is read for the share sustained only; the change is wanted at delta 0
+        zero = deltas.index(0.0)
+        q = {(qn, j, di): [] for qn in ("sustained", "change") for j in range(k) for di in range(len(deltas))
+             if qn == "sustained" or di == zero}
         u = {key: [] for key in q}
         mis_all = np.isnan(S)
         never = np.isnan(S).all(axis=0)
@@ -1006,6 +1031,8 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                 sus_d, chg_d = _outcomes(Sd, end, loss)
                 for j in range(k):
                     for qn, y in (("sustained", sus_d[:, j]), ("change", chg_d[:, j])):
+                        if (qn, j, di) not in q:
+                            continue
                         est, se = due_groups(j, y)
                         q[(qn, j, di)].append(est)
                         u[(qn, j, di)].append(se**2)
@@ -1021,8 +1048,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                 emit("mi", j, qn, pooled["estimate"], pooled["std_error"], n_due_g[j], n_obt_g[j], pooled)
             if qn == "sustained":
                 for g in range(n_g):
-                    lab = glabels[g] if g < n_g - 1 else None
-                    grp = dict(zip(by, lab.split(" / "))) if lab is not None else {b: "all" for b in by}
+                    grp = group_of(g)
                     sens_rows.append({**grp, "month": months[j], "delta": deltas[di],
                                       "estimate": pooled["estimate"][g], "std_error": pooled["std_error"][g],
                                       "ci_lower": pooled["ci_lower"][g], "ci_upper": pooled["ci_upper"][g]})
