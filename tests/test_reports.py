@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,15 +16,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
 import pandas as pd
 import pytest
 from filelock import FileLock
 
 import longitudinal as lg
-from longitudinal import disclosure as dc
-from longitudinal import domain
-from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
+from longitudinal import disclosure as dc, domain
+from longitudinal.report_sections import AnnualReport, area_name, area_slug, last_complete_year, save_figure
 from longitudinal.reports import ReportLocked, data_hash, run_annual
 
 TINY_LA = "Cardiff"
@@ -142,7 +139,8 @@ def test_distance_and_trajectory_sections_agree_with_the_models(tmp_path):
     s = lg.simulate(people=1500, seed=11)
     rep = AnnualReport(s, 2024, "Wales", out=tmp_path)
     start, end = domain.fy_bounds(2024)
-    ep = s.episodes[(s.episodes["start_date"] <= end) & (s.episodes["end_date"].isna() | (s.episodes["end_date"] >= start))]
+    e = s.episodes
+    ep = e[(e["start_date"] <= end) & (e["end_date"].isna() | (e["end_date"] >= start))]
     ys = lg.Study(s.people, ep, s.readings[s.readings["episode_id"].isin(ep["episode_id"])
                                            & (s.readings["reading_date"] <= end)], s.spend)
     with warnings.catch_warnings():
@@ -329,7 +327,8 @@ def test_same_inputs_give_identical_tables_and_figures(built, tmp_path, frozen_c
 FAILING_NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
-         "outputs": [], "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
+         "outputs": [],
+         "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
         {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
          "source": "import os, pathlib\n"
                    "if area in os.environ.get('LG_TEST_FAIL', '').split(','):\n"

@@ -438,8 +438,7 @@ def _interval_problems():
 
 def test_batched_bootstrap_equals_one_replicate_at_a_time():
     """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
-    from longitudinal.survival import (_band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from,
-                                       _medians)
+    from longitudinal.survival import _band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from, _medians
 
     for lo, hi in _interval_problems():
         a_curve, a = _fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))

@@ -10,25 +10,27 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import domain
+from . import disclosure, domain, outcome_maps, prices, reports, rubric, sroi, survival, transitions
+from .distance import (
+    SingleReadingWarning,
+    distance_travelled,
+    plot_profile,
+    plot_transitions,
+    reading_completeness,
+    stage_distribution,
+    transition_matrix,
+)
+from .groups import TrajectoryGroupsResults, fit_trajectory_groups
+from .ingest import IngestReport, ingest
+from .ordinal import OrdinalResults, fit_ordinal
+from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
+from .report_sections import AnnualReport
+from .rubric import Rubric
 from .simulate import simulate
 from .study import Study, load
-from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
-from .ingest import IngestReport, ingest
-from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
-                       reading_completeness, stage_distribution, transition_matrix)
-from .ordinal import OrdinalResults, fit_ordinal
-from .groups import TrajectoryGroupsResults, fit_trajectory_groups
-from . import transitions
-from .transitions import TransitionsResults, fit_transitions
-from . import survival
 from .survival import IndependenceResults, SustainedResults, sustained_outcomes, time_to_independence
-from . import prices, sroi
-from . import outcome_maps, rubric
-from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
-from .rubric import Rubric
-from . import disclosure, reports
-from .report_sections import AnnualReport
+from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
+from .transitions import TransitionsResults, fit_transitions
 
 try:
     __version__ = _version("longitudinal")

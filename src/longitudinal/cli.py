@@ -8,7 +8,6 @@ the user must act on (rejected rows, failed report areas, invalid map);
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -55,12 +54,12 @@ def ingest(
     out: Path = typer.Option(..., "--out", help="Store folder to write (Parquet + study.duckdb + rejects/)."),
     allow_rejects: bool = typer.Option(False, "--allow-rejects",
                                        help="Publish the store even if some rows were rejected (exit 0)."),
-    key_file: Optional[Path] = typer.Option(None, "--key-file",
+    key_file: Path | None = typer.Option(None, "--key-file",
                                             help="File holding the pseudonymisation key (outside any git work tree); "
                                                  "default: $LONGITUDINAL_PSEUDONYM_KEY."),
     already_pseudonymised: bool = typer.Option(False, "--already-pseudonymised",
                                                help="person_id and episode_id are already keyed hashes: keep them."),
-    lead_needs: Optional[Path] = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
+    lead_needs: Path | None = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
 ) -> None:
     """Validate a study's files, pseudonymise identifiers and write the store (exit 1 if rows were rejected)."""
     from .ingest import IngestInputError, RowsRejectedError, ingest as _ingest, print_summary
@@ -72,10 +71,10 @@ def ingest(
     except RowsRejectedError as exc:
         print_summary(exc.report, console)
         console.print(f"[red]not published:[/] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except (IngestInputError, PseudonymKeyError) as exc:
         console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     print_summary(report, console)
     console.print(f"[green]store written[/]: {out}")
 
@@ -83,16 +82,16 @@ def ingest(
 @app.command("sroi")
 def sroi_cmd(
     impact_map: Path = typer.Argument(..., help="Impact map: .yaml, .csv or .xlsx."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Study folder (for indicator quantities, spend inputs, "
+    data: Path | None = typer.Option(None, "--data", help="Study folder (for indicator quantities, spend inputs, "
                                         "estimated adjustments)."),
-    year: Optional[int] = typer.Option(None, "--year", help="One financial year (2025 = 2025-26); all years of "
+    year: int | None = typer.Option(None, "--year", help="One financial year (2025 = 2025-26); all years of "
                                        "the study, cumulatively, when omitted."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
     draws: int = typer.Option(0, "--draws", min=0, help="Monte Carlo draws (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Monte Carlo seed: the same seed gives the same figures."),
-    comparison: Optional[Path] = typer.Option(None, "--comparison", help="Comparison-group study folder "
+    comparison: Path | None = typer.Option(None, "--comparison", help="Comparison-group study folder "
                                               "(deadweight estimated from it)."),
-    deflators: Optional[Path] = typer.Option(None, "--deflators", help="GDP deflator table: the tidy CSV or HM "
+    deflators: Path | None = typer.Option(None, "--deflators", help="GDP deflator table: the tidy CSV or HM "
                                              "Treasury's release (.xlsx/.csv) as downloaded; default "
                                              "data/deflators.csv."),
 ) -> None:
@@ -111,10 +110,10 @@ def sroi_cmd(
         mc = result.monte_carlo(draws=draws, seed=seed) if draws else None
     except (FileNotFoundError, DeflatorError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (_sroi.ImpactMapError, ValueError) as e:
         console.print(f"[red]invalid impact map:[/] {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if json_out:
         out = result.to_dict()
         if mc is not None:
@@ -130,7 +129,7 @@ def sroi_cmd(
 def deflators_cmd(
     release: Path = typer.Argument(..., help="HM Treasury's 'GDP deflators at market prices, and money GDP' file "
                                    "(.xlsx or .csv, as downloaded from GOV.UK), or a tidy deflator CSV."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table here (e.g. data/deflators.csv); "
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table here (e.g. data/deflators.csv); "
                                        "print it when omitted."),
 ) -> None:
     """Read a GDP deflator release and show or save it as the table SROI restates prices with."""
@@ -140,7 +139,7 @@ def deflators_cmd(
         table = load_deflators(release)
     except (FileNotFoundError, DeflatorError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(f"source: {table.source}")
     if out is None:
         typer.echo(table.table.to_string(index=False))
@@ -161,7 +160,7 @@ def _load_map(file: Path):
         return OutcomeMap.from_yaml(Path(file))
     except OutcomeMapError as e:
         typer.echo(("cannot read map: " if getattr(e, "unreadable", False) else "invalid map: ") + str(e), err=True)
-        raise typer.Exit(2 if getattr(e, "unreadable", False) else 1)
+        raise typer.Exit(2 if getattr(e, "unreadable", False) else 1) from None
 
 
 def _load_study(path: Path):
@@ -172,10 +171,10 @@ def _load_study(path: Path):
         return load(path)
     except (FileNotFoundError, OSError) as e:
         typer.echo(f"cannot read study: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
-def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Optional[str]):
+def _rate_args(omap, study_dir: Path | None, rubric: Path | None, area: str | None):
     from .outcome_maps import OutcomeMapError
     from .rubric import RubricError
     if study_dir is None:
@@ -185,7 +184,7 @@ def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Op
         return omap.rate(study, rubric=rubric, area=area)
     except (OutcomeMapError, RubricError, KeyError) as e:
         typer.echo(f"cannot rate the map: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @map_app.command("validate")
@@ -203,16 +202,16 @@ def map_render(
     file: Path = typer.Argument(..., help="Outcome map YAML file."),
     out: Path = typer.Option(..., "--out", help="Folder for the figures, map.html and map.md."),
     format: str = typer.Option("png", "--format", help="Figure formats, comma separated: png, svg, pdf."),
-    study: Optional[Path] = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
-    area: Optional[str] = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    study: Path | None = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
+    area: str | None = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
+    rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
 ) -> None:
     """Draw the map and each pathway, and write HTML and Markdown (byte-identical for the same input)."""
     omap = _rate_args(_load_map(file), study, rubric, area)
     try:
         written = omap.render(out, formats=[f.strip() for f in format.split(",") if f.strip()])
     except ValueError as e:
-        raise typer.BadParameter(str(e))
+        raise typer.BadParameter(str(e)) from e
     for name, path in written.items():
         typer.echo(f"{name}: {path}")
 
@@ -222,9 +221,9 @@ def map_rollup(
     file: Path = typer.Argument(..., help="Outcome map YAML file."),
     study: Path = typer.Option(..., "--study", help="Study folder."),
     out: Path = typer.Option(..., "--out", help="Folder for the tables, heat map and one map per area."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
-    areas: Optional[str] = typer.Option(None, "--areas",
-                                        help="Comma-separated areas (default: Wales and every authority in the study)."),
+    rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    areas: str | None = typer.Option(None, "--areas",
+                                     help="Comma-separated areas (default: Wales and every authority in the study)."),
 ) -> None:
     """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
     from .domain import slug
@@ -236,7 +235,7 @@ def map_rollup(
         r = rollup(omap, s, rubric=rubric,
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
     except KeyError as e:
-        raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas")
+        raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas") from e
     out.mkdir(parents=True, exist_ok=True)
     r.ratings.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
     r.indicator_values.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")
@@ -263,7 +262,7 @@ def report_annual(
     area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales' or an authority."),
     data: Path = typer.Option(..., "--data", help="Study folder (ingested store or the four tables)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output root; writes <out>/<year>/<area>/."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
     resume: bool = typer.Option(False, "--resume", help="Re-run only failed areas or those whose inputs changed."),
     timeout: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds allowed per area."),
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
@@ -275,7 +274,7 @@ def report_annual(
                                     timeout=timeout, seed=seed, console=console))
 
 
-def _emit_table(table, out: Optional[Path]) -> None:
+def _emit_table(table, out: Path | None) -> None:
     """Write a tidy table to ``out`` (CSV or Parquet) or print it."""
     if out is not None:
         from .io import write_table
@@ -290,11 +289,11 @@ def _emit_table(table, out: Optional[Path]) -> None:
 def trajectories_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
     outcome: str = typer.Option("all", "--outcome", help="Outcome area code, or 'all'."),
-    formula: Optional[str] = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
+    formula: str | None = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
     ml: bool = typer.Option(False, "--ml", help="Maximum likelihood instead of REML."),
     keep_baseline: bool = typer.Option(False, "--keep-baseline", help="With start_score in the formula, keep the "
                                        "baseline reading in the response (default: drop it, ANCOVA form)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
 ) -> None:
     """Fit trajectory (linear mixed) models of score on time in support: one tidy table."""
     from .study import load as _load
@@ -306,7 +305,7 @@ def trajectories_cmd(
         table = _fit(study, codes, formula=formula, reml=not ml, warn=False, keep_baseline=keep_baseline)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     _emit_table(table, out)
     if not table["converged"].all():
         bad = sorted(table.loc[~table["converged"], "outcome"].unique())
@@ -317,11 +316,12 @@ def trajectories_cmd(
 @app.command("distance")
 def distance_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
-    by: Optional[str] = typer.Option(None, "--by", help="Comma-separated grouping columns, e.g. 'local_authority,lead_need'."),
-    outcome: Optional[str] = typer.Option(None, "--outcome", help="Outcome area code (all areas by default)."),
+    by: str | None = typer.Option(None, "--by",
+                                  help="Comma-separated grouping columns, e.g. 'local_authority,lead_need'."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Outcome area code (all areas by default)."),
     compare: str = typer.Option("latest", "--compare", help="latest (first vs latest) or end (closed episodes)."),
     table: str = typer.Option("distance", "--table", help="distance, stages, transitions or completeness."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table (CSV or Parquet) here (else print it)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table (CSV or Parquet) here (else print it)."),
 ) -> None:
     """Distance travelled on the Journey of Change (and stage, transition and completeness tables)."""
     import warnings
@@ -346,7 +346,7 @@ def distance_cmd(
                 raise ValueError(f"--table must be distance, stages, transitions or completeness, not {table!r}")
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for w in caught:
         console.print(f"[yellow]note:[/] {w.message}")
     _emit_table(result, out)
@@ -356,11 +356,14 @@ def distance_cmd(
 def transitions_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
     outcome: str = typer.Option(..., "--outcome", help="Outcome area code, e.g. managing_money."),
-    covariates: Optional[str] = typer.Option(None, "--covariates", help="Comma-separated, e.g. 'service_type,age_band'."),
-    absorbing: Optional[str] = typer.Option(None, "--absorbing", help="Add an absorbing state at the end of support, e.g. left_support."),
-    table: str = typer.Option("summary", "--table", help="summary, intensities, hazard-ratios, sojourn, passage or prevalence."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the table (CSV or Parquet) here (else print it)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the transition-probability figure here (PNG, PDF, SVG)."),
+    covariates: str | None = typer.Option(None, "--covariates", help="Comma-separated, e.g. 'service_type,age_band'."),
+    absorbing: str | None = typer.Option(None, "--absorbing",
+                                         help="Add an absorbing state at the end of support, e.g. left_support."),
+    table: str = typer.Option("summary", "--table",
+                              help="summary, intensities, hazard-ratios, sojourn, passage or prevalence."),
+    out: Path | None = typer.Option(None, "--out", help="Write the table (CSV or Parquet) here (else print it)."),
+    plot: Path | None = typer.Option(None, "--plot",
+                                     help="Save the transition-probability figure here (PNG, PDF, SVG)."),
 ) -> None:
     """Multi-state Markov model of the Journey of Change stages (as R's msm) for one outcome area."""
     from .study import load as _load
@@ -377,7 +380,7 @@ def transitions_cmd(
         fit = _fit(_load(data), outcome, covariates=cols, absorbing=absorbing)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if table == "summary":
         if out is not None:
             out.write_text(fit.summary() + "\n", encoding="utf-8")

@@ -48,7 +48,8 @@ np.True_
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -789,7 +790,7 @@ def plot_transitions(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     nrows = -(-len(areas) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols + 0.8, 3.2 * nrows), squeeze=False,
                              constrained_layout=True)
-    im = None
+    im: Any = None
     for ax, code in zip(axes.flat, areas):
         t = data[data["outcome"] == code]
         p = t.pivot(index="from_stage", columns="to_stage", values="proportion").reindex(

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -282,8 +283,12 @@ def age_band(age: Iterable[float] | pd.Series) -> pd.Categorical:
 # --------------------------------------------------------------------------
 # Financial years run April to March; "2025" means 2025-26.
 # --------------------------------------------------------------------------
-def financial_year(when) -> int | np.ndarray | pd.Series:
-    """Financial year (April–March) of a date, array of dates or Series."""
+@overload
+def financial_year(when: str | date) -> int: ...
+@overload
+def financial_year(when: Any) -> Any: ...
+def financial_year(when):
+    """Financial year (April–March) of a date (an int), an array of dates (an array) or a Series (a Series)."""
     if isinstance(when, (str, date, pd.Timestamp)):
         ts = pd.Timestamp(when)
         return ts.year if ts.month >= 4 else ts.year - 1

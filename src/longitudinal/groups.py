@@ -38,8 +38,8 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -549,8 +549,8 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     ep_first = np.full(n_ep, -1)
     ep_first[codes[first]] = first
     post = pd.DataFrame({group: long[group].to_numpy()[ep_first]})
-    for c in range(kbest):
-        post[f"p_{c + 1}"] = w[:, c]
+    for g in range(kbest):
+        post[f"p_{g + 1}"] = w[:, g]
     post["group"] = modal + 1
     post["name"] = np.asarray(names, dtype=object)[modal]
     post["max_posterior"] = w.max(axis=1)

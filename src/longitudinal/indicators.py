@@ -21,8 +21,8 @@ True
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ class IndicatorValue:
 @dataclass(frozen=True)
 class _Indicator:
     name: str
-    func: Callable[..., IndicatorValue]
+    func: Callable[..., tuple]  # (value, n, count, (lo, hi), missing)
     kind: str
     description: str
 

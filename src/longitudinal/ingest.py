@@ -59,10 +59,11 @@ import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ class IngestInputError(ValueError):
 class RowsRejectedError(ValueError):
     """Rows were rejected and ``allow_rejects=False``: nothing was published as a store."""
 
-    def __init__(self, report: "IngestReport"):
+    def __init__(self, report: IngestReport):
         self.report = report
         n = sum(c.rejected for c in report.tables.values())
         super().__init__(
@@ -315,7 +316,8 @@ def _read_xlsx(path: Path, table: str) -> pd.DataFrame:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad workbook
-        raise IngestInputError(f"{path.name}: cannot be opened as an Excel .xlsx workbook ({type(exc).__name__})") from None
+        raise IngestInputError(
+            f"{path.name}: cannot be opened as an Excel .xlsx workbook ({type(exc).__name__})") from None
     try:
         ws = wb[table] if table in wb.sheetnames else wb.worksheets[0]
         rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
@@ -504,7 +506,8 @@ def _parse_score(text: str) -> tuple[float | None, str | None]:
         return None, f"score {text!r} is not a number — expected {REASONS['score'].split('outside ')[1]}"
     v = float(text)
     if not v.is_integer():
-        return None, f"score {text} is not a whole stage of the Journey of Change scale 1–5 (blank means no need in this area)"
+        return None, (f"score {text} is not a whole stage of the Journey of Change scale 1–5 "
+                      "(blank means no need in this area)")
     return v, None
 
 
@@ -799,8 +802,8 @@ def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: d
                           "person_id is not in the people table — add the person or correct the id")
     gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
     probs["episodes"].add(gone, "person_id", "<person_id withheld: see row>",
-                          [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
-                           for i in gone])
+                          ["its person was rejected "
+                           f"(see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})" for i in gone])
     e_rej = np.zeros(len(episodes), dtype=bool)
     e_rej[probs["episodes"].rows()] = True
 
@@ -885,7 +888,8 @@ def _reason_counts(probs: _Problems) -> dict[str, int]:
     if f.empty:
         return {}
     # the kind of problem: the reason with its specific values taken out
-    kind = f["column"].astype(str) + ": " + f["reason"].astype(str).str.replace(r"'[^']*'|\d[\d\-/.:]*", "…", regex=True)
+    kind = f["column"].astype(str) + ": " + f["reason"].astype(str).str.replace(r"'[^']*'|\d[\d\-/.:]*", "…",
+                                                                                regex=True)
     counts = kind.groupby(f["row"]).agg(lambda s: s.iloc[0]).value_counts()
     return {k: int(v) for k, v in counts.items()}
 
@@ -924,7 +928,8 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
             elif isinstance(item, (str, int)):
                 out[str(item)] = str(item)
             else:
-                raise IngestInputError(f"{path}: lead need {item!r} should be a code or a mapping with 'code' and 'name'")
+                raise IngestInputError(
+                    f"{path}: lead need {item!r} should be a code or a mapping with 'code' and 'name'")
     if not out:
         raise IngestInputError(f"{path}: no lead needs found; expected a list of codes under 'lead_needs'")
     bad = [c for c in out if not re.fullmatch(r"[a-z0-9_]+", c)]
@@ -986,7 +991,7 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     <Study people=100 ...>
     """
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     src, dest = Path(src), Path(dest)
     if not src.is_dir():
         raise IngestInputError(f"{src}: no such folder; expected a folder holding people, episodes, readings "
@@ -1098,7 +1103,7 @@ def _stopwatch(stages: dict[str, float]):
 
 
 def _finish(report: IngestReport, t0: float) -> None:
-    report.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.finished = datetime.now(UTC).isoformat(timespec="seconds")
     report.seconds = round(time.perf_counter() - t0, 3)
 
 
@@ -1134,7 +1139,7 @@ def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     """Arrow table of a store table: categoricals stay dictionary-encoded (fast to write and to load)."""
     arrays = []
-    for name, s in df.items():
+    for _name, s in df.items():
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy()
             arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()),

@@ -124,7 +124,7 @@ class SufficientStats:
         return self.ztxy[:, self.p, :]
 
     @classmethod
-    def from_arrays(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, starts: np.ndarray) -> "SufficientStats":
+    def from_arrays(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, starts: np.ndarray) -> SufficientStats:
         """Cross-products from rows sorted by group; ``starts`` are the first row of each group."""
         y = np.asarray(y, dtype=float)
         starts = np.asarray(starts, dtype=np.intp)
@@ -158,7 +158,7 @@ class SufficientStats:
 
 
     @classmethod
-    def _from_arrays_sparse(cls, y, X, Z, starts, counts) -> "SufficientStats":
+    def _from_arrays_sparse(cls, y, X, Z, starts, counts) -> SufficientStats:
         """Wide designs: all of ``[Z'Z, Z'X, Z'y]`` in one sparse x dense product.
 
         A CSR matrix with one row per (group, random effect) holding that group's ``Z`` column
@@ -310,7 +310,7 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
     try:
         cx = np.linalg.cholesky(xvx)
     except np.linalg.LinAlgError:
-        raise np.linalg.LinAlgError("X'V^-1X is not positive definite: the fixed effects are not identified")
+        raise np.linalg.LinAlgError("X'V^-1X is not positive definite: the fixed effects are not identified") from None
     H = np.linalg.inv(xvx)
     H = 0.5 * (H + H.T)
     beta = H @ xvy

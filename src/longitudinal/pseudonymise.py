@@ -28,8 +28,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,7 @@ def _inside_git_work_tree(path: Path) -> Path | None:
     return None
 
 
-def resolve_key(key: str | bytes | os.PathLike | None = None, *, key_file: str | os.PathLike | None = None) -> bytes:
+def resolve_key(key: str | bytes | None = None, *, key_file: str | os.PathLike | None = None) -> bytes:
     """The key to use: ``key`` itself, else ``key_file``, else the environment variable.
 
     Parameters

@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import disclosure as dc
-from . import domain
+from . import disclosure as dc, domain
 from .io import atomic_path
 from .study import Study, load
 
@@ -176,7 +175,7 @@ def load_area(data: str | Path | Study, area: str = WALES, *, cache: str | Path 
     return study if area == WALES else study.subset(local_authority=area)
 
 
-def _authority_reports(study: Study, year: int, seed: int) -> list["AnnualReport"]:
+def _authority_reports(study: Study, year: int, seed: int) -> list[AnnualReport]:
     """A report of each authority in ``study`` for ``year`` (tables only), its slice split in one grouped pass.
 
     Each slice holds what :meth:`Study.subset` gives the authority's own report: its episodes, their
@@ -937,7 +936,7 @@ class AnnualReport:
         to_cols = [f"to stage {k}" for k in range(1, 6)]
         wide.columns = to_cols
         wide["all moves"] = wide[to_cols].sum(axis=1)
-        for k, c in zip(range(1, 6), to_cols):
+        for c in to_cols:
             wide[f"% {c}"] = _pct(wide[c].to_numpy(), wide["all moves"].to_numpy()).round(1)
         wide.insert(0, "from", [domain.SCALE_SHORT[k] for k in range(1, 6)])
         wide = wide.reset_index(drop=True)

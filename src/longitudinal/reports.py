@@ -40,11 +40,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterable
 
 from . import domain
 from .io import RESOURCES, atomic_path
@@ -110,7 +110,7 @@ class BatchResult:
 
 
 # ------------------------------------------------------------ fingerprints
-def _sha256_file(path: Path, h: "hashlib._Hash") -> None:
+def _sha256_file(path: Path, h: hashlib._Hash) -> None:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
@@ -266,8 +266,8 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, title: str) -> 
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     with atomic_path(html_path) as tmp:
         tmp.write_text(body, encoding="utf-8")
@@ -329,7 +329,7 @@ def run_area(spec: dict) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{slug}-", dir=year_dir))
     params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None)
     key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]), spec.get("code_hash") or code_hash())
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     manifest = {"area": area, "slug": slug, "financial_year": year, "financial_year_label": domain.fy_label(year),
                 **key,
                 "data_path": str(Path(spec["data"]).resolve()), "seed": int(spec["seed"]),
@@ -361,7 +361,7 @@ def run_area(spec: dict) -> dict:
                          f"Supporting People annual report: {area} {domain.fy_label(year)}")
         manifest["status"] = "ok"
         manifest["outputs"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _publishable(tmp)
         # Swap into place: the old report is removed only once the new one is complete.
@@ -375,7 +375,7 @@ def run_area(spec: dict) -> dict:
         return manifest
     except BaseException as exc:
         manifest.update(status="failed", attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:4000],
-                        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                        finished=datetime.now(UTC).isoformat(timespec="seconds"))
         fail_dir = year_dir / ".failed"
         fail_dir.mkdir(exist_ok=True)
         (fail_dir / f"{slug}.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -428,7 +428,7 @@ class _Worker:
             [sys.executable, "-c", "from longitudinal.reports import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True)
-        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -499,7 +499,7 @@ def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[A
     """Run the areas on ``workers`` persistent workers; a worker that timed out or died is replaced."""
     import queue
 
-    todo: "queue.Queue[dict]" = queue.Queue()
+    todo: queue.Queue[dict] = queue.Queue()
     for spec in specs:
         todo.put(spec)
 

@@ -288,7 +288,7 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     n_out = len(domain.OUTCOME_CODES)
     study_start = np.datetime64(domain.fy_bounds(start_year)[0].date(), "D")
     study_end = np.datetime64(domain.fy_bounds(start_year + years - 1)[1].date(), "D")
-    n_days = int((study_end - study_start).astype(int)) + 1
+    n_days = int((study_end - study_start) // np.timedelta64(1, "D")) + 1
 
     # ------------------------------------------------------------- people
     share = np.array([n.share for n in domain.LEAD_NEEDS])
@@ -308,7 +308,8 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     # ----------------------------------------------------------- episodes
     n_prov = np.maximum(3, np.round(pop / 15)).astype(int)
     lt_share = np.array([n.long_term_share for n in domain.LEAD_NEEDS])
-    ep_cols = {k: [] for k in ("person", "need", "la", "start", "dur", "service", "reason", "loses", "open")}
+    ep_cols: dict[str, list] = {k: [] for k in ("person", "need", "la", "start", "dur", "service", "reason",
+                                                "loses", "open")}
     active = np.arange(people)
     start = first_day.copy()
     need = p_need.copy()

@@ -47,9 +47,10 @@ import inspect
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,8 @@ from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 
 __all__ = [
-    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
+    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow",
+    "ImpactMap",
     "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS", "MIN_EVIDENCE",
 ]
@@ -130,15 +132,15 @@ class Discount:
     timing: str = "end"
 
     @classmethod
-    def green_book(cls, timing: str = "end") -> "Discount":
+    def green_book(cls, timing: str = "end") -> Discount:
         return cls(GREEN_BOOK, timing)
 
     @classmethod
-    def constant(cls, rate: float, timing: str = "end") -> "Discount":
+    def constant(cls, rate: float, timing: str = "end") -> Discount:
         return cls(((None, float(rate)),), timing)
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Discount":
+    def from_spec(cls, spec: Any) -> Discount:
         """From a map's ``discount`` entry: a rate, ``"green_book"`` or a mapping with
         ``rate`` or ``schedule`` and ``timing`` (or ``first_year_discounted``)."""
         if spec is None or spec == "green_book":
@@ -387,7 +389,7 @@ class ImpactMap:
 
     # ------------------------------------------------------------ builders
     @classmethod
-    def load(cls, path: str | Path, **kw) -> "ImpactMap":
+    def load(cls, path: str | Path, **kw) -> ImpactMap:
         """From ``.yaml``/``.yml``, ``.csv`` or ``.xlsx`` by extension."""
         path = Path(path)
         if not path.exists():
@@ -399,7 +401,7 @@ class ImpactMap:
         raise ImpactMapError(f"{path}: expected a .yaml, .csv or .xlsx impact map")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ImpactMap":
+    def from_yaml(cls, path: str | Path) -> ImpactMap:
         path = Path(path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return cls.from_dict(raw, source=str(path))
@@ -407,7 +409,7 @@ class ImpactMap:
     @classmethod
     def from_table(cls, path: str | Path, *, name: str | None = None, price_year: int | None = None,
                    discount: Any = None, inputs: list[dict] | None = None, sheet: str | int | None = None
-                   ) -> "ImpactMap":
+                   ) -> ImpactMap:
         """From a spreadsheet with one row per outcome.
 
         Columns (case and spacing do not matter): stakeholder, outcome, indicator,
@@ -485,7 +487,7 @@ class ImpactMap:
         return cls.from_dict({**meta, "inputs": in_rows or [], "outcomes": rows}, source=str(path))
 
     @classmethod
-    def from_dict(cls, raw: Mapping, source: str | None = None) -> "ImpactMap":
+    def from_dict(cls, raw: Mapping, source: str | None = None) -> ImpactMap:
         if not isinstance(raw, Mapping):
             raise ImpactMapError(f"an impact map is a mapping with name, price_year, inputs and outcomes, "
                                  f"not {type(raw).__name__}")
@@ -982,9 +984,9 @@ class _MemoStudy(_Study):
         return self._memo[key]
 
 
-def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year: int | None = None,
+def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: int | None = None,
              comparison=None, sustained=None, deflators: Deflators | str | Path | None = None,
-             discount: Any = None) -> "SROIResult":
+             discount: Any = None) -> SROIResult:
     """Evaluate an impact map: present value, NPV, SROI ratio, payback, year by year.
 
     Parameters
@@ -1118,7 +1120,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
 
 
-def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str = "local_authority", *,
+def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,
                 year: int | None = None, **kw) -> pd.DataFrame:
     """Evaluate a data-driven map separately for each local authority, lead need or service type.
 
@@ -1331,7 +1333,8 @@ class SROIResult:
                     vals.append(self._pv_with(k, param, v) / self.inputs_value)
             scale = float(np.sum(point)) if param == "quantity" else 1.0  # report quantity in its units
             rows.append({"stakeholder": o.stakeholder, "outcome": o.name, "parameter": param,
-                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale, "ratio_low": vals[0], "ratio_high": vals[1],
+                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale,
+                         "ratio_low": vals[0], "ratio_high": vals[1],
                          "swing": abs(vals[1] - vals[0]), "ratio": base})
         out = pd.DataFrame(rows)
         if out.empty:
@@ -1383,7 +1386,7 @@ class SROIResult:
                     else:
                         sv = a_star
             else:  # drop-off: PV is monotone decreasing in d
-                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731
+                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731, B023 - used in this iteration only
                 f0, f1 = f(0.0), f(1.0)
                 if f1 > 0:
                     note = "ratio stays above 1 even at 100%"
@@ -1446,7 +1449,7 @@ class SROIResult:
                     out[(k, "quantity")] = None
         return out
 
-    def monte_carlo(self, draws: int = 10_000, seed: int = 0, level: float = 0.90) -> "MonteCarloResult":
+    def monte_carlo(self, draws: int = 10_000, seed: int = 0, level: float = 0.90) -> MonteCarloResult:
         """Probabilistic sensitivity analysis: the SROI ratio's distribution.
 
         Every parameter of every outcome is drawn from its distribution (see

@@ -116,7 +116,7 @@ class Study:
 
     # ----------------------------------------------------------------- slice
     def subset(self, *, local_authority: str | None = None, lead_need: str | None = None,
-               service_type: str | None = None) -> "Study":
+               service_type: str | None = None) -> Study:
         """The study restricted to episodes of one authority / lead need / service type.
 
         People and readings follow their episodes; spend follows the authority

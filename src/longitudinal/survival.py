@@ -51,8 +51,9 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,7 +274,7 @@ class _TurnbullProblem:
         F[-1] = 1.0
         cur, D = loglik(F)  # D: of the current F, kept with it
         it = 0
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
             r, r2 = ww / D, ww / D**2
             g = (np.bincount(j1, r, minlength=m + 1) - np.bincount(j0, r, minlength=m + 1))[1:m]
             h = np.maximum((np.bincount(j1, r2, minlength=m + 1) + np.bincount(j0, r2, minlength=m + 1))[1:m],
@@ -710,7 +711,7 @@ class IndependenceResults:
                       "Proportional-hazards test (Schoenfeld residuals, rank time):",
                       self.ph_test.to_string(index=False)]
             viol = self.ph_test.loc[self.ph_test["p"] < self.alpha, "covariate"].tolist()
-            lines.append("PH assumption: " + ("no evidence against it at alpha=%g" % self.alpha if not viol else
+            lines.append("PH assumption: " + (f"no evidence against it at alpha={self.alpha:g}" if not viol else
                                               "violated for " + ", ".join(map(str, viol))
                                               + " (read those hazard ratios as time-averaged)"))
         lines += self.notes
@@ -834,14 +835,16 @@ def time_to_independence(
     by = [] if by is None else _check_columns(by, _GROUPABLE, "time_to_independence(by=...)")
     if codes is None or len(codes) > 1:
         by = ["outcome"] + [b for b in by if b != "outcome"]
-    covariates = [] if not covariates else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)")
+    covariates = ([] if not covariates
+                  else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)"))
 
     long = study.long(codes, scored_only=True, include_follow_up=False)
     counts: dict[str, tuple[int, str]] = {}
     if long.empty:
         raise ValueError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
     in_support = long["end_date"].isna() | (long["reading_date"] <= long["end_date"])
-    counts["after_end_of_support"] = (int((~in_support).sum()), "readings (not follow-ups) dated after the episode ended")
+    counts["after_end_of_support"] = (int((~in_support).sum()),
+                                      "readings (not follow-ups) dated after the episode ended")
     long = long[in_support]
     neg = long["reading_date"] < long["start_date"]
     counts["before_start"] = (int(neg.sum()), "readings dated before the episode started (dropped)")
@@ -1048,7 +1051,7 @@ def _fast_aalen_johansen_class():
             df["Ft"] = self.cumulative_density_
             df["lagS"] = lagged_survival.fillna(1)
             if ci_labels is None:
-                ci_labels = ["%s_upper_%g" % (self._label, ci), "%s_lower_%g" % (self._label, ci)]
+                ci_labels = [f"{self._label}_upper_{ci:g}", f"{self._label}_lower_{ci:g}"]
             assert len(ci_labels) == 2, "ci_labels should be a length 2 array."
             # lifelines' iterrows gives each row as float64 (the common type of the table)
             obs, n, cm, lag, Ft = (df[c].to_numpy(dtype=np.float64) for c in
@@ -1316,7 +1319,8 @@ def sustained_outcomes(
     counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
     is_fu_type = long["reading_type"] == "follow_up"
     early_fu = is_fu_type & (long["reading_date"] < long["end_date"])
-    counts["follow_up_before_end"] = (int(early_fu.sum()), "follow-up readings dated before the end of support (dropped)")
+    counts["follow_up_before_end"] = (int(early_fu.sum()),
+                                      "follow-up readings dated before the end of support (dropped)")
     long = long[~early_fu]
     after = long["reading_date"] > long["end_date"]
     fu = long[is_fu_type[~early_fu] | after]

@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 import time as _time
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -413,7 +414,7 @@ class TrajectoryResults:
                 "method", "engine", "nobs", "ngroups", "converged", "loglik"]
         return out[cols]
 
-    def lr_test(self, other: "TrajectoryResults") -> pd.DataFrame:
+    def lr_test(self, other: TrajectoryResults) -> pd.DataFrame:
         """Likelihood-ratio test of this model against a nested ``other`` (on the same readings).
 
         Fixed effects may differ only between ML fits (``reml=False``); under REML the two
@@ -955,8 +956,10 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             dropped[f"baseline reading ({START} is a covariate)"] = n_base
             keep &= ~base
             notes.append(f"the baseline reading each {START} is taken from was dropped from the response "
-                         f"({n_base:,} readings; {n_base - later:,} episode{'' if n_base - later == 1 else 's'} with no "
-                         f"later reading {'leaves' if n_base - later == 1 else 'leave'} the model): this models the scores after the start given the start score (ANCOVA "
+                         f"({n_base:,} readings; {n_base - later:,} "
+                         f"episode{'' if n_base - later == 1 else 's'} with no "
+                         f"later reading {'leaves' if n_base - later == 1 else 'leave'} the model): "
+                         "this models the scores after the start given the start score (ANCOVA "
                          f"form); keep_baseline=True keeps it")
         else:
             notes.append(f"keep_baseline=True: each episode's baseline reading is both its {START} and a "

@@ -37,8 +37,9 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,7 +112,7 @@ class _Encoder:
     column_of: dict[str, str] = field(default_factory=dict)  # design name -> column
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, columns: Sequence[str], reference: Mapping[str, Any]) -> "_Encoder":
+    def fit(cls, df: pd.DataFrame, columns: Sequence[str], reference: Mapping[str, Any]) -> _Encoder:
         enc = cls(list(columns))
         for col in enc.columns:
             x = df[col]
@@ -325,7 +326,7 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                     exact_absorbing: bool = True, states: Sequence[Any] | None = None,
                     reference: Mapping[str, Any] | None = None, include_follow_up: bool = False,
                     time_resolution: float | None = _DAY, duplicate_times: str = "raise",
-                    alpha: float = 0.05, maxiter: int = 1000) -> "TransitionsResults":
+                    alpha: float = 0.05, maxiter: int = 1000) -> TransitionsResults:
     """Fit a continuous-time multi-state Markov model to panel data (as R's ``msm``).
 
     Parameters
@@ -974,7 +975,7 @@ class TransitionsResults:
                              "expected_pct": 100 * exp_[k] / n if n else np.nan})
         return pd.DataFrame(rows)
 
-    def lrtest(self, restricted: "TransitionsResults") -> dict[str, float]:
+    def lrtest(self, restricted: TransitionsResults) -> dict[str, float]:
         """Likelihood-ratio test of this model against a nested, simpler one on the same data.
 
         Returns
@@ -1022,7 +1023,8 @@ class TransitionsResults:
             f"max |gradient| {self.max_gradient_:.2g})"
             + ("" if self.identified_ else "\nWARNING:             singular information: some parameters "
                "are not identified; standard errors unreliable"),
-            f"Time resolution:     {'exact' if not self.time_resolution else f'{self.time_resolution * 365.25:g} day(s)'}",
+            "Time resolution:     "
+            + ('exact' if not self.time_resolution else f'{self.time_resolution * 365.25:g} day(s)'),
             "",
             f"Baseline intensities per year ({100 * (1 - self.alpha):g}% CI)",
             self.intensities.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
