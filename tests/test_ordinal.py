@@ -121,8 +121,8 @@ def test_study_input_summary_plot_predict():
     assert fit.outcome == "managing_money"
     text = fit.summary()
     assert "Managing money" in text and "cluster-robust by episode_id" in text and "Brant" in text
-    fig = fit.plot()
-    assert len(fig.axes) == 1
+    ax = fit.plot()
+    assert len(ax.figure.axes) == 1
     new = pd.DataFrame({"time": [0.0, 1.0], "service_type": ["short_term", "short_term"]})
     pr = fit.predict(new)
     np.testing.assert_allclose(pr.sum(axis=1), 1.0)

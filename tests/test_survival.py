@@ -221,8 +221,8 @@ def test_time_to_independence_on_simulated_study_runs_every_area_and_plots():
     # the start score is a strong predictor of reaching stage 4 sooner, as the simulator implies
     hr = res.hazard_ratios.set_index("covariate").loc["start_score", "hazard_ratio"]
     assert hr > 1.5
-    fig = res.plot()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = res.plot()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 def test_time_to_independence_is_deterministic():
@@ -255,8 +255,8 @@ def test_by_year_is_the_tidy_drop_off_table(sustained_known):
     assert by["survival"].is_monotonic_decreasing
     assert (by["ci_lower"] <= by["survival"]).all() and (by["survival"] <= by["ci_upper"]).all()
     assert by.loc[0, "survival"] == pytest.approx(np.exp(-12 / 30), abs=0.04)
-    fig = sustained_known.plot()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = sustained_known.plot()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 def test_simulated_short_term_services_lose_gains_more_often():
@@ -299,8 +299,8 @@ def test_rereferral_aalen_johansen_is_reproducible_and_agrees_with_lifelines():
     assert ok.any()
     assert (t.loc[ok, "ci_lower"] <= t.loc[ok, "cumulative_incidence"] + 1e-9).all()
     assert (t.loc[ok, "cumulative_incidence"] <= t.loc[ok, "ci_upper"] + 1e-9).all()
-    fig = a.plot_cumulative_incidence()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = a.plot_cumulative_incidence()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 # ----------------------------------------------------------------- bad input
@@ -347,8 +347,7 @@ def test_km_plot_pairs_each_curve_with_its_own_at_risk_row():
     # categorical group order (short_term, long_term) differs from alphabetical: labels must still match
     res = time_to_independence(lg.simulate(people=800, seed=6), "managing_money", stage=4, by="service_type",
                                covariates=None, n_boot=5)
-    fig = res.plot()
-    ax = fig.axes[0]
+    ax = res.plot()
     lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
     for lab in ("short_term", "long_term"):
         sub = res.curves[res.curves["service_type"] == lab]

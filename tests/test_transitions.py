@@ -247,12 +247,12 @@ def test_summary_and_plots(fit):
     text = fit.summary()
     for s in ["Log-likelihood", "AIC", "Converged", "Mean sojourn", "stage 5", "stage 4 or 5"]:
         assert s in text
-    fig = fit.plot(times=np.linspace(0, 2, 5), ci=True, n_sim=50)
-    assert isinstance(fig, matplotlib.figure.Figure)
-    lines = [ln for ax in fig.axes for ln in ax.get_lines()]
+    axes = fit.plot(times=np.linspace(0, 2, 5), ci=True, n_sim=50)
+    assert isinstance(axes, np.ndarray) and all(isinstance(a, matplotlib.axes.Axes) for a in axes.flat)
+    lines = [ln for ax in axes.flat for ln in ax.get_lines()]
     assert len(lines) == 25 and all(len(ln.get_xdata()) == 5 for ln in lines)
-    fig2 = fit.plot_prevalence([0, 1])
-    assert isinstance(fig2, matplotlib.figure.Figure)
+    axes2 = fit.plot_prevalence([0, 1])
+    assert isinstance(axes2.flat[0], matplotlib.axes.Axes)
     assert fit.aic == pytest.approx(-2 * fit.loglik + 2 * 8) and fit.AIC == fit.aic
     assert "TransitionsResults" in repr(fit)
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from scipy.special import softmax
 from . import domain
 from ._numeric import hessian_from_gradient
 from .distance import GROUP_COLUMNS, _codes, _long_table
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = ["TrajectoryGroupsResults", "fit_trajectory_groups"]
@@ -221,7 +223,7 @@ def _name_groups(B: np.ndarray, horizon: float, threshold: float) -> list[str]:
 
 # ---------------------------------------------------------------- results
 @dataclass
-class TrajectoryGroupsResults:
+class TrajectoryGroupsResults(Results):
     """A fitted group-based trajectory model (the chosen ``k``).
 
     Attributes
@@ -277,9 +279,18 @@ class TrajectoryGroupsResults:
     B_: np.ndarray = field(repr=False)
     time_means_: pd.DataFrame = field(repr=False, default=None)
 
-    def __repr__(self) -> str:
-        names = ", ".join(f"{n} {s:.0%}" for n, s in zip(self.groups_["name"], self.groups_["share"]))
-        return f"<TrajectoryGroupsResults k={self.k_} ({names}) episodes={self.n_episodes:,} bic={self.bic_:.1f}>"
+    def _repr_fields(self) -> dict[str, Any]:
+        shares = ", ".join(f"{n} {s:.0%}" for n, s in zip(self.groups_["name"], self.groups_["share"]))
+        return {"k": self.k_, "groups": shares, "episodes": self.n_episodes, "bic": self.bic_}
+
+    __repr__ = Results.__repr__  # the dataclass would write its own
+    __str__ = Results.__str__
+
+    def tidy(self) -> pd.DataFrame:
+        """The growth-curve coefficients of every group (``params_``) with the outcome area."""
+        out = self.params_.copy()
+        out.insert(0, "outcome", self.outcome)
+        return out
 
     def predict(self, time: Iterable[float]) -> pd.DataFrame:
         """Fitted score of each group at ``time`` (years) with its pointwise CI: a tidy DataFrame."""
@@ -336,8 +347,8 @@ class TrajectoryGroupsResults:
         out.insert(len(by) + 1, "name", out["group"].map(dict(zip(self.groups_.index, self.groups_["name"]))))
         return out
 
-    def summary(self) -> str:
-        """A plain-text report: model choice, groups, their curves and separation."""
+    def summary(self) -> Summary:
+        """Model choice, groups, their curves and separation (text; tables in Jupyter)."""
         pct = int(round(self.level * 100))
         area = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else (self.outcome or "score")
         lines = [
@@ -362,21 +373,20 @@ class TrajectoryGroupsResults:
         if self.k_ > 1 and self.groups_["avepp"].min() < 0.7:
             lines.append("  Note: a group's average posterior probability is below 0.7 (Nagin's guide): its "
                          "members are poorly separated.")
-        return "\n".join(lines)
+        notes = lines[-1:] if lines[-1].startswith("  Note") else []
+        return Summary("\n".join(lines), {"Choice of k": self.selection_, "Groups": self.groups_,
+                                          "Growth curves": self.params_}, head="\n".join(lines[:3]), notes=notes)
 
     def plot(self, ax=None, observed: bool = True, n_grid: int = 60, title: str | None = None):
         """Group trajectories with CI bands (and observed means of modal members by half-year).
 
         Returns
         -------
-        matplotlib.figure.Figure
+        matplotlib.axes.Axes
         """
         import matplotlib.pyplot as plt
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(9, 4.8), constrained_layout=True)
-        else:
-            fig = ax.figure
+        ax = axes_for(ax, figsize=(9, 4.8))
         pred = self.predict(np.linspace(0, self.horizon_, n_grid))
         colours = plt.get_cmap("tab10")
         for c, row in self.groups_.iterrows():
@@ -397,7 +407,7 @@ class TrajectoryGroupsResults:
         area = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else "score"
         ax.set_title(title or f"Latent trajectory groups: {area} (k = {self.k_}, {int(self.level * 100)}% CI)",
                      loc="left", fontsize=10)
-        return fig
+        return ax
 
 
 # ---------------------------------------------------------------- fitting

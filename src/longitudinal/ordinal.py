@@ -48,13 +48,14 @@ from scipy import stats
 from . import domain
 from ._numeric import hessian_from_gradient
 from .distance import _long_table
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = ["OrdinalResults", "fit_ordinal"]
 
 
 @dataclass
-class OrdinalResults:
+class OrdinalResults(Results):
     """A fitted proportional-odds model of the Journey of Change stage.
 
     Attributes
@@ -102,9 +103,20 @@ class OrdinalResults:
     level: float
     result_: Any = field(repr=False, default=None)
 
-    def __repr__(self) -> str:
-        return (f"<OrdinalResults {self.formula!r} outcome={self.outcome!r} nobs={self.nobs:,} "
-                f"groups={self.n_groups:,} loglik={self.loglik:.2f}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"formula": self.formula, "outcome": self.outcome, "nobs": self.nobs, "groups": self.n_groups,
+                "loglik": self.loglik}
+
+    __repr__ = Results.__repr__  # the dataclass would write its own
+    __str__ = Results.__str__
+
+    def tidy(self) -> pd.DataFrame:
+        """Coefficients and cut-points in one table, with a ``component`` column (``coefficient``/``cutpoint``)."""
+        coef = self.params.reset_index().assign(component="coefficient")
+        cuts = self.thresholds.reset_index().assign(component="cutpoint")
+        out = pd.concat([coef, cuts], ignore_index=True)
+        out.insert(0, "outcome", self.outcome)
+        return out
 
     @property
     def bse(self) -> pd.Series:
@@ -126,8 +138,8 @@ class OrdinalResults:
         levels = self.thresholds.attrs["levels"]
         return pd.DataFrame(p, index=newdata.index, columns=[f"p_{int(v)}" for v in levels])
 
-    def summary(self) -> str:
-        """A plain-text report: coefficients, odds ratios, cut-points and the proportional-odds check."""
+    def summary(self) -> Summary:
+        """Coefficients, odds ratios, cut-points and the proportional-odds check (text; tables in Jupyter)."""
         pct = int(round(self.level * 100))
         lines = [
             f"Proportional-odds ({self.distr}) model of the Journey of Change stage",
@@ -153,22 +165,19 @@ class OrdinalResults:
                          "cutpoint_params before relying on a single odds ratio for these terms.")
         else:
             lines.append("  No evidence against proportional odds at the 5% level.")
-        return "\n".join(lines)
+        return Summary("\n".join(lines), {"Coefficients": self.params, "Cut-points": self.thresholds,
+                                          "Proportional-odds check": self.proportional_odds},
+                       head="\n".join(lines[:5]), notes=lines[-1:])
 
     def plot(self, ax=None):
         """Forest plot: the odds ratio of each term with its CI and the per-cut binary-logit odds ratios.
 
         Returns
         -------
-        matplotlib.figure.Figure
+        matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
-
         p = self.params
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 0.5 * len(p) + 1.5), constrained_layout=True)
-        else:
-            fig = ax.figure
+        ax = axes_for(ax, figsize=(7, 0.5 * len(p) + 1.5))
         y = np.arange(len(p))[::-1]
         ax.errorbar(p["odds_ratio"], y, xerr=[p["odds_ratio"] - p["or_ci_lower"], p["or_ci_upper"] - p["odds_ratio"]],
                     fmt="o", color="#1f4e79", capsize=3, label="Proportional odds")
@@ -187,7 +196,7 @@ class OrdinalResults:
         ax.legend(fontsize=7, frameon=False, loc="best")
         name = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else "score"
         ax.set_title(f"Ordinal model: {name}", loc="left", fontsize=10)
-        return fig
+        return ax
 
 
 def _cluster_meat(scores: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, int]:

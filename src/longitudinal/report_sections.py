@@ -35,6 +35,7 @@ import pandas as pd
 
 from . import disclosure as dc, domain
 from .io import atomic_path
+from .results import figure_of
 from .study import Study, load
 
 __all__ = [
@@ -413,6 +414,7 @@ class AnnualReport:
         return tab
 
     def _publish_figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
+        fig = figure_of(fig)  # results' plot() return Axes (or an array of them)
         labels = figure_labels(fig)
         ids = self._identifiers()
         leaked = [s for s in labels if s in ids]
@@ -1112,7 +1114,7 @@ class AnnualReport:
             top = (sus.assign(n=pd.to_numeric(sus["n"], errors="coerce")).drop_duplicates("outcome")
                    .nlargest(8, "n")["outcome"])
             kept = kept[kept["outcome"].isin(set(top))]
-            fig = dataclasses.replace(res, curves=kept).plot(max_groups=8)
+            fig = figure_of(dataclasses.replace(res, curves=kept).plot(max_groups=8))
             fig.axes[0].set_title(f"{self.label}: outcome levels sustained after a planned end", fontsize=10)
             figs.append(self._publish_figure(
                 "sustained_outcomes", "Share of end-of-support levels sustained by months after a planned end, by "
@@ -1176,8 +1178,8 @@ class AnnualReport:
             import matplotlib
 
             matplotlib.use("Agg")
-            fig = dataclasses.replace(res, curves=kept).plot(at_risk=False)
-            ax = fig.axes[0]
+            ax = dataclasses.replace(res, curves=kept).plot(at_risk=False)
+            fig = ax.figure
             ax.set_title(f"{self.label}: time to stage {stage} in {name}", fontsize=10)
             if ax.get_legend() is not None:
                 ax.get_legend().remove()

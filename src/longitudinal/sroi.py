@@ -60,6 +60,7 @@ from scipy import optimize, stats
 from . import domain
 from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
+from .results import Results, Summary
 
 __all__ = [
     "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow",
@@ -1157,7 +1158,7 @@ def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "
 
 
 # ============================================================ results
-class SROIResult:
+class SROIResult(Results):
     """The evaluated map. Tables are DataFrames; headline figures are attributes.
 
     Attributes
@@ -1251,7 +1252,12 @@ class SROIResult:
         return (f"<SROIResult {self.impact_map.name!r} PV=£{self.present_value:,.0f} inputs=£{self.inputs_value:,.0f} "
                 f"ratio={self.sroi_ratio:.2f}>")
 
-    def summary(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """The headline figures as one ``quantity, estimate`` table (the per-outcome detail is ``outcomes``)."""
+        return pd.DataFrame({"quantity": list(self.headline()), "estimate": list(self.headline().values())})
+
+    def summary(self) -> Summary:
+        """Headline figures, value by outcome and the adjustments (text; tables in Jupyter)."""
         m = self.impact_map
         lines = [f"Social return on investment: {m.name}", "=" * 72,
                  f"Prices: {m.price_year} ({domain.fy_label(m.price_year)}), GDP deflators: {self.deflators.title}",
@@ -1270,7 +1276,10 @@ class SROIResult:
         lines.append(a.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60))
         if len(self.cohorts) > 1:
             lines += ["-" * 72, self.cohorts.to_string(index=False, float_format=lambda x: f"{x:,.2f}")]
-        return "\n".join(lines)
+        tables = {"Value by outcome": tab, "Adjustments": a}
+        if len(self.cohorts) > 1:
+            tables["Cohorts"] = self.cohorts
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:12]))
 
     # --------------------------------------------------------------- sensitivity
     def _params(self) -> list[tuple[int, str]]:
@@ -1603,9 +1612,9 @@ def _ppf(spec: Mapping, q: float) -> float:
     return x * s
 
 
-@dataclass
-class MonteCarloResult:
-    """The SROI ratio over Monte Carlo draws."""
+@dataclass(repr=False)
+class MonteCarloResult(Results):
+    """The SROI ratio over Monte Carlo draws (``ratios``, ``present_values``: one value per draw)."""
 
     ratios: np.ndarray
     present_values: np.ndarray
@@ -1647,9 +1656,18 @@ class MonteCarloResult:
                                                                  for a, v in d.items() if a != "dist")})
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
+    def _repr_fields(self) -> dict[str, Any]:
         lo, hi = self.interval
-        return (f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): SROI ratio median {self.median:.2f}, "
+        return {"draws": self.ratios.size, "seed": self.seed, "median": self.median, "lower": lo, "upper": hi}
+
+    def tidy(self) -> pd.DataFrame:
+        """The ratio's summary over the draws as one row (see :meth:`table`)."""
+        return self.table()
+
+    def summary(self) -> Summary:
+        lo, hi = self.interval
+        return Summary(f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): "
+                       f"SROI ratio median {self.median:.2f}, "
                 f"{self.level:.0%} interval {lo:.2f}–{hi:.2f}; point estimate {self.point_ratio:.2f}; "
                 f"P(ratio < 1) = {self.prob_below_one:.3f}")
 

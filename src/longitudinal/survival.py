@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from . import domain
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = [
@@ -648,8 +649,8 @@ def _collapse_same_day(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame,
 
 
 # ===================================================================== time to independence
-@dataclass
-class IndependenceResults:
+@dataclass(repr=False)
+class IndependenceResults(Results):
     """Results of :func:`time_to_independence` (times in months since support started).
 
     Attributes
@@ -698,8 +699,8 @@ class IndependenceResults:
     alpha: float = 0.05
     notes: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
-        """A plain-text report: counts, exclusions, medians, survival at 6/12/24 months, Cox and PH test."""
+    def summary(self) -> Summary:
+        """Counts, exclusions, medians, survival at 6/12/24 months, Cox and PH test (text; tables in Jupyter)."""
         lines = [f"Time to independence: first reading at stage >= {self.stage}",
                  f"episode-areas analysed: {len(self.data):,}; reached the stage: {int(self.data['event'].sum()):,}",
                  "", "Excluded:", self.exclusions.to_string(index=False), "",
@@ -715,22 +716,29 @@ class IndependenceResults:
                                               "violated for " + ", ".join(map(str, viol))
                                               + " (read those hazard ratios as time-averaged)"))
         lines += self.notes
-        return "\n".join(lines)
+        tables = {"Excluded": self.exclusions, "Median months to the stage": self.median,
+                  "Share not yet at the stage": self.survival_at}
+        if self.cox is not None:
+            tables |= {"Cox proportional hazards": self.hazard_ratios, "Proportional-hazards test": self.ph_test}
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:2]),
+                       notes=[ln for ln in lines if ln.startswith("PH assumption")] + self.notes)
 
-    def __repr__(self) -> str:
-        return (f"<IndependenceResults stage>={self.stage} by={self.by} n={len(self.data):,} "
-                f"events={int(self.data['event'].sum()):,}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"stage": self.stage, "by": self.by, "n": len(self.data), "events": int(self.data["event"].sum())}
+
+    def tidy(self) -> pd.DataFrame:
+        """The share not yet at the stage at the chosen months: group columns, ``months``, ``estimate``,
+        ``ci_lower``, ``ci_upper``, ``at_risk``, ``n``."""
+        return self.survival_at.rename(columns={"survival": "estimate"}).drop(columns="reached")
 
     def plot(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
         """Curves of the share not yet at the stage, with at-risk counts under the axis.
 
         Solid lines are the interval-censored NPMLE with its bootstrap band; the
         at-risk table comes from lifelines ``add_at_risk_counts`` on the
-        Kaplan–Meier fitted to the date the stage was seen. Returns the Figure.
+        Kaplan–Meier fitted to the date the stage was seen. Returns the matplotlib Axes.
         """
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        ax = axes_for(ax, figsize=(8, 5.5), constrained_layout=False)
         # label each curve from its own group key so that it meets its own Kaplan-Meier at-risk row
         groups = list(self._curve_groups())[:max_groups]
         labels = [lab for lab, _ in groups]
@@ -745,8 +753,8 @@ class IndependenceResults:
             from lifelines.plotting import add_at_risk_counts
 
             add_at_risk_counts(*[self.km[k] for k in labels], ax=ax, rows_to_show=["At risk"])
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
     def _curve_groups(self):
         if not self.by:
@@ -1114,8 +1122,8 @@ def _fit_cox(data, covariates, *, strata, alpha, min_level_events, penalizer):
 
 
 # ===================================================================== lasting impact
-@dataclass
-class SustainedResults:
+@dataclass(repr=False)
+class SustainedResults(Results):
     """Results of :func:`sustained_outcomes` (times in whole months after a planned end).
 
     Attributes
@@ -1189,8 +1197,8 @@ class SustainedResults:
         t.insert(len(self.by), "year", (t["months"] // 12).astype(int))
         return t[self.by + ["year", "survival", "ci_lower", "ci_upper", "at_risk"]].reset_index(drop=True)
 
-    def summary(self) -> str:
-        """A plain-text report: exclusions, shares sustained at 6/12/24 months, re-referral incidence."""
+    def summary(self) -> Summary:
+        """Exclusions, shares sustained at 6/12/24 months, re-referral incidence (text; tables in Jupyter)."""
         n_ev = int(self.data["event"].sum())
         lines = [f"Lasting impact after a planned end: loss of >= {self.loss} stage(s) from the end level",
                  f"episode-areas followed: {len(self.data):,}; lost: {n_ev:,}", "",
@@ -1198,16 +1206,20 @@ class SustainedResults:
                  "Share sustained (Turnbull NPMLE, bootstrap CI):", self.at_months().to_string(index=False), "",
                  "Re-referral (Aalen-Johansen cumulative incidence; competing: died, moved away):",
                  self.rereferral.to_string(index=False)]
-        return "\n".join(lines)
+        return Summary("\n".join(lines), {"Excluded": self.exclusions, "Share sustained": self.at_months(),
+                                          "Re-referral": self.rereferral}, head="\n".join(lines[:2]))
 
-    def __repr__(self) -> str:
-        return f"<SustainedResults by={self.by} n={len(self.data):,} lost={int(self.data['event'].sum()):,}>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"by": self.by, "n": len(self.data), "lost": int(self.data["event"].sum())}
+
+    def tidy(self) -> pd.DataFrame:
+        """The share sustained at 6, 12 and 24 months: group columns, ``months``, ``estimate``, ``ci_lower``,
+        ``ci_upper``, ``at_risk``, ``n``."""
+        return self.at_months().rename(columns={"survival": "estimate"})
 
     def plot(self, ax=None, *, max_groups: int = 8):
-        """Sustained-outcome curves (share keeping their end level) with CI bands. Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5))
+        """Sustained-outcome curves (share keeping their end level) with CI bands. Returns the matplotlib Axes."""
+        ax = axes_for(ax, figsize=(8, 5), constrained_layout=False)
         groups = self.curves.groupby(self.by, observed=True, sort=True) if self.by else [("all", self.curves)]
         for i, (key, sub) in enumerate(groups):
             if i >= max_groups:
@@ -1220,15 +1232,14 @@ class SustainedResults:
                       else f"Share sustained (lost < {self.loss} stages)")
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
     def plot_cumulative_incidence(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
-        """Aalen–Johansen cumulative incidence of re-referral with at-risk counts. Returns the Figure."""
-        import matplotlib.pyplot as plt
+        """Aalen–Johansen cumulative incidence of re-referral with at-risk counts. Returns the matplotlib Axes."""
         from lifelines.plotting import add_at_risk_counts
 
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        ax = axes_for(ax, figsize=(8, 5.5), constrained_layout=False)
         fitters = list(self.aalen_johansen.values())[:max_groups]
         for f in fitters:
             f.plot_cumulative_density(ax=ax)
@@ -1236,8 +1247,8 @@ class SustainedResults:
         ax.set_ylabel("Cumulative incidence of re-referral")
         if at_risk and fitters:
             add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
 
 def sustained_outcomes(

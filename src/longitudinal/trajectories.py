@@ -33,6 +33,7 @@ from scipy import stats
 
 from . import domain
 from .mixed import ConvergenceWarning, LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
+from .results import Results, Summary
 from .study import Study
 
 __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
@@ -216,23 +217,11 @@ class _Design:
     uses_start: bool = False
 
 
-class TrajectorySummary:
-    """Text (and HTML in notebooks) summary of a :class:`TrajectoryResults`."""
-
-    def __init__(self, text: str, tables: dict[str, pd.DataFrame]):
-        self.text, self.tables = text, tables
-
-    def __str__(self) -> str:
-        return self.text
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = "<pre>" + self.text.split("\n\n")[0] + "</pre>"
-        return head + "".join(f"<h4>{k}</h4>" + v.to_html(float_format="%.4f") for k, v in self.tables.items())
+# The summary type every results object shares (kept under its old name for existing imports).
+TrajectorySummary = Summary
 
 
-class TrajectoryResults:
+class TrajectoryResults(Results):
     """A fitted trajectory (linear mixed) model.
 
     Attributes
@@ -451,7 +440,7 @@ class TrajectoryResults:
         out["p"] = [np.nan, float(stats.chi2.sf(chi2, df))]
         return out
 
-    def summary(self) -> TrajectorySummary:
+    def summary(self) -> Summary:
         """A statsmodels-style text summary (renders as tables in a notebook)."""
         d = self.design
         lines = [
@@ -478,11 +467,11 @@ class TrajectoryResults:
         foot += [f"  {m}" for m in self.variance_inference.messages]
         text = ("\n".join(lines) + "\n\nFixed effects\n" + fe + "\n\nRandom effects\n" + vc + "\n"
                 + "\n".join(foot))
-        return TrajectorySummary(text, {"Fixed effects": self.fixed_effects, "Random effects": vct})
+        return Summary(text, {"Fixed effects": self.fixed_effects, "Random effects": vct}, notes=foot)
 
-    def __repr__(self) -> str:
-        return (f"<TrajectoryResults {self.method} outcome={self.outcome!r} nobs={self.nobs:,} "
-                f"ngroups={self.ngroups:,} converged={self.converged}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"method": self.method, "outcome": self.outcome, "nobs": self.nobs, "ngroups": self.ngroups,
+                "converged": self.converged}
 
     # -------------------------------------------------------- predictions
     def _design_rows(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ import scipy.linalg
 from scipy import optimize, stats
 
 from . import domain, msm
+from .results import Results, Summary
 from .study import Study
 
 __all__ = ["fit_transitions", "TransitionsResults", "simulate_panel", "default_allowed"]
@@ -577,7 +578,7 @@ def _add_end_of_support(df: pd.DataFrame, label: Any, *, id: str, time: str, sta
 
 
 # ------------------------------------------------------------------ results
-class TransitionsResults:
+class TransitionsResults(Results):
     """A fitted multi-state Markov model (see :func:`fit_transitions`).
 
     Attributes
@@ -652,9 +653,9 @@ class TransitionsResults:
     def _tname(self, i: int) -> str:
         return f"{_label(self.states_[self._frm[i]])}->{_label(self.states_[self._to[i]])}"
 
-    def __repr__(self) -> str:
-        return (f"<TransitionsResults states={self.states_} intervals={self.nobs:,} "
-                f"params={self.n_params_} loglik={self.loglik:.2f} converged={self.converged}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"states": self.states_, "intervals": self.nobs, "params": self.n_params_, "loglik": self.loglik,
+                "converged": self.converged}
 
     def _logq(self, covariates=None, x=None):
         """Log-intensities at a covariate pattern, and their Jacobian w.r.t. the parameters."""
@@ -1004,8 +1005,8 @@ class TransitionsResults:
         return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
 
     # ------------------------------------------------------------ reporting
-    def summary(self) -> str:
-        """A plain-text report of the fit."""
+    def summary(self) -> Summary:
+        """The fit, intensities, hazard ratios, sojourn and first-passage times (text; tables in Jupyter)."""
         r = self.data_report_
         lines = [
             "Multi-state Markov model (panel data, P(t) = expm(tQ))",
@@ -1046,7 +1047,18 @@ class TransitionsResults:
         if 4 in trans and 5 in trans:
             lines += ["", f"Expected years to first reach stage 4 or 5{note}",
                       self.first_passage("4+", exclude_absorbing=ex).to_string(float_format=fmt)]
-        return "\n".join(lines)
+        tables = {"Baseline intensities per year": self.intensities}
+        if self._enc.names:
+            tables["Hazard ratios"] = self.hazard_ratios
+        tables["Mean sojourn time (years)"] = self.sojourn()
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:10]))
+
+    def tidy(self) -> pd.DataFrame:
+        """Baseline intensities and covariate effects in one table, with a ``component`` column
+        (``intensity``, ``hazard_ratio``)."""
+        q = self.intensities.assign(component="intensity")
+        hr = self.hazard_ratios.assign(component="hazard_ratio")
+        return pd.concat([q, hr], ignore_index=True) if len(hr) else q
 
     def plot(self, times: Sequence[float] | None = None, covariates: Mapping[str, Any] | None = None,
              *, ci: bool = False, n_sim: int = 200, seed: int = 0, fig=None):
@@ -1054,7 +1066,9 @@ class TransitionsResults:
 
         Returns
         -------
-        matplotlib.figure.Figure
+        numpy.ndarray of matplotlib.axes.Axes
+            The panels (a multi-panel figure: see :mod:`longitudinal.results`); the figure is
+            ``axes.flat[0].figure``. ``fig=`` draws into an existing figure.
         """
         import matplotlib.pyplot as plt
 
@@ -1082,10 +1096,12 @@ class TransitionsResults:
         axes[0, 0].legend(fontsize="small")
         fig.suptitle("Transition probabilities P(t)" + (f" — {self.outcome}" if self.outcome else ""))
         fig.tight_layout()
-        return fig
+        return axes
 
     def plot_prevalence(self, times: Sequence[float] | None = None, fig=None):
-        """Observed (solid) against expected (dashed) percentage in each state over time."""
+        """Observed (solid) against expected (dashed) percentage in each state over time.
+
+        Returns the array of panels' Axes (a multi-panel figure: see :mod:`longitudinal.results`)."""
         import matplotlib.pyplot as plt
 
         pv = self.prevalence(times)
@@ -1106,7 +1122,7 @@ class TransitionsResults:
         axes[0, 0].legend(fontsize="small")
         fig.suptitle("Observed and expected prevalence")
         fig.tight_layout()
-        return fig
+        return axes
 
 
 # ------------------------------------------------------------------ simulation
