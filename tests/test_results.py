@@ -27,7 +27,7 @@ def _fits(study):
         "trajectories": lg.fit_trajectories(study, "managing_money", warn=False),
         "ordinal": lg.fit_ordinal(study, "managing_money", formula="score ~ time"),
         "groups": lg.fit_trajectory_groups(study, "managing_money", k=[1, 2], n_starts=2, seed=1),
-        "transitions": lg.fit_transitions(panel, id="id", time="time", state="state"),
+        "transitions": lg.fit_transitions(panel, id="id", time="time", score="state"),
         "independence": lg.time_to_independence(study, "managing_money", stage=4, n_boot=3, covariates=None),
         "sustained": lg.sustained_outcomes(study, "managing_money", by=("outcome",), n_boot=0),
         "sroi": sr,
@@ -95,3 +95,11 @@ def test_summary_html_escapes_and_lists_tables():
     assert "Model &lt;x&gt;" in html and "<h4>Coefs</h4>" in html and "a&amp;b" in html and "a note" in html
     assert "more" not in html.split("<h4>")[0]  # the head is the first paragraph
     assert s.splitlines()[0] == "Model <x>"
+
+
+def test_fitted_attributes_answer_to_both_spellings(fits):
+    assert fits["transitions"].states == fits["transitions"].states_
+    assert fits["trajectories"].fixed_effects_ is fits["trajectories"].fixed_effects
+    assert fits["groups"].k == fits["groups"].k_
+    with pytest.raises(AttributeError, match="no attribute 'nothing_'"):
+        fits["ordinal"].nothing_

@@ -202,7 +202,7 @@ def test_ph_test_flags_crossing_hazards():
         for d in range(30, 900, 30):
             rds.append((eid, d, "review", "managing_money", 5 if d >= T else 3))
     res = time_to_independence(_study(eps, rds), "managing_money", covariates=["lead_need"], n_boot=0)
-    assert float(res.ph_test["p"].iloc[0]) < 0.01
+    assert float(res.ph_test["p_value"].iloc[0]) < 0.01
     assert "violated" in res.summary()
 
 

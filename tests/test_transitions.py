@@ -26,7 +26,7 @@ def panel():
 
 @pytest.fixture(scope="module")
 def fit(panel):
-    return lg.fit_transitions(panel, id="id", time="time", state="state")
+    return lg.fit_transitions(panel, id="id", time="time", score="state")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def toy(f):
 
 
 def _fit(df, **kw):
-    return lg.fit_transitions(df, id="id", time="time", state="state", **kw)
+    return lg.fit_transitions(df, id="id", time="time", score="state", **kw)
 
 
 # ------------------------------------------------------------------ truth recovery
@@ -51,7 +51,7 @@ def test_recovers_known_intensities(fit):
     est = fit.intensities
     truth = np.array([Q5[a - 1, b - 1] for a, b in zip(est["from"], est["to"])])
     # Every true intensity inside its 99.9% interval and within 12% of it.
-    z = (np.log(est["estimate"]) - np.log(truth)) / (est["std_err"] / est["estimate"])
+    z = (np.log(est["estimate"]) - np.log(truth)) / (est["std_error"] / est["estimate"])
     assert np.all(np.abs(z) < 3.3), est.assign(truth=truth, z=z)
     assert np.all(np.abs(est["estimate"] / truth - 1) < 0.12)
     # Zero where not allowed; rows sum to zero.
@@ -59,7 +59,7 @@ def test_recovers_known_intensities(fit):
     np.testing.assert_allclose(fit.Q.sum(axis=1), 0, atol=1e-12)
     lo, q, hi = (m.to_numpy()[Q5 > 0] for m in (fit.Q_lower, fit.Q, fit.Q_upper))
     assert (lo < q).all() and (q < hi).all()
-    np.testing.assert_allclose(fit.Q_lower.to_numpy()[Q5 > 0], est.sort_values(["from", "to"])["lower"])
+    np.testing.assert_allclose(fit.Q_lower.to_numpy()[Q5 > 0], est.sort_values(["from", "to"])["ci_lower"])
 
 
 def test_recovers_covariate_effects_and_absorbing_state():
@@ -76,12 +76,12 @@ def test_recovers_covariate_effects_and_absorbing_state():
     hr = f.hazard_ratios.set_index(["from", "to"])
     for (a, b), beta in {(1, 2): 0.5, (2, 3): -0.4, (3, 2): 0.3, (1, "gone"): 0.0}.items():
         row = hr.loc[(a, b)]
-        assert abs(row["coef"] - beta) < 3.3 * row["std_err"], (a, b, row)
-        assert row["lower"] < np.exp(beta) < row["upper"] or abs(row["coef"] - beta) < 3.3 * row["std_err"]
+        assert abs(row["estimate"] - beta) < 3.3 * row["std_error"], (a, b, row)
+        assert row["ci_lower"] < np.exp(beta) < row["ci_upper"] or abs(row["estimate"] - beta) < 3.3 * row["std_error"]
     est = f.intensities
     idx = {1: 0, 2: 1, 3: 2, "gone": 3}
     truth = np.array([Q[idx[a], idx[b]] for a, b in zip(est["from"], est["to"])])
-    z = (est["estimate"] - truth) / est["std_err"]
+    z = (est["estimate"] - truth) / est["std_error"]
     assert np.all(np.abs(z) < 3.5), est.assign(truth=truth)
 
 
@@ -92,7 +92,7 @@ def test_non_exact_absorbing_state_fits():
              allowed=[[0, 1, 1], [1, 0, 1], [0, 0, 0]])
     est = f.intensities
     truth = np.array([Q[a - 1, b - 1] for a, b in zip(est["from"], est["to"])])
-    assert np.all(np.abs(est["estimate"] - truth) < 3.5 * est["std_err"])
+    assert np.all(np.abs(est["estimate"] - truth) < 3.5 * est["std_error"])
 
 
 # ------------------------------------------------------------------ numerics
@@ -182,7 +182,7 @@ def test_P_sojourn_and_first_passage(fit):
     np.testing.assert_allclose(fit.P(2.0).sum(axis=1), 1, atol=1e-12)
     soj = fit.sojourn()
     np.testing.assert_allclose(soj["mean_years"], -1 / np.diag(Q))
-    assert (soj["lower"] < soj["mean_years"]).all() and (soj["mean_years"] < soj["upper"]).all()
+    assert (soj["ci_lower"] < soj["mean_years"]).all() and (soj["mean_years"] < soj["ci_upper"]).all()
     # Expected hitting times solve the first-step equations m_i = 1/q_i + sum_j q_ij/q_i m_j.
     fp = fit.first_passage(5)
     m = fp["mean_years"].to_numpy()
@@ -226,7 +226,7 @@ def test_first_passage_with_absorbing_state():
 def test_transition_probability_table_and_ci(fit):
     tp = fit.transition_probabilities([0.0, 1.0], ci=True, n_sim=100, seed=3)
     assert len(tp) == 2 * 25
-    assert ((tp["lower"] <= tp["probability"] + 1e-12) & (tp["probability"] <= tp["upper"] + 1e-12)).all()
+    assert ((tp["ci_lower"] <= tp["probability"] + 1e-12) & (tp["probability"] <= tp["ci_upper"] + 1e-12)).all()
     again = fit.transition_probabilities([0.0, 1.0], ci=True, n_sim=100, seed=3)
     pd.testing.assert_frame_equal(tp, again)
     one = tp[(tp["time"] == 1.0) & (tp["from"] == 2) & (tp["to"] == 3)]["probability"].iloc[0]
@@ -253,7 +253,9 @@ def test_summary_and_plots(fit):
     assert len(lines) == 25 and all(len(ln.get_xdata()) == 5 for ln in lines)
     axes2 = fit.plot_prevalence([0, 1])
     assert isinstance(axes2.flat[0], matplotlib.axes.Axes)
-    assert fit.aic == pytest.approx(-2 * fit.loglik + 2 * 8) and fit.AIC == fit.aic
+    assert fit.aic == pytest.approx(-2 * fit.loglik + 2 * 8)
+    with pytest.warns(DeprecationWarning, match="use .aic"):
+        assert fit.AIC == fit.aic
     assert "TransitionsResults" in repr(fit)
 
 
@@ -400,7 +402,7 @@ def test_cli_transitions(tmp_path, study):
                                    "--table", "intensities", "--out", str(tmp_path / "q.csv")])
     assert run.exit_code == 0, run.output
     q = pd.read_csv(tmp_path / "q.csv")
-    assert list(q.columns) == ["from", "to", "estimate", "std_err", "lower", "upper"] and len(q) == 8
+    assert list(q.columns) == ["from", "to", "estimate", "std_error", "ci_lower", "ci_upper"] and len(q) == 8
     bad = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",
                                    "--table", "nope"])
     assert bad.exit_code == 2
@@ -442,7 +444,7 @@ def test_transition_specific_covariates():
     assert f.n_params_ == 5 and len(f.params_) == 5 and f.cov_params_.shape == (5, 5)
     hr = f.hazard_ratios
     assert len(hr) == 1 and (hr["from"].iloc[0], hr["to"].iloc[0]) == (1, 2)
-    assert abs(hr["coef"].iloc[0] - 0.6) < 3.3 * hr["std_err"].iloc[0]
+    assert abs(hr["estimate"].iloc[0] - 0.6) < 3.3 * hr["std_error"].iloc[0]
     full = _fit(d, states=[1, 2, 3], covariates=["x"])
     assert full.lrtest(f)["df"] == 3 and full.loglik >= f.loglik
     # The restricted model's other intensities do not depend on x.

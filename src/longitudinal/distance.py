@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .deprecation import level_to_alpha, renamed_arguments
 from .study import Study
 
 __all__ = [
@@ -283,7 +284,8 @@ def _group_keys(by: list[str], has_outcome: bool) -> list[str]:
 # ------------------------------------------------------------- distance
 def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | None = None,
                        outcome: str | Sequence[str] | None = None,
-                       compare: Literal["latest", "end"] = "latest", level: float = 0.95) -> pd.DataFrame:
+                       compare: Literal["latest", "end"] = "latest", alpha: float = 0.05,
+                       level: float | None = None) -> pd.DataFrame:
     """Distance travelled on the Journey of Change, per outcome area (and group).
 
     Parameters
@@ -299,8 +301,8 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     compare : {"latest", "end"}
         ``"latest"``: first vs latest reading of every episode (open or closed);
         ``"end"``: first vs end reading of closed episodes that have one.
-    level : float, default 0.95
-        Confidence level of the intervals.
+    alpha : float, default 0.05
+        1 - coverage of the intervals (``level=`` is deprecated).
 
     Returns
     -------
@@ -335,6 +337,7 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     >>> bool(((d["pct_improved"] + d["pct_same"] + d["pct_worse"] - 100).abs() < 1e-9).all())
     True
     """
+    level = 1 - level_to_alpha("distance_travelled", level, alpha)
     by = _as_list(by)
     need = ["outcome"] + (["reading_type", "end_date"] if compare == "end" else [])
     long = _long_table(data, outcome, by=by, need=need, scored_only=True)
@@ -534,7 +537,8 @@ def transition_matrix(data: Study | pd.DataFrame, outcome: str | Sequence[str] |
     return out.reset_index(drop=True)
 
 
-def reading_completeness(study: Study, by: str | Sequence[str] | None = None, *,
+@renamed_arguments(study="data")
+def reading_completeness(data: Study, by: str | Sequence[str] | None = None, *,
                          review_interval_days: int = 183, as_of=None) -> pd.DataFrame:
     """Readings expected vs present, and areas of need recorded, per group of episodes.
 
@@ -562,6 +566,7 @@ def reading_completeness(study: Study, by: str | Sequence[str] | None = None, *,
     >>> bool(c["pct_areas_recorded"].between(0, 100).all())
     True
     """
+    study = data
     if not isinstance(study, Study):
         raise TypeError(f"reading_completeness needs a Study (its episodes and blank readings), "
                         f"got {type(study).__name__}")

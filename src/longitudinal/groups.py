@@ -49,6 +49,7 @@ from scipy.special import softmax
 
 from . import domain
 from ._numeric import hessian_from_gradient
+from .deprecation import level_to_alpha, renamed_arguments
 from .distance import GROUP_COLUMNS, _codes, _long_table
 from .results import Results, Summary, axes_for
 from .study import Study
@@ -292,6 +293,11 @@ class TrajectoryGroupsResults(Results):
         out.insert(0, "outcome", self.outcome)
         return out
 
+    @property
+    def alpha(self) -> float:
+        """1 - coverage of the intervals."""
+        return 1 - self.level
+
     def predict(self, time: Iterable[float]) -> pd.DataFrame:
         """Fitted score of each group at ``time`` (years) with its pointwise CI: a tidy DataFrame."""
         t = np.asarray(list(time) if not isinstance(time, np.ndarray) else time, float)
@@ -411,19 +417,21 @@ class TrajectoryGroupsResults(Results):
 
 
 # ---------------------------------------------------------------- fitting
+@renamed_arguments(group="id")
 def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None, *,
                           k: int | Iterable[int] = range(1, 6), degree: int = 1, seed: int = 0,
-                          n_starts: int = 10, group: str = "episode_id", time: str = "time",
+                          n_starts: int = 10, id: str = "episode_id", time: str = "time",
                           score: str = "score", max_iter: int = 1000, tol: float = 1e-9,
-                          include_follow_up: bool = False, level: float = 0.95,
-                          change_threshold: float = 0.5, short_iter: int = 20) -> TrajectoryGroupsResults:
+                          include_follow_up: bool = False, alpha: float = 0.05,
+                          change_threshold: float = 0.5, short_iter: int = 20,
+                          level: float | None = None) -> TrajectoryGroupsResults:
     """Fit latent trajectory groups (a finite mixture of polynomial growth curves) by EM.
 
     Parameters
     ----------
     data : Study or pandas.DataFrame
         A study (one outcome area, readings during support from
-        :meth:`Study.long`), or any long table with ``group``, ``time`` and
+        :meth:`Study.long`), or any long table with ``id``, ``time`` and
         ``score`` columns (scores on the 1–5 scale; blanks dropped).
     outcome : str, optional
         Outcome area (required for a study).
@@ -440,6 +448,10 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     change_threshold : float, default 0.5
         Change in stages over the horizon that makes a group "improving" or
         "declining" rather than "stable".
+    id, time, score : str
+        Columns: the episode (``group=`` is its deprecated name), years since the start, the score.
+    alpha : float, default 0.05
+        1 - coverage of the confidence intervals (``level=`` is deprecated).
 
     Returns
     -------
@@ -458,6 +470,8 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     >>> fit.posterior_.columns[:4].tolist()
     ['episode_id', 'p_1', 'p_2', 'group']
     """
+    level = 1 - level_to_alpha("fit_trajectory_groups", level, alpha)
+    group = id
     if degree not in (1, 2, 3):
         raise ValueError(f"degree must be 1 (linear) or 2 (quadratic) (3 allowed), not {degree!r}")
     ks = [k] if isinstance(k, (int, np.integer)) else list(k)

@@ -47,6 +47,7 @@ from scipy import stats
 
 from . import domain
 from ._numeric import hessian_from_gradient
+from .deprecation import level_to_alpha, renamed_arguments
 from .distance import _long_table
 from .results import Results, Summary, axes_for
 from .study import Study
@@ -102,6 +103,11 @@ class OrdinalResults(Results):
     outcome: str | None
     level: float
     result_: Any = field(repr=False, default=None)
+
+    @property
+    def alpha(self) -> float:
+        """1 - coverage of the intervals."""
+        return 1 - self.level
 
     def _repr_fields(self) -> dict[str, Any]:
         return {"formula": self.formula, "outcome": self.outcome, "nobs": self.nobs, "groups": self.n_groups,
@@ -367,32 +373,35 @@ def _brant(y: np.ndarray, X: np.ndarray, names: list[str], levels: np.ndarray, g
     return po, cut_params
 
 
+@renamed_arguments(group="id")
 def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formula: str = "score ~ time",
-                group: str = "episode_id", score: str = "score", distr: Literal["logit", "probit"] = "logit",
-                cov_type: Literal["cluster", "robust", "nonrobust"] = "cluster", level: float = 0.95,
+                id: str = "episode_id", score: str = "score", distr: Literal["logit", "probit"] = "logit",
+                cov_type: Literal["cluster", "robust", "nonrobust"] = "cluster", alpha: float = 0.05,
                 check_proportional_odds: bool = True, include_follow_up: bool = False,
-                maxiter: int = 2000) -> OrdinalResults:
+                maxiter: int = 2000, level: float | None = None) -> OrdinalResults:
     """Fit a proportional-odds (cumulative logit) model of the stage on time and covariates.
 
     Parameters
     ----------
     data : Study or pandas.DataFrame
         A study (readings from :meth:`Study.long`), or any long table with the
-        ``group``, ``score`` and formula columns.
+        ``id``, ``score`` and formula columns.
     outcome : str, optional
         The outcome area (required for a study; filters a table with an ``outcome`` column).
     formula : str, default ``"score ~ time"``
         Patsy-style formula; the left side is the stage column. No intercept is
         estimated (the cut-points take its place). ``time`` is years since the
         episode started.
-    group : str, default ``"episode_id"``
-        Cluster of repeated readings for the robust standard errors.
+    id : str, default ``"episode_id"``
+        Cluster of repeated readings for the robust standard errors (``group=`` is its
+        deprecated name).
     score : str, default ``"score"``
         The stage column (whole stages 1–5; blank = no need, dropped).
     distr : {"logit", "probit"}
     cov_type : {"cluster", "robust", "nonrobust"}
-        Cluster-robust by ``group`` (default), heteroscedasticity-robust, or model-based.
-    level : float, default 0.95
+        Cluster-robust by ``id`` (default), heteroscedasticity-robust, or model-based.
+    alpha : float, default 0.05
+        1 - coverage of the confidence intervals (``level=`` is deprecated).
     check_proportional_odds : bool, default True
         Fit the per-cut binary logits and test equality of their coefficients.
     include_follow_up : bool, default False
@@ -417,6 +426,8 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
     >>> fit.params.index.tolist(), fit.thresholds.index.tolist()
     (['time'], ['1|2', '2|3', '3|4', '4|5'])
     """
+    level = 1 - level_to_alpha("fit_ordinal", level, alpha)
+    group = id
     OrderedModel = _model_class()
     if distr not in ("logit", "probit"):
         raise ValueError(f"distr must be 'logit' or 'probit', not {distr!r}")

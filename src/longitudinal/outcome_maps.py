@@ -793,8 +793,7 @@ class OutcomeMap:
         return "\n".join(lines)
 
     # --------------------------------------------------------------- rating
-    def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None,
-             _cache: dict | None = None) -> OutcomeMap:
+    def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None) -> OutcomeMap:
         """Rate every indicator-linked pathway step from the study.
 
         Parameters
@@ -827,7 +826,7 @@ class OutcomeMap:
         study = _MemoStudy.of(study)
         if area_name is not None:
             study = study.area(area_name)
-        cache = {} if _cache is None else _cache
+        cache: dict = {}
         out = copy.deepcopy(self)
         out.area = area_name or "Wales"
         rows = []

@@ -182,22 +182,10 @@ def _authority_reports(study: Study, year: int, seed: int) -> list[AnnualReport]
     Each slice holds what :meth:`Study.subset` gives the authority's own report: its episodes, their
     people and readings, and its spend. An authority whose data do not cover the year has no report.
     """
-    ep, rd, sp = study.episodes, study.readings, study.spend
-    ep_groups = dict(tuple(ep.groupby("local_authority", observed=True, sort=False)))
-    la_of = pd.Series(ep["local_authority"].to_numpy(), index=ep["episode_id"].to_numpy())
-    rd_groups = dict(tuple(rd.groupby(rd["episode_id"].map(la_of), observed=True, sort=False)))
-    sp_groups = dict(tuple(sp.groupby("local_authority", observed=True, sort=False)))
     out = []
-    for la in domain.LA_NAMES:
-        e = ep_groups.get(la)
-        if e is None or e.empty:
+    for la, part in study.by_area():
+        if la == WALES:
             continue
-        people = study.people[study.people["person_id"].isin(e["person_id"].unique())]
-        r = rd_groups.get(la, rd.iloc[:0])
-        s = sp_groups.get(la, sp.iloc[:0])
-        part = Study(people.reset_index(drop=True), e.reset_index(drop=True), r.reset_index(drop=True),
-                     s.reset_index(drop=True), truth=study.truth, source=study.source,
-                     metadata=dict(study.metadata))
         try:
             sub = AnnualReport(part, year, la, seed=seed)
         except ValueError:  # the year is outside its data: it has no report, so it publishes nothing
@@ -870,8 +858,8 @@ class AnnualReport:
         fe = fit.fixed_effects.reset_index()
         labels = {"Intercept": "Stage at the start of support", "time": "Change in stage per year of support"}
         fe["term"] = [labels.get(t, t) for t in fe["term"]]
-        fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p"]].round(
-            {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p": 4})
+        fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]].round(
+            {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p_value": 4})
         vc = fit.variance_components().reset_index().round({"estimate": 3})
         info = pd.DataFrame({"measure": ["Readings", "Episodes", "Episodes with a single reading", "Method",
                                          "Converged"],
@@ -893,7 +881,7 @@ class AnnualReport:
         tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
         pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        ax.fill_between(pred[fit.design.time], pred["lower"], pred["upper"], color=PALETTE[0], alpha=0.25,
+        ax.fill_between(pred[fit.design.time], pred["ci_lower"], pred["ci_upper"], color=PALETTE[0], alpha=0.25,
                         label="95% CI")
         ax.plot(pred[fit.design.time], pred["mean"], color=PALETTE[0], label="Mean trajectory")
         ax.set_ylim(1, 5)
@@ -963,7 +951,7 @@ class AnnualReport:
             model = pd.DataFrame({
                 "stage": [domain.SCALE_SHORT[int(k)] for k in soj["state"]],
                 "mean years in stage": soj["mean_years"].round(2),
-                "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["lower"], soj["upper"])],
+                "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["ci_lower"], soj["ci_upper"])],
                 "expected years to first reach stage 5": fp["mean_years"].round(2).to_numpy(),
             })
             tables.append(self._publish_table(
@@ -1320,7 +1308,7 @@ class AnnualReport:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = sroi.evaluate(path, self.study, year=self.year)
-                mc = res.monte_carlo(draws=draws, seed=self.seed, level=0.90)
+                mc = res.monte_carlo(draws=draws, seed=self.seed, alpha=0.10)
             self.sroi_result_ = res
         except (sroi.ImpactMapError, ValueError) as exc:
             self.sroi_result_ = None

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from . import domain
 from .io import RESOURCES, atomic_path
-from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
+from .report_sections import all_areas, area_name, area_slug, last_complete_year
 
 __all__ = [
     "AreaResult",
@@ -208,45 +208,9 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
 
 
 def _split_by_area(study, areas: Iterable[str]):
-    """Yield ``(area, slice)``: the same slices as ``Study.subset``, in one pass over the readings.
-
-    ``subset`` looks identifiers up per area; at national scale (11M readings,
-    23 areas) mapping each reading to its authority once is far cheaper.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from .study import Study
-
-    ep, rd, people = study.episodes, study.readings, study.people
-    ep_la = ep["local_authority"].astype(str).to_numpy()
-    # Each reading's episode row, through the categories (431k) rather than the values (11M).
-    rd_ep = rd["episode_id"].astype("category")
-    cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
-    pos = cat_pos[rd_ep.cat.codes.to_numpy()]
-    rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
-    order = np.argsort(rd_la, kind="stable")
-    sorted_la = rd_la[order]
-
-    def slim(df: pd.DataFrame) -> pd.DataFrame:
-        df = df.reset_index(drop=True)
-        for col in ("person_id", "episode_id", "provider_id"):
-            if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
-                df[col] = df[col].cat.remove_unused_categories()
-        return df
-
-    for a in areas:
-        name = area_name(a)
-        if name == WALES:
-            yield a, study
-            continue
-        e = ep[ep_la == name]
-        lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
-        r = rd.iloc[np.sort(order[lo:hi])]
-        p = people[people["person_id"].isin(e["person_id"].unique())]
-        sp = study.spend[study.spend["local_authority"] == name]
-        yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
-                       source=study.source, metadata=dict(study.metadata))
+    """Yield ``(area, slice)`` as given in ``areas``: :meth:`Study.by_area`, in one pass over the readings."""
+    areas = list(areas)
+    yield from zip(areas, (part for _, part in study.by_area([area_name(a) for a in areas])))
 
 
 def _auto_year(cache: Path) -> int:

@@ -9,11 +9,14 @@ A results class subclasses :class:`Results` and writes three methods:
   ci_upper, p_value`` where the result has them);
 - ``_repr_fields()`` returning the few facts for the one-line ``repr`` (never arrays).
 
-It then gets ``_repr_html_`` (the summary's HTML), ``__repr__`` (``<Name k=v ...>``) and
-``__str__`` (the summary's text). ``plot(ax=None)`` follows one rule (see :func:`axes_for`): it
-returns the matplotlib ``Axes`` it drew on, or for a figure of several panels a NumPy array of
-``Axes`` (pandas' ``subplots=True`` convention); never a ``Figure``, so a notebook draws each figure
-once (the inline backend shows the pyplot figure; an Axes' repr is one line of text).
+It then gets ``_repr_html_`` (the summary's HTML), ``__repr__`` (``<Name k=v ...>``),
+``__str__`` (the summary's text), and both spellings of every fitted attribute: ``fit.states_``
+and ``fit.states``, ``fit.fixed_effects`` and ``fit.fixed_effects_``.
+
+``plot(ax=None)`` follows one rule (see :func:`axes_for`): it returns the matplotlib ``Axes`` it
+drew on, or for a figure of several panels a NumPy array of ``Axes`` (pandas' ``subplots=True``
+convention); never a ``Figure``, so a notebook draws each figure once (the inline backend shows
+the pyplot figure; an Axes' repr is one line of text).
 
 >>> import pandas as pd
 >>> s = Summary("My model\\n  nobs: 3", {"Coefficients": pd.DataFrame({"estimate": [1.0]}, index=["x"])})
@@ -115,6 +118,17 @@ class Results:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+    def __getattr__(self, name: str):
+        # Fitted attributes answer to both spellings: ``fixed_effects`` and ``fixed_effects_`` (docs/api.md).
+        # Only called when the normal look-up fails; dunder names (pickle, copy) are never aliased.
+        if name.startswith("__") or not name:
+            raise AttributeError(name)
+        other = name[:-1] if name.endswith("_") else name + "_"
+        try:
+            return object.__getattribute__(self, other)
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
 
 def axes_for(ax=None, *, figsize: tuple[float, float] = (6.4, 4.2), **subplots):

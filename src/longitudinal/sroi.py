@@ -58,6 +58,7 @@ import yaml
 from scipy import optimize, stats
 
 from . import domain
+from .deprecation import level_to_alpha
 from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 from .results import Results, Summary
@@ -1458,8 +1459,11 @@ class SROIResult(Results):
                     out[(k, "quantity")] = None
         return out
 
-    def monte_carlo(self, draws: int = 10_000, seed: int = 0, level: float = 0.90) -> MonteCarloResult:
+    def monte_carlo(self, draws: int = 10_000, seed: int = 0, alpha: float = 0.10,
+                    level: float | None = None) -> MonteCarloResult:
         """Probabilistic sensitivity analysis: the SROI ratio's distribution.
+
+        ``alpha``: 1 - coverage of the interval of the ratio (``level=`` is deprecated).
 
         Every parameter of every outcome is drawn from its distribution (see
         :meth:`_distributions`; a map's ``distributions:`` entry overrides),
@@ -1474,6 +1478,7 @@ class SROIResult(Results):
         >>> bool(mc.interval[0] < mc.median < mc.interval[1])
         True
         """
+        level = 1 - level_to_alpha("monte_carlo", level, alpha)
         if draws < 1:
             raise ValueError(f"draws must be at least 1, not {draws}")
         rng = np.random.default_rng(seed)

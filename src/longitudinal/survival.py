@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from . import domain
+from .deprecation import renamed_arguments, with_old_columns
 from .results import Results, Summary, axes_for
 from .study import Study
 
@@ -678,9 +679,9 @@ class IndependenceResults(Results):
     cox : lifelines.CoxPHFitter or None
         The proportional-hazards model (event time at the interval midpoint).
     hazard_ratios : DataFrame
-        ``covariate, coef, se, hazard_ratio, ci_lower, ci_upper, p``.
+        ``covariate, estimate`` (log hazard ratio), ``std_error, hazard_ratio, ci_lower, ci_upper, p_value``.
     ph_test : DataFrame
-        Schoenfeld-residual test per covariate (``test_statistic, p``), rank time transform.
+        Schoenfeld-residual test per covariate (``test_statistic, p_value``), rank time transform.
     exclusions : DataFrame
         ``reason, n, description``: what was left out and why.
     """
@@ -711,7 +712,7 @@ class IndependenceResults(Results):
                       self.hazard_ratios.to_string(index=False), "",
                       "Proportional-hazards test (Schoenfeld residuals, rank time):",
                       self.ph_test.to_string(index=False)]
-            viol = self.ph_test.loc[self.ph_test["p"] < self.alpha, "covariate"].tolist()
+            viol = self.ph_test.loc[self.ph_test["p_value"] < self.alpha, "covariate"].tolist()
             lines.append("PH assumption: " + (f"no evidence against it at alpha={self.alpha:g}" if not viol else
                                               "violated for " + ", ".join(map(str, viol))
                                               + " (read those hazard ratios as time-averaged)"))
@@ -769,8 +770,9 @@ def _label(key: dict) -> str:
     return " / ".join(str(v) for v in key.values()) if key else "all"
 
 
+@renamed_arguments(study="data")
 def time_to_independence(
-    study: Study,
+    data: Study,
     outcome: str | Sequence[str] | None = None,
     *,
     stage: int = 5,
@@ -787,7 +789,7 @@ def time_to_independence(
 
     Parameters
     ----------
-    study : Study
+    data : Study
     outcome : str, list of str, "all" or None
         Outcome area(s). ``None`` or ``"all"``: every area, with ``outcome``
         added to the groups (curves are per area; the Cox model is stratified by area).
@@ -837,6 +839,7 @@ def time_to_independence(
     >>> r.survival_at.columns.tolist()[:3]
     ['months', 'survival', 'ci_lower']
     """
+    study = data
     if stage not in (2, 3, 4, 5):
         raise ValueError(f"stage must be one of 2, 3, 4, 5 (the Journey of Change scale), got {stage!r}")
     codes = _outcomes(outcome)
@@ -1107,15 +1110,17 @@ def _fit_cox(data, covariates, *, strata, alpha, min_level_events, penalizer):
     s = cph.summary
     lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
     hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
-    hr = pd.DataFrame({"covariate": s.index, "coef": s["coef"].to_numpy(), "se": s["se(coef)"].to_numpy(),
+    hr = pd.DataFrame({"covariate": s.index, "estimate": s["coef"].to_numpy(), "std_error": s["se(coef)"].to_numpy(),
                        "hazard_ratio": s["exp(coef)"].to_numpy(), "ci_lower": s[lo_col].to_numpy(),
-                       "ci_upper": s[hi_col].to_numpy(), "p": s["p"].to_numpy()})
+                       "ci_upper": s[hi_col].to_numpy(), "p_value": s["p"].to_numpy()})
+    hr = with_old_columns(hr, {"coef": "estimate", "se": "std_error", "p": "p_value"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         test = proportional_hazard_test(cph, df, time_transform="rank")
     ts = test.summary
     ph = pd.DataFrame({"covariate": [i[0] if isinstance(i, tuple) else i for i in ts.index],
-                       "test_statistic": ts["test_statistic"].to_numpy(), "p": ts["p"].to_numpy()})
+                       "test_statistic": ts["test_statistic"].to_numpy(), "p_value": ts["p"].to_numpy()})
+    ph = with_old_columns(ph, {"p": "p_value"})
     notes.append("Cox: event dated at the midpoint of (previous reading, reading that showed the stage]; "
                  "robust SEs clustered on person" + (f"; stratified by {strata}" if strata else ""))
     return cph, hr, ph, notes
@@ -1251,8 +1256,9 @@ class SustainedResults(Results):
         return ax
 
 
+@renamed_arguments(study="data")
 def sustained_outcomes(
-    study: Study,
+    data: Study,
     outcome: str | Sequence[str] | None = None,
     *,
     by: str | Sequence[str] = ("outcome", "lead_need"),
@@ -1269,7 +1275,7 @@ def sustained_outcomes(
 
     Parameters
     ----------
-    study : Study
+    data : Study
     outcome : str, list of str, "all" or None
         Outcome area(s); all when omitted.
     by : str or list of str, default ("outcome", "lead_need")
@@ -1315,6 +1321,7 @@ def sustained_outcomes(
     the third. Read the curves as an upper
     bound on drop-off, or use ``loss=2`` for a stricter definition.
     """
+    study = data
     codes = _outcomes(outcome)
     by = _check_columns(by, _GROUPABLE, "sustained_outcomes(by=...)")
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .deprecation import renamed_arguments, with_old_columns
 from .mixed import ConvergenceWarning, LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
 from .results import Results, Summary
 from .study import Study
@@ -227,7 +228,7 @@ class TrajectoryResults(Results):
     Attributes
     ----------
     fixed_effects : DataFrame
-        Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p,
+        Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p_value,
         ci_lower, ci_upper`` (Wald, normal reference, as statsmodels ``MixedLM``).
     cov_re : DataFrame
         Covariance of the random effects (intercept, slope, ...), in score units. Their SDs and
@@ -293,9 +294,10 @@ class TrajectoryResults(Results):
         zq = stats.norm.ppf(1 - alpha / 2)
         z = fit.beta / se
         self.fixed_effects = pd.DataFrame({
-            "estimate": fit.beta, "std_error": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+            "estimate": fit.beta, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
             "ci_lower": fit.beta - zq * se, "ci_upper": fit.beta + zq * se,
         }, index=pd.Index(design.fixed_names, name="term"))
+        self.fixed_effects = with_old_columns(self.fixed_effects, {"p": "p_value"})
         self.cov_fixed = pd.DataFrame(fit.cov_beta, index=design.fixed_names, columns=design.fixed_names)
         self.cov_re = pd.DataFrame(fit.cov_re, index=design.random_names, columns=design.random_names)
         gi = pd.Index(groups, name=design.group)
@@ -399,7 +401,7 @@ class TrajectoryResults(Results):
         for k, v in (("method", self.method), ("engine", self.engine), ("nobs", self.nobs),
                      ("ngroups", self.ngroups), ("converged", self.converged), ("loglik", self.loglik)):
             out[k] = v
-        cols = ["outcome", "component", "term", "estimate", "std_error", "z", "p", "ci_lower", "ci_upper",
+        cols = ["outcome", "component", "term", "estimate", "std_error", "z", "p_value", "ci_lower", "ci_upper",
                 "method", "engine", "nobs", "ngroups", "converged", "loglik"]
         return out[cols]
 
@@ -415,7 +417,7 @@ class TrajectoryResults(Results):
         -------
         DataFrame
             One row per model with ``loglik, k, aic, bic`` and, on the larger model's row,
-            ``chi2, df, p``.
+            ``chi2, df, p_value``.
         """
         if self.nobs != other.nobs:
             raise ValueError(f"models fitted to different readings ({self.nobs:,} vs {other.nobs:,}) "
@@ -437,8 +439,8 @@ class TrajectoryResults(Results):
         out = pd.DataFrame(rows).set_index("model")
         out["chi2"] = [np.nan, chi2]
         out["df"] = [np.nan, df]
-        out["p"] = [np.nan, float(stats.chi2.sf(chi2, df))]
-        return out
+        out["p_value"] = [np.nan, float(stats.chi2.sf(chi2, df))]
+        return with_old_columns(out, {"p": "p_value"})
 
     def summary(self) -> Summary:
         """A statsmodels-style text summary (renders as tables in a notebook)."""
@@ -517,7 +519,7 @@ class TrajectoryResults(Results):
         Returns
         -------
         DataFrame
-            ``new_data``'s rows with ``mean, std_error, lower, upper`` added.
+            ``new_data``'s rows with ``mean, std_error, ci_lower, ci_upper`` added.
         """
         if interval not in ("confidence", "prediction"):
             raise ValueError(f"interval must be 'confidence' or 'prediction', not {interval!r}")
@@ -538,8 +540,8 @@ class TrajectoryResults(Results):
         zq = stats.norm.ppf(1 - a / 2)
         out = new_data.copy()
         out["mean"], out["std_error"] = mean, se
-        out["lower"], out["upper"] = mean - zq * se, mean + zq * se
-        return out
+        out["ci_lower"], out["ci_upper"] = mean - zq * se, mean + zq * se
+        return with_old_columns(out, {"lower": "ci_lower", "upper": "ci_upper"})
 
     def fitted(self) -> pd.DataFrame:
         """Per-reading fitted values: population (``X beta``) and episode-specific (``+ Z b_i``)."""
@@ -601,7 +603,7 @@ class TrajectoryResults(Results):
             xbar = self._design_rows(f)[0].mean(axis=0)
             m, se = float(xbar @ beta), float(np.sqrt(xbar @ cov @ xbar))
             rows.append((t, m, se, m - zq * se, m + zq * se))
-        return pd.DataFrame(rows, columns=[d.time, "mean", "std_error", "lower", "upper"])
+        return pd.DataFrame(rows, columns=[d.time, "mean", "std_error", "ci_lower", "ci_upper"])
 
     def plot(self, kind: str = "spaghetti", ax=None, **kwargs):
         """Draw a standard figure: ``"spaghetti"`` (see :meth:`plot_spaghetti`) or
@@ -640,7 +642,7 @@ class TrajectoryResults(Results):
         t = self._frame[d.time]
         grid = np.linspace(max(t.min(), 0.0), np.quantile(t, 0.98), 30)
         mm = self._marginal_mean(grid, seed=seed)
-        ax.fill_between(mm[d.time], mm["lower"], mm["upper"], color="C0", alpha=0.25,
+        ax.fill_between(mm[d.time], mm["ci_lower"], mm["ci_upper"], color="C0", alpha=0.25,
                         label=f"{100 * (1 - self.alpha):.0f}% CI")
         ax.plot(mm[d.time], mm["mean"], color="C0", lw=2.5, label="fitted mean")
         ax.set_xlabel("years since the start of support" if d.time == "time" else d.time)
@@ -733,8 +735,9 @@ def _poly(t: np.ndarray, k: int) -> np.ndarray:
 
 
 # -------------------------------------------------------------------- fit
+@renamed_arguments(group="id")
 def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | None = None, *,
-                     group: str = "episode_id", time: str = "time", score: str = "score",
+                     id: str = "episode_id", time: str = "time", score: str = "score",
                      formula: str | None = None, random: str | None = None, reml: bool = True,
                      engine: str = "fast", quadratic: bool = False,
                      score_range: tuple[float, float] | None = (1, 5), include_follow_up: bool = False,
@@ -750,8 +753,9 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     outcome : str, list of str or "all", optional
         Outcome area code. With a study, ``"all"`` or a list fits each area and returns one
         tidy DataFrame (see :meth:`TrajectoryResults.tidy`) instead of a results object.
-    group, time, score : str
-        Column names: the grouping factor (episode), years since the start, the score.
+    id, time, score : str
+        Column names: the unit with a random effect (the episode by default; an area or provider
+        works too), years since the start, the score. ``group=`` is the deprecated name of ``id=``.
     formula : str, optional
         Fixed effects, patsy syntax, e.g. ``"score ~ time * service_type + lead_need"``; the left
         side may be left out. Default ``score ~ time`` (``+ I(time ** 2)`` with ``quadratic``).
@@ -869,7 +873,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         tables = []
         for code in codes:
             try:
-                res = fit_trajectories(data, code, group=group, time=time, score=score, formula=formula,
+                res = fit_trajectories(data, code, id=id, time=time, score=score, formula=formula,
                                        random=random, reml=reml, engine=engine, quadratic=quadratic,
                                        score_range=score_range, include_follow_up=include_follow_up,
                                        alpha=alpha, warn=warn, maxiter=maxiter, keep_baseline=keep_baseline,
@@ -884,6 +888,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             raise ValueError(f"none of the outcomes {codes} has readings to model")
         return pd.concat(tables, ignore_index=True)
 
+    group = id  # the fitting code's name for the unit
     df, code = _long_frame(data, outcome, include_follow_up)
     lhs, rhs = _rhs(formula) if formula is not None else (None, None)
     if lhs is not None and lhs != score:
@@ -891,7 +896,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             raise ValueError(f"formula {formula!r}: response {lhs!r} is not a column of the data; "
                              f"columns are: {', '.join(map(str, df.columns))}")
         score = lhs  # the formula's response wins over the score= default
-    _check_columns(df, {"group": group, "time": time, "score": score})
+    _check_columns(df, {"id": group, "time": time, "score": score})
 
     # ---- the fitting frame: numeric score/time, blanks out, order by group
     y_all = _numeric(df, score, "score")

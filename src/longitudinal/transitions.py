@@ -25,7 +25,7 @@ Examples
 >>> Q = [[-0.6, 0.6, 0, 0, 0], [0.2, -0.8, 0.6, 0, 0], [0, 0.2, -0.7, 0.5, 0],
 ...      [0, 0, 0.2, -0.6, 0.4], [0, 0, 0, 0.3, -0.3]]
 >>> panel = lg.transitions.simulate_panel(Q, n=400, seed=1)
->>> fit = lg.fit_transitions(panel, id="id", time="time", state="state")
+>>> fit = lg.fit_transitions(panel, id="id", time="time", score="state")
 >>> bool(fit.converged)
 True
 >>> fit.Q.shape
@@ -47,6 +47,7 @@ import scipy.linalg
 from scipy import optimize, stats
 
 from . import domain, msm
+from .deprecation import RenamedKeys, renamed_arguments, with_old_columns
 from .results import Results, Summary
 from .study import Study
 
@@ -54,6 +55,8 @@ __all__ = ["fit_transitions", "TransitionsResults", "simulate_panel", "default_a
 
 _DAY = 1 / 365.25
 _MAX_LISTED = 10
+# Result columns renamed to the one vocabulary (docs/api.md); the old names work for one release.
+_OLD_CI_NAMES = {"lower": "ci_lower", "upper": "ci_upper", "std_err": "std_error"}
 
 
 # ------------------------------------------------------------------ helpers
@@ -321,8 +324,9 @@ def _crude_init(r, s, dt, exact, frm, to, K):
     return np.log(np.clip(q, 1e-3, 50.0))
 
 
+@renamed_arguments(state="score")
 def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, id: str = "episode_id",
-                    time: str = "time", state: str = "score", allowed: Any = None,
+                    time: str = "time", score: str = "score", allowed: Any = None,
                     covariates: Sequence[str] | Mapping[str, Any] | None = None, absorbing: Any = None,
                     exact_absorbing: bool = True, states: Sequence[Any] | None = None,
                     reference: Mapping[str, Any] | None = None, include_follow_up: bool = False,
@@ -338,8 +342,9 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         one row per reading.
     outcome : str, optional
         Outcome area code (or name) when ``data`` is a Study.
-    id, time, state : str
-        Columns naming the episode (or person), the time in years and the state.
+    id, time, score : str
+        Columns naming the episode (or person), the time in years and the state (the Journey of
+        Change stage, or any state label). ``state=`` is the deprecated name of ``score=``.
     allowed : array-like or DataFrame (K x K), optional
         Which instantaneous transitions are possible (truthy off the diagonal).
         Default: adjacent stages forward and back (see :func:`default_allowed`),
@@ -422,7 +427,7 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
             if len(add_abs) > 1:
                 raise ValueError("a Study gives one 'left support' absorbing state; got "
                                  f"{add_abs}")
-            df = _add_end_of_support(df, add_abs[0], id=id, time=time, state=state,
+            df = _add_end_of_support(df, add_abs[0], id=id, time=time, state=score,
                                      covariates=covariates)
     elif isinstance(data, pd.DataFrame):
         if outcome is not None:
@@ -464,7 +469,7 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     if not Aarr.any():
         raise ValueError("the allowed matrix allows no transition")
 
-    prep, enc, report = _prepare(df, id=id, time=time, state=state, states=states,
+    prep, enc, report = _prepare(df, id=id, time=time, state=score, states=states,
                                  absorbing=absorbing_list, exact_absorbing=exact_absorbing,
                                  allowed=Aarr, covariates=covariates, reference=reference or {},
                                  time_resolution=time_resolution, duplicate_times=duplicate_times)
@@ -639,7 +644,9 @@ class TransitionsResults(Results):
     # ------------------------------------------------------------ basics
     @property
     def AIC(self) -> float:
-        """Akaike information criterion (alias of ``aic``)."""
+        """Deprecated spelling of ``aic``."""
+        warnings.warn("TransitionsResults.AIC is deprecated: use .aic (longitudinal's vocabulary, docs/api.md)",
+                      DeprecationWarning, stacklevel=2)
         return self.aic
 
     @property
@@ -685,22 +692,40 @@ class TransitionsResults(Results):
 
         Returns
         -------
-        dict with DataFrames ``estimate``, ``lower``, ``upper``, ``std_err``
-            Off-diagonal limits are ``exp(log q +- z se)``; diagonal limits
-            are left empty (they are minus the row sums).
+        dict with DataFrames ``estimate``, ``ci_lower``, ``ci_upper``, ``std_error``
+            Off-diagonal limits are ``exp(log q +- z se)``. The diagonal is minus the total
+            rate out of the state, ``-sum_s q[r->s]``: its standard error is by the delta method
+            and its limits are formed on the log scale of the total, ``-exp(log q_r. -+ z se)``,
+            so they stay negative (msm's ``qmatrix.msm`` gives diagonal limits too). Rows of
+            absorbing states are 0 with no interval.
         """
         lq, J = self._logq(covariates)
-        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", J, self._cov, J), 0, None))
+        covlq = J @ self._cov @ J.T
+        se = np.sqrt(np.clip(np.diag(covlq), 0, None))
         est = self._Qarr(lq)
+        q = np.exp(lq)
         out = {"estimate": self._frame(est)}
         with np.errstate(over="ignore"):
-            lims = [("lower", np.exp(lq - self._z * se)), ("upper", np.exp(lq + self._z * se)),
-                    ("std_err", np.exp(lq) * se)]
+            lims = [("ci_lower", np.exp(lq - self._z * se)), ("ci_upper", np.exp(lq + self._z * se)),
+                    ("std_error", q * se)]
+        diag = {k: np.full(self.K, np.nan) for k in ("ci_lower", "ci_upper", "std_error")}
+        for r in range(self.K):
+            out_r = self._frm == r
+            if not out_r.any():
+                continue
+            lam = q[out_r].sum()
+            g = np.where(out_r, q, 0.0)  # d lam / d log q
+            se_lam = float(np.sqrt(max(g @ covlq @ g, 0.0)))
+            with np.errstate(over="ignore"):
+                diag["ci_lower"][r] = -lam * np.exp(self._z * se_lam / lam)
+                diag["ci_upper"][r] = -lam * np.exp(-self._z * se_lam / lam)
+            diag["std_error"][r] = se_lam
         for name, val in lims:
             m = np.full((self.K, self.K), np.nan)
             m[self._frm, self._to] = val
+            np.fill_diagonal(m, diag[name])
             out[name] = self._frame(m)
-        return out
+        return RenamedKeys(out, {"lower": "ci_lower", "upper": "ci_upper", "std_err": "std_error"})
 
     @property
     def Q(self) -> pd.DataFrame:
@@ -710,26 +735,30 @@ class TransitionsResults(Results):
     @property
     def Q_lower(self) -> pd.DataFrame:
         """Lower confidence limits of the baseline intensities."""
-        return self.qmatrix()["lower"]
+        return self.qmatrix()["ci_lower"]
 
     @property
     def Q_upper(self) -> pd.DataFrame:
         """Upper confidence limits of the baseline intensities."""
-        return self.qmatrix()["upper"]
+        return self.qmatrix()["ci_upper"]
 
     @property
     def intensities(self) -> pd.DataFrame:
-        """Tidy table of baseline intensities: from, to, estimate, std_err, lower, upper."""
+        """Tidy table of baseline intensities: from, to, estimate, std_error, ci_lower, ci_upper."""
         q = self.qmatrix()
         rows = []
         for a, b in zip(self._frm, self._to):
             rows.append({"from": self.states_[a], "to": self.states_[b],
                          **{k: float(v.iat[a, b]) for k, v in q.items()}})
-        return pd.DataFrame(rows)[["from", "to", "estimate", "std_err", "lower", "upper"]]
+        return with_old_columns(pd.DataFrame(rows)[["from", "to", "estimate", "std_error", "ci_lower", "ci_upper"]],
+                                _OLD_CI_NAMES)
 
     @property
     def hazard_ratios(self) -> pd.DataFrame:
-        """Hazard ratios of the covariates on each intensity, with CIs and Wald p-values."""
+        """Hazard ratios of the covariates on each intensity, with CIs and Wald p-values.
+
+        Columns ``covariate, from, to, hazard_ratio, ci_lower, ci_upper`` (the ratio's limits),
+        ``estimate, std_error, z, p_value`` (the log hazard ratio)."""
         nq = len(self._frm)
         rows = []
         for j, name in enumerate(self._enc.names):
@@ -743,11 +772,13 @@ class TransitionsResults(Results):
                 with np.errstate(over="ignore"):
                     lo, hi = np.exp(b - self._z * se), np.exp(b + self._z * se)
                 rows.append({"covariate": name, "from": self.states_[self._frm[i]],
-                             "to": self.states_[self._to[i]], "hr": float(np.exp(b)),
-                             "lower": float(lo), "upper": float(hi), "coef": float(b),
-                             "std_err": se, "z": z, "p_value": float(2 * stats.norm.sf(abs(z)))})
-        return pd.DataFrame(rows, columns=["covariate", "from", "to", "hr", "lower", "upper", "coef",
-                                           "std_err", "z", "p_value"])
+                             "to": self.states_[self._to[i]], "hazard_ratio": float(np.exp(b)),
+                             "ci_lower": float(lo), "ci_upper": float(hi), "estimate": float(b),
+                             "std_error": se, "z": z, "p_value": float(2 * stats.norm.sf(abs(z)))})
+        cols = ["covariate", "from", "to", "hazard_ratio", "ci_lower", "ci_upper", "estimate", "std_error", "z",
+                "p_value"]
+        return with_old_columns(pd.DataFrame(rows, columns=cols),
+                                {**_OLD_CI_NAMES, "hr": "hazard_ratio", "coef": "estimate"})
 
     # ------------------------------------------------------------ probabilities
     def P(self, t: float, covariates: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -758,7 +789,7 @@ class TransitionsResults(Results):
         >>> import longitudinal as lg
         >>> panel = lg.transitions.simulate_panel(
         ...     [[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
-        >>> fit = lg.fit_transitions(panel, id="id", time="time", state="state", states=[1, 2, 3])
+        >>> fit = lg.fit_transitions(panel, id="id", time="time", score="state", states=[1, 2, 3])
         >>> fit.P(0.0).values.diagonal().tolist()
         [1.0, 1.0, 1.0]
         """
@@ -775,7 +806,7 @@ class TransitionsResults(Results):
     def transition_probabilities(self, times: Sequence[float] | None = None,
                                  covariates: Mapping[str, Any] | None = None, *, ci: bool = False,
                                  n_sim: int = 500, seed: int = 0) -> pd.DataFrame:
-        """Tidy ``P(t)`` over times: time, from, to, probability (and lower, upper).
+        """Tidy ``P(t)`` over times: time, from, to, probability (and ci_lower, ci_upper).
 
         Confidence limits (``ci=True``) are percentiles of ``P(t)`` over ``n_sim``
         parameter draws from the asymptotic normal distribution (as msm's
@@ -797,8 +828,9 @@ class TransitionsResults(Results):
             Qd = self._Qarr(draws)
             Pd = msm.pmatrix(Qd, times)
             lo, hi = np.quantile(Pd, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
-            out["lower"] = lo.ravel()
-            out["upper"] = hi.ravel()
+            out["ci_lower"] = lo.ravel()
+            out["ci_upper"] = hi.ravel()
+            return with_old_columns(out, _OLD_CI_NAMES)
         return out
 
     def _default_times(self) -> np.ndarray:
@@ -825,10 +857,10 @@ class TransitionsResults(Results):
             se_log = float(np.sqrt(max(grad @ covlq @ grad, 0)))
             est = 1 / lam
             with np.errstate(over="ignore"):
-                rows.append({"state": s, "mean_years": est, "std_err": est * se_log,
-                             "lower": est * np.exp(-self._z * se_log),
-                             "upper": est * np.exp(self._z * se_log)})
-        return pd.DataFrame(rows).set_index("state")
+                rows.append({"state": s, "mean_years": est, "std_error": est * se_log,
+                             "ci_lower": est * np.exp(-self._z * se_log),
+                             "ci_upper": est * np.exp(self._z * se_log)})
+        return with_old_columns(pd.DataFrame(rows).set_index("state"), _OLD_CI_NAMES)
 
     def _passage(self, lq, target_idx, exclude_absorbing=False):
         """(expected first-passage time, probability of ever reaching) per state."""
@@ -884,7 +916,7 @@ class TransitionsResults(Results):
         --------
         >>> import longitudinal as lg
         >>> panel = lg.transitions.simulate_panel([[-1.0, 1.0], [0.5, -0.5]], n=300, seed=4)
-        >>> fit = lg.fit_transitions(panel, id="id", time="time", state="state", states=[1, 2])
+        >>> fit = lg.fit_transitions(panel, id="id", time="time", score="state", states=[1, 2])
         >>> fp = fit.first_passage(to=2)
         >>> bool(abs(fp.loc[1, "mean_years"] - 1 / fit.Q.loc[1, 2]) < 1e-9)
         True
@@ -911,13 +943,13 @@ class TransitionsResults(Results):
             G[fin, j] = (np.log(mp[fin]) - np.log(mm[fin])) / 2e-6
         se_log = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", G, covlq, G), 0, None))
         mf = np.where(fin, m, np.nan)
-        df = pd.DataFrame({"prob_reach": h, "mean_years": m, "std_err": mf * se_log,
-                           "lower": mf * np.exp(-self._z * se_log),
-                           "upper": mf * np.exp(self._z * se_log)},
+        df = pd.DataFrame({"prob_reach": h, "mean_years": m, "std_error": mf * se_log,
+                           "ci_lower": mf * np.exp(-self._z * se_log),
+                           "ci_upper": mf * np.exp(self._z * se_log)},
                           index=pd.Index(self.states_, name="from"))
-        df.loc[[self.states_[i] for i in tidx], ["std_err", "lower", "upper"]] = 0.0
+        df.loc[[self.states_[i] for i in tidx], ["std_error", "ci_lower", "ci_upper"]] = 0.0
         keep = [s for s in self.states_ if s not in self.absorbing_ or s in targets]
-        return df.loc[keep]
+        return with_old_columns(df.loc[keep], _OLD_CI_NAMES)
 
     def prevalence(self, times: Sequence[float] | None = None) -> pd.DataFrame:
         """Observed against expected numbers in each state over time (goodness of fit).
@@ -989,8 +1021,8 @@ class TransitionsResults(Results):
         >>> rng = np.random.default_rng(0)
         >>> cov = pd.DataFrame({"x": rng.integers(0, 2, 400).astype(float)})
         >>> d = lg.transitions.simulate_panel([[-1, 1], [0.5, -0.5]], n=400, covariates=cov, seed=1)
-        >>> big = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2], covariates=["x"])
-        >>> small = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2])
+        >>> big = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], covariates=["x"])
+        >>> small = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2])
         >>> big.lrtest(small)["df"]
         2
         """
@@ -1033,7 +1065,8 @@ class TransitionsResults(Results):
         if self._enc.names:
             refs = ", ".join(f"{c}={lev[0]}" for c, lev in self._enc.levels.items())
             lines += ["", f"Hazard ratios (reference: {refs or 'numeric covariates at 0'})",
-                      self.hazard_ratios[["covariate", "from", "to", "hr", "lower", "upper", "p_value"]]
+                      self.hazard_ratios[["covariate", "from", "to", "hazard_ratio", "ci_lower", "ci_upper",
+                                          "p_value"]]
                       .to_string(index=False, float_format=lambda v: f"{v:.3f}")]
         lines += ["", "Mean sojourn time (years)",
                   self.sojourn().to_string(float_format=lambda v: f"{v:.3f}")]
@@ -1085,7 +1118,7 @@ class TransitionsResults(Results):
                 line = sub[sub["to"] == b]
                 h, = ax.plot(line["time"], line["probability"], label=f"to {b}")
                 if ci:
-                    ax.fill_between(line["time"], line["lower"], line["upper"], alpha=0.15,
+                    ax.fill_between(line["time"], line["ci_lower"], line["ci_upper"], alpha=0.15,
                                     color=h.get_color(), linewidth=0)
             ax.set_title(f"from {a}")
             ax.set_xlabel("years")
