@@ -127,7 +127,8 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
 
     ids → ``category`` (memory at national scale), codes → ordered-category
     dtypes of :func:`category_dtypes`, dates → ``datetime64[ns]``, score →
-    nullable ``Int8``, years → ``int32``, money → ``float64``.
+    nullable ``Int8``, years → ``int32``, money → ``float64``. Columns already in their dtype are
+    taken as they are, not copied: the result may share them with ``df`` (which callers discard).
     """
     spec = TABLES[table]
     cats = category_dtypes(lead_needs)
@@ -146,17 +147,19 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
             # category lists: a reloaded file must give the canonical order (it sets model reference levels).
             out[col.name] = _as_categories(s, dtype, table, col.name)
         elif col.kind == "date":
-            out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
+            out[col.name] = s if s.dtype == "datetime64[ns]" else pd.to_datetime(s).astype("datetime64[ns]")
         elif col.kind == "score":
-            out[col.name] = pd.to_numeric(s).astype("Int8")
+            out[col.name] = s if s.dtype == "Int8" else pd.to_numeric(s).astype("Int8")
         elif col.kind == "int":
-            out[col.name] = pd.to_numeric(s).astype("int32")
+            out[col.name] = s if s.dtype == "int32" else pd.to_numeric(s).astype("int32")
         elif col.kind == "money":
             out[col.name] = pd.to_numeric(s).astype("float64")
     extra_cols = [c for c in df.columns if c not in out]
-    result = pd.DataFrame(out, index=df.index)
+    result = pd.DataFrame(out, index=df.index, copy=False)  # columns are fresh or the caller's own
     for c in extra_cols:
         result[c] = df[c]
+    if isinstance(result.index, pd.RangeIndex) and result.index.start == 0 and result.index.step == 1:
+        return result
     return result.reset_index(drop=True)
 
 

@@ -115,7 +115,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
         strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
         table = pq.read_table(path, read_dictionary=strings)
-        return table.to_pandas(date_as_object=False, types_mapper=_NULLABLE_INTS.get)
+        # One dictionary per column (pandas otherwise builds and merges a categorical per row group) and
+        # dates as ns timestamps (their final dtype): pandas then gets each column once, in its final form.
+        if table.num_columns and table.column(0).num_chunks > 1:
+            table = table.unify_dictionaries()
+        dates = [i for i, f in enumerate(table.schema) if pa.types.is_date(f.type)]
+        for i in dates:
+            table = table.set_column(i, table.schema[i].name, table.column(i).cast(pa.timestamp("ns")))
+        return table.to_pandas(types_mapper=_NULLABLE_INTS.get, split_blocks=True, self_destruct=True)
     if path.suffix == ".csv":
         table = pacsv.read_csv(
             path,

@@ -27,6 +27,8 @@ STORE_MARKER = "ingest_report.json"
 TRUTH_FILE = "truth.json"
 
 _DAYS_PER_YEAR = 365.25
+# Selections of Study.long() kept besides the whole table (each outcome area is one).
+_LONG_SELECTIONS_KEPT = 24
 
 
 @dataclass
@@ -51,6 +53,13 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Study.long() tables, built once and shared (see long()); never pickled or compared.
+    _long_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_long_cache"] = {}
+        return state
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
@@ -94,16 +103,45 @@ class Study:
             start_date, end_date, end_reason``, the person's ``sex``, ``age``
             (at the episode's start) and ``age_band``, and the reading's
             ``financial_year``. Sorted by episode, outcome and date.
+
+        Notes
+        -----
+        The table of all readings is built once per study and each selection of it once; every
+        call returns a new DataFrame over the same, shared columns. Adding or replacing columns
+        of it is safe; never change its values in place (``long.loc[...] = ...``): take
+        ``.copy()`` first. Replacing one of the study's tables (``study.readings = ...``) starts
+        afresh; changing a table in place does not, so don't.
         """
-        r = self.readings
+        codes = None
         if outcome is not None:
             codes = [outcome] if isinstance(outcome, str) else list(outcome)
-            codes = [domain.outcome_code(c) for c in codes]
-            r = r[r["outcome"].isin(codes)]
-        if scored_only:
-            r = r[r["score"].notna()]
-        if not include_follow_up:
-            r = r[r["reading_type"] != "follow_up"]
+            codes = tuple(sorted({domain.outcome_code(c) for c in codes}))
+        cache = self._long_cache
+        tables = (id(self.people), id(self.episodes), id(self.readings))
+        if cache.get("tables") != tables:
+            cache.clear()
+            cache["tables"] = tables
+        key = (codes, scored_only, include_follow_up)
+        if key not in cache:
+            if "all" not in cache:
+                cache["all"] = self._long_all()
+            out = cache["all"]
+            keep = np.ones(len(out), dtype=bool)
+            if codes is not None:
+                keep &= out["outcome"].isin(codes).to_numpy()
+            if scored_only:
+                keep &= out["score"].notna().to_numpy()
+            if not include_follow_up:
+                keep &= (out["reading_type"] != "follow_up").to_numpy()
+            cache[key] = out if keep.all() else out[keep].reset_index(drop=True)
+            selections = [k for k in cache if isinstance(k, tuple) and k != key]
+            for old in selections[:-_LONG_SELECTIONS_KEPT]:  # keep memory bounded at national scale
+                del cache[old]
+        return cache[key].copy(deep=False)
+
+    def _long_all(self) -> pd.DataFrame:
+        """Every reading joined to its episode and person (what :meth:`long` selects from)."""
+        r = self.readings
         ep = self.episodes.drop(columns=["person_id"])
         out = r.merge(ep, on="episode_id", how="left", validate="many_to_one")
         out = out.merge(self.people, on="person_id", how="left", validate="many_to_one")
