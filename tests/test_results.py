@@ -102,4 +102,4 @@ def test_fitted_attributes_answer_to_both_spellings(fits):
     assert fits["trajectories"].fixed_effects_ is fits["trajectories"].fixed_effects
     assert fits["groups"].k == fits["groups"].k_
     with pytest.raises(AttributeError, match="no attribute 'nothing_'"):
-        fits["ordinal"].nothing_
+        _ = fits["ordinal"].nothing_

@@ -10,7 +10,7 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import disclosure, domain, outcome_maps, prices, reports, rubric, sroi, survival, transitions
+from . import disclosure, domain, errors, outcome_maps, prices, reports, rubric, sroi, survival, transitions
 from .distance import (
     SingleReadingWarning,
     distance_travelled,
@@ -20,6 +20,7 @@ from .distance import (
     stage_distribution,
     transition_matrix,
 )
+from .errors import ConvergenceWarning, InputError, LongitudinalError, LongitudinalWarning
 from .groups import TrajectoryGroupsResults, fit_trajectory_groups
 from .ingest import IngestReport, ingest
 from .ordinal import OrdinalResults, fit_ordinal
@@ -38,6 +39,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["Study", "domain", "load", "simulate", "__version__"]
+__all__ += ["errors", "LongitudinalError", "InputError", "LongitudinalWarning", "ConvergenceWarning"]
 __all__ += ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
 __all__ += ["ingest", "IngestReport"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",

@@ -57,6 +57,7 @@ from scipy import stats
 
 from . import domain
 from .deprecation import level_to_alpha, renamed_arguments
+from .errors import LongitudinalWarning
 from .study import Study
 
 __all__ = [
@@ -80,7 +81,7 @@ STAGES = (1, 2, 3, 4, 5)
 _N_OUT = len(domain.OUTCOME_CODES)
 
 
-class SingleReadingWarning(UserWarning):
+class SingleReadingWarning(LongitudinalWarning):
     """Episodes with a single reading in an area were left out of a change measure."""
 
 

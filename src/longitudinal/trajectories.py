@@ -33,7 +33,8 @@ from scipy import stats
 
 from . import domain
 from .deprecation import renamed_arguments, with_old_columns
-from .mixed import ConvergenceWarning, LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
+from .errors import ConvergenceWarning, LongitudinalWarning
+from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
 from .results import Results, Summary
 from .study import Study
 
@@ -42,7 +43,7 @@ __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
 ENGINES = ("fast", "statsmodels")
 
 
-class TrajectoryWarning(UserWarning):
+class TrajectoryWarning(LongitudinalWarning):
     """Something about the data or the fit that the user should know and can act on."""
 
 
