@@ -530,3 +530,19 @@ def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(
     c = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.by_year(), c.by_year(), check_exact=True)
+
+
+def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
+    """The fast lifelines subclasses are used only on the releases they were checked against."""
+    import lifelines
+    from lifelines import AalenJohansenFitter, CoxPHFitter
+
+    from longitudinal import survival
+    from longitudinal.errors import LongitudinalWarning
+
+    assert survival._fast_cox_class() is not CoxPHFitter  # this release is a tested one
+    monkeypatch.setattr(lifelines, "__version__", "9.1.0")
+    with pytest.warns(LongitudinalWarning, match="lifelines 9.1.0 is not a release"):
+        assert survival._fast_cox_class() is CoxPHFitter
+    with pytest.warns(LongitudinalWarning, match="same results, slower"):
+        assert survival._fast_aalen_johansen_class() is AalenJohansenFitter

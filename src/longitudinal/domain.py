@@ -31,6 +31,8 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
+
 __all__ = [
     "Outcome",
     "OUTCOMES",
@@ -190,6 +192,17 @@ for _alias, _name in {
     _LA_ALIASES[_fold(_alias)] = _name
 
 
+class UnknownLabelError(InputError, KeyError):
+    """A label (authority, lead need, service type, outcome area) that is none of the accepted ones.
+
+    An :class:`~longitudinal.errors.InputError` (with ``value`` and ``expected``) and, as the
+    look-ups always raised, a ``KeyError``.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return Exception.__str__(self)
+
+
 def resolve_label(value: object, aliases: dict[str, str], what: str, accepted: Iterable[str]) -> str:
     """The canonical value of ``value`` by its folded alias, or a KeyError with a did-you-mean.
 
@@ -201,7 +214,8 @@ def resolve_label(value: object, aliases: dict[str, str], what: str, accepted: I
         return aliases[key]
     close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
     hint = f" (did you mean {aliases[close[0]]!r}?)" if close else ""
-    raise KeyError(f"{value!r} is not {what}{hint}; expected one of: " + ", ".join(accepted))
+    expected = ", ".join(accepted)
+    raise UnknownLabelError(f"{value!r} is not {what}{hint}; expected one of: {expected}", expected=None)
 
 
 def local_authority(name: str) -> str:

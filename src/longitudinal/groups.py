@@ -50,7 +50,7 @@ from scipy.special import softmax
 from . import domain
 from ._numeric import hessian_from_gradient
 from .deprecation import level_to_alpha, renamed_arguments
-from .distance import GROUP_COLUMNS, _codes, _long_table
+from .distance import GROUP_COLUMNS, integer_codes, readings_table
 from .results import Results, Summary, axes_for
 from .study import Study
 
@@ -481,7 +481,7 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     if isinstance(data, Study) and outcome is None:
         raise ValueError("trajectory groups are fitted per outcome area: pass outcome= one of "
                          + ", ".join(domain.OUTCOME_CODES))
-    long = _long_table(data, outcome, need=[time], score=score, group=group, integer=False,
+    long = readings_table(data, outcome, need=[time], score=score, group=group, integer=False,
                        include_follow_up=include_follow_up, order=time)
     if "outcome" in long.columns and long["outcome"].astype(str).nunique() > 1:
         raise ValueError("the data hold several outcome areas; fit one at a time (pass outcome=)")
@@ -492,7 +492,7 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
         raise ValueError(f"column {time!r}: {int((t < 0).sum())} reading(s) before their episode started "
                          f"(time < 0), e.g. row {int(np.flatnonzero(t < 0)[0])}")
     y = long["score"].to_numpy(float)
-    codes = _codes(long[group])
+    codes = integer_codes(long[group])
     uniq, codes = np.unique(codes, return_inverse=True)
     n_ep = uniq.size
     p = degree + 1

@@ -48,7 +48,7 @@ from scipy import stats
 from . import domain
 from ._numeric import hessian_from_gradient
 from .deprecation import level_to_alpha, renamed_arguments
-from .distance import _long_table
+from .distance import readings_table
 from .results import Results, Summary, axes_for
 from .study import Study
 
@@ -142,7 +142,7 @@ class OrdinalResults(Results):
         """Probability of each stage for the rows of ``newdata`` (columns as in the formula)."""
         p = np.asarray(self.result_.predict(newdata))
         levels = self.thresholds.attrs["levels"]
-        return pd.DataFrame(p, index=newdata.index, columns=[f"p_{int(v)}" for v in levels])
+        return pd.DataFrame(p, index=newdata.index, columns=[f"p_{v:g}" for v in levels])
 
     def summary(self) -> Summary:
         """Coefficients, odds ratios, cut-points and the proportional-odds check (text; tables in Jupyter)."""
@@ -378,7 +378,8 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
                 id: str = "episode_id", score: str = "score", distr: Literal["logit", "probit"] = "logit",
                 cov_type: Literal["cluster", "robust", "nonrobust"] = "cluster", alpha: float = 0.05,
                 check_proportional_odds: bool = True, include_follow_up: bool = False,
-                maxiter: int = 2000, level: float | None = None) -> OrdinalResults:
+                maxiter: int = 2000, score_range: tuple[float, float] | None = (1, 5),
+                level: float | None = None) -> OrdinalResults:
     """Fit a proportional-odds (cumulative logit) model of the stage on time and covariates.
 
     Parameters
@@ -397,9 +398,13 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
         deprecated name).
     score : str, default ``"score"``
         The stage column (whole stages 1–5; blank = no need, dropped).
+    score_range : (low, high) or None, default (1, 5)
+        The Journey of Change scale is checked; ``None`` takes a table's own ordered scale (any
+        numeric values, e.g. 0-10 ratings; the levels are the distinct values seen).
     distr : {"logit", "probit"}
     cov_type : {"cluster", "robust", "nonrobust"}
-        Cluster-robust by ``id`` (default), heteroscedasticity-robust, or model-based.
+        Cluster-robust by ``id`` (default), heteroscedasticity-robust, or model-based. Only
+        ``"cluster"`` needs the ``id`` column in a table.
     alpha : float, default 0.05
         1 - coverage of the confidence intervals (``level=`` is deprecated).
     check_proportional_odds : bool, default True
@@ -438,7 +443,10 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
     lhs = formula.split("~", 1)[0].strip()
     if isinstance(data, Study) and outcome is None:
         raise ValueError("fit_ordinal models one outcome area: pass outcome= one of " + ", ".join(domain.OUTCOME_CODES))
-    long = _long_table(data, outcome, score=score, group=group, include_follow_up=include_follow_up)
+    if isinstance(data, pd.DataFrame) and group not in data.columns and cov_type != "cluster":
+        data = data.assign(**{group: np.arange(len(data))})  # no clusters wanted: each reading its own
+    long = readings_table(data, outcome, score=score, group=group, include_follow_up=include_follow_up,
+                          score_range=score_range)
     if lhs != "score":
         if lhs != score:
             raise ValueError(f"the formula's left side {lhs!r} must be the score column {score!r}")

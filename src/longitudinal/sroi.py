@@ -59,6 +59,7 @@ from scipy import optimize, stats
 
 from . import domain
 from .deprecation import level_to_alpha
+from .errors import NoDataError
 from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
 from .results import Results, Summary
@@ -91,6 +92,10 @@ _DEFAULT_PROXY_GSD_LOG = 0.30  # lognormal sigma of a proxy: 90% of draws within
 
 class ImpactMapError(LocatedError):
     """A problem in an impact map, naming the row and field."""
+
+
+class NoInputsError(ImpactMapError, NoDataError):
+    """The inputs total 0 (e.g. a group with no spend): the SROI ratio is undefined."""
 
 
 # ============================================================ small pieces
@@ -1110,7 +1115,7 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
             input_rows.append({"cohort": fy, "input": i.name, "stakeholder": i.stakeholder, "cash_gbp": cash,
                                "value": real, "basis": basis})
     if inputs.sum() <= 0:
-        raise ImpactMapError("the inputs total 0: the SROI ratio is undefined", field="inputs")
+        raise NoInputsError("the inputs total 0: the SROI ratio is undefined", field="inputs")
     T = int(max(o.duration_years for o in m.outcomes))
     first = cohorts[0] if cohorts[0] is not None else 0
     offsets = np.array([0 if fy is None else fy - first for fy in cohorts], dtype=float)
@@ -1149,9 +1154,7 @@ def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "
         sub = study.subset(**{by: g})
         try:
             r = evaluate(m, sub, year=year, **kw)
-        except ImpactMapError as e:
-            if "inputs total 0" not in str(e):
-                raise
+        except NoInputsError:
             rows.append({by: g, "note": "no spend"})
             continue
         rows.append({by: g, **r.headline(), "note": ""})

@@ -60,6 +60,7 @@ import pandas as pd
 
 from . import domain
 from .deprecation import renamed_arguments, with_old_columns
+from .errors import LongitudinalWarning, NoDataError
 from .results import Results, Summary, axes_for
 from .study import Study
 
@@ -852,7 +853,7 @@ def time_to_independence(
     long = study.long(codes, scored_only=True, include_follow_up=False)
     counts: dict[str, tuple[int, str]] = {}
     if long.empty:
-        raise ValueError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
+        raise NoDataError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
     in_support = long["end_date"].isna() | (long["reading_date"] <= long["end_date"])
     counts["after_end_of_support"] = (int((~in_support).sum()),
                                       "readings (not follow-ups) dated after the episode ended")
@@ -967,6 +968,32 @@ def _design(data: pd.DataFrame, covariates: list[str], min_level_events: int) ->
     return X, notes
 
 
+# lifelines releases whose private methods the fast overrides below replace, checked against each
+# (tests/test_survival.py compares them with lifelines' own). Any other release: lifelines' own classes.
+LIFELINES_TESTED = ((0, 29), (0, 30))
+
+
+def lifelines_overrides_apply(cls: type, methods: Sequence[str]) -> bool:
+    """Whether the installed lifelines is a tested release and ``cls`` still has the ``methods`` replaced.
+
+    Otherwise warns once that lifelines' own (slower, same-valued) code is used instead.
+    """
+    import re
+
+    import lifelines
+
+    release = tuple(int(x) for x in re.findall(r"\d+", lifelines.__version__)[:2])
+    missing = [m for m in methods if not callable(getattr(cls, m, None))]
+    if release in LIFELINES_TESTED and not missing:
+        return True
+    warnings.warn(f"lifelines {lifelines.__version__} is not a release longitudinal's fast {cls.__name__} was "
+                  f"checked against ({', '.join('.'.join(map(str, r)) for r in LIFELINES_TESTED)})"
+                  + (f", and lacks {', '.join(missing)}" if missing else "")
+                  + f": using lifelines' own {cls.__name__} (same results, slower at national scale)",
+                  LongitudinalWarning, stacklevel=3)
+    return False
+
+
 def _fast_cox_class():
     """lifelines ``CoxPHFitter`` with its score residuals (used for the cluster-robust SEs) computed in O(n p).
 
@@ -980,6 +1007,11 @@ def _fast_cox_class():
     """
     from lifelines import CoxPHFitter
     from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+
+    if not (lifelines_overrides_apply(CoxPHFitter, ["_fit_model_breslow"])
+            and lifelines_overrides_apply(SemiParametricPHFitter, ["_compute_score_within_strata",
+                                                                   "_compute_schoenfeld_within_strata"])):
+        return CoxPHFitter
 
     class _SemiParametricPHFitter(SemiParametricPHFitter):
         def _compute_score_within_strata(self, X, _T, E, weights, entries):
@@ -1051,6 +1083,9 @@ def _fast_aalen_johansen_class():
     """
     from lifelines import AalenJohansenFitter
     from lifelines.utils import inv_normal_cdf
+
+    if not lifelines_overrides_apply(AalenJohansenFitter, ["_bounds"]):
+        return AalenJohansenFitter
 
     def running(terms):  # 0.0 + t0, + t1, ...: the accumulators' sums
         return np.cumsum(np.concatenate([[0.0], terms]))[1:]
@@ -1331,7 +1366,7 @@ def sustained_outcomes(
     planned = (long["end_reason"] == "planned") & long["end_date"].notna()
     long = long[planned].astype({"episode_id": str, "outcome": str})
     if long.empty:
-        raise ValueError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
+        raise NoDataError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
     keys = ["episode_id", "outcome"]
     long, n_dup = _collapse_same_day(long, keys)
     counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
@@ -1367,7 +1402,7 @@ def sustained_outcomes(
         counts["no_gain"] = (int(ng.sum()), "end level not above the start level (gained_only=True)")
         base = base[~ng]
     if base.empty:
-        raise ValueError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
+        raise NoDataError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
     base = base.reset_index()
     fu = fu.merge(base[keys + ["end_score"]], on=keys, how="inner")
     fu = fu.sort_values(["episode_id", "outcome", "reading_date"], kind="stable")

@@ -33,7 +33,7 @@ from scipy import stats
 
 from . import domain
 from .deprecation import renamed_arguments, with_old_columns
-from .errors import ConvergenceWarning, LongitudinalWarning
+from .errors import ConvergenceWarning, LongitudinalWarning, NoDataError
 from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
 from .results import Results, Summary
 from .study import Study
@@ -56,7 +56,7 @@ def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, s
         code = domain.outcome_code(outcome)
         df = data.long(code, include_follow_up=include_follow_up)
         if df.empty:
-            raise ValueError(f"outcome {code!r} has no scored readings in this study: nothing to model")
+            raise NoDataError(f"outcome {code!r} has no scored readings in this study: nothing to model")
         return df, code
     if isinstance(data, pd.DataFrame):
         if outcome is not None:
@@ -68,7 +68,7 @@ def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, s
                 code = outcome
             df = data[data["outcome"] == code]
             if df.empty:
-                raise ValueError(f"outcome {code!r} has no readings in the data (outcomes present: "
+                raise NoDataError(f"outcome {code!r} has no readings in the data (outcomes present: "
                                  f"{', '.join(map(str, pd.unique(data['outcome'])[:20]))})")
             return df, code
         return data, None
@@ -879,11 +879,9 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
                                        score_range=score_range, include_follow_up=include_follow_up,
                                        alpha=alpha, warn=warn, maxiter=maxiter, keep_baseline=keep_baseline,
                                        start_centre=start_centre)
-            except ValueError as err:
-                if "has no" in str(err) and "readings" in str(err):
-                    warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
-                    continue
-                raise
+            except NoDataError as err:
+                warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
+                continue
             tables.append(res.tidy())
         if not tables:
             raise ValueError(f"none of the outcomes {codes} has readings to model")
