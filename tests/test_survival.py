@@ -181,7 +181,7 @@ def test_cox_recovers_hazard_ratio_and_reports_ph_test(tti_known):
     hr = res.hazard_ratios.set_index("covariate")
     row = hr.loc["lead_need[mental_health]"]
     assert row["ci_lower"] < 0.5 < row["ci_upper"]  # true rate ratio 10/20
-    assert {"test_statistic", "p"} <= set(res.ph_test.columns)
+    assert {"test_statistic", "p_value"} <= set(res.ph_test.columns)
     assert "lead_need[mental_health]" in res.ph_test["covariate"].tolist()
     text = res.summary()
     assert "Proportional-hazards test" in text and "Median months" in text

@@ -45,7 +45,7 @@ def test_results_have_the_documented_shape(money):
     assert isinstance(money, TrajectoryResults)
     fe = money.fixed_effects
     assert fe.index[0] == "Intercept" and list(fe.index) == ["Intercept", "time"]
-    assert list(fe.columns) == ["estimate", "std_error", "z", "p", "ci_lower", "ci_upper"]
+    assert list(fe.columns) == ["estimate", "std_error", "z", "p_value", "ci_lower", "ci_upper"]
     assert (fe["ci_lower"] < fe["estimate"]).all() and (fe["estimate"] < fe["ci_upper"]).all()
     assert money.cov_re.shape == (2, 2) and list(money.cov_re.index) == ["Intercept", "time"]
     assert money.sigma > 0 and money.converged and np.isfinite(money.loglik)
@@ -300,7 +300,7 @@ def test_likelihood_ratio_tests():
     slope = lg.fit_trajectories(df, **kw)
     intercept = lg.fit_trajectories(df, random="~ 1", **kw)
     lr = slope.lr_test(intercept)
-    assert lr.loc["larger", "df"] == 2 and lr.loc["larger", "p"] < 1e-6  # the random slope is real
+    assert lr.loc["larger", "df"] == 2 and lr.loc["larger", "p_value"] < 1e-6  # the random slope is real
     assert lr.loc["larger", "chi2"] == pytest.approx(2 * (slope.loglik - intercept.loglik))
     ml_arm = lg.fit_trajectories(df, formula="~ t + arm", reml=False, **kw)
     ml = lg.fit_trajectories(df, reml=False, **kw)
