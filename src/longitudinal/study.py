@@ -112,10 +112,10 @@ class Study:
         ``.copy()`` first. Replacing one of the study's tables (``study.readings = ...``) starts
         afresh; changing a table in place does not, so don't.
         """
-        codes = None
+        codes: tuple[str, ...] | None = None
         if outcome is not None:
-            codes = [outcome] if isinstance(outcome, str) else list(outcome)
-            codes = tuple(sorted({domain.outcome_code(c) for c in codes}))
+            asked = [outcome] if isinstance(outcome, str) else list(outcome)
+            codes = tuple(sorted({domain.outcome_code(c) for c in asked}))
         cache = self._long_cache
         tables = (id(self.people), id(self.episodes), id(self.readings))
         if cache.get("tables") != tables:
