@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -451,3 +453,38 @@ def test_transition_specific_covariates():
     np.testing.assert_allclose(f.qmatrix({"x": 1.0})["estimate"].loc[2, 3], f.Q.loc[2, 3])
     with pytest.raises(ValueError, match=r"not allowed"):
         _fit(d, states=[1, 2, 3], covariates={"x": [(1, 3)]})
+
+
+def test_a_state_without_exits_warns_unless_declared_absorbing():
+    from longitudinal.errors import LongitudinalWarning
+
+    Q = np.array([[-0.8, 0.5, 0.3], [0.4, -0.6, 0.2], [0, 0, 0]])
+    d = simulate_panel(Q, n=400, seed=8)
+    with pytest.warns(LongitudinalWarning, match=r"state\(s\) \[3\] have no allowed exits.*absorbing=3"):
+        lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3], allowed=Q > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LongitudinalWarning)
+        lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3], allowed=Q > 0, absorbing=3)
+
+
+def test_a_tables_times_are_not_rounded_unless_asked():
+    d = simulate_panel([[-0.5, 0.5], [0.3, -0.3]], n=300, seed=3)
+    d["time"] = d["time"] + np.where(d["time"] > 0, 0.0004, 0.0)  # off the day grid by a fraction of a day
+    exact = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2])
+    assert exact.time_resolution is None
+    again = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], time_resolution=None)
+    assert exact.loglik == again.loglik
+    rounded = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], time_resolution=1 / 365.25)
+    assert rounded.loglik != exact.loglik
+
+
+def test_q_diagonal_has_intervals_consistent_with_the_sojourn_times(fit):
+    q = fit.qmatrix()
+    soj = fit.sojourn()
+    for s in soj.index:
+        est = q["estimate"].loc[s, s]
+        assert est == pytest.approx(-1 / soj.loc[s, "mean_years"])
+        assert q["std_error"].loc[s, s] == pytest.approx(soj.loc[s, "std_error"] / soj.loc[s, "mean_years"] ** 2)
+        assert q["ci_lower"].loc[s, s] == pytest.approx(-1 / soj.loc[s, "ci_lower"])
+        assert q["ci_upper"].loc[s, s] == pytest.approx(-1 / soj.loc[s, "ci_upper"])
+        assert q["ci_lower"].loc[s, s] < est < q["ci_upper"].loc[s, s] < 0

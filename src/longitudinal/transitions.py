@@ -48,7 +48,7 @@ from scipy import optimize, stats
 
 from . import domain, msm
 from .deprecation import RenamedKeys, renamed_arguments, with_old_columns
-from .errors import ConvergenceWarning
+from .errors import ConvergenceWarning, LongitudinalWarning
 from .results import Results, Summary
 from .study import Study
 
@@ -331,7 +331,7 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                     covariates: Sequence[str] | Mapping[str, Any] | None = None, absorbing: Any = None,
                     exact_absorbing: bool = True, states: Sequence[Any] | None = None,
                     reference: Mapping[str, Any] | None = None, include_follow_up: bool = False,
-                    time_resolution: float | None = _DAY, duplicate_times: str = "raise",
+                    time_resolution: float | str | None = "auto", duplicate_times: str = "raise",
                     alpha: float = 0.05, maxiter: int = 1000) -> TransitionsResults:
     """Fit a continuous-time multi-state Markov model to panel data (as R's ``msm``).
 
@@ -375,9 +375,11 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         For a Study: keep follow-up readings after support ended. They are left
         out by default because the chain's intensities after support are not
         those during it.
-    time_resolution : float or None, default one day
+    time_resolution : float, None or "auto"
         Interval lengths are rounded to this many years so that intervals
         group into few distinct patterns (speed); ``None`` uses exact times.
+        ``"auto"`` (default): one day for a Study (its times are whole days, so
+        nothing moves), exact times for a table (its times are left as given).
     duplicate_times : {"raise", "drop"}
         Two readings of an episode at the same time: stop with an error naming
         the episodes (default), or leave those episodes out (reported).
@@ -439,6 +441,8 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     else:
         raise TypeError(f"data must be a Study or a pandas DataFrame, not {type(data).__name__}")
 
+    if time_resolution == "auto":
+        time_resolution = _DAY if isinstance(data, Study) else None
     if states is None:
         states = list(domain.SCALE) + [a for a in absorbing_list if a not in domain.SCALE]
     states = list(states)
@@ -469,6 +473,12 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                              "state has none")
     if not Aarr.any():
         raise ValueError("the allowed matrix allows no transition")
+    no_exit = [s for i, s in enumerate(states) if not Aarr[i].any() and s not in absorbing_list]
+    if no_exit:
+        warnings.warn(f"state(s) {no_exit} have no allowed exits but are not declared absorbing: they are fitted "
+                      "as states seen only at readings. If entering one ends the follow-up (e.g. death), pass "
+                      f"absorbing={no_exit[0]!r} (its entry time is then taken as exact, msm's deathexact; "
+                      "exact_absorbing=False if it is only seen at a reading)", LongitudinalWarning, stacklevel=3)
 
     prep, enc, report = _prepare(df, id=id, time=time, state=score, states=states,
                                  absorbing=absorbing_list, exact_absorbing=exact_absorbing,
