@@ -546,3 +546,14 @@ def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
         assert survival._fast_cox_class() is CoxPHFitter
     with pytest.warns(LongitudinalWarning, match="same results, slower"):
         assert survival._fast_aalen_johansen_class() is AalenJohansenFitter
+
+
+def test_time_to_independence_takes_a_plain_long_table(medium_study):
+    """A table shaped like Study.long() gives the same analysis as the study (no AttributeError)."""
+    from_study = time_to_independence(medium_study, "managing_money", stage=4, n_boot=0, covariates=None)
+    table = medium_study.long("managing_money").astype({"reading_date": str})  # dates as text are parsed
+    from_table = time_to_independence(table, "managing_money", stage=4, n_boot=0, covariates=None)
+    pd.testing.assert_frame_equal(from_study.median, from_table.median)
+    pd.testing.assert_frame_equal(from_study.curves, from_table.curves)
+    with pytest.raises(KeyError, match="lacks column.*'start_date'"):
+        time_to_independence(table.drop(columns="start_date"), "managing_money", n_boot=0, covariates=None)

@@ -53,13 +53,10 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    # Study.long() tables, built once and shared (see long()); never pickled or compared.
-    _long_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_long_cache"] = {}
-        return state
+        # the Study.long() tables (see long()) are rebuilt on demand, never pickled
+        return {k: v for k, v in self.__dict__.items() if k != "_long_cache"}
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
@@ -116,7 +113,8 @@ class Study:
         if outcome is not None:
             asked = [outcome] if isinstance(outcome, str) else list(outcome)
             codes = tuple(sorted({domain.outcome_code(c) for c in asked}))
-        cache = self._long_cache
+        # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over.
+        cache = self.__dict__.setdefault("_long_cache", {})
         tables = (id(self.people), id(self.episodes), id(self.readings))
         if cache.get("tables") != tables:
             cache.clear()

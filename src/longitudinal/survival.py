@@ -640,6 +640,32 @@ def _at_risk(lo: np.ndarray, t: float) -> int:
     return int((lo >= t).sum())
 
 
+_TABLE_COLUMNS = ("episode_id", "person_id", "outcome", "reading_date", "score", "start_date", "end_date")
+
+
+def _readings(data: Study | pd.DataFrame, codes: list[str] | None, *, include_follow_up: bool,
+              need: Sequence[str], who: str) -> pd.DataFrame:
+    """Scored readings: ``Study.long`` of a study, or a caller's table of the same shape, checked."""
+    if isinstance(data, Study):
+        return data.long(codes, scored_only=True, include_follow_up=include_follow_up)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{who}: expected a Study or a DataFrame of readings, got {type(data).__name__}")
+    need_cols = [c for c in (*_TABLE_COLUMNS, *need) if c not in ("start_score",)]
+    missing = [c for c in dict.fromkeys(need_cols) if c not in data.columns]
+    if missing:
+        raise KeyError(f"{who}: the table lacks column(s) {', '.join(map(repr, missing))}; it needs those of "
+                       f"Study.long(): {', '.join(_TABLE_COLUMNS)}; "
+                       f"columns present: {', '.join(map(str, data.columns))}")
+    long = data
+    if codes is not None:
+        long = long[long["outcome"].astype(str).isin(codes)]
+    if not include_follow_up and "reading_type" in long.columns:
+        long = long[long["reading_type"].astype(str) != "follow_up"]
+    long = long[pd.to_numeric(long["score"], errors="coerce").notna()]
+    dates = {c: pd.to_datetime(long[c]) for c in ("reading_date", "start_date", "end_date")}
+    return long.assign(score=pd.to_numeric(long["score"]).astype(float), **dates).reset_index(drop=True)
+
+
 def _collapse_same_day(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:
     """Same-day readings of one area in one episode: keep the lower score (conservative), count them."""
     dup = df.duplicated(keys + ["reading_date"], keep=False)
@@ -773,7 +799,7 @@ def _label(key: dict) -> str:
 
 @renamed_arguments(study="data")
 def time_to_independence(
-    data: Study,
+    data: Study | pd.DataFrame,
     outcome: str | Sequence[str] | None = None,
     *,
     stage: int = 5,
@@ -790,7 +816,10 @@ def time_to_independence(
 
     Parameters
     ----------
-    data : Study
+    data : Study or DataFrame
+        A study, or a long table of readings shaped like :meth:`Study.long` (at least
+        ``episode_id, person_id, outcome, reading_date, score, start_date, end_date``; follow-up
+        readings are left out when it has ``reading_type``; ``by``/``covariates`` columns as named).
     outcome : str, list of str, "all" or None
         Outcome area(s). ``None`` or ``"all"``: every area, with ``outcome``
         added to the groups (curves are per area; the Cox model is stratified by area).
@@ -850,7 +879,7 @@ def time_to_independence(
     covariates = ([] if not covariates
                   else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)"))
 
-    long = study.long(codes, scored_only=True, include_follow_up=False)
+    long = _readings(study, codes, include_follow_up=False, need=[*by, *covariates], who="time_to_independence")
     counts: dict[str, tuple[int, str]] = {}
     if long.empty:
         raise NoDataError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
