@@ -537,3 +537,33 @@ def test_own_start_score_column_must_agree():
     with pytest.raises(ValueError, match="own 'start_score' column.*rename"):
         lg.fit_trajectories(same.assign(start_score=same["start_score"] + 1), formula="~ t + start_score",
                             **START_KW)
+
+
+def _lme4_available() -> bool:
+    import shutil
+    import subprocess
+
+    return shutil.which("Rscript") is not None and subprocess.run(
+        ["Rscript", "-e", "library(lme4)"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _lme4_available(), reason="needs Rscript with lme4 (make system-deps installs r-cran-lme4)")
+def test_profile_intervals_agree_with_lme4_on_sleepstudy(tmp_path):
+    """lme4's default confint() (profile likelihood) on its own sleepstudy data, REML fit."""
+    import subprocess
+
+    script = f"""suppressMessages(library(lme4)); data(sleepstudy)
+write.csv(sleepstudy, "{tmp_path}/sleep.csv", row.names = FALSE)
+m <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
+write.csv(as.data.frame(confint(m, method = "profile", oldNames = FALSE)), "{tmp_path}/ci.csv")"""
+    r = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(tmp_path / "sleep.csv")
+    ci = pd.read_csv(tmp_path / "ci.csv", index_col=0)
+    fit = lg.fit_trajectories(df, id="Subject", time="Days", score="Reaction", score_range=None, warn=False)
+    prof = fit.profile_conf_int()
+    ours = prof.loc[["sd(Intercept)", "corr(Intercept,Days)", "sd(Days)", "sigma"], ["ci_lower", "ci_upper"]]
+    np.testing.assert_allclose(ours.to_numpy(), ci.iloc[:4].to_numpy(), rtol=2e-4)
+    wald = fit.variance_components()
+    assert not np.allclose(wald[["ci_lower", "ci_upper"]].to_numpy(), prof[["ci_lower", "ci_upper"]].to_numpy(),
+                           rtol=1e-2)  # the two kinds of interval differ, as the README says

@@ -413,7 +413,7 @@ def test_cli_transitions(tmp_path, study):
 def test_zero_length_intervals():
     d = pd.DataFrame({"id": [1, 1, 2, 2], "time": [0, 0.001, 0, 1.0], "state": [1, 2, 1, 3]})
     with pytest.raises(ValueError, match=r"round to zero.*episodes: 1"):
-        _fit(d, states=[1, 2, 3])
+        _fit(d, states=[1, 2, 3], time_resolution=1 / 365.25)  # rounding to days, as asked
     e = pd.DataFrame({"id": [1, 1, 1], "time": [0, 1.0, 1.0], "state": [1, 2, 3]})
     with pytest.raises(ValueError, match=r"zero length.*episodes: 1"):
         _fit(e, states=[1, 2, 3], absorbing=3, exact_absorbing=False, time_resolution=None)
