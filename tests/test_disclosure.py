@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 
 
 def _groups_ok(masked: pd.DataFrame, body_rows, cols, total_row_idx, total_col):

@@ -10,7 +10,7 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import disclosure, domain, errors, outcome_maps, prices, reports, rubric, sroi, survival, transitions
+from . import domain, errors, outcome_maps, prices, report, rubric, sroi, survival, transitions
 from .distance import (
     SingleReadingWarning,
     distance_travelled,
@@ -25,7 +25,20 @@ from .groups import TrajectoryGroupsResults, fit_trajectory_groups
 from .ingest import IngestReport, ingest
 from .ordinal import OrdinalResults, fit_ordinal
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
-from .report_sections import AnnualReport
+from .power import (
+    MDEResults,
+    PowerCurve,
+    PowerResults,
+    StudyDesign,
+    SustainedScenario,
+    TrajectoryScenario,
+    TransitionScenario,
+    WeibullDropout,
+    minimum_detectable_effect,
+    power,
+    power_curve,
+)
+from .report import AnnualReport, batch as reports, protect as disclosure  # the former module names
 from .rubric import Rubric
 from .simulate import simulate
 from .study import Study, load
@@ -49,4 +62,6 @@ __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
-__all__ += ["disclosure", "reports", "AnnualReport"]
+__all__ += ["report", "disclosure", "reports", "AnnualReport"]
+__all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
+            "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]

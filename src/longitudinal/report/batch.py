@@ -46,10 +46,11 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import domain
-from .errors import LongitudinalError
-from .io import RESOURCES, atomic_path
-from .report_sections import all_areas, area_name, area_slug, last_complete_year
+from .. import domain
+from ..domain import WALES, all_areas, area_name, area_slug
+from ..errors import LongitudinalError
+from ..io import RESOURCES, atomic_path
+from .area import last_complete_year
 
 __all__ = [
     "AreaResult",
@@ -59,12 +60,13 @@ __all__ = [
     "run_area",
     "data_hash",
     "prepare_cache",
+    "prepare_protection",
     "write_index",
     "notebook_to_html",
     "NOTEBOOK",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: The annual report notebook (``notebooks/annual_report.ipynb``, shipped in the package).
 NOTEBOOK = RESOURCES / "notebooks" / "annual_report.ipynb"
 TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
@@ -122,7 +124,7 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from .contract import TABLE_NAMES
+    from ..contract import TABLE_NAMES
 
     # The four tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
@@ -185,7 +187,7 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     """
     import pickle
 
-    from .study import load
+    from ..study import load
 
     digest = digest or data_hash(data)
     folder = Path(cache_root) / digest[:20]
@@ -212,6 +214,31 @@ def _split_by_area(study, areas: Iterable[str]):
     """Yield ``(area, slice)`` as given in ``areas``: :meth:`Study.by_area`, in one pass over the readings."""
     areas = list(areas)
     yield from zip(areas, (part for _, part in study.by_area([area_name(a) for a in areas])))
+
+
+def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
+    """Compute the year's protection once for every area (:class:`~longitudinal.report.joint.YearProtection`)
+    and keep it in the cache folder, where each area's report reads it; reused while data and code are unchanged."""
+    import pickle
+
+    from ..study import load
+    from .joint import YearProtection, protection_file
+
+    path = protection_file(cache, year)
+    key_file = path.with_suffix(".key")
+    key = code or code_hash()
+    if path.exists() and key_file.exists() and key_file.read_text() == key:
+        return path
+    wales = cache / f"{area_slug(WALES)}.pkl"
+    if wales.exists():
+        with open(wales, "rb") as fh:
+            study = pickle.load(fh)
+    else:
+        study = load(data)
+    YearProtection.for_study(study, year).save(path)
+    with atomic_path(key_file) as tmp:
+        tmp.write_text(key)
+    return path
 
 
 def _auto_year(cache: Path) -> int:
@@ -390,7 +417,7 @@ class _Worker:
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from longitudinal.reports import _worker_loop; _worker_loop()"],
+            [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -633,6 +660,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     result = BatchResult(fy, year_dir)
     code = code_hash()  # once, so that every area of a run records the same code
     try:
+        with FileLock(str(out / ".cache.lock")):
+            prepare_protection(data, cache, fy, code=code)
         todo, specs = [], {}
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),

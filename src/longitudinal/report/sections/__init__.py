@@ -1,0 +1,20 @@
+"""One module per report section: each a function ``(area, protection, publisher, ...) -> Section``.
+
+``area`` is the area's data for the year (:class:`~longitudinal.report.area.AreaYear`),
+``protection`` the year's (:class:`~longitudinal.report.joint.YearProtection`) and
+``publisher`` the checks and files of the area's outputs (:class:`~longitudinal.report.publish.Publisher`).
+"""
+
+from . import (  # noqa: F401
+               completeness,
+               demographics,
+               distance,
+               headline,
+               methods,
+               outcome_map,
+               social_return,
+               survival,
+               title,
+               trajectories,
+               transitions,
+)
