@@ -10,7 +10,7 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import domain, errors, outcome_maps, prices, report, rubric, sroi, survival, transitions
+from . import domain, effectiveness, errors, outcome_maps, prices, report, rubric, sroi, survival, transitions
 from .distance import (
     SingleReadingWarning,
     distance_travelled,
@@ -63,5 +63,6 @@ __all__ += ["survival", "time_to_independence", "sustained_outcomes", "Independe
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["report", "disclosure", "reports", "AnnualReport"]
+__all__ += ["effectiveness"]
 __all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
             "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]

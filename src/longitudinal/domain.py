@@ -381,3 +381,17 @@ def service_type_code(name: str) -> str:
     """``short_term``/``long_term`` from a code or a display name ("Short term", "long-term")."""
     aliases = {_fold(c): c for c in SERVICE_TYPES} | {_fold(v): c for c, v in SERVICE_TYPE_NAMES.items()}
     return resolve_label(name, aliases, "a service type", SERVICE_TYPES)
+
+
+# --------------------------------------------------------------------------
+# Linked public-service use (the optional ``service_use`` table): the default
+# list of services; a study may declare its own (``ingest(services=...)``).
+# --------------------------------------------------------------------------
+SERVICES: dict[str, str] = {
+    "emergency_admission": "Emergency hospital admissions",
+    "ae_attendance": "A&E attendances",
+    "outpatient": "Outpatient appointments",
+    "gp_event": "GP event days",
+    "homelessness_presentation": "Homelessness presentations",
+}
+SERVICE_CODES: tuple[str, ...] = tuple(SERVICES)

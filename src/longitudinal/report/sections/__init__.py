@@ -9,6 +9,7 @@ from . import (  # noqa: F401
                completeness,
                demographics,
                distance,
+               effectiveness,
                headline,
                methods,
                outcome_map,
