@@ -875,7 +875,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     >>> study = lg.simulate(people=1500, seed=3)
     >>> fit = lg.fit_trajectories(study, "managing_money", formula="~ time * service_type", warn=False)
     >>> fit.fixed_effects.columns.tolist()
-    ['estimate', 'std_error', 'z', 'p', 'ci_lower', 'ci_upper']
+    ['estimate', 'std_error', 'z', 'p_value', 'ci_lower', 'ci_upper']
     >>> fit.cov_re.shape
     (2, 2)
     >>> table = lg.fit_trajectories(study, ["feeling_safe", "managing_money"], warn=False)
