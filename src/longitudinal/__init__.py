@@ -10,7 +10,20 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import domain, effectiveness, errors, outcome_maps, prices, report, rubric, sroi, survival, transitions
+from . import (
+    attrition,
+    domain,
+    effectiveness,
+    errors,
+    outcome_maps,
+    prices,
+    report,
+    rubric,
+    sroi,
+    survival,
+    transitions,
+)
+from .attrition import AttritionResults, follow_up_attrition
 from .distance import (
     SingleReadingWarning,
     distance_travelled,
@@ -64,5 +77,6 @@ __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["report", "disclosure", "reports", "AnnualReport"]
 __all__ += ["effectiveness"]
+__all__ += ["attrition", "follow_up_attrition", "AttritionResults"]
 __all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
             "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]
