@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-
 import longitudinal.attrition as attr
 
 
@@ -90,7 +89,7 @@ def test_weights_are_stabilised_not_truncated_by_default_and_balance_improves(ma
         col = res.unit_weights[f"weight_{month}"]
         assert col[col > 0].mean() == pytest.approx(1, abs=0.1)
     b = res.balance
-    for month, g in b.groupby("month"):
+    for _month, g in b.groupby("month"):
         assert g["smd_after"].abs().max() < g["smd_before"].abs().max()
         assert g["smd_after"].abs().mean() < 0.5 * g["smd_before"].abs().mean()
     # who was lost: re-referred people were far less often followed up (the simulator's strongest term)

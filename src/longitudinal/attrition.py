@@ -68,8 +68,9 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,8 +80,8 @@ from . import domain
 from .errors import ConvergenceWarning, InputError
 from .study import Study
 
-__all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin", "sustained_side_by_side",
-           "FOLLOW_UP_MONTHS", "METHODS"]
+__all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
+           "sustained_side_by_side", "FOLLOW_UP_MONTHS", "METHODS"]
 
 #: Follow-ups are scheduled this many months after a planned end.
 FOLLOW_UP_MONTHS = (6, 12, 24)
@@ -89,9 +90,11 @@ METHODS = ("complete_case", "ipw", "mi")
 _MONTH_DAYS = 365.25 / 12
 _REASONS = ("died", "moved_away", "re_referred", "no_contact")
 _NUMERIC = ("end_score", "episode_mean_end", "n_areas", "log_support_months")
-_CATEGORICAL = ("outcome", "end_level", "lead_need", "service_type", "age_band", "sex", "local_authority", "end_year", "re_referral")
-_LABELS = {"outcome": "outcome area", "end_score": "end score", "end_level": "end level", "episode_mean_end": "episode's mean end level",
-           "n_areas": "areas of need", "log_support_months": "log months of support",
+_CATEGORICAL = ("outcome", "end_level", "lead_need", "service_type", "age_band", "sex", "local_authority", "end_year",
+                "re_referral")
+_LABELS = {"outcome": "outcome area", "end_score": "end score", "end_level": "end level",
+           "episode_mean_end": "episode's mean end level", "n_areas": "areas of need",
+           "log_support_months": "log months of support",
            "lead_need": "lead need", "service_type": "service type", "age_band": "age band",
            "sex": "sex", "local_authority": "authority", "end_year": "financial year of end",
            "re_referral": "re-referred"}

@@ -39,7 +39,7 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
     to_cols = [f"to stage {k}" for k in range(1, 6)]
     wide.columns = to_cols
     wide["all moves"] = wide[to_cols].sum(axis=1)
-    for k, c in zip(range(1, 6), to_cols):
+    for c in to_cols:
         wide[f"% {c}"] = pct(wide[c].to_numpy(), wide["all moves"].to_numpy()).round(1)
     wide.insert(0, "from", [domain.SCALE_SHORT[k] for k in range(1, 6)])
     wide = wide.reset_index(drop=True)
@@ -64,7 +64,7 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
         model = pd.DataFrame({
             "stage": [domain.SCALE_SHORT[int(k)] for k in soj["state"]],
             "mean years in stage": soj["mean_years"].round(2),
-            "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["lower"], soj["upper"])],
+            "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["ci_lower"], soj["ci_upper"])],
             "expected years to first reach stage 5": fp["mean_years"].round(2).to_numpy(),
         })
         tables.append(pub.table(
