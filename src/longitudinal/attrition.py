@@ -465,8 +465,9 @@ class _ChainedPMM:
         keep = np.r_[True, Z[:, 1:].std(axis=0) > 0]
         self.Z = Z[:, keep]
         self.zfit = [_posterior(self.Z[o], S[o, j]) for j, o in enumerate(self.obs)]
-        levels = np.unique(threshold)
+        levels, level = np.unique(threshold, return_inverse=True)
         self.E = (threshold[:, None] == levels[None, 1:]).astype(float)  # end-level dummies
+        self.level = level.astype(np.int16)  # small integers: numpy's stable sort of them is a radix sort
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         miss = self.miss
@@ -477,7 +478,8 @@ class _ChainedPMM:
         # the other months' scores and whether they keep the end stage (refilled at every step)
         D = []
         for f in self.zfit:
-            d = np.empty((n, n_fixed + 2 * (k - 1)))
+            # column-major: refilling columns and gathering rows are each one contiguous pass
+            d = np.empty((n, n_fixed + 2 * (k - 1)), order="F")
             d[:, 0] = 1.0
             d[:, 1] = self.Z @ _draw(f, rng)
             d[:, 2:n_fixed] = self.E
@@ -498,18 +500,18 @@ class _ChainedPMM:
                 Do = Dj[o]
                 f = _posterior(Do, S[o, j])
                 fit_o = Do @ f[0]
-                pred_m = Dj[mis] @ _draw(f, rng)
-                # donors share the recipient's end level (what is kept is judged against it): one sort
-                # by end level then fitted value puts each level's donors in a sorted run
-                t_o, t_m = self.threshold[o], self.threshold[mis]
-                order = np.lexsort((fit_o, t_o))
-                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], t_o[order]
+                pred_m = (Dj @ _draw(f, rng))[mis]  # cheaper than gathering the rows first
+                # donors share the recipient's end level (what is kept is judged against it): sorting by
+                # fitted value, then (stably) by end level puts each level's donors in a sorted run
+                by_fit = np.argsort(fit_o, kind="stable")
+                order = by_fit[np.argsort(self.level[o][by_fit], kind="stable")]
+                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
+                t_m = self.level[mis]
                 for lev in np.unique(t_m):
                     rm = t_m == lev
                     a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
                     if a == b:  # no donor at this end level: any donor
-                        every = np.argsort(fit_o, kind="stable")
-                        S[mis[rm], j] = _match(fit_o[every], S[o, j][every], pred_m[rm], rng, self.donors)
+                        S[mis[rm], j] = _match(fit_o[by_fit], S[o, j][by_fit], pred_m[rm], rng, self.donors)
                     else:
                         S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
         return S
