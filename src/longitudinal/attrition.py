@@ -78,7 +78,7 @@ from scipy import stats
 
 from . import domain
 from .errors import ConvergenceWarning, InputError
-from .study import Study
+from .study import Study, positions
 
 __all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
            "sustained_side_by_side", "FOLLOW_UP_MONTHS", "METHODS"]
@@ -209,19 +209,20 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
     # readings of these episodes
     r = study.readings
     eidx = pd.Index(ep["episode_id"].astype(str))
-    ri = eidx.get_indexer(r["episode_id"].astype(str))
+    ri = positions(eidx, r["episode_id"])
     keep = ri >= 0
     if codes is not None:
         keep &= r["outcome"].isin(codes).to_numpy()
-    r = r[keep]
+    # the columns needed, each filtered once (not the whole table)
     ri = ri[keep]
     out_codes = pd.Index(domain.OUTCOME_CODES)
-    oi = out_codes.get_indexer(r["outcome"].astype(str))
-    rdate = r["reading_date"].to_numpy("datetime64[D]")
-    score = r["score"].astype("float64").to_numpy()
-    is_fu = (r["reading_type"] == "follow_up").to_numpy() | (rdate > end[ri])
+    oi = positions(out_codes, r["outcome"])[keep]
+    rdate = r["reading_date"].to_numpy("datetime64[D]")[keep]
+    score = r["score"].to_numpy("float64", na_value=np.nan)[keep]
+    typed_fu = (r["reading_type"] == "follow_up").to_numpy()[keep]
+    is_fu = typed_fu | (rdate > end[ri])
     is_fu &= rdate >= end[ri]  # a follow-up dated before the end cannot be placed
-    during = ~is_fu & (r["reading_type"] != "follow_up").to_numpy() & (rdate <= end[ri])
+    during = ~is_fu & ~typed_fu & (rdate <= end[ri])
 
     # end level per episode-area: the last scored reading during support
     n_out = len(out_codes)
@@ -345,11 +346,15 @@ class _GroupMeans:
     def mean(self, y: np.ndarray, w: np.ndarray | None = None):
         """(estimate, std_error) per group of ``y`` (full length; only the mask's rows are read)."""
         y = y[self.rows]
-        w = np.ones(y.size) if w is None else w[self.rows]
-        sw = np.bincount(self.group, weights=w, minlength=self.n_groups)
+        if w is None:  # the imputation loop's case: no weights to multiply by
+            sw, wy = self.count.astype(float), y
+        else:
+            w = w[self.rows]
+            sw, wy = np.bincount(self.group, weights=w, minlength=self.n_groups), w * y
         with np.errstate(invalid="ignore", divide="ignore"):
-            est = np.bincount(self.group, weights=w * y, minlength=self.n_groups) / sw
-            tot = np.bincount(self.inv, weights=w * (y - est[self.group]))
+            est = np.bincount(self.group, weights=wy, minlength=self.n_groups) / sw
+            dev = y - est[self.group]
+            tot = np.bincount(self.inv, weights=dev if w is None else w * dev)
             ss = np.bincount(self.g_of, weights=tot**2, minlength=self.n_groups)
             var = np.where(self.n_cl > 1, self.n_cl / (self.n_cl - 1), np.nan) * ss / sw**2
         return est, np.sqrt(var)
@@ -419,21 +424,27 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
-    keep = np.r_[True, X[:, 1:].std(axis=0) > 0]
-    # dummies whose level is always (or never) followed up separate perfectly: drop them too
-    dummy = np.r_[False, ((X[:, 1:] == 0) | (X[:, 1:] == 1)).all(axis=0)]
-    total, answered = X[:, dummy].sum(axis=0), y @ X[:, dummy]
-    keep[np.flatnonzero(dummy)[(answered == 0) | (answered == total)]] = False
-    Xk = X[:, keep]
-    sd = np.sqrt(np.maximum((Xk**2).mean(axis=0), 1e-300))
-    rdiag = np.abs(np.diag(np.linalg.qr((Xk / sd).T @ (Xk / sd), mode="r")))  # rank of X'X is X's
+    # every check from X'X and X'y (X's first column is the constant): no copy of the design
+    n = X.shape[0]
+    G = X.T @ X
+    total, sq = G[0], np.diag(G).copy()
+    keep = np.r_[True, (sq - total**2 / n)[1:] > 1e-12 * np.maximum(sq[1:], 1e-300)]  # not constant
+    # dummies (the design's "column[level]" names) whose level is always (or never) followed up
+    # separate perfectly: drop them too
+    dummy = np.array(["[" in nm for nm in names])
+    answered = X.T @ y
+    keep &= ~(dummy & ((answered == 0) | (answered == total)))
+    sd = np.sqrt(np.maximum(sq[keep] / n, 1e-300))
+    Gk = G[np.ix_(keep, keep)] / np.outer(sd, sd)
+    rdiag = np.abs(np.diag(np.linalg.qr(Gk, mode="r")))  # rank of X'X is X's
     full = rdiag > 1e-10 * rdiag.max()
     idx = np.flatnonzero(keep)[full]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", SmConvergence)
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
-        fit = sm.Logit(y, X[:, idx], check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
+        Xu = X if idx.size == X.shape[1] else X[:, idx]
+        fit = sm.Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
     if not fit.mle_retvals.get("converged", True):
         warnings.warn("attrition: the response model did not converge (a level almost always or never "
                       "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=4)
@@ -762,17 +773,30 @@ def _num(v) -> float | None:
 
 
 # ===================================================================== the analysis
-def _smd_table(X: np.ndarray, names: list[str], a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None):
-    """Means of each column in groups ``a`` and ``b`` (``a`` weighted by ``wa``) and the standardised
-    difference, on the pooled unweighted standard deviation of the two groups."""
-    wa = np.ones(a.sum()) if wa is None else wa
-    Xa, Xb = X[a], X[b]
-    ma = (wa[:, None] * Xa).sum(axis=0) / wa.sum()
-    mb = Xb.mean(axis=0)
-    sd = np.sqrt((Xa.var(axis=0, ddof=1) + Xb.var(axis=0, ddof=1)) / 2) if min(a.sum(), b.sum()) > 1 \
-        else np.full(X.shape[1], np.nan)
+def _smd_table(X: np.ndarray, X2: np.ndarray, a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None):
+    """Means of each column of ``X`` but the first (the constant) in groups ``a`` and ``b`` (``a``
+    weighted by ``wa``) and the standardised difference, on the pooled unweighted standard deviation
+    of the two groups. From sums and sums of squares (``X2 = X * X``, made once): products with the
+    group indicators, where taking each group's rows would copy the design."""
+    ua, ub = a.astype(float), b.astype(float)
+    na, nb = ua.sum(), ub.sum()
+    wv = ua
+    if wa is not None:
+        wv = np.zeros(a.size)
+        wv[a] = wa
+    sa, sb, qa, qb = X.T @ ua, X.T @ ub, X2.T @ ua, X2.T @ ub
+    ma = (X.T @ wv)[1:] / wv.sum()
+    mb = sb[1:] / nb if nb else np.full(X.shape[1] - 1, np.nan)
+    if min(na, nb) > 1:
+        var_a = np.maximum(qa - sa**2 / na, 0) / (na - 1)
+        var_b = np.maximum(qb - sb**2 / nb, 0) / (nb - 1)
+        sd = np.sqrt((var_a + var_b) / 2)[1:]
+    else:
+        sd = np.full(X.shape[1] - 1, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        smd = np.where(sd > 0, (ma - mb) / sd, 0.0)
+        # a constant column's variance from sums is a rounding error, not a difference to standardise
+        tiny = sd <= 1e-7 * np.maximum(np.abs(ma), np.abs(mb))
+        smd = np.where((sd > 0) & ~tiny, (ma - mb) / sd, 0.0)
     return ma, mb, smd
 
 
@@ -912,6 +936,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     group_all = np.full(n, n_g - 1)
     cluster = pd.factorize(units["person_id"])[0]
     X, names = _design(units)
+    X2 = X * X
 
     rows: list[dict] = []
 
@@ -955,7 +980,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         r = complete[:, j] & d
         if not d.any():
             continue
-        ma, mb, smd = _smd_table(X[:, 1:], names[1:], r, d & ~r)
+        ma, mb, smd = _smd_table(X, X2, r, d & ~r)
         var, lev = _label_rows(names[1:])
         for v, lv, a_, b_, s_ in zip(var, lev, ma, mb, smd):
             lost_rows.append({"month": months[j], "variable": v, "level": lv, "completers": a_,
@@ -991,8 +1016,8 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                         "min": wr.min(), "p01": np.quantile(wr, 0.01), "p25": np.quantile(wr, 0.25),
                         "median": np.median(wr), "p75": np.quantile(wr, 0.75), "p99": np.quantile(wr, 0.99),
                         "max": wr.max(), "ess": wr.sum() ** 2 / (wr**2).sum(), "trimmed": trimmed})
-        before = _smd_table(X[:, 1:], names[1:], r, d)[2]
-        after = _smd_table(X[:, 1:], names[1:], r, d, wa=sw[r])[2]
+        before = _smd_table(X, X2, r, d)[2]
+        after = _smd_table(X, X2, r, d, wa=sw[r])[2]
         for v, lv, b_, a_ in zip(var, lev, before, after):
             bal_rows.append({"month": months[j], "variable": v, "level": lv, "smd_before": b_, "smd_after": a_})
         for qname, y in (("sustained", sustained[:, j]), ("change", change[:, j])):
