@@ -261,8 +261,11 @@ def test_results_object_json_summary_and_plots(small):
     side = res.side_by_side()
     assert {"complete_case", "ipw", "mi", "mi_ci_lower"} <= set(side.columns)
     assert set(res.estimates.columns) >= {"estimate", "std_error", "ci_lower", "ci_upper"}
-    res.plot()
-    res.plot_flow()
+    two = res.plot()  # estimates and the delta grid: two panels when no Axes is given
+    assert two.shape == (2,) and two[1].get_xlabel().startswith("Shift of the imputed")
+    one = res.plot_flow()
+    assert [t.get_text() for t in one.get_xticklabels()] == ["6 months", "12 months", "24 months"]
+    assert res.tidy().equals(res.estimates) and "tipping_point=" in repr(res)
     # the same seed gives the same imputations
     again = lg.follow_up_attrition(small, m=3, seed=4)
     pd.testing.assert_frame_equal(res.estimates, again.estimates)

@@ -78,6 +78,7 @@ from scipy import stats
 
 from . import domain
 from .errors import ConvergenceWarning, InputError
+from .results import Results, Summary, axes_for
 from .study import Study, positions
 
 __all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
@@ -571,8 +572,8 @@ def _match(f: np.ndarray, yv: np.ndarray, pred: np.ndarray, rng: np.random.Gener
 
 
 # ===================================================================== results
-@dataclass
-class AttritionResults:
+@dataclass(repr=False)  # the results base's short repr
+class AttritionResults(Results):
     """Results of :func:`follow_up_attrition`.
 
     Attributes
@@ -671,30 +672,29 @@ class AttritionResults:
                        f"followed up had scored on average {abs(t):.2g} stage(s) lower than similar people "
                        f"who were.")
 
-    def summary(self) -> str:
-        """A plain-text report: flow, who was lost, weights, the three estimates, the tipping point."""
-        pooled = self.estimates[(self.estimates[self.by] == "all").all(axis=1)]
-        lines = [f"Attrition after a planned end (loss of >= {self.loss} stage(s); m = {self.m} imputations, "
-                 f"seed {self.seed}; " + ("weights not truncated)" if self.trim is None else
-                                            f"weights truncated at quantiles {self.trim})"), "",
-                 "Flow (all areas):", self.flow_table().to_string(index=False), "",
-                 "Who was lost (largest |SMD| at each month):",
-                 self.lost.assign(a=self.lost["smd"].abs()).sort_values("a", ascending=False)
-                 .groupby("month").head(5).drop(columns="a").to_string(index=False), "",
-                 "Weights:", self.weights.to_string(index=False), "",
-                 "Estimates, all areas pooled:",
-                 pooled.drop(columns=self.by).to_string(index=False), "",
-                 self.tipping_point_text()]
+    def summary(self) -> Summary:
+        """The flow, who was lost, the weights, the three estimates and the tipping point: text in a
+        terminal, tables in Jupyter."""
+        pooled = self.estimates[(self.estimates[self.by] == "all").all(axis=1)].drop(columns=self.by)
+        lost = (self.lost.assign(a=self.lost["smd"].abs()).sort_values("a", ascending=False)
+                .groupby("month").head(5).drop(columns="a"))
+        head = (f"Attrition after a planned end (loss of >= {self.loss} stage(s); m = {self.m} imputations, "
+                f"seed {self.seed}; " + ("weights not truncated)" if self.trim is None else
+                                         f"weights truncated at quantiles {self.trim})"))
         if not self.linked_exits:
-            lines.insert(4, "died / moved away: [x] not linked (give exits= for linked records)")
-        return "\n".join(lines)
+            head += "\ndied / moved away: [x] not linked (give exits= for linked records)"
+        tables = {"Flow (all areas)": self.flow_table(), "Who was lost (largest |SMD| at each month)": lost,
+                  "Weights": self.weights, "Estimates, all areas pooled": pooled}
+        text = "\n\n".join([head] + [f"{k}:\n{v.to_string(index=False)}" for k, v in tables.items()]
+                           + [self.tipping_point_text()])
+        return Summary(text, tables, head=head, notes=[self.tipping_point_text()])
 
-    def __repr__(self) -> str:
-        return (f"<AttritionResults months={list(self.months)} m={self.m} seed={self.seed} "
-                f"tipping_point={self.tipping_point!r}>")
+    def tidy(self) -> pd.DataFrame:
+        """The estimates: one row per quantity, group, month and method."""
+        return self.estimates.copy()
 
-    def _repr_html_(self) -> str:
-        return "<pre>" + self.summary().replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"months": list(self.months), "m": self.m, "seed": self.seed, "tipping_point": self.tipping_point}
 
     def to_dict(self) -> dict[str, Any]:
         """The command line's JSON: the flow per month and the pooled share sustained at 12 months."""
@@ -707,14 +707,11 @@ class AttritionResults:
         return {"flow": flow, "sustained_12m": {k: sus[k] for k in METHODS if k in sus}}
 
     def plot(self, ax=None, *, quantity: str = "sustained"):
-        """Complete-case, weighted and imputed estimates by month (all areas pooled) with CIs, and the
-        delta-adjusted share at the tipping month. Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
-        else:
-            fig, ax2 = ax.figure, None
+        """Complete-case, weighted and imputed estimates by month (all areas pooled) with CIs and, in a
+        second panel when no ``ax`` is given, the delta-adjusted share at the tipping month. Returns the
+        Axes (the two panels' array when drawn here)."""
+        drawn = axes_for(ax, figsize=(10, 4.5), ncols=2)
+        ax, ax2 = (drawn, None) if ax is not None else drawn
         e = self.estimates[(self.estimates["quantity"] == quantity) & (self.estimates[self.by] == "all").all(axis=1)]
         markers = {"complete_case": "o", "ipw": "s", "mi": "^"}
         for i, meth in enumerate(METHODS):
@@ -736,15 +733,12 @@ class AttritionResults:
                 ax2.axvline(self.tipping_point, linestyle=":", color="0.3")
             ax2.set_xlabel("Shift of the imputed follow-up scores (stages)")
             ax2.set_ylabel(f"Share sustained at {self.tipping_month} months")
-        fig.tight_layout()
-        return fig
+        return drawn
 
     def plot_flow(self, ax=None):
         """The attrition flow: follow-ups due at each month, split into obtained and each known reason.
-        Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+        Returns the Axes."""
+        ax = axes_for(ax, figsize=(7, 4.5))
         f = self.flow_summary()
         parts = [("obtained", "obtained", None), ("re_referred", "re-referred", "//"),
                  ("died", "died", "xx"), ("moved_away", "moved away", ".."),
@@ -764,8 +758,7 @@ class AttritionResults:
             ttl += " (died / moved away not linked: [x])"
         ax.set_title(ttl, fontsize="small")
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        return fig
+        return ax
 
 
 def _num(v) -> float | None:

@@ -580,7 +580,9 @@ def attrition_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        res.plot_flow().savefig(plot, dpi=120)
+        from .results import figure_of
+
+        figure_of(res.plot_flow()).savefig(plot, dpi=120)
         console.print(f"[green]wrote[/] {plot}")
 
 
