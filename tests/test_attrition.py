@@ -304,6 +304,18 @@ def test_simulator_mnar_changes_who_answers_not_the_scores():
         assert 0 < ta["contacts_answered"][m] < ta["contacts_due"][m]
 
 
+def test_simulate_command_passes_follow_up_mnar(tmp_path):
+    from longitudinal.cli import run
+
+    assert run(["simulate", "--people", "400", "--seed", "5", "--no-service-use", "--follow-up-mnar", "2",
+                "--format", "parquet", "--out", str(tmp_path / "s")]) == 0
+    written = lg.load(tmp_path / "s")
+    direct = lg.simulate(people=400, seed=5, service_use=False, follow_up_mnar=2.0)
+    assert written.truth["follow_up"]["mnar"] == 2.0
+    assert written.truth["follow_up"]["contacts_answered"] == direct.truth["follow_up"]["contacts_answered"]
+    assert len(written.readings) == len(direct.readings)
+
+
 def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_complete_case(small):
     base = lg.sustained_outcomes(small, "managing_money", by=("outcome",), n_boot=10, seed=1)
     assert base.missing == "complete_case" and base.adjusted is None
