@@ -88,6 +88,8 @@ def test_weights_are_stabilised_not_truncated_by_default_and_balance_improves(ma
     for month in res.months:  # stabilised: those followed up average about 1 (unstabilised: 1.4-3.6 here)
         col = res.unit_weights[f"weight_{month}"]
         assert col[col > 0].mean() == pytest.approx(1, abs=0.1)
+        # the pooled estimate's effective sample size is the weights table's
+        assert _pooled(res, "ipw", month)["ess"] == pytest.approx(w.loc[month, "ess"])
     b = res.balance
     for _month, g in b.groupby("month"):
         assert g["smd_after"].abs().max() < g["smd_before"].abs().max()
@@ -261,6 +263,9 @@ def test_results_object_json_summary_and_plots(small):
     side = res.side_by_side()
     assert {"complete_case", "ipw", "mi", "mi_ci_lower"} <= set(side.columns)
     assert set(res.estimates.columns) >= {"estimate", "std_error", "ci_lower", "ci_upper"}
+    ipw = res.estimates[res.estimates["method"] == "ipw"]
+    assert (ipw["ess"] > 0).all() and (ipw["ess"] <= ipw["n_obtained"] + 1e-9).all()
+    assert res.estimates.loc[res.estimates["method"] != "ipw", "ess"].isna().all()
     two = res.plot()  # estimates and the delta grid: two panels when no Axes is given
     assert two.shape == (2,) and two[1].get_xlabel().startswith("Shift of the imputed")
     one = res.plot_flow()

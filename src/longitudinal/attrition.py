@@ -586,7 +586,9 @@ class AttritionResults(Results):
         non_completers, smd``.
     estimates : DataFrame
         ``quantity`` (``sustained`` or ``change``), group columns (``all`` pooled), ``month, method,
-        estimate, std_error, ci_lower, ci_upper, n_due, n_obtained``, and for ``mi`` ``fmi``.
+        estimate, std_error, ci_lower, ci_upper, n_due, n_obtained``, for ``mi`` ``fmi`` (fraction of
+        missing information) and for ``ipw`` ``ess`` (Kish's effective sample size of the group's
+        weights: far below ``n_obtained``, a few people carry the estimate).
     weights : DataFrame
         Weight distribution per month: ``n_due, n_obtained, min, p01, p25, median, p75, p99, max,
         ess`` (Kish's effective sample size), ``trimmed`` (weights truncated; 0 unless ``trim=``).
@@ -942,8 +944,9 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                    "ci_lower": (extra or {}).get("ci_lower", est - z * se)[g],
                    "ci_upper": (extra or {}).get("ci_upper", est + z * se)[g],
                    "n_due": int(cnt[g]), "n_obtained": int(n_obt[g])}
-            if extra and "fmi" in extra:
-                row["fmi"] = extra["fmi"][g]
+            for key in ("fmi", "ess"):
+                if extra and key in extra:
+                    row[key] = extra[key][g]
             rows.append(row)
 
     def by_groups(y, w):
@@ -1013,10 +1016,16 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         after = _smd_table(X, X2, r, d, wa=sw[r])[2]
         for v, lv, b_, a_ in zip(var, lev, before, after):
             bal_rows.append({"month": months[j], "variable": v, "level": lv, "smd_before": b_, "smd_after": a_})
+        # Kish's effective sample size per group: a few large weights in a small group show here
+        s1 = np.bincount(gcodes[r], weights=sw[r], minlength=n_g)
+        s2 = np.bincount(gcodes[r], weights=sw[r] ** 2, minlength=n_g)
+        s1[-1], s2[-1] = sw[r].sum(), (sw[r] ** 2).sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ess = np.where(s2 > 0, s1**2 / s2, 0.0)
         for qname, y in (("sustained", sustained[:, j]), ("change", change[:, j])):
             est, se, _ = by_groups(np.where(r, y, np.nan), sw)
             emit("ipw", j, qname, est, se, n_due_g[j], n_obt_g[j],
-                 _clipped_ci(est, se, qname, alpha))
+                 {**_clipped_ci(est, se, qname, alpha), "ess": ess})
 
     # ---- multiple imputation and delta adjustment
     sens_rows: list[dict] = []
