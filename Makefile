@@ -41,6 +41,8 @@ axe-deps:
 		|| echo "axe-deps: npm not available; the axe-core test will skip"
 
 test: install system-deps axe-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(WORKERS) tests src/longitudinal
 
 # Exit status 1 lists the areas that failed; `make report RESUME=--resume` re-runs only those

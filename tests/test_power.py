@@ -12,9 +12,18 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-from longitudinal.power import (StudyDesign, SustainedScenario, TrajectoryScenario, TransitionScenario,
-                                WeibullDropout, clopper_pearson, minimum_detectable_effect, power, power_curve,
-                                slope_power)
+from longitudinal.power import (
+    StudyDesign,
+    SustainedScenario,
+    TrajectoryScenario,
+    TransitionScenario,
+    WeibullDropout,
+    clopper_pearson,
+    minimum_detectable_effect,
+    power,
+    power_curve,
+    slope_power,
+)
 
 
 # ------------------------------------------------------------ closed form vs longpower
@@ -189,9 +198,9 @@ def test_pilot_fits_as_the_truth():
     panel = lg.transitions.simulate_panel(np.asarray(TransitionScenario().Q), n=300, seed=2,
                                           covariates=pd.DataFrame({"g": np.arange(300) % 2}),
                                           effects={"g": np.where(np.arange(25).reshape(5, 5) == 13, 0.5, 0.0)})
-    tf = lg.fit_transitions(panel, id="id", time="time", state="state", covariates={"g": [(3, 4)]})
+    tf = lg.fit_transitions(panel, id="id", time="time", score="state", covariates={"g": [(3, 4)]})
     ts = TransitionScenario.from_fit(tf, covariate="g", transition=(3, 4))
-    assert ts.hazard_ratio == pytest.approx(float(tf.hazard_ratios["hr"].iloc[0]))
+    assert ts.hazard_ratio == pytest.approx(float(tf.hazard_ratios["hazard_ratio"].iloc[0]))
     np.testing.assert_allclose(np.asarray(ts.Q), tf.Q.to_numpy())
 
 
@@ -248,9 +257,10 @@ def test_study_design_notebook_is_thin_parameterised_and_runs(tmp_path):
     assert all(len(c.source.splitlines()) <= 8 and not c.get("outputs") for c in code)
     pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), kernel_name="python3",
                         parameters={"people": 120, "waves": 3, "n_sims": 8, "curve_people": [60, 120],
+                                    "curve_waves": [2, 3],
                                     "workers": 1, "out": str(tmp_path)},
                         progress_bar=False, log_output=False, start_timeout=120)
     done = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     text = json.dumps([c.get("outputs", []) for c in done.cells])
     assert "Power by simulation" in text and "Minimum detectable" in text
-    assert (tmp_path / "power_curve.png").exists()
+    assert (tmp_path / "power_curve.png").exists() and (tmp_path / "power_by_waves.png").exists()

@@ -11,8 +11,8 @@ import pytest
 
 from longitudinal import domain
 from longitudinal.i18n import MissingTranslation, Msg, Number, Translator, Verbatim
-from longitudinal.report.present import COLUMNS, SYMBOLS, UnknownColumn, cells, decimals_of, notes_tables, table_html
 from longitudinal.report.page import Release, index_name, page_name, render_index, render_page
+from longitudinal.report.present import COLUMNS, SYMBOLS, UnknownColumn, cells, decimals_of, notes_tables, table_html
 from longitudinal.report.spreadsheet import spreadsheet_name, write_spreadsheet
 
 EN, CY = Translator("en"), Translator("cy")

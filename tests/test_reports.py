@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,16 +16,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
 import pandas as pd
 import pytest
 from filelock import FileLock
 
 import longitudinal as lg
-from longitudinal.report import protect as dc
 from longitudinal import domain
-from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
+from longitudinal.report import protect as dc
 from longitudinal.report.batch import ReportLocked, data_hash, run_annual
+from longitudinal.report_sections import AnnualReport, area_name, area_slug, last_complete_year, save_figure
 
 TINY_LA = "Cardiff"
 TINY_SLUG = "cardiff"
@@ -143,7 +141,8 @@ def test_distance_and_trajectory_sections_agree_with_the_models(tmp_path):
     s = lg.simulate(people=1500, seed=11)
     rep = AnnualReport(s, 2024, "Wales", out=tmp_path)
     start, end = domain.fy_bounds(2024)
-    ep = s.episodes[(s.episodes["start_date"] <= end) & (s.episodes["end_date"].isna() | (s.episodes["end_date"] >= start))]
+    e = s.episodes
+    ep = e[(e["start_date"] <= end) & (e["end_date"].isna() | (e["end_date"] >= start))]
     ys = lg.Study(s.people, ep, s.readings[s.readings["episode_id"].isin(ep["episode_id"])
                                            & (s.readings["reading_date"] <= end)], s.spend)
     with warnings.catch_warnings():
@@ -330,7 +329,8 @@ def test_same_inputs_give_identical_tables_and_figures(built, tmp_path, frozen_c
 FAILING_NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
-         "outputs": [], "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
+         "outputs": [],
+         "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
         {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
          "source": "import os, pathlib\n"
                    "if area in os.environ.get('LG_TEST_FAIL', '').split(','):\n"
@@ -361,19 +361,28 @@ def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_p
     monkeypatch.delenv("LG_TEST_HANG")
     year_dir = out / str(YEAR)
     assert not (year_dir / "cardiff").exists()  # nothing half-written in place
-    assert json.loads((year_dir / ".failed" / "cardiff.json").read_text())["status"] == "failed"
+    failure = json.loads((year_dir / ".failed" / "cardiff" / "failure.json").read_text())
+    assert failure["status"] == "failed" and "boom in Cardiff" in failure["reason"]
+    assert (year_dir / ".failed" / "cardiff" / "report.ipynb").exists()  # as far as it ran
+    timeout = json.loads((year_dir / ".failed" / "newport" / "failure.json").read_text())
+    assert timeout["status"] == "timeout" and timeout["reason"] == "timeout after 25 s"
+    index = " ".join((year_dir / "index.html").read_text().split())
+    assert "failed: timeout after 25 s (no previous report; details in .failed/newport/)" in index
+    assert not list(year_dir.glob(".tmp-*"))
     # Resume re-runs only the failed area.
     monkeypatch.setenv("LG_TEST_FAIL", "")
     res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, resume=True)
     assert {r.area: r.status for r in res.results} == {"Cardiff": "ok", "Swansea": "skipped"}
-    assert not (year_dir / ".failed" / "cardiff.json").exists()
+    assert not (year_dir / ".failed" / "cardiff").exists()
     # A later failing run leaves the previous good report in place.
     monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
     monkeypatch.setenv("LG_TEST_TAG", "v2")
     res = run_annual(data, out, year=YEAR, areas="Cardiff", workers=1, notebook=nb)
     assert res.exit_code == 1
     assert (year_dir / "cardiff" / "tables" / "x.csv").read_text() == "v1"
-    assert "latest run failed" in (year_dir / "index.html").read_text()
+    kept = json.loads((year_dir / "cardiff" / "manifest.json").read_text())["finished"][:10]
+    assert "failed: RuntimeError" in (year_dir / "index.html").read_text()
+    assert f"(previous report of {kept} kept; details in .failed/cardiff/)" in (year_dir / "index.html").read_text()
 
 
 def test_cli_exit_statuses(tmp_path):

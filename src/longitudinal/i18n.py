@@ -275,7 +275,7 @@ class Verbatim:
     text: str
     lang: str | None = "en"
 
-    def render(self, _: "Translator") -> str:
+    def render(self, _: Translator) -> str:
         return self.text
 
 
@@ -285,7 +285,7 @@ class Area:
 
     name: str
 
-    def render(self, _: "Translator") -> str:
+    def render(self, _: Translator) -> str:
         return _.area(self.name)
 
 
@@ -296,7 +296,7 @@ class Items:
     items: tuple
     sep: str = "; "
 
-    def render(self, _: "Translator") -> str:
+    def render(self, _: Translator) -> str:
         return self.sep.join(show(i, _) for i in self.items)
 
 

@@ -47,9 +47,10 @@ import inspect
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,16 +58,22 @@ import yaml
 from scipy import optimize, stats
 
 from . import domain
+from .deprecation import level_to_alpha
+from .errors import NoDataError
 from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
+from .results import Results, Summary
 
 __all__ = [
-    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
+    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow",
+    "ImpactMap",
     "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS", "MIN_EVIDENCE",
 ]
 
 DEFAULT_PROXIES = RESOURCES / "proxies.yaml"
+#: Unit costs of public services (per event), keyed by the service codes of ``service_use``.
+DEFAULT_UNIT_COSTS = RESOURCES / "unit_costs.yaml"
 
 #: HM Treasury Green Book declining schedule: (last year the rate applies to, rate).
 GREEN_BOOK: tuple[tuple[int | None, float], ...] = (
@@ -87,6 +94,10 @@ _DEFAULT_PROXY_GSD_LOG = 0.30  # lognormal sigma of a proxy: 90% of draws within
 
 class ImpactMapError(LocatedError):
     """A problem in an impact map, naming the row and field."""
+
+
+class NoInputsError(ImpactMapError, NoDataError):
+    """The inputs total 0 (e.g. a group with no spend): the SROI ratio is undefined."""
 
 
 # ============================================================ small pieces
@@ -130,15 +141,15 @@ class Discount:
     timing: str = "end"
 
     @classmethod
-    def green_book(cls, timing: str = "end") -> "Discount":
+    def green_book(cls, timing: str = "end") -> Discount:
         return cls(GREEN_BOOK, timing)
 
     @classmethod
-    def constant(cls, rate: float, timing: str = "end") -> "Discount":
+    def constant(cls, rate: float, timing: str = "end") -> Discount:
         return cls(((None, float(rate)),), timing)
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Discount":
+    def from_spec(cls, spec: Any) -> Discount:
         """From a map's ``discount`` entry: a rate, ``"green_book"`` or a mapping with
         ``rate`` or ``schedule`` and ``timing`` (or ``first_year_discounted``)."""
         if spec is None or spec == "green_book":
@@ -223,19 +234,26 @@ class Proxy:
     price_year: int
     source: str
     note: str = ""
+    status: str = "illustrative"
 
 
-def load_proxies(path: str | Path | None = None) -> dict[str, Proxy]:
+def load_proxies(path: str | Path | None = None, section: str = "proxies") -> dict[str, Proxy]:
     """The proxy library (``data/proxies.yaml`` by default), keyed by proxy key.
+
+    ``section="unit_costs"`` reads the unit costs of public services (``data/unit_costs.yaml``
+    when ``path`` is not given), which have the same fields.
 
     >>> p = load_proxies()["full_time_employment"]
     >>> p.value, p.price_year
     (10767.0, 2014)
+    >>> load_proxies(section="unit_costs")["emergency_admission"].status
+    'illustrative'
     """
-    path = Path(path) if path is not None else DEFAULT_PROXIES
+    default = DEFAULT_UNIT_COSTS if section == "unit_costs" else DEFAULT_PROXIES
+    path = Path(path) if path is not None else default
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = {}
-    for key, p in (raw.get("proxies") or {}).items():
+    for key, p in (raw.get(section) or {}).items():
         for f in ("value", "price_year", "source"):
             if p.get(f) in (None, ""):
                 raise ImpactMapError(f"proxy library {path}: missing {f}", row=key, field=f)
@@ -243,7 +261,7 @@ def load_proxies(path: str | Path | None = None) -> dict[str, Proxy]:
         if value < 0:
             raise ImpactMapError(f"proxy library {path}: negative value {value}", row=key, field="value")
         out[key] = Proxy(key, str(p.get("name", key)), value, str(p.get("unit", "GBP")), int(p["price_year"]),
-                         str(p["source"]), str(p.get("note", "")))
+                         str(p["source"]), str(p.get("note", "")), str(p.get("status", raw.get("status", ""))))
     return out
 
 
@@ -341,6 +359,7 @@ class OutcomeRow:
     price_year: int | None = None
     adjustments: dict[str, Any] = field(default_factory=dict)  # name -> float | dict spec | None
     distributions: dict[str, dict] = field(default_factory=dict)
+    effectiveness: dict | None = None  # quantity from an effectiveness estimate (longitudinal.effectiveness)
 
 
 @dataclass
@@ -387,7 +406,7 @@ class ImpactMap:
 
     # ------------------------------------------------------------ builders
     @classmethod
-    def load(cls, path: str | Path, **kw) -> "ImpactMap":
+    def load(cls, path: str | Path, **kw) -> ImpactMap:
         """From ``.yaml``/``.yml``, ``.csv`` or ``.xlsx`` by extension."""
         path = Path(path)
         if not path.exists():
@@ -399,7 +418,7 @@ class ImpactMap:
         raise ImpactMapError(f"{path}: expected a .yaml, .csv or .xlsx impact map")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ImpactMap":
+    def from_yaml(cls, path: str | Path) -> ImpactMap:
         path = Path(path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return cls.from_dict(raw, source=str(path))
@@ -407,7 +426,7 @@ class ImpactMap:
     @classmethod
     def from_table(cls, path: str | Path, *, name: str | None = None, price_year: int | None = None,
                    discount: Any = None, inputs: list[dict] | None = None, sheet: str | int | None = None
-                   ) -> "ImpactMap":
+                   ) -> ImpactMap:
         """From a spreadsheet with one row per outcome.
 
         Columns (case and spacing do not matter): stakeholder, outcome, indicator,
@@ -485,7 +504,7 @@ class ImpactMap:
         return cls.from_dict({**meta, "inputs": in_rows or [], "outcomes": rows}, source=str(path))
 
     @classmethod
-    def from_dict(cls, raw: Mapping, source: str | None = None) -> "ImpactMap":
+    def from_dict(cls, raw: Mapping, source: str | None = None) -> ImpactMap:
         if not isinstance(raw, Mapping):
             raise ImpactMapError(f"an impact map is a mapping with name, price_year, inputs and outcomes, "
                                  f"not {type(raw).__name__}")
@@ -537,7 +556,8 @@ class ImpactMap:
 _NOTES = {"notes", "description"}
 _MAP_KEYS = {"name", "price_year", "discount", "inputs", "outcomes", "source"} | _NOTES
 _OUTCOME_KEYS = ({"_row", "name", "outcome", "stakeholder", "duration_years", "duration", "quantity", "indicator",
-                  "multiply_by", "proxy", "proxy_value", "proxy_source", "price_year", "distributions", "drop-off"}
+                  "multiply_by", "proxy", "proxy_value", "proxy_source", "price_year", "distributions", "drop-off",
+                  "unit_cost"}
                  | set(ADJUSTMENTS) | _NOTES)
 _INPUT_KEYS = {"_row", "name", "value", "price_year", "from_spend", "stakeholder", "source"} | _NOTES
 _ESTIMATE_KEYS = {"from", "value", "params", "where", "years", "indicator", "rate", "source"} | _NOTES
@@ -579,7 +599,12 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     # quantity: a number, or an indicator
     q = o.get("quantity")
     ind = o.get("indicator")
-    if isinstance(q, Mapping):
+    if isinstance(q, Mapping) and q.get("from") == "effectiveness":
+        from .effectiveness import check_impact_spec
+
+        rec.effectiveness = check_impact_spec(q, row)  # avoided events from an effect estimate
+        q = None
+    elif isinstance(q, Mapping):
         ind, q = q, None
     if isinstance(ind, Mapping):
         iname = ind.get("indicator", ind.get("name"))
@@ -597,7 +622,7 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
             rec.indicator, rec.indicator_params = parsed
     if not _blank(o.get("multiply_by")):
         rec.multiply_by = _nonneg(o["multiply_by"], "multiply_by", row)
-    if rec.indicator is None:
+    if rec.indicator is None and rec.effectiveness is None:
         if _blank(q):
             if not _blank(ind):
                 raise ImpactMapError(f"unknown indicator {str(ind)!r} and no quantity; registered indicators: "
@@ -609,6 +634,15 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     proxy = o.get("proxy")
     if not _blank(proxy):
         rec.proxy = str(proxy)
+    if not _blank(o.get("unit_cost")):  # a public service's cost per event (data/unit_costs.yaml)
+        costs = load_proxies(section="unit_costs")
+        if str(o["unit_cost"]) not in costs:
+            raise ImpactMapError(f"no unit cost {o['unit_cost']!r}; unit costs: {', '.join(costs)}", row=row,
+                                 field="unit_cost")
+        c = costs[str(o["unit_cost"])]
+        o = {**o, "proxy_value": c.value, "price_year": c.price_year,
+             "proxy_source": f"unit cost: {c.source} ({c.status})"}
+        rec.proxy = rec.proxy or c.name
     if not _blank(o.get("proxy_value")):
         rec.proxy_value = _nonneg(o["proxy_value"], "proxy_value", row)
         if _blank(o.get("price_year")):
@@ -695,8 +729,8 @@ def _check_indicator(name: str, row: str) -> None:
                              field="indicator")
 
 
-_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate"), "drop_off": ("sustained_outcomes",),
-               "displacement": (), "attribution": ()}
+_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate", "effectiveness"),
+               "drop_off": ("sustained_outcomes",), "displacement": (), "attribution": ()}
 _DISTS = {"beta": ({"mean", "sd"}, {"a", "b"}), "triangular": ({"low", "mode", "high"},),
           "lognormal": ({"median", "sigma"},), "normal": ({"mean", "sd"},), "uniform": ({"low", "high"},),
           "fixed": (set(),)}
@@ -845,6 +879,11 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
             return estimate_drop_off(table, years=spec.get("years"), where=where)
         except ValueError as e:
             return fall_back(f"the curve gives no drop-off ({e})")
+    if src == "effectiveness":
+        # the quantity is already the supported minus their counterfactual: nothing of it happens anyway
+        return Adjustment(0.0, "estimated", "the quantity is an effect against the counterfactual of the "
+                          "effectiveness design (see its basis in the outcomes table): deadweight is taken out there",
+                          0.0, 0.0)
     # deadweight from a comparison group or a counterfactual rate
     ind = spec.get("indicator")
     if _blank(ind):
@@ -982,9 +1021,9 @@ class _MemoStudy(_Study):
         return self._memo[key]
 
 
-def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year: int | None = None,
+def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: int | None = None,
              comparison=None, sustained=None, deflators: Deflators | str | Path | None = None,
-             discount: Any = None) -> "SROIResult":
+             discount: Any = None) -> SROIResult:
     """Evaluate an impact map: present value, NPV, SROI ratio, payback, year by year.
 
     Parameters
@@ -1026,11 +1065,15 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
         bad = next(o for o in m.outcomes if o.indicator)
         raise ImpactMapError(f"quantity is the indicator {bad.indicator!r}: it needs a study (study= / --data)",
                              row=bad.row, field="quantity")
+    if study is None and any(o.effectiveness for o in m.outcomes):
+        bad = next(o for o in m.outcomes if o.effectiveness)
+        raise ImpactMapError("quantity comes from an effectiveness estimate: it needs a study with service_use "
+                             "(study= / --data)", row=bad.row, field="quantity")
     for i in m.inputs:
         if i.from_spend is not None and study is None:
             raise ImpactMapError("input comes from the spend table: it needs a study (study= / --data)", row=i.row,
                                  field="from_spend")
-    data_driven = study is not None and (any(o.indicator for o in m.outcomes)
+    data_driven = study is not None and (any(o.indicator or o.effectiveness for o in m.outcomes)
                                          or any(i.from_spend is not None for i in m.inputs))
     if year is not None:
         if study is not None and study.financial_years and year not in study.financial_years:
@@ -1062,6 +1105,15 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     q_info: list[list[Any]] = [[None] * K for _ in range(C)]
     for k, o in enumerate(m.outcomes):
         for c, fy in enumerate(cohorts):
+            if o.effectiveness is not None:
+                from .effectiveness import impact_quantity
+
+                try:
+                    v = impact_quantity(study, o.effectiveness, financial_year=fy)
+                except ValueError as e:
+                    raise ImpactMapError(f"effectiveness: {e}", row=o.row, field="quantity") from None
+                quantity[c, k], q_ci[c, k], q_info[c][k] = v.value, (v.ci_lower, v.ci_upper), v
+                continue
             if o.indicator is None:
                 quantity[c, k] = o.quantity
                 continue
@@ -1106,7 +1158,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
             input_rows.append({"cohort": fy, "input": i.name, "stakeholder": i.stakeholder, "cash_gbp": cash,
                                "value": real, "basis": basis})
     if inputs.sum() <= 0:
-        raise ImpactMapError("the inputs total 0: the SROI ratio is undefined", field="inputs")
+        raise NoInputsError("the inputs total 0: the SROI ratio is undefined", field="inputs")
     T = int(max(o.duration_years for o in m.outcomes))
     first = cohorts[0] if cohorts[0] is not None else 0
     offsets = np.array([0 if fy is None else fy - first for fy in cohorts], dtype=float)
@@ -1118,7 +1170,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
 
 
-def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str = "local_authority", *,
+def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,
                 year: int | None = None, **kw) -> pd.DataFrame:
     """Evaluate a data-driven map separately for each local authority, lead need or service type.
 
@@ -1145,9 +1197,7 @@ def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str =
         sub = study.subset(**{by: g})
         try:
             r = evaluate(m, sub, year=year, **kw)
-        except ImpactMapError as e:
-            if "inputs total 0" not in str(e):
-                raise
+        except NoInputsError:
             rows.append({by: g, "note": "no spend"})
             continue
         rows.append({by: g, **r.headline(), "note": ""})
@@ -1155,7 +1205,7 @@ def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str =
 
 
 # ============================================================ results
-class SROIResult:
+class SROIResult(Results):
     """The evaluated map. Tables are DataFrames; headline figures are attributes.
 
     Attributes
@@ -1189,7 +1239,9 @@ class SROIResult:
                              "indicator": o.indicator or o.indicator_text or "",
                              "indicator_missing_share": None if info is None else info.missing_share,
                              "quantity": model.quantity[c, k], "quantity_ci_lower": q_ci[c, k, 0],
-                             "quantity_ci_upper": q_ci[c, k, 1], "proxy_value": model.proxy[k],
+                             "quantity_ci_upper": q_ci[c, k, 1],
+                             "quantity_basis": getattr(info, "basis", "") if o.effectiveness else "",
+                             "proxy_value": model.proxy[k],
                              "proxy_price_year": o.price_year, "proxy_source": o.proxy_source,
                              **{a: model.adj[j, k] for j, a in enumerate(ADJUSTMENTS)},
                              "duration_years": o.duration_years, "impact_year1": V[c, k, 0],
@@ -1249,7 +1301,12 @@ class SROIResult:
         return (f"<SROIResult {self.impact_map.name!r} PV=£{self.present_value:,.0f} inputs=£{self.inputs_value:,.0f} "
                 f"ratio={self.sroi_ratio:.2f}>")
 
-    def summary(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """The headline figures as one ``quantity, estimate`` table (the per-outcome detail is ``outcomes``)."""
+        return pd.DataFrame({"quantity": list(self.headline()), "estimate": list(self.headline().values())})
+
+    def summary(self) -> Summary:
+        """Headline figures, value by outcome and the adjustments (text; tables in Jupyter)."""
         m = self.impact_map
         lines = [f"Social return on investment: {m.name}", "=" * 72,
                  f"Prices: {m.price_year} ({domain.fy_label(m.price_year)}), GDP deflators: {self.deflators.title}",
@@ -1268,7 +1325,10 @@ class SROIResult:
         lines.append(a.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60))
         if len(self.cohorts) > 1:
             lines += ["-" * 72, self.cohorts.to_string(index=False, float_format=lambda x: f"{x:,.2f}")]
-        return "\n".join(lines)
+        tables = {"Value by outcome": tab, "Adjustments": a}
+        if len(self.cohorts) > 1:
+            tables["Cohorts"] = self.cohorts
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:12]))
 
     # --------------------------------------------------------------- sensitivity
     def _params(self) -> list[tuple[int, str]]:
@@ -1331,7 +1391,8 @@ class SROIResult:
                     vals.append(self._pv_with(k, param, v) / self.inputs_value)
             scale = float(np.sum(point)) if param == "quantity" else 1.0  # report quantity in its units
             rows.append({"stakeholder": o.stakeholder, "outcome": o.name, "parameter": param,
-                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale, "ratio_low": vals[0], "ratio_high": vals[1],
+                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale,
+                         "ratio_low": vals[0], "ratio_high": vals[1],
                          "swing": abs(vals[1] - vals[0]), "ratio": base})
         out = pd.DataFrame(rows)
         if out.empty:
@@ -1383,7 +1444,7 @@ class SROIResult:
                     else:
                         sv = a_star
             else:  # drop-off: PV is monotone decreasing in d
-                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731
+                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731, B023 - used in this iteration only
                 f0, f1 = f(0.0), f(1.0)
                 if f1 > 0:
                     note = "ratio stays above 1 even at 100%"
@@ -1417,6 +1478,8 @@ class SROIResult:
                 adj = self._adj[k][a]
                 if a in given:
                     out[(k, a)] = dict(given[a])
+                elif adj.status == "estimated" and adj.ci_lower == adj.ci_upper == v:
+                    out[(k, a)] = None  # exact by construction (deadweight of an effect against its counterfactual)
                 elif v >= 1.0:
                     out[(k, a)] = None
                 elif v <= 0.0:
@@ -1434,6 +1497,10 @@ class SROIResult:
             if "quantity" in given:
                 total = float(md.quantity[:, k].sum())
                 out[(k, "quantity")] = _as_factor(dict(given["quantity"]), 1.0 / total if total > 0 else math.inf)
+            elif o.effectiveness is not None:
+                # every cohort's quantity scales one effect estimate: one normal factor, its relative SE
+                info = self._q_info[0][k]
+                out[(k, "quantity")] = {"dist": "normal", "mean": 1.0, "sd": info.relative_se}
             else:
                 ci = self._q_ci[:, k, :]
                 q = md.quantity[:, k]
@@ -1446,8 +1513,11 @@ class SROIResult:
                     out[(k, "quantity")] = None
         return out
 
-    def monte_carlo(self, draws: int = 10_000, seed: int = 0, level: float = 0.90) -> "MonteCarloResult":
+    def monte_carlo(self, draws: int = 10_000, seed: int = 0, alpha: float = 0.10,
+                    level: float | None = None) -> MonteCarloResult:
         """Probabilistic sensitivity analysis: the SROI ratio's distribution.
+
+        ``alpha``: 1 - coverage of the interval of the ratio (``level=`` is deprecated).
 
         Every parameter of every outcome is drawn from its distribution (see
         :meth:`_distributions`; a map's ``distributions:`` entry overrides),
@@ -1462,6 +1532,7 @@ class SROIResult:
         >>> bool(mc.interval[0] < mc.median < mc.interval[1])
         True
         """
+        level = 1 - level_to_alpha("monte_carlo", level, alpha)
         if draws < 1:
             raise ValueError(f"draws must be at least 1, not {draws}")
         rng = np.random.default_rng(seed)
@@ -1600,9 +1671,9 @@ def _ppf(spec: Mapping, q: float) -> float:
     return x * s
 
 
-@dataclass
-class MonteCarloResult:
-    """The SROI ratio over Monte Carlo draws."""
+@dataclass(repr=False)
+class MonteCarloResult(Results):
+    """The SROI ratio over Monte Carlo draws (``ratios``, ``present_values``: one value per draw)."""
 
     ratios: np.ndarray
     present_values: np.ndarray
@@ -1644,9 +1715,18 @@ class MonteCarloResult:
                                                                  for a, v in d.items() if a != "dist")})
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
+    def _repr_fields(self) -> dict[str, Any]:
         lo, hi = self.interval
-        return (f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): SROI ratio median {self.median:.2f}, "
+        return {"draws": self.ratios.size, "seed": self.seed, "median": self.median, "lower": lo, "upper": hi}
+
+    def tidy(self) -> pd.DataFrame:
+        """The ratio's summary over the draws as one row (see :meth:`table`)."""
+        return self.table()
+
+    def summary(self) -> Summary:
+        lo, hi = self.interval
+        return Summary(f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): "
+                       f"SROI ratio median {self.median:.2f}, "
                 f"{self.level:.0%} interval {lo:.2f}–{hi:.2f}; point estimate {self.point_ratio:.2f}; "
                 f"P(ratio < 1) = {self.prob_below_one:.3f}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,26 +17,40 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import TABLE_NAMES, apply_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
+from .errors import InputError, LongitudinalWarning
 
-__all__ = ["Study", "load", "STORE_MARKER"]
+__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions"]
 
-#: File that marks a folder as a validated store written by ``ingest``.
+#: File that marks a folder as a validated store written by ``ingest``; it records the SHA-256 of
+#: each table file (``store_files``), so a damaged or half-replaced store is refused.
 STORE_MARKER = "ingest_report.json"
+#: Key of :data:`STORE_MARKER` holding ``{file name: sha256}`` of the store's table files.
+STORE_FILES = "store_files"
 #: File that marks a folder as written by ``simulate`` (synthetic, no real persons).
 TRUTH_FILE = "truth.json"
 
 _DAYS_PER_YEAR = 365.25
+# Selections of Study.long() kept besides the whole table (each outcome area is one).
+_LONG_SELECTIONS_KEPT = 24
+
+
+class StoreError(InputError):
+    """A folder that is not a whole, unchanged study store (exit status 2): the message says which file."""
 
 
 @dataclass
 class Study:
-    """The four tables of a study.
+    """The tables of a study.
 
     Attributes
     ----------
     people, episodes, readings, spend : pandas.DataFrame
         The tables of the data contract with proper dtypes.
+    service_use : pandas.DataFrame or None
+        Linked public-service use (``person_id, event_date, service, count``),
+        ``None`` when the study supplied none. People in ``people`` with no
+        episode are the never-supported comparison pool.
     truth : dict or None
         For a synthetic study, the generative model's parameters (see
         :func:`longitudinal.simulate`); ``None`` for real data.
@@ -50,12 +65,18 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    service_use: pd.DataFrame | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the Study.long() tables (see long()) are rebuilt on demand, never pickled
+        return {k: v for k, v in self.__dict__.items() if k != "_long_cache"}
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
         return (
             f"<Study people={len(self.people):,} episodes={len(self.episodes):,} "
             f"readings={len(self.readings):,} spend_rows={len(self.spend):,}"
+            + (f" service_use={len(self.service_use):,}" if self.service_use is not None else "")
             + (f" source={str(self.source)!r}" if self.source else "")
             + ">"
         )
@@ -68,7 +89,10 @@ class Study:
         return sorted(pd.unique(domain.financial_year(self.readings["reading_date"])).tolist())
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLE_NAMES}
+        """The four tables, and the optional ones the study has."""
+        out = {name: getattr(self, name) for name in TABLE_NAMES}
+        out.update({name: getattr(self, name) for name in OPTIONAL_TABLE_NAMES if getattr(self, name) is not None})
+        return out
 
     # -------------------------------------------------------- analysis table
     def long(self, outcome: str | list[str] | None = None, *, scored_only: bool = True,
@@ -93,16 +117,46 @@ class Study:
             start_date, end_date, end_reason``, the person's ``sex``, ``age``
             (at the episode's start) and ``age_band``, and the reading's
             ``financial_year``. Sorted by episode, outcome and date.
+
+        Notes
+        -----
+        The table of all readings is built once per study and each selection of it once; every
+        call returns a new DataFrame over the same, shared columns. Adding or replacing columns
+        of it is safe; never change its values in place (``long.loc[...] = ...``): take
+        ``.copy()`` first. Replacing one of the study's tables (``study.readings = ...``) starts
+        afresh; changing a table in place does not, so don't.
         """
-        r = self.readings
+        codes: tuple[str, ...] | None = None
         if outcome is not None:
-            codes = [outcome] if isinstance(outcome, str) else list(outcome)
-            codes = [domain.outcome_code(c) for c in codes]
-            r = r[r["outcome"].isin(codes)]
-        if scored_only:
-            r = r[r["score"].notna()]
-        if not include_follow_up:
-            r = r[r["reading_type"] != "follow_up"]
+            asked = [outcome] if isinstance(outcome, str) else list(outcome)
+            codes = tuple(sorted({domain.outcome_code(c) for c in asked}))
+        # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over.
+        cache = self.__dict__.setdefault("_long_cache", {})
+        tables = (id(self.people), id(self.episodes), id(self.readings))
+        if cache.get("tables") != tables:
+            cache.clear()
+            cache["tables"] = tables
+        key = (codes, scored_only, include_follow_up)
+        if key not in cache:
+            if "all" not in cache:
+                cache["all"] = self._long_all()
+            out = cache["all"]
+            keep = np.ones(len(out), dtype=bool)
+            if codes is not None:
+                keep &= out["outcome"].isin(codes).to_numpy()
+            if scored_only:
+                keep &= out["score"].notna().to_numpy()
+            if not include_follow_up:
+                keep &= (out["reading_type"] != "follow_up").to_numpy()
+            cache[key] = out if keep.all() else out[keep].reset_index(drop=True)
+            selections = [k for k in cache if isinstance(k, tuple) and k != key]
+            for old in selections[:-_LONG_SELECTIONS_KEPT]:  # keep memory bounded at national scale
+                del cache[old]
+        return cache[key].copy(deep=False)
+
+    def _long_all(self) -> pd.DataFrame:
+        """Every reading joined to its episode and person (what :meth:`long` selects from)."""
+        r = self.readings
         ep = self.episodes.drop(columns=["person_id"])
         out = r.merge(ep, on="episode_id", how="left", validate="many_to_one")
         out = out.merge(self.people, on="person_id", how="left", validate="many_to_one")
@@ -116,31 +170,40 @@ class Study:
 
     # ----------------------------------------------------------------- slice
     def subset(self, *, local_authority: str | None = None, lead_need: str | None = None,
-               service_type: str | None = None) -> "Study":
+               service_type: str | None = None) -> Study:
         """The study restricted to episodes of one authority / lead need / service type.
 
-        People and readings follow their episodes; spend follows the authority
-        and lead need.
+        Each accepts a code, a display name or (authorities) the Welsh name, ignoring case,
+        accents and punctuation: ``lead_need="Mental health"``, ``service_type="short term"``,
+        ``local_authority="Caerdydd"``. An unknown label raises ``KeyError`` with a did-you-mean
+        rather than giving an empty study. People and readings follow their episodes; spend
+        follows the authority and lead need.
         """
         ep = self.episodes
         sp = self.spend
-        if local_authority is not None and local_authority != "Wales":
+        if local_authority is not None and _fold_wales(local_authority):
             la = domain.local_authority(local_authority)
             ep = ep[ep["local_authority"] == la]
             sp = sp[sp["local_authority"] == la]
         if lead_need is not None:
-            ep = ep[ep["lead_need"] == lead_need]
-            sp = sp[sp["lead_need"] == lead_need]
+            col = ep["lead_need"]
+            codes = (col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else pd.unique(col.dropna()))
+            need = domain.lead_need_code(lead_need, [str(c) for c in codes])
+            ep = ep[ep["lead_need"] == need]
+            sp = sp[sp["lead_need"] == need]
         if service_type is not None:
-            ep = ep[ep["service_type"] == service_type]
+            ep = ep[ep["service_type"] == domain.service_type_code(service_type)]
         ids = set(ep["episode_id"])
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         readings = self.readings[self.readings["episode_id"].isin(ids)]
+        use = self.service_use
+        if use is not None:
+            use = use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True),
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
-                     truth=self.truth, source=self.source, metadata=dict(self.metadata))
+                     truth=self.truth, source=self.source, metadata=dict(self.metadata), service_use=use)
 
-    def in_financial_year(self, year: int) -> "Study":
+    def in_financial_year(self, year: int) -> Study:
         """The study as of the end of financial year ``year`` (2025 = 2025-26), as an annual report sees it.
 
         Episodes active in the year (started by 31 March, not ended before 1 April), their people,
@@ -154,6 +217,64 @@ class Study:
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True), rd.reset_index(drop=True),
                      self.spend, truth=self.truth, source=self.source, metadata=dict(self.metadata))
+
+    def by_area(self, areas: Iterable[str] | None = None) -> Iterator[tuple[str, Study]]:
+        """``(area, study)`` for Wales and each authority: the slices :meth:`subset` gives, split in one pass.
+
+        Parameters
+        ----------
+        areas : iterable of str, optional
+            ``"Wales"`` and/or authorities (English or Welsh names, ONS codes; checked like
+            :meth:`subset`). Default: Wales, then every authority with an episode, in the
+            order of :data:`longitudinal.domain.LA_NAMES`.
+
+        Yields
+        ------
+        (str, Study)
+            The area's canonical name (``"Wales"`` or the English name) and its slice. Wales is
+            this study itself; an authority's slice holds its episodes, their people and
+            readings (identifier categories trimmed to those present), its spend and its people's
+            linked service use.
+        """
+        ep, rd, people = self.episodes, self.readings, self.people
+        if areas is None:
+            present = set(ep["local_authority"].astype(str).unique())
+            names = ["Wales"] + [la for la in domain.LA_NAMES if la in present]
+        else:
+            names = ["Wales" if not _fold_wales(a) else domain.local_authority(a) for a in areas]
+        if all(n == "Wales" for n in names):
+            yield from ((n, self) for n in names)
+            return
+        # Each reading's authority through the episode categories (about 400k) rather than 11M values.
+        ep_la = ep["local_authority"].astype(str).to_numpy()
+        rd_ep = rd["episode_id"].astype("category")
+        cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
+        pos = cat_pos[rd_ep.cat.codes.to_numpy()]
+        rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
+        order = np.argsort(rd_la, kind="stable")
+        sorted_la = rd_la[order]
+
+        def slim(df: pd.DataFrame) -> pd.DataFrame:
+            df = df.reset_index(drop=True)
+            for col in ("person_id", "episode_id", "provider_id"):
+                if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
+                    df[col] = df[col].cat.remove_unused_categories()
+            return df
+
+        for name in names:
+            if name == "Wales":
+                yield name, self
+                continue
+            e = ep[ep_la == name]
+            lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
+            r = rd.iloc[np.sort(order[lo:hi])]
+            p = people[people["person_id"].isin(e["person_id"].unique())]
+            sp = self.spend[self.spend["local_authority"] == name]
+            use = self.service_use
+            if use is not None:
+                use = slim(use[use["person_id"].isin(p["person_id"])])
+            yield name, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=self.truth,
+                              source=self.source, metadata=dict(self.metadata), service_use=use)
 
     # ----------------------------------------------------------------- write
     def write(self, path: str | Path, format: str = "csv") -> dict[str, Path]:
@@ -174,6 +295,11 @@ class Study:
         return written
 
 
+def _fold_wales(area: str) -> bool:
+    """False for Wales (the whole study: "Wales", "Cymru"), True for anything else."""
+    return domain.slug(area) not in ("wales", "cymru")
+
+
 def _json_default(obj):
     if isinstance(obj, (np.integer,)):
         return int(obj)
@@ -184,24 +310,48 @@ def _json_default(obj):
     raise TypeError(type(obj))
 
 
+def positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``index`` (-1 where absent), compared as text.
+
+    A categorical column is looked up once per category, not once per row: a national readings
+    table has millions of rows naming a few hundred thousand episodes.
+
+    >>> positions(pd.Index(["E1", "E2"]), pd.Series(["E2", "E9", "E2"], dtype="category")).tolist()
+    [1, -1, 1]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = index.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], -1)
+    return index.get_indexer(values.astype(str))
+
+
 def load(path: str | Path) -> Study:
-    """Load a study: a store written by :func:`longitudinal.ingest`, or a folder of the four tables.
+    """Load a study: a store written by :func:`longitudinal.ingest`, or a study written by ``simulate``.
 
     Parameters
     ----------
     path : str or Path
         A folder holding ``people``, ``episodes``, ``readings`` and ``spend`` as
-        ``.parquet`` or ``.csv`` (the store that ``ingest`` writes, or what
-        ``simulate`` writes).
+        ``.parquet`` or ``.csv``: the store that ``ingest`` writes, or what
+        ``simulate`` (:meth:`Study.write` of a synthetic study) writes.
 
     Returns
     -------
     Study
 
+    Raises
+    ------
+    StoreError
+        The folder has no ``ingest_report.json`` (and is not a simulated study), or a
+        table file's SHA-256 differs from the one ``ingest`` recorded (damaged, changed
+        or half-replaced): nothing is loaded. The message names the files.
+
     Notes
     -----
-    Loading a folder that was neither ingested nor simulated warns: such data
-    has not been validated or pseudonymised; run ``longitudinal ingest`` first.
+    Each table file is read once into memory, its hash checked and exactly those
+    bytes parsed, so a store swapped in by a concurrent ``ingest`` is never read half
+    old and half new (the load starts again once when that happens).
 
     Examples
     --------
@@ -209,35 +359,119 @@ def load(path: str | Path) -> Study:
     >>> d = tempfile.mkdtemp()
     >>> _ = lg.simulate(people=200, seed=1).write(d)
     >>> lg.load(d)  # doctest: +ELLIPSIS
-    <Study people=200 episodes=... source=...>
+    <Study people=300 episodes=... source=...>
     """
-    from .io import read_table
+    path = Path(path)
+    for _attempt in range(3):
+        try:
+            return _load_once(path)
+        except _StoreSwapped:
+            continue  # a new store was swapped in while we read: read it whole
+    raise StoreError(f"{path}: the store kept changing while it was read (is an ingest running in a loop?)")
+
+
+class _StoreSwapped(Exception):
+    pass
+
+
+def _marker(path: Path) -> dict | None:
+    """The store's ingest report, or None when the folder has none."""
+    marker = path / STORE_MARKER
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise StoreError(f"{marker}: damaged (not JSON); run `longitudinal ingest` again") from None
+
+
+def check_store(path: str | Path) -> dict | None:
+    """Refuse a folder that is not a whole study store, before any work starts.
+
+    Returns the ingest report of a store, None for a simulated study (``truth.json``, no persons).
+
+    Raises
+    ------
+    StoreError
+        No such folder, no ``ingest_report.json``, or table files whose SHA-256 differs from it.
+    """
+    from .io import sha256_file
 
     path = Path(path)
+    report = _expect_store(path)
+    if report is None:
+        return None
+    bad = [name for name, digest in report[STORE_FILES].items()
+           if not (path / name).is_file() or sha256_file(path / name) != digest]
+    if bad:
+        raise StoreError(_changed(path, bad))
+    return report
+
+
+def _expect_store(path: Path) -> dict | None:
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such study folder (expected the four tables "
-                                f"{', '.join(TABLE_NAMES)} as .parquet or .csv)")
-    tables = {}
-    lead_needs = None
-    if (path / STORE_MARKER).exists():
-        # a store keeps the study's own lead-need list (ingest --lead-needs): keep its categories
-        needs = json.loads((path / STORE_MARKER).read_text(encoding="utf-8")).get("lead_needs")
-        lead_needs = tuple(needs) if needs else None
-    for name in TABLE_NAMES:
+        raise StoreError(f"{path}: no such study folder (expected a store written by `longitudinal ingest`: "
+                         f"{', '.join(TABLE_NAMES)} and {STORE_MARKER})")
+    report = _marker(path)
+    if report is None:
+        if (path / TRUTH_FILE).exists():
+            return None  # a synthetic study: no persons, nothing to protect
+        raise StoreError(
+            f"{path}: not a study store: it has no {STORE_MARKER}, so its tables were not validated and "
+            "pseudonymised by ingest, or an ingest was stopped before it finished. Run `longitudinal ingest` "
+            "to make the store")
+    if not report.get(STORE_FILES):
+        # Older versions wrote the marker last, after the tables, so such a store is whole; it cannot be
+        # checked for later damage, though.
+        warnings.warn(f"{path}: {STORE_MARKER} records no table hashes (written by an older version), so the "
+                      "tables cannot be checked against it; run `longitudinal ingest` again to record them",
+                      LongitudinalWarning, stacklevel=3)
+        report = dict(report, **{STORE_FILES: {}})
+    return report
+
+
+def _changed(path: Path, names: list[str]) -> str:
+    return (f"{path}: {', '.join(names)} differ{'s' if len(names) == 1 else ''} from what ingest wrote "
+            f"(SHA-256 in {STORE_MARKER}): the store is damaged, was changed after ingest, or was only partly "
+            "replaced. Nothing was loaded; run `longitudinal ingest` again")
+
+
+def _load_once(path: Path) -> Study:
+    import hashlib
+
+    from .io import read_table
+
+    report = _expect_store(path)
+    expected = report[STORE_FILES] if report else {}
+    lead_needs = tuple(report.get("lead_needs") or ()) or None if report else None
+    # a store keeps the study's own service list (ingest --services): keep its categories
+    services = tuple(((report or {}).get("service_use") or {}).get("services") or ()) or None
+    raw, bad = {}, []
+    for name in TABLE_NAMES + OPTIONAL_TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
-            if f.exists():
-                tables[name] = apply_dtypes(name, read_table(f), lead_needs=lead_needs)
-                break
+            try:
+                raw[name] = (f, f.read_bytes())
+            except FileNotFoundError:
+                continue
+            if expected and hashlib.sha256(raw[name][1]).hexdigest() != expected.get(f.name):
+                bad.append(f.name)
+            break
         else:
-            raise FileNotFoundError(f"{path}: no {name}.parquet or {name}.csv")
+            if name in TABLE_NAMES:
+                raise StoreError(f"{path}: no {name}.parquet or {name}.csv")
+    if bad:
+        if _marker(path) != report:
+            raise _StoreSwapped()
+        raise StoreError(_changed(path, bad))
+    digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
+    for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
+        digest.update(f.name.encode() + b"\0" + data)
+    tables = {name: apply_dtypes(name, read_table(f, data), lead_needs=lead_needs, services=services)
+              for name, (f, data) in raw.items()}
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))
-    elif not (path / STORE_MARKER).exists():
-        warnings.warn(
-            f"{path} is neither an ingested store nor a simulated study: its rows have not been "
-            "validated and its identifiers not pseudonymised. Run `longitudinal ingest` first.",
-            stacklevel=2,
-        )
-    return Study(**tables, truth=truth, source=path)
+    return Study(**tables, truth=truth, source=path, metadata={"data_hash": digest.hexdigest()})

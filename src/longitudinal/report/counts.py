@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..i18n import N_
 from .. import domain
+from ..i18n import N_
 from . import protect as dc
 from .area import AreaYear, in_year
 from .publish import pct

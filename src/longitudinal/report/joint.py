@@ -18,8 +18,7 @@ from .. import domain
 from ..domain import WALES
 from ..io import atomic_path
 from ..study import Study
-from . import counts as ct
-from . import protect as dc
+from . import counts as ct, protect as dc
 from .area import AreaYear, split_by_authority
 from .publish import is_number
 
@@ -110,7 +109,7 @@ class YearProtection:
 
     # ------------------------------------------------------------ building
     @classmethod
-    def for_areas(cls, areas: dict[str, AreaYear], year: int) -> "YearProtection":
+    def for_areas(cls, areas: dict[str, AreaYear], year: int) -> YearProtection:
         """Protect the count tables of the given areas of one year together.
 
         The authorities' tables are protected first. Wales's tables add up the authorities':
@@ -132,7 +131,7 @@ class YearProtection:
         return cls(year, {a: published[a] for a in order}, across=WALES in areas)
 
     @classmethod
-    def for_study(cls, study: Study, year: int, *, seed: int = 0) -> "YearProtection":
+    def for_study(cls, study: Study, year: int, *, seed: int = 0) -> YearProtection:
         """Protect the year's publication of a whole study: Wales and every authority with data in the year."""
         areas = {WALES: AreaYear(study, year, WALES, seed=seed)}
         for la, part in split_by_authority(study).items():
@@ -150,7 +149,7 @@ class YearProtection:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "YearProtection":
+    def load(cls, path: str | Path) -> YearProtection:
         with open(path, "rb") as fh:
             obj = pickle.load(fh)
         if not isinstance(obj, cls):

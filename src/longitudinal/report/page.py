@@ -21,11 +21,11 @@ from datetime import date
 from pathlib import Path
 
 from .. import domain
-from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, other_language, render_html
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, Msg, Translator, Verbatim, other_language, render_html
 from ..io import atomic_path
 
-__all__ = ["Release", "page_name", "index_name", "render_page", "render_section", "render_index", "write_report",
-           "markdown_html", "PAGE_CSS", "STATUS"]
+__all__ = ["Release", "IndexEntry", "page_name", "index_name", "render_page", "render_section", "render_index",
+           "write_report", "markdown_html", "PAGE_CSS", "STATUS"]
 
 #: The statistics status a release can carry (what the page says, in the catalogue).
 STATUS = {
@@ -113,7 +113,27 @@ table.lg-table { border-collapse: collapse; margin: 0.5em 0 1.5em 0; font-size: 
 .lg-table thead th { border-bottom: 2px solid #0b0c0c; }
 figure { margin: 0.5em 0 1.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 15px; }
+.lg-vh { position: absolute; left: -9999px; }
 """
+
+
+def _head(title: str, lang: str, other_href: str) -> str:
+    """The start of every published page (report and index): doctype, language, title, the other
+    language's version as an alternate, the page style."""
+    other = other_language(lang)
+    return f"""<!DOCTYPE html>
+<html lang="{lang}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="alternate" hreflang="{other}" href="{other_href}">
+<style>{PAGE_CSS}</style></head>"""
+
+
+def _switch(lang: str, other_href: str, _: Translator) -> str:
+    """The language switch: a link to the same page in the other language, named in that language."""
+    other = other_language(lang)
+    return (f'<nav aria-label="{html.escape(_("Language"))}"><a href="{other_href}" lang="{other}" '
+            f'hreflang="{other}">{html.escape(LANGUAGE_NAMES[other])}</a></nav>')
 
 
 def _figure_html(fig, n: int, _: Translator, lang: str) -> str:
@@ -189,18 +209,11 @@ def render_page(sections: list, release: Release, lang: str, *, key_points: list
         files = (f'<p>{html.escape(_("All the tables of this report are in an accessible spreadsheet:"))} '
                  f'<a href="{html.escape(spreadsheet)}">{html.escape(spreadsheet)}</a> '
                  f'{html.escape(_("and as CSV files with their notes (tables/notes.csv)."))}</p>')
-    switch = (f'<a href="{page_name(other)}" lang="{other}" hreflang="{other}">'
-              f"{html.escape(LANGUAGE_NAMES[other])}</a>")
-    return f"""<!DOCTYPE html>
-<html lang="{lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<link rel="alternate" hreflang="{other}" href="{page_name(other)}">
-<style>{PAGE_CSS}</style></head>
+    return f"""{_head(title, lang, page_name(other))}
 <body>
 <a class="lg-skip" href="#main">{html.escape(_("Skip to the content"))}</a>
 <header class="lg-bar"><a href="../{index_name(lang)}">{html.escape(_("Back to the index of reports"))}</a>
-<nav aria-label="{html.escape(_("Language"))}">{switch}</nav></header>
+{_switch(lang, page_name(other), _)}</header>
 <main id="main">
 <h1>{html.escape(title)}</h1>
 <p class="lg-status"><strong>{html.escape(_("Statistics status"))}:</strong> {html.escape(_(STATUS[release.status]))}</p>
@@ -217,9 +230,35 @@ def render_page(sections: list, release: Release, lang: str, *, key_points: list
 """
 
 
-def render_index(year: int, areas: list, published: set, lang: str, *, release_date: date, status: str) -> str:
+@dataclass(frozen=True)
+class IndexEntry:
+    """One area's line of the index: whether its report is published and, if its latest run failed, why."""
+
+    published: bool
+    #: The failed run's reason in one line (``RuntimeError: boom``), as the batch recorded it (English).
+    failure: str | None = None
+    #: The date (ISO) of the published report kept in place when a later run failed.
+    kept: str | None = None
+    slug: str = ""
+
+
+def _failure_text(entry: IndexEntry, _: Translator) -> str:
+    reason = Verbatim(entry.failure or "?", "en")  # the program's own words, marked English on a Welsh page
+    where = f".failed/{entry.slug}/"
+    if entry.published:
+        msg = Msg("failed: {reason} (previous report of {date} kept; details in {folder})",
+                  reason=reason, date=entry.kept or "?", folder=where)
+    else:
+        msg = Msg("failed: {reason} (no previous report; details in {folder})", reason=reason, folder=where)
+    return _esc(msg, _)
+
+
+def render_index(year: int, areas: list, entries: dict, lang: str, *, release_date: date, status: str,
+                 publication=None) -> str:
     """The year's index page in ``lang``: every area (its name in the language) with links to its report and
-    spreadsheet, or "not published"; no operators' columns (status and run times are in ``batch.json``)."""
+    spreadsheet, or "not published", and a failed run's one-line reason; no operators' columns (run times and
+    attempts are in ``batch.json``). ``entries`` maps area -> :class:`IndexEntry`; ``publication`` is the
+    message saying whether the year is published (the disclosure audit's verdict)."""
     from .spreadsheet import spreadsheet_name
 
     _ = Translator(lang)
@@ -227,30 +266,29 @@ def render_index(year: int, areas: list, published: set, lang: str, *, release_d
     title = _("Supporting People annual reports, {year}", year=_.financial_year(year))
     rows = []
     for a in areas:
+        entry = entries.get(a) or IndexEntry(False, slug=domain.slug(a))
         slug = domain.slug(a)
         name = html.escape(_.area(a))
-        if a in published:
+        if entry.published:
             report = f'<a href="{slug}/{page_name(lang)}">{html.escape(_("Report"))}<span class="lg-vh"> {name}</span></a>'
             sheet = (f'<a href="{slug}/{spreadsheet_name(lang)}">{html.escape(_("Spreadsheet"))}'
                      f'<span class="lg-vh"> {name}</span></a>')
         else:
             report, sheet = html.escape(_("Not published")), ""
+        if entry.failure:
+            report += f"<br>{_failure_text(entry, _)}"
         rows.append(f'<tr><th scope="row" class="txt">{name}</th><td class="txt">{report}</td>'
                     f'<td class="txt">{sheet}</td></tr>')
-    switch = (f'<a href="{index_name(other)}" lang="{other}" hreflang="{other}">'
-              f"{html.escape(LANGUAGE_NAMES[other])}</a>")
-    return f"""<!DOCTYPE html>
-<html lang="{lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<link rel="alternate" hreflang="{other}" href="{index_name(other)}">
-<style>{PAGE_CSS} .lg-vh {{ position: absolute; left: -9999px; }}</style></head>
+    verdict = (f'<p id="publication" class="lg-status"><strong>{_esc(publication, _)}</strong></p>'
+               if publication is not None else "")
+    return f"""{_head(title, lang, index_name(other))}
 <body>
 <header class="lg-bar"><span>{html.escape(_("Supporting People longitudinal study"))}</span>
-<nav aria-label="{html.escape(_("Language"))}">{switch}</nav></header>
+{_switch(lang, index_name(other), _)}</header>
 <main id="main">
 <h1>{html.escape(title)}</h1>
 <p class="lg-status"><strong>{html.escape(_("Statistics status"))}:</strong> {html.escape(_(STATUS[status]))}</p>
+{verdict}
 <p>{html.escape(_("Release date"))}: {html.escape(_.date(release_date))}</p>
 <p>{html.escape(_("One report for Wales and one for each of the 22 local authorities, each with its tables in an accessible spreadsheet and as CSV files."))}</p>
 <div class="lg-table-wrap"><table class="lg-table">

@@ -112,7 +112,7 @@ COLUMNS: dict = {
     "mean_first": _c(N_("Mean first stage"), 2), "mean_latest": _c(N_("Mean latest stage"), 2),
     "mean_change": _c(N_("Mean change (stages)"), 2),
     "ci_lower": _c(N_("95% CI lower")), "ci_upper": _c(N_("95% CI upper")),
-    "estimate": _c(N_("Estimate")), "std_error": _c(N_("Standard error")), "p": _c(N_("p-value"), 4),
+    "estimate": _c(N_("Estimate")), "std_error": _c(N_("Standard error")),
     "p_value": _c(N_("p-value"), 4),
     "months": _c(N_("Months after the end"), 0),
     "percent_sustained": _c(N_("Percentage sustained"), 1),
@@ -134,8 +134,10 @@ COLUMNS: dict = {
     "to stage 1": _c(N_("To stage 1"), 0), "to stage 2": _c(N_("To stage 2"), 0),
     "to stage 3": _c(N_("To stage 3"), 0), "to stage 4": _c(N_("To stage 4"), 0),
     "to stage 5": _c(N_("To stage 5"), 0),
-    "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"), "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
-    "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"), "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
+    "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"),
+    "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
+    "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"),
+    "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
     "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
     # The maps' own words (outcome map, impact map).
     ("outcome_map_ratings", "pathway"): _c(N_("Pathway"), source=True),
@@ -263,7 +265,7 @@ def notes_tables(tables: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, 
                          "decimals_shown": "" if s.text or not nums else
                          (s.decimals if s.decimals is not None else decimals_of(data[c])),
                          "blank_means": s.blank})
+    suppressed = N_("a count of 1 to 4, suppressed (shown [c] on the page)")
     symbols = pd.DataFrame([{"symbol": k, "meaning_en": en(m), "meaning_cy": cy(m)} for k, m in SYMBOLS.items()]
-                           + [{"symbol": "<5", "meaning_en": en(N_("a count of 1 to 4, suppressed (shown [c] on the page)")),
-                               "meaning_cy": cy(N_("a count of 1 to 4, suppressed (shown [c] on the page)"))}])
+                           + [{"symbol": "<5", "meaning_en": en(suppressed), "meaning_cy": cy(suppressed)}])
     return pd.DataFrame(cols), symbols

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LongitudinalError
-from ..io import atomic_path
+from ..io import atomic_path, csv_bytes
 from ..palette import PALETTE as _PALETTE
+from ..results import figure_of
 from . import protect as dc
 
 __all__ = [
@@ -70,7 +71,7 @@ class PublishedTable:
     label_column: str | None = None
 
     def to_csv_bytes(self) -> bytes:
-        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
 
     def to_html(self, lang: str = "en") -> str:
         from ..i18n import Translator, show
@@ -148,10 +149,8 @@ def figure_labels(fig) -> tuple[str, ...]:
 def translate_figure(fig, lang: str) -> None:
     """Put every text of a figure into ``lang`` through the catalogue (numbers, years and ranges stay as they
     are); a text without an entry is a :class:`~longitudinal.i18n.MissingTranslation`."""
-    from ..i18n import Translator
+    from ..i18n import Translator, catalogue
     from .present import NEUTRAL
-
-    from ..i18n import catalogue
 
     _ = Translator(lang)
     done = set(catalogue(lang).values())  # a text already in the language (a tick label reached twice)
@@ -276,6 +275,7 @@ class Publisher:
         from ..i18n import LANGUAGES
         from ..palette import text_px_on_page
 
+        fig = figure_of(fig)  # results' plot() return Axes (or an array of them)
         labels = figure_labels(fig)
         leaked = [s for s in labels if s in self.identifiers]
         if leaked:  # pragma: no cover - figures are drawn from published tables only

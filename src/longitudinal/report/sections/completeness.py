@@ -7,8 +7,7 @@ import numpy as np
 from ... import domain
 from ...i18n import N_, Area, Msg, Number
 from ...palette import PALETTE, figure_style
-from .. import counts as ct
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Msg, Number
+from ...palette import figure_style
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Msg, Number
-from ...palette import figure_style
 from ..publish import Publisher, Section, is_number
 
 # Distance travelled: improved / same / worse split the episodes compared; the means are of a 1-5 score

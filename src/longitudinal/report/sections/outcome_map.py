@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Msg, Verbatim
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Msg, Verbatim
 from ..publish import Publisher, Section, is_number
 from .distance import distance_published, within_published
 
@@ -87,8 +86,8 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     rt["progress"] = dc.hide(rt["progress"], hide_rt)
     rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
     area, fy = Area(a.area), domain.fy_label(a.year)
-    tables = [pub.table("outcome_map_ratings", Msg("Outcome map ratings, {area}, {year} (the map's wording is in English)", area=area,
-                                                     year=fy), rt,
+    tables = [pub.table("outcome_map_ratings", Msg("Outcome map ratings, {area}, {year} (the map's wording is in "
+                                                     "English)", area=area, year=fy), rt,
                         label_column="step"),
               pub.table("outcome_map_indicators", Msg("Indicators behind the ratings, {area}, {year} (value: a "
                                                       "proportion, a mean or a count, by kind; the map's wording "

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Msg, Number, Verbatim
+from ...palette import PALETTE, figure_style
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Msg, Number, Verbatim
-from ...palette import PALETTE, figure_style
 from ..publish import Publisher, Section, publishable_reason
 
 # Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
@@ -48,7 +48,7 @@ def evaluate(a: AreaYear, impact_map: str | Path | None = None, draws: int = 200
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = sroi.evaluate(path, a.study, year=a.year)
-            mc = res.monte_carlo(draws=draws, seed=a.seed, level=0.90)
+            mc = res.monte_carlo(draws=draws, seed=a.seed, alpha=0.10)
     except (sroi.ImpactMapError, ValueError) as exc:
         # Typically a small area: too little follow-up to estimate an adjustment from the data.
         return SROIRun(path, draws, reason=publishable_reason(exc))
@@ -109,8 +109,8 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
     note = N_("(illustrative proxies)") if illustrative else N_("(proxies as stated in the impact map)")
     tables = [pub.table("sroi_headline", Msg("Social return, {area}, {year} {note}", area=area, year=fy,
                                              note=Msg(note)), head, free=("value",), label_column="measure"),
-              pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's wording is in "
-                                             "English", area=area, year=fy,
+              pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's "
+                                             "wording is in English", area=area, year=fy,
                                              note=Msg(note)), by_outcome, ["people"], free=SROI_OUTCOME_FREE,
                         label_column="outcome")]
     notes = []

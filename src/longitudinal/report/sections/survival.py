@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Items, Msg, Number, Verbatim
+from ...palette import figure_style, series_style
 from ...study import Study
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Items, Msg, Number, Verbatim
-from ...palette import figure_style, series_style
 from ..publish import Publisher, Section, is_number, publishable_reason
 from .distance import within_published
 
@@ -95,7 +95,7 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     from ...survival import sustained_outcomes
 
     end = domain.fy_bounds(a.year)[1]
-    area, fy = Area(a.area), domain.fy_label(a.year)
+    area = Area(a.area)
     st = a.study
     # Everything known by the year's end: gains of earlier years can be followed up this year.
     rd = st.readings[st.readings["reading_date"] <= end]

@@ -7,8 +7,8 @@ from ... import domain
 from ...i18n import N_, Area, Msg
 from ..area import AreaYear
 from ..joint import YearProtection
-from ..publish import Publisher, Section
 from ..page import STATUS
+from ..publish import Publisher, Section
 
 
 def title(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:

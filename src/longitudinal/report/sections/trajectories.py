@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Msg, Number
+from ...palette import PALETTE, figure_style
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Msg, Number
-from ...palette import PALETTE, figure_style
 from ..publish import Publisher, Section, numeric_columns
 
 
@@ -47,8 +47,8 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
     fe = fit.fixed_effects.reset_index()
     labels = {"Intercept": N_("Stage at the start of support"), "time": N_("Change in stage per year of support")}
     fe["term"] = [labels.get(t, t) for t in fe["term"]]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p"]].round(
-        {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p": 4})
+    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]].round(
+        {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p_value": 4})
     vc = fit.variance_components().reset_index().round({"estimate": 3, "std_error": 3, "ci_lower": 3,
                                                         "ci_upper": 3})
     vc_terms = {"sd(Intercept)": N_("Standard deviation of the start level"),
@@ -80,7 +80,7 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
     pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
     with figure_style():
         fig, ax = plt.subplots(figsize=(8.0, 3.8))
-        ax.fill_between(pred[fit.design.time], pred["lower"], pred["upper"], color=PALETTE[0], alpha=0.25,
+        ax.fill_between(pred[fit.design.time], pred["ci_lower"], pred["ci_upper"], color=PALETTE[0], alpha=0.25,
                         hatch="//", label=N_("95% confidence interval"))
         ax.plot(pred[fit.design.time], pred["mean"], color=PALETTE[0], marker="o", markevery=5,
                 label=N_("Mean trajectory"))

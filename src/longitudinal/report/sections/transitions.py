@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...i18n import N_, Area, Msg, Number
+from ...palette import figure_style, series_style
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ...i18n import N_, Area, Msg, Number
-from ...palette import figure_style, series_style
 from ..publish import Publisher, Section, numeric_columns, pct
 
 
@@ -43,7 +43,7 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
     to_cols = [f"to stage {k}" for k in range(1, 6)]
     wide.columns = to_cols
     wide["all moves"] = wide[to_cols].sum(axis=1)
-    for k, c in zip(range(1, 6), to_cols):
+    for c in to_cols:
         wide[f"% {c}"] = pct(wide[c].to_numpy(), wide["all moves"].to_numpy()).round(1)
     wide.insert(0, "from", [domain.SCALE_SHORT[k] for k in range(1, 6)])
     wide = wide.reset_index(drop=True)
@@ -75,7 +75,7 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
         model = pd.DataFrame({
             "stage": [domain.SCALE_SHORT[int(k)] for k in soj["state"]],
             "mean years in stage": soj["mean_years"].astype(float).round(2),
-            "ci_lower": soj["lower"].astype(float).round(2), "ci_upper": soj["upper"].astype(float).round(2),
+            "ci_lower": soj["ci_lower"].astype(float).round(2), "ci_upper": soj["ci_upper"].astype(float).round(2),
             "expected years to first reach stage 5": np.where(beyond, np.nan, fp_years),
         })
         tables.append(pub.table(
