@@ -131,7 +131,7 @@ def domain_messages() -> list[str]:
     """The programme's names that reports show (outcome areas, domains, stages, lead needs, authorities)."""
     out = [WALES, *domain.DOMAINS.values(), *(o.name for o in domain.OUTCOMES.values()),
            *domain.SCALE.values(), domain.SCALE_LONG_TERM_5, *domain.SCALE_SHORT.values(),
-           *(n.name for n in domain.LEAD_NEEDS)]
+           *(n.name for n in domain.LEAD_NEEDS), *domain.SERVICES.values()]
     return list(dict.fromkeys(out))
 
 

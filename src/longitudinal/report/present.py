@@ -139,6 +139,10 @@ COLUMNS: dict = {
     "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"),
     "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
     "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
+    # effectiveness (linked service use)
+    "per 1,000 people per month": _c(N_("Events per 1,000 people per month"), 2),
+    "per 1,000 people": _c(N_("Events per 1,000 people"), 2),
+    "months since the start": _c(N_("Months since the start of support"), 0),
     # The maps' own words (outcome map, impact map).
     ("outcome_map_ratings", "pathway"): _c(N_("Pathway"), source=True),
     ("outcome_map_ratings", "column"): _c(N_("Column of the map"), source=True),
