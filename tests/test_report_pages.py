@@ -17,10 +17,10 @@ import longitudinal as lg
 from longitudinal import domain
 from longitudinal.palette import MIN_TEXT_PX
 from longitudinal.report import AnnualReport
-from longitudinal.report.batch import write_index
+from longitudinal.report.batch import record_failure, write_index
 
 SECTIONS = ["title", "headline", "demographics", "completeness", "distance", "trajectories", "transitions",
-            "time_to_independence", "lasting_impact", "social_return", "outcome_map", "methods"]
+            "time_to_independence", "lasting_impact", "effectiveness", "social_return", "outcome_map", "methods"]
 AXE = Path(__file__).resolve().parent / "axe"
 
 
@@ -37,8 +37,12 @@ def published(tmp_path_factory):
             for name in SECTIONS:
                 getattr(rep, name)()
             rep.publish("2026-11-30")
-            (rep.out / "manifest.json").write_text(json.dumps({"status": "ok"}))
+            (rep.out / "manifest.json").write_text(json.dumps({"status": "ok", "started": "2026-11-30T00:00:00+00:00",
+                                                               "finished": "2026-11-30T00:10:00+00:00"}))
             reports[area] = rep
+    # A failed run: an area with no report, and one whose earlier report stays published.
+    record_failure(root, "Newport", "failed", "RuntimeError: boom in Newport", started="2026-11-30T01:00:00+00:00")
+    record_failure(root, "Cardiff", "timeout", "timeout after 25 s", started="2026-11-30T02:00:00+00:00")
     write_index(root, reports["Wales"].year, domain.all_areas(), release_date="2026-11-30", synthetic=True)
     return root, reports
 
@@ -147,6 +151,12 @@ def test_index_in_both_languages(published):
     assert 'href="cardiff/report.html"' in en and 'href="cardiff/report.cy.html"' in cy and ">Caerdydd</th>" in cy
     assert "Finished" not in en and "Status</th>" not in en
     assert en.count("Not published") == 21 and cy.count("Heb ei gyhoeddi") == 21
+    # a failed run's reason, one line, in both languages; the program's own words marked English on the Welsh page
+    assert "failed: RuntimeError: boom in Newport (no previous report; details in .failed/newport/)" in en
+    assert 'wedi methu: <span lang="en">RuntimeError: boom in Newport</span> (dim adroddiad blaenorol' in cy
+    kept = "cardiff/report.cy.html"  # the earlier report stays linked, with the later run's failure beside it
+    assert kept in cy and 'wedi methu: <span lang="en">timeout after 25 s</span> (cedwir adroddiad blaenorol' in cy
+    assert "failed: timeout after 25 s (previous report of 2026-11-30 kept; details in .failed/cardiff/)" in en
 
 
 NODE = shutil.which("node")

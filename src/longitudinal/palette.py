@@ -84,6 +84,10 @@ def text_px_on_page(fig, page_px: int = PAGE_PX, dpi: int = DPI) -> float:
     image is wider than the column (``max-width: 100%``). Measured on the figure as it will be saved
     (tight bounding box).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot has no drawing canvas yet
+        FigureCanvasAgg(fig)
     fig.canvas.draw()
     bbox = fig.get_tightbbox(fig.canvas.get_renderer())
     width_px = bbox.width * dpi
