@@ -35,10 +35,11 @@ $(DEMO_STORE)/ingest_report.json: | $(STAMP)
 
 demo: $(DEMO_STORE)/ingest_report.json
 
-# axe-core and puppeteer-core for the accessibility test (best effort: without them that test skips).
-axe-deps:
+# axe-core and puppeteer-core for the accessibility test, from tests/axe/package-lock.json (after system-deps,
+# which brings npm); the test runs `npm ci` itself if they are missing, and skips only without chromium or node.
+axe-deps: system-deps
 	-@command -v npm >/dev/null 2>&1 && (cd tests/axe && npm ci --no-audit --no-fund --loglevel=error) \
-		|| echo "axe-deps: npm not available; the axe-core test will skip"
+		|| echo "axe-deps: npm not available or npm ci failed; the axe-core test needs tests/axe/node_modules"
 
 test: install system-deps axe-deps
 	$(BIN)/ruff check src tests bench

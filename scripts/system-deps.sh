@@ -24,6 +24,13 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "system-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >/tmp/longitudinal-system-deps.log 2>&1 \
-  || echo "system-deps: apt-get could not install ${need[*]} (see /tmp/longitudinal-system-deps.log); those tests will skip" >&2
+log=/tmp/longitudinal-system-deps.log
+apt-get update -qq >"$log" 2>&1
+if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$log" 2>&1; then
+  # One package missing from this Debian must not keep the others (chromium above all) out: one at a time.
+  for p in "${need[@]}"; do
+    apt-get install -y -qq --no-install-recommends "$p" >>"$log" 2>&1 \
+      || echo "system-deps: apt-get could not install $p (see $log); the tests that need it will skip" >&2
+  done
+fi
 exit 0

@@ -163,12 +163,34 @@ NODE = shutil.which("node")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def axe_modules() -> Path:
+    """tests/axe/node_modules with axe-core and puppeteer-core, installed from the lock file (``npm ci``, as
+    ``make axe-deps`` does) when missing; one installer at a time across test workers."""
+    import fcntl
+
+    modules = AXE / "node_modules"
+    ready = lambda: (modules / "axe-core").is_dir() and (modules / "puppeteer-core").is_dir()  # noqa: E731
+    if ready():
+        return modules
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("tests/axe/node_modules is missing and npm is not installed: run `make system-deps axe-deps`")
+    with open(AXE / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready():
+            # puppeteer-core never downloads a browser: Debian's chromium is used.
+            r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=AXE,
+                               capture_output=True, text=True, timeout=600)
+            assert r.returncode == 0 and ready(), f"npm ci in {AXE} failed: {r.stderr[-2000:]}"
+    return modules
+
+
 def test_axe_core_finds_no_violations(published):
     """axe-core (WCAG 2.1 A/AA and best practice) on every page of the batch in both languages, index included."""
     if CHROMIUM is None or NODE is None:
-        pytest.skip("axe-core needs Debian's chromium and node (`make system-deps`)")
-    if not (AXE / "node_modules" / "axe-core").is_dir() or not (AXE / "node_modules" / "puppeteer-core").is_dir():
-        pytest.skip("axe-core and puppeteer-core are not installed: run `npm ci` in tests/axe (make test does)")
+        pytest.skip("axe-core needs Debian's chromium and nodejs, which are not installed here; `make system-deps` "
+                    "installs them where it can (root and apt-get)")
+    axe_modules()
     root, reports = published
     pages = [root / "index.html", root / "index.cy.html"]
     pages += [rep.out / name for rep in reports.values() for name in ("report.html", "report.cy.html")]
