@@ -28,6 +28,8 @@ from ..domain import WALES
 from ..study import Study, load
 from . import sections as sx
 from .area import AreaYear, last_complete_year, load_area
+from . import protect as dc
+from .disclosure_log import LOG_NAME, DisclosureLog
 from .joint import YearProtection, protection_file
 from .publish import Publisher, Section
 
@@ -95,7 +97,10 @@ class AnnualReport:
                              f"the report for {domain.fy_label(year)}")
         self.protection = protection
         self.out = Path(out) if out is not None else None
-        self.publisher = Publisher(self.data_.identifiers, self.out)
+        log = DisclosureLog(self.out / LOG_NAME if self.out is not None else None, area=self.area, year=year,
+                            method={"counts": YearProtection.method, "base": dc.BASE, "within": dc.BASE - 1,
+                                    "threshold": dc.THRESHOLD, "rule": dc.RULE})
+        self.publisher = Publisher(self.data_.identifiers, self.out, log)
         self.sections_: list[Section] = []
         self._sroi: sx.social_return.SROIRun | None = None
 

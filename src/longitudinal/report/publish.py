@@ -63,6 +63,8 @@ class PublishedTable:
     free: tuple[str, ...] = ()
     #: The column whose values name the rows (for ``Sum`` declarations between rows).
     label_column: str | None = None
+    #: Its counts are rounded to multiples of 5 (each within 4 of the true count), not suppressed.
+    rounded: bool = False
 
     def to_csv_bytes(self) -> bytes:
         return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -173,10 +175,12 @@ class Publisher:
         The report's folder; nothing is written when omitted.
     """
 
-    def __init__(self, identifiers, out: str | Path | None = None) -> None:
+    def __init__(self, identifiers, out: str | Path | None = None, log=None) -> None:
         self._identifiers_of = identifiers
         self._ids: set[str] | None = None
         self.out = Path(out) if out is not None else None
+        #: The output-checking log (:class:`~longitudinal.report.disclosure_log.DisclosureLog`), if any.
+        self.log = log
 
     @property
     def identifiers(self) -> set[str]:
@@ -185,11 +189,13 @@ class Publisher:
         return self._ids
 
     def table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
-              label_column: str | None = None) -> PublishedTable:
+              label_column: str | None = None, rounded=None) -> PublishedTable:
         """Check a protected table and publish it.
 
         Every numeric column must be declared: a count (``count_columns``), a figure about the
         people of a count (``specs``) or a value about no group of people (``free``).
+        ``rounded``: the table's counts are rounded to multiples of 5 (each within 4 of the true
+        count); the cells whose published value differs from the exact one (``Change``), for the log.
 
         Raises
         ------
@@ -208,8 +214,11 @@ class Publisher:
                 "or a value about no group of people (free)")
         dc.check_no_identifiers(data, self.identifiers)
         dc.check_published(data, count_columns)
-        dc.check_derived(data, specs, label_column=label_column)
-        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column)
+        dc.check_derived(data, specs, label_column=label_column, count_error=dc.BASE - 1 if rounded is not None else 0)
+        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column,
+                             rounded is not None)
+        if self.log is not None:
+            self.log.add(name, _log_entry(tab, rounded))
         if self.out is not None:
             with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
                 tmp.write_bytes(tab.to_csv_bytes())
@@ -223,6 +232,26 @@ class Publisher:
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
         path = self.out / "figures" / f"{name}.png" if self.out is not None else None
         return PublishedFigure(name, caption, save_figure(fig, path), labels, data)
+
+
+def _log_entry(tab: PublishedTable, rounded) -> dict:
+    """A table's entry in the output-checking log: how it is protected and every cell rounded or hidden."""
+    data, lab = tab.data, tab.label_column
+    labels = data[lab].tolist() if lab is not None else list(range(len(data)))
+    cells = []
+    for col in data.columns:
+        for row, v in zip(labels, data[col]):
+            if isinstance(v, str) and v in (dc.PRIMARY, dc.SECONDARY):
+                cells.append({"row": row, "column": col, "published": v,
+                              "rule": "primary" if v == dc.PRIMARY else "secondary"})
+    for c in rounded or ():
+        cells.append({"row": c.row, "column": c.column, "published": c.published, "rule": "rounded"})
+    n_counts = int(sum(data[c].notna().sum() for c in tab.count_columns if c in data.columns))
+    return {"protection": "rounded" if rounded is not None else ("suppressed" if tab.count_columns or tab.specs
+                                                                  else "none"),
+            "count_columns": list(tab.count_columns), "count_cells": n_counts,
+            "cells": int(data.size), "rounded": sum(1 for c in cells if c["rule"] == "rounded"),
+            "hidden": sum(1 for c in cells if c["rule"] != "rounded"), "changes": cells}
 
 
 def _holds_numbers(s: pd.Series) -> bool:

@@ -21,26 +21,29 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    spend, n_people = a.year_spend, int(a.active_episodes["person_id"].nunique())
+    spend = a.year_spend
     counts = prot.table(a.area, "headline")
-    per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
+    # Per person of the published (rounded) people: with the exact count the two would give it away.
+    n_people = int(counts.loc[counts["measure"] == ct.PEOPLE, "value"].iat[0])
+    per_person = spend / n_people if n_people > 0 else dc.SECONDARY
     money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
                           "value": [round(spend), per_person if isinstance(per_person, str)
                                     else round(per_person)]})
     head = pd.concat([counts, money], ignore_index=True)
     tables = [pub.table("headline", f"Headline figures, {a.label}", head, ["value"],
-                                  specs=ct.HEADLINE_SUMS, label_column="measure")]
+                        specs=ct.HEADLINE_SUMS, label_column="measure", rounded=prot.changes_of(a.area, "headline"))]
 
     by_need, need_sums = prot.table(a.area, "by_lead_need"), ct.NEED_SUMS
     tables.append(pub.table("by_lead_need", f"People, episodes and spend by lead need, {a.label}",
                                       by_need, ["people", "episodes", "started"], specs=need_sums,
-                                      free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need"))
+                            free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need",
+                            rounded=prot.changes_of(a.area, "by_lead_need")))
 
     # Trend over the financial years up to this one.
     trend = prot.table(a.area, "trend")
     tables.append(pub.table("trend", f"People supported, episodes started and spend by year, {a.area}",
-                                      trend, ["people", "started"], free=("spend_gbp",),
-                                      label_column="financial_year"))
+                            trend, ["people", "started"], free=("spend_gbp",), label_column="financial_year",
+                            rounded=prot.changes_of(a.area, "trend")))
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     x = np.arange(len(trend))
