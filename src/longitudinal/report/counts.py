@@ -291,7 +291,11 @@ def transitions_counts(a: AreaYear, outcome: str | None = None) -> CountTable:
     code = domain.outcome_code(outcome) if outcome else a.headline_outcome
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        tm = transition_matrix(a.year_study, outcome=code)
+        try:
+            tm = transition_matrix(a.year_study, outcome=code)
+        except ValueError:  # no scored reading in the area: no moves
+            tm = pd.DataFrame({"from_stage": pd.Series(dtype="int64"), "to_stage": pd.Series(dtype="int64"),
+                               "count": pd.Series(dtype="int64")})
     wide = tm.pivot(index="from_stage", columns="to_stage", values="count").reindex(
         index=range(1, 6), columns=range(1, 6), fill_value=0).fillna(0).astype("int64")
     wide.columns = list(TO_STAGES)
