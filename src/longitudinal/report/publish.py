@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LongitudinalError
-from ..io import atomic_path
+from ..io import atomic_path, csv_bytes
 from . import protect as dc
 
 __all__ = [
@@ -67,7 +67,7 @@ class PublishedTable:
     rounded: bool = False
 
     def to_csv_bytes(self) -> bytes:
-        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
 
     def to_html(self) -> str:
         return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=fmt_float,
