@@ -23,20 +23,6 @@ KEY = "a-test-key-that-is-not-secret"
 TODAY = "2026-06-01"
 
 
-@pytest.fixture(scope="module")
-def base() -> dict[str, pd.DataFrame]:
-    study = lg.simulate(people=40, seed=5)
-    out = {}
-    for name, df in study.tables().items():
-        d = df.copy()
-        for c in d.columns:
-            if pd.api.types.is_datetime64_any_dtype(d[c]):
-                d[c] = d[c].dt.strftime("%Y-%m-%d")
-            d[c] = d[c].astype(object).where(d[c].notna(), "").astype(str)
-        out[name] = d.reset_index(drop=True)
-    return out
-
-
 def write(folder: Path, base, **changed) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in base.items():

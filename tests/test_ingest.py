@@ -26,21 +26,6 @@ KEY = "a-test-key-that-is-not-secret"
 TODAY = "2026-06-01"
 
 
-@pytest.fixture(scope="module")
-def base() -> dict[str, pd.DataFrame]:
-    """A valid study as the text a provider would supply (all columns strings, blank = '')."""
-    study = lg.simulate(people=40, seed=5)
-    out = {}
-    for name, df in study.tables().items():
-        d = df.copy()
-        for c in d.columns:
-            if pd.api.types.is_datetime64_any_dtype(d[c]):
-                d[c] = d[c].dt.strftime("%Y-%m-%d")
-            d[c] = d[c].astype(object).where(d[c].notna(), "").astype(str)
-        out[name] = d.reset_index(drop=True)
-    return out
-
-
 def tables(base) -> dict[str, pd.DataFrame]:
     return {k: v.copy() for k, v in base.items()}
 
@@ -426,7 +411,7 @@ def test_no_key(tmp_path, base, monkeypatch):
         lg.ingest(raw, tmp_path / "store", already_pseudonymised=True, today=TODAY)
     assert not (tmp_path / "store").exists()
     t = tables(base)
-    for name in ("people", "episodes", "readings"):
+    for name in ("people", "episodes", "readings", "service_use"):
         for c in ("person_id", "episode_id"):
             if c in t[name]:
                 t[name][c] = pseudonymise(t[name][c], KEY.encode())

@@ -57,13 +57,15 @@ def simulate(
     out: Path = typer.Option(..., "--out", help="Folder to write people, episodes, readings, spend and truth.json."),
     format: str = typer.Option("csv", "--format", help="csv or parquet."),
     start_year: int = typer.Option(2019, "--start-year", help="First financial year (2019 = 2019-20)."),
+    service_use: bool = typer.Option(True, "--service-use/--no-service-use",
+                                     help="Also write linked service use and a never-supported comparison pool."),
 ) -> None:
-    """Write a synthetic study with known ground truth (the four tables and truth.json)."""
+    """Write a synthetic study with known ground truth (the four tables, service_use and truth.json)."""
     from .simulate import simulate as _simulate
 
     if format not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format must be csv or parquet, not {format!r}")
-    study = _simulate(people=people, years=years, seed=seed, start_year=start_year)
+    study = _simulate(people=people, years=years, seed=seed, start_year=start_year, service_use=service_use)
     written = study.write(out, format=format)
     console.print(f"[green]wrote[/] {study!r}")
     for name, path in written.items():
@@ -82,19 +84,33 @@ def ingest(
     already_pseudonymised: bool = typer.Option(False, "--already-pseudonymised",
                                                help="person_id and episode_id are already keyed hashes: keep them."),
     lead_needs: Optional[Path] = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
+    services: Optional[Path] = typer.Option(None, "--services", help="YAML with the study's own list of services "
+                                            "for service_use (default: emergency_admission, ae_attendance, "
+                                            "outpatient, gp_event, homelessness_presentation)."),
+    linkage_window: Optional[str] = typer.Option(None, "--linkage-window", help="START:END (yyyy-mm-dd) the "
+                                                 "linked service_use covers; events outside are rejected."),
 ) -> None:
     """Validate a study's files, pseudonymise identifiers and write the store (exit 1 if rows were rejected)."""
     from .ingest import IngestInputError, RowsRejectedError, ingest as _ingest, print_summary
     from .pseudonymise import PseudonymKeyError
 
+    window = None
+    if linkage_window:
+        parts = linkage_window.split(":")
+        if len(parts) != 2:
+            console.print(f"[red]error:[/] --linkage-window should be START:END, e.g. 2017-04-01:2026-03-31, "
+                          f"not {linkage_window!r}")
+            raise typer.Exit(2)
+        window = tuple(p or None for p in parts)
     try:
         report = _ingest(src, out, key_file=key_file, already_pseudonymised=already_pseudonymised,
-                         allow_rejects=allow_rejects, lead_needs=lead_needs)
+                         allow_rejects=allow_rejects, lead_needs=lead_needs, services=services,
+                         linkage_window=window)
     except RowsRejectedError as exc:
         print_summary(exc.report, console)
         console.print(f"[red]not published:[/] {exc}")
         raise typer.Exit(1)
-    except (IngestInputError, PseudonymKeyError) as exc:
+    except (IngestInputError, PseudonymKeyError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2)
     print_summary(report, console)
@@ -523,6 +539,41 @@ def power_cmd(
     if isinstance(result, _p.PowerResults) and result.n_failed == result.n_sims:
         console.print("[red]every fit failed: no power[/]")
         raise typer.Exit(1)
+
+
+@app.command("effectiveness")
+def effectiveness_cmd(
+    data: Path = typer.Argument(..., help="Study folder (an ingested store or a simulated study) with service_use."),
+    service: str = typer.Option(..., "--service", help="Service, e.g. emergency_admission."),
+    design: str = typer.Option("did", "--design", help="event-study, did (staggered, not-yet-supported "
+                               "controls) or matched (never-supported pool)."),
+    anticipation: int = typer.Option(6, "--anticipation", min=0, help="Crisis months before the start left out "
+                                     "of control comparisons."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (and of the pool's pseudo starts)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object: att, ci_lower, ci_upper, n_treated, "
+                                  "n_control, design, event_time."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write the event-time figure (PNG/SVG)."),
+) -> None:
+    """The effect of support on a public service (events per person per month, months 1-12 after the start)."""
+    import json as _json
+
+    from .effectiveness import MissingServiceUseError, effectiveness as _fit
+
+    study = _load_study(data)
+    try:
+        fit = _fit(study, service, design=design, anticipation=anticipation, seed=seed)
+    except (MissingServiceUseError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(_json.dumps(fit.to_dict()))
+    else:
+        typer.echo(fit.summary())
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fit.plot().figure.savefig(plot, dpi=120, bbox_inches="tight")
 
 
 class _Terminated(Exception):

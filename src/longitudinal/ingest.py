@@ -73,7 +73,8 @@ import pyarrow.parquet as pq
 
 from . import domain
 from .errors import InputError, LongitudinalError
-from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes, schemas
+from .contract import (ALL_TABLE_NAMES, DATAFRAME_CHECK_COLUMN, OPTIONAL_TABLE_NAMES, REASONS, TABLE_NAMES, TABLES,
+                       apply_dtypes, category_dtypes, linkage_window_bounds, schemas)
 from .io import atomic_dir, clean_leftovers, detect_encoding, restore_text, sha256_file, write_csv
 from .pseudonymise import DIGEST_HEX_CHARS, is_pseudonym, key_fingerprint, pseudonymise_together, resolve_key
 from .study import STORE_MARKER, TRUTH_FILE
@@ -177,6 +178,8 @@ class IngestReport:
     published: bool = True
     version: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: For a study with ``service_use``: its service list and linkage window (first, last day).
+    service_use: dict[str, Any] | None = None
     #: SHA-256 of each table file of the store; ``load`` refuses the store when a file differs.
     store_files: dict[str, str] = field(default_factory=dict)
     #: Where the rejected rows were written (``<store>/rejects``, or ``<store>.refused/rejects``).
@@ -378,9 +381,11 @@ def _clean_categories(s: pd.Series) -> pd.Categorical:
 def _find_sources(src: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
-    for table in TABLE_NAMES:
+    for table in ALL_TABLE_NAMES:
         mine = [p for p in files if p.suffix.lower() in FORMATS
                 and (p.stem.lower() == table or p.stem.lower().startswith(table + "_"))]
+        if not mine and table in OPTIONAL_TABLE_NAMES:
+            continue
         if not mine:
             old = [p.name for p in files if p.stem.lower() == table]
             hint = f" (found {', '.join(old)}: save it as .xlsx or .csv)" if old else ""
@@ -617,8 +622,11 @@ def _folded_aliases(codes: tuple[str, ...], names: dict[str, str] | None = None,
     return out
 
 
-def _alias_maps(lead_needs: dict[str, str]) -> dict[str, dict[str, str]]:
+def _alias_maps(lead_needs: dict[str, str], services: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    services = services or dict(domain.SERVICES)
     return {
+        "service": _folded_aliases(tuple(services), services, extra={"a_e": "ae_attendance",
+                                                                      "a_and_e": "ae_attendance"}),
         "sex": _folded_aliases(domain.SEXES, extra={"f": "female", "m": "male"}),
         "local_authority": domain.local_authority_aliases(),
         "lead_need": _folded_aliases(tuple(lead_needs), lead_needs),
@@ -723,7 +731,7 @@ def _where(raw: _Raw, row: int, table: str) -> str:
 
 # ============================================================== one table
 def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], today: pd.Timestamp,
-                 mask_ids: bool) -> tuple[pd.DataFrame, _Problems]:
+                 mask_ids: bool, linkage: dict[str, Any] | None = None) -> tuple[pd.DataFrame, _Problems]:
     """Parse and validate one table on its own; returns the canonical frame and its problems."""
     import pandera.pandas as pa_
 
@@ -750,12 +758,17 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
             probs.add(rows, col.name, _raw_text(raw, col.name, rows, mask_ids), row_reasons)
             parse_failed[col.name] = rows
     df = pd.DataFrame(canon)
-    for c in ("birth_year", "financial_year"):
+    if table == "service_use":
+        df["count"] = df["count"].fillna(1.0)  # the contract: a blank count is one event (unparseable stays blank)
+        if "count" in parse_failed:
+            df.loc[parse_failed["count"], "count"] = np.nan
+    for c in ("birth_year", "financial_year", "count"):
         if c in df:
             df[c] = df[c].astype("Int64")
     if "score" in df:
         df["score"] = df["score"].astype("Float64")
-    schema = schemas(lead_needs, today)[table]
+    linkage = linkage or {}
+    schema = schemas(lead_needs, today, services=linkage.get("services"), linkage_window=linkage.get("window"))[table]
     try:
         with warnings.catch_warnings():
             # pandera's own concat of failure cases warns under pandas 2.x; not ours to act on
@@ -784,7 +797,15 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
             elif check in ("date_future", "date_early", "end_without_reason"):
                 reasons = [template.format(value=f"{v:%Y-%m-%d}", today=f"{today:%Y-%m-%d}")
                            for v in df[column].iloc[rows]]
-            elif check in ("score", "birth_year", "financial_year"):
+            elif check == "date_window":
+                w = linkage_window_bounds(linkage.get("window"), today)
+                reasons = [template.format(value=f"{v:%Y-%m-%d}", window=f"{w[0]:%Y-%m-%d} to {w[1]:%Y-%m-%d}")
+                           for v in df[column].iloc[rows]]
+            elif check == "service":
+                allowed_services = ", ".join(linkage.get("services") or domain.SERVICE_CODES)
+                reasons = [template.format(value=str(v), allowed=allowed_services)
+                           for v in df[column].iloc[rows].astype(object)]
+            elif check in ("score", "birth_year", "financial_year", "count"):
                 reasons = [template.format(value=f"{float(v):g}") for v in df[column].iloc[rows]]
             elif check == "spend_negative":
                 reasons = [template.format(value=f"{float(v):,.2f}") for v in df[column].iloc[rows]]
@@ -897,21 +918,29 @@ def _lookup(child: pd.Series, parent: pd.Series) -> np.ndarray:
     return np.where(codes >= 0, per_cat[np.maximum(codes, 0)] if len(per_cat) else -1, -1)
 
 
+def _person_references(child: pd.DataFrame, people: pd.DataFrame, p_rej: np.ndarray, raws: dict[str, _Raw],
+                       probs: _Problems) -> None:
+    """Reject a row whose person is not in ``people`` (unknown person) or whose person was rejected."""
+    prow = _lookup(child["person_id"], people["person_id"])
+    has = child["person_id"].array.codes >= 0
+    missing = np.flatnonzero(has & (prow < 0))
+    probs.add(missing, "person_id", "<person_id withheld: see row>",
+              "person_id is not in the people table — add the person or correct the id")
+    gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
+    probs.add(gone, "person_id", "<person_id withheld: see row>",
+              [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
+               for i in gone])
+
+
 def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: dict[str, _Problems]) -> None:
     people, episodes, readings = tables["people"], tables["episodes"], tables["readings"]
     p_rej = np.zeros(len(people), dtype=bool)
     p_rej[probs["people"].rows()] = True
 
     # episodes → people
-    prow = _lookup(episodes["person_id"], people["person_id"])
-    has = episodes["person_id"].array.codes >= 0
-    missing = np.flatnonzero(has & (prow < 0))
-    probs["episodes"].add(missing, "person_id", "<person_id withheld: see row>",
-                          "person_id is not in the people table — add the person or correct the id")
-    gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
-    probs["episodes"].add(gone, "person_id", "<person_id withheld: see row>",
-                          [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
-                           for i in gone])
+    _person_references(episodes, people, p_rej, raws, probs["episodes"])
+    if "service_use" in tables:
+        _person_references(tables["service_use"], people, p_rej, raws, probs["service_use"])
     e_rej = np.zeros(len(episodes), dtype=bool)
     e_rej[probs["episodes"].rows()] = True
 
@@ -1002,11 +1031,12 @@ def _reason_counts(probs: _Problems) -> dict[str, int]:
 
 
 # ============================================================== lead needs
-def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
+def read_lead_needs(path: str | os.PathLike, key: str = "lead_needs") -> dict[str, str]:
     """A study's own lead-need list from YAML: ``code → display name``.
 
     Accepts a list of codes, a list of ``{code, name}`` mappings, a mapping
-    ``code: name``, or any of these under a top-level ``lead_needs`` key.
+    ``code: name``, or any of these under a top-level ``lead_needs`` key (``key``:
+    the same reader serves a study's service list under ``services``).
 
     Examples
     --------
@@ -1019,12 +1049,13 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
     import yaml
 
     path = Path(path)
+    what = key.rstrip("s").replace("_", " ")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise IngestInputError(f"{path}: cannot read the lead-need list ({exc})") from None
-    if isinstance(data, dict) and "lead_needs" in data:
-        data = data["lead_needs"]
+        raise IngestInputError(f"{path}: cannot read the {what} list ({exc})") from None
+    if isinstance(data, dict) and key in data:
+        data = data[key]
     out: dict[str, str] = {}
     if isinstance(data, dict):
         out = {str(k): str(v) for k, v in data.items()}
@@ -1035,12 +1066,12 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
             elif isinstance(item, (str, int)):
                 out[str(item)] = str(item)
             else:
-                raise IngestInputError(f"{path}: lead need {item!r} should be a code or a mapping with 'code' and 'name'")
+                raise IngestInputError(f"{path}: {what} {item!r} should be a code or a mapping with 'code' and 'name'")
     if not out:
-        raise IngestInputError(f"{path}: no lead needs found; expected a list of codes under 'lead_needs'")
+        raise IngestInputError(f"{path}: no {what} codes found; expected a list of codes under '{key}'")
     bad = [c for c in out if not re.fullmatch(r"[a-z0-9_]+", c)]
     if bad:
-        raise IngestInputError(f"{path}: lead-need codes must be lower_case_with_underscores; not {', '.join(bad)}")
+        raise IngestInputError(f"{path}: {what} codes must be lower_case_with_underscores; not {', '.join(bad)}")
     return out
 
 
@@ -1048,7 +1079,8 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
 def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes | None = None,
            key_file: str | os.PathLike | None = None, already_pseudonymised: bool = False,
            allow_rejects: bool = True, lead_needs: str | os.PathLike | dict | list | None = None,
-           today: str | date | None = None) -> IngestReport:
+           today: str | date | None = None, services: str | os.PathLike | dict | list | None = None,
+           linkage_window: tuple | None = None) -> IngestReport:
     """Validate a study's files, pseudonymise identifiers and write the store.
 
     Parameters
@@ -1071,6 +1103,12 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         The study's own lead-need list (default: :data:`domain.LEAD_NEEDS`).
     today : date, optional
         Dates after it are rejected as future dates (default: today).
+    services : path to YAML, dict or list, optional
+        The study's service list for the optional ``service_use`` table
+        (default :data:`domain.SERVICES`; YAML as for lead needs, under ``services``).
+    linkage_window : (start, end), optional
+        The days the linked ``service_use`` covers; an event outside is rejected.
+        Default: from 2001-04-01 (two years before Supporting People began) to today.
 
     Returns
     -------
@@ -1092,9 +1130,9 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     >>> _ = lg.simulate(people=100, seed=3).write(raw)
     >>> report = lg.ingest(raw, store, key="an-example-key-not-secret")
     >>> report.ok, report.tables["people"].accepted
-    (True, 100)
+    (True, 150)
     >>> lg.load(store)  # doctest: +ELLIPSIS
-    <Study people=100 ...>
+    <Study people=150 ... service_use=...>
     """
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -1108,12 +1146,13 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     except OSError as exc:
         raise IngestInputError(f"--out {dest}: cannot create {dest.parent} ({exc.strerror or exc})") from None
     with _store_lock(dest):
-        return _ingest(src, dest, key=key, key_file=key_file, already_pseudonymised=already_pseudonymised,
+        return _ingest(src, dest, services=services, linkage_window=linkage_window, key=key, key_file=key_file,
+                       already_pseudonymised=already_pseudonymised,
                        allow_rejects=allow_rejects, lead_needs=lead_needs, today=today, t0=t0, started=started)
 
 
 def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allow_rejects, lead_needs, today,
-            t0: float, started: str) -> IngestReport:
+            t0: float, started: str, services=None, linkage_window=None) -> IngestReport:
     refused = dest.parent / f"{dest.name}.refused"
     clean_leftovers(refused)
     key_bytes = None if already_pseudonymised else resolve_key(key, key_file=key_file)
@@ -1125,24 +1164,28 @@ def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allo
     stages: dict[str, float] = {}
     lap = _stopwatch(stages)
     sources = _find_sources(src)
-    raws = {t: _read_table(t, sources[t], src) for t in TABLE_NAMES}
+    present = [t for t in ALL_TABLE_NAMES if t in sources]
+    raws = {t: _read_table(t, sources[t], src) for t in present}
     if already_pseudonymised:
         _refuse_raw_ids(raws)
     lap("read")
-    aliases = _alias_maps(needs)
+    service_map = _code_map(services, "services", dict(domain.SERVICES))
+    window = linkage_window_bounds(linkage_window, today_ts)
+    linkage = {"services": tuple(service_map), "window": window}
+    aliases = _alias_maps(needs, service_map)
     canon: dict[str, pd.DataFrame] = {}
     probs: dict[str, _Problems] = {}
-    for t in TABLE_NAMES:
-        canon[t], probs[t] = _check_table(t, raws[t], aliases, need_codes, today_ts, mask_ids)
+    for t in present:
+        canon[t], probs[t] = _check_table(t, raws[t], aliases, need_codes, today_ts, mask_ids, linkage)
     lap("validate")
-    for t in TABLE_NAMES:
+    for t in present:
         _duplicates(t, canon[t], raws[t], probs[t], mask_ids)
     lap("duplicates")
     _references(canon, raws, probs)
     lap("references")
 
     counts, rejects, accepted = {}, {}, {}
-    for t in TABLE_NAMES:
+    for t in present:
         n = len(canon[t])
         bad = np.zeros(n, dtype=bool)
         bad[probs[t].rows()] = True
@@ -1154,12 +1197,14 @@ def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allo
         assert sum(f.rows for f in raws[t].files) == n
         accepted[t] = acc
     report = IngestReport(
-        dest=dest, tables=counts, sources=[f for t in TABLE_NAMES for f in raws[t].files],
-        reasons={t: _reason_counts(probs[t]) for t in TABLE_NAMES},
+        dest=dest, tables=counts, sources=[f for t in present for f in raws[t].files],
+        reasons={t: _reason_counts(probs[t]) for t in present},
         pseudonymised=not already_pseudonymised,
         key_fingerprint=key_fingerprint(key_bytes) if key_bytes else None,
         lead_needs=list(need_codes), started=started, finished="", seconds=0.0, version=_version(),
         stage_seconds=stages, rejects_dir=dest / "rejects" if _rejects_any(rejects) else None,
+        service_use=({"services": list(service_map), "linkage_window": [f"{d:%Y-%m-%d}" for d in window]}
+                     if "service_use" in present else None),
     )
     lap("rejects")
 
@@ -1179,24 +1224,24 @@ def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allo
 
     if key_bytes is not None:
         for c in PERSONAL_IDS:
-            holders = [t for t in TABLE_NAMES if c in accepted[t]]
+            holders = [t for t in present if c in accepted[t]]
             for t, col in zip(holders, pseudonymise_together([accepted[t][c] for t in holders], key_bytes)):
                 accepted[t][c] = col
     lap("pseudonymise")
-    cats = category_dtypes(need_codes)
+    cats = category_dtypes(need_codes, linkage["services"])
     arrow = {}
-    for t in TABLE_NAMES:
+    for t in present:
         df = accepted[t]
         for c in df.columns:
             if c in cats:  # recode to the canonical categories (fast: codes only)
                 df[c] = df[c].cat.set_categories(list(cats[c].categories))
-        df = apply_dtypes(t, df, lead_needs=need_codes)
+        df = apply_dtypes(t, df, lead_needs=need_codes, services=linkage["services"])
         arrow[t] = _to_arrow(df)
     # The new store is built beside the old one and swapped in whole: a reader, or a run killed at any
     # point, sees the old store or the new one, never a mix (the marker records every table's hash).
     with _writing(dest) as new:
         _write_rejects(new, rejects)
-        for t in TABLE_NAMES:
+        for t in present:
             pq.write_table(arrow[t], new / f"{t}.parquet", compression="zstd")
             report.store_files[f"{t}.parquet"] = sha256_file(new / f"{t}.parquet")
         lap("parquet")
@@ -1249,7 +1294,7 @@ def _check_out(dest: Path, src: Path) -> None:
         raise IngestInputError(f"--out {dest}: the store must be outside the source folder {src} (it would be "
                                "read as deliveries next time)")
     if dest.is_dir() and not (dest / STORE_MARKER).exists():
-        ours = {f"{t}.{e}" for t in TABLE_NAMES for e in ("parquet", "csv")} | {
+        ours = {f"{t}.{e}" for t in ALL_TABLE_NAMES for e in ("parquet", "csv")} | {
             DUCKDB_FILE, "rejects", TRUTH_FILE, STORE_MARKER}
         foreign = sorted(p.name for p in dest.iterdir() if p.name not in ours)
         if foreign:
@@ -1316,13 +1361,18 @@ def _version() -> str:
 
 
 def _lead_need_map(lead_needs) -> dict[str, str]:
-    if lead_needs is None:
-        return {n.code: n.name for n in domain.LEAD_NEEDS}
-    if isinstance(lead_needs, (str, os.PathLike)):
-        return read_lead_needs(lead_needs)
-    if isinstance(lead_needs, dict):
-        return {str(k): str(v) for k, v in lead_needs.items()}
-    return {str(c): str(c) for c in lead_needs}
+    return _code_map(lead_needs, "lead_needs", {n.code: n.name for n in domain.LEAD_NEEDS})
+
+
+def _code_map(given, key: str, default: dict[str, str]) -> dict[str, str]:
+    """A study's own code list (YAML path, dict or list) as ``code → name``; ``default`` when not given."""
+    if given is None:
+        return dict(default)
+    if isinstance(given, (str, os.PathLike)):
+        return read_lead_needs(given, key=key)
+    if isinstance(given, dict):
+        return {str(k): str(v) for k, v in given.items()}
+    return {str(c): str(c) for c in given}
 
 
 def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
@@ -1356,7 +1406,7 @@ def _write_duckdb(dest: Path, arrow: dict[str, pa.Table]) -> None:
     con = duckdb.connect(str(db))
     try:
         con.execute("SET enable_progress_bar = false")  # batch runs log stderr: keep it clean
-        for t in TABLE_NAMES:
+        for t in arrow:
             # plain VARCHAR columns: the database is for ad hoc SQL, not bound to our category lists
             tab = arrow[t]
             tab = tab.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)

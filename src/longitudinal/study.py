@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import TABLE_NAMES, apply_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
 from .errors import InputError, LongitudinalWarning
 
 __all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store"]
@@ -38,12 +38,16 @@ class StoreError(InputError):
 
 @dataclass
 class Study:
-    """The four tables of a study.
+    """The tables of a study.
 
     Attributes
     ----------
     people, episodes, readings, spend : pandas.DataFrame
         The tables of the data contract with proper dtypes.
+    service_use : pandas.DataFrame or None
+        Linked public-service use (``person_id, event_date, service, count``),
+        ``None`` when the study supplied none. People in ``people`` with no
+        episode are the never-supported comparison pool.
     truth : dict or None
         For a synthetic study, the generative model's parameters (see
         :func:`longitudinal.simulate`); ``None`` for real data.
@@ -58,12 +62,14 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    service_use: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
         return (
             f"<Study people={len(self.people):,} episodes={len(self.episodes):,} "
             f"readings={len(self.readings):,} spend_rows={len(self.spend):,}"
+            + (f" service_use={len(self.service_use):,}" if self.service_use is not None else "")
             + (f" source={str(self.source)!r}" if self.source else "")
             + ">"
         )
@@ -76,7 +82,10 @@ class Study:
         return sorted(pd.unique(domain.financial_year(self.readings["reading_date"])).tolist())
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLE_NAMES}
+        """The four tables, and the optional ones the study has."""
+        out = {name: getattr(self, name) for name in TABLE_NAMES}
+        out.update({name: getattr(self, name) for name in OPTIONAL_TABLE_NAMES if getattr(self, name) is not None})
+        return out
 
     # -------------------------------------------------------- analysis table
     def long(self, outcome: str | list[str] | None = None, *, scored_only: bool = True,
@@ -144,9 +153,12 @@ class Study:
         ids = set(ep["episode_id"])
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         readings = self.readings[self.readings["episode_id"].isin(ids)]
+        use = self.service_use
+        if use is not None:
+            use = use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True),
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
-                     truth=self.truth, source=self.source, metadata=dict(self.metadata))
+                     truth=self.truth, source=self.source, metadata=dict(self.metadata), service_use=use)
 
     def in_financial_year(self, year: int) -> "Study":
         """The study as of the end of financial year ``year`` (2025 = 2025-26), as an annual report sees it.
@@ -225,7 +237,7 @@ def load(path: str | Path) -> Study:
     >>> d = tempfile.mkdtemp()
     >>> _ = lg.simulate(people=200, seed=1).write(d)
     >>> lg.load(d)  # doctest: +ELLIPSIS
-    <Study people=200 episodes=... source=...>
+    <Study people=300 episodes=... source=...>
     """
     path = Path(path)
     for attempt in range(3):
@@ -312,8 +324,10 @@ def _load_once(path: Path) -> Study:
     report = _expect_store(path)
     expected = report[STORE_FILES] if report else {}
     lead_needs = tuple(report.get("lead_needs") or ()) or None if report else None
+    # a store keeps the study's own service list (ingest --services): keep its categories
+    services = tuple(((report or {}).get("service_use") or {}).get("services") or ()) or None
     raw, bad = {}, []
-    for name in TABLE_NAMES:
+    for name in TABLE_NAMES + OPTIONAL_TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
             try:
@@ -324,7 +338,8 @@ def _load_once(path: Path) -> Study:
                 bad.append(f.name)
             break
         else:
-            raise StoreError(f"{path}: no {name}.parquet or {name}.csv")
+            if name in TABLE_NAMES:
+                raise StoreError(f"{path}: no {name}.parquet or {name}.csv")
     if bad:
         if _marker(path) != report:
             raise _StoreSwapped()
@@ -332,7 +347,8 @@ def _load_once(path: Path) -> Study:
     digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
     for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
         digest.update(f.name.encode() + b"\0" + data)
-    tables = {name: apply_dtypes(name, read_table(f, data), lead_needs=lead_needs) for name, (f, data) in raw.items()}
+    tables = {name: apply_dtypes(name, read_table(f, data), lead_needs=lead_needs, services=services)
+              for name, (f, data) in raw.items()}
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))

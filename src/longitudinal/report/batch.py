@@ -150,11 +150,11 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from ..contract import TABLE_NAMES
+    from ..contract import ALL_TABLE_NAMES
 
-    # The four tables only: a store's logs and reports may change without the data changing.
+    # The tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
-                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in TABLE_NAMES)
+                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in ALL_TABLE_NAMES)
     if not files:
         raise FileNotFoundError(f"{data}: no table files ({', '.join(DATA_SUFFIXES)})")
     h = hashlib.sha256()
@@ -274,8 +274,10 @@ def _split_by_area(study, areas: Iterable[str]):
         r = rd.iloc[np.sort(order[lo:hi])]
         p = people[people["person_id"].isin(e["person_id"].unique())]
         sp = study.spend[study.spend["local_authority"] == name]
+        use = None if study.service_use is None else slim(
+            study.service_use[study.service_use["person_id"].isin(p["person_id"])])
         yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
-                       source=study.source, metadata=dict(study.metadata))
+                       source=study.source, metadata=dict(study.metadata), service_use=use)
 
 
 def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
@@ -428,11 +430,20 @@ def run_area(spec: dict) -> dict:
         return manifest
     except BaseException as exc:
         manifest["attempts"] = attempts
-        record_failure(year_dir, area, "failed", f"{type(exc).__name__}: {exc}", started=manifest["started"],
+        record_failure(year_dir, area, "failed", failure_reason(exc), started=manifest["started"],
                        partial=tmp, extra=manifest)
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for the index: a notebook's own error (``RuntimeError: boom``), not papermill's wrapper
+    with the cell's whole traceback."""
+    name, value = getattr(exc, "ename", None), getattr(exc, "evalue", None)  # papermill's execution error
+    if name is None:
+        name, value = type(exc).__name__, str(exc)
+    return f"{name}: {value}".splitlines()[0]
 
 
 def record_failure(year_dir: Path, area: str, status: str, reason: str, *, started: str,
@@ -845,6 +856,9 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             _run_pool([specs[a] for a in todo], workers, timeout, done)
         except BatchStopped as stop:
             stop.result = result
+            # every worker is dead now; one killed between creating its folder and our per-area cleanup
+            # would otherwise leave it for the next run (we still hold the batch lock)
+            _cleanup_tmp(year_dir)
             write_index(year_dir, fy, all_areas())  # the areas finished before the stop, and those stopped
             raise
         order = {a: i for i, a in enumerate(area_list)}
