@@ -26,6 +26,7 @@ import base64
 import hashlib
 import html
 import io
+import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,15 @@ _HEADLINE_SUMS = (dc.Sum(((_SCORED, "value"),), (_RECORDED, "value")),
                   dc.Sum(((_PEOPLE, "value"),), (_ACTIVE, "value")),
                   dc.Sum(((_STARTED, "value"),), (_ACTIVE, "value")),
                   dc.Sum(((_ENDED, "value"),), (_ACTIVE, "value")))
+
+# The populations the headline counts, repeated by other tables and adding up over the areas (for the audit).
+#: Episodes with two or more scored readings in an outcome area: completeness's and distance travelled's.
+_K_COMPARED = "episodes compared | outcome {row}"
+_K_PEOPLE, _K_ACTIVE, _K_STARTED, _K_ENDED, _K_SCORED, _K_READINGS = (
+    "people", "episodes active", "episodes started", "episodes ended", "readings scored", "readings")
+_HEADLINE_LINKS = (dc.Same((_PEOPLE, "value"), _K_PEOPLE, "people"), dc.Same((_ACTIVE, "value"), _K_ACTIVE, "sum"),
+                   dc.Same((_STARTED, "value"), _K_STARTED, "sum"), dc.Same((_ENDED, "value"), _K_ENDED, "sum"),
+                   dc.Same((_SCORED, "value"), _K_SCORED, "sum"), dc.Same((_RECORDED, "value"), _K_READINGS, "sum"))
 
 
 # --------------------------------------------------------------------- areas
@@ -226,6 +236,12 @@ class PublishedTable:
 
     def to_csv_bytes(self) -> bytes:
         return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+    def declaration_bytes(self) -> bytes:
+        """The table's disclosure declaration (``tables/<name>.meta.json``): what `longitudinal audit` reads."""
+        d = dc.declaration_to_json(count_columns=self.count_columns, specs=self.specs, free=self.free,
+                                   label_column=self.label_column)
+        return (json.dumps({"table": self.name, **d}, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
     def to_html(self) -> str:
         return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=_fmt_float,
@@ -411,6 +427,8 @@ class AnnualReport:
         if self.out is not None:
             with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
                 tmp.write_bytes(tab.to_csv_bytes())
+            with atomic_path(self.out / "tables" / f"{name}.meta.json") as tmp:
+                tmp.write_bytes(tab.declaration_bytes())
         return tab
 
     def _publish_figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
@@ -590,17 +608,29 @@ class AnnualReport:
                                         else round(per_person)]})
         head = pd.concat([counts, money], ignore_index=True)
         tables = [self._publish_table("headline", f"Headline figures, {self.label}", head, ["value"],
-                                      specs=_HEADLINE_SUMS, label_column="measure")]
+                                      specs=(*_HEADLINE_SUMS, *_HEADLINE_LINKS), label_column="measure")]
 
         by_need, need_sums = self._by_need_table()
         tables.append(self._publish_table("by_lead_need", f"People, episodes and spend by lead need, {self.label}",
-                                          by_need, ["people", "episodes", "started"], specs=need_sums,
+                                          by_need, ["people", "episodes", "started"],
+                                          specs=(*need_sums, dc.Total(row="All"),
+                                                 dc.Same("people", "people | lead need {row}", "people"),
+                                                 dc.Same("episodes", "episodes active | lead need {row}", "sum"),
+                                                 dc.Same("started", "episodes started | lead need {row}", "sum"),
+                                                 dc.Same(("All", "people"), _K_PEOPLE),
+                                                 dc.Same(("All", "episodes"), _K_ACTIVE),
+                                                 dc.Same(("All", "started"), _K_STARTED)),
                                           free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need"))
 
         # Trend over the financial years up to this one.
         trend = self._trend_table()
+        this = domain.fy_label(self.year)
         tables.append(self._publish_table("trend", f"People supported, episodes started and spend by year, {self.area}",
                                           trend, ["people", "started"], free=("spend_gbp",),
+                                          specs=(dc.Same("people", "people | year {row}", "people"),
+                                                 dc.Same("started", "episodes started | year {row}", "sum"),
+                                                 dc.Same((this, "people"), _K_PEOPLE),
+                                                 dc.Same((this, "started"), _K_STARTED)),
                                           label_column="financial_year"))
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -633,7 +663,11 @@ class AnnualReport:
     def demographics(self) -> Section:
         """People supported in the year by age band and sex (a two-way table with both totals)."""
         out, cols = self._age_sex_table()
-        t = self._publish_table("age_sex", f"People supported by age band and sex, {self.label}", out, cols)
+        # People of unknown age or sex, or outside the bands, are in no cell: the table counts part of the people.
+        links = [dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in cols]
+        t = self._publish_table("age_sex", f"People supported by age band and sex, {self.label}", out, cols,
+                                specs=(dc.Total(row="All", column="all"), *links,
+                                       dc.Same(("All", "all"), _K_PEOPLE, part=True)), label_column="age_band")
         return self._add(Section("demographics", "Who was supported",
                                  "Age is reached during the financial year; each person is counted once.", [t]))
 
@@ -740,7 +774,11 @@ class AnnualReport:
             "completeness", f"Completeness of the records, {self.label}: episodes, and those with the reading that "
             "should be there (started: a start reading; ended and planned ends: an end reading; active: any reading "
             "in the year)", overall_pub, ["episodes", "with_reading"],
-            specs=(*sums, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1)),
+            specs=(*sums, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1),
+                   dc.Same("episodes", "completeness episodes | {row}", "sum"),
+                   dc.Same("with_reading", "completeness with the reading | {row}", "sum"),
+                   dc.Same((m_started, "episodes"), _K_STARTED), dc.Same((m_ended, "episodes"), _K_ENDED),
+                   dc.Same((m_active, "episodes"), _K_ACTIVE)),
             label_column="measure")]
 
         rows = []
@@ -780,7 +818,12 @@ class AnnualReport:
             f"change, by outcome area, {self.label} (blank = no need in this area)", by_pub, cc,
             specs=(two_plus, dc.Sum(("scored", "blank_no_need"), "readings"),
                    dc.Share("percent_scored", "readings", scale=100, decimals=1),
-                   dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1)), label_column="outcome"))
+                   dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1),
+                   dc.Total(row="All outcome areas", column="readings", parts=("scored", "blank_no_need")),
+                   *(dc.Same(c, f"{c} | outcome {{row}}", "sum") for c in cc),
+                   dc.Same("episodes_two_plus", _K_COMPARED, "sum"),
+                   dc.Same(("All outcome areas", "readings"), _K_READINGS),
+                   dc.Same(("All outcome areas", "scored"), _K_SCORED)), label_column="outcome"))
         return tables
 
 
@@ -810,7 +853,8 @@ class AnnualReport:
         tables = [self._publish_table(
             "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
             f"{domain.fy_bounds(self.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(self.year)}, {self.area}",
-            pub, ["n_compared"], specs=_DISTANCE_SPECS)]
+            pub, ["n_compared"], specs=(*_DISTANCE_SPECS, dc.Same("n_compared", _K_COMPARED, "sum", part=True)),
+            label_column="outcome")]
         # The figure shows the published values only: areas whose means are suppressed are left out, and an
         # interval suppressed in the table is not written.
         full = np.array([all(_is_number(v) for v in row) for row in pub[["n_compared", *stats_cols[:3]]].to_numpy()])
