@@ -10,7 +10,8 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import domain
+from . import domain, errors
+from .errors import ConvergenceWarning, InputError, LongitudinalError, LongitudinalWarning
 from .simulate import simulate
 from .study import Study, load
 from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
@@ -36,6 +37,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["Study", "domain", "load", "simulate", "__version__"]
+__all__ += ["errors", "LongitudinalError", "InputError", "LongitudinalWarning", "ConvergenceWarning"]
 __all__ += ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
 __all__ += ["ingest", "IngestReport"]
 __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_transitions",

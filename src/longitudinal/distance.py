@@ -55,6 +55,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .errors import LongitudinalWarning
 from .study import Study
 
 __all__ = [
@@ -78,7 +79,7 @@ STAGES = (1, 2, 3, 4, 5)
 _N_OUT = len(domain.OUTCOME_CODES)
 
 
-class SingleReadingWarning(UserWarning):
+class SingleReadingWarning(LongitudinalWarning):
     """Episodes with a single reading in an area were left out of a change measure."""
 
 

@@ -71,6 +71,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import domain
+from .errors import InputError, LongitudinalError
 from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes, schemas
 from .io import atomic_path, detect_encoding
 from .pseudonymise import key_fingerprint, pseudonymise_together, resolve_key
@@ -97,11 +98,11 @@ PERSONAL_IDS = ("person_id", "episode_id")
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's leap-year bug folded in)
 
 
-class IngestInputError(ValueError):
+class IngestInputError(InputError):
     """Input that cannot be read at all (missing table, unreadable file, missing columns)."""
 
 
-class RowsRejectedError(ValueError):
+class RowsRejectedError(LongitudinalError, ValueError):
     """Rows were rejected and ``allow_rejects=False``: nothing was published as a store."""
 
     def __init__(self, report: "IngestReport"):

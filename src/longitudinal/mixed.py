@@ -57,15 +57,12 @@ import numpy as np
 from scipy import optimize, stats as _stats
 
 from ._numeric import hessian_from_gradient
+from .errors import ConvergenceWarning
 
 __all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning",
            "VarianceInference", "variance_inference"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
-
-
-class ConvergenceWarning(UserWarning):
-    """The optimiser stopped before the convergence criteria were met."""
 
 
 @dataclass

@@ -53,6 +53,7 @@ import pandas as pd
 import yaml
 
 from . import domain
+from .errors import LongitudinalError
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
@@ -102,7 +103,7 @@ _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 # =========================================================================== errors
-class OutcomeMapError(ValueError):
+class OutcomeMapError(LongitudinalError, ValueError):
     """An outcome map that breaks a rule; ``problems`` lists every one found.
 
     Each problem is a dict with ``message`` and, where known, ``file``, ``line``,

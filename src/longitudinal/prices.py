@@ -38,6 +38,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from . import domain
+from .errors import InputError
 from .io import RESOURCES, atomic_path, read_text
 
 __all__ = ["LocatedError", "DeflatorError", "Deflators", "load_deflators", "read_hmt_release", "DEFAULT_DEFLATORS"]
@@ -53,17 +54,8 @@ _RELEASE_MONTH = re.compile(r"^(January|February|March|April|May|June|July|Augus
 _FORECAST_RANGE = re.compile(r"(\d{4})\s*[-–]\s*(\d{2})\s+to\s+(\d{4})\s*[-–]\s*(\d{2})")
 
 
-class LocatedError(ValueError):
-    """Bad input, said with the row and field it was found in (``row 3, field 'deadweight': ...``)."""
-
-    def __init__(self, message: str, *, row: Any = None, field: str | None = None):
-        where = []
-        if row is not None:
-            where.append(f"row {row}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__((", ".join(where) + ": " if where else "") + message)
-        self.message, self.row, self.field = message, row, field
+#: Bad input said with the row and field it was found in; the package's :class:`InputError`.
+LocatedError = InputError
 
 
 class DeflatorError(LocatedError):

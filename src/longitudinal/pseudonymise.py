@@ -34,6 +34,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .errors import LongitudinalError
+
 __all__ = [
     "KEY_ENV",
     "DIGEST_HEX_CHARS",
@@ -55,7 +57,7 @@ DIGEST_HEX_CHARS = 16
 MIN_KEY_BYTES = 16
 
 
-class PseudonymKeyError(ValueError):
+class PseudonymKeyError(LongitudinalError, ValueError):
     """The pseudonymisation key is unusable (too short, inside a git work tree, unreadable)."""
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import domain
+from .errors import LongitudinalError
 from .io import RESOURCES, atomic_path
 from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
 
@@ -75,7 +76,7 @@ PACKAGES = ("longitudinal", "numpy", "pandas", "scipy", "statsmodels", "lifeline
             "papermill", "nbconvert", "nbformat", "ipykernel", "jupyter_client")
 
 
-class ReportLocked(RuntimeError):
+class ReportLocked(LongitudinalError, RuntimeError):
     """Another run is writing the same output."""
 
 

@@ -45,6 +45,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from .errors import InputError
 from .indicators import IndicatorValue
 
 __all__ = ["PROGRESS", "CONFIDENCE", "Thresholds", "ConfidenceLevel", "Rubric", "RubricError"]
@@ -56,7 +57,7 @@ CONFIDENCE: tuple[str, ...] = ("low", "medium", "high", "n/a")
 KINDS: tuple[str, ...] = ("proportion", "mean", "count")
 
 
-class RubricError(ValueError):
+class RubricError(InputError):
     """A rubric (or a threshold set in a map) that cannot be used."""
 
 

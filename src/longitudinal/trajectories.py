@@ -31,7 +31,8 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
-from .mixed import ConvergenceWarning, LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
+from .errors import ConvergenceWarning, LongitudinalWarning
+from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
 from .study import Study
 
 __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
@@ -39,7 +40,7 @@ __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
 ENGINES = ("fast", "statsmodels")
 
 
-class TrajectoryWarning(UserWarning):
+class TrajectoryWarning(LongitudinalWarning):
     """Something about the data or the fit that the user should know and can act on."""
 
 

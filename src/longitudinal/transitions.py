@@ -46,6 +46,7 @@ import scipy.linalg
 from scipy import optimize, stats
 
 from . import domain, msm
+from .errors import ConvergenceWarning
 from .study import Study
 
 __all__ = ["fit_transitions", "TransitionsResults", "simulate_panel", "default_allowed"]
@@ -519,13 +520,13 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         cov[np.ix_(free, free)] = np.linalg.pinv(info)
         warnings.warn("the observed information is singular: some intensities or effects are not "
                       "identified by the data (too few moves of some kind); their standard errors "
-                      "are unreliable. Simplify `allowed` or the covariates.", RuntimeWarning,
+                      "are unreliable. Simplify `allowed` or the covariates.", ConvergenceWarning,
                       stacklevel=2)
     # Converged: the optimiser stopped at a stationary point (gradient per interval tiny).
     converged = bool(np.isfinite(f) and (res.success or gmax / N < 1e-6))
     if not converged:
         warnings.warn(f"the fit did not converge ({res.message}; largest gradient {gmax:.3g}); "
-                      "results are unreliable", RuntimeWarning, stacklevel=2)
+                      "results are unreliable", ConvergenceWarning, stacklevel=2)
     return TransitionsResults(
         states=states, absorbing=absorbing_list, allowed=A.astype(bool), frm=frm, to=to,
         encoder=enc, params=expand(x), free=free, cov=cov, loglik=-f * N, converged=converged,
