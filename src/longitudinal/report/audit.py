@@ -53,6 +53,7 @@ import pandas as pd
 
 from .. import disclosure as dc
 from .. import domain
+from ..errors import EXIT_INPUT, InputError
 from ..report_sections import WALES
 
 __all__ = ["AuditError", "Finding", "AuditResult", "audit_year", "run_audit_cli"]
@@ -62,7 +63,7 @@ KINDS = ("undeclared", "inconsistent", "shown", "recovered", "bounded", "narrowe
 _TOL = 1e-6
 
 
-class AuditError(ValueError):
+class AuditError(InputError):
     """The folder is not the output of a batch for one year (nothing to audit)."""
 
 
@@ -864,7 +865,7 @@ def run_audit_cli(folder: Path, *, out: Path | None = None, console=None) -> int
         res = audit_year(folder)
     except AuditError as exc:
         console.print(f"[red]error:[/] {exc}")
-        return 2
+        return EXIT_INPUT
     report = Path(out) if out is not None else Path(folder) / "audit.json"
     report.write_text(json.dumps(res.to_dict(), indent=1, default=str) + "\n")
     console.print(res.summary(), markup=False, highlight=False)
