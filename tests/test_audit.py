@@ -241,3 +241,19 @@ def test_the_small_batch_output_passes_the_audit(built_year):
     _root, _info, year = built_year
     res = audit_year(year)
     assert res.passed, res.summary()
+
+
+ROUNDED = {**dc.PROTECTION, "method": "controlled rounding", "rounding_base": 5, "rounding_error": 4}
+
+
+def test_rounded_counts_are_ranges_and_exact_counts_elsewhere_can_undo_them(tmp_path):
+    # Rounded to 5 (each within 4 of the truth): a 0, b 10, all 10 tells nothing small on its own.
+    rows = [{"need": "a", "people": 0}, {"need": "b", "people": 10}, {"need": "All", "people": 10}]
+    specs = [dc.Total(row="All"), dc.Same("people", "people {row}")]
+    year = publish(tmp_path, "Cardiff", "rounded", rows, ["people"], specs, label_column="need", protection=ROUNDED)
+    assert audit_year(year).passed
+    # Another table shows the same people exactly (13 in all, 12 for b): the rounded 0 for a is 1.
+    publish(tmp_path, "Cardiff", "exact", [{"need": "b", "people": 12}, {"need": "All", "people": 13}],
+            ["people"], [dc.Same("people", "people {row}")], label_column="need")
+    f = only(audit_year(year), table="rounded", row="a")
+    assert (f.kind, f.lo, f.hi) == ("recovered", 1, 1) and "rounded to 0" in f.what

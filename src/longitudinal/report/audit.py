@@ -46,6 +46,7 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,8 @@ class AuditResult:
     targets: int
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
-    protection: dict = field(default_factory=dict)
+    #: The protections the tables declare (each distinct one once).
+    protection: list = field(default_factory=list)
     #: Linear programmes solved.
     solves: int = 0
 
@@ -168,6 +170,10 @@ class _Table:
     name: str
     data: pd.DataFrame  # every cell a string ("" = blank)
     decl: dict
+
+    @cached_property
+    def protection(self) -> _Protection:
+        return _Protection.read(self.decl["protection"])
 
     def labels(self) -> list[str]:
         col = self.decl["label_column"]
@@ -225,23 +231,40 @@ class _Target:
     kind: str  # primary, hidden, rounded, derived (a count worked out from published figures)
     integer: bool
     signed: bool = False  # a difference: small in either direction
+    #: What the table's protection promises: the narrowest range allowed (None: no promise), and the range
+    #: the marker of a primary-suppressed cell tells.
+    width: float | None = None
+    marker: tuple = (1.0, 4.0)
+
+
+@dataclass(frozen=True)
+class _Protection:
+    """A table's declared protection, read: what each marker tells, how far a published count may be off."""
+
+    markers: dict
+    error: float  # |published - true| at most, for a count shown as a number
+    width: float | None
+
+    @classmethod
+    def read(cls, p: dict) -> "_Protection":
+        markers = {m: (float(r[0] if r[0] is not None else 0), math.inf if r[1] is None else float(r[1]))
+                   for m, r in (p.get("markers") or {}).items()}
+        base = int(p.get("rounding_base", 1) or 1)
+        error = p.get("rounding_error")
+        error = float(error) if error is not None else float((base - 1) // 2)
+        width = p.get("min_width")
+        return cls(markers, error, None if width is None else float(width))
 
 
 class _Model:
     """Unknowns, linear relations ``lo <= sum(coef * x) <= hi`` and the values whose ranges are wanted."""
 
-    def __init__(self, protection: dict) -> None:
+    def __init__(self, threshold: int) -> None:
         self.vars: list[_Var] = []
         self.rows: list[tuple[dict, float, float, str]] = []
         self.targets: list[_Target] = []
         self.cells: dict[tuple, tuple] = {}
-        self.protection = protection
-        t = int(protection.get("threshold", dc.THRESHOLD))
-        self.threshold = t
-        self.base = int(protection.get("rounding_base", 1) or 1)
-        markers = protection.get("markers") or {}
-        self.markers = {m: (float(r[0] if r[0] is not None else 0), math.inf if r[1] is None else float(r[1]))
-                        for m, r in markers.items()}
+        self.threshold = threshold
         self.inconsistent: list[Finding] = []
         self.shown: list[Finding] = []
         self.audited: set[int] = set()
@@ -262,13 +285,16 @@ class _Model:
             return
         self.rows.append((coefs, lo, hi, why))
 
-    def target(self, expr, why: tuple, kind: str, integer: bool, signed: bool = False) -> None:
+    def target(self, expr, why: tuple, kind: str, integer: bool, signed: bool = False,
+               protection: "_Protection | None" = None) -> None:
         coefs, const = expr
         if kind == "derived" and const == 0 and list(coefs.values()) == [1.0] and next(iter(coefs)) in self.audited:
             return  # the very value of a cell or figure audited in its own right
         if len(coefs) == 1 and const == 0 and list(coefs.values()) == [1.0]:
             self.audited.add(next(iter(coefs)))
-        self.targets.append(_Target(expr, *why, kind=kind, integer=integer, signed=signed))
+        extra = {} if protection is None else {"width": protection.width, "marker": protection.markers.get(
+            dc.PRIMARY, (1.0, self.threshold - 1.0))}
+        self.targets.append(_Target(expr, *why, kind=kind, integer=integer, signed=signed, **extra))
 
 
 def _add(*exprs, coefs=None):
@@ -311,22 +337,22 @@ class _Builder:
         s = str(t.data[col].iat[i]).strip()
         why = (t.area, t.name, label, col, "hidden count")
         expr = None
-        if s in self.m.markers:
-            lo, hi = self.m.markers[s]
+        p = t.protection
+        if s in p.markers:
+            lo, hi = p.markers[s]
             v = self.m.var(lo, hi)
             expr = ({v: 1.0}, 0.0)
             kind = "primary" if s == dc.PRIMARY else "hidden"
-            self.m.target(expr, why[:4] + (f"count shown as {s}",), kind, True)
+            self.m.target(expr, why[:4] + (f"count shown as {s}",), kind, True, protection=p)
         elif s != "":
             x = _number(s)
             if x is None:
                 raise AuditError(f"{t.area} / {t.name}: row {label!r}, column {col!r} holds {s!r}, "
                                  "not a count or a disclosure marker")
-            h = (self.m.base - 1) // 2 if self.m.base > 1 else 0
-            if h and x > 0:
-                v = self.m.var(max(0.0, x - h), x + h)
+            if p.error:  # rounded: the true count is anywhere within the error of what is shown
+                v = self.m.var(max(0.0, x - p.error), x + p.error)
                 expr = ({v: 1.0}, 0.0)
-                self.m.target(expr, why[:4] + (f"count rounded to {_num(x)}",), "rounded", True)
+                self.m.target(expr, why[:4] + (f"count rounded to {_num(x)}",), "rounded", True, protection=p)
             else:
                 expr = _const(x)
                 if 1 <= x < self.m.threshold:
@@ -421,7 +447,7 @@ class _Builder:
                 left = _add(n, k, coefs=[1.0, -1.0])
                 self.m.relate(left, 0, math.inf, why[:4] + ("the base less the count",))
                 self.m.target(left, why[:4] + (f"{spec.base} less {spec.column}",), "derived", True)
-                if series is not None and s not in self.m.markers:
+                if series is not None and s not in t.protection.markers:
                     implied[series].append((i, k))
                 continue
             v = _number(s)
@@ -465,7 +491,7 @@ class _Builder:
                 ks.append(k)
                 why = (t.area, t.name, lab, col)
                 v = _number(s)
-                if s in self.m.markers:
+                if s in t.protection.markers:
                     self.m.target(k, why + (f"count hidden as {col} of {spec.base}",), "hidden", True)
                 if v is None:
                     continue
@@ -781,14 +807,12 @@ def _judge(t: _Target, lo: float, hi: float, m: _Model) -> str | None:
         return "recovered"
     if inside and t.kind != "primary":
         return "bounded"
-    width = m.protection.get("min_width")
-    if width is None or not t.integer:
+    if t.width is None or not t.integer:
         return None
     if t.kind == "primary":
-        mlo, mhi = m.markers.get(dc.PRIMARY, (1, T - 1))
-        if hi - lo < min(float(width), mhi - mlo) - _TOL:
+        if hi - lo < min(t.width, t.marker[1] - t.marker[0]) - _TOL:
             return "narrowed"
-    elif t.kind in ("hidden", "rounded") and hi - lo < float(width) - _TOL:
+    elif t.kind in ("hidden", "rounded") and hi - lo < t.width - _TOL:
         return "narrow"
     return None
 
@@ -804,12 +828,10 @@ def audit_year(folder: str | Path) -> AuditResult:
     t0 = time.perf_counter()
     folder = Path(folder)
     areas, tables, undeclared = _read_batch(folder)
-    protections = {json.dumps(t.decl["protection"], sort_keys=True) for t in tables}
-    if len(protections) > 1:
-        raise AuditError(f"{folder}: the tables declare {len(protections)} different protections; a year's "
-                         "publication is protected by one method")
-    protection = tables[0].decl["protection"] if tables else dict(dc.PROTECTION)
-    m = _Model(protection)
+    # Tables may be protected differently (counts rounded, analyses suppressed): each declares its own.
+    protections = {json.dumps(t.decl["protection"], sort_keys=True): t.decl["protection"] for t in tables}
+    threshold = max([int(p.get("threshold", dc.THRESHOLD)) for p in protections.values()] or [dc.THRESHOLD])
+    m = _Model(threshold)
     b = _Builder(m)
     for t in tables:
         b.table(t)
@@ -852,7 +874,7 @@ def audit_year(folder: str | Path) -> AuditResult:
                                 math.nan, math.nan, "the published values satisfy no assignment of the declared "
                                 f"relations among {', '.join(where[:6])}{' ...' if len(where) > 6 else ''}"))
     return AuditResult(folder, areas, len(tables), len(m.vars), len(m.rows), len(m.targets), findings,
-                       time.perf_counter() - t0, dict(protection), solver.solves)
+                       time.perf_counter() - t0, list(protections.values()), solver.solves)
 
 
 # ------------------------------------------------------------ command line
