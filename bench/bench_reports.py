@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import longitudinal as lg
-    from longitudinal.reports import run_annual
+    from longitudinal.report.batch import run_annual
 
     data = Path(args.data)
     if not data.exists():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 from longitudinal import domain
 from longitudinal.cli import app
 from longitudinal.report.audit import AuditError, audit_year

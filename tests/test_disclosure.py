@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from longitudinal import disclosure as dc
+from longitudinal.report import protect as dc
 
 
 def _groups_ok(masked: pd.DataFrame, body_rows, cols, total_row_idx, total_col):

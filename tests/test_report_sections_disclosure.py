@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-from longitudinal import disclosure as dc
-from longitudinal import report_sections
-from longitudinal.report_sections import AnnualReport, PublishedTable, _active, last_complete_year
+from longitudinal.report import protect as dc
+from longitudinal.report import AnnualReport, PublishedTable, last_complete_year
+from longitudinal.report.area import active as _active
+from longitudinal.report.sections.distance import distance_published
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "annual_report.ipynb"
 MARKERS = {"<5", "[c]"}
@@ -256,7 +257,7 @@ def test_distance_table_of_a_small_authority_hides_what_the_reviewer_found(study
         warnings.simplefilter("ignore")
         rep = AnnualReport(study, "auto", area)
         pub = rep.distance().tables[0].data
-        raw = rep._distance_frame().set_index("outcome")
+        raw = rep.data_.distance_frame.set_index("outcome")
     for (_, row), code in zip(pub.iterrows(), raw.index):
         if not isinstance(row["n_compared"], (int, np.integer)):
             assert (row.drop(["outcome", "n_compared"]) == dc.SECONDARY).all()
@@ -468,7 +469,7 @@ def test_a_figure_repeated_in_two_tables_is_suppressed_in_both(study):
                  (h["Episodes of support active"], comp["Active episodes in the year"])]
         for a, b in pairs:
             assert str(a) == str(b), (area, pairs)
-        dist = dist.assign(code=rep._distance_published()["code"].to_numpy()).set_index("code")
+        dist = dist.assign(code=distance_published(rep.data_)["code"].to_numpy()).set_index("code")
         for _, r in ind.iterrows():
             if r["params"].count("=") != 1 or not r["params"].startswith("outcome="):
                 continue
@@ -541,8 +542,20 @@ def test_cross_area_checker_sees_a_single_hidden_cell():
 
 
 @pytest.fixture
-def across(monkeypatch):
-    monkeypatch.setattr(report_sections, "PROTECT_ACROSS_AREAS", True)
+def across():
+    """The Wales report is protected together with the authorities' (always, since the protection is the year's)."""
+
+
+def _authorities_hidden(rep, table: str, label: str) -> set:
+    """The cells ``(row, column)`` of a count table that some authority of the year's protection hides."""
+    out = set()
+    for area, tables in rep.protection.published.items():
+        if area == "Wales":
+            continue
+        df = tables[table]
+        for col in df.columns:
+            out.update((r, col) for r in df.loc[df[col].isin(MARKERS), label])
+    return out
 
 
 def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
@@ -563,18 +576,18 @@ def test_wales_hides_what_an_authority_hides_and_nothing_else_changes(across):
     w = wales.demographics().tables[0].data.set_index("age_band")
     assert w.loc["75-84", "all"] in MARKERS
     # The authorities' tables seen from Wales are the ones they publish.
-    hidden = wales._area_hidden()["age_sex"]
+    hidden = _authorities_hidden(wales, "age_sex", "age_band")
     assert ("75-84", "all") in hidden
     pub = area.demographics().tables[0].data
     mine = {(r, c) for c in pub.columns[1:] for r in pub.loc[pub[c].isin(MARKERS), "age_band"]}
     assert mine <= hidden
-    # An authority's report does not look across the areas.
-    assert area._across("age_sex", [("All", "all")]) == ([("All", "all")], [])
+    # An authority's report does not look across the areas: alone, it publishes the same table.
+    alone = AnnualReport(study.subset(local_authority="Blaenau Gwent"), area="Blaenau Gwent",
+                         financial_year=area.year)
+    pd.testing.assert_frame_equal(alone.demographics().tables[0].data, pub)
 
 
 def test_the_wales_methods_state_the_rule_across_areas_when_it_is_applied(across, monkeypatch):
     study = lg.simulate(people=300, seed=1)
     assert dc.RULE_ACROSS_AREAS in AnnualReport(study, area="Wales").methods().text
     assert dc.RULE_ACROSS_AREAS not in AnnualReport(study, area="Cardiff").methods().text
-    monkeypatch.setattr(report_sections, "PROTECT_ACROSS_AREAS", False)
-    assert dc.RULE_ACROSS_AREAS not in AnnualReport(study, area="Wales").methods().text

@@ -28,8 +28,11 @@ from . import prices, sroi
 from . import outcome_maps, rubric
 from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
 from .rubric import Rubric
-from . import disclosure, reports
-from .report_sections import AnnualReport
+from . import report
+from .report import batch as reports, protect as disclosure  # the former module names
+from .report import AnnualReport
+from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
+                    TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)
 
 try:
     __version__ = _version("longitudinal")
@@ -48,3 +51,5 @@ __all__ += ["survival", "time_to_independence", "sustained_outcomes", "Independe
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]
+__all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
+            "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]

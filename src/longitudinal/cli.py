@@ -269,7 +269,7 @@ def report_annual(
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
-    from .reports import run_report_cli
+    from .report.batch import run_report_cli
 
     raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
                                     timeout=timeout, seed=seed, console=console))
@@ -395,6 +395,107 @@ def transitions_cmd(
         console.print(f"[green]wrote[/] {plot}")
     if not fit.converged:
         console.print("[yellow]the model did not converge[/]")
+        raise typer.Exit(1)
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be numbers separated by commas, got {text!r}")
+
+
+@app.command("power")
+def power_cmd(
+    target: str = typer.Option("slope", "--target",
+                               help="slope (difference in rate of change), level, hazard-ratio or sustained."),
+    effect: Optional[float] = typer.Option(None, "--effect",
+                                           help="The effect: a difference (slope, level, sustained) or a hazard "
+                                                "ratio. Default: the scenario's illustrative value."),
+    people: int = typer.Option(2000, "--people", help="People in the study (both groups)."),
+    waves: int = typer.Option(5, "--waves", help="Readings per person."),
+    interval: float = typer.Option(1.0, "--interval", help="Years between readings."),
+    times: Optional[str] = typer.Option(None, "--times", help="Reading schedule in years, e.g. 0,0.5,1,2 "
+                                                              "(overrides --waves/--interval)."),
+    dropout: float = typer.Option(0.0, "--dropout", help="Chance of being lost before each reading after the first."),
+    weibull: Optional[str] = typer.Option(None, "--weibull", help="Weibull time to dropout 'shape,scale' (years), "
+                                                                  "instead of --dropout."),
+    allocation: float = typer.Option(0.5, "--allocation", help="Share in the comparison group."),
+    authorities: int = typer.Option(1, "--authorities", help="Authorities (clusters) of equal size."),
+    cluster_allocation: bool = typer.Option(False, "--cluster-allocation",
+                                            help="Whole authorities in one group."),
+    authority_sd_slope: float = typer.Option(0.0, "--authority-sd-slope",
+                                             help="SD of the rate of change between authorities (trajectories)."),
+    authority_sd_intercept: float = typer.Option(0.0, "--authority-sd-intercept",
+                                                 help="SD of the level between authorities (trajectories)."),
+    share_reference: float = typer.Option(0.7, "--share-reference",
+                                          help="Share sustained at 12 months in the reference group (sustained)."),
+    transition: str = typer.Option("3,4", "--transition", help="from,to stage of the hazard ratio (hazard-ratio)."),
+    curve: Optional[str] = typer.Option(None, "--curve", help="A power curve instead: people=500,1000,2000 or "
+                                                              "waves=3,4,5 or effect=0.05,0.1."),
+    mde: bool = typer.Option(False, "--mde", help="The minimum detectable effect at --target-power instead."),
+    target_power: float = typer.Option(0.8, "--target-power", help="Power of the minimum detectable effect."),
+    effects: Optional[str] = typer.Option(None, "--effects", help="Grid of effects for --mde (hazard-ratio, "
+                                                                  "sustained), e.g. 1.1,1.3,1.5,2."),
+    n_sims: int = typer.Option(1000, "--n-sims", min=1, help="Simulations."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same answer on any number of workers."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the figure (PNG)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
+) -> None:
+    """Power of a study design by simulation (trajectories, a hazard ratio, sustained outcomes)."""
+    import importlib
+    import json as _json
+
+    _p = importlib.import_module("longitudinal.power")  # the module: lg.power is the function
+
+    try:
+        design = _p.StudyDesign(
+            people=people, waves=waves, interval=interval,
+            times=tuple(_floats(times, "--times")) if times else None,
+            dropout=_p.WeibullDropout(*_floats(weibull, "--weibull")) if weibull else dropout,
+            allocation=allocation, authorities=authorities, cluster_allocation=cluster_allocation)
+        kw = {} if effect is None else {"effect": effect}
+        if target in ("slope", "level"):
+            scenario = _p.TrajectoryScenario(term=target, authority_sd_slope=authority_sd_slope,
+                                             authority_sd_intercept=authority_sd_intercept, **kw)
+        elif target == "hazard-ratio":
+            tr = tuple(int(v) for v in _floats(transition, "--transition"))
+            scenario = _p.TransitionScenario(transition=tr, **({} if effect is None else {"hazard_ratio": effect}))
+        elif target == "sustained":
+            scenario = _p.SustainedScenario(share_reference=share_reference, **kw)
+        else:
+            raise ValueError(f"--target must be slope, level, hazard-ratio or sustained, not {target!r}")
+        common = dict(n_sims=n_sims, alpha=alpha, seed=seed, workers=workers)
+        if curve:
+            over, _, vals = curve.partition("=")
+            result = _p.power_curve(scenario, design, over=over.strip(), values=_floats(vals, "--curve"), **common)
+            payload = {"over": result.over, "seed": seed, "points": result.table.to_dict(orient="records")}
+        elif mde:
+            grid = _floats(effects, "--effects") if effects else None
+            result = _p.minimum_detectable_effect(scenario, design, target=target_power, effects=grid, **common)
+            payload = {"effect": result.effect, "ci_lower": result.ci_lower, "ci_upper": result.ci_upper,
+                       "target": target_power, "method": result.method, "n_sims": result.n_sims,
+                       "n_failed": result.n_failed, "seed": seed}
+        else:
+            result = _p.power(scenario, design, **common)
+            payload = result.to_dict()
+    except (TypeError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(_json.dumps(payload, indent=2, default=str))
+    else:
+        typer.echo(str(result.summary()))
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        result.plot().savefig(plot, dpi=120)
+        console.print(f"[green]wrote[/] {plot}")
+    if isinstance(result, _p.PowerResults) and result.n_failed == result.n_sims:
+        console.print("[red]every fit failed: no power[/]")
         raise typer.Exit(1)
 
 

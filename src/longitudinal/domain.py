@@ -53,6 +53,10 @@ __all__ = [
     "fy_bounds",
     "age_band",
     "slug",
+    "WALES",
+    "area_name",
+    "area_slug",
+    "all_areas",
 ]
 
 
@@ -206,6 +210,38 @@ def local_authority(name: str) -> str:
             f"{name!r} is not one of the 22 Welsh local authorities; expected one of: "
             + ", ".join(f"{la.name} ({la.welsh})" for la in LOCAL_AUTHORITIES)
         ) from None
+
+
+# --------------------------------------------------------------------------
+# Areas of the annual publication: Wales and the 22 authorities.
+# --------------------------------------------------------------------------
+#: The national area of the publication.
+WALES = "Wales"
+
+
+def area_name(area: str) -> str:
+    """``"Wales"`` or the canonical name of an authority (Welsh names and ``"Cymru"`` accepted).
+
+    >>> area_name("Cymru"), area_name("Bro Morgannwg")
+    ('Wales', 'Vale of Glamorgan')
+    """
+    if slug(area) in ("wales", "cymru"):
+        return WALES
+    try:
+        return local_authority(area)
+    except KeyError as exc:
+        raise ValueError(f"unknown area {area!r}: expected 'Wales' or one of the 22 local authorities "
+                         f"({', '.join(LA_NAMES)})") from exc
+
+
+def area_slug(area: str) -> str:
+    """Folder name of an area's report: ``"wales"``, ``"vale-of-glamorgan"``, …"""
+    return slug(area_name(area))
+
+
+def all_areas() -> list[str]:
+    """Wales, then the 22 authorities in their usual (north-to-south-east) order."""
+    return [WALES, *LA_NAMES]
 
 
 def local_authority_aliases() -> dict[str, str]:

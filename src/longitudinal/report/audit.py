@@ -52,10 +52,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import disclosure as dc
 from .. import domain
+from ..domain import WALES
 from ..errors import EXIT_INPUT, InputError
-from ..report_sections import WALES
+from . import protect as dc
 
 __all__ = ["AuditError", "Finding", "AuditResult", "audit_year", "run_audit_cli"]
 

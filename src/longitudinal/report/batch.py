@@ -51,10 +51,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import domain
-from .errors import LongitudinalError
-from .io import RESOURCES, atomic_path
-from .report_sections import WALES, all_areas, area_name, area_slug, last_complete_year
+from .. import domain
+from ..domain import WALES, all_areas, area_name, area_slug
+from ..errors import LongitudinalError
+from ..io import RESOURCES, atomic_path
+from .area import last_complete_year
 
 __all__ = [
     "AreaResult",
@@ -64,12 +65,13 @@ __all__ = [
     "run_area",
     "data_hash",
     "prepare_cache",
+    "prepare_protection",
     "write_index",
     "notebook_to_html",
     "NOTEBOOK",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: The annual report notebook (``notebooks/annual_report.ipynb``, shipped in the package).
 NOTEBOOK = RESOURCES / "notebooks" / "annual_report.ipynb"
 TEMPLATE = PACKAGE_DIR / "templates" / "report.html.j2"
@@ -134,7 +136,7 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from .contract import TABLE_NAMES
+    from ..contract import TABLE_NAMES
 
     # The four tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
@@ -197,7 +199,7 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     """
     import pickle
 
-    from .study import load
+    from ..study import load
 
     digest = digest or data_hash(data)
     folder = Path(cache_root) / digest[:20]
@@ -229,7 +231,7 @@ def _split_by_area(study, areas: Iterable[str]):
     import numpy as np
     import pandas as pd
 
-    from .study import Study
+    from ..study import Study
 
     ep, rd, people = study.episodes, study.readings, study.people
     ep_la = ep["local_authority"].astype(str).to_numpy()
@@ -260,6 +262,31 @@ def _split_by_area(study, areas: Iterable[str]):
         sp = study.spend[study.spend["local_authority"] == name]
         yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
                        source=study.source, metadata=dict(study.metadata))
+
+
+def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
+    """Compute the year's protection once for every area (:class:`~longitudinal.report.joint.YearProtection`)
+    and keep it in the cache folder, where each area's report reads it; reused while data and code are unchanged."""
+    import pickle
+
+    from ..study import load
+    from .joint import YearProtection, protection_file
+
+    path = protection_file(cache, year)
+    key_file = path.with_suffix(".key")
+    key = code or code_hash()
+    if path.exists() and key_file.exists() and key_file.read_text() == key:
+        return path
+    wales = cache / f"{area_slug(WALES)}.pkl"
+    if wales.exists():
+        with open(wales, "rb") as fh:
+            study = pickle.load(fh)
+    else:
+        study = load(data)
+    YearProtection.for_study(study, year).save(path)
+    with atomic_path(key_file) as tmp:
+        tmp.write_text(key)
+    return path
 
 
 def _auto_year(cache: Path) -> int:
@@ -438,7 +465,7 @@ class _Worker:
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from longitudinal.reports import _worker_loop; _worker_loop()"],
+            [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True)
         self.lines: "queue.Queue[str | None]" = queue.Queue()
@@ -561,7 +588,7 @@ def _up_to_date(final: Path, key: dict) -> bool:
 
 def _audit(year_dir: Path) -> dict:
     """The disclosure audit of what the year's folder publishes, written to ``audit.json``."""
-    from .report.audit import AuditError, audit_year
+    from .audit import AuditError, audit_year
 
     try:
         out = audit_year(year_dir).to_dict()
@@ -707,6 +734,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     result = BatchResult(fy, year_dir)
     code = code_hash()  # once, so that every area of a run records the same code
     try:
+        with FileLock(str(out / ".cache.lock")):
+            prepare_protection(data, cache, fy, code=code)
         todo, specs = [], {}
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),

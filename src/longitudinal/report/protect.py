@@ -46,7 +46,7 @@ An implied count is *small* when its nearest whole number is 1 to 4
 Examples
 --------
 >>> import pandas as pd
->>> from longitudinal.disclosure import suppress
+>>> from longitudinal.report.protect import suppress
 >>> t = pd.DataFrame({"need": ["a", "b", "c", "All"], "people": [3, 40, 12, 55]})
 >>> suppress(t, ["people"], label_column="need", total_row="All")["people"].tolist()
 ['<5', 40, '[c]', 55]
@@ -56,7 +56,7 @@ A share of 8 people: 12.5% improved (1 person), 62.5% stayed the same (5),
 ``100 - 62.5`` would give away, so the 62.5 goes too. Of 20 people, 50% is 10,
 25% is 5: all shown. In the third row 20% of 20 is 4 people:
 
->>> from longitudinal.disclosure import Parts, suppress_shares
+>>> from longitudinal.report.protect import Parts, suppress_shares
 >>> d = pd.DataFrame({"n": [8, 20, 20], "improved": [12.5, 50.0, 50.0], "same": [62.5, 25.0, 30.0],
 ...                   "worse": [25.0, 25.0, 20.0]})
 >>> suppress_shares(d, [Parts(("improved", "same", "worse"), "n", scale=100)]).values.tolist()
@@ -70,6 +70,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ..errors import LongitudinalError
 
 __all__ = [
     "THRESHOLD",
@@ -929,3 +931,109 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
                         i, j = idx[a_], idx[b_]
                         d, e = abs(imp[i] - imp[j]), err[i] + err[j]
                         check(spec.column, int(j), f"the difference from row {int(i)}", d - e, d + e)
+
+
+# ------------------------------------------------------ controlled rounding
+#: Base to which every count of the publication's count tables is rounded.
+BASE = 5
+
+
+class RoundingInfeasible(LongitudinalError, ValueError):
+    """No zero-restricted controlled rounding satisfies every relation declared among the counts."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A linear relation among counts: ``sum(coef * count) == 0`` (``kind="eq"``) or ``>= 0`` (``"ge"``).
+
+    ``terms``: ``((cell index, coefficient), ...)``.
+    """
+
+    terms: tuple
+    kind: str = "eq"
+
+    def value(self, x: np.ndarray) -> float:
+        return float(sum(c * x[i] for i, c in self.terms))
+
+    def holds(self, x: np.ndarray) -> bool:
+        v = self.value(x)
+        return abs(v) < 1e-9 if self.kind == "eq" else v > -1e-9
+
+
+def controlled_round(x, relations: Sequence[Relation] = (), *, base: int = BASE) -> np.ndarray:
+    """Zero-restricted controlled rounding of counts to ``base``, keeping every relation exact.
+
+    Each count is published as one of the two multiples of ``base`` next to it (a multiple of
+    ``base``, zero included, is kept as it is), chosen so that every relation that holds among the
+    exact counts also holds among the published ones, and the total distance to the exact counts is
+    as small as possible (a mixed-integer program, solved by HiGHS through :func:`scipy.optimize.milp`).
+
+    Because the published counts satisfy every relation a reader can form from the declared tables,
+    they are themselves a solution of the reader's equations: whatever a reader works out, a table of
+    multiples of ``base`` fits it as well as the truth, so no count can be shown to be 1 to ``base - 1``.
+
+    Parameters
+    ----------
+    x : array of non-negative whole numbers
+    relations : Relation
+        Relations among the counts (indices into ``x``). They must hold for ``x``.
+    base : int
+
+    Returns
+    -------
+    ndarray of int64
+
+    Raises
+    ------
+    RoundingInfeasible
+        If no such rounding exists (or a relation does not hold for ``x``).
+
+    Examples
+    --------
+    Parts 3, 4, 8 of a total 15: rounded independently, 5 + 5 + 10 = 20, not 15.
+
+    Controlled, they still add up, each within 4 of its exact count:
+
+    >>> controlled_round([3, 4, 8, 15], [Relation(((0, 1), (1, 1), (2, 1), (3, -1)))]).tolist()
+    [0, 5, 10, 15]
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    x = np.asarray(x, dtype="float64")
+    if x.size == 0:
+        return x.astype("int64")
+    if (x < 0).any() or (x != np.round(x)).any():
+        raise ValueError("controlled_round: counts must be non-negative whole numbers")
+    for r in relations:
+        if not r.holds(x):
+            raise RoundingInfeasible(f"relation {r} does not hold among the exact counts "
+                                     f"(left-hand side {r.value(x):g})")
+    floor = base * np.floor(x / base)
+    rem = x - floor
+    free = rem > 0
+    # Cost of rounding up rather than down: (base - rem) - rem.
+    cost = np.where(free, base - 2 * rem, 0.0)
+    # A tiny, deterministic tie-break: the same exact table always gives the same published one.
+    cost = cost + np.where(free, 1e-6 * (np.arange(x.size) % 997) / 997, 0.0)
+    cons = []
+    for kind in ("eq", "ge"):
+        rel = [r for r in relations if r.kind == kind]
+        if not rel:
+            continue
+        rows, cols, vals, rhs = [], [], [], []
+        for k, r in enumerate(rel):
+            for i, c in r.terms:
+                rows.append(k)
+                cols.append(i)
+                vals.append(c * base)
+            rhs.append(-sum(c * floor[i] for i, c in r.terms))
+        a = coo_matrix((vals, (rows, cols)), shape=(len(rel), x.size)).tocsr()
+        rhs = np.asarray(rhs)
+        cons.append(LinearConstraint(a, rhs, rhs if kind == "eq" else np.inf))
+    res = milp(cost, constraints=cons, integrality=np.ones(x.size), bounds=Bounds(0, free.astype(float)),
+               options={"disp": False, "presolve": True})
+    if res.status != 0 or res.x is None:
+        raise RoundingInfeasible(f"no controlled rounding to base {base} keeps the {len(relations)} relations "
+                                 f"among {x.size} counts ({res.message})")
+    return (floor + base * np.round(res.x)).astype("int64")

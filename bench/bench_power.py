@@ -1,0 +1,103 @@
+"""Benchmark of power by simulation (issue 15) against its targets and simr's published times.
+
+Prints, in one run:
+1. 1,000 simulations of a 2,000-person, 5-wave random-slope design (difference in rate of change
+   between two groups), each refitted by the fast engine, on ``--workers`` processes: wall and
+   CPU seconds (target: under 60 s on 2 cores), the power with its Monte Carlo SE and the closed
+   form beside it;
+2. a 6-point power curve over the number of people (500 to 4,000) with 1,000 simulations a point
+   (target: under 5 minutes);
+3. the per-fit time on one core, and (``--lme4 N``, where R and lme4 are installed) the time of
+   N ``lmer`` refits of the same design on this machine: what simr's ``powerSim`` spends per
+   simulation at least (simr simulates from the fit, then refits with ``lmer``).
+
+The machine is shared: the CPU seconds of the workers are printed beside the wall time, since
+the wall time also counts what other processes take.
+
+Run with:
+    .venv/bin/python bench/bench_power.py --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import time
+
+import longitudinal as lg
+from longitudinal.power import slope_power
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+LME4 = r"""
+suppressMessages(library(lme4))
+set.seed(1); n <- 2000; J <- 5; N <- as.integer(commandArgs(TRUE)[1])
+d <- data.frame(id = factor(rep(1:n, each = J)), t = rep(0:(J - 1), n), g = rep(rep(0:1, length.out = n), each = J))
+G <- matrix(c(0.36, -0.045, -0.045, 0.0625), 2)
+tm <- system.time(for (i in 1:N) {
+  b <- MASS::mvrnorm(n, c(0, 0), G)
+  d$y <- 2.5 + 0.5 * d$t + 0.03 * d$g * d$t + b[d$id, 1] + b[d$id, 2] * d$t + rnorm(n * J, 0, 0.45)
+  f <- lmer(y ~ t * g + (t | id), data = d)
+})
+cat(sprintf("lme4 %d refits: %.1f s elapsed, %.1f s CPU\n", N, tm[["elapsed"]], tm[["user.self"]] + tm[["sys.self"]]))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--n-sims", type=int, default=1000)
+    ap.add_argument("--effect", type=float, default=0.03)
+    ap.add_argument("--seed", type=int, default=2019)
+    ap.add_argument("--skip-curve", action="store_true")
+    ap.add_argument("--lme4", type=int, default=0, help="time this many lmer refits of the same design (needs R)")
+    args = ap.parse_args()
+
+    if args.lme4:
+        if shutil.which("Rscript") is None:
+            print("lme4: Rscript not found, skipped")
+        else:
+            r = subprocess.run(["Rscript", "-e", LME4, str(args.lme4)], capture_output=True, text=True)
+            print(r.stdout.strip() or r.stderr.strip())
+
+    sc = lg.TrajectoryScenario(effect=args.effect)
+    design = lg.StudyDesign(people=2000, waves=5)
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    lg.power(sc, design, n_sims=20, seed=args.seed, workers=1)
+    per_fit = (time.perf_counter() - t0) / 20
+    print(f"one core: {per_fit * 1000:.0f} ms per simulate + refit (2,000 people x 5 waves), "
+          f"CPU {(cpu_seconds() - c0) / 20 * 1000:.0f} ms")
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    res = lg.power(sc, design, n_sims=args.n_sims, seed=args.seed, workers=args.workers)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    print(f"{args.n_sims} simulations, {args.workers} workers: {wall:.1f} s wall, {cpu:.1f} s CPU "
+          f"(target < 60 s on 2 cores)")
+    print(f"  power {res.power:.3f} (MC SE {res.mc_se:.3f}, exact 95% {res.ci_lower:.3f}-{res.ci_upper:.3f}); "
+          f"closed form {res.analytic_power:.3f}; failed {res.n_failed}, not converged {res.n_nonconverged}, "
+          f"boundary {res.n_boundary}")
+    if args.skip_curve:
+        return
+    people = [500, 1000, 1500, 2000, 3000, 4000]
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    curve = lg.power_curve(sc, design, over="people", values=people, n_sims=args.n_sims, seed=args.seed,
+                           workers=args.workers)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    print(f"6-point power curve over people ({args.n_sims} simulations a point): {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU (target < 300 s)")
+    print(curve.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    n_per_group = slope_power(delta=args.effect, times=design.reading_times, cov_re=sc.cov_re,
+                              residual_var=sc.residual_sd**2, power=0.8)["n"]
+    print(f"closed form: {2 * n_per_group:.0f} people for 80% power")
+
+
+if __name__ == "__main__":
+    main()

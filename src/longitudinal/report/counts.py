@@ -1,0 +1,263 @@
+"""The year's count tables of an area, exact, with the structure the protection needs.
+
+These are the tables that count the same populations in every area and add up
+over the authorities to Wales (headline, by lead need, trend, age x sex,
+completeness). Each is a :class:`CountTable`: the exact counts (and figures
+derived from them), how its counts add up, and which of its cells repeat a
+cell of a table built before it. :mod:`longitudinal.report.joint` protects
+them for all areas of a year at once; the sections publish what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import domain
+from . import protect as dc
+from .area import AreaYear, in_year
+from .publish import pct
+
+__all__ = ["CountTable", "count_tables", "PEOPLE", "ACTIVE", "STARTED", "ENDED", "SCORED", "RECORDED",
+           "HEADLINE_SUMS", "NEED_SUMS", "COMPLETENESS_SUMS", "COMPLETENESS_BY_OUTCOME_SPECS", "TWO_PLUS"]
+
+# The headline's counts and how they nest.
+PEOPLE, ACTIVE, STARTED, ENDED = ("People supported", "Episodes of support active", "Episodes started",
+                                  "Episodes ended")
+SCORED, RECORDED = "Journey of Change readings (scored)", "Readings recorded (incl. blank)"
+# Blank readings (recorded - scored), episodes beyond one per person (active - people), episodes carried in
+# from earlier years (active - started) and still open (active - ended) are counts too.
+HEADLINE_SUMS = (dc.Sum(((SCORED, "value"),), (RECORDED, "value")),
+                 dc.Sum(((PEOPLE, "value"),), (ACTIVE, "value")),
+                 dc.Sum(((STARTED, "value"),), (ACTIVE, "value")),
+                 dc.Sum(((ENDED, "value"),), (ACTIVE, "value")))
+# Within each need, people and episodes started are counts within the active episodes.
+NEED_SUMS = (dc.Sum(("people",), "episodes"), dc.Sum(("started",), "episodes"))
+
+# For the audit (report/audit.py): the populations these tables count, the same in every table that counts
+# them and adding up over the areas (people: less those counted in two authorities), and the tables' margins.
+K_PEOPLE, K_ACTIVE, K_STARTED, K_ENDED = "people", "episodes active", "episodes started", "episodes ended"
+K_SCORED, K_READINGS = "readings scored", "readings"
+#: Episodes with two or more scored readings in an outcome area: completeness's, and distance travelled's
+#: episodes compared count part of them.
+K_COMPARED = "episodes compared | outcome {row}"
+HEADLINE_LINKS = (dc.Same((PEOPLE, "value"), K_PEOPLE, "people"), dc.Same((ACTIVE, "value"), K_ACTIVE, "sum"),
+                  dc.Same((STARTED, "value"), K_STARTED, "sum"), dc.Same((ENDED, "value"), K_ENDED, "sum"),
+                  dc.Same((SCORED, "value"), K_SCORED, "sum"), dc.Same((RECORDED, "value"), K_READINGS, "sum"))
+NEED_LINKS = (dc.Total(row="All"), dc.Same("people", "people | lead need {row}", "people"),
+              dc.Same("episodes", "episodes active | lead need {row}", "sum"),
+              dc.Same("started", "episodes started | lead need {row}", "sum"), dc.Same(("All", "people"), K_PEOPLE),
+              dc.Same(("All", "episodes"), K_ACTIVE), dc.Same(("All", "started"), K_STARTED))
+
+
+def trend_links(year: int) -> tuple:
+    this = domain.fy_label(year)
+    return (dc.Same("people", "people | year {row}", "people"), dc.Same("started", "episodes started | year {row}", "sum"),
+            dc.Same((this, "people"), K_PEOPLE), dc.Same((this, "started"), K_STARTED))
+
+
+def age_sex_links(columns) -> tuple:
+    # People of unknown age or sex, or outside the bands, are in no cell: the table counts part of the people.
+    return (dc.Total(row="All", column="all"), *(dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in columns),
+            dc.Same(("All", "all"), K_PEOPLE, part=True))
+
+M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE = (
+    "Episodes started in the year", "Episodes ended in the year", "Planned ends in the year",
+    "Ended episodes without an end reason", "Active episodes in the year")
+COMPLETENESS_SUMS = (dc.Sum(("with_reading",), "episodes"),
+                     dc.Sum(((M_PLANNED, "episodes"), (M_NONE, "episodes")), (M_ENDED, "episodes")),
+                     dc.Sum(((M_PLANNED, "with_reading"),), (M_ENDED, "with_reading")))
+# The episodes with two or more readings are the distance table's episodes compared: when those with a need
+# but one reading are few, it is the episodes with a need that are suppressed.
+TWO_PLUS = dc.Sum(("episodes_two_plus",), "episodes_with_need")
+COMPLETENESS_BY_OUTCOME_SPECS = (TWO_PLUS, dc.Sum(("scored", "blank_no_need"), "readings"),
+                                 dc.Share("percent_scored", "readings", scale=100, decimals=1),
+                                 dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1),
+                                 dc.Total(row="All outcome areas", column="readings", parts=("scored", "blank_no_need")),
+                                 *(dc.Same(c, f"{c} | outcome {{row}}", "sum") for c in
+                                   ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")),
+                                 dc.Same("episodes_two_plus", "episodes compared | outcome {row}", "sum"),
+                                 dc.Same(("All outcome areas", "readings"), "readings"),
+                                 dc.Same(("All outcome areas", "scored"), "readings scored"))
+COMPLETENESS_LINKS = (dc.Same("episodes", "completeness episodes | {row}", "sum"),
+                      dc.Same("with_reading", "completeness with the reading | {row}", "sum"),
+                      dc.Same((M_STARTED, "episodes"), "episodes started"),
+                      dc.Same((M_ENDED, "episodes"), "episodes ended"), dc.Same((M_ACTIVE, "episodes"), "episodes active"))
+
+
+@dataclass
+class CountTable:
+    """An area's exact count table and how its counts relate.
+
+    ``repeats`` maps a cell ``(row label, column)`` to the cell ``(table, (row label, column))`` of a
+    table built earlier that counts the same population: the two are published alike.
+    ``fixed`` cells are published elsewhere (known to the reader); ``derived`` columns are figures
+    computed from the counts (hidden with their bases). The other arguments are those of
+    :func:`~longitudinal.report.protect.suppress`.
+    """
+
+    name: str
+    data: pd.DataFrame
+    count_columns: tuple[str, ...]
+    label_column: str
+    total_row: object | None = None
+    total_column: object | None = None
+    sums: tuple = ()
+    derived: dict = field(default_factory=dict)
+    fixed: tuple = ()
+    repeats: dict = field(default_factory=dict)
+
+
+def headline(a: AreaYear) -> CountTable:
+    st, y = a.study, a.year
+    ep, act = st.episodes, a.active_episodes
+    rd = st.readings[in_year(st.readings["reading_date"], y)]
+    counts = pd.DataFrame({
+        "measure": [PEOPLE, ACTIVE, STARTED, ENDED, SCORED, RECORDED],
+        "value": [int(act["person_id"].nunique()), len(act), int(in_year(ep["start_date"], y).sum()),
+                  int(in_year(ep["end_date"], y).sum()), int(rd["score"].notna().sum()), len(rd)],
+    })
+    # People, episodes started and ended are repeated in other tables, so when one of the differences above
+    # is small it is the active episodes that are suppressed.
+    return CountTable("headline", counts, ("value",), "measure", sums=HEADLINE_SUMS,
+                      fixed=tuple((m, "value") for m in (PEOPLE, STARTED, ENDED)))
+
+
+def by_lead_need(a: AreaYear) -> CountTable:
+    """People, episodes and spend by lead need, with an "All" row so that the protection covers the totals."""
+    st, y = a.study, a.year
+    ep = st.episodes
+    act, new = a.active_episodes, ep[in_year(ep["start_date"], y)]
+    names = {n.code: n.name for n in domain.LEAD_NEEDS}
+    codes = list(domain.LEAD_NEED_CODES) + sorted(
+        set(map(str, ep["lead_need"].dropna().unique())) - set(domain.LEAD_NEED_CODES))
+    g_people = act.groupby("lead_need", observed=True)["person_id"].nunique()
+    g_eps = act.groupby("lead_need", observed=True).size()
+    g_new = new.groupby("lead_need", observed=True).size()
+    sp = st.spend[st.spend["financial_year"] == y].groupby("lead_need", observed=True)["spend_gbp"].sum()
+    rows = [{"lead_need": names.get(c, c), "people": int(g_people.get(c, 0)), "episodes": int(g_eps.get(c, 0)),
+             "started": int(g_new.get(c, 0)), "spend_gbp": round(float(sp.get(c, 0.0)))} for c in codes]
+    by_need = pd.DataFrame(rows)
+    by_need = by_need[(by_need[["people", "episodes", "spend_gbp"]] > 0).any(axis=1)]
+    by_need = pd.concat([by_need, pd.DataFrame([{
+        "lead_need": "All", "people": int(act["person_id"].nunique()), "episodes": len(act), "started": len(new),
+        "spend_gbp": round(a.year_spend)}])], ignore_index=True)
+    by_need["spend_per_person_gbp"] = np.where(by_need["people"] > 0,
+                                               np.round(by_need["spend_gbp"] / by_need["people"].clip(lower=1)),
+                                               np.nan)
+    # The "All" row repeats the headline.
+    repeats = {("All", "people"): ("headline", (PEOPLE, "value")),
+               ("All", "episodes"): ("headline", (ACTIVE, "value")),
+               ("All", "started"): ("headline", (STARTED, "value"))}
+    return CountTable("by_lead_need", by_need.reset_index(drop=True), ("people", "episodes", "started"),
+                      "lead_need", total_row="All", sums=NEED_SUMS,
+                      derived={"spend_per_person_gbp": ["people"]}, repeats=repeats)
+
+
+def trend(a: AreaYear) -> CountTable:
+    """People supported, episodes started and spend in each financial year up to the report's."""
+    from .area import active
+
+    st, y = a.study, a.year
+    ep = st.episodes
+    years = [fy for fy in st.financial_years if fy <= y] or [y]
+    rows = []
+    for fy in years:
+        act = ep[active(ep, fy)]
+        rows.append({"financial_year": domain.fy_label(fy), "people": int(act["person_id"].nunique()),
+                     "started": int(in_year(ep["start_date"], fy).sum()),
+                     "spend_gbp": round(float(st.spend.loc[st.spend["financial_year"] == fy, "spend_gbp"].sum()))})
+    return CountTable("trend", pd.DataFrame(rows), ("people", "started"), "financial_year")
+
+
+def age_sex(a: AreaYear) -> CountTable:
+    """People supported by age band and sex, with both totals."""
+    st, y = a.study, a.year
+    act = a.active_episodes
+    first = act.sort_values(["person_id", "start_date"], kind="stable").drop_duplicates("person_id")
+    ppl = first[["person_id", "start_date"]].merge(st.people, on="person_id", how="left")
+    age = y - ppl["birth_year"].astype("float64")  # age during the year
+    ppl = ppl.assign(age_band=domain.age_band(age))
+    sexes = list(domain.SEXES) + sorted(set(ppl["sex"].dropna().astype(str).unique()) - set(domain.SEXES))
+    cnt = ppl.groupby([ppl["age_band"].astype(str), ppl["sex"].astype(str)]).size()
+    tab = pd.DataFrame(0, index=list(domain.AGE_BANDS), columns=sexes, dtype="int64")
+    for (band, sex), n in cnt.items():
+        if band in tab.index and sex in tab.columns:
+            tab.loc[band, sex] = int(n)
+    tab["all"] = tab.sum(axis=1)
+    tab.loc["All"] = tab.sum(axis=0)
+    tab = tab.rename_axis(index=None, columns=None).reset_index(names="age_band")
+    # The grand total is the headline's people supported.
+    return CountTable("age_sex", tab, (*sexes, "all"), "age_band", total_row="All", total_column="all",
+                      repeats={("All", "all"): ("headline", (PEOPLE, "value"))})
+
+
+def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
+    st, y = a.study, a.year
+    ep, act = st.episodes, a.active_episodes
+    act_ids = set(act["episode_id"])
+    year_end = domain.fy_bounds(y)[1]
+    # Readings of the active episodes up to the year's end (as every analysis section sees them).
+    rd_all = st.readings[st.readings["episode_id"].isin(act_ids) & (st.readings["reading_date"] <= year_end)]
+    # Every reading taken in the year (follow-ups after an earlier end included), as in the headline.
+    rd = st.readings[in_year(st.readings["reading_date"], y)]
+    started = ep[in_year(ep["start_date"], y)]
+    with_start = rd_all.loc[rd_all["reading_type"] == "start", "episode_id"]
+    ended = ep[in_year(ep["end_date"], y)]
+    with_end = rd_all.loc[rd_all["reading_type"] == "end", "episode_id"]
+    planned = ended[ended["end_reason"] == "planned"]
+    overall = pd.DataFrame({
+        "measure": [M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE],
+        "episodes": [len(started), len(ended), len(planned), int(ended["end_reason"].isna().sum()), len(act)],
+        "with_reading": [int(started["episode_id"].isin(with_start).sum()),
+                         int(ended["episode_id"].isin(with_end).sum()),
+                         int(planned["episode_id"].isin(with_end).sum()), np.nan,
+                         int(act["episode_id"].isin(rd["episode_id"]).sum())],
+    })
+    overall["percent_with_reading"] = pct(overall["with_reading"], overall["episodes"])
+
+    rows = []
+    scored_all = rd_all[rd_all["score"].notna()]
+    n_scored_per = scored_all.groupby(["outcome", "episode_id"], observed=True).size()
+    codes_present = set(n_scored_per.index.get_level_values(0))
+    for code in domain.OUTCOME_CODES:
+        r = rd[rd["outcome"] == code]
+        per = n_scored_per.xs(code, level="outcome") if code in codes_present else pd.Series(dtype="int64")
+        rows.append({"outcome": domain.OUTCOMES[code].name, "readings": len(r),
+                     "scored": int(r["score"].notna().sum()), "blank_no_need": int(r["score"].isna().sum()),
+                     "episodes_with_need": int((per > 0).sum()), "episodes_two_plus": int((per >= 2).sum())})
+    by_out = pd.DataFrame(rows)
+    # A total row of readings, so that the headline's totals cannot recover an area by subtraction. Episodes
+    # have needs in several areas, so their columns add up to no total: left blank.
+    by_out.loc[len(by_out)] = {"outcome": "All outcome areas", "readings": len(rd),
+                               "scored": int(rd["score"].notna().sum()),
+                               "blank_no_need": int(rd["score"].isna().sum()),
+                               "episodes_with_need": np.nan, "episodes_two_plus": np.nan}
+    by_out["percent_scored"] = pct(by_out["scored"], by_out["readings"])
+    by_out["percent_two_plus"] = pct(by_out["episodes_two_plus"], by_out["episodes_with_need"])
+    return overall, by_out
+
+
+def completeness(a: AreaYear) -> tuple[CountTable, CountTable]:
+    """Episodes with the reading that should be there, and readings / episodes by outcome area."""
+    overall, by_out = _completeness_frames(a)
+    # Episodes started, ended and active are the headline's.
+    repeats = {(M_STARTED, "episodes"): ("headline", (STARTED, "value")),
+               (M_ENDED, "episodes"): ("headline", (ENDED, "value")),
+               (M_ACTIVE, "episodes"): ("headline", (ACTIVE, "value"))}
+    t1 = CountTable("completeness", overall, ("episodes", "with_reading"), "measure", sums=COMPLETENESS_SUMS,
+                    derived={"percent_with_reading": ["episodes", "with_reading"]}, repeats=repeats)
+    cc = ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")
+    t2 = CountTable("completeness_by_outcome", by_out, cc, "outcome", total_row="All outcome areas",
+                    total_column={"readings": ["scored", "blank_no_need"]}, sums=(TWO_PLUS,),
+                    fixed=("episodes_two_plus",),
+                    derived={"percent_scored": ["scored", "readings"],
+                             "percent_two_plus": ["episodes_with_need", "episodes_two_plus"]})
+    return t1, t2
+
+
+def count_tables(a: AreaYear) -> list[CountTable]:
+    """The area's count tables, in the order they are protected (a table's repeats come before it)."""
+    return [headline(a), by_lead_need(a), trend(a), age_sex(a), *completeness(a)]

@@ -1,0 +1,291 @@
+"""Publishing: what a report shows (tables, figures, sections) and the checks every output passes.
+
+A :class:`Publisher` is the only way a section puts a table or a figure in a
+report. It refuses a table whose numeric columns are not all declared (a count,
+a figure about counted people, or a value about no group of people): an
+undeclared column would go out unchecked by the protection, so it is an error
+when the report is built, never a silent publish.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LongitudinalError
+from ..io import atomic_path
+from . import protect as dc
+
+__all__ = [
+    "PALETTE",
+    "PublishedTable",
+    "PublishedFigure",
+    "Section",
+    "Publisher",
+    "UndeclaredColumnError",
+    "figure_labels",
+    "save_figure",
+    "fmt_float",
+    "fmt_count",
+    "is_number",
+    "numeric_columns",
+    "publishable_reason",
+    "pct",
+]
+
+#: Colours used by every report figure (colour-blind safe, Okabe-Ito).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+class UndeclaredColumnError(LongitudinalError, ValueError):
+    """A table was about to be published with a numeric column no disclosure declaration covers."""
+
+
+@dataclass
+class PublishedTable:
+    """A disclosure-controlled table: what the report shows and writes as CSV."""
+
+    name: str
+    caption: str
+    data: pd.DataFrame
+    count_columns: tuple[str, ...] = ()
+    #: What each published figure is about (:class:`~longitudinal.report.protect.Share`, ``Parts``, ``Sum``,
+    #: ``Together``): checked when published, and by the tests.
+    specs: tuple = ()
+    #: Numeric columns about no group of people: money, model estimates, fixed assumptions.
+    free: tuple[str, ...] = ()
+    #: The column whose values name the rows (for ``Sum`` declarations between rows).
+    label_column: str | None = None
+
+    def to_csv_bytes(self) -> bytes:
+        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+    def declaration_bytes(self, protection: dict | None = None) -> bytes:
+        """The table's disclosure declaration (``tables/<name>.meta.json``): what `longitudinal audit` reads."""
+        d = dc.declaration_to_json(count_columns=self.count_columns, specs=self.specs, free=self.free,
+                                   label_column=self.label_column, protection=protection)
+        return (json.dumps({"table": self.name, **d}, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+    def to_html(self) -> str:
+        return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=fmt_float,
+                                 classes="lg-table")
+
+
+@dataclass
+class PublishedFigure:
+    name: str
+    caption: str
+    png: bytes
+    labels: tuple[str, ...] = ()  # every text on the figure, for checking disclosure
+    #: The values drawn, where they are not simply a published table's (the points of a curve), for checking.
+    data: pd.DataFrame | None = None
+
+    def to_html(self) -> str:
+        b64 = base64.b64encode(self.png).decode("ascii")
+        cap = html.escape(self.caption)
+        return (f'<figure><img src="data:image/png;base64,{b64}" alt="{cap}">'
+                f"<figcaption>{cap}</figcaption></figure>")
+
+
+@dataclass
+class Section:
+    """A report section: heading, markdown text, tables and figures. Displays as HTML."""
+
+    key: str
+    heading: str
+    text: str = ""
+    tables: list[PublishedTable] = field(default_factory=list)
+    figures: list[PublishedFigure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        import mistune
+
+        parts = [f'<section class="lg-section" id="{html.escape(self.key)}">',
+                 f"<h2>{html.escape(self.heading)}</h2>"]
+        if self.text:
+            parts.append(mistune.html(self.text))
+        for note in self.notes:
+            parts.append(f'<p class="lg-note">{html.escape(note)}</p>')
+        for fig in self.figures:
+            parts.append(fig.to_html())
+        for tab in self.tables:
+            parts.append(f'<p class="lg-caption"><b>Table.</b> {html.escape(tab.caption)} '
+                         f"(<code>tables/{html.escape(tab.name)}.csv</code>)</p>")
+            parts.append(tab.to_html())
+        parts.append("</section>")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Section {self.key!r}: {len(self.tables)} table(s), {len(self.figures)} figure(s)>"
+
+
+def figure_labels(fig) -> tuple[str, ...]:
+    """Every non-empty text drawn on a figure (titles, axis and tick labels, annotations, legends)."""
+    out = []
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and callable(a.get_text)):
+        s = t.get_text()
+        if isinstance(s, str) and s.strip():
+            out.append(s)
+    return tuple(out)
+
+
+def save_figure(fig, path: str | Path | None = None) -> bytes:
+    """PNG bytes of a figure that depend only on what is drawn (no dates, no software stamp).
+
+    Writes them atomically to ``path`` when given. The same figure gives the
+    same bytes on the same matplotlib.
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    png = buf.getvalue()
+    if path is not None:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png)
+    return png
+
+
+def _declared(count_columns, specs, free) -> set[str]:
+    cols = set(count_columns) | set(free)
+    for s in specs:
+        if isinstance(s, dc.Share):
+            cols |= {s.column, s.base}
+        elif isinstance(s, dc.Parts):
+            cols |= {*s.columns, s.base}
+        elif isinstance(s, dc.Together):
+            cols |= set(s.columns)
+    return cols
+
+
+class Publisher:
+    """Checks and writes one area's tables and figures (to ``out/tables`` and ``out/figures`` when given).
+
+    Parameters
+    ----------
+    identifiers : callable
+        Returns the set of person / episode / provider identifiers of the area; none may appear
+        in any output (called once, when the first output is checked).
+    out : path, optional
+        The report's folder; nothing is written when omitted.
+    """
+
+    def __init__(self, identifiers, out: str | Path | None = None) -> None:
+        self._identifiers_of = identifiers
+        self._ids: set[str] | None = None
+        self.out = Path(out) if out is not None else None
+
+    @property
+    def identifiers(self) -> set[str]:
+        if self._ids is None:
+            self._ids = set(self._identifiers_of())
+        return self._ids
+
+    def table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
+              label_column: str | None = None, protection: dict | None = None) -> PublishedTable:
+        """Check a protected table and publish it.
+
+        ``protection``: how the table was protected, as the audit is to judge it (default
+        :data:`~longitudinal.report.protect.PROTECTION`, suppression); written with its declaration.
+
+        Every numeric column must be declared: a count (``count_columns``), a figure about the
+        people of a count (``specs``) or a value about no group of people (``free``).
+
+        Raises
+        ------
+        UndeclaredColumnError
+            Naming the table and the undeclared column(s).
+        ValueError
+            If the table shows an identifier, a small count or a figure that gives one away.
+        """
+        data = data.reset_index(drop=True)
+        declared = _declared(count_columns, specs, free)
+        numeric = [c for c in data.columns if c not in declared and c != label_column and _holds_numbers(data[c])]
+        if numeric:
+            raise UndeclaredColumnError(
+                f"table {name!r}: column(s) {numeric} carry numbers without a disclosure declaration; declare "
+                "each as a count (count_columns), a figure about counted people (specs: Share, Parts, Together) "
+                "or a value about no group of people (free)")
+        dc.check_no_identifiers(data, self.identifiers)
+        dc.check_published(data, count_columns)
+        dc.check_derived(data, specs, label_column=label_column)
+        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column)
+        if self.out is not None:
+            with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
+                tmp.write_bytes(tab.to_csv_bytes())
+            # Beside it, what the table declares (and how it is protected): all the audit reads besides the CSV.
+            with atomic_path(self.out / "tables" / f"{name}.meta.json") as tmp:
+                tmp.write_bytes(tab.declaration_bytes(protection))
+        return tab
+
+    def figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
+        """Publish a figure drawn from published values (its texts are checked for identifiers)."""
+        labels = figure_labels(fig)
+        leaked = [s for s in labels if s in self.identifiers]
+        if leaked:  # pragma: no cover - figures are drawn from published tables only
+            raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
+        path = self.out / "figures" / f"{name}.png" if self.out is not None else None
+        return PublishedFigure(name, caption, save_figure(fig, path), labels, data)
+
+
+def _holds_numbers(s: pd.Series) -> bool:
+    """Whether a column shows numbers (numeric dtype, or numbers among markers): labels and text are not."""
+    if pd.api.types.is_bool_dtype(s):
+        return False
+    if pd.api.types.is_numeric_dtype(s):
+        return bool(s.notna().any())
+    vals = s.dropna()
+    return bool(len(vals)) and all(isinstance(v, (int, float, np.integer, np.floating)) or v in
+                                   (dc.PRIMARY, dc.SECONDARY) for v in vals) and not vals.isin(
+        [dc.PRIMARY, dc.SECONDARY]).all()
+
+
+# ------------------------------------------------------------- formatting
+def pct(num, den) -> np.ndarray:
+    """``100 · num / den`` rounded to 1 decimal; NaN where the base is 0."""
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, np.round(100.0 * num / den, 1), np.nan)
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not (isinstance(v, float) and np.isnan(v))
+
+
+def fmt_float(v: float) -> str:
+    """Tables are rounded where they are made; show what they hold (large amounts with separators)."""
+    if not np.isfinite(v):
+        return ""
+    if abs(v) >= 1000 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def fmt_count(v) -> str:
+    return f"{int(v):,}" if is_number(v) else str(v)
+
+
+def numeric_columns(t: pd.DataFrame) -> tuple[str, ...]:
+    """The numeric columns of a table of model parameters (fitted on enough episodes to describe no small group)."""
+    return tuple(c for c in t.columns if pd.api.types.is_numeric_dtype(t[c]))
+
+
+def publishable_reason(exc) -> str:
+    """A message fit to publish: a number of 1 to 4 in it (a count of excluded episodes, of people followed)
+    is written ``<5``.
+
+    >>> publishable_reason(ValueError("no area can be followed (excluded: {'single_reading': (3, 'one reading')}, 12)"))
+    "no area can be followed (excluded: {'single_reading': (<5, 'one reading')}, 12)"
+    """
+    return re.sub(r"(?<![\w.])[1-4](?![\w.])", dc.PRIMARY, str(exc))
