@@ -459,3 +459,45 @@ def test_sustained_indicator_is_the_survival_estimate_at_12_months():
     assert v.value == pytest.approx(row["survival"]) and v.n == row["n"]
     assert (v.ci_lower, v.ci_upper) == pytest.approx((row["ci_lower"], row["ci_upper"]))
     assert 0 < v.missing_share < 1  # most episodes have no follow-up reading
+
+
+# ------------------------------------------------------------------ one financial year (issue 12)
+def test_rating_for_one_year_uses_that_years_episodes_and_readings_to_its_end(study):
+    """``rate(year=)`` rates the map from the study as the year's annual report sees it: the same as rating
+    ``study.in_financial_year(year)``, different from all the data, reproducible, and named on the figure."""
+    year = study.financial_years[-2]
+    m = OutcomeMap.from_yaml(SP)
+    by_year = m.rate(study, year=year)
+    direct = m.rate(study.in_financial_year(year))
+    pd.testing.assert_frame_equal(by_year.indicator_values_, direct.indicator_values_)
+    assert by_year.financial_year == year
+    whole = m.rate(study)
+    assert not by_year.indicator_values_["n"].equals(whole.indicator_values_["n"])
+    # the year's study: episodes active in the year, no reading after its end
+    ys = study.in_financial_year(year)
+    start, end = domain.fy_bounds(year)
+    assert ys.readings["reading_date"].max() <= end
+    assert ((ys.episodes["start_date"] <= end) & (ys.episodes["end_date"].isna()
+                                                  | (ys.episodes["end_date"] >= start))).all()
+    r = lg.rollup(m, study, areas=["Wales"], year=year)
+    pd.testing.assert_frame_equal(r.indicator_values, by_year.indicator_values_)
+    texts = " ".join(t.get_text() for ax in by_year.plot().axes for t in ax.texts)
+    assert f"(Wales, {domain.fy_label(year)})" in texts
+    with pytest.raises(ValueError, match="no readings in it"):
+        m.rate(study, year=1990)
+
+
+def test_whole_map_figure_shows_ratings_by_default(rated):
+    """The whole map is drawn with each step's ratings (fill and last line) unless ``ratings=False``."""
+    def badges(fig):
+        return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+    shown = " ".join(badges(rated.plot()))
+    assert "Progress: " in shown and "Confidence: " in shown
+    bare = " ".join(badges(rated.plot(ratings=False)))
+    assert "Progress: " not in bare and "Pathways: 1" in bare
+    # a step rated differently on two pathways spells out each pathway's ratings
+    r = rated.ratings_
+    twice = r.groupby(["column", "step"]).filter(lambda g: len(g[["progress", "confidence"]].drop_duplicates()) > 1)
+    if len(twice):
+        assert "pathway 1: progress" in shown or "pathway 2: progress" in shown

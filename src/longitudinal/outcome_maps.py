@@ -53,7 +53,7 @@ import pandas as pd
 import yaml
 
 from . import domain
-from .errors import LongitudinalError
+from .errors import InputError, LongitudinalError
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
@@ -477,6 +477,8 @@ class OutcomeMap:
     description: str = ""
     source: str = ""
     area: str | None = field(default=None, compare=False)
+    #: The financial year the ratings are for (``rate(year=...)``); ``None``: all the data.
+    financial_year: int | None = field(default=None, compare=False)
     ratings_: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     indicator_values_: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
@@ -795,7 +797,7 @@ class OutcomeMap:
 
     # --------------------------------------------------------------- rating
     def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None,
-             _cache: dict | None = None) -> "OutcomeMap":
+             year: int | None = None, _cache: dict | None = None) -> "OutcomeMap":
         """Rate every indicator-linked pathway step from the study.
 
         Parameters
@@ -806,6 +808,10 @@ class OutcomeMap:
         area : str, optional
             A local authority (any alias) to rate the map for; ``None`` or
             ``"Wales"`` rates it for the whole study.
+        year : int, optional
+            A financial year (2025 = 2025-26): the map is rated from the episodes active in that year
+            and their readings up to its end (:meth:`Study.in_financial_year`), as the annual report
+            for that year rates it, so a published map is reproducible. ``None`` rates it from all the data.
 
         Returns
         -------
@@ -825,12 +831,15 @@ class OutcomeMap:
         """
         rubric = _as_rubric(rubric)
         area_name = None if area in (None, "Wales") else domain.local_authority(area)
+        if year is not None and not isinstance(study, _MemoStudy):
+            study = study.in_financial_year(_check_year(year, study))
         study = _MemoStudy.of(study)
         if area_name is not None:
             study = study.area(area_name)
         cache = {} if _cache is None else _cache
         out = copy.deepcopy(self)
         out.area = area_name or "Wales"
+        out.financial_year = None if year is None else int(year)
         rows = []
         for p in out.pathways:
             for c in out.columns:
@@ -868,20 +877,23 @@ class OutcomeMap:
         return out
 
     # ------------------------------------------------------------ rendering
-    def plot(self, pathway: str | int | None = None, ax=None, wrap: int = 30, fontsize: float = 7.5):
+    def plot(self, pathway: str | int | None = None, ax=None, wrap: int = 30, fontsize: float = 7.5,
+             ratings: bool = True):
         """Draw the map (``pathway=None``) or one pathway as six columns of step cards.
 
-        In a pathway, each card is filled by its progress (traffic light:
-        good green, some amber, low orange, no red, n/a grey) and its border
-        shows confidence (high: thick solid, medium: dashed, low: dotted,
-        n/a: thin grey); the card's last line spells both out. On the whole
-        map, each card lists the numbers of the pathways it is on.
+        Each card is filled by its progress (traffic light: good green, some
+        amber, low orange, no red, n/a grey) and its border shows confidence
+        (high: thick solid, medium: dashed, low: dotted, n/a: thin grey); the
+        card's last line spells both out. On the whole map, each card also
+        lists the pathways it is on; a step rated differently on two pathways
+        is left white and its last line gives each pathway's ratings.
+        ``ratings=False`` draws the whole map without ratings.
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        return _plot(self, pathway, ax=ax, wrap=wrap, fontsize=fontsize)
+        return _plot(self, pathway, ax=ax, wrap=wrap, fontsize=fontsize, ratings=ratings)
 
     def to_html(self, full_document: bool = True) -> str:
         """The map and every pathway (ratings, analysis, evidence) as HTML tables."""
@@ -945,6 +957,19 @@ class _MemoStudy(Study):
             else:
                 cache[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
         return cache[key].copy(deep=False)
+
+
+def _check_year(year, study) -> int:
+    """A financial year the study covers, or an error saying which it covers."""
+    try:
+        fy = int(year)
+    except (TypeError, ValueError):
+        raise InputError(f"year must be a financial year such as 2025 (= 2025-26), not {year!r}") from None
+    years = study.financial_years
+    if not years or fy not in years:
+        span = f"{domain.fy_label(min(years))} to {domain.fy_label(max(years))}" if years else "no year"
+        raise InputError(f"year {fy} ({domain.fy_label(fy)}): the study has no readings in it (it covers {span})")
+    return fy
 
 
 def _as_rubric(rubric) -> Rubric:
@@ -1023,7 +1048,7 @@ class MapRollup:
 
 
 def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
-           rubric: Rubric | str | Path | None = None) -> MapRollup:
+           rubric: Rubric | str | Path | None = None, year: int | None = None) -> MapRollup:
     """Rate a map for Wales and for each local authority.
 
     Wales is rated from all episodes pooled (not by averaging authorities), so
@@ -1038,6 +1063,8 @@ def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
         Wales and every authority with an episode in the study, in the
         standard order.
     rubric : Rubric or path, optional
+    year : int, optional
+        Rate every area for one financial year (see :meth:`OutcomeMap.rate`).
 
     Examples
     --------
@@ -1054,8 +1081,12 @@ def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
     else:
         areas = ["Wales" if a == "Wales" else domain.local_authority(a) for a in areas]
     # one analysis table per outcome for Wales, cut per authority: the joins are done once
+    if year is not None:
+        study = study.in_financial_year(_check_year(year, study))
     memo = _MemoStudy.of(study)
     maps = {a: omap.rate(memo, rubric, area=a) for a in areas}
+    for m in maps.values():
+        m.financial_year = None if year is None else int(year)
     ratings = pd.concat([m.ratings_ for m in maps.values()], ignore_index=True)
     values = pd.concat([m.indicator_values_ for m in maps.values()], ignore_index=True)
     return MapRollup(maps, ratings, values)
@@ -1112,7 +1143,34 @@ def _badge(ps: PathwayStep) -> str:
     return f"Progress: {prog} | Confidence: {conf}{extra}"
 
 
-def _plot(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: float = 7.5):
+def _where(omap: OutcomeMap) -> str:
+    """`` (Cardiff, 2025-26)``: the area and financial year a map was rated for."""
+    parts = [omap.area] if omap.area else []
+    if getattr(omap, "financial_year", None) is not None:
+        parts.append(domain.fy_label(omap.financial_year))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _map_card(omap: OutcomeMap, column: str, text: str, ratings: bool) -> dict:
+    """A step's card on the whole map: the pathways it is on and, with ``ratings``, their ratings."""
+    on = [(i, q) for i, p in enumerate(omap.pathways) for q in p.steps.get(column, []) if q.step == text]
+    plain = {"text": text, "face": "#ffffff", "fg": "black", "border": ("solid", 0.8, "#616161")}
+    if not on:
+        return {**plain, "badge": "No pathway"}
+    nums = ", ".join(str(i + 1) for i, _ in on)
+    if not ratings:
+        return {**plain, "badge": f"Pathways: {nums}"}
+    rated = {q.rating[:2] for _, q in on}
+    if len(rated) == 1:
+        prog, conf = next(iter(rated))
+        face, fg = PROGRESS_COLOURS[prog]
+        return {"text": text, "face": face, "fg": fg, "border": CONFIDENCE_BORDERS[conf],
+                "badge": f"Pathways: {nums} | {_badge(on[0][1])}"}
+    each = "; ".join(f"pathway {i + 1}: progress {q.rating[0]}, confidence {q.rating[1]}" for i, q in on)
+    return {**plain, "badge": each}
+
+
+def _plot(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: float = 7.5, ratings: bool = True):
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
@@ -1124,9 +1182,7 @@ def _plot(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: flo
         cards[c] = []
         if chosen is None:
             for s in omap.steps.get(c, []):
-                on = [str(i + 1) for i, p in enumerate(omap.pathways) if any(q.step == s.text for q in p.steps[c])]
-                cards[c].append({"text": s.text, "badge": ("Pathways: " + ", ".join(on)) if on else "No pathway",
-                                 "face": "#ffffff", "fg": "black", "border": ("solid", 0.8, "#616161")})
+                cards[c].append(_map_card(omap, c, s.text, ratings))
         else:
             p = chosen[1]
             if p.summaries.get(c):
@@ -1149,16 +1205,17 @@ def _plot(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: flo
             y += card["h"] + gap
         heights[c] = y
     if chosen is None:
-        title2 = "Outcome map" + (f" ({omap.area})" if omap.area else "")
+        title2 = "Outcome map" + _where(omap)
         notes = [f"Pathway {i + 1}: {p.name}" for i, p in enumerate(omap.pathways)]
     else:
         i, p = chosen
-        title2 = f"Pathway {i + 1}: {p.name}" + (f" ({omap.area})" if omap.area else "")
+        title2 = f"Pathway {i + 1}: {p.name}" + _where(omap)
         notes = []
     head_lines = textwrap.wrap(title2, int(wrap * ncol * 0.8))
     note_lines = [ln for n in notes for ln in textwrap.wrap(n, int(wrap * ncol * 1.1))]
     top = 2.2 + 1.4 * len(head_lines) + len(note_lines) + 0.6
-    legend_h = 4.0 if chosen is not None else 0.0
+    legend = chosen is not None or (ratings and bool(omap.pathways))
+    legend_h = 4.0 if legend else 0.0
     body = max(heights.values()) if heights else 1.0
     unit_in = 1.3 * fontsize / 72
     col_in = wrap * fontsize * 0.58 / 72 + 0.35
@@ -1197,7 +1254,7 @@ def _plot(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: flo
                     color=card["fg"], fontsize=fontsize - 1, fontweight="bold", va="top", ha="left",
                     linespacing=1.1)
             y += card["h"] + gap
-    if chosen is not None:
+    if legend:
         handles = [Patch(facecolor=PROGRESS_COLOURS[k][0], edgecolor="#616161", label=f"Progress: {k}")
                    for k in PROGRESS]
         handles += [Line2D([], [], linestyle=CONFIDENCE_BORDERS[k][0], linewidth=CONFIDENCE_BORDERS[k][1],

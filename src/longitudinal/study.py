@@ -140,6 +140,21 @@ class Study:
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
                      truth=self.truth, source=self.source, metadata=dict(self.metadata))
 
+    def in_financial_year(self, year: int) -> "Study":
+        """The study as of the end of financial year ``year`` (2025 = 2025-26), as an annual report sees it.
+
+        Episodes active in the year (started by 31 March, not ended before 1 April), their people,
+        and their readings up to the year's end; spend is kept whole.
+        """
+        start, end = domain.fy_bounds(int(year))
+        ep = self.episodes
+        ep = ep[(ep["start_date"] <= end) & (ep["end_date"].isna() | (ep["end_date"] >= start))]
+        rd = self.readings
+        rd = rd[(rd["reading_date"] <= end) & rd["episode_id"].isin(ep["episode_id"])]
+        people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
+        return Study(people.reset_index(drop=True), ep.reset_index(drop=True), rd.reset_index(drop=True),
+                     self.spend, truth=self.truth, source=self.source, metadata=dict(self.metadata))
+
     # ----------------------------------------------------------------- write
     def write(self, path: str | Path, format: str = "csv") -> dict[str, Path]:
         """Write the four tables as ``<table>.csv`` or ``<table>.parquet`` (byte-stable).

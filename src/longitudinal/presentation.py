@@ -1,0 +1,248 @@
+"""How a published table looks to a reader, in Welsh or English, following the GSS guidance.
+
+Plain headers from the catalogue, thousands separators, one number of decimals per column, text
+left-aligned and numbers right-aligned, a ``<caption>``, ``<th scope>`` column and row headers, and
+the GSS symbols for a cell without a number: ``[c]`` confidential (hidden by the disclosure rule),
+``[x]`` not available, ``[z]`` not applicable. The CSV files stay machine-readable (numbers as
+numbers, the symbols as they are); :func:`notes_tables` documents their columns and symbols.
+
+A table's values never change here: only how they are shown.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from longitudinal.i18n import Translator
+>>> from longitudinal.presentation import cells
+>>> t = pd.DataFrame({"lead_need": ["Domestic abuse", "All"], "people": [1234, "[c]"],
+...                   "spend_gbp": [10399.0, float("nan")]})
+>>> cells(t, "by_lead_need", Translator("cy"))[1]
+[['Cam-drin domestig', '1,234', '10,399'], ['Y cyfan', '[c]', '[x]']]
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import LongitudinalError
+from .i18n import N_, Msg, Translator, show
+
+__all__ = ["SYMBOLS", "Column", "COLUMNS", "UnknownColumn", "column", "decimals_of", "cells", "table_html",
+           "symbols_html", "notes_tables", "NEUTRAL"]
+
+#: The GSS symbols and what each means (messages of the catalogue).
+SYMBOLS: dict[str, str] = {
+    "[c]": N_("confidential: hidden so that no one can work out a count of 1 to 4 people or episodes"),
+    "[x]": N_("not available: not collected, not linked to these data, or not estimable from them"),
+    "[z]": N_("not applicable: the figure has no meaning for this row or column"),
+}
+#: The disclosure rule's markers, shown as ``[c]`` (the rule's own text explains "<5").
+_CONFIDENTIAL = ("[c]", "<5")
+#: Text that reads the same in both languages (years, bands, ranges of numbers).
+NEUTRAL = re.compile(r"^[\d\s.,:;%£+\-–−/()]*$")
+
+
+class UnknownColumn(LongitudinalError, KeyError):
+    """A published table has a column without a plain header in :data:`COLUMNS`."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """How a column is shown: its header (a catalogue message), decimals and the symbol of a blank cell.
+
+    ``decimals=None``: the fewest decimals that show every value of the column as it was published
+    (tables are rounded where they are made), the same for every row. ``text``: the column holds
+    words (left-aligned, translated through the catalogue).
+    """
+
+    header: str
+    decimals: int | None = None
+    blank: str = "[x]"
+    text: bool = False
+
+
+def _c(header, decimals=None, blank="[x]", text=False) -> Column:
+    return Column(header, decimals, blank, text)
+
+
+#: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
+COLUMNS: dict = {
+    # labels
+    "measure": _c(N_("Measure"), text=True), "lead_need": _c(N_("Lead need"), text=True),
+    "financial_year": _c(N_("Financial year"), text=True), "age_band": _c(N_("Age band"), text=True),
+    "outcome": _c(N_("Outcome area"), text=True), "term": _c(N_("Term"), text=True),
+    "stage": _c(N_("Stage"), text=True), "from": _c(N_("From stage"), text=True),
+    "pathway": _c(N_("Pathway"), text=True), "column": _c(N_("Column of the map"), text=True),
+    "step": _c(N_("Step"), text=True), "indicator": _c(N_("Indicator"), text=True),
+    "params": _c(N_("Indicator settings"), text=True), "kind": _c(N_("Kind of value"), text=True),
+    "progress": _c(N_("Progress"), text=True), "confidence": _c(N_("Confidence"), text=True),
+    "basis": _c(N_("Basis of the rating"), text=True), "stakeholder": _c(N_("Stakeholder"), text=True),
+    "adjustment": _c(N_("Adjustment"), text=True), "status": _c(N_("Status"), text=True),
+    "parameter": _c(N_("Assumption"), text=True), "note": _c(N_("Note"), text=True),
+    "group": _c(N_("Group"), text=True), "sex": _c(N_("Sex"), text=True),
+    # counts
+    "value": _c(N_("Value")), "people": _c(N_("People"), 0), "episodes": _c(N_("Episodes"), 0),
+    "started": _c(N_("Episodes started"), 0), "with_reading": _c(N_("Episodes with the reading"), 0),
+    "readings": _c(N_("Readings"), 0), "scored": _c(N_("Readings scored"), 0),
+    "blank_no_need": _c(N_("Readings blank (no need)"), 0),
+    "episodes_with_need": _c(N_("Episodes with a need in the area"), 0, "[z]"),
+    "episodes_two_plus": _c(N_("Episodes with two or more scored readings"), 0, "[z]"),
+    "n_compared": _c(N_("Episodes compared"), 0), "n": _c(N_("Number in the group"), 0),
+    "at_risk": _c(N_("Still followed"), 0), "all moves": _c(N_("All moves"), 0),
+    "female": _c(N_("Female"), 0), "male": _c(N_("Male"), 0), "other": _c(N_("Other"), 0),
+    "All": _c(N_("All"), 0), "total": _c(N_("Total"), 0),
+    # money
+    "spend_gbp": _c(N_("Spend (£)"), 0), "spend_per_person_gbp": _c(N_("Spend per person supported (£)"), 0),
+    "proxy_value_gbp": _c(N_("Financial proxy (£ per person)"), 0),
+    "present_value_gbp": _c(N_("Present value (£)"), 0),
+    # shares and means
+    "percent_with_reading": _c(N_("Percentage with the reading"), 1, "[z]"),
+    "percent_scored": _c(N_("Percentage scored"), 1, "[z]"),
+    "percent_two_plus": _c(N_("Percentage with two or more scored readings"), 1, "[z]"),
+    "pct_improved": _c(N_("Percentage improved"), 1), "pct_same": _c(N_("Percentage same"), 1),
+    "pct_worse": _c(N_("Percentage worse"), 1),
+    "mean_first": _c(N_("Mean first stage"), 2), "mean_latest": _c(N_("Mean latest stage"), 2),
+    "mean_change": _c(N_("Mean change (stages)"), 2),
+    "ci_lower": _c(N_("95% CI lower")), "ci_upper": _c(N_("95% CI upper")),
+    "estimate": _c(N_("Estimate")), "std_error": _c(N_("Standard error")), "p": _c(N_("p-value"), 4),
+    "p_value": _c(N_("p-value"), 4),
+    "months": _c(N_("Months after the end"), 0),
+    "percent_sustained": _c(N_("Percentage sustained"), 1),
+    "percent_re_referred": _c(N_("Percentage re-referred"), 1),
+    "died": _c(N_("Percentage who died"), 1), "moved_away": _c(N_("Percentage who moved away"), 1),
+    "missing_share": _c(N_("Share missing"), 3),
+    "deadweight": _c(N_("Deadweight"), 2), "attribution": _c(N_("Attribution"), 2),
+    "displacement": _c(N_("Displacement"), 2), "drop_off": _c(N_("Drop-off"), 3),
+    "duration_years": _c(N_("Duration (years)"), 0),
+    "point": _c(N_("Central value")), "low": _c(N_("Low value")), "high": _c(N_("High value")),
+    "ratio_low": _c(N_("Ratio at the low value"), 2), "ratio_high": _c(N_("Ratio at the high value"), 2),
+    "swing": _c(N_("Swing of the ratio"), 2), "switching_value": _c(N_("Switching value")),
+    "change": _c(N_("Change needed")), "share_of_point": _c(N_("Share of the central value")),
+    "mean years in stage": _c(N_("Mean years in the stage"), 2),
+    "95% CI": _c(N_("95% CI"), text=True),
+    "expected years to first reach stage 5": _c(N_("Expected years to first reach stage 5"), 2),
+    "to stage 1": _c(N_("To stage 1"), 0), "to stage 2": _c(N_("To stage 2"), 0),
+    "to stage 3": _c(N_("To stage 3"), 0), "to stage 4": _c(N_("To stage 4"), 0),
+    "to stage 5": _c(N_("To stage 5"), 0),
+    "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"), "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
+    "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"), "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
+    "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
+}
+
+
+def column(table: str, name: str) -> Column:
+    """How column ``name`` of table ``table`` is shown."""
+    spec = COLUMNS.get((table, name)) or COLUMNS.get(name)
+    if spec is None:
+        raise UnknownColumn(f"table {table!r}: column {name!r} has no plain header; add it to "
+                            "longitudinal.presentation.COLUMNS (and its Welsh to the catalogue)")
+    return spec
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def decimals_of(values, most: int = 4) -> int:
+    """The fewest decimals (up to ``most``) that show every number of ``values`` as published."""
+    nums = [float(v) for v in values if _is_num(v)]
+    for d in range(most + 1):
+        if all(abs(round(v, d) - v) < 1e-9 * max(1.0, abs(v)) for v in nums):
+            return d
+    return most
+
+
+def _symbol(v, spec: Column) -> str | None:
+    if isinstance(v, str) and v in _CONFIDENTIAL:
+        return "[c]"
+    if isinstance(v, str) and v in SYMBOLS:
+        return v
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return spec.blank
+    return None
+
+
+def _text(v, _: Translator) -> str:
+    if isinstance(v, (Msg,)):
+        return v.render(_)
+    s = str(v)
+    return s if NEUTRAL.match(s) else show(s, _)
+
+
+def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], list[list[str]]]:
+    """Headers and the cells of every row as shown in ``_``'s language (symbols for blank or hidden cells)."""
+    specs = [column(table, c) for c in data.columns]
+    decimals = [s.decimals if s.decimals is not None else decimals_of(data[c]) for c, s in zip(data.columns, specs)]
+    rows = []
+    for rec in data.itertuples(index=False, name=None):
+        row = []
+        for v, s, d in zip(rec, specs, decimals):
+            sym = _symbol(v, s)
+            if sym is not None:
+                row.append(sym)
+            elif _is_num(v) and not s.text:
+                row.append(_.number(v, d))
+            else:
+                row.append(_text(v, _))
+        rows.append(row)
+    return [_(s.header) for s in specs], rows
+
+
+def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, label_column: str | None = None,
+               number: int | None = None, href: str | None = None, caption_is_html: bool = False) -> str:
+    """An accessible HTML table: ``<caption>``, column headers ``<th scope="col">``, the row label as
+    ``<th scope="row">``; numbers right-aligned, text left-aligned; a link to its CSV."""
+    heads, rows = cells(data, table, _)
+    label = list(data.columns).index(label_column) if label_column in data.columns else 0
+    text_cols = {i for i, c in enumerate(data.columns) if column(table, c).text}
+    cap = caption if caption_is_html else html.escape(caption)
+    if number is not None:
+        cap = f'<span class="lg-table-number">{html.escape(_("Table {n}", n=str(number)))}:</span> {cap}'
+    if href:
+        cap += f' <a class="lg-csv" href="{html.escape(href)}">{html.escape(_("download (CSV)"))}</a>'
+    out = [f'<div class="lg-table-wrap"><table class="lg-table" id="table-{html.escape(table)}">',
+           f"<caption>{cap}</caption>", "<thead><tr>"]
+    for i, h in enumerate(heads):
+        cls = "txt" if i in text_cols or i == label else "num"
+        out.append(f'<th scope="col" class="{cls}">{html.escape(h)}</th>')
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>")
+        for i, v in enumerate(row):
+            cls = "txt" if i in text_cols or i == label else "num"
+            tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
+            out.append(f"<{tag}>{html.escape(v)}</{tag.split()[0]}>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def symbols_html(_: Translator) -> str:
+    """The symbols' key, shown once on every page that has a table."""
+    items = "".join(f"<li><strong>{html.escape(s)}</strong> {html.escape(_(m))}</li>" for s, m in SYMBOLS.items())
+    return f'<div class="lg-symbols"><p>{html.escape(_("Symbols used in the tables"))}</p><ul>{items}</ul></div>'
+
+
+def notes_tables(tables: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The notes of a report's CSV files: every column (headers in both languages, decimals shown) and
+    every symbol (meaning in both languages)."""
+    en, cy = Translator("en"), Translator("cy")
+    cols = []
+    for name, data in tables:
+        for c in data.columns:
+            s = column(name, c)
+            nums = [v for v in data[c] if _is_num(v)]
+            cols.append({"table": f"{name}.csv", "column": c, "header_en": en(s.header), "header_cy": cy(s.header),
+                         "kind": "text" if s.text or not nums else "number",
+                         "decimals_shown": "" if s.text or not nums else
+                         (s.decimals if s.decimals is not None else decimals_of(data[c])),
+                         "blank_means": s.blank})
+    symbols = pd.DataFrame([{"symbol": k, "meaning_en": en(m), "meaning_cy": cy(m)} for k, m in SYMBOLS.items()]
+                           + [{"symbol": "<5", "meaning_en": en(N_("a count of 1 to 4, suppressed (shown [c] on the page)")),
+                               "meaning_cy": cy(N_("a count of 1 to 4, suppressed (shown [c] on the page)"))}])
+    return pd.DataFrame(cols), symbols

@@ -1,0 +1,186 @@
+"""The published page, tables, spreadsheet and index as a reader meets them, in Welsh and English (issue 12)."""
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from longitudinal import domain
+from longitudinal.i18n import MissingTranslation, Msg, Number, Translator, Verbatim
+from longitudinal.presentation import COLUMNS, SYMBOLS, UnknownColumn, cells, decimals_of, notes_tables, table_html
+from longitudinal.publication import Release, index_name, page_name, render_index, render_page
+from longitudinal.spreadsheet import spreadsheet_name, write_spreadsheet
+
+EN, CY = Translator("en"), Translator("cy")
+
+
+@dataclass
+class Table:
+    name: str
+    caption: object
+    data: pd.DataFrame
+    label_column: str | None = None
+
+
+@dataclass
+class Sec:
+    key: str
+    heading: object
+    text: object = ""
+    tables: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def by_need():
+    return Table("by_lead_need", Msg("Reports by area, {year}", year="2025-26"), pd.DataFrame({
+        "lead_need": ["Domestic abuse", "Older people (55+)", "All"], "people": [1234, "<5", "[c]"],
+        "spend_gbp": [10399.0, 6982208.0, np.nan], "mean_change": [0.5, -0.0001, 1.25]}), "lead_need")
+
+
+class Cells(HTMLParser):
+    """Every table cell with its tag and attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self._cur, self.captions, self._cap = [], None, [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("th", "td"):
+            self._cur = [tag, dict(attrs), ""]
+        self._cap = self._cap or tag == "caption"
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self._cur:
+            self.cells.append(tuple(self._cur))
+            self._cur = None
+        if tag == "caption":
+            self._cap = False
+
+    def handle_data(self, data):
+        if self._cur:
+            self._cur[2] += data
+        if self._cap:
+            self.captions.append(data)
+
+
+def test_table_cells_follow_the_gss_guidance():
+    t = by_need()
+    heads, rows = cells(t.data, t.name, EN)
+    assert heads == ["Lead need", "People", "Spend (£)", "Mean change (stages)"]
+    assert rows[0] == ["Domestic abuse", "1,234", "10,399", "0.50"]
+    # a suppressed count is [c] (never "<5"), a blank is [x], a rounded small negative is 0.00, never -0.00
+    assert rows[1][1] == "[c]" and rows[1][3] == "0.00" and rows[2][2] == "[x]"
+    assert rows[1][2] == "6,982,208"
+    # one number of decimals per column
+    for j in (2, 3):
+        decs = {len(r[j].split(".")[1]) if "." in r[j] else 0 for r in rows if r[j][0].isdigit()}
+        assert len(decs) == 1, (j, decs)
+    assert cells(t.data, t.name, CY)[1][0][0] == "Cam-drin domestig"
+    assert decimals_of([1.0, 2.5, 3.25]) == 2 and decimals_of([10.0, 11.0]) == 0
+
+
+def test_table_html_has_caption_scoped_headers_and_aligned_cells():
+    t = by_need()
+    page = table_html(t.data, t.name, "A caption", EN, label_column="lead_need", number=3, href="tables/x.csv")
+    p = Cells()
+    p.feed(page)
+    assert "".join(p.captions).startswith("Table 3:")
+    cols = [c for c in p.cells if c[0] == "th" and c[1].get("scope") == "col"]
+    rows = [c for c in p.cells if c[0] == "th" and c[1].get("scope") == "row"]
+    assert len(cols) == 4 and [r[2] for r in rows] == ["Domestic abuse", "Older people (55+)", "All"]
+    assert all(c[1]["class"] == "num" for c in p.cells if c[0] == "td")  # numbers right-aligned
+    assert all(c[1]["class"] == "txt" for c in rows)  # text left-aligned
+
+
+def test_every_column_header_has_welsh_and_unknown_columns_are_refused():
+    for key, spec in COLUMNS.items():
+        assert CY(spec.header), key
+    with pytest.raises(UnknownColumn, match="no plain header"):
+        cells(pd.DataFrame({"spend_per_person_gbp_raw": [1]}), "x", EN)
+
+
+def test_notes_describe_every_csv_column_and_symbol():
+    t = by_need()
+    cols, symbols = notes_tables([(t.name, t.data)])
+    assert list(cols["column"]) == list(t.data.columns)
+    assert cols.set_index("column").at["spend_gbp", "header_cy"] == "Gwariant (£)"
+    assert set(SYMBOLS) <= set(symbols["symbol"]) and symbols["meaning_cy"].str.len().min() > 10
+
+
+RELEASE = Release("Cardiff", 2025, datetime.date(2026, 11, 30), status="synthetic")
+
+
+def page(lang, **kw):
+    sec = Sec("by-need", Msg("Reports by area, {year}", year="2025-26"),
+              Msg("{start} to {end}", start=datetime.date(2025, 4, 1), end=Number(1234)), [by_need()],
+              notes=[Msg("{month} (provisional)", month=Verbatim("a model's own words"))])
+    return render_page([sec], RELEASE, lang, key_points=[Msg("Not published")], spreadsheet=spreadsheet_name(lang),
+                       **kw)
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_page_carries_the_publication_furniture(lang):
+    html = page(lang)
+    _ = Translator(lang)
+    assert f'<html lang="{lang}">' in html
+    other = "cy" if lang == "en" else "en"
+    assert f'href="{page_name(other)}" lang="{other}"' in html  # the language switch
+    assert f'href="../{index_name(lang)}"' in html  # back to the index
+    title = _("Supporting People annual report: {area}, {year}", area=_.area("Cardiff"), year="2025-26")
+    assert f"<h1>{title}</h1>" in html and f"<title>{title}</title>" in html
+    for label in ("Statistics status", "Release date", "Next update", "Contact", "Key points", "Contents"):
+        assert _(label) in html, label
+    assert _.date(datetime.date(2026, 11, 30)) in html and _.month(datetime.date(2027, 11, 1)) in html
+    assert '<a href="#by-need">' in html and 'id="by-need"' in html
+    for s in SYMBOLS:
+        assert s in html
+    # text another language keeps is marked so
+    marked = '<span lang="en">a model&#x27;s own words</span>'
+    assert (marked in html) == (lang == "cy")
+
+
+def test_a_welsh_page_with_a_string_lacking_welsh_is_refused():
+    sec = Sec("x", "A heading nobody translated")
+    render_page([sec], RELEASE, "en")
+    with pytest.raises(MissingTranslation, match="A heading nobody translated"):
+        render_page([sec], RELEASE, "cy")
+
+
+def test_index_lists_welsh_names_and_no_operator_columns():
+    areas = ["Wales", *domain.LA_NAMES]
+    kw = {"release_date": datetime.date(2026, 11, 30), "status": "synthetic"}
+    en = render_index(2025, areas, set(areas[:3]), "en", **kw)
+    cy = render_index(2025, areas, set(areas[:3]), "cy", **kw)
+    for la in domain.LOCAL_AUTHORITIES:
+        assert f">{la.welsh}</th>" in cy and f">{la.name}</th>" in en
+    assert ">Cymru</th>" in cy and 'lang="cy"' in cy and 'href="index.html" lang="en"' in cy
+    for word in ("Status", "Finished", "manifest", "ok"):
+        assert not re.search(rf"\b{word}\b", en), word
+    assert 'href="wales/report.cy.html"' in cy and 'href="wales/tables.cy.xlsx"' in cy
+    assert cy.count("Heb ei gyhoeddi") == len(areas) - 3
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_spreadsheet_has_cover_contents_notes_and_one_table_per_sheet(tmp_path, lang):
+    from openpyxl import load_workbook
+
+    t = by_need()
+    path = write_spreadsheet(tmp_path / spreadsheet_name(lang), [t, t], RELEASE, lang)
+    wb = load_workbook(path)
+    _ = Translator(lang)
+    assert wb.sheetnames == [_("Cover"), _("Contents"), _("Notes"), "1_by_lead_need", "2_by_lead_need"]
+    cover = [c.value for row in wb[_("Cover")].iter_rows() for c in row if c.value]
+    assert _("About these data") in cover and _("Contact") in cover
+    ws = wb["1_by_lead_need"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    header = next(i for i, r in enumerate(rows) if r[0] == _("Lead need"))
+    body = rows[header + 1:]
+    assert body[0][1] == 1234 and isinstance(body[0][2], (int, float))  # numbers stored as numbers
+    assert body[1][1] == "[c]" and body[2][2] == "[x]"
+    notes = [c.value for row in wb[_("Notes")].iter_rows() for c in row if c.value]
+    assert any(str(v).startswith("[c]") for v in notes) and any(str(v).startswith("[x]") for v in notes)
