@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 import longitudinal as lg
 from longitudinal.cli import app
 from longitudinal.ingest import IngestInputError, RowsRejectedError, parse_dates, read_lead_needs
-from longitudinal.pseudonymise import MissingKeyError
+from longitudinal.pseudonymise import MissingKeyError, pseudonymise
 from longitudinal.study import STORE_MARKER
 
 KEY = "a-test-key-that-is-not-secret"
@@ -420,9 +420,20 @@ def test_no_key(tmp_path, base, monkeypatch):
     raw = write(tmp_path / "raw", tables(base))
     with pytest.raises(MissingKeyError, match="no pseudonymisation key: set the environment variable"):
         lg.ingest(raw, tmp_path / "store")
+    # declared already pseudonymised: raw ids are refused (how many, which rows), pseudonyms are kept
+    with pytest.raises(IngestInputError, match=r"--already-pseudonymised, but [\d,]+ identifier\(s\) on [\d,]+ row\(s\) "
+                                               r"are not pseudonyms .*people.csv person_id rows 2, 3, 4, 5, 6 …"):
+        lg.ingest(raw, tmp_path / "store", already_pseudonymised=True, today=TODAY)
+    assert not (tmp_path / "store").exists()
+    t = tables(base)
+    for name in ("people", "episodes", "readings", "service_use"):
+        for c in ("person_id", "episode_id"):
+            if c in t[name]:
+                t[name][c] = pseudonymise(t[name][c], KEY.encode())
+    raw = write(tmp_path / "hashed", t)
     report = lg.ingest(raw, tmp_path / "store", already_pseudonymised=True, today=TODAY)
     assert not report.pseudonymised and report.key_fingerprint is None
-    assert set(lg.load(tmp_path / "store").people["person_id"]) == set(base["people"]["person_id"])
+    assert set(lg.load(tmp_path / "store").people["person_id"]) == set(t["people"]["person_id"])
 
 
 def test_strict_mode_publishes_nothing(tmp_path, base):
@@ -435,8 +446,14 @@ def test_strict_mode_publishes_nothing(tmp_path, base):
     with pytest.raises(RowsRejectedError) as exc:
         lg.ingest(raw, tmp_path / "store", key=KEY, allow_rejects=False, today=TODAY)
     assert exc.value.report.published is False
-    assert not (tmp_path / "store" / STORE_MARKER).exists()  # the old store is no longer claimed valid
-    assert (tmp_path / "store" / "rejects" / "people.csv").exists()
+    # the store in place is untouched and still whole; the refused delivery's rejects are beside it
+    assert lg.load(tmp_path / "store").people.shape[0] == len(base["people"])
+    assert not (tmp_path / "store" / "rejects").exists()
+    assert (tmp_path / "store.refused" / "rejects" / "people.csv").exists()
+    assert str(tmp_path / "store.refused" / "rejects") in str(exc.value)
+    # a later good delivery replaces the store and clears the refusal
+    lg.ingest(good, tmp_path / "store", key=KEY, today=TODAY)
+    assert not (tmp_path / "store.refused").exists()
 
 
 def test_cli_exit_statuses(tmp_path, base, monkeypatch):

@@ -248,9 +248,10 @@ def test_study_design_notebook_is_thin_parameterised_and_runs(tmp_path):
     assert all(len(c.source.splitlines()) <= 8 and not c.get("outputs") for c in code)
     pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), kernel_name="python3",
                         parameters={"people": 120, "waves": 3, "n_sims": 8, "curve_people": [60, 120],
+                                    "curve_waves": [2, 3],
                                     "workers": 1, "out": str(tmp_path)},
                         progress_bar=False, log_output=False, start_timeout=120)
     done = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     text = json.dumps([c.get("outputs", []) for c in done.cells])
     assert "Power by simulation" in text and "Minimum detectable" in text
-    assert (tmp_path / "power_curve.png").exists()
+    assert (tmp_path / "power_curve.png").exists() and (tmp_path / "power_by_waves.png").exists()

@@ -362,19 +362,28 @@ def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_p
     monkeypatch.delenv("LG_TEST_HANG")
     year_dir = out / str(YEAR)
     assert not (year_dir / "cardiff").exists()  # nothing half-written in place
-    assert json.loads((year_dir / ".failed" / "cardiff.json").read_text())["status"] == "failed"
+    failure = json.loads((year_dir / ".failed" / "cardiff" / "failure.json").read_text())
+    assert failure["status"] == "failed" and "boom in Cardiff" in failure["reason"]
+    assert (year_dir / ".failed" / "cardiff" / "report.ipynb").exists()  # as far as it ran
+    timeout = json.loads((year_dir / ".failed" / "newport" / "failure.json").read_text())
+    assert timeout["status"] == "timeout" and timeout["reason"] == "timeout after 25 s"
+    index = " ".join((year_dir / "index.html").read_text().split())
+    assert "failed: timeout after 25 s (no previous report; details in .failed/newport/)" in index
+    assert not list(year_dir.glob(".tmp-*"))
     # Resume re-runs only the failed area.
     monkeypatch.setenv("LG_TEST_FAIL", "")
     res = run_annual(data, out, year=YEAR, areas=["Cardiff", "Swansea"], workers=2, notebook=nb, resume=True)
     assert {r.area: r.status for r in res.results} == {"Cardiff": "ok", "Swansea": "skipped"}
-    assert not (year_dir / ".failed" / "cardiff.json").exists()
+    assert not (year_dir / ".failed" / "cardiff").exists()
     # A later failing run leaves the previous good report in place.
     monkeypatch.setenv("LG_TEST_FAIL", "Cardiff")
     monkeypatch.setenv("LG_TEST_TAG", "v2")
     res = run_annual(data, out, year=YEAR, areas="Cardiff", workers=1, notebook=nb)
     assert res.exit_code == 1
     assert (year_dir / "cardiff" / "tables" / "x.csv").read_text() == "v1"
-    assert "latest run failed" in (year_dir / "index.html").read_text()
+    kept = json.loads((year_dir / "cardiff" / "manifest.json").read_text())["finished"][:10]
+    assert f"failed: RuntimeError" in (year_dir / "index.html").read_text()
+    assert f"(previous report of {kept} kept; details in .failed/cardiff/)" in (year_dir / "index.html").read_text()
 
 
 def test_cli_exit_statuses(tmp_path):

@@ -89,7 +89,7 @@ def test_same_input_gives_byte_identical_store(tmp_path, study):
         lg.ingest(tmp_path / "raw", tmp_path / run, key=KEY)
         digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                         for p in sorted((tmp_path / run).glob("*.parquet"))})
-    assert digests[0] == digests[1] and len(digests[0]) == 4
+    assert digests[0] == digests[1] and len(digests[0]) == len(study.tables())
 
 
 def test_store_marker_written_last_and_report_contents(tmp_path, study):
@@ -101,7 +101,8 @@ def test_store_marker_written_last_and_report_contents(tmp_path, study):
     assert marker.stat().st_mtime_ns >= newest_table
     meta = json.loads(marker.read_text())
     assert meta["tables"]["readings"] == {"read": len(study.readings), "accepted": len(study.readings), "rejected": 0}
-    assert {s["path"] for s in meta["sources"]} == {"people.csv", "episodes.csv", "readings.csv", "spend.csv"}
+    assert {s["path"] for s in meta["sources"]} == {"people.csv", "episodes.csv", "readings.csv", "spend.csv",
+                                                    "service_use.csv"}
     assert meta["key_fingerprint"] == report.key_fingerprint and KEY not in marker.read_text()
     # unreadable input changes nothing: the previous store stays whole and valid
     before = {p.name: p.read_bytes() for p in store.iterdir() if p.is_file()}

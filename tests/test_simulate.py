@@ -128,7 +128,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, fmt):
         assert res.exit_code == 0, res.output
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert a == b
-    assert set(a) == {f"{t}.{fmt}" for t in ("people", "episodes", "readings", "spend")} | {"truth.json"}
+    assert set(a) == {f"{t}.{fmt}" for t in ("people", "episodes", "readings", "spend", "service_use")} | {"truth.json"}
     res = runner.invoke(app, ["simulate", "--people", "400", "--seed", "6", "--out", str(tmp_path / "c"),
                               "--format", fmt])
     assert _digest(tmp_path / "c")[f"readings.{fmt}"] != a[f"readings.{fmt}"]

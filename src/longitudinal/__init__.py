@@ -31,6 +31,7 @@ from .rubric import Rubric
 from . import report
 from .report import batch as reports, protect as disclosure  # the former module names
 from .report import AnnualReport
+from . import effectiveness
 from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
                     TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)
 
@@ -51,5 +52,6 @@ __all__ += ["survival", "time_to_independence", "sustained_outcomes", "Independe
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]
+__all__ += ["effectiveness"]
 __all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
             "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]

@@ -1,19 +1,40 @@
 """The ``longitudinal`` command line: a thin layer over the package.
 
-Exit statuses (all commands): 0 success; 1 the work ran but found a problem
-the user must act on (rejected rows, failed report areas, invalid map);
-2 bad usage or input that could not be read.
+Exit statuses (all commands, :mod:`longitudinal.errors`): 0 success; 1 the work ran but found a
+problem the user must act on (rejected rows, failed report areas, invalid map); 2 bad usage or input
+that could not be read or written; 3 an unexpected internal error (a bug: one line on the terminal,
+the traceback in a log file); 128 + N when stopped by signal N (130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import traceback
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import typer
 from rich.console import Console
 
-app = typer.Typer(
+from .errors import EXIT_INPUT, EXIT_INTERNAL, LongitudinalError
+
+#: Where the traceback of an internal error is written (default ``~/.local/state/longitudinal``).
+LOG_DIR_ENV = "LONGITUDINAL_LOG_DIR"
+
+
+class _Cli(typer.Typer):
+    """The console script: what no command handles itself still ends with a documented exit status."""
+
+    def __call__(self, *args, **kwargs):
+        if args or kwargs:
+            return super().__call__(*args, **kwargs)
+        sys.exit(run(sys.argv[1:]))
+
+
+app = _Cli(
     name="longitudinal",
     help="Research workbench for the longitudinal study of the Welsh Supporting People programme.",
     no_args_is_help=True,
@@ -36,13 +57,15 @@ def simulate(
     out: Path = typer.Option(..., "--out", help="Folder to write people, episodes, readings, spend and truth.json."),
     format: str = typer.Option("csv", "--format", help="csv or parquet."),
     start_year: int = typer.Option(2019, "--start-year", help="First financial year (2019 = 2019-20)."),
+    service_use: bool = typer.Option(True, "--service-use/--no-service-use",
+                                     help="Also write linked service use and a never-supported comparison pool."),
 ) -> None:
-    """Write a synthetic study with known ground truth (the four tables and truth.json)."""
+    """Write a synthetic study with known ground truth (the four tables, service_use and truth.json)."""
     from .simulate import simulate as _simulate
 
     if format not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format must be csv or parquet, not {format!r}")
-    study = _simulate(people=people, years=years, seed=seed, start_year=start_year)
+    study = _simulate(people=people, years=years, seed=seed, start_year=start_year, service_use=service_use)
     written = study.write(out, format=format)
     console.print(f"[green]wrote[/] {study!r}")
     for name, path in written.items():
@@ -61,19 +84,33 @@ def ingest(
     already_pseudonymised: bool = typer.Option(False, "--already-pseudonymised",
                                                help="person_id and episode_id are already keyed hashes: keep them."),
     lead_needs: Optional[Path] = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
+    services: Optional[Path] = typer.Option(None, "--services", help="YAML with the study's own list of services "
+                                            "for service_use (default: emergency_admission, ae_attendance, "
+                                            "outpatient, gp_event, homelessness_presentation)."),
+    linkage_window: Optional[str] = typer.Option(None, "--linkage-window", help="START:END (yyyy-mm-dd) the "
+                                                 "linked service_use covers; events outside are rejected."),
 ) -> None:
     """Validate a study's files, pseudonymise identifiers and write the store (exit 1 if rows were rejected)."""
     from .ingest import IngestInputError, RowsRejectedError, ingest as _ingest, print_summary
     from .pseudonymise import PseudonymKeyError
 
+    window = None
+    if linkage_window:
+        parts = linkage_window.split(":")
+        if len(parts) != 2:
+            console.print(f"[red]error:[/] --linkage-window should be START:END, e.g. 2017-04-01:2026-03-31, "
+                          f"not {linkage_window!r}")
+            raise typer.Exit(2)
+        window = tuple(p or None for p in parts)
     try:
         report = _ingest(src, out, key_file=key_file, already_pseudonymised=already_pseudonymised,
-                         allow_rejects=allow_rejects, lead_needs=lead_needs)
+                         allow_rejects=allow_rejects, lead_needs=lead_needs, services=services,
+                         linkage_window=window)
     except RowsRejectedError as exc:
         print_summary(exc.report, console)
         console.print(f"[red]not published:[/] {exc}")
         raise typer.Exit(1)
-    except (IngestInputError, PseudonymKeyError) as exc:
+    except (IngestInputError, PseudonymKeyError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2)
     print_summary(report, console)
@@ -237,11 +274,13 @@ def map_rollup(
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
     except KeyError as e:
         raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas")
+    from .io import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    r.ratings.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
-    r.indicator_values.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")
-    r.table("progress").to_csv(out / "progress_by_area.csv", lineterminator="\n")
-    r.table("confidence").to_csv(out / "confidence_by_area.csv", lineterminator="\n")
+    write_csv(r.ratings, out / "ratings.csv")
+    write_csv(r.indicator_values, out / "indicator_values.csv")
+    write_csv(r.table("progress"), out / "progress_by_area.csv", index=True)
+    write_csv(r.table("confidence"), out / "confidence_by_area.csv", index=True)
     r.plot().savefig(out / "rollup.png", dpi=150, metadata={"Software": None})
     for area, m in r.maps.items():
         d = out / "areas" / slug(area)
@@ -260,19 +299,22 @@ app.add_typer(report_app, name="report")
 @report_app.command("annual")
 def report_annual(
     year: str = typer.Option("auto", "--year", help="Financial year (2025 = 2025-26) or 'auto' (last complete)."),
-    area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales' or an authority."),
+    area: str = typer.Option("all", "--area", help="'all' (Wales + 22 authorities), 'Wales', an authority, "
+                             "or several separated by commas."),
     data: Path = typer.Option(..., "--data", help="Study folder (ingested store or the four tables)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output root; writes <out>/<year>/<area>/."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
     resume: bool = typer.Option(False, "--resume", help="Re-run only failed areas or those whose inputs changed."),
     timeout: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds allowed per area."),
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
+    notebook: Optional[Path] = typer.Option(None, "--notebook", help="A report notebook other than the "
+                                            "shipped notebooks/annual_report.ipynb (same parameters)."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
     from .report.batch import run_report_cli
 
     raise typer.Exit(run_report_cli(year=year, area=area, data=data, out=out, workers=workers, resume=resume,
-                                    timeout=timeout, seed=seed, console=console))
+                                    timeout=timeout, seed=seed, console=console, notebook=notebook))
 
 
 def _emit_table(table, out: Optional[Path]) -> None:
@@ -511,8 +553,108 @@ def audit_cmd(
     raise typer.Exit(run_audit_cli(folder, out=out, console=console))
 
 
+@app.command("effectiveness")
+def effectiveness_cmd(
+    data: Path = typer.Argument(..., help="Study folder (an ingested store or a simulated study) with service_use."),
+    service: str = typer.Option(..., "--service", help="Service, e.g. emergency_admission."),
+    design: str = typer.Option("did", "--design", help="event-study, did (staggered, not-yet-supported "
+                               "controls) or matched (never-supported pool)."),
+    anticipation: int = typer.Option(6, "--anticipation", min=0, help="Crisis months before the start left out "
+                                     "of control comparisons."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (and of the pool's pseudo starts)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object: att, ci_lower, ci_upper, n_treated, "
+                                  "n_control, design, event_time."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write the event-time figure (PNG/SVG)."),
+) -> None:
+    """The effect of support on a public service (events per person per month, months 1-12 after the start)."""
+    import json as _json
+
+    from .effectiveness import MissingServiceUseError, effectiveness as _fit
+
+    study = _load_study(data)
+    try:
+        fit = _fit(study, service, design=design, anticipation=anticipation, seed=seed)
+    except (MissingServiceUseError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(_json.dumps(fit.to_dict()))
+    else:
+        typer.echo(fit.summary())
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fit.plot().figure.savefig(plot, dpi=120, bbox_inches="tight")
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()  # unwinds like Ctrl-C, so temporary files are removed on the way out
+
+
+def crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback of an internal error to a log file; returns its path."""
+    from . import __version__
+
+    folder = Path(os.environ.get(LOG_DIR_ENV) or Path(os.environ.get("XDG_STATE_HOME") or
+                                                      Path.home() / ".local" / "state") / "longitudinal")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    text = (f"longitudinal {__version__}, {stamp}, python {sys.version.split()[0]}\n"
+            f"command: longitudinal {' '.join(argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for where in (folder, Path(os.environ.get("TMPDIR", "/tmp"))):
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            path = where / f"longitudinal-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    raise OSError("no writable folder for the crash log")
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the command line on ``argv`` and return its exit status (see the module notes)."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if hasattr(signal, "SIGTERM") else None
+    try:
+        rv = typer.Typer.__call__(app, args=list(argv), prog_name="longitudinal", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[red]stopped[/] (Ctrl-C / SIGINT)")
+        return 128 + signal.SIGINT
+    except _Terminated:
+        console.print("[red]stopped[/] (SIGTERM)")
+        return 128 + signal.SIGTERM
+    except typer.TyperException as e:  # bad usage: said with the usage line
+        e.show()
+        return e.exit_code
+    except LongitudinalError as e:
+        console.print(f"[red]error:[/] {e}")
+        return EXIT_INPUT
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as e:
+        console.print(f"[red]error:[/] {e.filename or ''}: {e.strerror or e}")
+        return EXIT_INPUT
+    except Exception as e:  # noqa: BLE001 - the last resort: a bug, said as such
+        try:
+            where = f"the traceback is in {crash_log(e, argv)}"
+        except OSError:
+            where = "no log file could be written"
+        console.print(f"[red]internal error[/] ({type(e).__name__}: {str(e)[:200]}): this is a bug in "
+                      f"longitudinal, not a problem with your data; {where}. Please report it with that file.")
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main() -> None:  # pragma: no cover
-    app()
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
-"""The data contract: the four tables a study supplies, their columns and types.
+"""The data contract: the tables a study supplies, their columns and types.
 
 A study supplies ``people``, ``episodes``, ``readings`` and ``spend`` (CSV,
-Excel or Parquet). This module says what each column is; :mod:`longitudinal.ingest`
+Excel or Parquet), and optionally ``service_use`` (linked public-service use). This module says what each column is; :mod:`longitudinal.ingest`
 checks supplied files against it and :func:`apply_dtypes` gives loaded tables
 their proper pandas types (categoricals for codes, dates as datetimes).
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import domain
 
-__all__ = ["Column", "TABLES", "TABLE_NAMES", "apply_dtypes", "category_dtypes", "schemas", "REASONS",
+__all__ = ["Column", "TABLES", "TABLE_NAMES", "OPTIONAL_TABLE_NAMES", "ALL_TABLE_NAMES", "apply_dtypes", "category_dtypes", "schemas", "REASONS",
            "EARLIEST_DATE"]
 
 
@@ -84,14 +84,33 @@ TABLES: dict[str, Table] = {
         ),
         key=("financial_year", "local_authority", "lead_need"),
     ),
+    "service_use": Table(
+        "service_use",
+        (
+            Column("person_id", "id", description="Person (pseudonymised with the same key, so it links to people)"),
+            Column("event_date", "date", description="Day of the event, inside the study's linkage window"),
+            Column("service", "category", description="Service used, from the study's list (default: "
+                   "emergency_admission, ae_attendance, outpatient, gp_event, homelessness_presentation)"),
+            Column("count", "int", required=False, description="Events that day (blank = 1)"),
+        ),
+        key=("person_id", "event_date", "service"),
+    ),
 }
-TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+#: The four tables every study supplies.
+TABLE_NAMES: tuple[str, ...] = ("people", "episodes", "readings", "spend")
+#: Tables a study may supply (linked administrative data).
+OPTIONAL_TABLE_NAMES: tuple[str, ...] = ("service_use",)
+ALL_TABLE_NAMES: tuple[str, ...] = TABLE_NAMES + OPTIONAL_TABLE_NAMES
+#: Linkage window assumed when a study declares none: from two years before Supporting People began.
+DEFAULT_LINKAGE_START = pd.Timestamp("2001-04-01")
 
 
-def category_dtypes(lead_needs: tuple[str, ...] | None = None) -> dict[str, pd.CategoricalDtype]:
+def category_dtypes(lead_needs: tuple[str, ...] | None = None,
+                    services: tuple[str, ...] | None = None) -> dict[str, pd.CategoricalDtype]:
     """The categorical dtype of every code column, with categories in canonical order."""
     needs = lead_needs or domain.LEAD_NEED_CODES
     return {
+        "service": pd.CategoricalDtype(list(services or domain.SERVICE_CODES)),
         "sex": pd.CategoricalDtype(list(domain.SEXES)),
         "local_authority": pd.CategoricalDtype(list(domain.LA_NAMES)),
         "lead_need": pd.CategoricalDtype(list(needs)),
@@ -121,7 +140,8 @@ def _as_categories(s: pd.Series, dtype: pd.CategoricalDtype, table: str, column:
     return result
 
 
-def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | None = None) -> pd.DataFrame:
+def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | None = None,
+                 services: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Give a table of canonical values its proper dtypes (no validation: see ingest).
 
     ids → ``category`` (memory at national scale), codes → ordered-category
@@ -129,7 +149,7 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
     nullable ``Int8``, years → ``int32``, money → ``float64``.
     """
     spec = TABLES[table]
-    cats = category_dtypes(lead_needs)
+    cats = category_dtypes(lead_needs, services)
     out = {}
     for col in spec.columns:
         s = df[col.name]
@@ -137,15 +157,18 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
             out[col.name] = s.astype("string").astype("category") if s.dtype != "category" else s
         elif col.kind == "category":
             dtype = cats[col.name]
-            if col.name == "lead_need" and s.dtype == "category" and lead_needs is None:
-                # keep a study's own lead-need list
+            if ((col.name == "lead_need" and lead_needs is None) or (col.name == "service" and services is None)) \
+                    and s.dtype == "category":
+                # keep a study's own lead-need or service list
                 extra = [c for c in s.cat.categories if c not in dtype.categories]
                 dtype = pd.CategoricalDtype(list(dtype.categories) + extra)
             # Unordered categorical dtypes compare equal whatever their order, so compare the
             # category lists: a reloaded file must give the canonical order (it sets model reference levels).
             out[col.name] = _as_categories(s, dtype, table, col.name)
         elif col.kind == "date":
-            out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
+            # already dates: no parse (to_datetime's format sniffing walks the values)
+            out[col.name] = (s.astype("datetime64[ns]") if pd.api.types.is_datetime64_any_dtype(s.dtype)
+                             else pd.to_datetime(s).astype("datetime64[ns]"))
         elif col.kind == "score":
             out[col.name] = pd.to_numeric(s).astype("Int8")
         elif col.kind == "int":
@@ -197,11 +220,16 @@ REASONS: dict[str, str] = {
     "end_without_reason": "end date {value} is given but the end reason is blank — give both or neither "
                           "(planned, unplanned, moved_away, died, other)",
     "not_nullable": "{column} is blank — a value is required",
+    "service": "service {value!r} is not in this study's list of services: {allowed}",
+    "date_window": ("event date {value} is outside the study's linkage window ({window}) — check the date, "
+                    "or declare the window the linkage covers"),
+    "count": "count {value} is not a number of events — expected a whole number 1 or more (blank = 1)",
 }
 
 
-def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | None = None) -> dict:
-    """Pandera schemas of the four tables in canonical form.
+def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | None = None,
+            services: tuple[str, ...] | None = None, linkage_window: tuple | None = None) -> dict:
+    """Pandera schemas of the tables in canonical form.
 
     Parameters
     ----------
@@ -209,6 +237,10 @@ def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | Non
         The study's lead-need codes (default :data:`domain.LEAD_NEED_CODES`).
     today : Timestamp, optional
         Dates after it are rejected as future dates (default: today).
+    services : tuple of str, optional
+        The study's service codes for ``service_use`` (default :data:`domain.SERVICE_CODES`).
+    linkage_window : (start, end), optional
+        Dates the linked ``service_use`` covers (see :func:`linkage_window`).
 
     Returns
     -------
@@ -227,6 +259,7 @@ def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | Non
 
     needs = tuple(lead_needs or domain.LEAD_NEED_CODES)
     today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today).normalize()
+    w_start, w_end = linkage_window_bounds(linkage_window, today)
     C = pa.Check
 
     def allowed(values, key):
@@ -279,7 +312,29 @@ def schemas(lead_needs: tuple[str, ...] | None = None, today: pd.Timestamp | Non
             "lead_need": col([allowed(needs, "lead_need")]),
             "spend_gbp": col([C(lambda s: s >= 0, error="spend_negative")]),
         }, name="spend"),
+        "service_use": pa.DataFrameSchema({
+            "person_id": col(),
+            "event_date": col([C(lambda s: (s >= w_start) & (s <= w_end), error="date_window")]),
+            "service": col([allowed(services or domain.SERVICE_CODES, "service")]),
+            "count": col([C(lambda s: s >= 1, error="count")]),
+        }, name="service_use"),
     }
+
+
+def linkage_window_bounds(window: tuple | None, today: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The (first, last) day of a linkage window; an undeclared end is today, an undeclared start
+    :data:`DEFAULT_LINKAGE_START` (two years before Supporting People began).
+
+    >>> linkage_window_bounds(("2017-04-01", "2026-03-31"))
+    (Timestamp('2017-04-01 00:00:00'), Timestamp('2026-03-31 00:00:00'))
+    """
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today).normalize()
+    start, end = window if window is not None else (None, None)
+    start = DEFAULT_LINKAGE_START if start is None else pd.Timestamp(start)
+    end = today if end is None else min(pd.Timestamp(end), today)
+    if end < start:
+        raise ValueError(f"linkage window ends ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d})")
+    return start, end
 
 
 #: Which column a table-wide (multi-column) check's failure is reported against.

@@ -336,3 +336,17 @@ def fy_label(year: int) -> str:
 def fy_bounds(year: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day of a financial year."""
     return pd.Timestamp(year, 4, 1), pd.Timestamp(year + 1, 3, 31)
+
+
+# --------------------------------------------------------------------------
+# Linked public-service use (the optional ``service_use`` table): the default
+# list of services; a study may declare its own (``ingest(services=...)``).
+# --------------------------------------------------------------------------
+SERVICES: dict[str, str] = {
+    "emergency_admission": "Emergency hospital admissions",
+    "ae_attendance": "A&E attendances",
+    "outpatient": "Outpatient appointments",
+    "gp_event": "GP event days",
+    "homelessness_presentation": "Homelessness presentations",
+}
+SERVICE_CODES: tuple[str, ...] = tuple(SERVICES)

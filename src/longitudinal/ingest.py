@@ -59,6 +59,7 @@ import re
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -72,9 +73,10 @@ import pyarrow.parquet as pq
 
 from . import domain
 from .errors import InputError, LongitudinalError
-from .contract import DATAFRAME_CHECK_COLUMN, REASONS, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes, schemas
-from .io import atomic_path, detect_encoding
-from .pseudonymise import key_fingerprint, pseudonymise_together, resolve_key
+from .contract import (ALL_TABLE_NAMES, DATAFRAME_CHECK_COLUMN, OPTIONAL_TABLE_NAMES, REASONS, TABLE_NAMES, TABLES,
+                       apply_dtypes, category_dtypes, linkage_window_bounds, schemas)
+from .io import atomic_dir, clean_leftovers, detect_encoding, restore_text, sha256_file, write_csv
+from .pseudonymise import DIGEST_HEX_CHARS, is_pseudonym, key_fingerprint, pseudonymise_together, resolve_key
 from .study import STORE_MARKER, TRUTH_FILE
 
 __all__ = [
@@ -105,12 +107,14 @@ class IngestInputError(InputError):
 class RowsRejectedError(LongitudinalError, ValueError):
     """Rows were rejected and ``allow_rejects=False``: nothing was published as a store."""
 
-    def __init__(self, report: "IngestReport"):
+    def __init__(self, report: "IngestReport", emptied: list[str] | None = None):
         self.report = report
         n = sum(c.rejected for c in report.tables.values())
+        every = f" (every row of {', '.join(emptied)})" if emptied else ""
         super().__init__(
-            f"{n:,} row(s) rejected; see {report.dest / 'rejects'}. The store was not written: fix the rows "
-            "and ingest again, or accept the rejects with allow_rejects=True (--allow-rejects)"
+            f"{n:,} row(s) rejected{every}; see {report.rejects_dir}. The store was not replaced (the one in place, if any, "
+            "is unchanged): fix the rows and ingest again, or accept the rejects with allow_rejects=True "
+            "(--allow-rejects)"
         )
 
 
@@ -127,6 +131,8 @@ class SourceFile:
     rows: int
     blank_rows_skipped: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    #: How its nn/nn/yyyy dates were read, inferred from the whole file (None: it has none).
+    date_order: str | None = None
 
 
 @dataclass
@@ -172,6 +178,12 @@ class IngestReport:
     published: bool = True
     version: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: For a study with ``service_use``: its service list and linkage window (first, last day).
+    service_use: dict[str, Any] | None = None
+    #: SHA-256 of each table file of the store; ``load`` refuses the store when a file differs.
+    store_files: dict[str, str] = field(default_factory=dict)
+    #: Where the rejected rows were written (``<store>/rejects``, or ``<store>.refused/rejects``).
+    rejects_dir: Path | None = None
 
     @property
     def rejected(self) -> int:
@@ -190,6 +202,7 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["dest"] = str(self.dest)
+        d["rejects_dir"] = str(self.rejects_dir) if self.rejects_dir else None
         d["rejected_total"] = self.rejected
         return d
 
@@ -207,22 +220,26 @@ class _Raw:
     source: np.ndarray  # index into files, per row
     row_number: np.ndarray  # spreadsheet row number, per row
     files: list[SourceFile]
-
-
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file, so a report names exactly which delivery it came from."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+    month_first: np.ndarray | None = None  # per row: its file writes dates mm/dd/yyyy
 
 
 def _norm_header(name: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).replace("\ufeff", "").strip().lower()).strip("_")
 
 
+def _utf16(path: Path) -> bool:
+    """UTF-16 text (with a byte-order mark, or ASCII with every other byte zero)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return len(head) >= 8 and (head[1::2].count(0) > 0.9 * len(head[1::2]) or head[0::2].count(0) > 0.9 * len(head[0::2]))
+
+
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    if _utf16(path):
+        raise IngestInputError(f"{path.name}: the file is UTF-16 text (as Excel's 'Unicode Text' saves it); "
+                               "save it as 'CSV UTF-8 (comma delimited)' and supply it again")
     try:
         return _read_csv_as(path, "utf-8")
     except _NotUtf8:
@@ -339,7 +356,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
-        raise IngestInputError(f"{path.name}: cannot be read as Parquet ({type(exc).__name__})") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise IngestInputError(f"{path.name}: cannot be read as Parquet ({type(exc).__name__}{': ' + detail if detail else ''}); "
+                               "the file is damaged or incomplete: export it again") from None
     names = _header_names(table.column_names, path)
     return pd.DataFrame({n: _categorical(table.column(c)) for n, c in zip(names, table.column_names)})
 
@@ -348,7 +367,8 @@ def _clean_categories(s: pd.Series) -> pd.Categorical:
     """Strip whitespace in the distinct values; blank → missing."""
     cat = s.astype("category") if not isinstance(s.dtype, pd.CategoricalDtype) else s
     cats = pd.Index(cat.cat.categories.astype(str))
-    stripped = cats.str.strip()
+    # a spreadsheet's protective quote before a formula character ('=…) is not part of the value
+    stripped = pd.Index([restore_text(c) for c in cats.str.strip()], dtype=object)
     if (stripped == cats).all() and not (stripped == "").any():
         return pd.Categorical.from_codes(cat.cat.codes.to_numpy(), cats)
     uniq = pd.Index(pd.unique(stripped[stripped != ""]))
@@ -361,9 +381,11 @@ def _clean_categories(s: pd.Series) -> pd.Categorical:
 def _find_sources(src: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
-    for table in TABLE_NAMES:
+    for table in ALL_TABLE_NAMES:
         mine = [p for p in files if p.suffix.lower() in FORMATS
                 and (p.stem.lower() == table or p.stem.lower().startswith(table + "_"))]
+        if not mine and table in OPTIONAL_TABLE_NAMES:
+            continue
         if not mine:
             old = [p.name for p in files if p.stem.lower() == table]
             hint = f" (found {', '.join(old)}: save it as .xlsx or .csv)" if old else ""
@@ -376,7 +398,7 @@ def _find_sources(src: Path) -> dict[str, list[Path]]:
 
 def _read_table(table: str, paths: list[Path], src: Path) -> _Raw:
     spec = TABLES[table]
-    frames, sources, rownums, files = [], [], [], []
+    frames, sources, rownums, files, flags = [], [], [], [], []
     for i, path in enumerate(paths):
         suffix = path.suffix.lower()
         encoding = None
@@ -407,8 +429,10 @@ def _read_table(table: str, paths: list[Path], src: Path) -> _Raw:
             df = df.loc[~blank].reset_index(drop=True)
             numbers = numbers[~blank]
         rel = path.relative_to(src).as_posix()
-        files.append(SourceFile(table, rel, _sha256(path), suffix.lstrip("."), encoding, len(df),
-                                int(blank.sum()), ignored))
+        order, month_first = _date_order(df, spec, numbers, path)
+        files.append(SourceFile(table, rel, sha256_file(path), suffix.lstrip("."), encoding, len(df),
+                                int(blank.sum()), ignored, order))
+        flags.append(np.full(len(df), month_first))
         frames.append(df)
         sources.append(np.full(len(df), i, dtype=np.int32))
         rownums.append(numbers)
@@ -417,7 +441,56 @@ def _read_table(table: str, paths: list[Path], src: Path) -> _Raw:
     else:
         from pandas.api.types import union_categoricals
         frame = pd.DataFrame({c: union_categoricals([f[c].array for f in frames]) for c in spec.column_names})
-    return _Raw(frame, np.concatenate(sources), np.concatenate(rownums), files)
+    if len(frame) == 0:
+        # consistent for every table: a study without people, episodes, readings or spend cannot be reported
+        names = ", ".join(f.path for f in files)
+        raise IngestInputError(f"{names}: the {table} table has a header but no data rows; supply its rows "
+                               f"(a study needs at least one row in each of {', '.join(TABLE_NAMES)})")
+    return _Raw(frame, np.concatenate(sources), np.concatenate(rownums), files, np.concatenate(flags))
+
+
+def _date_order(df: pd.DataFrame, spec, numbers: np.ndarray, path: Path) -> tuple[str | None, bool]:
+    """How a file writes nn/nn/yyyy dates, from all its dates together: ``(description, month_first)``.
+
+    Day-first unless some date can only be month-first (05/13/2024) and none can only be day-first;
+    a file with dates that can only be one and dates that can only be the other is refused.
+    """
+    only = {"day": [], "month": []}
+    ambiguous = False
+    for col in (c.name for c in spec.columns if c.kind == "date"):
+        cat = df[col].array
+        for k, text in enumerate(cat.categories):
+            m = _DMY.match(str(text))
+            if not m:
+                continue
+            a, b = int(m.group(1)), int(m.group(2))
+            if a > 12 and 1 <= b <= 12:
+                only["day"].append((col, k, text))
+            elif b > 12 and 1 <= a <= 12:
+                only["month"].append((col, k, text))
+            elif a <= 12 and b <= 12:
+                ambiguous = True
+
+    def example(found):
+        col, k, text = found[0]
+        row = numbers[np.flatnonzero(df[col].array.codes == k)[0]]
+        return f"{text} (row {row}, {col})"
+
+    if only["day"] and only["month"]:
+        raise IngestInputError(
+            f"{path.name}: dates are written in both orders: {len(only['day'])} can only be day/month/year, "
+            f"e.g. {example(only['day'])}, and {len(only['month'])} can only be month/day/year, e.g. "
+            f"{example(only['month'])}; so no date such as 03/04/2024 can be read safely. Write every date in "
+            "one order (best: yyyy-mm-dd) and supply the file again")
+    if only["month"]:
+        return (f"month-first (mm/dd/yyyy): {len(only['month'])} distinct date(s) can only be read so, e.g. "
+                f"{example(only['month'])}, and none only day-first"), True
+    if only["day"]:
+        return "day-first (dd/mm/yyyy)", False
+    if ambiguous:
+        return ("day-first (dd/mm/yyyy), assumed: every date has day and month 12 or less, so the file itself "
+                "cannot tell; check a few dates"), False
+    return None, False
 
 
 # ============================================================== parsing values
@@ -427,7 +500,12 @@ _SERIAL = re.compile(r"^\d{1,6}(?:\.\d+)?$")
 _MONTHS = "January February March April May June July August September October November December".split()
 
 
-def _parse_date(text: str) -> tuple[date | None, str | None]:
+#: Years a real support record can carry; outside them a date is a placeholder (9999-12-31, 0001-01-01).
+_PLAUSIBLE_YEARS = (1900, 2200)
+_PLACEHOLDER = "a placeholder, not a date (leave end_date blank while support is open)"
+
+
+def _parse_date(text: str, month_first: bool = False) -> tuple[date | None, str | None]:
     m = _ISO.match(text)
     if m:
         y, mo, d = map(int, m.groups())
@@ -435,6 +513,8 @@ def _parse_date(text: str) -> tuple[date | None, str | None]:
         m = _DMY.match(text)
         if m:
             d, mo, y = m.groups()
+            if month_first:
+                d, mo = mo, d
             if len(y) == 2:
                 return None, f"date {text!r} has a two-digit year — expected dd/mm/yyyy with a four-digit year"
             d, mo, y = int(d), int(mo), int(y)
@@ -442,24 +522,31 @@ def _parse_date(text: str) -> tuple[date | None, str | None]:
             serial = float(text)
             if serial < 1:
                 return None, f"date {text!r} is not a valid Excel serial date number"
+            if serial > (date(_PLAUSIBLE_YEARS[1], 1, 1) - _EXCEL_EPOCH).days:
+                return None, f"date {text!r} is an Excel serial number beyond the year {_PLAUSIBLE_YEARS[1]}: {_PLACEHOLDER}"
             return _EXCEL_EPOCH + pd.Timedelta(days=int(serial)).to_pytimedelta(), None
         else:
             return None, (f"{text!r} is not a date — expected yyyy-mm-dd (2024-05-31), dd/mm/yyyy (31/05/2024) "
                           "or an Excel date")
+    if not _PLAUSIBLE_YEARS[0] <= y <= _PLAUSIBLE_YEARS[1]:
+        return None, f"date {text!r} (year {y}) is {_PLACEHOLDER}"
     if not 1 <= mo <= 12:
-        return None, f"date {text!r} has month {mo}, which does not exist — dates are read as dd/mm/yyyy or yyyy-mm-dd"
+        order = "mm/dd/yyyy (as its file is read)" if month_first else "dd/mm/yyyy or yyyy-mm-dd"
+        return None, f"date {text!r} has month {mo}, which does not exist — dates are read as {order}"
     try:
         return date(y, mo, d), None
     except ValueError:
         return None, f"date {text!r} does not exist ({_MONTHS[mo - 1]} {y} has no day {d})"
 
 
-def parse_dates(values) -> tuple[pd.Series, pd.Series]:
+def parse_dates(values, month_first: bool = False) -> tuple[pd.Series, pd.Series]:
     """Parse date texts as ingest does: ISO, dd/mm/yyyy or Excel serial numbers.
 
     Parameters
     ----------
     values : sequence of str or None
+    month_first : bool, default False
+        Read nn/nn/yyyy as mm/dd/yyyy (ingest decides this per file, from all its dates).
 
     Returns
     -------
@@ -481,7 +568,7 @@ def parse_dates(values) -> tuple[pd.Series, pd.Series]:
             out.append(None)
             why.append(None)
             continue
-        d, reason = _parse_date(str(v).strip())
+        d, reason = _parse_date(str(v).strip(), month_first)
         out.append(d)
         why.append(reason)
     return pd.Series(pd.to_datetime(pd.Series(out, dtype=object)), dtype="datetime64[ns]"), pd.Series(why, dtype=object)
@@ -535,8 +622,11 @@ def _folded_aliases(codes: tuple[str, ...], names: dict[str, str] | None = None,
     return out
 
 
-def _alias_maps(lead_needs: dict[str, str]) -> dict[str, dict[str, str]]:
+def _alias_maps(lead_needs: dict[str, str], services: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    services = services or dict(domain.SERVICES)
     return {
+        "service": _folded_aliases(tuple(services), services, extra={"a_e": "ae_attendance",
+                                                                      "a_and_e": "ae_attendance"}),
         "sex": _folded_aliases(domain.SEXES, extra={"f": "female", "m": "male"}),
         "local_authority": domain.local_authority_aliases(),
         "lead_need": _folded_aliases(tuple(lead_needs), lead_needs),
@@ -641,7 +731,7 @@ def _where(raw: _Raw, row: int, table: str) -> str:
 
 # ============================================================== one table
 def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], today: pd.Timestamp,
-                 mask_ids: bool) -> tuple[pd.DataFrame, _Problems]:
+                 mask_ids: bool, linkage: dict[str, Any] | None = None) -> tuple[pd.DataFrame, _Problems]:
     """Parse and validate one table on its own; returns the canonical frame and its problems."""
     import pandera.pandas as pa_
 
@@ -652,20 +742,33 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
     for col in spec.columns:
         cat = raw.frame[col.name].array
         series, reasons = _parse_column(table, col, cat, aliases)
+        if col.kind == "date" and raw.month_first is not None and raw.month_first.any():
+            series, row_reasons = _month_first_rows(cat, series, reasons, raw.month_first)
+            rows = np.flatnonzero(pd.notna(row_reasons))
+            row_reasons = row_reasons[rows]
+        else:
+            bad_cats = np.flatnonzero(pd.notna(reasons))
+            rows = np.flatnonzero(np.isin(cat.codes, bad_cats)) if len(bad_cats) else bad_cats
+            row_reasons = reasons[cat.codes[rows]]
         canon[col.name] = series
-        bad_cats = np.flatnonzero(pd.notna(reasons))
-        if len(bad_cats):
-            codes = cat.codes
-            rows = np.flatnonzero(np.isin(codes, bad_cats))
-            probs.add(rows, col.name, _raw_text(raw, col.name, rows, mask_ids), reasons[codes[rows]])
+        if len(rows):
+            if col.name != "end_date":  # the hint is about open episodes
+                row_reasons = np.array([r.replace(" (leave end_date blank while support is open)", "")
+                                        for r in row_reasons], dtype=object)
+            probs.add(rows, col.name, _raw_text(raw, col.name, rows, mask_ids), row_reasons)
             parse_failed[col.name] = rows
     df = pd.DataFrame(canon)
-    for c in ("birth_year", "financial_year"):
+    if table == "service_use":
+        df["count"] = df["count"].fillna(1.0)  # the contract: a blank count is one event (unparseable stays blank)
+        if "count" in parse_failed:
+            df.loc[parse_failed["count"], "count"] = np.nan
+    for c in ("birth_year", "financial_year", "count"):
         if c in df:
             df[c] = df[c].astype("Int64")
     if "score" in df:
         df["score"] = df["score"].astype("Float64")
-    schema = schemas(lead_needs, today)[table]
+    linkage = linkage or {}
+    schema = schemas(lead_needs, today, services=linkage.get("services"), linkage_window=linkage.get("window"))[table]
     try:
         with warnings.catch_warnings():
             # pandera's own concat of failure cases warns under pandas 2.x; not ours to act on
@@ -682,6 +785,8 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
             rows = np.unique(grp["index"].astype(np.int64).to_numpy())
             if check == "not_nullable" and column in parse_failed:
                 rows = np.setdiff1d(rows, parse_failed[column])  # already reported as unparseable
+            if check == "end_reason_without_end" and "end_date" in parse_failed:
+                rows = np.setdiff1d(rows, parse_failed["end_date"])  # the end date is there, but unreadable
             if len(rows) == 0:
                 continue
             shown = _raw_text(raw, column, rows, mask_ids)
@@ -692,7 +797,15 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
             elif check in ("date_future", "date_early", "end_without_reason"):
                 reasons = [template.format(value=f"{v:%Y-%m-%d}", today=f"{today:%Y-%m-%d}")
                            for v in df[column].iloc[rows]]
-            elif check in ("score", "birth_year", "financial_year"):
+            elif check == "date_window":
+                w = linkage_window_bounds(linkage.get("window"), today)
+                reasons = [template.format(value=f"{v:%Y-%m-%d}", window=f"{w[0]:%Y-%m-%d} to {w[1]:%Y-%m-%d}")
+                           for v in df[column].iloc[rows]]
+            elif check == "service":
+                allowed_services = ", ".join(linkage.get("services") or domain.SERVICE_CODES)
+                reasons = [template.format(value=str(v), allowed=allowed_services)
+                           for v in df[column].iloc[rows].astype(object)]
+            elif check in ("score", "birth_year", "financial_year", "count"):
                 reasons = [template.format(value=f"{float(v):g}") for v in df[column].iloc[rows]]
             elif check == "spend_negative":
                 reasons = [template.format(value=f"{float(v):,.2f}") for v in df[column].iloc[rows]]
@@ -706,6 +819,24 @@ def _check_table(table: str, raw: _Raw, aliases, lead_needs: tuple[str, ...], to
                 reasons = [template.format(value=str(v), column=column, allowed=allowed_needs) for v in vals]
             probs.add(rows, column, shown, reasons)
     return df, probs
+
+
+def _month_first_rows(cat: pd.Categorical, series: pd.Series, reasons: np.ndarray,
+                      month_first: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Dates of the rows whose file writes mm/dd/yyyy, re-read so; returns the values and per-row reasons."""
+    codes = cat.codes
+    row_reasons = np.where(codes >= 0, reasons[np.maximum(codes, 0)] if len(reasons) else None, None)
+    used = np.unique(codes[month_first & (codes >= 0)])
+    values, why = parse_dates([cat.categories[k] for k in used], month_first=True)
+    per_cat = np.full(len(cat.categories), np.datetime64("NaT"), dtype="datetime64[ns]")
+    per_cat[used] = values.to_numpy()
+    why_cat = np.full(len(cat.categories), None, dtype=object)
+    why_cat[used] = why.to_numpy()
+    rows = np.flatnonzero(month_first & (codes >= 0))
+    out = series.to_numpy().copy()
+    out[rows] = per_cat[codes[rows]]
+    row_reasons[rows] = why_cat[codes[rows]]
+    return pd.Series(out), row_reasons
 
 
 def _duplicates(table: str, df: pd.DataFrame, raw: _Raw, probs: _Problems, mask_ids: bool) -> None:
@@ -787,21 +918,29 @@ def _lookup(child: pd.Series, parent: pd.Series) -> np.ndarray:
     return np.where(codes >= 0, per_cat[np.maximum(codes, 0)] if len(per_cat) else -1, -1)
 
 
+def _person_references(child: pd.DataFrame, people: pd.DataFrame, p_rej: np.ndarray, raws: dict[str, _Raw],
+                       probs: _Problems) -> None:
+    """Reject a row whose person is not in ``people`` (unknown person) or whose person was rejected."""
+    prow = _lookup(child["person_id"], people["person_id"])
+    has = child["person_id"].array.codes >= 0
+    missing = np.flatnonzero(has & (prow < 0))
+    probs.add(missing, "person_id", "<person_id withheld: see row>",
+              "person_id is not in the people table — add the person or correct the id")
+    gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
+    probs.add(gone, "person_id", "<person_id withheld: see row>",
+              [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
+               for i in gone])
+
+
 def _references(tables: dict[str, pd.DataFrame], raws: dict[str, _Raw], probs: dict[str, _Problems]) -> None:
     people, episodes, readings = tables["people"], tables["episodes"], tables["readings"]
     p_rej = np.zeros(len(people), dtype=bool)
     p_rej[probs["people"].rows()] = True
 
     # episodes → people
-    prow = _lookup(episodes["person_id"], people["person_id"])
-    has = episodes["person_id"].array.codes >= 0
-    missing = np.flatnonzero(has & (prow < 0))
-    probs["episodes"].add(missing, "person_id", "<person_id withheld: see row>",
-                          "person_id is not in the people table — add the person or correct the id")
-    gone = np.flatnonzero(has & (prow >= 0) & p_rej[np.maximum(prow, 0)])
-    probs["episodes"].add(gone, "person_id", "<person_id withheld: see row>",
-                          [f"its person was rejected (see rejects/people.csv, {_where(raws['people'], prow[i], 'people')})"
-                           for i in gone])
+    _person_references(episodes, people, p_rej, raws, probs["episodes"])
+    if "service_use" in tables:
+        _person_references(tables["service_use"], people, p_rej, raws, probs["service_use"])
     e_rej = np.zeros(len(episodes), dtype=bool)
     e_rej[probs["episodes"].rows()] = True
 
@@ -892,11 +1031,12 @@ def _reason_counts(probs: _Problems) -> dict[str, int]:
 
 
 # ============================================================== lead needs
-def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
+def read_lead_needs(path: str | os.PathLike, key: str = "lead_needs") -> dict[str, str]:
     """A study's own lead-need list from YAML: ``code → display name``.
 
     Accepts a list of codes, a list of ``{code, name}`` mappings, a mapping
-    ``code: name``, or any of these under a top-level ``lead_needs`` key.
+    ``code: name``, or any of these under a top-level ``lead_needs`` key (``key``:
+    the same reader serves a study's service list under ``services``).
 
     Examples
     --------
@@ -909,12 +1049,13 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
     import yaml
 
     path = Path(path)
+    what = key.rstrip("s").replace("_", " ")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise IngestInputError(f"{path}: cannot read the lead-need list ({exc})") from None
-    if isinstance(data, dict) and "lead_needs" in data:
-        data = data["lead_needs"]
+        raise IngestInputError(f"{path}: cannot read the {what} list ({exc})") from None
+    if isinstance(data, dict) and key in data:
+        data = data[key]
     out: dict[str, str] = {}
     if isinstance(data, dict):
         out = {str(k): str(v) for k, v in data.items()}
@@ -925,12 +1066,12 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
             elif isinstance(item, (str, int)):
                 out[str(item)] = str(item)
             else:
-                raise IngestInputError(f"{path}: lead need {item!r} should be a code or a mapping with 'code' and 'name'")
+                raise IngestInputError(f"{path}: {what} {item!r} should be a code or a mapping with 'code' and 'name'")
     if not out:
-        raise IngestInputError(f"{path}: no lead needs found; expected a list of codes under 'lead_needs'")
+        raise IngestInputError(f"{path}: no {what} codes found; expected a list of codes under '{key}'")
     bad = [c for c in out if not re.fullmatch(r"[a-z0-9_]+", c)]
     if bad:
-        raise IngestInputError(f"{path}: lead-need codes must be lower_case_with_underscores; not {', '.join(bad)}")
+        raise IngestInputError(f"{path}: {what} codes must be lower_case_with_underscores; not {', '.join(bad)}")
     return out
 
 
@@ -938,7 +1079,8 @@ def read_lead_needs(path: str | os.PathLike) -> dict[str, str]:
 def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes | None = None,
            key_file: str | os.PathLike | None = None, already_pseudonymised: bool = False,
            allow_rejects: bool = True, lead_needs: str | os.PathLike | dict | list | None = None,
-           today: str | date | None = None) -> IngestReport:
+           today: str | date | None = None, services: str | os.PathLike | dict | list | None = None,
+           linkage_window: tuple | None = None) -> IngestReport:
     """Validate a study's files, pseudonymise identifiers and write the store.
 
     Parameters
@@ -961,6 +1103,12 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         The study's own lead-need list (default: :data:`domain.LEAD_NEEDS`).
     today : date, optional
         Dates after it are rejected as future dates (default: today).
+    services : path to YAML, dict or list, optional
+        The study's service list for the optional ``service_use`` table
+        (default :data:`domain.SERVICES`; YAML as for lead needs, under ``services``).
+    linkage_window : (start, end), optional
+        The days the linked ``service_use`` covers; an event outside is rejected.
+        Default: from 2001-04-01 (two years before Supporting People began) to today.
 
     Returns
     -------
@@ -982,9 +1130,9 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     >>> _ = lg.simulate(people=100, seed=3).write(raw)
     >>> report = lg.ingest(raw, store, key="an-example-key-not-secret")
     >>> report.ok, report.tables["people"].accepted
-    (True, 100)
+    (True, 150)
     >>> lg.load(store)  # doctest: +ELLIPSIS
-    <Study people=100 ...>
+    <Study people=150 ... service_use=...>
     """
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -992,9 +1140,21 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     if not src.is_dir():
         raise IngestInputError(f"{src}: no such folder; expected a folder holding people, episodes, readings "
                                "and spend files")
-    if dest.resolve() == src.resolve():
-        raise IngestInputError(f"{dest}: the store must be outside the source folder {src} (its Parquet "
-                               "files would be read as deliveries next time)")
+    _check_out(dest, src)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IngestInputError(f"--out {dest}: cannot create {dest.parent} ({exc.strerror or exc})") from None
+    with _store_lock(dest):
+        return _ingest(src, dest, services=services, linkage_window=linkage_window, key=key, key_file=key_file,
+                       already_pseudonymised=already_pseudonymised,
+                       allow_rejects=allow_rejects, lead_needs=lead_needs, today=today, t0=t0, started=started)
+
+
+def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allow_rejects, lead_needs, today,
+            t0: float, started: str, services=None, linkage_window=None) -> IngestReport:
+    refused = dest.parent / f"{dest.name}.refused"
+    clean_leftovers(refused)
     key_bytes = None if already_pseudonymised else resolve_key(key, key_file=key_file)
     needs = _lead_need_map(lead_needs)
     need_codes = tuple(needs)
@@ -1004,22 +1164,28 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     stages: dict[str, float] = {}
     lap = _stopwatch(stages)
     sources = _find_sources(src)
-    raws = {t: _read_table(t, sources[t], src) for t in TABLE_NAMES}
+    present = [t for t in ALL_TABLE_NAMES if t in sources]
+    raws = {t: _read_table(t, sources[t], src) for t in present}
+    if already_pseudonymised:
+        _refuse_raw_ids(raws)
     lap("read")
-    aliases = _alias_maps(needs)
+    service_map = _code_map(services, "services", dict(domain.SERVICES))
+    window = linkage_window_bounds(linkage_window, today_ts)
+    linkage = {"services": tuple(service_map), "window": window}
+    aliases = _alias_maps(needs, service_map)
     canon: dict[str, pd.DataFrame] = {}
     probs: dict[str, _Problems] = {}
-    for t in TABLE_NAMES:
-        canon[t], probs[t] = _check_table(t, raws[t], aliases, need_codes, today_ts, mask_ids)
+    for t in present:
+        canon[t], probs[t] = _check_table(t, raws[t], aliases, need_codes, today_ts, mask_ids, linkage)
     lap("validate")
-    for t in TABLE_NAMES:
+    for t in present:
         _duplicates(t, canon[t], raws[t], probs[t], mask_ids)
     lap("duplicates")
     _references(canon, raws, probs)
     lap("references")
 
     counts, rejects, accepted = {}, {}, {}
-    for t in TABLE_NAMES:
+    for t in present:
         n = len(canon[t])
         bad = np.zeros(n, dtype=bool)
         bad[probs[t].rows()] = True
@@ -1031,59 +1197,144 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
         assert sum(f.rows for f in raws[t].files) == n
         accepted[t] = acc
     report = IngestReport(
-        dest=dest, tables=counts, sources=[f for t in TABLE_NAMES for f in raws[t].files],
-        reasons={t: _reason_counts(probs[t]) for t in TABLE_NAMES},
+        dest=dest, tables=counts, sources=[f for t in present for f in raws[t].files],
+        reasons={t: _reason_counts(probs[t]) for t in present},
         pseudonymised=not already_pseudonymised,
         key_fingerprint=key_fingerprint(key_bytes) if key_bytes else None,
         lead_needs=list(need_codes), started=started, finished="", seconds=0.0, version=_version(),
-        stage_seconds=stages,
+        stage_seconds=stages, rejects_dir=dest / "rejects" if _rejects_any(rejects) else None,
+        service_use=({"services": list(service_map), "linkage_window": [f"{d:%Y-%m-%d}" for d in window]}
+                     if "service_use" in present else None),
     )
     lap("rejects")
 
-    dest.mkdir(parents=True, exist_ok=True)
-    marker = dest / STORE_MARKER
-    if marker.exists():
-        marker.unlink()  # from here until the new marker, the folder is not a store
-    _write_rejects(dest, rejects)
-    if not report.ok and not allow_rejects:
+    emptied = [t for t in TABLE_NAMES if counts[t].accepted == 0]
+    if (not report.ok and not allow_rejects) or emptied:
+        # The store in place stays whole and valid; the refused delivery's rejects go beside it.
+        # A table whose every row was rejected is refused even with allow_rejects: no report could use it.
         report.published = False
+        report.rejects_dir = refused / "rejects"
         _finish(report, t0)
-        with atomic_path(dest / "rejects" / "ingest_summary.json") as tmp:
-            tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        raise RowsRejectedError(report)
+        with _writing(refused) as new:
+            _write_rejects(new, rejects)
+            (new / "rejects").mkdir(exist_ok=True)
+            (new / "rejects" / "ingest_summary.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n",
+                                                                encoding="utf-8")
+        raise RowsRejectedError(report, emptied)
 
-    lap("rejects")
     if key_bytes is not None:
         for c in PERSONAL_IDS:
-            holders = [t for t in TABLE_NAMES if c in accepted[t]]
+            holders = [t for t in present if c in accepted[t]]
             for t, col in zip(holders, pseudonymise_together([accepted[t][c] for t in holders], key_bytes)):
                 accepted[t][c] = col
     lap("pseudonymise")
-    cats = category_dtypes(need_codes)
+    cats = category_dtypes(need_codes, linkage["services"])
     arrow = {}
-    for t in TABLE_NAMES:
+    for t in present:
         df = accepted[t]
         for c in df.columns:
             if c in cats:  # recode to the canonical categories (fast: codes only)
                 df[c] = df[c].cat.set_categories(list(cats[c].categories))
-        df = apply_dtypes(t, df, lead_needs=need_codes)
+        df = apply_dtypes(t, df, lead_needs=need_codes, services=linkage["services"])
         arrow[t] = _to_arrow(df)
-        with atomic_path(dest / f"{t}.parquet") as tmp:
-            pq.write_table(arrow[t], tmp, compression="zstd")
-    lap("parquet")
-    _write_duckdb(dest, arrow)
-    lap("duckdb")
-    for stale in (dest / f"{t}.csv" for t in TABLE_NAMES):
-        if stale.exists():
-            stale.unlink()  # load() would otherwise be unsure which copy to read
-    if (src / TRUTH_FILE).exists():
-        shutil.copyfile(src / TRUTH_FILE, dest / TRUTH_FILE)
-    elif (dest / TRUTH_FILE).exists():
-        (dest / TRUTH_FILE).unlink()
-    _finish(report, t0)
-    with atomic_path(marker) as tmp:
-        tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    # The new store is built beside the old one and swapped in whole: a reader, or a run killed at any
+    # point, sees the old store or the new one, never a mix (the marker records every table's hash).
+    with _writing(dest) as new:
+        _write_rejects(new, rejects)
+        for t in present:
+            pq.write_table(arrow[t], new / f"{t}.parquet", compression="zstd")
+            report.store_files[f"{t}.parquet"] = sha256_file(new / f"{t}.parquet")
+        lap("parquet")
+        _write_duckdb(new, arrow)
+        lap("duckdb")
+        if (src / TRUTH_FILE).exists():
+            shutil.copyfile(src / TRUTH_FILE, new / TRUTH_FILE)
+        _finish(report, t0)
+        (new / STORE_MARKER).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(refused, ignore_errors=True)  # an earlier refusal is no longer the news
     return report
+
+
+def _refuse_raw_ids(raws: dict[str, _Raw]) -> None:
+    """``--already-pseudonymised`` is a claim: every id must have the pseudonym form, or nothing is stored."""
+    found, n_rows, n_ids = [], 0, set()
+    for t, raw in raws.items():
+        table_rows = np.zeros(len(raw.frame), dtype=bool)
+        for c in (c for c in PERSONAL_IDS if c in raw.frame):
+            cat = raw.frame[c].array
+            bad_cats = np.flatnonzero(~is_pseudonym(cat.categories))
+            if not len(bad_cats):
+                continue
+            rows = np.flatnonzero(np.isin(cat.codes, bad_cats))
+            table_rows[rows] = True
+            n_ids.update((c, cat.categories[k]) for k in bad_cats)
+            by_file: dict[str, list[int]] = {}
+            for r in rows:
+                by_file.setdefault(raw.files[raw.source[r]].path, []).append(int(raw.row_number[r]))
+            for f, nums in by_file.items():
+                more = f" … ({len(nums):,} rows)" if len(nums) > 5 else ""
+                found.append(f"{f} {c} rows {', '.join(map(str, nums[:5]))}{more}")
+        n_rows += int(table_rows.sum())
+    if found:
+        raise IngestInputError(
+            f"--already-pseudonymised, but {len(n_ids):,} identifier(s) on {n_rows:,} row(s) are not pseudonyms "
+            f"({DIGEST_HEX_CHARS} lowercase hexadecimal characters, as ingest writes them): {'; '.join(found)}. "
+            "Nothing was stored. Ingest raw identifiers with the key instead (without --already-pseudonymised)")
+
+
+def _rejects_any(rejects: dict[str, pd.DataFrame]) -> bool:
+    return any(len(df) for df in rejects.values())
+
+
+def _check_out(dest: Path, src: Path) -> None:
+    """Refuse an output that would destroy something: a file, the source, or a folder that is not a store."""
+    if dest.exists() and not dest.is_dir():
+        raise IngestInputError(f"--out {dest} is a file; give the folder the store should be written to")
+    if dest.resolve() == src.resolve() or src.resolve() in dest.resolve().parents:
+        raise IngestInputError(f"--out {dest}: the store must be outside the source folder {src} (it would be "
+                               "read as deliveries next time)")
+    if dest.is_dir() and not (dest / STORE_MARKER).exists():
+        ours = {f"{t}.{e}" for t in ALL_TABLE_NAMES for e in ("parquet", "csv")} | {
+            DUCKDB_FILE, "rejects", TRUTH_FILE, STORE_MARKER}
+        foreign = sorted(p.name for p in dest.iterdir() if p.name not in ours)
+        if foreign:
+            raise IngestInputError(
+                f"--out {dest} holds files that are not a store ({', '.join(foreign[:5])}"
+                f"{' …' if len(foreign) > 5 else ''}); ingest replaces its --out folder whole, so give a new or "
+                "empty folder, or an existing store")
+
+
+class StoreBusyError(IngestInputError):
+    """Another ingest is writing the same store."""
+
+
+@contextmanager
+def _store_lock(dest: Path):
+    """Held for a whole ingest: two ingests into one store never interleave (the second is refused)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(dest.parent / f".{dest.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreBusyError(f"{dest} is being written by another ingest (lock {lock.lock_file}); wait for it "
+                             "to finish") from None
+    try:
+        clean_leftovers(dest)  # what a killed ingest left beside it: ours to remove while we hold the lock
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _writing(path: Path):
+    """``atomic_dir`` with output errors (no permission, disk full) as an :class:`IngestInputError`."""
+    try:
+        with atomic_dir(path) as new:
+            yield new
+    except OSError as exc:
+        raise IngestInputError(f"cannot write {path}: {exc.strerror or exc} ({type(exc).__name__}); check that "
+                               f"the folder {path.parent} exists, is writable and has space") from None
 
 
 def _stopwatch(stages: dict[str, float]):
@@ -1110,26 +1361,26 @@ def _version() -> str:
 
 
 def _lead_need_map(lead_needs) -> dict[str, str]:
-    if lead_needs is None:
-        return {n.code: n.name for n in domain.LEAD_NEEDS}
-    if isinstance(lead_needs, (str, os.PathLike)):
-        return read_lead_needs(lead_needs)
-    if isinstance(lead_needs, dict):
-        return {str(k): str(v) for k, v in lead_needs.items()}
-    return {str(c): str(c) for c in lead_needs}
+    return _code_map(lead_needs, "lead_needs", {n.code: n.name for n in domain.LEAD_NEEDS})
+
+
+def _code_map(given, key: str, default: dict[str, str]) -> dict[str, str]:
+    """A study's own code list (YAML path, dict or list) as ``code → name``; ``default`` when not given."""
+    if given is None:
+        return dict(default)
+    if isinstance(given, (str, os.PathLike)):
+        return read_lead_needs(given, key=key)
+    if isinstance(given, dict):
+        return {str(k): str(v) for k, v in given.items()}
+    return {str(c): str(c) for c in given}
 
 
 def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
-    folder = dest / "rejects"
-    if folder.exists():
-        for t in TABLE_NAMES:
-            (folder / f"{t}.csv").unlink(missing_ok=True)
-        (folder / "ingest_summary.json").unlink(missing_ok=True)
+    """``dest/rejects/<table>.csv``: text a spreadsheet could run as a formula is neutralised."""
     for t, df in rejects.items():
         if len(df):
-            folder.mkdir(parents=True, exist_ok=True)
-            with atomic_path(folder / f"{t}.csv") as tmp:
-                df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+            (dest / "rejects").mkdir(parents=True, exist_ok=True)
+            write_csv(df, dest / "rejects" / f"{t}.csv")
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -1151,24 +1402,21 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
 def _write_duckdb(dest: Path, arrow: dict[str, pa.Table]) -> None:
     import duckdb
 
-    with atomic_path(dest / DUCKDB_FILE) as tmp:
-        tmp.unlink()  # duckdb wants to create the file itself
-        con = duckdb.connect(str(tmp))
-        try:
-            con.execute("SET enable_progress_bar = false")  # batch runs log stderr: keep it clean
-            for t in TABLE_NAMES:
-                # plain VARCHAR columns: the database is for ad hoc SQL, not bound to our category lists
-                tab = arrow[t]
-                tab = tab.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
-                                                   else f.type) for f in tab.schema]))
-                con.register("_incoming", tab)
-                con.execute(f"CREATE TABLE {t} AS SELECT * FROM _incoming")
-                con.unregister("_incoming")
-        finally:
-            con.close()
-        wal = Path(str(tmp) + ".wal")
-        if wal.exists():
-            wal.unlink()
+    db = dest / DUCKDB_FILE
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("SET enable_progress_bar = false")  # batch runs log stderr: keep it clean
+        for t in arrow:
+            # plain VARCHAR columns: the database is for ad hoc SQL, not bound to our category lists
+            tab = arrow[t]
+            tab = tab.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
+                                               else f.type) for f in tab.schema]))
+            con.register("_incoming", tab)
+            con.execute(f"CREATE TABLE {t} AS SELECT * FROM _incoming")
+            con.unregister("_incoming")
+    finally:
+        con.close()
+    Path(str(db) + ".wal").unlink(missing_ok=True)
 
 
 def print_summary(report: IngestReport, console=None) -> None:
@@ -1184,5 +1432,8 @@ def print_summary(report: IngestReport, console=None) -> None:
         top = next(iter(report.reasons.get(t, {})), "")
         tab.add_row(t, f"{c.read:,}", f"{c.accepted:,}", f"[red]{c.rejected:,}[/]" if c.rejected else "0", top[:90])
     console.print(tab)
+    for f in report.sources:
+        if f.date_order and f.date_order != "day-first (dd/mm/yyyy)":
+            console.print(f"[yellow]dates in {f.path}[/] read {f.date_order}")
     if report.rejected:
-        console.print(f"[yellow]{report.rejected:,} row(s) rejected[/]: see {report.dest / 'rejects'}")
+        console.print(f"[yellow]{report.rejected:,} row(s) rejected[/]: see {report.rejects_dir}")

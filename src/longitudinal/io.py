@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +17,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["write_table", "read_table", "atomic_path"]
+from .errors import InputError
+
+__all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
+           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS", "UnreadableFileError"]
+
+
+class UnreadableFileError(InputError):
+    """A table file exists but cannot be read (corrupted, truncated): the message names the file."""
 
 
 @contextmanager
@@ -33,6 +44,195 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: Prefix of the folders :func:`atomic_dir` builds beside their target (``.<name>.tmp-*``).
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def swap_in(new: Path, path: Path) -> Path | None:
+    """Put the folder ``new`` at ``path``; return where the previous content of ``path`` now is (or None).
+
+    Where the system can exchange two paths atomically, readers see either the old or the new
+    folder, never neither; elsewhere there is a moment with no folder at ``path``, never a mixed one.
+    """
+    new, path = Path(new), Path(path)
+    if not path.exists():
+        os.replace(new, path)
+        return None
+    if path.is_dir() and _exchange(new, path):
+        return new  # the old folder now sits where the new one was built
+    old = path.parent / f"{_tmp_prefix(path)}old-{os.getpid()}"
+    os.replace(path, old)
+    os.replace(new, path)
+    return old
+
+
+def clean_leftovers(path: Path) -> list[Path]:
+    """Remove the ``.<name>.tmp-*`` folders and files that killed runs left beside ``path``.
+
+    Call only while holding the lock that stops two writers of ``path``.
+    """
+    path = Path(path)
+    gone = []
+    if path.parent.is_dir():
+        if not path.exists():
+            # killed between the two renames of a non-atomic swap: the previous folder is put back
+            for old in sorted(path.parent.glob(_tmp_prefix(path) + "old-*")):
+                os.replace(old, path)
+                break
+        for p in path.parent.glob(_tmp_prefix(path) + "*"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+
+def _folder_mode(path: Path) -> int:
+    """The permissions of the folder at ``path``, or those a new folder gets (the umask's)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o777 & ~mask
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``path``; swap it in for ``path`` only if the block succeeds.
+
+    The previous folder at ``path`` stays whole until the swap and is removed after it; a killed run
+    leaves only a ``.<name>.tmp-*`` folder, which :func:`clean_leftovers` removes. The caller holds a
+    lock so that two writers of ``path`` never interleave.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, _folder_mode(path))  # mkdtemp makes it private; keep what the folder had
+        old = swap_in(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ spreadsheet formula injection
+#: First characters that make a spreadsheet read a text cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A number written as text ("-3.5", "-1,200", "+12%", "-£40") is read as a number, never as a formula.
+_NUMBER_TEXT = re.compile(r"^[+-]?£?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
+
+
+def neutralise_text(value):
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula.
+
+    Numbers, and text that is a number (``"-3.5"``), are returned unchanged.
+
+    >>> print(neutralise_text("=1+2"), neutralise_text("-3.5"), neutralise_text(-3))
+    '=1+2 -3.5 -3
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _NUMBER_TEXT.match(value):
+        return "'" + value
+    return value
+
+
+def restore_text(value):
+    """Undo :func:`neutralise_text` (a leading ``'`` before a formula character), as spreadsheets do."""
+    if isinstance(value, str) and value.startswith("'") and value[1:2] and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def _neutral_series(s: pd.Series) -> pd.Series:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        new = [neutralise_text(c) for c in cats]
+        if any(a is not b for a, b in zip(new, cats)):
+            if len(set(new)) == len(new):
+                return s.cat.rename_categories(new)
+            return s.astype(object).map(neutralise_text)
+        return s
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        if len(s) and s.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_TRIGGERS)).any():
+            return s.map(neutralise_text)
+    return s
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells, column names and index labels cannot run as spreadsheet formulas.
+
+    Every CSV and xlsx the project writes goes through this: text beginning with ``=``, ``+``, ``-``,
+    ``@``, tab or carriage return gets a leading ``'`` (OWASP's rule); numbers and dates are untouched.
+    """
+    out = pd.DataFrame({i: _neutral_series(df.iloc[:, i]) for i in range(df.shape[1])}, index=df.index)
+    out.columns = pd.Index([neutralise_text(c) for c in df.columns]) if not isinstance(df.columns, pd.MultiIndex) \
+        else df.columns
+    if not isinstance(df.index, (pd.RangeIndex, pd.MultiIndex)) and df.index.dtype == object:
+        out.index = df.index.map(neutralise_text)
+    return out
+
+
+def csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:
+    """The CSV (UTF-8, ``\\n`` line ends) of ``df`` with formula cells neutralised."""
+    return neutralise_formulas(df).to_csv(index=index, lineterminator="\n").encode("utf-8")
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write ``df`` as CSV atomically, formula cells neutralised (see :func:`neutralise_formulas`)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(csv_bytes(df, index=index))
+    return path
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write one worksheet per frame as ``.xlsx``, atomically, formula cells neutralised.
+
+    Text is stored as text (never as a formula) and also gets OWASP's leading ``'`` (see
+    :func:`neutralise_formulas`), so it stays inert when the sheet is re-saved as CSV. The
+    workbook's timestamps are fixed, so the same frames give the same bytes.
+    """
+    import datetime as _dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    fixed = _dt.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = fixed
+    for name, df in sheets.items():
+        ws = wb.create_sheet(str(name)[:31])
+        safe = neutralise_formulas(df)
+        ws.append([str(c) for c in safe.columns])
+        for row in safe.itertuples(index=False):
+            ws.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                       (v.item() if hasattr(v, "item") else v) for v in row])
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if cell.data_type == "f":  # openpyxl reads "=..." as a formula: store it as text
+                    cell.data_type = "s"
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+        wb.close()
+    return Path(path)
 
 
 #: Reference files shipped inside the package (GDP deflators, proxy library, outcome and impact maps,
@@ -93,7 +293,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     values; the index is not written.
     """
     path = Path(path)
-    table = _to_arrow(df)
+    table = _to_arrow(neutralise_formulas(df) if path.suffix == ".csv" else df)
     with atomic_path(path) as tmp:
         if path.suffix == ".csv":
             pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
@@ -107,19 +307,59 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 _NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype()}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet table written by :func:`write_table` (trusted, no validation)."""
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_table(path: str | Path, data: bytes | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet table written by :func:`write_table` (trusted, no validation).
+
+    ``data``, when given, is the file's content already read (so that a caller can check its hash
+    and parse exactly the bytes it checked).
+
+    Raises
+    ------
+    UnreadableFileError
+        The file is damaged (e.g. a Parquet file cut short or corrupted): the message names it.
+    """
     path = Path(path)
-    if path.suffix == ".parquet":
-        schema = pq.read_schema(path)
-        strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
-        table = pq.read_table(path, read_dictionary=strings)
-        return table.to_pandas(date_as_object=False, types_mapper=_NULLABLE_INTS.get)
-    if path.suffix == ".csv":
+    if path.suffix not in (".parquet", ".csv"):
+        raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
+    try:
+        source = pa.BufferReader(data) if data is not None else path
+        if path.suffix == ".parquet":
+            schema = pq.ParquetFile(source).schema_arrow
+            strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+            # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
+            table = pq.read_table(pa.BufferReader(data) if data is not None else path, read_dictionary=strings)
+            return table.to_pandas(date_as_object=False, types_mapper=_NULLABLE_INTS.get)
         table = pacsv.read_csv(
-            path,
+            source,
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True),
         )
-        return table.to_pandas()
-    raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
+        df = table.to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        raise UnreadableFileError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); the file is damaged "
+                                  "or incomplete: write it again (for a store: run `longitudinal ingest` again)"
+                                  ) from None
+    # the protective quote write_table puts before formula characters is not part of the value
+    return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+def _restored(s: pd.Series) -> pd.Series:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if cats.dtype == object and any(isinstance(c, str) and c.startswith("'") for c in cats):
+            return s.cat.rename_categories([restore_text(c) for c in cats])
+    elif s.dtype == object and s.map(lambda v: isinstance(v, str) and v.startswith("'")).any():
+        return s.map(restore_text)
+    return s

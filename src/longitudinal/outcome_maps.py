@@ -57,7 +57,7 @@ from .errors import InputError, LongitudinalError
 from . import indicators as _indicators
 from .indicators import IndicatorValue
 from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
-from .io import RESOURCES
+from .io import RESOURCES, write_csv
 from .study import Study
 
 __all__ = [
@@ -1498,7 +1498,7 @@ def _render(omap: OutcomeMap, out: str | Path, formats: Iterable[str] = ("png",)
     (out / "map.md").write_text(_to_markdown(omap), encoding="utf-8")
     written["map.md"] = out / "map.md"
     if omap.ratings_ is not None:
-        omap.ratings_.to_csv(out / "ratings.csv", index=False, lineterminator="\n")
-        omap.indicator_values_.to_csv(out / "indicator_values.csv", index=False, lineterminator="\n")
+        write_csv(omap.ratings_, out / "ratings.csv")
+        write_csv(omap.indicator_values_, out / "indicator_values.csv")
         written["ratings.csv"], written["indicator_values.csv"] = out / "ratings.csv", out / "indicator_values.csv"
     return written

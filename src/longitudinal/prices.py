@@ -39,7 +39,7 @@ import pandas as pd
 
 from . import domain
 from .errors import InputError
-from .io import RESOURCES, atomic_path, read_text
+from .io import RESOURCES, atomic_path, csv_bytes, read_text
 
 __all__ = ["LocatedError", "DeflatorError", "Deflators", "load_deflators", "read_hmt_release", "DEFAULT_DEFLATORS"]
 
@@ -120,7 +120,7 @@ class Deflators:
             lines.append(f"# release: {self.release}")
         if self.base:
             lines.append(f"# base: {self.base}")
-        body = out[["financial_year", "label", "deflator", "status"]].to_csv(index=False, lineterminator="\n")
+        body = csv_bytes(out[["financial_year", "label", "deflator", "status"]]).decode("utf-8")
         with atomic_path(path) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n" + body, encoding="utf-8")
         return path

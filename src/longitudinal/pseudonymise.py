@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -47,12 +48,16 @@ __all__ = [
     "pseudonymise",
     "pseudonymise_categorical",
     "pseudonymise_together",
+    "PSEUDONYM_FORM",
+    "is_pseudonym",
 ]
 
 #: Environment variable holding the pseudonymisation key.
 KEY_ENV = "LONGITUDINAL_PSEUDONYM_KEY"
 #: Hex characters kept from the HMAC digest (64 bits).
 DIGEST_HEX_CHARS = 16
+#: What every pseudonym looks like (so raw ids declared "already pseudonymised" can be told apart).
+PSEUDONYM_FORM = re.compile(rf"[0-9a-f]{{{DIGEST_HEX_CHARS}}}")
 #: Shortest key accepted: a short key can be guessed by trying every key.
 MIN_KEY_BYTES = 16
 
@@ -123,6 +128,15 @@ def resolve_key(key: str | bytes | os.PathLike | None = None, *, key_file: str |
             f"{MIN_KEY_BYTES} random bytes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
         )
     return key_bytes
+
+
+def is_pseudonym(values: Iterable) -> np.ndarray:
+    """True where a value has the pseudonym form (:data:`PSEUDONYM_FORM`, as :func:`pseudonymise` writes).
+
+    >>> is_pseudonym(["3fa9d2c0df6087e8", "P0000001"]).tolist()
+    [True, False]
+    """
+    return np.array([isinstance(v, str) and PSEUDONYM_FORM.fullmatch(v) is not None for v in values], dtype=bool)
 
 
 def key_fingerprint(key: bytes) -> str:

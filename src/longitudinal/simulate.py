@@ -59,7 +59,7 @@ from . import domain
 from .contract import apply_dtypes, category_dtypes
 from .study import Study
 
-__all__ = ["simulate", "expected_score"]
+__all__ = ["simulate", "expected_score", "true_effects", "true_att"]
 
 GENERATOR_VERSION = 1
 NATIONAL_PEOPLE = 400_000
@@ -250,7 +250,8 @@ def _truth(seed, people, years, start_year, needs, mu0, mu1, need_p) -> dict:
     }
 
 
-def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: int = 2019) -> Study:
+def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: int = 2019,
+             service_use: bool = True, comparison_pool: float = 0.5) -> Study:
     """Simulate a Supporting People study with known ground truth.
 
     Parameters
@@ -263,6 +264,13 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
         Seed of the random generator: the same arguments give the same study.
     start_year : int, default 2019
         First financial year (2019 = 2019-20); the default study ends on 31 March 2026.
+    service_use : bool, default True
+        Also simulate linked public-service use (``study.service_use``) from two
+        years before the study to its end, with a never-supported comparison pool
+        added to ``people`` and the true effects of support in ``truth["service_use"]``
+        (see :func:`true_effects`). False: the four tables only.
+    comparison_pool : float, default 0.5
+        Size of the never-supported pool as a share of ``people``.
 
     Returns
     -------
@@ -455,6 +463,28 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     spend_df = _spend(ep, end_day, n_days, study_start, start_year, years, people, needs)
     truth = _truth(seed, people, years, start_year, needs, mu0, mu1, need_p)
     truth["counts"] = {"people": people, "episodes": int(n_ep), "readings": int(len(readings_df))}
+    use_df = None
+    if service_use:
+        # its own stream, so the four tables are the same with or without service use
+        pool = int(round(comparison_pool * people))
+        pool_sex, pool_birth, use, services, truth["service_use"] = _service_use(
+            np.random.default_rng([seed, 13]), people=people, pool=pool, start_year=start_year, years=years,
+            first_day=first_day, first_need=p_need, birth_year=birth_year, sex=sex, needs=needs,
+            study_start=study_start)
+        person_ids = person_ids.append(pd.Index([f"P{i + 1:07d}" for i in range(people, people + pool)]))
+        people_df = pd.DataFrame({
+            "person_id": pd.Categorical.from_codes(np.arange(people + pool), person_ids),
+            "sex": pd.Categorical.from_codes(np.concatenate([sex, pool_sex]), cats["sex"].categories),
+            "birth_year": np.concatenate([birth_year, pool_birth]).astype("int32"),
+        })
+        use_df = apply_dtypes("service_use", pd.DataFrame({
+            "person_id": pd.Categorical.from_codes(use["person"], person_ids),
+            "event_date": use["date"].astype("datetime64[ns]"),
+            "service": pd.Categorical.from_codes(use["service"], services),
+            "count": use["count"],
+        }))
+        truth["counts"]["service_use"] = int(len(use_df))
+        truth["counts"]["comparison_pool"] = pool
     return Study(
         apply_dtypes("people", people_df),
         apply_dtypes("episodes", episodes_df),
@@ -462,6 +492,7 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
         apply_dtypes("spend", spend_df),
         truth=truth,
         metadata={"synthetic": True},
+        service_use=use_df,
     )
 
 
@@ -486,3 +517,237 @@ def _spend(ep, end_day, n_days, study_start, start_year, years, people, needs) -
             "spend_gbp": gbp,
         }))
     return pd.concat(rows, ignore_index=True)
+
+
+# ------------------------------------------------------------ service use
+# Linked public-service use (issue 13). Rates are events per person per month.
+_USE_BASE = {"emergency_admission": 0.006, "ae_attendance": 0.012, "outpatient": 0.025,
+             "gp_event": 0.040, "homelessness_presentation": 0.0015}
+_USE_AGE = {"emergency_admission": 0.18, "ae_attendance": -0.05, "outpatient": 0.15, "gp_event": 0.12,
+            "homelessness_presentation": -0.30}  # log-rate per 10 years of age over 50
+_USE_MALE = {"emergency_admission": 0.10, "ae_attendance": 0.15, "outpatient": -0.10, "gp_event": -0.20,
+             "homelessness_presentation": 0.40}
+_USE_FRAILTY_SD = 0.6  # a person's own rate: log-normal, shared across services
+_USE_NEED = {  # supported people's rates relative to the population of the same age and sex
+    "domestic_abuse": 1.8, "mental_health": 2.0, "substance_misuse": 3.0, "criminal_offending": 2.2,
+    "young_people": 1.6, "care_leavers": 1.8, "families": 1.4, "generic_floating": 1.6, "refugees": 1.2,
+    "learning_disabilities": 1.3, "older_people": 1.3, "alarm_services": 1.2, "physical_disabilities": 1.5,
+}
+_USE_HOMELESS_NEED = {"generic_floating": 4.0, "young_people": 3.0, "care_leavers": 3.0, "substance_misuse": 3.0,
+                      "criminal_offending": 3.0, "domestic_abuse": 2.5}
+_CRISIS_MONTHS = 6  # use rises over the months before support starts: the crisis that brings people to support
+_CRISIS_RISE = {"emergency_admission": 0.8, "ae_attendance": 0.8, "outpatient": 0.3, "gp_event": 0.5,
+                "homelessness_presentation": 1.5}
+_EFFECT_MAX = {  # share of the (crisis-level) rate that support removes once fully in effect; < 0: more use
+    "emergency_admission": 0.30, "ae_attendance": 0.25, "outpatient": -0.10, "gp_event": -0.05,
+    "homelessness_presentation": 0.50,
+}
+_EFFECT_NEED = {"older_people": 0.6, "alarm_services": 0.4, "domestic_abuse": 1.2, "mental_health": 1.1,
+                "substance_misuse": 0.8, "generic_floating": 1.2, "young_people": 1.1, "care_leavers": 1.0,
+                "learning_disabilities": 0.7, "physical_disabilities": 0.7}
+_EFFECT_BUILD_MONTHS = 3.0  # effect(e) = max * need * (1 - exp(-(e + 1) / 3)) for months e >= 0 since the start
+_TREND_PER_YEAR = 0.02
+_SEASON = 0.08  # winter peak (January)
+_LINKAGE_YEARS_BEFORE = 2
+
+
+def _calendar(months: np.ndarray, first_month_of_year: int = 4) -> np.ndarray:
+    """Calendar multiplier of month index ``months`` (0 = the linkage window's first April)."""
+    month_of_year = (months + first_month_of_year - 1) % 12 + 1
+    return (1 + _TREND_PER_YEAR * months / 12) * (1 + _SEASON * np.cos(2 * np.pi * (month_of_year - 1) / 12))
+
+
+def _effect_share(e: np.ndarray, max_share: float, need_mult: np.ndarray) -> np.ndarray:
+    """Share of the rate removed by support ``e`` months after its start (0 before)."""
+    build = 1 - np.exp(-(np.maximum(e, -1) + 1) / _EFFECT_BUILD_MONTHS)
+    return np.where(e >= 0, max_share * need_mult * build, 0.0)
+
+
+def _crisis(e: np.ndarray, rise: float) -> np.ndarray:
+    """Rise before support (a ramp over the crisis months) that persists afterwards absent support."""
+    ramp = np.clip((e + _CRISIS_MONTHS + 1) / _CRISIS_MONTHS, 0.0, 1.0)
+    return 1 + rise * ramp
+
+
+def _service_use(rng: np.random.Generator, *, people: int, pool: int, start_year: int, years: int,
+                 first_day: np.ndarray, first_need: np.ndarray, birth_year: np.ndarray, sex: np.ndarray,
+                 needs: tuple[str, ...], study_start: np.datetime64):
+    """Linked service use of the supported and of a never-supported pool, with the true effects.
+
+    Returns the pool's (sex, birth_year), the event table's columns and the truth.
+    Events are drawn by thinning a Poisson process whose rate dominates each person's
+    monthly rate (fast at national scale: no person-month grid is materialised).
+    """
+    window_start = np.datetime64(domain.fy_bounds(start_year - _LINKAGE_YEARS_BEFORE)[0].date(), "D")
+    window_end = np.datetime64(domain.fy_bounds(start_year + years - 1)[1].date(), "D")
+    n_days = int((window_end - window_start).astype(int)) + 1
+    days = window_start + np.arange(n_days)
+    ym = days.astype("datetime64[M]").astype(int)
+    day_month = (ym - ym[0]).astype(np.int32)  # month index of each day in the window
+    n_months = int(day_month[-1]) + 1
+    cal = _calendar(np.arange(n_months))
+    offset = int((study_start - window_start).astype(int))
+
+    # the pool: selected on observables (ages spread over adult life, sex evenly)
+    pool_age = rng.integers(18, 96, size=pool)
+    pool_birth = (start_year - pool_age).astype(np.int32)
+    pool_sex = np.where(rng.random(pool) < 0.005, 2, (rng.random(pool) < 0.48).astype(int))
+    n = people + pool
+    all_birth = np.concatenate([birth_year, pool_birth])
+    all_sex = np.concatenate([sex, pool_sex])
+    age = (start_year - all_birth).astype(float)
+    male = (all_sex == 1).astype(float)
+    frailty = rng.normal(-_USE_FRAILTY_SD**2 / 2, _USE_FRAILTY_SD, n)
+    treated = np.arange(n) < people
+    start_month = np.full(n, -1, dtype=np.int64)
+    start_month[:people] = day_month[offset + first_day]
+    need = np.full(n, -1)
+    need[:people] = first_need
+    eff_need = np.array([_EFFECT_NEED.get(c, 1.0) for c in needs])
+    h = np.where(treated, eff_need[np.maximum(need, 0)], 0.0)
+
+    services = list(_USE_BASE)
+    person_parts, day_parts, service_parts = [], [], []
+    truth_services = {}
+    for s_idx, s in enumerate(services):
+        need_mult = np.array([(_USE_HOMELESS_NEED if s == "homelessness_presentation" else _USE_NEED).get(c, 1.0)
+                              for c in needs])
+        lam = _USE_BASE[s] * np.exp(_USE_AGE[s] * (age - 50) / 10 + _USE_MALE[s] * male + frailty)
+        lam = np.where(treated, lam * need_mult[np.maximum(need, 0)], lam)
+        rise, tau = _CRISIS_RISE[s], _EFFECT_MAX[s]
+        bound = lam * cal.max() * np.where(treated, (1 + rise) * max(1.0, 1 - tau * eff_need.max()), 1.0)
+        k = rng.poisson(bound * n_days * 12 / 365.25)  # candidates over the window (rate per month → per day)
+        who = np.repeat(np.arange(n, dtype=np.int64), k)
+        day = rng.integers(0, n_days, size=who.size)
+        m = day_month[day]
+        rate = lam[who] * cal[m]
+        tr = np.flatnonzero(who < people)  # the supported come first
+        e = m[tr] - start_month[who[tr]]
+        rate[tr] *= _crisis(e, rise) * (1 - _effect_share(e, tau, h[who[tr]]))
+        keep = rng.random(who.size) * bound[who] < rate
+        person_parts.append(who[keep])
+        day_parts.append(day[keep])
+        service_parts.append(np.full(int(keep.sum()), s_idx, dtype=np.int64))
+        # truth: the expected effect for cohort g at event month e is
+        # cal[g + e] * (1 + rise) * tau * build(e) * mean over the cohort of lam * need effect
+        g_t = start_month[:people]
+        groups, inv = np.unique(g_t, return_inverse=True)
+        weight = np.bincount(inv, weights=lam[:people] * h[:people])
+        size = np.bincount(inv)
+        truth_services[s] = {
+            "base_rate": _USE_BASE[s], "age_per_10y": _USE_AGE[s], "male": _USE_MALE[s],
+            "need_rate_multiplier": dict(zip(needs, need_mult.tolist())),
+            "crisis_rise": rise, "effect_max_share": tau,
+            "cohort_month": groups.tolist(), "cohort_size": size.tolist(),
+            "cohort_mean_rate_x_need_effect": (weight / size).tolist(),
+        }
+    person = np.concatenate(person_parts)
+    day = np.concatenate(day_parts)
+    service = np.concatenate(service_parts)
+    key = (person * n_days + day) * len(services) + service
+    key, count = np.unique(key, return_counts=True)  # one row per person, day and service: sorted
+    service = key % len(services)
+    day = (key // len(services)) % n_days
+    person = key // (len(services) * n_days)
+    truth = {
+        "description": (
+            "rate(person, service, month) = base * exp(age_per_10y*(age-50)/10 + male + frailty) "
+            "* need_rate_multiplier (supported) * calendar(month) * crisis(e) * (1 - effect(e)); "
+            "crisis(e) = 1 + crisis_rise * clip((e + crisis_months + 1)/crisis_months, 0, 1) (the worsening "
+            "that brings people to support, persisting without support); effect(e) = effect_max_share * "
+            "effect_by_lead_need * (1 - exp(-(e+1)/effect_build_months)) for e >= 0; e = months since the "
+            "first support started; never-supported pool: no crisis, no effect"),
+        "linkage_window": [str(window_start), str(window_end)],
+        "first_month": str(days[0].astype("datetime64[M]")),
+        "crisis_months": _CRISIS_MONTHS,
+        "effect_build_months": _EFFECT_BUILD_MONTHS,
+        "effect_by_lead_need": {c: float(v) for c, v in zip(needs, eff_need)},
+        "frailty_sd": _USE_FRAILTY_SD,
+        "trend_per_year": _TREND_PER_YEAR, "season": _SEASON,
+        "comparison_pool": int(pool),
+        "services": truth_services,
+        "events": int(count.sum()),
+    }
+    table = {"person": person, "date": window_start + day.astype("timedelta64[D]"), "service": service,
+             "count": count.astype(np.int32)}
+    return pool_sex, pool_birth, table, services, truth
+
+
+def true_effects(truth: dict, service: str, event_months=range(-24, 25)) -> pd.DataFrame:
+    """The simulator's true effect of support on ``service``, by cohort and event month.
+
+    Parameters
+    ----------
+    truth : dict
+        ``study.truth`` of a simulated study with service use.
+    service : str
+    event_months : iterable of int
+        Months since the start of support (negative: before; the effect there is 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort_month`` (index of the start month in the linkage window), ``event_month``,
+        ``month`` (calendar month index), ``n`` (people in the cohort) and ``effect``: the
+        expected change in events per person per month caused by support (negative: fewer).
+        Only cells inside the linkage window.
+
+    Examples
+    --------
+    >>> import longitudinal as lg
+    >>> s = lg.simulate(people=300, seed=2)
+    >>> t = true_effects(s.truth, "emergency_admission", [0, 12])
+    >>> bool((t["effect"] < 0).all())
+    True
+    """
+    su = (truth or {}).get("service_use")
+    if not su or service not in su["services"]:
+        raise ValueError(f"no simulated truth for service {service!r}")
+    p = su["services"][service]
+    g = np.asarray(p["cohort_month"])
+    e = np.asarray(list(event_months))
+    gg, ee = np.repeat(g, e.size), np.tile(e, g.size)
+    month = gg + ee
+    n_months = _months_in(su)
+    inside = (month >= 0) & (month < n_months)
+    gg, ee, month = gg[inside], ee[inside], month[inside]
+    idx = np.searchsorted(g, gg)
+    mean = np.asarray(p["cohort_mean_rate_x_need_effect"])[idx]
+    # need effect is inside ``mean``, so the share here uses a multiplier of 1
+    share = _effect_share(ee, p["effect_max_share"], np.ones(ee.size))
+    effect = -_calendar(month) * (1 + p["crisis_rise"]) * share * mean
+    return pd.DataFrame({"cohort_month": gg, "event_month": ee, "month": month,
+                         "n": np.asarray(p["cohort_size"])[idx], "effect": effect})
+
+
+def _months_in(su: dict) -> int:
+    a, b = (np.datetime64(d, "M") for d in su["linkage_window"])
+    return int((b - a).astype(int)) + 1
+
+
+def true_att(truth: dict, service: str, group_time: pd.DataFrame) -> pd.Series:
+    """The true effect an estimator's aggregation targets: its cohort x event-month cells, weighted as it weights them.
+
+    Parameters
+    ----------
+    truth : dict
+        ``study.truth`` of a simulated study with service use.
+    service : str
+    group_time : DataFrame
+        ``cohort, event_month, n_treated`` (e.g. ``DiDResults.group_time``).
+
+    Returns
+    -------
+    Series
+        Indexed by event month, and ``att`` (the mean over months 1-12, as the headline).
+    """
+    cells = group_time[["cohort", "event_month", "n_treated"]].copy()
+    eff = true_effects(truth, service, sorted(cells["event_month"].unique()))
+    cells = cells.merge(eff.rename(columns={"cohort_month": "cohort"})[["cohort", "event_month", "effect"]],
+                        on=["cohort", "event_month"], how="left")
+    cells["effect"] = cells["effect"].fillna(0.0)
+    cells["we"] = cells["effect"] * cells["n_treated"]
+    sums = cells.groupby("event_month")[["we", "n_treated"]].sum()
+    by_e = sums["we"] / sums["n_treated"]
+    head = by_e[(by_e.index >= 1) & (by_e.index <= 12)]
+    return pd.concat([by_e, pd.Series({"att": head.mean()})])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .i18n import N_, Translator, show
+from .io import neutralise_formulas
 from .presentation import SYMBOLS, _symbol, column
 
 __all__ = ["spreadsheet_name", "write_spreadsheet"]
@@ -59,7 +60,7 @@ def write_spreadsheet(path: str | Path, tables: list, release, lang: str) -> Pat
     title = _("Supporting People annual report: {area}, {year}", area=area, year=_.financial_year(release.year))
     sheets, used_symbols = {}, []
     for i, t in enumerate(tables, start=1):
-        frame = _sheet_frame(t.data, t.name, _)
+        frame = neutralise_formulas(_sheet_frame(t.data, t.name, _))  # text never runs as a formula
         present = [k for k in SYMBOLS if frame.isin([k]).to_numpy().any()]
         used_symbols += [k for k in present if k not in used_symbols]
         refs = "".join(f"$${_NOTE_REF[k]}$$" for k in present)

@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 DEFAULT_PROXIES = RESOURCES / "proxies.yaml"
+#: Unit costs of public services (per event), keyed by the service codes of ``service_use``.
+DEFAULT_UNIT_COSTS = RESOURCES / "unit_costs.yaml"
 
 #: HM Treasury Green Book declining schedule: (last year the rate applies to, rate).
 GREEN_BOOK: tuple[tuple[int | None, float], ...] = (
@@ -223,19 +225,26 @@ class Proxy:
     price_year: int
     source: str
     note: str = ""
+    status: str = "illustrative"
 
 
-def load_proxies(path: str | Path | None = None) -> dict[str, Proxy]:
+def load_proxies(path: str | Path | None = None, section: str = "proxies") -> dict[str, Proxy]:
     """The proxy library (``data/proxies.yaml`` by default), keyed by proxy key.
+
+    ``section="unit_costs"`` reads the unit costs of public services (``data/unit_costs.yaml``
+    when ``path`` is not given), which have the same fields.
 
     >>> p = load_proxies()["full_time_employment"]
     >>> p.value, p.price_year
     (10767.0, 2014)
+    >>> load_proxies(section="unit_costs")["emergency_admission"].status
+    'illustrative'
     """
-    path = Path(path) if path is not None else DEFAULT_PROXIES
+    default = DEFAULT_UNIT_COSTS if section == "unit_costs" else DEFAULT_PROXIES
+    path = Path(path) if path is not None else default
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = {}
-    for key, p in (raw.get("proxies") or {}).items():
+    for key, p in (raw.get(section) or {}).items():
         for f in ("value", "price_year", "source"):
             if p.get(f) in (None, ""):
                 raise ImpactMapError(f"proxy library {path}: missing {f}", row=key, field=f)
@@ -243,7 +252,7 @@ def load_proxies(path: str | Path | None = None) -> dict[str, Proxy]:
         if value < 0:
             raise ImpactMapError(f"proxy library {path}: negative value {value}", row=key, field="value")
         out[key] = Proxy(key, str(p.get("name", key)), value, str(p.get("unit", "GBP")), int(p["price_year"]),
-                         str(p["source"]), str(p.get("note", "")))
+                         str(p["source"]), str(p.get("note", "")), str(p.get("status", raw.get("status", ""))))
     return out
 
 
@@ -341,6 +350,7 @@ class OutcomeRow:
     price_year: int | None = None
     adjustments: dict[str, Any] = field(default_factory=dict)  # name -> float | dict spec | None
     distributions: dict[str, dict] = field(default_factory=dict)
+    effectiveness: dict | None = None  # quantity from an effectiveness estimate (longitudinal.effectiveness)
 
 
 @dataclass
@@ -537,7 +547,8 @@ class ImpactMap:
 _NOTES = {"notes", "description"}
 _MAP_KEYS = {"name", "price_year", "discount", "inputs", "outcomes", "source"} | _NOTES
 _OUTCOME_KEYS = ({"_row", "name", "outcome", "stakeholder", "duration_years", "duration", "quantity", "indicator",
-                  "multiply_by", "proxy", "proxy_value", "proxy_source", "price_year", "distributions", "drop-off"}
+                  "multiply_by", "proxy", "proxy_value", "proxy_source", "price_year", "distributions", "drop-off",
+                  "unit_cost"}
                  | set(ADJUSTMENTS) | _NOTES)
 _INPUT_KEYS = {"_row", "name", "value", "price_year", "from_spend", "stakeholder", "source"} | _NOTES
 _ESTIMATE_KEYS = {"from", "value", "params", "where", "years", "indicator", "rate", "source"} | _NOTES
@@ -579,7 +590,12 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     # quantity: a number, or an indicator
     q = o.get("quantity")
     ind = o.get("indicator")
-    if isinstance(q, Mapping):
+    if isinstance(q, Mapping) and q.get("from") == "effectiveness":
+        from .effectiveness import check_impact_spec
+
+        rec.effectiveness = check_impact_spec(q, row)  # avoided events from an effect estimate
+        q = None
+    elif isinstance(q, Mapping):
         ind, q = q, None
     if isinstance(ind, Mapping):
         iname = ind.get("indicator", ind.get("name"))
@@ -597,7 +613,7 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
             rec.indicator, rec.indicator_params = parsed
     if not _blank(o.get("multiply_by")):
         rec.multiply_by = _nonneg(o["multiply_by"], "multiply_by", row)
-    if rec.indicator is None:
+    if rec.indicator is None and rec.effectiveness is None:
         if _blank(q):
             if not _blank(ind):
                 raise ImpactMapError(f"unknown indicator {str(ind)!r} and no quantity; registered indicators: "
@@ -609,6 +625,15 @@ def _outcome_row(o: Mapping, i: int) -> OutcomeRow:
     proxy = o.get("proxy")
     if not _blank(proxy):
         rec.proxy = str(proxy)
+    if not _blank(o.get("unit_cost")):  # a public service's cost per event (data/unit_costs.yaml)
+        costs = load_proxies(section="unit_costs")
+        if str(o["unit_cost"]) not in costs:
+            raise ImpactMapError(f"no unit cost {o['unit_cost']!r}; unit costs: {', '.join(costs)}", row=row,
+                                 field="unit_cost")
+        c = costs[str(o["unit_cost"])]
+        o = {**o, "proxy_value": c.value, "price_year": c.price_year,
+             "proxy_source": f"unit cost: {c.source} ({c.status})"}
+        rec.proxy = rec.proxy or c.name
     if not _blank(o.get("proxy_value")):
         rec.proxy_value = _nonneg(o["proxy_value"], "proxy_value", row)
         if _blank(o.get("price_year")):
@@ -695,7 +720,7 @@ def _check_indicator(name: str, row: str) -> None:
                              field="indicator")
 
 
-_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate"), "drop_off": ("sustained_outcomes",),
+_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate", "effectiveness"), "drop_off": ("sustained_outcomes",),
                "displacement": (), "attribution": ()}
 _DISTS = {"beta": ({"mean", "sd"}, {"a", "b"}), "triangular": ({"low", "mode", "high"},),
           "lognormal": ({"median", "sigma"},), "normal": ({"mean", "sd"},), "uniform": ({"low", "high"},),
@@ -845,6 +870,11 @@ def _estimate(name: str, spec: Mapping, row: str, study, comparison, sustained) 
             return estimate_drop_off(table, years=spec.get("years"), where=where)
         except ValueError as e:
             return fall_back(f"the curve gives no drop-off ({e})")
+    if src == "effectiveness":
+        # the quantity is already the supported minus their counterfactual: nothing of it happens anyway
+        return Adjustment(0.0, "estimated", "the quantity is an effect against the counterfactual of the "
+                          "effectiveness design (see its basis in the outcomes table): deadweight is taken out there",
+                          0.0, 0.0)
     # deadweight from a comparison group or a counterfactual rate
     ind = spec.get("indicator")
     if _blank(ind):
@@ -1026,11 +1056,15 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
         bad = next(o for o in m.outcomes if o.indicator)
         raise ImpactMapError(f"quantity is the indicator {bad.indicator!r}: it needs a study (study= / --data)",
                              row=bad.row, field="quantity")
+    if study is None and any(o.effectiveness for o in m.outcomes):
+        bad = next(o for o in m.outcomes if o.effectiveness)
+        raise ImpactMapError("quantity comes from an effectiveness estimate: it needs a study with service_use "
+                             "(study= / --data)", row=bad.row, field="quantity")
     for i in m.inputs:
         if i.from_spend is not None and study is None:
             raise ImpactMapError("input comes from the spend table: it needs a study (study= / --data)", row=i.row,
                                  field="from_spend")
-    data_driven = study is not None and (any(o.indicator for o in m.outcomes)
+    data_driven = study is not None and (any(o.indicator or o.effectiveness for o in m.outcomes)
                                          or any(i.from_spend is not None for i in m.inputs))
     if year is not None:
         if study is not None and study.financial_years and year not in study.financial_years:
@@ -1062,6 +1096,15 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     q_info: list[list[Any]] = [[None] * K for _ in range(C)]
     for k, o in enumerate(m.outcomes):
         for c, fy in enumerate(cohorts):
+            if o.effectiveness is not None:
+                from .effectiveness import impact_quantity
+
+                try:
+                    v = impact_quantity(study, o.effectiveness, financial_year=fy)
+                except ValueError as e:
+                    raise ImpactMapError(f"effectiveness: {e}", row=o.row, field="quantity") from None
+                quantity[c, k], q_ci[c, k], q_info[c][k] = v.value, (v.ci_lower, v.ci_upper), v
+                continue
             if o.indicator is None:
                 quantity[c, k] = o.quantity
                 continue
@@ -1189,7 +1232,9 @@ class SROIResult:
                              "indicator": o.indicator or o.indicator_text or "",
                              "indicator_missing_share": None if info is None else info.missing_share,
                              "quantity": model.quantity[c, k], "quantity_ci_lower": q_ci[c, k, 0],
-                             "quantity_ci_upper": q_ci[c, k, 1], "proxy_value": model.proxy[k],
+                             "quantity_ci_upper": q_ci[c, k, 1],
+                             "quantity_basis": getattr(info, "basis", "") if o.effectiveness else "",
+                             "proxy_value": model.proxy[k],
                              "proxy_price_year": o.price_year, "proxy_source": o.proxy_source,
                              **{a: model.adj[j, k] for j, a in enumerate(ADJUSTMENTS)},
                              "duration_years": o.duration_years, "impact_year1": V[c, k, 0],
@@ -1417,6 +1462,8 @@ class SROIResult:
                 adj = self._adj[k][a]
                 if a in given:
                     out[(k, a)] = dict(given[a])
+                elif adj.status == "estimated" and adj.ci_lower == adj.ci_upper == v:
+                    out[(k, a)] = None  # exact by construction (deadweight of an effect against its counterfactual)
                 elif v >= 1.0:
                     out[(k, a)] = None
                 elif v <= 0.0:
@@ -1434,6 +1481,10 @@ class SROIResult:
             if "quantity" in given:
                 total = float(md.quantity[:, k].sum())
                 out[(k, "quantity")] = _as_factor(dict(given["quantity"]), 1.0 / total if total > 0 else math.inf)
+            elif o.effectiveness is not None:
+                # every cohort's quantity scales one effect estimate: one normal factor, its relative SE
+                info = self._q_info[0][k]
+                out[(k, "quantity")] = {"dist": "normal", "mean": 1.0, "sd": info.relative_se}
             else:
                 ci = self._q_ci[:, k, :]
                 q = md.quantity[:, k]

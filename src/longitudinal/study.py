@@ -16,26 +16,38 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import TABLE_NAMES, apply_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
+from .errors import InputError, LongitudinalWarning
 
-__all__ = ["Study", "load", "STORE_MARKER"]
+__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store"]
 
-#: File that marks a folder as a validated store written by ``ingest``.
+#: File that marks a folder as a validated store written by ``ingest``; it records the SHA-256 of
+#: each table file (``store_files``), so a damaged or half-replaced store is refused.
 STORE_MARKER = "ingest_report.json"
+#: Key of :data:`STORE_MARKER` holding ``{file name: sha256}`` of the store's table files.
+STORE_FILES = "store_files"
 #: File that marks a folder as written by ``simulate`` (synthetic, no real persons).
 TRUTH_FILE = "truth.json"
 
 _DAYS_PER_YEAR = 365.25
 
 
+class StoreError(InputError):
+    """A folder that is not a whole, unchanged study store (exit status 2): the message says which file."""
+
+
 @dataclass
 class Study:
-    """The four tables of a study.
+    """The tables of a study.
 
     Attributes
     ----------
     people, episodes, readings, spend : pandas.DataFrame
         The tables of the data contract with proper dtypes.
+    service_use : pandas.DataFrame or None
+        Linked public-service use (``person_id, event_date, service, count``),
+        ``None`` when the study supplied none. People in ``people`` with no
+        episode are the never-supported comparison pool.
     truth : dict or None
         For a synthetic study, the generative model's parameters (see
         :func:`longitudinal.simulate`); ``None`` for real data.
@@ -50,12 +62,14 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    service_use: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
         return (
             f"<Study people={len(self.people):,} episodes={len(self.episodes):,} "
             f"readings={len(self.readings):,} spend_rows={len(self.spend):,}"
+            + (f" service_use={len(self.service_use):,}" if self.service_use is not None else "")
             + (f" source={str(self.source)!r}" if self.source else "")
             + ">"
         )
@@ -68,7 +82,10 @@ class Study:
         return sorted(pd.unique(domain.financial_year(self.readings["reading_date"])).tolist())
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLE_NAMES}
+        """The four tables, and the optional ones the study has."""
+        out = {name: getattr(self, name) for name in TABLE_NAMES}
+        out.update({name: getattr(self, name) for name in OPTIONAL_TABLE_NAMES if getattr(self, name) is not None})
+        return out
 
     # -------------------------------------------------------- analysis table
     def long(self, outcome: str | list[str] | None = None, *, scored_only: bool = True,
@@ -136,9 +153,12 @@ class Study:
         ids = set(ep["episode_id"])
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         readings = self.readings[self.readings["episode_id"].isin(ids)]
+        use = self.service_use
+        if use is not None:
+            use = use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True),
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
-                     truth=self.truth, source=self.source, metadata=dict(self.metadata))
+                     truth=self.truth, source=self.source, metadata=dict(self.metadata), service_use=use)
 
     def in_financial_year(self, year: int) -> "Study":
         """The study as of the end of financial year ``year`` (2025 = 2025-26), as an annual report sees it.
@@ -185,23 +205,31 @@ def _json_default(obj):
 
 
 def load(path: str | Path) -> Study:
-    """Load a study: a store written by :func:`longitudinal.ingest`, or a folder of the four tables.
+    """Load a study: a store written by :func:`longitudinal.ingest`, or a study written by ``simulate``.
 
     Parameters
     ----------
     path : str or Path
         A folder holding ``people``, ``episodes``, ``readings`` and ``spend`` as
-        ``.parquet`` or ``.csv`` (the store that ``ingest`` writes, or what
-        ``simulate`` writes).
+        ``.parquet`` or ``.csv``: the store that ``ingest`` writes, or what
+        ``simulate`` (:meth:`Study.write` of a synthetic study) writes.
 
     Returns
     -------
     Study
 
+    Raises
+    ------
+    StoreError
+        The folder has no ``ingest_report.json`` (and is not a simulated study), or a
+        table file's SHA-256 differs from the one ``ingest`` recorded (damaged, changed
+        or half-replaced): nothing is loaded. The message names the files.
+
     Notes
     -----
-    Loading a folder that was neither ingested nor simulated warns: such data
-    has not been validated or pseudonymised; run ``longitudinal ingest`` first.
+    Each table file is read once into memory, its hash checked and exactly those
+    bytes parsed, so a store swapped in by a concurrent ``ingest`` is never read half
+    old and half new (the load starts again once when that happens).
 
     Examples
     --------
@@ -209,35 +237,119 @@ def load(path: str | Path) -> Study:
     >>> d = tempfile.mkdtemp()
     >>> _ = lg.simulate(people=200, seed=1).write(d)
     >>> lg.load(d)  # doctest: +ELLIPSIS
-    <Study people=200 episodes=... source=...>
+    <Study people=300 episodes=... source=...>
     """
-    from .io import read_table
+    path = Path(path)
+    for attempt in range(3):
+        try:
+            return _load_once(path)
+        except _StoreSwapped:
+            continue  # a new store was swapped in while we read: read it whole
+    raise StoreError(f"{path}: the store kept changing while it was read (is an ingest running in a loop?)")
+
+
+class _StoreSwapped(Exception):
+    pass
+
+
+def _marker(path: Path) -> dict | None:
+    """The store's ingest report, or None when the folder has none."""
+    marker = path / STORE_MARKER
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise StoreError(f"{marker}: damaged (not JSON); run `longitudinal ingest` again") from None
+
+
+def check_store(path: str | Path) -> dict | None:
+    """Refuse a folder that is not a whole study store, before any work starts.
+
+    Returns the ingest report of a store, None for a simulated study (``truth.json``, no persons).
+
+    Raises
+    ------
+    StoreError
+        No such folder, no ``ingest_report.json``, or table files whose SHA-256 differs from it.
+    """
+    from .io import sha256_file
 
     path = Path(path)
+    report = _expect_store(path)
+    if report is None:
+        return None
+    bad = [name for name, digest in report[STORE_FILES].items()
+           if not (path / name).is_file() or sha256_file(path / name) != digest]
+    if bad:
+        raise StoreError(_changed(path, bad))
+    return report
+
+
+def _expect_store(path: Path) -> dict | None:
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such study folder (expected the four tables "
-                                f"{', '.join(TABLE_NAMES)} as .parquet or .csv)")
-    tables = {}
-    lead_needs = None
-    if (path / STORE_MARKER).exists():
-        # a store keeps the study's own lead-need list (ingest --lead-needs): keep its categories
-        needs = json.loads((path / STORE_MARKER).read_text(encoding="utf-8")).get("lead_needs")
-        lead_needs = tuple(needs) if needs else None
-    for name in TABLE_NAMES:
+        raise StoreError(f"{path}: no such study folder (expected a store written by `longitudinal ingest`: "
+                         f"{', '.join(TABLE_NAMES)} and {STORE_MARKER})")
+    report = _marker(path)
+    if report is None:
+        if (path / TRUTH_FILE).exists():
+            return None  # a synthetic study: no persons, nothing to protect
+        raise StoreError(
+            f"{path}: not a study store: it has no {STORE_MARKER}, so its tables were not validated and "
+            "pseudonymised by ingest, or an ingest was stopped before it finished. Run `longitudinal ingest` "
+            "to make the store")
+    if not report.get(STORE_FILES):
+        # Older versions wrote the marker last, after the tables, so such a store is whole; it cannot be
+        # checked for later damage, though.
+        warnings.warn(f"{path}: {STORE_MARKER} records no table hashes (written by an older version), so the "
+                      "tables cannot be checked against it; run `longitudinal ingest` again to record them",
+                      LongitudinalWarning, stacklevel=3)
+        report = dict(report, **{STORE_FILES: {}})
+    return report
+
+
+def _changed(path: Path, names: list[str]) -> str:
+    return (f"{path}: {', '.join(names)} differ{'s' if len(names) == 1 else ''} from what ingest wrote "
+            f"(SHA-256 in {STORE_MARKER}): the store is damaged, was changed after ingest, or was only partly "
+            "replaced. Nothing was loaded; run `longitudinal ingest` again")
+
+
+def _load_once(path: Path) -> Study:
+    import hashlib
+
+    from .io import read_table
+
+    report = _expect_store(path)
+    expected = report[STORE_FILES] if report else {}
+    lead_needs = tuple(report.get("lead_needs") or ()) or None if report else None
+    # a store keeps the study's own service list (ingest --services): keep its categories
+    services = tuple(((report or {}).get("service_use") or {}).get("services") or ()) or None
+    raw, bad = {}, []
+    for name in TABLE_NAMES + OPTIONAL_TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
-            if f.exists():
-                tables[name] = apply_dtypes(name, read_table(f), lead_needs=lead_needs)
-                break
+            try:
+                raw[name] = (f, f.read_bytes())
+            except FileNotFoundError:
+                continue
+            if expected and hashlib.sha256(raw[name][1]).hexdigest() != expected.get(f.name):
+                bad.append(f.name)
+            break
         else:
-            raise FileNotFoundError(f"{path}: no {name}.parquet or {name}.csv")
+            if name in TABLE_NAMES:
+                raise StoreError(f"{path}: no {name}.parquet or {name}.csv")
+    if bad:
+        if _marker(path) != report:
+            raise _StoreSwapped()
+        raise StoreError(_changed(path, bad))
+    digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
+    for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
+        digest.update(f.name.encode() + b"\0" + data)
+    tables = {name: apply_dtypes(name, read_table(f, data), lead_needs=lead_needs, services=services)
+              for name, (f, data) in raw.items()}
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))
-    elif not (path / STORE_MARKER).exists():
-        warnings.warn(
-            f"{path} is neither an ingested store nor a simulated study: its rows have not been "
-            "validated and its identifiers not pseudonymised. Run `longitudinal ingest` first.",
-            stacklevel=2,
-        )
-    return Study(**tables, truth=truth, source=path)
+    return Study(**tables, truth=truth, source=path, metadata={"data_hash": digest.hexdigest()})

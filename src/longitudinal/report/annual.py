@@ -167,6 +167,10 @@ class AnnualReport:
         """Time from the start of support to first reaching ``stage`` in the headline outcome area."""
         return self._run(sx.survival.time_to_independence, outcome, stage, n_boot)
 
+    def effectiveness(self, service: str = "emergency_admission") -> Section:
+        """The effect of support on a public service, from linked service use (where the numbers allow)."""
+        return self._run(sx.effectiveness.effectiveness, service)
+
     def outcome_map(self, map_path: str | Path | None = None) -> Section:
         """The programme's outcome map, each step rated for progress and confidence from this area's data."""
         return self._run(sx.outcome_map.outcome_map, map_path)

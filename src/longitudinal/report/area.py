@@ -107,8 +107,16 @@ def split_by_authority(study: Study) -> dict[str, Study]:
         s = sp_groups.get(la, sp.iloc[:0])
         out[la] = Study(people.reset_index(drop=True), e.reset_index(drop=True), r.reset_index(drop=True),
                         s.reset_index(drop=True), truth=study.truth, source=study.source,
-                        metadata=dict(study.metadata))
+                        metadata=dict(study.metadata), service_use=_use_of(study, people))
     return out
+
+
+def _use_of(study: Study, people: pd.DataFrame) -> pd.DataFrame | None:
+    """The linked service use of ``people`` (None when the study has none)."""
+    use = study.service_use
+    if use is None:
+        return None
+    return use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
 
 
 class AreaYear:

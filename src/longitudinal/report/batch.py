@@ -26,7 +26,16 @@ How it stays safe unattended:
 * An area is built in a temporary folder and renamed into place only when it
   succeeded, so a failed or killed run never leaves a half-written report;
   the previous good report stays in place.
-* A lock file stops two runs writing the same year's output.
+* A lock file stops two runs writing the same year's output; the ``.tmp-*`` folders a killed run
+  left are removed by the next run, once it holds the lock.
+* The batch owns its processes: workers and their kernels are killed with it whatever ends it
+  (:mod:`longitudinal.processes`), SIGINT/SIGTERM stop every running area cleanly and say which,
+  and no area is moved into place once the batch has stopped.
+* Every failure of an area, timeouts included, is recorded in ``<out>/<Y>/.failed/<area-slug>/``
+  (``failure.json`` with the reason, and the notebook as far as it ran); the index says so and
+  whether the previous report was kept.
+* The study must be a whole store (:func:`longitudinal.study.check_store`): no ``ingest_report.json``,
+  or a table whose hash differs from it, stops the batch before anything runs (exit status 2).
 * ``resume=True`` skips areas whose manifest says ``ok`` for the same data,
   parameters, notebook and code.
 """
@@ -54,13 +63,15 @@ from typing import Callable, Iterable
 from .. import domain
 from ..domain import WALES, all_areas, area_name, area_slug
 from ..errors import LongitudinalError
-from ..io import RESOURCES, atomic_path
+from ..io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
+from ..processes import die_with_parent, owned_kernel_manager
 from .area import last_complete_year
 
 __all__ = [
     "AreaResult",
     "BatchResult",
     "ReportLocked",
+    "BatchStopped",
     "run_annual",
     "run_area",
     "data_hash",
@@ -85,6 +96,21 @@ PACKAGES = ("longitudinal", "numpy", "pandas", "scipy", "statsmodels", "lifeline
 
 class ReportLocked(LongitudinalError, RuntimeError):
     """Another run is writing the same output."""
+
+
+class BatchStopped(LongitudinalError):
+    """The batch received SIGINT or SIGTERM: running areas were stopped, their previous reports kept."""
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        self.result: "BatchResult | None" = None
+        self.stopped: list[str] = []  # areas that were running
+        self.not_started: list[str] = []
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # as a shell reports a process ended by that signal
 
 
 @dataclass
@@ -136,11 +162,11 @@ def data_hash(data: str | Path) -> str:
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such study folder")
-    from ..contract import TABLE_NAMES
+    from ..contract import ALL_TABLE_NAMES
 
-    # The four tables only: a store's logs and reports may change without the data changing.
+    # The tables only: a store's logs and reports may change without the data changing.
     files = sorted(p for p in data.iterdir()
-                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in TABLE_NAMES)
+                   if p.is_file() and p.suffix in DATA_SUFFIXES and p.stem in ALL_TABLE_NAMES)
     if not files:
         raise FileNotFoundError(f"{data}: no table files ({', '.join(DATA_SUFFIXES)})")
     h = hashlib.sha256()
@@ -260,8 +286,10 @@ def _split_by_area(study, areas: Iterable[str]):
         r = rd.iloc[np.sort(order[lo:hi])]
         p = people[people["person_id"].isin(e["person_id"].unique())]
         sp = study.spend[study.spend["local_authority"] == name]
+        use = None if study.service_use is None else slim(
+            study.service_use[study.service_use["person_id"].isin(p["person_id"])])
         yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
-                       source=study.source, metadata=dict(study.metadata))
+                       source=study.source, metadata=dict(study.metadata), service_use=use)
 
 
 def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
@@ -384,7 +412,8 @@ def run_area(spec: dict) -> dict:
                 pm.execute_notebook(str(spec["notebook"]), str(tmp / "report.ipynb"), parameters=params,
                                     cwd=str(tmp), kernel_name=spec.get("kernel", "python3"),
                                     progress_bar=False, log_output=False, start_timeout=120,
-                                    execution_timeout=spec.get("cell_timeout"))
+                                    execution_timeout=spec.get("cell_timeout"),
+                                    kernel_manager_class=owned_kernel_manager())
                 last_err = None
                 break
             except Exception as exc:  # noqa: BLE001 - classified just below
@@ -404,26 +433,45 @@ def run_area(spec: dict) -> dict:
         manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _publishable(tmp)
-        # Swap into place: the old report is removed only once the new one is complete.
-        old = None
-        if final.exists():
-            old = year_dir / f".old-{slug}-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
+        if spec.get("parent_pid") and os.getppid() != int(spec["parent_pid"]):
+            raise RuntimeError("the batch stopped before this area finished: not moved into place")
+        # Swap into place (one atomic exchange on Linux): the old report goes only once the new one is in.
+        old = swap_in(tmp, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return manifest
     except BaseException as exc:
-        manifest.update(status="failed", attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:4000],
-                        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        fail_dir = year_dir / ".failed"
-        fail_dir.mkdir(exist_ok=True)
-        (fail_dir / f"{slug}.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        if (tmp / "report.ipynb").exists():  # the partly executed notebook shows where it stopped
-            shutil.copyfile(tmp / "report.ipynb", fail_dir / f"{slug}.ipynb")
+        manifest["attempts"] = attempts
+        record_failure(year_dir, area, "failed", f"{type(exc).__name__}: {exc}", started=manifest["started"],
+                       partial=tmp, extra=manifest)
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record_failure(year_dir: Path, area: str, status: str, reason: str, *, started: str,
+                   partial: Path | None = None, extra: dict | None = None) -> Path:
+    """``<year>/.failed/<slug>/``: ``failure.json`` (status, reason, times) and the notebook as far as it ran.
+
+    Written for every failure of an area, whoever sees it (the worker for an error, the batch for a
+    timeout, a dead worker or a stop), so the index and the operator always find the reason.
+    """
+    folder = Path(year_dir) / ".failed" / area_slug(area)
+    record = dict(extra or {})
+    record.update(area=area, slug=area_slug(area), status=status, reason=reason[:4000], started=started,
+                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    with atomic_dir(folder) as new:
+        (new / "failure.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        if partial is not None and (Path(partial) / "report.ipynb").exists():
+            shutil.copyfile(Path(partial) / "report.ipynb", new / "report.ipynb")
+    return folder
+
+
+def _failure(year_dir: Path, slug: str) -> dict | None:
+    try:
+        return json.loads((year_dir / ".failed" / slug / "failure.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _publishable(folder: Path) -> None:
@@ -456,19 +504,21 @@ def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
 
 
 class _Worker:
-    """A worker subprocess (its own session, so a timeout kills it and its kernel together)."""
+    """A worker subprocess in its own session, killed with the batch (see :mod:`longitudinal.processes`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: "_Pool") -> None:
         import queue
 
+        self.pool = pool
         env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=die_with_parent())
         self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.area: str | None = None  # the area it is building
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -485,12 +535,28 @@ class _Worker:
         import queue
 
         area = spec["area"]
+        year_dir = Path(spec["out"]) / str(spec["year"])
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         t0 = time.monotonic()
+
+        def lost(status: str, reason: str) -> AreaResult:
+            # the worker is gone or killed: record why, keep the notebook as far as it ran, remove the rest
+            if self.pool.stopping.is_set():
+                status, reason = "stopped", self.pool.reason
+            for tmp in year_dir.glob(f".tmp-{area_slug(area)}-*"):
+                record_failure(year_dir, area, status, reason, started=started, partial=tmp)
+                break
+            else:
+                record_failure(year_dir, area, status, reason, started=started)
+            _cleanup_tmp(year_dir, area_slug(area))
+            return AreaResult(area, area_slug(area), status, time.monotonic() - t0, 0, reason)
+
+        self.area = area
         try:
-            self.proc.stdin.write(json.dumps(spec) + "\n")
+            self.proc.stdin.write(json.dumps(dict(spec, parent_pid=os.getpid())) + "\n")
             self.proc.stdin.flush()
         except OSError:
-            return AreaResult(area, area_slug(area), "failed", 0.0, 0, f"worker died: {self._stderr_tail()}")
+            return lost("failed", f"worker died: {self._stderr_tail() or 'no message'}")
         while True:
             left = timeout - (time.monotonic() - t0)
             try:
@@ -500,14 +566,12 @@ class _Worker:
                 left = 0
             if line is None and left <= 0:
                 self.kill()
-                _cleanup_tmp(Path(spec["out"]) / str(spec["year"]), area_slug(area))
-                return AreaResult(area, area_slug(area), "timeout", time.monotonic() - t0, 0,
-                                  f"no report after {timeout:g} s; the previous report (if any) is unchanged")
+                return lost("timeout", f"timeout after {timeout:g} s")
             if line is None:  # the worker died (killed, out of memory, ...)
                 self.kill()
-                return AreaResult(area, area_slug(area), "failed", time.monotonic() - t0, 0,
-                                  f"worker died: {self._stderr_tail() or 'no message'}")
+                return lost("failed", f"worker died: {self._stderr_tail() or 'no message'}")
             if line.startswith(_RESULT):
+                self.area = None
                 info = json.loads(line[len(_RESULT):])
                 secs = time.monotonic() - t0
                 if info.get("status") == "ok":
@@ -520,8 +584,8 @@ class _Worker:
 
     def kill(self) -> None:
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and its kernel
-        except ProcessLookupError:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker (its kernel dies with it)
+        except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
 
@@ -535,44 +599,87 @@ class _Worker:
         self.stderr.close()
 
 
-def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[AreaResult], None]) -> None:
+class _Pool:
+    """The batch's live workers, so that a stop can kill every one of them."""
+
+    def __init__(self) -> None:
+        self.workers: set[_Worker] = set()
+        self.stopping = threading.Event()
+        self.reason = ""
+        self.guard = threading.Lock()
+
+    def stop(self, reason: str) -> list[str]:
+        """Kill every worker (and so its kernel); returns the areas they were building."""
+        self.reason = reason
+        self.stopping.set()
+        with self.guard:
+            workers = list(self.workers)
+        running = [w.area for w in workers if w.area]
+        for w in workers:
+            w.kill()
+        return running
+
+
+def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[AreaResult], None],
+              pool: _Pool | None = None) -> None:
     """Run the areas on ``workers`` persistent workers; a worker that timed out or died is replaced."""
     import queue
 
+    pool = pool or _Pool()
     todo: "queue.Queue[dict]" = queue.Queue()
     for spec in specs:
         todo.put(spec)
 
     def slot() -> None:
+        # Workers are started by this thread and closed before it ends: the kernel ties a worker's
+        # life to the thread that started it (PR_SET_PDEATHSIG).
         worker = None
         try:
-            while True:
+            while not pool.stopping.is_set():
                 try:
                     spec = todo.get_nowait()
                 except queue.Empty:
                     return
                 if worker is None or not worker.alive:
-                    worker = _Worker()
+                    with pool.guard:
+                        if pool.stopping.is_set():
+                            return
+                        worker = _Worker(pool)
+                        pool.workers.add(worker)
                 try:
                     r = worker.run(spec, timeout)
                 except Exception as exc:  # noqa: BLE001 - one area never stops the others
                     r = AreaResult(spec["area"], area_slug(spec["area"]), "failed", 0.0, 0,
                                    f"{type(exc).__name__}: {exc}")
-                done(r)
+                if not pool.stopping.is_set():
+                    done(r)
         finally:
             if worker is not None:
                 worker.close()
+                with pool.guard:
+                    pool.workers.discard(worker)
 
     threads = [threading.Thread(target=slot, daemon=True) for _ in range(max(1, min(workers, len(specs))))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    except BatchStopped as stop:  # raised by the signal handler in this (the main) thread
+        stop.stopped = pool.stop(f"stopped: the batch received {signal.Signals(stop.signum).name}")
+        for t in threads:
+            t.join(timeout=60)  # each records its area as stopped and removes its temporary folder
+        while not todo.empty():
+            stop.not_started.append(todo.get_nowait()["area"])
+        raise
 
 
-def _cleanup_tmp(year_dir: Path, slug: str) -> None:
-    for p in year_dir.glob(f".tmp-{slug}-*"):
+def _cleanup_tmp(year_dir: Path, slug: str = "") -> None:
+    """The temporary folders of one area (or, without ``slug``, of every area: what killed runs left)."""
+    for p in year_dir.glob(f".tmp-{slug}-*" if slug else ".tmp-*"):
         shutil.rmtree(p, ignore_errors=True)
+    for area in ([slug] if slug else [area_slug(a) for a in all_areas()]):
+        clean_leftovers(year_dir / area)  # and a swap cut short: the previous report is put back
 
 
 def _up_to_date(final: Path, key: dict) -> bool:
@@ -619,16 +726,20 @@ def write_index(year_dir: str | Path, year: int, areas: Iterable[str], audit: di
     for a in areas:
         slug = area_slug(a)
         mf = year_dir / slug / "manifest.json"
-        failed = year_dir / ".failed" / f"{slug}.json"
+        failure = _failure(year_dir, slug)
         if mf.exists():
             m = json.loads(mf.read_text())
             link = f'<a href="{slug}/report.html">{html.escape(a)}</a>'
             status, when = m.get("status", "?"), m.get("finished", "")
-            if failed.exists() and json.loads(failed.read_text()).get("started", "") > m.get("started", ""):
-                status = "ok (latest run failed: showing the previous report)"
+            if failure and failure.get("started", "") >= m.get("started", ""):
+                status = (f"failed: {failure['reason']} (previous report of {m.get('finished', '?')[:10]} kept; "
+                          f"details in .failed/{slug}/)")
             tables = f'<a href="{slug}/tables/">tables</a> · <a href="{slug}/manifest.json">manifest</a>'
+        elif failure:
+            link, when, tables = html.escape(a), failure.get("finished", ""), ""
+            status = f"failed: {failure['reason']} (no previous report; details in .failed/{slug}/)"
         else:
-            link, status, when, tables = html.escape(a), "failed" if failed.exists() else "not run", "", ""
+            link, status, when, tables = html.escape(a), "not run", "", ""
         rows.append(f"<tr><td>{link}</td><td>{html.escape(status)}</td><td>{html.escape(when)}</td>"
                     f"<td>{tables}</td></tr>")
     page = f"""<!DOCTYPE html>
@@ -694,10 +805,13 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     """
     from filelock import FileLock, Timeout
 
+    from ..study import check_store
+
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"--data {data}: no such study folder (expected the four tables, "
                                 "e.g. the store written by `longitudinal ingest`)")
+    check_store(data)  # a damaged, changed or half-written store stops the batch before anything runs
     notebook = Path(notebook) if notebook else NOTEBOOK
     if not notebook.exists():
         raise FileNotFoundError(f"report notebook {notebook} not found")
@@ -706,10 +820,12 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     else:
         area_list = list(dict.fromkeys(area_name(a) for a in areas))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
     digest = data_hash(data)
     # One reading of the data for all areas; the slices are reused while the data are unchanged.
     with FileLock(str(out / ".cache.lock")):
+        for leftover in (out / ".cache").glob("*/.*.tmp"):  # slices a killed run was writing
+            leftover.unlink(missing_ok=True)
         cache, years = prepare_cache(data, out / ".cache", area_list, digest=digest)
     if year in ("auto", None):
         fy = _auto_year(cache)
@@ -733,7 +849,9 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
                            "wait for it to finish") from exc
     result = BatchResult(fy, year_dir)
     code = code_hash()  # once, so that every area of a run records the same code
+    restore = _stop_on_signals()
     try:
+        _cleanup_tmp(year_dir)  # what killed runs left: ours to remove now that we hold the lock
         with FileLock(str(out / ".cache.lock")):
             prepare_protection(data, cache, fy, code=code)
         todo, specs = [], {}
@@ -758,13 +876,17 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         def done(r: AreaResult) -> None:
             with guard:
                 if r.status == "ok":
-                    (year_dir / ".failed" / f"{r.slug}.json").unlink(missing_ok=True)
-                    (year_dir / ".failed" / f"{r.slug}.ipynb").unlink(missing_ok=True)
+                    shutil.rmtree(year_dir / ".failed" / r.slug, ignore_errors=True)
                 result.results.append(r)
                 if on_result:
                     on_result(r)
 
-        _run_pool([specs[a] for a in todo], workers, timeout, done)
+        try:
+            _run_pool([specs[a] for a in todo], workers, timeout, done)
+        except BatchStopped as stop:
+            stop.result = result
+            write_index(year_dir, fy, all_areas())  # the areas finished before the stop, and those stopped
+            raise
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
         # All areas are in place: audit what they publish together before the year counts as published.
@@ -778,13 +900,48 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         with atomic_path(year_dir / "batch.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     finally:
+        restore()
         lock.release()
     return result
 
 
+def _writable(out: Path) -> None:
+    """Refuse, before any work, an output root that is a file or cannot be written."""
+    from ..errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give the folder the reports should be written to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc}); give a folder this user "
+                         "can write to") from None
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """SIGINT and SIGTERM raise :class:`BatchStopped` in the main thread (once); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only; its owner handles them
+    raised = []
+
+    def handler(signum, frame):
+        if not raised:  # a second Ctrl-C while stopping must not cut the clean-up short
+            raised.append(signum)
+            raise BatchStopped(signum)
+
+    before = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, h in before.items():
+            signal.signal(sig, h)
+
+    return restore
+
+
 # ------------------------------------------------------------ command line
 def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int | None, resume: bool,
-                   timeout: float, seed: int, console=None) -> int:
+                   timeout: float, seed: int, console=None, notebook: Path | None = None) -> int:
     """``longitudinal report annual``: progress bar, status table, exit status (0 ok, 1 failed areas, 2 input/lock)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -804,11 +961,19 @@ def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int 
 
     try:
         with progress:
-            res = run_annual(data, out, year=year, areas=area, workers=workers, resume=resume, timeout=timeout,
-                             seed=seed, on_result=on_result, on_start=on_start)
+            areas = [a.strip() for a in area.split(",") if a.strip()] if "," in area else area
+            res = run_annual(data, out, year=year, areas=areas, workers=workers, resume=resume, timeout=timeout,
+                             notebook=notebook, seed=seed, on_result=on_result, on_start=on_start)
     except ReportLocked as exc:
         console.print(f"[red]locked:[/] {exc}")
         return 2
+    except BatchStopped as stop:
+        done = [r.area for r in (stop.result.results if stop.result else []) if r.status in ("ok", "skipped")]
+        console.print(f"[red]{stop}[/]: stopped {len(stop.stopped)} running area(s)"
+                      + (f" ({', '.join(stop.stopped)}: previous reports kept, reasons in .failed/)"
+                         if stop.stopped else "")
+                      + f"; {len(stop.not_started)} not started; {len(done)} finished before the stop")
+        return stop.exit_code
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2

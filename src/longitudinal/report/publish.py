@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LongitudinalError
-from ..io import atomic_path
+from ..io import atomic_path, csv_bytes
 from . import protect as dc
 
 __all__ = [
@@ -66,7 +66,7 @@ class PublishedTable:
     label_column: str | None = None
 
     def to_csv_bytes(self) -> bytes:
-        return self.data.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
 
     def declaration_bytes(self, protection: dict | None = None) -> bytes:
         """The table's disclosure declaration (``tables/<name>.meta.json``): what `longitudinal audit` reads."""

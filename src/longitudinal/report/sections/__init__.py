@@ -7,3 +7,4 @@
 
 from . import (completeness, demographics, distance, headline, methods, outcome_map,  # noqa: F401
                social_return, survival, title, trajectories, transitions)
+from . import effectiveness  # noqa: F401
