@@ -74,6 +74,10 @@ def _spec_columns(spec) -> set[str]:
         return {*spec.columns, *spec.when}
     if isinstance(spec, dc.Sum):
         return {c[1] if isinstance(c, tuple) else c for c in (*spec.parts, spec.whole)}
+    if isinstance(spec, dc.Total):  # margins and links are for the audit; they name count columns
+        return {c for c in (spec.column, *spec.parts) if c is not None}
+    if isinstance(spec, dc.Same):
+        return {spec.cell[1] if isinstance(spec.cell, tuple) else spec.cell}
     raise AssertionError(f"unknown declaration {spec!r}")
 
 

@@ -10,6 +10,11 @@ and writes, for financial year *Y*::
     <out>/<Y>/<area-slug>/figures/*.png  byte-stable figures
     <out>/<Y>/<area-slug>/tables/*.csv   every published table (disclosure-controlled)
     <out>/<Y>/<area-slug>/manifest.json  parameters, data hash, versions, commit, seed, times, status
+    <out>/<Y>/audit.json                the disclosure audit of everything the year's folder publishes
+
+The year is published (``batch.json``: ``"published": true``; the index says so)
+only when every area succeeded and the disclosure audit
+(:mod:`longitudinal.report.audit`) of all the areas' tables together passed.
 
 How it stays safe unattended:
 
@@ -123,6 +128,8 @@ class BatchResult:
     year: int
     out: Path
     results: list[AreaResult] = field(default_factory=list)
+    #: The disclosure audit of the year's folder (``audit.json``): ``passed``, ``counts``, ``findings``, ...
+    audit: dict | None = None
 
     @property
     def failed(self) -> list[AreaResult]:
@@ -133,9 +140,14 @@ class BatchResult:
         return not self.failed
 
     @property
+    def published(self) -> bool:
+        """Every area written or up to date, and the disclosure audit passed."""
+        return self.ok and bool(self.audit and self.audit.get("passed"))
+
+    @property
     def exit_code(self) -> int:
-        """0 all areas written or up to date; 1 any area failed."""
-        return 0 if self.ok else 1
+        """0 published; 1 an area failed or the disclosure audit failed."""
+        return 0 if self.published else 1
 
 
 # ------------------------------------------------------------ fingerprints
@@ -690,9 +702,34 @@ def _up_to_date(final: Path, key: dict) -> bool:
     return m.get("status") == "ok" and all(m.get(k) == v for k, v in key.items())
 
 
+def _audit(year_dir: Path) -> dict:
+    """The disclosure audit of what the year's folder publishes, written to ``audit.json``."""
+    from .audit import AuditError, audit_year
+
+    try:
+        out = audit_year(year_dir).to_dict()
+    except AuditError as exc:
+        out = {"passed": False, "error": str(exc), "counts": {}, "findings": []}
+    with atomic_path(year_dir / "audit.json") as tmp:
+        tmp.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    return out
+
+
+def _audit_line(audit: dict | None) -> str:
+    if audit is None:
+        return "Not published: the disclosure audit has not run."
+    if audit.get("passed"):
+        return "Published: the disclosure audit of every area's tables passed."
+    if audit.get("error"):
+        return f"Not published: the disclosure audit could not run ({audit['error']})."
+    counts = ", ".join(f"{n} {k}" for k, n in audit.get("counts", {}).items() if n)
+    return (f"Not published: the disclosure audit found {len(audit.get('findings', []))} value(s) a reader "
+            f"could work out ({counts}); see audit.json.")
+
+
 # ------------------------------------------------------------------ index
-def write_index(year_dir: str | Path, year: int, areas: Iterable[str]) -> Path:
-    """``<out>/<year>/index.html``: every area with its status, linked to its report."""
+def write_index(year_dir: str | Path, year: int, areas: Iterable[str], audit: dict | None = None) -> Path:
+    """``<out>/<year>/index.html``: whether the year is published (the audit), every area with its status."""
     year_dir = Path(year_dir)
     rows = []
     for a in areas:
@@ -721,6 +758,7 @@ border-bottom:1px solid #ddd}}table{{border-collapse:collapse}}</style></head>
 <body><h1>Supporting People annual reports, {domain.fy_label(year)}</h1>
 <p>One report for Wales and one for each local authority. Each folder holds the report, its tables (CSV),
 figures and a manifest recording how to reproduce it.</p>
+<p id="publication"><strong>{html.escape(_audit_line(audit))}</strong></p>
 <table><thead><tr><th>Area</th><th>Status</th><th>Finished (UTC)</th><th>Files</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
@@ -863,8 +901,13 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             raise
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
-        write_index(year_dir, fy, all_areas())
-        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed),
+        # All areas are in place: audit what they publish together before the year counts as published.
+        result.audit = _audit(year_dir)
+        write_index(year_dir, fy, all_areas(), result.audit)
+        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed), "published": result.published,
+                   "publication": _audit_line(result.audit),
+                   "audit": {k: result.audit.get(k) for k in ("passed", "counts", "seconds", "error")
+                             if k in result.audit},
                    "results": [asdict(r) for r in result.results]}
         with atomic_path(year_dir / "batch.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -958,4 +1001,8 @@ def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int 
     if res.failed:
         console.print(f"[red]{len(res.failed)} area(s) failed:[/] " + ", ".join(r.area for r in res.failed)
                       + f" (details in {res.out / '.failed'}/)")
+    colour = "green" if res.published else "red"
+    console.print(f"[{colour}]{_audit_line(res.audit)}[/]")
+    for f in (res.audit or {}).get("findings", [])[:10]:
+        console.print(f"  {f['message']}", markup=False, highlight=False)
     return res.exit_code

@@ -37,6 +37,33 @@ HEADLINE_SUMS = (dc.Sum(((SCORED, "value"),), (RECORDED, "value")),
 # Within each need, people and episodes started are counts within the active episodes.
 NEED_SUMS = (dc.Sum(("people",), "episodes"), dc.Sum(("started",), "episodes"))
 
+# For the audit (report/audit.py): the populations these tables count, the same in every table that counts
+# them and adding up over the areas (people: less those counted in two authorities), and the tables' margins.
+K_PEOPLE, K_ACTIVE, K_STARTED, K_ENDED = "people", "episodes active", "episodes started", "episodes ended"
+K_SCORED, K_READINGS = "readings scored", "readings"
+#: Episodes with two or more scored readings in an outcome area: completeness's, and distance travelled's
+#: episodes compared count part of them.
+K_COMPARED = "episodes compared | outcome {row}"
+HEADLINE_LINKS = (dc.Same((PEOPLE, "value"), K_PEOPLE, "people"), dc.Same((ACTIVE, "value"), K_ACTIVE, "sum"),
+                  dc.Same((STARTED, "value"), K_STARTED, "sum"), dc.Same((ENDED, "value"), K_ENDED, "sum"),
+                  dc.Same((SCORED, "value"), K_SCORED, "sum"), dc.Same((RECORDED, "value"), K_READINGS, "sum"))
+NEED_LINKS = (dc.Total(row="All"), dc.Same("people", "people | lead need {row}", "people"),
+              dc.Same("episodes", "episodes active | lead need {row}", "sum"),
+              dc.Same("started", "episodes started | lead need {row}", "sum"), dc.Same(("All", "people"), K_PEOPLE),
+              dc.Same(("All", "episodes"), K_ACTIVE), dc.Same(("All", "started"), K_STARTED))
+
+
+def trend_links(year: int) -> tuple:
+    this = domain.fy_label(year)
+    return (dc.Same("people", "people | year {row}", "people"), dc.Same("started", "episodes started | year {row}", "sum"),
+            dc.Same((this, "people"), K_PEOPLE), dc.Same((this, "started"), K_STARTED))
+
+
+def age_sex_links(columns) -> tuple:
+    # People of unknown age or sex, or outside the bands, are in no cell: the table counts part of the people.
+    return (dc.Total(row="All", column="all"), *(dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in columns),
+            dc.Same(("All", "all"), K_PEOPLE, part=True))
+
 M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE = (
     "Episodes started in the year", "Episodes ended in the year", "Planned ends in the year",
     "Ended episodes without an end reason", "Active episodes in the year")
@@ -48,7 +75,17 @@ COMPLETENESS_SUMS = (dc.Sum(("with_reading",), "episodes"),
 TWO_PLUS = dc.Sum(("episodes_two_plus",), "episodes_with_need")
 COMPLETENESS_BY_OUTCOME_SPECS = (TWO_PLUS, dc.Sum(("scored", "blank_no_need"), "readings"),
                                  dc.Share("percent_scored", "readings", scale=100, decimals=1),
-                                 dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1))
+                                 dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1),
+                                 dc.Total(row="All outcome areas", column="readings", parts=("scored", "blank_no_need")),
+                                 *(dc.Same(c, f"{c} | outcome {{row}}", "sum") for c in
+                                   ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")),
+                                 dc.Same("episodes_two_plus", "episodes compared | outcome {row}", "sum"),
+                                 dc.Same(("All outcome areas", "readings"), "readings"),
+                                 dc.Same(("All outcome areas", "scored"), "readings scored"))
+COMPLETENESS_LINKS = (dc.Same("episodes", "completeness episodes | {row}", "sum"),
+                      dc.Same("with_reading", "completeness with the reading | {row}", "sum"),
+                      dc.Same((M_STARTED, "episodes"), "episodes started"),
+                      dc.Same((M_ENDED, "episodes"), "episodes ended"), dc.Same((M_ACTIVE, "episodes"), "episodes active"))
 
 
 @dataclass

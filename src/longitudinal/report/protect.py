@@ -81,6 +81,12 @@ __all__ = [
     "Share",
     "Parts",
     "Together",
+    "Total",
+    "Same",
+    "PROTECTION",
+    "ROUNDING",
+    "declaration_to_json",
+    "declaration_from_json",
     "is_small",
     "series_mask",
     "suppression_mask",
@@ -200,6 +206,102 @@ class Together:
 
     columns: tuple
     when: tuple = ()
+
+
+@dataclass(frozen=True)
+class Total:
+    """Margins of a count table: the arguments ``total_row`` / ``total_column`` of :func:`suppress`, declared.
+
+    ``row``: the label of the row that is the sum of the other rows in every count column.
+    ``column``: a column that is the sum of ``parts`` (default: the table's other count columns) in every row.
+    Unlike :class:`Sum`, nothing is left over: the parts add up to the total exactly.
+    """
+
+    row: object = None
+    column: str | None = None
+    parts: tuple = ()
+
+
+@dataclass(frozen=True)
+class Same:
+    """A cell counts a population that other cells count too: all cells declaring ``key`` hold the same count.
+
+    ``cell``: a column (every row; ``"{row}"`` in ``key`` becomes the row's label) or ``(row label, column)``.
+    ``across``: how the count adds up over the areas — ``"sum"``: Wales's count is the sum of the
+    authorities' (episodes, readings); ``"people"``: the same, less the people counted in more than one
+    authority (each is counted once in Wales); ``None``: no such relation.
+    The audit (:mod:`longitudinal.report.audit`) uses these to link tables and areas.
+    """
+
+    cell: object
+    key: str
+    across: str | None = None
+    #: The cell counts part of the population (e.g. those whose age is known): at most the others' count.
+    part: bool = False
+
+
+#: What the protection promises, written beside every published table (``tables/<name>.meta.json``) so that
+#: the audit judges the output against the method that made it. ``markers``: the range a reader may infer
+#: from each marker; ``rounding_base``: published counts are rounded to this base (1: exact);
+#: ``min_width``: the narrowest range (largest minus smallest possible value) to which a reader may be
+#: able to narrow a hidden (``[c]``) or rounded count, if the method promises one; suppression alone
+#: promises only that no count of 1 to ``threshold - 1`` can be worked out (``None``).
+PROTECTION = {"method": "suppression", "threshold": THRESHOLD, "rounding_base": 1,
+              "markers": {PRIMARY: [1, THRESHOLD - 1], SECONDARY: [0, None]}, "min_width": None}
+
+_DECLARATIONS = {c.__name__: c for c in (Sum, Share, Parts, Together, Total, Same)}
+
+
+def _cell_to_json(cell):
+    return list(cell) if isinstance(cell, tuple) else cell
+
+
+def _cell_from_json(cell):
+    return tuple(cell) if isinstance(cell, list) else cell
+
+
+def declaration_to_json(*, count_columns: Sequence[str] = (), specs: Sequence = (), free: Sequence[str] = (),
+                        label_column: str | None = None, protection: Mapping | None = None) -> dict:
+    """A published table's disclosure declaration as JSON-ready data (the ``tables/<name>.meta.json`` sidecar).
+
+    >>> d = declaration_to_json(count_columns=["n"], specs=[Sum(("a",), "n")])
+    >>> declaration_from_json(d)["specs"]
+    (Sum(parts=('a',), whole='n', rest_published=False),)
+    """
+    out = []
+    for spec in specs:
+        kind = type(spec).__name__
+        if kind not in _DECLARATIONS:
+            raise TypeError(f"cannot declare {spec!r}: expected one of {sorted(_DECLARATIONS)}")
+        fields = {}
+        for k, v in spec.__dict__.items():
+            if k in ("parts", "whole", "cell") and isinstance(spec, (Sum, Same)):
+                v = [_cell_to_json(c) for c in v] if k == "parts" else _cell_to_json(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            fields[k] = v
+        out.append({"type": kind, **fields})
+    return {"count_columns": list(count_columns), "free": list(free), "label_column": label_column,
+            "specs": out, "protection": dict(protection if protection is not None else PROTECTION)}
+
+
+def declaration_from_json(data: Mapping) -> dict:
+    """The declaration read back: ``count_columns``, ``free``, ``label_column``, ``specs`` (objects), ``protection``."""
+    specs = []
+    for item in data.get("specs", []):
+        item = dict(item)
+        kind = item.pop("type", None)
+        if kind not in _DECLARATIONS:
+            raise ValueError(f"unknown disclosure declaration {kind!r} (expected one of {sorted(_DECLARATIONS)})")
+        for k, v in item.items():
+            if k in ("parts", "whole", "cell") and kind in ("Sum", "Same"):
+                item[k] = tuple(_cell_from_json(c) for c in v) if k == "parts" else _cell_from_json(v)
+            elif isinstance(v, list):
+                item[k] = tuple(v)
+        specs.append(_DECLARATIONS[kind](**item))
+    return {"count_columns": tuple(data.get("count_columns", ())), "free": tuple(data.get("free", ())),
+            "label_column": data.get("label_column"), "specs": tuple(specs),
+            "protection": dict(data.get("protection") or PROTECTION)}
 
 
 # ---------------------------------------------------------------- the engine
@@ -785,6 +887,8 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
 
     marker = df.isin([PRIMARY, SECONDARY])
     for spec in specs:
+        if isinstance(spec, (Total, Same)):  # margins are protected by suppress(); links are for the audit
+            continue
         if isinstance(spec, Together):
             cols = list(spec.columns)
             m = marker[cols]
@@ -854,6 +958,12 @@ def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | 
 # ------------------------------------------------------ controlled rounding
 #: Base to which every count of the publication's count tables is rounded.
 BASE = 5
+
+
+#: The promise of a count table rounded by :func:`controlled_round` (see :data:`PROTECTION`): each published
+#: count is a multiple of ``BASE`` within ``BASE - 1`` of the true count, zero only for a true zero.
+ROUNDING = {"method": "controlled rounding", "threshold": THRESHOLD, "rounding_base": BASE,
+            "rounding_error": BASE - 1, "markers": PROTECTION["markers"], "min_width": None}
 
 
 class RoundingInfeasible(LongitudinalError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,12 @@ class PublishedTable:
 
     def to_csv_bytes(self) -> bytes:
         return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
+
+    def declaration_bytes(self, protection: dict | None = None) -> bytes:
+        """The table's disclosure declaration (``tables/<name>.meta.json``): what `longitudinal audit` reads."""
+        d = dc.declaration_to_json(count_columns=self.count_columns, specs=self.specs, free=self.free,
+                                   label_column=self.label_column, protection=protection)
+        return (json.dumps({"table": self.name, **d}, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
     def to_html(self) -> str:
         return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=fmt_float,
@@ -189,8 +196,12 @@ class Publisher:
         return self._ids
 
     def table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
-              label_column: str | None = None, rounded=None) -> PublishedTable:
+              label_column: str | None = None, rounded=None, protection: dict | None = None) -> PublishedTable:
         """Check a protected table and publish it.
+
+        ``protection``: how the table was protected, as the audit is to judge it, written with its
+        declaration (default: :data:`~longitudinal.report.protect.ROUNDING` for a rounded table,
+        :data:`~longitudinal.report.protect.PROTECTION`, suppression, otherwise).
 
         Every numeric column must be declared: a count (``count_columns``), a figure about the
         people of a count (``specs``) or a value about no group of people (``free``).
@@ -219,9 +230,14 @@ class Publisher:
                              rounded is not None)
         if self.log is not None:
             self.log.add(name, _log_entry(tab, rounded))
+        if protection is None:
+            protection = dc.ROUNDING if rounded is not None else dc.PROTECTION
         if self.out is not None:
             with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
                 tmp.write_bytes(tab.to_csv_bytes())
+            # Beside it, what the table declares (and how it is protected): all the audit reads besides the CSV.
+            with atomic_path(self.out / "tables" / f"{name}.meta.json") as tmp:
+                tmp.write_bytes(tab.declaration_bytes(protection))
         return tab
 
     def figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:

@@ -25,7 +25,8 @@ def completeness(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
         "completeness", f"Completeness of the records, {a.label}: episodes, and those with the reading that "
         "should be there (started: a start reading; ended and planned ends: an end reading; active: any reading "
         "in the year)", prot.table(a.area, "completeness"), ["episodes", "with_reading"],
-        specs=(*ct.COMPLETENESS_SUMS, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1)),
+        specs=(*ct.COMPLETENESS_SUMS, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1),
+               *ct.COMPLETENESS_LINKS),
         label_column="measure", rounded=prot.changes_of(a.area, "completeness"))]
     cc = ["readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus"]
     by_out = prot.table(a.area, "completeness_by_outcome")[["outcome", *cc, "percent_scored", "percent_two_plus"]]

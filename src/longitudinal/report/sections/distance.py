@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from .. import counts as ct
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
@@ -38,7 +39,8 @@ def distance(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     tables = [pub.table(
         "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
         f"{domain.fy_bounds(a.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(a.year)}, {a.area}",
-        tab, ["n_compared"], specs=DISTANCE_SPECS, rounded=prot.changes_of(a.area, "distance"))]
+        tab, ["n_compared"], specs=(*DISTANCE_SPECS, dc.Same("n_compared", ct.K_COMPARED, "sum", part=True)),
+        label_column="outcome", rounded=prot.changes_of(a.area, "distance"))]
     # The figure shows the published values only: areas whose means are suppressed are left out, and an
     # interval suppressed in the table is not written.
     full = np.array([all(is_number(v) for v in row) for row in tab[["n_compared", *stats_cols[:3]]].to_numpy()])

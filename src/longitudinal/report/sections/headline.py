@@ -31,18 +31,20 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
                                     else round(per_person)]})
     head = pd.concat([counts, money], ignore_index=True)
     tables = [pub.table("headline", f"Headline figures, {a.label}", head, ["value"],
-                        specs=ct.HEADLINE_SUMS, label_column="measure", rounded=prot.changes_of(a.area, "headline"))]
+                        specs=(*ct.HEADLINE_SUMS, *ct.HEADLINE_LINKS), label_column="measure",
+                        rounded=prot.changes_of(a.area, "headline"))]
 
     by_need, need_sums = prot.table(a.area, "by_lead_need"), ct.NEED_SUMS
     tables.append(pub.table("by_lead_need", f"People, episodes and spend by lead need, {a.label}",
-                                      by_need, ["people", "episodes", "started"], specs=need_sums,
+                            by_need, ["people", "episodes", "started"], specs=(*need_sums, *ct.NEED_LINKS),
                             free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need",
                             rounded=prot.changes_of(a.area, "by_lead_need")))
 
     # Trend over the financial years up to this one.
     trend = prot.table(a.area, "trend")
     tables.append(pub.table("trend", f"People supported, episodes started and spend by year, {a.area}",
-                            trend, ["people", "started"], free=("spend_gbp",), label_column="financial_year",
+                            trend, ["people", "started"], free=("spend_gbp",),
+                            specs=ct.trend_links(a.year), label_column="financial_year",
                             rounded=prot.changes_of(a.area, "trend")))
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
