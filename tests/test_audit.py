@@ -235,8 +235,6 @@ def test_the_batch_audits_the_year_and_publishes_it_only_if_the_audit_passes(bui
     assert [f["message"] for f in again["findings"]] == [f["message"] for f in audit["findings"]]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: today's per-table suppression leaks (e.g. Cardiff's readings "
-                   "by outcome area are recovered exactly); the joint protection must make this pass")
 def test_the_small_batch_output_passes_the_audit(built_year):
     _root, _info, year = built_year
     res = audit_year(year)

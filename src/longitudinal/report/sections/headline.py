@@ -69,8 +69,19 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     fig.tight_layout()
     figs = [pub.figure("trend", "People supported and spend by financial year "
                                  "(suppressed counts are not drawn and are marked)", fig)]
-    text = (f"In {domain.fy_label(a.year)}, {fmt_count(head['value'].iat[0])} people were supported in "
-            f"{fmt_count(head['value'].iat[1])} episodes of support in {a.area}; the programme spent "
+    text = (f"In {domain.fy_label(a.year)}, {_about(head['value'].iat[0], spend)} people were supported in "
+            f"{_about(head['value'].iat[1], spend)} episodes of support in {a.area}; the programme spent "
             f"£{spend:,.0f}.")
     return (Section("headline", "Headline figures", text, tables, figs))
 
+
+
+def _about(published, spend: float) -> str:
+    """A rounded count in a sentence: a 0 rounded down from 1-4 reads "fewer than 5", not "0".
+
+    The spend, published beside it, already tells that there was support in the year, so saying so
+    tells nothing more; the count itself stays the published (rounded) one.
+    """
+    if is_number(published) and float(published) == 0 and spend > 0:
+        return f"fewer than {dc.BASE}"
+    return fmt_count(published)
