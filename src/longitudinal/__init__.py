@@ -32,6 +32,8 @@ from . import report
 from .report import batch as reports, protect as disclosure  # the former module names
 from .report import AnnualReport
 from . import effectiveness
+from . import attrition
+from .attrition import AttritionResults, follow_up_attrition
 from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
                     TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)
 
@@ -53,5 +55,6 @@ __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["disclosure", "reports", "AnnualReport"]
 __all__ += ["effectiveness"]
+__all__ += ["attrition", "follow_up_attrition", "AttritionResults"]
 __all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",
             "TransitionScenario", "SustainedScenario", "PowerResults", "PowerCurve", "MDEResults"]

@@ -553,6 +553,44 @@ def audit_cmd(
     raise typer.Exit(run_audit_cli(folder, out=out, console=console))
 
 
+@app.command("attrition")
+def attrition_cmd(
+    data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the flow and the 12-month shares as JSON on stdout."),
+    m: int = typer.Option(20, "--m", help="Number of imputations."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the imputations."),
+    exits: Optional[Path] = typer.Option(None, "--exits", help="Linked deaths and moves (person_id, date, reason) as CSV or Parquet."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the flow figure here (PNG, PDF, SVG)."),
+) -> None:
+    """Follow-up attrition after planned ends: flow, response weights, multiple imputation, tipping point."""
+    import json as _json
+
+    from .attrition import follow_up_attrition
+    from .errors import InputError
+
+    study = _load_study(data)
+    try:
+        linked = None
+        if exits is not None:
+            from .io import read_table
+
+            linked = read_table(exits)
+        res = follow_up_attrition(study, m=m, seed=seed, exits=linked)
+    except (InputError, FileNotFoundError, OSError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    if json_out:
+        typer.echo(_json.dumps(res.to_dict(), indent=2))
+    else:
+        typer.echo(res.summary())
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        res.plot_flow().savefig(plot, dpi=120)
+        console.print(f"[green]wrote[/] {plot}")
+
+
 @app.command("effectiveness")
 def effectiveness_cmd(
     data: Path = typer.Argument(..., help="Study folder (an ingested store or a simulated study) with service_use."),

@@ -141,6 +141,20 @@ _DAILY_COST = {  # relative cost of a day of support
     "physical_disabilities": 1.5, "refugees": 2.5,
 }
 _FOLLOW_UP_DAYS = (182, 365, 730)
+# Follow-up response (log-odds), missing at random given what is known at the end of support: people in
+# long-term services or older answer more; people who ended more independent (they have moved on), the
+# young, people with substance misuse or offending as lead need, and above all people already back in
+# support (re-referred) answer less. Most of these also predict keeping the end stage, so the people
+# followed up are not like those who are not.
+_RESPONSE = {
+    "intercept_by_month": {6: 0.9, 12: 0.5, 24: 0.1},
+    "per_stage_mean_end_level_above_3": -1.0,
+    "long_term": 1.0,
+    "age_under_25": -0.6,
+    "age_65_plus": 0.3,
+    "lead_need": {"substance_misuse": -0.5, "criminal_offending": -0.5},
+    "re_referred_before_due": -2.0,
+}
 _MAX_EPISODES = 4
 
 
@@ -232,8 +246,7 @@ def _truth(seed, people, years, start_year, needs, mu0, mu1, need_p) -> dict:
             "item_missing_prob": 0.03,
             "end_reading_prob": dict(_END_READING_P),
             "follow_up_days": list(_FOLLOW_UP_DAYS),
-            "follow_up_share": 0.5,
-            "follow_up_attendance": 0.75,
+            "follow_up_response": "see truth['follow_up']",
         },
         "episodes": {
             "end_reason_prob": {s: dict(zip(domain.END_REASONS, p)) for s, p in _END_REASON_P.items()},
@@ -251,7 +264,7 @@ def _truth(seed, people, years, start_year, needs, mu0, mu1, need_p) -> dict:
 
 
 def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: int = 2019,
-             service_use: bool = True, comparison_pool: float = 0.5) -> Study:
+             service_use: bool = True, comparison_pool: float = 0.5, follow_up_mnar: float = 0.0) -> Study:
     """Simulate a Supporting People study with known ground truth.
 
     Parameters
@@ -271,6 +284,12 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
         (see :func:`true_effects`). False: the four tables only.
     comparison_pool : float, default 0.5
         Size of the never-supported pool as a share of ``people``.
+    follow_up_mnar : float, default 0.0
+        Follow-up non-response that depends on the unobserved follow-up score:
+        the log-odds of answering change by this much per stage of the
+        follow-up score above the end level (averaged over the areas), so a
+        positive value loses more of those who declined. 0 (the default) is
+        missing at random given what is known at the end of support.
 
     Returns
     -------
@@ -400,11 +419,12 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     p_end = np.array([_END_READING_P[r] for r in domain.END_REASONS])
     has_end = closed & (rng.random(n_ep) < p_end[np.where(closed, ep["reason"], 0)])
     end_ep = np.flatnonzero(has_end)
-    fu_sample = closed & (ep["reason"] == 0) & (rng.random(n_ep) < 0.5)
-    fu_ep = np.repeat(np.flatnonzero(fu_sample), len(_FOLLOW_UP_DAYS))
-    fu_day = ep["dur"][fu_ep] + np.tile(_FOLLOW_UP_DAYS, fu_sample.sum())
-    ok = (ep["start"][fu_ep] + fu_day < n_days) & (rng.random(fu_ep.size) < 0.75)
-    fu_ep, fu_day = fu_ep[ok], fu_day[ok]
+    # every planned end is due follow-ups inside the study; who answers is decided after the scores exist
+    planned = np.flatnonzero(closed & (ep["reason"] == 0))
+    fu_ep = np.repeat(planned, len(_FOLLOW_UP_DAYS))
+    fu_day = ep["dur"][fu_ep] + np.tile(_FOLLOW_UP_DAYS, planned.size)
+    due = ep["start"][fu_ep] + fu_day < n_days
+    fu_ep, fu_day = fu_ep[due], fu_day[due]
     occ_ep = np.concatenate([np.arange(n_ep), rev_ep, end_ep, fu_ep])
     occ_day = np.concatenate([np.zeros(n_ep, int), rev_day, ep["dur"][end_ep], fu_day])
     occ_type = np.concatenate([np.zeros(n_ep, int), np.ones(rev_ep.size, int),
@@ -413,7 +433,9 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     occ_ep, occ_day, occ_type = occ_ep[o], occ_day[o], occ_type[o]
 
     # --------------------------------------------------------------- rows
-    mask = has_need[occ_ep] & (rng.random((occ_ep.size, n_out)) >= 0.03)
+    item_ok = rng.random((occ_ep.size, n_out)) >= 0.03
+    # a due follow-up gets a score in every area of need (the truth); non-response removes rows below
+    mask = has_need[occ_ep] & (item_ok | (occ_type == 3)[:, None])
     mask[occ_type == 0] = True  # the start reading records every area (blank: no need)
     r_occ, r_out = np.nonzero(mask)
     r_ep = occ_ep[r_occ]
@@ -424,6 +446,10 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
          + rng.normal(0, _SD["residual"], r_ep.size))
     score = np.clip(np.rint(y), 1, 5).astype("float64")
     score[~has_need[r_ep, r_out]] = np.nan
+    obtained, truth_fu = _follow_up_nonresponse(
+        rng, ep, birth_year, occ_type[r_occ], occ_day[r_occ], r_ep, r_out, score,
+        item_ok[r_occ, r_out], study_start, mnar=follow_up_mnar)
+    r_occ, r_out, r_ep, score = r_occ[obtained], r_out[obtained], r_ep[obtained], score[obtained]
 
     # ------------------------------------------------------------- tables
     cats = category_dtypes()
@@ -463,6 +489,7 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     spend_df = _spend(ep, end_day, n_days, study_start, start_year, years, people, needs)
     truth = _truth(seed, people, years, start_year, needs, mu0, mu1, need_p)
     truth["counts"] = {"people": people, "episodes": int(n_ep), "readings": int(len(readings_df))}
+    truth["follow_up"] = truth_fu
     use_df = None
     if service_use:
         # its own stream, so the four tables are the same with or without service use
@@ -494,6 +521,104 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
         metadata={"synthetic": True},
         service_use=use_df,
     )
+
+
+def _follow_up_nonresponse(rng, ep, birth_year, occ_type, occ_day, r_ep, r_out, score, item_ok, study_start, *,
+                           mnar: float) -> tuple[np.ndarray, dict]:
+    """Which rows are obtained (readings during support always; a due follow-up when the person answers and
+    the area was recorded), and the truth: response rates and the complete-data shares sustained.
+
+    One answer per follow-up contact (episode x month), missing at random given the end levels, service
+    type, age, lead need and re-referral (:data:`_RESPONSE`), plus ``mnar`` per stage of the follow-up
+    score above the end level (mean over the areas). The truth's sustained shares are over every due
+    follow-up, answered or not, so they are what an analysis with no attrition would find.
+    """
+    n_out = len(domain.OUTCOME_CODES)
+    months = np.array([round(d * 12 / 365.25) for d in _FOLLOW_UP_DAYS])
+    is_fu = occ_type == 3
+    scored = ~np.isnan(score)
+    # end level: the last scored reading of the area during support (rows are in date order per area)
+    key = r_ep * n_out + r_out
+    ins = np.flatnonzero(~is_fu & scored)
+    rev = ins[::-1]
+    uk, first = np.unique(key[rev], return_index=True)
+    end_level = np.full(key.max() + 1 if key.size else 0, np.nan)
+    end_level[uk] = score[rev[first]]
+    n_ep = ep["person"].size
+    by_ep = end_level.reshape(n_ep, n_out) if n_ep else np.empty((0, n_out))
+    with np.errstate(invalid="ignore"):
+        mean_end = np.nanmean(np.where(np.isnan(by_ep), np.nan, by_ep), axis=1) if n_ep else np.empty(0)
+    # follow-up contacts: one per episode and month
+    fi = np.flatnonzero(is_fu)
+    f_m = np.searchsorted(_FOLLOW_UP_DAYS, occ_day[fi] - ep["dur"][r_ep[fi]])
+    ckey = r_ep[fi] * len(months) + f_m
+    contacts, c_of_row = np.unique(ckey, return_inverse=True)
+    c_ep, c_m = contacts // len(months), contacts % len(months)
+    due_day = ep["start"][c_ep] + ep["dur"][c_ep] + np.asarray(_FOLLOW_UP_DAYS)[c_m]
+    same_person = np.r_[ep["person"][1:] == ep["person"][:-1], False]
+    next_start = np.where(same_person, np.r_[ep["start"][1:], 0], np.iinfo(np.int64).max)
+    re_referred = next_start[c_ep] <= due_day
+    start_year = (np.datetime64(study_start, "D") + ep["start"][c_ep]).astype("datetime64[Y]").astype(int) + 1970
+    age = start_year - birth_year[ep["person"][c_ep]]
+    need_codes = np.asarray(domain.LEAD_NEED_CODES)[ep["need"][c_ep]]
+    r = _RESPONSE
+    logit = (np.array([r["intercept_by_month"][int(m)] for m in months])[c_m]
+             + r["per_stage_mean_end_level_above_3"] * (np.nan_to_num(mean_end[c_ep], nan=3.0) - 3)
+             + r["long_term"] * ep["service"][c_ep] + r["age_under_25"] * (age < 25) + r["age_65_plus"] * (age >= 65)
+             + sum(v * (need_codes == k) for k, v in r["lead_need"].items())
+             + r["re_referred_before_due"] * re_referred)
+    # change since the end, per area, for the MNAR term and the truth
+    fs = fi[scored[fi]]
+    elev = end_level[key[fs]]
+    ok = ~np.isnan(elev)
+    change = np.bincount(c_of_row[scored[fi]][ok], weights=score[fs][ok] - elev[ok], minlength=contacts.size)
+    n_ch = np.bincount(c_of_row[scored[fi]][ok], minlength=contacts.size)
+    mean_change = np.divide(change, n_ch, out=np.zeros(contacts.size), where=n_ch > 0)
+    logit = logit + mnar * mean_change
+    p = 1 / (1 + np.exp(-logit))
+    answers = rng.random(contacts.size) < p
+    obtained = ~is_fu
+    obtained[fi] = answers[c_of_row] & item_ok[fi]
+
+    # truth: share sustained (every scheduled follow-up up to m at or above the end level), by area
+    el = end_level[key[fs]]
+    sel = el >= 2  # loss of one stage: areas ending at stage 1 have nothing to lose
+    area_key, f_m_s = key[fs][sel], f_m[scored[fi]][sel]
+    kept = score[fs][sel] >= el[sel]
+    ua, ai = np.unique(area_key, return_inverse=True)
+    lost_by = np.full(ua.size, np.inf)  # first month index with a loss
+    np.minimum.at(lost_by, ai, np.where(kept, np.inf, f_m_s))
+    reach = np.full(ua.size, -1)
+    np.maximum.at(reach, ai, f_m_s)  # last due month index
+    area_out = ua % n_out
+    sustained = {}
+    for j, m in enumerate(months):
+        due_m = reach >= j
+        kept_m = lost_by[due_m] > j
+        per_area = {code: float(kept_m[area_out[due_m] == k].mean())
+                    for k, code in enumerate(domain.OUTCOME_CODES) if (area_out[due_m] == k).any()}
+        sustained[str(int(m))] = {"all": float(kept_m.mean()) if kept_m.size else None,
+                                  "by_outcome": per_area, "n_due": int(due_m.sum())}
+    return obtained, {
+        "description": (
+            "follow-ups are due 6, 12 and 24 months after every planned end that falls inside the study; "
+            "one answer per contact (episode x month) with logit P = intercept_by_month + terms in "
+            "response_model + mnar * mean over areas of (follow-up score - end level); an answered "
+            "contact still misses each area with item_missing_prob"),
+        "response_model": {**{k: v for k, v in r.items() if k != "intercept_by_month"},
+                           "intercept_by_month": {str(k): v for k, v in r["intercept_by_month"].items()}},
+        "mnar": float(mnar),
+        "contacts_due": {str(int(m)): int((c_m == j).sum()) for j, m in enumerate(months)},
+        "contacts_answered": {str(int(m)): int(answers[c_m == j].sum()) for j, m in enumerate(months)},
+        "sustained": {
+            "definition": (
+                "episode-areas with a planned end, an end level (last scored reading during support) of "
+                "stage 2 or more and the follow-up at m months due before the study ends; sustained: every "
+                "scheduled follow-up up to m at or above the end level, answered or not"),
+            "loss": 1,
+            "months": sustained,
+        },
+    }
 
 
 def _spend(ep, end_day, n_days, study_start, start_year, years, people, needs) -> pd.DataFrame:

@@ -1149,6 +1149,8 @@ class SustainedResults:
     aalen_johansen: dict[str, Any]
     exclusions: pd.DataFrame
     alpha: float = 0.05
+    missing: str = "complete_case"
+    adjusted: pd.DataFrame | None = None
     _boot: dict = field(default_factory=dict, repr=False)
     _fits: dict = field(default_factory=dict, repr=False)
 
@@ -1168,9 +1170,17 @@ class SustainedResults:
 
         Columns: group columns, ``months``, ``survival``, ``ci_lower``, ``ci_upper``,
         ``at_risk`` (known sustained and still followed then), ``n``. NaN where
-        the follow-up does not reach that far.
+        the follow-up does not reach that far. With ``missing="ipw"`` or ``"mi"``,
+        beside them at the scheduled follow-up months: ``complete_case`` and the
+        ``ipw`` / ``mi`` share (each with ``_ci_lower``, ``_ci_upper``) from
+        :func:`longitudinal.attrition.sustained_side_by_side`.
         """
-        return self._eval(list(months))
+        t = self._eval(list(months))
+        if self.adjusted is None:
+            return t
+        adj = self.adjusted.rename(columns={"month": "months"})
+        t = t.astype({b: str for b in self.by})
+        return t.merge(adj.astype({b: str for b in self.by}), on=self.by + ["months"], how="left")
 
     def by_year(self, years: Sequence[int] | None = None) -> pd.DataFrame:
         """Sustained-outcome curves by whole year after the end of support: the drop-off table.
@@ -1183,6 +1193,10 @@ class SustainedResults:
             reach = float(np.nanmax(np.r_[self.data["lower"], self.data["upper"][np.isfinite(self.data["upper"])]]))
             years = list(range(1, max(1, int(np.floor(reach / 12 + 1e-9))) + 1))
         t = self._eval([12 * y for y in years])
+        if self.adjusted is not None:  # the drop-off the social return reads: the weighted / imputed share
+            t = self.at_months([12 * y for y in years])
+            m = self.missing
+            t["survival"], t["ci_lower"], t["ci_upper"] = t[m], t[f"{m}_ci_lower"], t[f"{m}_ci_upper"]
         t.insert(len(self.by), "year", (t["months"] // 12).astype(int))
         return t[self.by + ["year", "survival", "ci_lower", "ci_upper", "at_risk"]].reset_index(drop=True)
 
@@ -1250,6 +1264,7 @@ def sustained_outcomes(
     n_boot: int = 100,
     alpha: float = 0.05,
     seed: int = 0,
+    missing: str = "complete_case",
 ) -> SustainedResults:
     """How long gains last after a planned end of support.
 
@@ -1279,7 +1294,14 @@ def sustained_outcomes(
     n_boot : int
         Bootstrap replicates for the sustained curves' CIs.
     seed : int
-        Seed of the bootstrap and of lifelines' Aalen–Johansen jitter of tied times.
+        Seed of the bootstrap and of lifelines' Aalen–Johansen jitter of tied times (and of the imputations).
+    missing : {"complete_case", "ipw", "mi"}
+        How missing follow-ups are handled. ``complete_case`` (the default): the curves use whoever was
+        followed up. ``ipw`` / ``mi``: the share sustained at the scheduled months (6, 12, 24) is also
+        estimated with response weights or 20 multiple imputations (:func:`longitudinal.follow_up_attrition`),
+        shown beside the complete-case share in :meth:`~SustainedResults.at_months` and used by
+        :meth:`~SustainedResults.by_year`; ``by`` must then be among ``outcome, local_authority,
+        lead_need, service_type``.
 
     Returns
     -------
@@ -1303,6 +1325,8 @@ def sustained_outcomes(
     """
     codes = _outcomes(outcome)
     by = _check_columns(by, _GROUPABLE, "sustained_outcomes(by=...)")
+    if missing not in ("complete_case", "ipw", "mi"):
+        raise ValueError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
         raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
     long = study.long(codes, scored_only=True, include_follow_up=True)
@@ -1396,9 +1420,15 @@ def sustained_outcomes(
     rr_data, rr_table, ajs = _rereferral(study, codes, [b for b in by if b != "outcome"], exits=exits,
                                          censor_date=censor_date, months=months, alpha=alpha, seed=seed,
                                          counts=counts)
+    adjusted = None
+    if missing != "complete_case":
+        from .attrition import sustained_side_by_side
+
+        adjusted = sustained_side_by_side(study, codes, by=by, method=missing, loss=loss, exits=exits,
+                                          censor_date=censor_date, seed=seed, alpha=alpha)
     return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
                             rereferral=rr_table, aalen_johansen=ajs, exclusions=_exclusion_table(counts),
-                            alpha=alpha, _boot=boots, _fits=fits)
+                            alpha=alpha, missing=missing, adjusted=adjusted, _boot=boots, _fits=fits)
 
 
 def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, counts):
