@@ -251,7 +251,11 @@ def test_batch_writes_every_area_output(built):
         html = (d / "report.html").read_text()
         assert "Disclosure control" in html and "rounded to a multiple of 5" in html
         log = json.loads((d / "disclosure.json").read_text())
-        assert log["area"] in ("Wales", TINY_LA) and log["audit"] == {"status": "not run"}
+        audit = json.loads((year_dir / "audit.json").read_text())
+        assert log["area"] in ("Wales", TINY_LA)
+        # The log carries the audit's verdict on the whole publication, and the area's own findings.
+        assert log["audit"]["status"] == ("passed" if audit["passed"] else "failed")
+        assert log["audit"]["findings"] == [f for f in audit["findings"] if f["area"] == log["area"]]
         assert {"headline", "age_sex", "distance_travelled"} <= set(log["tables"])
         # No code cells in the HTML; no script fetched from the network.
         assert "import longitudinal" not in html and "AnnualReport(" not in html

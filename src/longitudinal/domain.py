@@ -29,6 +29,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
+
 __all__ = [
     "Outcome",
     "OUTCOMES",
@@ -326,6 +328,26 @@ def financial_year(when) -> int | np.ndarray | pd.Series:
     s = pd.to_datetime(pd.Series(when) if not isinstance(when, pd.Series) else when)
     out = s.dt.year - (s.dt.month < 4).astype("int64")
     return out if isinstance(when, pd.Series) else out.to_numpy()
+
+
+def parse_financial_year(value, what: str = "financial_year") -> int:
+    """A financial year as given by a person: ``2025``, ``"2025"`` or ``"2025-26"`` (April 2025 to March 2026).
+
+    >>> parse_financial_year("2025-26"), parse_financial_year(2025)
+    (2025, 2025)
+
+    Raises
+    ------
+    InputError
+        Naming ``what`` and the value, if it is not a financial year.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    m = re.fullmatch(r"(\d{4})(?:[-/](\d{2}|\d{4}))?", str(value).strip())
+    if m and (m[2] is None or int(m[2]) % 100 == (int(m[1]) + 1) % 100):
+        return int(m[1])
+    raise InputError(f"{what} is not a financial year", value=value,
+                     expected="a year such as 2025 or 2025-26 (April 2025 to March 2026)")
 
 
 def fy_label(year: int) -> str:

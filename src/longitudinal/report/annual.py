@@ -79,11 +79,7 @@ class AnnualReport:
             # The last complete year of the whole study, not of a small area's slice.
             year = last_complete_year(full if full is not None else study)
         else:
-            try:
-                year = int(financial_year)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"financial_year must be a year such as 2025 (= 2025-26) or 'auto', "
-                                 f"not {financial_year!r}") from exc
+            year = domain.parse_financial_year(financial_year, "financial_year (or 'auto')")
         self.data_ = AreaYear(study, year, name, seed=seed)
         if protection is None:
             saved = protection_file(cache, year) if cache is not None else None

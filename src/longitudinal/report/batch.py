@@ -66,6 +66,7 @@ from ..errors import LongitudinalError
 from ..io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
 from ..processes import die_with_parent, owned_kernel_manager
 from .area import last_complete_year
+from .disclosure_log import LOG_NAME, read_log, record_audit
 
 __all__ = [
     "AreaResult",
@@ -712,6 +713,13 @@ def _audit(year_dir: Path) -> dict:
         out = {"passed": False, "error": str(exc), "counts": {}, "findings": []}
     with atomic_path(year_dir / "audit.json") as tmp:
         tmp.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    # Each area's output-checking log carries the audit's verdict on the whole publication and its own findings.
+    for sub in sorted(p for p in year_dir.iterdir() if (p / LOG_NAME).is_file()):
+        area = read_log(sub).get("area")
+        mine = [f for f in out.get("findings", []) if f.get("area") == area]
+        record_audit(sub, {"status": "passed" if out.get("passed") else "failed",
+                           "publication_passed": bool(out.get("passed")), "error": out.get("error"),
+                           "findings": mine, "summary": "audit.json of the year's folder"})
     return out
 
 
@@ -839,11 +847,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     if year in ("auto", None):
         fy = _auto_year(cache)
     else:
-        try:
-            fy = int(year)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"--year must be a financial year such as 2025 (= 2025-26) or 'auto', "
-                             f"not {year!r}") from exc
+        fy = domain.parse_financial_year(year, "--year (or 'auto')")
         if years and fy not in years:
             raise ValueError(f"--year {fy}: the data cover {domain.fy_label(min(years))} to "
                              f"{domain.fy_label(max(years))}")
