@@ -36,6 +36,8 @@ $(DEMO_STORE)/ingest_report.json: | $(STAMP)
 demo: $(DEMO_STORE)/ingest_report.json
 
 test: install system-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(WORKERS) tests src/longitudinal
 
 # Exit status 1 lists the areas that failed; `make report RESUME=--resume` re-runs only those

@@ -20,8 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 import longitudinal as lg
-from longitudinal.report import AnnualReport, YearProtection
-from longitudinal.report import protect as dc
+from longitudinal.report import AnnualReport, YearProtection, protect as dc
 from longitudinal.report.area import last_complete_year, split_by_authority
 
 MARKERS = {dc.PRIMARY, dc.SECONDARY}

@@ -40,7 +40,7 @@ def main() -> None:
         (store / STORE_MARKER).write_text(json.dumps({STORE_FILES: {n: sha256_file(store / n) for n in tables}}))
         size = sum((store / n).stat().st_size for n in tables) / 1e6
         for label, folder in (("simulated (no check)", sim), ("store (SHA-256 checked)", store)):
-            best = min(_time(lambda: lg.load(folder)) for _ in range(args.repeat))
+            best = min(_time(lambda folder=folder: lg.load(folder)) for _ in range(args.repeat))
             print(f"lg.load, {label}: {best:.2f} s (best of {args.repeat}; {size:.0f} MB of Parquet)")
         best = min(_time(lambda: check_store(store)) for _ in range(args.repeat))
         print(f"check_store (the batch's check before it starts): {best:.3f} s")

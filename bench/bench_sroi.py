@@ -14,7 +14,6 @@ import statistics
 import time
 from pathlib import Path
 
-
 from longitudinal import sroi
 
 

@@ -54,7 +54,7 @@ def main() -> None:
                                                            interval_days=(60, 150), seed=1))
     print(f"  readings: {len(panel):,} ({len(panel) / a.episodes:.2f} per episode)")
     fit, _ = timed("case 1: fit 5 stages, no covariates",
-                   lambda: lg.fit_transitions(panel, id="id", time="time", state="state"))
+                   lambda: lg.fit_transitions(panel, id="id", time="time", score="state"))
     err = np.nanmax(np.abs(fit.Q.to_numpy() - Q)[Q > 0] / Q[Q > 0])
     print(f"  converged={fit.converged} loglik={fit.loglik:.1f} max relative error vs truth {err:.3f}")
 
@@ -74,7 +74,7 @@ def main() -> None:
                           effects={"long_term": B}, states=[1, 2, 3, 4, 5, "left"], seed=3))
     print(f"  readings: {len(panel2):,}")
     fit2, _ = timed("case 2: fit 6 states (exact absorbing) + covariate on 13 intensities",
-                    lambda: lg.fit_transitions(panel2, id="id", time="time", state="state",
+                    lambda: lg.fit_transitions(panel2, id="id", time="time", score="state",
                                                absorbing="left", covariates=["long_term"]))
     err2 = np.nanmax(np.abs(fit2.Q.to_numpy() - Q6)[Q6 > 0] / Q6[Q6 > 0])
     print(f"  converged={fit2.converged} max relative error vs truth {err2:.3f}; "

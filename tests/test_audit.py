@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from longitudinal.report import protect as dc
 from longitudinal import domain
 from longitudinal.cli import app
+from longitudinal.report import protect as dc
 from longitudinal.report.audit import AuditError, audit_year
 
 YEAR = 2025
@@ -214,8 +214,7 @@ def test_declarations_round_trip():
 # ------------------------------------------------------- the batch's own output
 @pytest.fixture(scope="module")
 def built_year():
-    from test_reports import YEAR as REPORT_YEAR
-    from test_reports import built_reports
+    from test_reports import YEAR as REPORT_YEAR, built_reports
 
     root = built_reports()
     return root, json.loads((root / "done.json").read_text()), root / "reports" / str(REPORT_YEAR)

@@ -21,7 +21,8 @@ def _readings(rows):
     for r in rows:
         ep, oc, day, score, st = r[:5]
         rt = r[5] if len(r) > 5 else "review"
-        out.append({"episode_id": ep, "outcome": oc, "reading_date": pd.Timestamp("2022-04-01") + pd.Timedelta(days=day),
+        out.append({"episode_id": ep, "outcome": oc,
+                    "reading_date": pd.Timestamp("2022-04-01") + pd.Timedelta(days=day),
                     "score": score, "service_type": st, "reading_type": rt, "lead_need": "families",
                     "end_date": pd.NaT})
     return pd.DataFrame(out)

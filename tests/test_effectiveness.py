@@ -123,7 +123,7 @@ def test_twfe_benchmark_matches_least_squares_with_dummies():
     tw = fit.benchmarks.loc["twfe"]
     assert tw["estimate"] == pytest.approx(ols.params["d"], rel=1e-9)
     # statsmodels' small-sample factor also counts the dummies' degrees of freedom
-    g, n, k = keep.size, len(df), len(ols.params)
+    n, k = len(df), len(ols.params)
     assert tw["std_error"] == pytest.approx(ols.bse["d"] / np.sqrt((n - 1) / (n - k)), rel=1e-6)
 
 

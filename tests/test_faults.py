@@ -34,7 +34,8 @@ KEY = "a-test-key-that-is-not-secret"
 NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
-         "outputs": [], "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
+         "outputs": [],
+         "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
         {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
          "source": "import os, pathlib, time\n"
                    "time.sleep(float(os.environ.get('LG_FAULT_SLEEP', '0')))\n"

@@ -115,8 +115,8 @@ def test_mix_summary_predict_plot(fitted):
     pr = fit.predict([0.0, 1.0])
     assert set(pr.columns) >= {"group", "name", "time", "fitted", "ci_lower", "ci_upper"}
     assert (pr["ci_lower"] < pr["fitted"]).all()
-    fig = fit.plot()
-    assert len(fig.axes) == 1 and len(fig.axes[0].get_legend().get_texts()) == 3
+    ax = fit.plot()
+    assert len(ax.figure.axes) == 1 and len(ax.get_legend().get_texts()) == 3
     import matplotlib.pyplot as plt
     plt.close("all")
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
 import longitudinal as lg
@@ -272,7 +270,8 @@ def test_reading_dates_against_episode(tmp_path, base):
     opened = ep[ep["end_date"] == ""]
     report, rej = run(tmp_path, t)
     rr = rej["readings"]
-    assert only_reason(rr, before + 2).startswith("reading date ") and "is before its episode started" in only_reason(rr, before + 2)
+    assert only_reason(rr, before + 2).startswith("reading date ")
+    assert "is before its episode started" in only_reason(rr, before + 2)
     assert "is after its episode ended" in only_reason(rr, after + 2)
     assert "only follow_up readings may come after the end" in only_reason(rr, after + 2)
     assert "is not after its episode ended" in only_reason(rr, fu + 2)
@@ -406,8 +405,9 @@ def test_no_key(tmp_path, base, monkeypatch):
     with pytest.raises(MissingKeyError, match="no pseudonymisation key: set the environment variable"):
         lg.ingest(raw, tmp_path / "store")
     # declared already pseudonymised: raw ids are refused (how many, which rows), pseudonyms are kept
-    with pytest.raises(IngestInputError, match=r"--already-pseudonymised, but [\d,]+ identifier\(s\) on [\d,]+ row\(s\) "
-                                               r"are not pseudonyms .*people.csv person_id rows 2, 3, 4, 5, 6 …"):
+    with pytest.raises(IngestInputError, match=r"--already-pseudonymised, but [\d,]+ identifier\(s\) "
+                                               r"on [\d,]+ row\(s\) are not pseudonyms "
+                                               r".*people.csv person_id rows 2, 3, 4, 5, 6 …"):
         lg.ingest(raw, tmp_path / "store", already_pseudonymised=True, today=TODAY)
     assert not (tmp_path / "store").exists()
     t = tables(base)

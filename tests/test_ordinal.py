@@ -121,8 +121,8 @@ def test_study_input_summary_plot_predict():
     assert fit.outcome == "managing_money"
     text = fit.summary()
     assert "Managing money" in text and "cluster-robust by episode_id" in text and "Brant" in text
-    fig = fit.plot()
-    assert len(fig.axes) == 1
+    ax = fit.plot()
+    assert len(ax.figure.axes) == 1
     new = pd.DataFrame({"time": [0.0, 1.0], "service_type": ["short_term", "short_term"]})
     pr = fit.predict(new)
     np.testing.assert_allclose(pr.sum(axis=1), 1.0)
@@ -145,3 +145,23 @@ def test_bad_input(data):
         lg.fit_ordinal(data.assign(score=3))
     with pytest.raises(ValueError, match="left side 'stage'"):
         lg.fit_ordinal(data, formula="stage ~ time")
+
+
+def test_any_ordered_scale_without_clusters():
+    """A plain table on a 0-10 scale, no id column, model-based SEs: statsmodels' OrderedModel directly."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=600)
+    y = np.clip(np.round(5 + 1.5 * x + rng.logistic(size=600)), 0, 10)
+    df = pd.DataFrame({"rating": y, "x": x})
+    fit = lg.fit_ordinal(df, formula="rating ~ x", score="rating", cov_type="nonrobust", score_range=None,
+                         check_proportional_odds=False)
+    ref = OrderedModel.from_formula("rating ~ x", df, distr="logit").fit(method="bfgs", disp=False, maxiter=2000)
+    assert fit.params.loc["x", "estimate"] == pytest.approx(ref.params["x"], rel=1e-4)
+    assert fit.params.loc["x", "std_error"] == pytest.approx(ref.bse["x"], rel=1e-3)
+    assert fit.thresholds.index[0] == f"{np.sort(df['rating'].unique())[0]:g}|{np.sort(df['rating'].unique())[1]:g}"
+    with pytest.raises(ValueError, match="outside the Journey of Change scale"):
+        lg.fit_ordinal(df, formula="rating ~ x", score="rating", cov_type="nonrobust")
+    with pytest.raises(KeyError, match="episode_id"):
+        lg.fit_ordinal(df, formula="rating ~ x", score="rating", score_range=None)  # clusters need the id

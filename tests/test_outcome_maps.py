@@ -18,12 +18,18 @@ from typer.testing import CliRunner  # noqa: E402
 import longitudinal as lg  # noqa: E402
 from longitudinal import domain, indicators  # noqa: E402
 from longitudinal.cli import app  # noqa: E402
-from longitudinal.outcome_maps import (COLUMNS, PERSONAL_COLUMNS, OutcomeMap, OutcomeMapError,  # noqa: E402
-                                       _params_label, _save, shipped_map_path)
+from longitudinal.outcome_maps import (  # noqa: E402
+    COLUMNS,
+    PERSONAL_COLUMNS,
+    OutcomeMap,
+    OutcomeMapError,
+    _params_label,
+    _save,
+    shipped_map_path,
+)
 from longitudinal.rubric import Rubric  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = Path("/work/shared/seeds/000_a190769df205c542.txt")
 PA = ROOT / "data" / "maps" / "pa_programme_board.yaml"
 SP = ROOT / "data" / "maps" / "supporting_people.yaml"
 
@@ -44,10 +50,8 @@ def _cell_steps(cell: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def seed():
-    if not SEED.exists():
-        pytest.skip(f"seed text {SEED} not available")
-    text = SEED.read_text(encoding="utf-8")
+def seed(seed_text):
+    text = seed_text("000_a190769df205c542.txt")
     header = "\t".join(COLUMNS)
     parts = text.split("Our pathways")
     # the map: rows of the first table, a step wherever a cell is filled
@@ -129,8 +133,8 @@ def test_sp_map_later_columns_link_to_all_outcome_areas():
 
 
 @pytest.fixture(scope="module")
-def study():
-    return lg.simulate(people=700, seed=11)
+def study(medium_study):
+    return medium_study
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +259,8 @@ def test_base_is_valid_and_no_is_a_rating_not_a_boolean():
 
 @pytest.mark.parametrize("old, new, message, where", [
     ("  Who with:\n  - Tenants", "  Who wiht:\n  - Tenants", "unknown column 'Who wiht'", {"line": 6}),
-    ("  - Fund support\n", "  - Fund support\n  - fund  support\n", "duplicate step", {"line": 6, "column": "What we do"}),
+    ("  - Fund support\n", "  - Fund support\n  - fund  support\n", "duplicate step",
+     {"line": 6, "column": "What we do"}),
     ("  - Pay bills\n", "  - " + "x" * 151 + "\n", "151 characters long; at most 150", {"line": 16}),
     ("    Who with: [Tenants]", "    Who with: [Tennants]", "no such step in column 'Who with'",
      {"line": 23, "pathway": "Home", "column": "Who with", "step": "Tennants"}),

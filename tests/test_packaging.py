@@ -68,3 +68,20 @@ def test_shipped_resources_resolve_and_are_package_data():
     taken = {p for g in globs for p in pkg.glob(g) if p.is_file()}
     shipped = {Path(root) / n for root, _, names in os.walk(io.RESOURCES, followlinks=True) for n in names}
     assert len(shipped) >= 10 and shipped <= taken, sorted(map(str, shipped - taken))
+
+
+def test_code_is_ruff_clean_and_typed():
+    """`make test` runs ruff and mypy; the suite runs ruff too (fast), so a landing cannot skip it."""
+    import shutil
+    import subprocess
+    import sys
+
+    assert (ROOT / "src" / "longitudinal" / "py.typed").is_file()
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        import pytest
+
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    res = subprocess.run([ruff, "check", "--no-cache", "src", "tests", "bench"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

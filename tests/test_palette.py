@@ -6,8 +6,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from longitudinal.palette import (DPI, LINESTYLES, MARKERS, MIN_TEXT_PX, PAGE_PX, PALETTE, contrast,  # noqa: E402
-                                  figure_style, series_style, text_px_on_page)
+from longitudinal.palette import (  # noqa: E402
+    DPI,
+    LINESTYLES,
+    MARKERS,
+    MIN_TEXT_PX,
+    PAGE_PX,
+    PALETTE,
+    contrast,
+    figure_style,
+    series_style,
+    text_px_on_page,
+)
 
 
 def test_contrast_is_wcag_relative_luminance():

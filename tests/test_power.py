@@ -12,9 +12,18 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-from longitudinal.power import (StudyDesign, SustainedScenario, TrajectoryScenario, TransitionScenario,
-                                WeibullDropout, clopper_pearson, minimum_detectable_effect, power, power_curve,
-                                slope_power)
+from longitudinal.power import (
+    StudyDesign,
+    SustainedScenario,
+    TrajectoryScenario,
+    TransitionScenario,
+    WeibullDropout,
+    clopper_pearson,
+    minimum_detectable_effect,
+    power,
+    power_curve,
+    slope_power,
+)
 
 
 # ------------------------------------------------------------ closed form vs longpower
@@ -189,9 +198,9 @@ def test_pilot_fits_as_the_truth():
     panel = lg.transitions.simulate_panel(np.asarray(TransitionScenario().Q), n=300, seed=2,
                                           covariates=pd.DataFrame({"g": np.arange(300) % 2}),
                                           effects={"g": np.where(np.arange(25).reshape(5, 5) == 13, 0.5, 0.0)})
-    tf = lg.fit_transitions(panel, id="id", time="time", state="state", covariates={"g": [(3, 4)]})
+    tf = lg.fit_transitions(panel, id="id", time="time", score="state", covariates={"g": [(3, 4)]})
     ts = TransitionScenario.from_fit(tf, covariate="g", transition=(3, 4))
-    assert ts.hazard_ratio == pytest.approx(float(tf.hazard_ratios["hr"].iloc[0]))
+    assert ts.hazard_ratio == pytest.approx(float(tf.hazard_ratios["hazard_ratio"].iloc[0]))
     np.testing.assert_allclose(np.asarray(ts.Q), tf.Q.to_numpy())
 
 

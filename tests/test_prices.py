@@ -36,7 +36,8 @@ def test_shipped_table_is_the_march_2026_release():
     assert status[2025].startswith("forecast")
     assert "March 2026" in d.source and "L8GG" in d.source and "OBR" in d.source
     assert d.base == "2024-25 = 100" and "gov.uk" in d.release
-    assert d.title == "HM Treasury, GDP deflators at market prices, and money GDP: March 2026 (Quarterly National Accounts)"
+    assert d.title == ("HM Treasury, GDP deflators at market prices, and money GDP: "
+                       "March 2026 (Quarterly National Accounts)")
     assert list(d.table["financial_year"]) == list(range(2000, 2031))
     # 2022-23 is the year of 7% GDP inflation: £1,000 of 2021-22 is £1,070.29 of 2022-23.
     assert d.restate(1000, 2021, 2022) == pytest.approx(1000 * 91.2996 / 85.3036)
@@ -155,7 +156,8 @@ def test_reads_hm_treasury_xlsx_release_and_compounds_forecast_changes(tmp_path)
 
 def test_a_misread_column_is_caught_by_the_printed_per_cent_change(tmp_path):
     path = march_2026_workbook(tmp_path / "release.xlsx", misplace_pct=True)
-    with pytest.raises(DeflatorError, match=r"row 30, field '2024-25 = 100'.*7.03% growth in 2022-23.*prints 12.03%.*is '2024-25 = 100' the index"):
+    with pytest.raises(DeflatorError, match=r"row 30, field '2024-25 = 100'.*7.03% growth in 2022-23.*prints 12.03%"
+                                            r".*is '2024-25 = 100' the index"):
         read_hmt_release(path)
 
 
@@ -164,7 +166,8 @@ def test_a_misread_column_is_caught_by_the_printed_per_cent_change(tmp_path):
     ("# source: x\nfinancial_year,value\n2024,100\n", r"lacks columns \['deflator'\]"),
     ("# source: x\nfinancial_year,deflator\n2024,100\n2024,101\n", "repeats financial year 2024"),
     ("# source: x\nfinancial_year,deflator\n2023,0\n2024,100\n", r"row 1, field 'deflator'.*must be positive"),
-    ("# source: x\nfinancial_year,deflator\n2023,n/a\n", r"row 1, field 'deflator'.*expected a financial year and a positive number, got '2023', 'n/a'"),
+    ("# source: x\nfinancial_year,deflator\n2023,n/a\n",
+     r"row 1, field 'deflator'.*expected a financial year and a positive number, got '2023', 'n/a'"),
 ])
 def test_bad_tables_say_what_is_wrong(tmp_path, body, message):
     p = tmp_path / "d.csv"

@@ -9,11 +9,19 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from longitudinal.pseudonymise import (DIGEST_HEX_CHARS, KEY_ENV, MissingKeyError, PseudonymKeyError, key_fingerprint,
-                                       pseudonymise, pseudonymise_categorical, pseudonymise_together, resolve_key)
+from longitudinal.pseudonymise import (
+    DIGEST_HEX_CHARS,
+    KEY_ENV,
+    MissingKeyError,
+    PseudonymKeyError,
+    key_fingerprint,
+    pseudonymise,
+    pseudonymise_categorical,
+    pseudonymise_together,
+    resolve_key,
+)
 
 KEY = b"a-test-key-that-is-not-secret"
 

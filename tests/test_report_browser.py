@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from test_reports import TINY_SLUG, YEAR, built_reports
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -41,7 +40,8 @@ window.addEventListener('load', function () {
   out.id = 'lg-probe';
   out.textContent = 'LGPROBE' + JSON.stringify({images: imgs.length, broken: broken, errors: window.__lgErrors,
     title: document.title,
-    headings: Array.prototype.map.call(document.querySelectorAll('h2'), function (h) { return h.textContent; })}) + 'LGPROBE';
+    headings: Array.prototype.map.call(document.querySelectorAll('h2'),
+                                       function (h) { return h.textContent; })}) + 'LGPROBE';
   document.body.appendChild(out);
 });
 </script>"""

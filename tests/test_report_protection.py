@@ -18,8 +18,7 @@ from scipy.optimize import linprog
 from scipy.sparse import lil_matrix
 
 import longitudinal as lg
-from longitudinal.report import AnnualReport, YearProtection
-from longitudinal.report import protect as dc
+from longitudinal.report import AnnualReport, YearProtection, protect as dc
 from longitudinal.report.disclosure_log import read_log, record_audit
 from longitudinal.report.publish import Publisher, UndeclaredColumnError
 
@@ -93,7 +92,8 @@ def _reader_relations(cells: dict, areas: list[str]) -> list[tuple[dict, str]]:
         add({(a, "headline", "People supported", "value"): 1, (a, "by_lead_need", "All", "people"): -1})
         outcomes = sorted({k[2] for k in cells if k[:2] == (a, "distance")})
         for o in outcomes:
-            add({(a, "distance", o, c): 1 for c in ("improved", "same", "worse")} | {(a, "distance", o, "n_compared"): -1})
+            add({(a, "distance", o, c): 1 for c in ("improved", "same", "worse")}
+                | {(a, "distance", o, "n_compared"): -1})
     las = [a for a in areas if a != "Wales"]
     for key in [k for k in cells if k[0] == "Wales"]:
         _, name, row, col = key

@@ -22,8 +22,7 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
-from longitudinal.report import protect as dc
-from longitudinal.report import AnnualReport, PublishedTable, last_complete_year
+from longitudinal.report import AnnualReport, PublishedTable, last_complete_year, protect as dc
 from longitudinal.report.area import active as _active
 from longitudinal.report.sections.distance import distance_published
 
@@ -175,7 +174,7 @@ def published_leaks(csv: pd.DataFrame, tab: PublishedTable, ids: set[str]) -> li
                         out.append(f"{name}.{spec.column}[{i}]: {v:g} of {n:g} implies a small count")
                 vis.append((i, _implied(spec, n, v)[0], abs(b[0] - a[0]) / 2))
             if spec.series:
-                key = lambda i: tuple(csv.at[i, c] for c in spec.series)  # noqa: E731
+                key = lambda i: tuple(csv.at[i, c] for c in spec.series)  # noqa: E731, B023 - used in this iteration only
                 for x in range(len(vis)):
                     for y in range(x + 1, len(vis)):
                         (i, ki, ei), (j, kj, ej) = vis[x], vis[y]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,16 +16,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
 import pandas as pd
 import pytest
 from filelock import FileLock
 
 import longitudinal as lg
-from longitudinal.report import protect as dc
 from longitudinal import domain
-from longitudinal.report_sections import (AnnualReport, area_name, area_slug, last_complete_year, save_figure)
+from longitudinal.report import protect as dc
 from longitudinal.report.batch import ReportLocked, data_hash, run_annual
+from longitudinal.report_sections import AnnualReport, area_name, area_slug, last_complete_year, save_figure
 
 TINY_LA = "Cardiff"
 TINY_SLUG = "cardiff"
@@ -147,7 +145,8 @@ def test_distance_and_trajectory_sections_agree_with_the_models(tmp_path):
     s = lg.simulate(people=1500, seed=11)
     rep = AnnualReport(s, 2024, "Wales", out=tmp_path)
     start, end = domain.fy_bounds(2024)
-    ep = s.episodes[(s.episodes["start_date"] <= end) & (s.episodes["end_date"].isna() | (s.episodes["end_date"] >= start))]
+    e = s.episodes
+    ep = e[(e["start_date"] <= end) & (e["end_date"].isna() | (e["end_date"] >= start))]
     ys = lg.Study(s.people, ep, s.readings[s.readings["episode_id"].isin(ep["episode_id"])
                                            & (s.readings["reading_date"] <= end)], s.spend)
     with warnings.catch_warnings():
@@ -344,7 +343,8 @@ def test_same_inputs_give_identical_tables_and_figures(built, tmp_path, frozen_c
 FAILING_NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
-         "outputs": [], "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
+         "outputs": [],
+         "source": "financial_year = 2025\narea = 'Wales'\ndata = ''\nseed = 0\nout = '.'\ncache = None"},
         {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
          "source": "import os, pathlib\n"
                    "if area in os.environ.get('LG_TEST_FAIL', '').split(','):\n"
@@ -395,7 +395,7 @@ def test_failing_area_does_not_stop_others_and_keeps_the_old_report(built, tmp_p
     assert res.exit_code == 1
     assert (year_dir / "cardiff" / "tables" / "x.csv").read_text() == "v1"
     kept = json.loads((year_dir / "cardiff" / "manifest.json").read_text())["finished"][:10]
-    assert f"failed: RuntimeError" in (year_dir / "index.html").read_text()
+    assert "failed: RuntimeError" in (year_dir / "index.html").read_text()
     assert f"(previous report of {kept} kept; details in .failed/cardiff/)" in (year_dir / "index.html").read_text()
 
 

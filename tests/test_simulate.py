@@ -20,7 +20,8 @@ def study():
 
 def test_tables_follow_the_contract(study):
     assert list(study.people.columns) == ["person_id", "sex", "birth_year"]
-    assert list(study.readings.columns) == ["episode_id", "person_id", "reading_date", "reading_type", "outcome", "score"]
+    assert list(study.readings.columns) == ["episode_id", "person_id", "reading_date", "reading_type", "outcome",
+                                            "score"]
     assert set(study.episodes["local_authority"].unique()) <= set(domain.LA_NAMES)
     assert set(study.readings["outcome"].unique()) == set(domain.OUTCOME_CODES)
     assert study.readings["score"].dropna().between(1, 5).all()
@@ -37,7 +38,8 @@ def test_tables_follow_the_contract(study):
     assert (r["person_id"] == r["person_id_ep"]).all()
     assert (r["reading_date"] >= r["start_date"]).all()
     inside = r["reading_type"] != "follow_up"
-    assert (r.loc[inside & r["end_date"].notna(), "reading_date"] <= r.loc[inside & r["end_date"].notna(), "end_date"]).all()
+    closed = inside & r["end_date"].notna()
+    assert (r.loc[closed, "reading_date"] <= r.loc[closed, "end_date"]).all()
     fu = r[~inside]
     assert (fu["reading_date"] > fu["end_date"]).all()
     # all dates inside the study window, none in the future

@@ -181,7 +181,7 @@ def test_cox_recovers_hazard_ratio_and_reports_ph_test(tti_known):
     hr = res.hazard_ratios.set_index("covariate")
     row = hr.loc["lead_need[mental_health]"]
     assert row["ci_lower"] < 0.5 < row["ci_upper"]  # true rate ratio 10/20
-    assert {"test_statistic", "p"} <= set(res.ph_test.columns)
+    assert {"test_statistic", "p_value"} <= set(res.ph_test.columns)
     assert "lead_need[mental_health]" in res.ph_test["covariate"].tolist()
     text = res.summary()
     assert "Proportional-hazards test" in text and "Median months" in text
@@ -202,7 +202,7 @@ def test_ph_test_flags_crossing_hazards():
         for d in range(30, 900, 30):
             rds.append((eid, d, "review", "managing_money", 5 if d >= T else 3))
     res = time_to_independence(_study(eps, rds), "managing_money", covariates=["lead_need"], n_boot=0)
-    assert float(res.ph_test["p"].iloc[0]) < 0.01
+    assert float(res.ph_test["p_value"].iloc[0]) < 0.01
     assert "violated" in res.summary()
 
 
@@ -221,8 +221,8 @@ def test_time_to_independence_on_simulated_study_runs_every_area_and_plots():
     # the start score is a strong predictor of reaching stage 4 sooner, as the simulator implies
     hr = res.hazard_ratios.set_index("covariate").loc["start_score", "hazard_ratio"]
     assert hr > 1.5
-    fig = res.plot()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = res.plot()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 def test_time_to_independence_is_deterministic():
@@ -255,8 +255,8 @@ def test_by_year_is_the_tidy_drop_off_table(sustained_known):
     assert by["survival"].is_monotonic_decreasing
     assert (by["ci_lower"] <= by["survival"]).all() and (by["survival"] <= by["ci_upper"]).all()
     assert by.loc[0, "survival"] == pytest.approx(np.exp(-12 / 30), abs=0.04)
-    fig = sustained_known.plot()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = sustained_known.plot()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 def test_simulated_short_term_services_lose_gains_more_often():
@@ -299,8 +299,8 @@ def test_rereferral_aalen_johansen_is_reproducible_and_agrees_with_lifelines():
     assert ok.any()
     assert (t.loc[ok, "ci_lower"] <= t.loc[ok, "cumulative_incidence"] + 1e-9).all()
     assert (t.loc[ok, "cumulative_incidence"] <= t.loc[ok, "ci_upper"] + 1e-9).all()
-    fig = a.plot_cumulative_incidence()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = a.plot_cumulative_incidence()
+    assert isinstance(ax, matplotlib.axes.Axes)
 
 
 # ----------------------------------------------------------------- bad input
@@ -347,8 +347,7 @@ def test_km_plot_pairs_each_curve_with_its_own_at_risk_row():
     # categorical group order (short_term, long_term) differs from alphabetical: labels must still match
     res = time_to_independence(lg.simulate(people=800, seed=6), "managing_money", stage=4, by="service_type",
                                covariates=None, n_boot=5)
-    fig = res.plot()
-    ax = fig.axes[0]
+    ax = res.plot()
     lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
     for lab in ("short_term", "long_term"):
         sub = res.curves[res.curves["service_type"] == lab]
@@ -438,8 +437,7 @@ def _interval_problems():
 
 def test_batched_bootstrap_equals_one_replicate_at_a_time():
     """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
-    from longitudinal.survival import (_band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from,
-                                       _medians)
+    from longitudinal.survival import _band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from, _medians
 
     for lo, hi in _interval_problems():
         a_curve, a = _fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
@@ -532,3 +530,30 @@ def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(
     c = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.by_year(), c.by_year(), check_exact=True)
+
+
+def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
+    """The fast lifelines subclasses are used only on the releases they were checked against."""
+    import lifelines
+    from lifelines import AalenJohansenFitter, CoxPHFitter
+
+    from longitudinal import survival
+    from longitudinal.errors import LongitudinalWarning
+
+    assert survival._fast_cox_class() is not CoxPHFitter  # this release is a tested one
+    monkeypatch.setattr(lifelines, "__version__", "9.1.0")
+    with pytest.warns(LongitudinalWarning, match="lifelines 9.1.0 is not a release"):
+        assert survival._fast_cox_class() is CoxPHFitter
+    with pytest.warns(LongitudinalWarning, match="same results, slower"):
+        assert survival._fast_aalen_johansen_class() is AalenJohansenFitter
+
+
+def test_time_to_independence_takes_a_plain_long_table(medium_study):
+    """A table shaped like Study.long() gives the same analysis as the study (no AttributeError)."""
+    from_study = time_to_independence(medium_study, "managing_money", stage=4, n_boot=0, covariates=None)
+    table = medium_study.long("managing_money").astype({"reading_date": str})  # dates as text are parsed
+    from_table = time_to_independence(table, "managing_money", stage=4, n_boot=0, covariates=None)
+    pd.testing.assert_frame_equal(from_study.median, from_table.median)
+    pd.testing.assert_frame_equal(from_study.curves, from_table.curves)
+    with pytest.raises(KeyError, match="lacks column.*'start_date'"):
+        time_to_independence(table.drop(columns="start_date"), "managing_money", n_boot=0, covariates=None)

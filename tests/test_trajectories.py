@@ -45,7 +45,7 @@ def test_results_have_the_documented_shape(money):
     assert isinstance(money, TrajectoryResults)
     fe = money.fixed_effects
     assert fe.index[0] == "Intercept" and list(fe.index) == ["Intercept", "time"]
-    assert list(fe.columns) == ["estimate", "std_error", "z", "p", "ci_lower", "ci_upper"]
+    assert list(fe.columns) == ["estimate", "std_error", "z", "p_value", "ci_lower", "ci_upper"]
     assert (fe["ci_lower"] < fe["estimate"]).all() and (fe["estimate"] < fe["ci_upper"]).all()
     assert money.cov_re.shape == (2, 2) and list(money.cov_re.index) == ["Intercept", "time"]
     assert money.sigma > 0 and money.converged and np.isfinite(money.loglik)
@@ -94,7 +94,7 @@ def test_recovers_the_simulators_mean_trajectories():
 
 def test_recovers_gaussian_truth_from_a_dataframe():
     df = gaussian_frame(groups=3000, seed=4)
-    fit = lg.fit_trajectories(df, group="id", time="t", score="y", formula="~ t + arm", score_range=None)
+    fit = lg.fit_trajectories(df, id="id", time="t", score="y", formula="~ t + arm", score_range=None)
     fe = fit.fixed_effects
     for term, true in (("Intercept", 2.0), ("t", 0.4), ("arm[T.b]", 0.3)):
         assert abs(fe.loc[term, "estimate"] - true) < 4 * fe.loc[term, "std_error"]
@@ -142,7 +142,7 @@ def test_predictions_and_episode_trajectories(money):
     pi = money.predict(new, interval="prediction")
     b = money.fixed_effects["estimate"]
     np.testing.assert_allclose(ci["mean"], b["Intercept"] + b["time"] * new["time"])
-    assert (pi["std_error"] > ci["std_error"]).all() and (ci["lower"] < ci["mean"]).all()
+    assert (pi["std_error"] > ci["std_error"]).all() and (ci["ci_lower"] < ci["mean"]).all()
     fitted = money.fitted()
     ep = fitted["episode_id"].iloc[0]
     re = money.random_effects.loc[ep]
@@ -202,8 +202,8 @@ def test_bad_input_gets_clear_errors(study):
     d = study.long("managing_money")
     with pytest.raises(KeyError, match="'minutes'"):
         lg.fit_trajectories(d, time="minutes")
-    with pytest.raises(KeyError, match="group column 'person'"):
-        lg.fit_trajectories(d, group="person")
+    with pytest.raises(KeyError, match="id column 'person'"):
+        lg.fit_trajectories(d, id="person")
     bad = d.assign(score=d["score"].astype(str))
     bad.loc[bad.index[3], "score"] = "three"
     with pytest.raises(TypeError, match="'three'"):
@@ -274,7 +274,7 @@ def test_command_line_writes_the_tidy_table(tmp_path):
 def test_dataframe_with_its_own_outcome_labels():
     a, b = gaussian_frame(groups=150, seed=1), gaussian_frame(groups=150, seed=2)
     df = pd.concat([a.assign(outcome="wellbeing"), b.assign(outcome="housing")], ignore_index=True)
-    kw = dict(group="id", time="t", score="y", score_range=None, warn=False)
+    kw = dict(id="id", time="t", score="y", score_range=None, warn=False)
     table = lg.fit_trajectories(df, "all", **kw)
     assert set(table["outcome"]) == {"wellbeing", "housing"}
     one = lg.fit_trajectories(df, "housing", **kw)
@@ -286,25 +286,25 @@ def test_dataframe_with_its_own_outcome_labels():
 
 def test_formula_response_names_the_score_column():
     df = gaussian_frame(groups=200, seed=3).rename(columns={"y": "wellbeing"})
-    fit = lg.fit_trajectories(df, group="id", time="t", formula="wellbeing ~ t", score_range=None, warn=False)
+    fit = lg.fit_trajectories(df, id="id", time="t", formula="wellbeing ~ t", score_range=None, warn=False)
     assert fit.design.score == "wellbeing" and fit.nobs == len(df)
     with pytest.raises(ValueError, match=r"outside 1..5"):
-        lg.fit_trajectories(df, group="id", time="t", formula="wellbeing ~ t", warn=False)
+        lg.fit_trajectories(df, id="id", time="t", formula="wellbeing ~ t", warn=False)
     with pytest.raises(ValueError, match="'mood'"):
-        lg.fit_trajectories(df, group="id", time="t", formula="mood ~ t", score_range=None)
+        lg.fit_trajectories(df, id="id", time="t", formula="mood ~ t", score_range=None)
 
 
 def test_likelihood_ratio_tests():
     df = gaussian_frame(groups=400, seed=5)
-    kw = dict(group="id", time="t", score="y", score_range=None, warn=False)
+    kw = dict(id="id", time="t", score="y", score_range=None, warn=False)
     slope = lg.fit_trajectories(df, **kw)
     intercept = lg.fit_trajectories(df, random="~ 1", **kw)
     lr = slope.lr_test(intercept)
-    assert lr.loc["larger", "df"] == 2 and lr.loc["larger", "p"] < 1e-6  # the random slope is real
+    assert lr.loc["larger", "df"] == 2 and lr.loc["larger", "p_value"] < 1e-6  # the random slope is real
     assert lr.loc["larger", "chi2"] == pytest.approx(2 * (slope.loglik - intercept.loglik))
     ml_arm = lg.fit_trajectories(df, formula="~ t + arm", reml=False, **kw)
     ml = lg.fit_trajectories(df, reml=False, **kw)
-    assert ml.lr_test(ml_arm).loc["larger", "p"] < 0.05
+    assert ml.lr_test(ml_arm).loc["larger", "p_value"] < 0.05
     with pytest.raises(ValueError, match="reml=False"):
         slope.lr_test(lg.fit_trajectories(df, formula="~ t + arm", **kw))
     with pytest.raises(ValueError, match="REML and the other by ML"):
@@ -337,7 +337,7 @@ def test_variance_components_have_standard_errors_and_intervals(money):
 
 def test_variance_components_are_computed_lazily_and_once():
     df = gaussian_frame(groups=200, seed=5)
-    fit = lg.fit_trajectories(df, group="id", time="t", score="y", score_range=None, warn=False)
+    fit = lg.fit_trajectories(df, id="id", time="t", score="y", score_range=None, warn=False)
     assert fit._vc is None  # the fit itself does not pay for the information
     a = fit.variance_inference
     assert fit.variance_inference is a
@@ -347,7 +347,7 @@ def test_variance_components_are_computed_lazily_and_once():
 def test_variance_components_with_the_statsmodels_engine():
     # the information is the same likelihood's, evaluated at statsmodels' (slightly different) estimates
     df = gaussian_frame(groups=300, seed=6)
-    kw = dict(group="id", time="t", score="y", formula="~ t + arm", score_range=None, warn=False)
+    kw = dict(id="id", time="t", score="y", formula="~ t + arm", score_range=None, warn=False)
     fast = lg.fit_trajectories(df, **kw).variance_components()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -392,7 +392,7 @@ def start_frame(groups=1500, seed=0, gamma=(0.5, -0.15)):
     return df.reset_index(drop=True)
 
 
-START_KW = dict(group="id", time="t", score="y", score_range=None, start_centre=3, warn=False)
+START_KW = dict(id="id", time="t", score="y", score_range=None, start_centre=3, warn=False)
 
 
 def test_start_score_recovers_a_known_effect_on_the_slope():
@@ -537,3 +537,33 @@ def test_own_start_score_column_must_agree():
     with pytest.raises(ValueError, match="own 'start_score' column.*rename"):
         lg.fit_trajectories(same.assign(start_score=same["start_score"] + 1), formula="~ t + start_score",
                             **START_KW)
+
+
+def _lme4_available() -> bool:
+    import shutil
+    import subprocess
+
+    return shutil.which("Rscript") is not None and subprocess.run(
+        ["Rscript", "-e", "library(lme4)"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _lme4_available(), reason="needs Rscript with lme4 (make system-deps installs r-cran-lme4)")
+def test_profile_intervals_agree_with_lme4_on_sleepstudy(tmp_path):
+    """lme4's default confint() (profile likelihood) on its own sleepstudy data, REML fit."""
+    import subprocess
+
+    script = f"""suppressMessages(library(lme4)); data(sleepstudy)
+write.csv(sleepstudy, "{tmp_path}/sleep.csv", row.names = FALSE)
+m <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
+write.csv(as.data.frame(confint(m, method = "profile", oldNames = FALSE)), "{tmp_path}/ci.csv")"""
+    r = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(tmp_path / "sleep.csv")
+    ci = pd.read_csv(tmp_path / "ci.csv", index_col=0)
+    fit = lg.fit_trajectories(df, id="Subject", time="Days", score="Reaction", score_range=None, warn=False)
+    prof = fit.profile_conf_int()
+    ours = prof.loc[["sd(Intercept)", "corr(Intercept,Days)", "sd(Days)", "sigma"], ["ci_lower", "ci_upper"]]
+    np.testing.assert_allclose(ours.to_numpy(), ci.iloc[:4].to_numpy(), rtol=2e-4)
+    wald = fit.variance_components()
+    assert not np.allclose(wald[["ci_lower", "ci_upper"]].to_numpy(), prof[["ci_lower", "ci_upper"]].to_numpy(),
+                           rtol=1e-2)  # the two kinds of interval differ, as the README says

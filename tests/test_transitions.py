@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,7 +28,7 @@ def panel():
 
 @pytest.fixture(scope="module")
 def fit(panel):
-    return lg.fit_transitions(panel, id="id", time="time", state="state")
+    return lg.fit_transitions(panel, id="id", time="time", score="state")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def toy(f):
 
 
 def _fit(df, **kw):
-    return lg.fit_transitions(df, id="id", time="time", state="state", **kw)
+    return lg.fit_transitions(df, id="id", time="time", score="state", **kw)
 
 
 # ------------------------------------------------------------------ truth recovery
@@ -51,7 +53,7 @@ def test_recovers_known_intensities(fit):
     est = fit.intensities
     truth = np.array([Q5[a - 1, b - 1] for a, b in zip(est["from"], est["to"])])
     # Every true intensity inside its 99.9% interval and within 12% of it.
-    z = (np.log(est["estimate"]) - np.log(truth)) / (est["std_err"] / est["estimate"])
+    z = (np.log(est["estimate"]) - np.log(truth)) / (est["std_error"] / est["estimate"])
     assert np.all(np.abs(z) < 3.3), est.assign(truth=truth, z=z)
     assert np.all(np.abs(est["estimate"] / truth - 1) < 0.12)
     # Zero where not allowed; rows sum to zero.
@@ -59,7 +61,7 @@ def test_recovers_known_intensities(fit):
     np.testing.assert_allclose(fit.Q.sum(axis=1), 0, atol=1e-12)
     lo, q, hi = (m.to_numpy()[Q5 > 0] for m in (fit.Q_lower, fit.Q, fit.Q_upper))
     assert (lo < q).all() and (q < hi).all()
-    np.testing.assert_allclose(fit.Q_lower.to_numpy()[Q5 > 0], est.sort_values(["from", "to"])["lower"])
+    np.testing.assert_allclose(fit.Q_lower.to_numpy()[Q5 > 0], est.sort_values(["from", "to"])["ci_lower"])
 
 
 def test_recovers_covariate_effects_and_absorbing_state():
@@ -76,12 +78,12 @@ def test_recovers_covariate_effects_and_absorbing_state():
     hr = f.hazard_ratios.set_index(["from", "to"])
     for (a, b), beta in {(1, 2): 0.5, (2, 3): -0.4, (3, 2): 0.3, (1, "gone"): 0.0}.items():
         row = hr.loc[(a, b)]
-        assert abs(row["coef"] - beta) < 3.3 * row["std_err"], (a, b, row)
-        assert row["lower"] < np.exp(beta) < row["upper"] or abs(row["coef"] - beta) < 3.3 * row["std_err"]
+        assert abs(row["estimate"] - beta) < 3.3 * row["std_error"], (a, b, row)
+        assert row["ci_lower"] < np.exp(beta) < row["ci_upper"] or abs(row["estimate"] - beta) < 3.3 * row["std_error"]
     est = f.intensities
     idx = {1: 0, 2: 1, 3: 2, "gone": 3}
     truth = np.array([Q[idx[a], idx[b]] for a, b in zip(est["from"], est["to"])])
-    z = (est["estimate"] - truth) / est["std_err"]
+    z = (est["estimate"] - truth) / est["std_error"]
     assert np.all(np.abs(z) < 3.5), est.assign(truth=truth)
 
 
@@ -92,7 +94,7 @@ def test_non_exact_absorbing_state_fits():
              allowed=[[0, 1, 1], [1, 0, 1], [0, 0, 0]])
     est = f.intensities
     truth = np.array([Q[a - 1, b - 1] for a, b in zip(est["from"], est["to"])])
-    assert np.all(np.abs(est["estimate"] - truth) < 3.5 * est["std_err"])
+    assert np.all(np.abs(est["estimate"] - truth) < 3.5 * est["std_error"])
 
 
 # ------------------------------------------------------------------ numerics
@@ -182,7 +184,7 @@ def test_P_sojourn_and_first_passage(fit):
     np.testing.assert_allclose(fit.P(2.0).sum(axis=1), 1, atol=1e-12)
     soj = fit.sojourn()
     np.testing.assert_allclose(soj["mean_years"], -1 / np.diag(Q))
-    assert (soj["lower"] < soj["mean_years"]).all() and (soj["mean_years"] < soj["upper"]).all()
+    assert (soj["ci_lower"] < soj["mean_years"]).all() and (soj["mean_years"] < soj["ci_upper"]).all()
     # Expected hitting times solve the first-step equations m_i = 1/q_i + sum_j q_ij/q_i m_j.
     fp = fit.first_passage(5)
     m = fp["mean_years"].to_numpy()
@@ -226,7 +228,7 @@ def test_first_passage_with_absorbing_state():
 def test_transition_probability_table_and_ci(fit):
     tp = fit.transition_probabilities([0.0, 1.0], ci=True, n_sim=100, seed=3)
     assert len(tp) == 2 * 25
-    assert ((tp["lower"] <= tp["probability"] + 1e-12) & (tp["probability"] <= tp["upper"] + 1e-12)).all()
+    assert ((tp["ci_lower"] <= tp["probability"] + 1e-12) & (tp["probability"] <= tp["ci_upper"] + 1e-12)).all()
     again = fit.transition_probabilities([0.0, 1.0], ci=True, n_sim=100, seed=3)
     pd.testing.assert_frame_equal(tp, again)
     one = tp[(tp["time"] == 1.0) & (tp["from"] == 2) & (tp["to"] == 3)]["probability"].iloc[0]
@@ -247,13 +249,15 @@ def test_summary_and_plots(fit):
     text = fit.summary()
     for s in ["Log-likelihood", "AIC", "Converged", "Mean sojourn", "stage 5", "stage 4 or 5"]:
         assert s in text
-    fig = fit.plot(times=np.linspace(0, 2, 5), ci=True, n_sim=50)
-    assert isinstance(fig, matplotlib.figure.Figure)
-    lines = [ln for ax in fig.axes for ln in ax.get_lines()]
+    axes = fit.plot(times=np.linspace(0, 2, 5), ci=True, n_sim=50)
+    assert isinstance(axes, np.ndarray) and all(isinstance(a, matplotlib.axes.Axes) for a in axes.flat)
+    lines = [ln for ax in axes.flat for ln in ax.get_lines()]
     assert len(lines) == 25 and all(len(ln.get_xdata()) == 5 for ln in lines)
-    fig2 = fit.plot_prevalence([0, 1])
-    assert isinstance(fig2, matplotlib.figure.Figure)
-    assert fit.aic == pytest.approx(-2 * fit.loglik + 2 * 8) and fit.AIC == fit.aic
+    axes2 = fit.plot_prevalence([0, 1])
+    assert isinstance(axes2.flat[0], matplotlib.axes.Axes)
+    assert fit.aic == pytest.approx(-2 * fit.loglik + 2 * 8)
+    with pytest.warns(DeprecationWarning, match="use .aic"):
+        assert fit.AIC == fit.aic
     assert "TransitionsResults" in repr(fit)
 
 
@@ -400,7 +404,7 @@ def test_cli_transitions(tmp_path, study):
                                    "--table", "intensities", "--out", str(tmp_path / "q.csv")])
     assert run.exit_code == 0, run.output
     q = pd.read_csv(tmp_path / "q.csv")
-    assert list(q.columns) == ["from", "to", "estimate", "std_err", "lower", "upper"] and len(q) == 8
+    assert list(q.columns) == ["from", "to", "estimate", "std_error", "ci_lower", "ci_upper"] and len(q) == 8
     bad = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",
                                    "--table", "nope"])
     assert bad.exit_code == 2
@@ -409,7 +413,7 @@ def test_cli_transitions(tmp_path, study):
 def test_zero_length_intervals():
     d = pd.DataFrame({"id": [1, 1, 2, 2], "time": [0, 0.001, 0, 1.0], "state": [1, 2, 1, 3]})
     with pytest.raises(ValueError, match=r"round to zero.*episodes: 1"):
-        _fit(d, states=[1, 2, 3])
+        _fit(d, states=[1, 2, 3], time_resolution=1 / 365.25)  # rounding to days, as asked
     e = pd.DataFrame({"id": [1, 1, 1], "time": [0, 1.0, 1.0], "state": [1, 2, 3]})
     with pytest.raises(ValueError, match=r"zero length.*episodes: 1"):
         _fit(e, states=[1, 2, 3], absorbing=3, exact_absorbing=False, time_resolution=None)
@@ -442,10 +446,45 @@ def test_transition_specific_covariates():
     assert f.n_params_ == 5 and len(f.params_) == 5 and f.cov_params_.shape == (5, 5)
     hr = f.hazard_ratios
     assert len(hr) == 1 and (hr["from"].iloc[0], hr["to"].iloc[0]) == (1, 2)
-    assert abs(hr["coef"].iloc[0] - 0.6) < 3.3 * hr["std_err"].iloc[0]
+    assert abs(hr["estimate"].iloc[0] - 0.6) < 3.3 * hr["std_error"].iloc[0]
     full = _fit(d, states=[1, 2, 3], covariates=["x"])
     assert full.lrtest(f)["df"] == 3 and full.loglik >= f.loglik
     # The restricted model's other intensities do not depend on x.
     np.testing.assert_allclose(f.qmatrix({"x": 1.0})["estimate"].loc[2, 3], f.Q.loc[2, 3])
     with pytest.raises(ValueError, match=r"not allowed"):
         _fit(d, states=[1, 2, 3], covariates={"x": [(1, 3)]})
+
+
+def test_a_state_without_exits_warns_unless_declared_absorbing():
+    from longitudinal.errors import LongitudinalWarning
+
+    Q = np.array([[-0.8, 0.5, 0.3], [0.4, -0.6, 0.2], [0, 0, 0]])
+    d = simulate_panel(Q, n=400, seed=8)
+    with pytest.warns(LongitudinalWarning, match=r"state\(s\) \[3\] have no allowed exits.*absorbing=3"):
+        lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3], allowed=Q > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LongitudinalWarning)
+        lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3], allowed=Q > 0, absorbing=3)
+
+
+def test_a_tables_times_are_not_rounded_unless_asked():
+    d = simulate_panel([[-0.5, 0.5], [0.3, -0.3]], n=300, seed=3)
+    d["time"] = d["time"] + np.where(d["time"] > 0, 0.0004, 0.0)  # off the day grid by a fraction of a day
+    exact = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2])
+    assert exact.time_resolution is None
+    again = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], time_resolution=None)
+    assert exact.loglik == again.loglik
+    rounded = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], time_resolution=1 / 365.25)
+    assert rounded.loglik != exact.loglik
+
+
+def test_q_diagonal_has_intervals_consistent_with_the_sojourn_times(fit):
+    q = fit.qmatrix()
+    soj = fit.sojourn()
+    for s in soj.index:
+        est = q["estimate"].loc[s, s]
+        assert est == pytest.approx(-1 / soj.loc[s, "mean_years"])
+        assert q["std_error"].loc[s, s] == pytest.approx(soj.loc[s, "std_error"] / soj.loc[s, "mean_years"] ** 2)
+        assert q["ci_lower"].loc[s, s] == pytest.approx(-1 / soj.loc[s, "ci_lower"])
+        assert q["ci_upper"].loc[s, s] == pytest.approx(-1 / soj.loc[s, "ci_upper"])
+        assert q["ci_lower"].loc[s, s] < est < q["ci_upper"].loc[s, s] < 0

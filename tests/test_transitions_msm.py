@@ -78,7 +78,7 @@ def test_five_stages_agree_with_msm(tmp_path):
                   [0, 0, 0.2, -0.6, 0.4], [0, 0, 0, 0.3, -0.3]])
     d = simulate_panel(Q, n=800, seed=21)
     allowed = (Q > 0).astype(int)
-    fit = lg.fit_transitions(d, id="id", time="time", state="state")  # day-rounded = exact here
+    fit = lg.fit_transitions(d, id="id", time="time", score="state")  # day-rounded = exact here
     r = _run_msm(tmp_path, d, allowed, efpt_to=5)
     _sig3(fit.params_.to_numpy(), r["estimates"])
     _sig3(np.exp(fit.params_.to_numpy()), np.exp(r["estimates"]))
@@ -98,14 +98,14 @@ def test_covariates_and_exact_absorbing_agree_with_msm(tmp_path):
     B = np.zeros((5, 5))
     B[0, 1], B[1, 2], B[2, 3] = 0.4, -0.3, 0.3
     d = simulate_panel(Q, n=n, seed=3, covariates=cov, effects={"x": B}, initial=[.3, .3, .2, .2, 0])
-    fit = lg.fit_transitions(d, id="id", time="time", state="state", allowed=Q > 0, absorbing=5,
+    fit = lg.fit_transitions(d, id="id", time="time", score="state", allowed=Q > 0, absorbing=5,
                              covariates=["x"], time_resolution=None)
     r = _run_msm(tmp_path, d, (Q > 0).astype(int), covariates="~ x", deathexact=5)
     nq = int((Q > 0).sum())
     est = fit.params_.to_numpy()
     _sig3(np.exp(est[:nq]), np.exp(r["estimates"][:nq]))  # baseline intensities
     _sig3(np.exp(est[nq:]), np.exp(r["estimates"][nq:]))  # hazard ratios
-    np.testing.assert_allclose(fit.hazard_ratios["hr"], np.exp(r["estimates"][nq:]), rtol=5e-4)
+    np.testing.assert_allclose(fit.hazard_ratios["hazard_ratio"], np.exp(r["estimates"][nq:]), rtol=5e-4)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.cov_params_)), r["se"], rtol=2e-3)
     assert -2 * fit.loglik == pytest.approx(r["minus2loglik"][0], rel=1e-7)
     _sig3(fit.P(1.0).to_numpy().ravel(), r["p1"])
@@ -116,7 +116,7 @@ def test_panel_observed_absorbing_state_agrees_with_msm(tmp_path):
     Q = np.array([[-0.8, 0.5, 0.3], [0.4, -0.6, 0.2], [0, 0, 0]])
     d = simulate_panel(Q, n=600, exact_absorbing=False, seed=8)
     allowed = np.array([[0, 1, 1], [1, 0, 1], [0, 0, 0]])
-    fit = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2, 3], absorbing=3,
+    fit = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3], absorbing=3,
                              exact_absorbing=False, allowed=allowed)
     r = _run_msm(tmp_path, d, allowed)
     _sig3(np.exp(fit.params_.to_numpy()), np.exp(r["estimates"]))
@@ -130,7 +130,7 @@ def test_transition_specific_covariates_agree_with_msm(tmp_path):
     B = np.zeros((3, 3))
     B[0, 1], B[1, 2] = 0.6, -0.4
     d = simulate_panel(Q, n=600, covariates=cov, effects={"x": B}, seed=5)
-    fit = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2, 3],
+    fit = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2, 3],
                              covariates={"x": [(1, 2), (2, 3)]})
     r = _run_msm(tmp_path, d, (Q > 0).astype(int), covariates='list("1-2" = ~ x, "2-3" = ~ x)')
     # msm lists the effects fixed at zero too: 4 baseline, then x on 1-2, 2-1, 2-3, 3-2.

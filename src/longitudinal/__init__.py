@@ -10,32 +10,54 @@ lasting impact, social return and outcome maps.
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import domain, errors
+from . import (
+    attrition,
+    domain,
+    effectiveness,
+    errors,
+    outcome_maps,
+    prices,
+    report,
+    rubric,
+    sroi,
+    survival,
+    transitions,
+)
+from .attrition import AttritionResults, follow_up_attrition
+from .distance import (
+    SingleReadingWarning,
+    distance_travelled,
+    plot_profile,
+    plot_transitions,
+    reading_completeness,
+    stage_distribution,
+    transition_matrix,
+)
 from .errors import ConvergenceWarning, InputError, LongitudinalError, LongitudinalWarning
+from .groups import TrajectoryGroupsResults, fit_trajectory_groups
+from .ingest import IngestReport, ingest
+from .ordinal import OrdinalResults, fit_ordinal
+from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
+from .power import (
+    MDEResults,
+    PowerCurve,
+    PowerResults,
+    StudyDesign,
+    SustainedScenario,
+    TrajectoryScenario,
+    TransitionScenario,
+    WeibullDropout,
+    minimum_detectable_effect,
+    power,
+    power_curve,
+)
+from .report import AnnualReport, batch as reports, protect as disclosure  # the former module names
+from .rubric import Rubric
 from .simulate import simulate
 from .study import Study, load
-from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
-from .ingest import IngestReport, ingest
-from .distance import (SingleReadingWarning, distance_travelled, plot_profile, plot_transitions,
-                       reading_completeness, stage_distribution, transition_matrix)
-from .ordinal import OrdinalResults, fit_ordinal
-from .groups import TrajectoryGroupsResults, fit_trajectory_groups
-from . import transitions
-from .transitions import TransitionsResults, fit_transitions
-from . import survival
 from .survival import IndependenceResults, SustainedResults, sustained_outcomes, time_to_independence
-from . import prices, sroi
-from . import outcome_maps, rubric
-from .outcome_maps import MapRollup, OutcomeMap, OutcomeMapError, rollup
-from .rubric import Rubric
-from . import report
-from .report import batch as reports, protect as disclosure  # the former module names
-from .report import AnnualReport
-from . import effectiveness
-from . import attrition
-from .attrition import AttritionResults, follow_up_attrition
-from .power import (MDEResults, PowerCurve, PowerResults, StudyDesign, SustainedScenario, TrajectoryScenario,
-                    TransitionScenario, WeibullDropout, minimum_detectable_effect, power, power_curve)
+from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
+from .transitions import TransitionsResults, fit_transitions
 
 try:
     __version__ = _version("longitudinal")
@@ -53,7 +75,7 @@ __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
 __all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
-__all__ += ["disclosure", "reports", "AnnualReport"]
+__all__ += ["report", "disclosure", "reports", "AnnualReport"]
 __all__ += ["effectiveness"]
 __all__ += ["attrition", "follow_up_attrition", "AttritionResults"]
 __all__ += ["power", "power_curve", "minimum_detectable_effect", "StudyDesign", "WeibullDropout", "TrajectoryScenario",

@@ -12,9 +12,9 @@ import os
 import signal
 import sys
 import traceback
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -78,16 +78,16 @@ def ingest(
     out: Path = typer.Option(..., "--out", help="Store folder to write (Parquet + study.duckdb + rejects/)."),
     allow_rejects: bool = typer.Option(False, "--allow-rejects",
                                        help="Publish the store even if some rows were rejected (exit 0)."),
-    key_file: Optional[Path] = typer.Option(None, "--key-file",
+    key_file: Path | None = typer.Option(None, "--key-file",
                                             help="File holding the pseudonymisation key (outside any git work tree); "
                                                  "default: $LONGITUDINAL_PSEUDONYM_KEY."),
     already_pseudonymised: bool = typer.Option(False, "--already-pseudonymised",
                                                help="person_id and episode_id are already keyed hashes: keep them."),
-    lead_needs: Optional[Path] = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
-    services: Optional[Path] = typer.Option(None, "--services", help="YAML with the study's own list of services "
+    lead_needs: Path | None = typer.Option(None, "--lead-needs", help="YAML with the study's own lead-need list."),
+    services: Path | None = typer.Option(None, "--services", help="YAML with the study's own list of services "
                                             "for service_use (default: emergency_admission, ae_attendance, "
                                             "outpatient, gp_event, homelessness_presentation)."),
-    linkage_window: Optional[str] = typer.Option(None, "--linkage-window", help="START:END (yyyy-mm-dd) the "
+    linkage_window: str | None = typer.Option(None, "--linkage-window", help="START:END (yyyy-mm-dd) the "
                                                  "linked service_use covers; events outside are rejected."),
 ) -> None:
     """Validate a study's files, pseudonymise identifiers and write the store (exit 1 if rows were rejected)."""
@@ -109,10 +109,10 @@ def ingest(
     except RowsRejectedError as exc:
         print_summary(exc.report, console)
         console.print(f"[red]not published:[/] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except (IngestInputError, PseudonymKeyError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     print_summary(report, console)
     console.print(f"[green]store written[/]: {out}")
 
@@ -120,16 +120,16 @@ def ingest(
 @app.command("sroi")
 def sroi_cmd(
     impact_map: Path = typer.Argument(..., help="Impact map: .yaml, .csv or .xlsx."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Study folder (for indicator quantities, spend inputs, "
+    data: Path | None = typer.Option(None, "--data", help="Study folder (for indicator quantities, spend inputs, "
                                         "estimated adjustments)."),
-    year: Optional[int] = typer.Option(None, "--year", help="One financial year (2025 = 2025-26); all years of "
+    year: int | None = typer.Option(None, "--year", help="One financial year (2025 = 2025-26); all years of "
                                        "the study, cumulatively, when omitted."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
     draws: int = typer.Option(0, "--draws", min=0, help="Monte Carlo draws (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Monte Carlo seed: the same seed gives the same figures."),
-    comparison: Optional[Path] = typer.Option(None, "--comparison", help="Comparison-group study folder "
+    comparison: Path | None = typer.Option(None, "--comparison", help="Comparison-group study folder "
                                               "(deadweight estimated from it)."),
-    deflators: Optional[Path] = typer.Option(None, "--deflators", help="GDP deflator table: the tidy CSV or HM "
+    deflators: Path | None = typer.Option(None, "--deflators", help="GDP deflator table: the tidy CSV or HM "
                                              "Treasury's release (.xlsx/.csv) as downloaded; default "
                                              "data/deflators.csv."),
 ) -> None:
@@ -148,10 +148,10 @@ def sroi_cmd(
         mc = result.monte_carlo(draws=draws, seed=seed) if draws else None
     except (FileNotFoundError, DeflatorError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (_sroi.ImpactMapError, ValueError) as e:
         console.print(f"[red]invalid impact map:[/] {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if json_out:
         out = result.to_dict()
         if mc is not None:
@@ -167,7 +167,7 @@ def sroi_cmd(
 def deflators_cmd(
     release: Path = typer.Argument(..., help="HM Treasury's 'GDP deflators at market prices, and money GDP' file "
                                    "(.xlsx or .csv, as downloaded from GOV.UK), or a tidy deflator CSV."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table here (e.g. data/deflators.csv); "
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table here (e.g. data/deflators.csv); "
                                        "print it when omitted."),
 ) -> None:
     """Read a GDP deflator release and show or save it as the table SROI restates prices with."""
@@ -177,7 +177,7 @@ def deflators_cmd(
         table = load_deflators(release)
     except (FileNotFoundError, DeflatorError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(f"source: {table.source}")
     if out is None:
         typer.echo(table.table.to_string(index=False))
@@ -198,7 +198,7 @@ def _load_map(file: Path):
         return OutcomeMap.from_yaml(Path(file))
     except OutcomeMapError as e:
         typer.echo(("cannot read map: " if getattr(e, "unreadable", False) else "invalid map: ") + str(e), err=True)
-        raise typer.Exit(2 if getattr(e, "unreadable", False) else 1)
+        raise typer.Exit(2 if getattr(e, "unreadable", False) else 1) from None
 
 
 def _load_study(path: Path):
@@ -209,10 +209,10 @@ def _load_study(path: Path):
         return load(path)
     except (FileNotFoundError, OSError) as e:
         typer.echo(f"cannot read study: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
-def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Optional[str]):
+def _rate_args(omap, study_dir: Path | None, rubric: Path | None, area: str | None):
     from .outcome_maps import OutcomeMapError
     from .rubric import RubricError
     if study_dir is None:
@@ -222,7 +222,7 @@ def _rate_args(omap, study_dir: Optional[Path], rubric: Optional[Path], area: Op
         return omap.rate(study, rubric=rubric, area=area)
     except (OutcomeMapError, RubricError, KeyError) as e:
         typer.echo(f"cannot rate the map: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @map_app.command("validate")
@@ -240,16 +240,16 @@ def map_render(
     file: Path = typer.Argument(..., help="Outcome map YAML file."),
     out: Path = typer.Option(..., "--out", help="Folder for the figures, map.html and map.md."),
     format: str = typer.Option("png", "--format", help="Figure formats, comma separated: png, svg, pdf."),
-    study: Optional[Path] = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
-    area: Optional[str] = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    study: Path | None = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
+    area: str | None = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
+    rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
 ) -> None:
     """Draw the map and each pathway, and write HTML and Markdown (byte-identical for the same input)."""
     omap = _rate_args(_load_map(file), study, rubric, area)
     try:
         written = omap.render(out, formats=[f.strip() for f in format.split(",") if f.strip()])
     except ValueError as e:
-        raise typer.BadParameter(str(e))
+        raise typer.BadParameter(str(e)) from e
     for name, path in written.items():
         typer.echo(f"{name}: {path}")
 
@@ -259,9 +259,9 @@ def map_rollup(
     file: Path = typer.Argument(..., help="Outcome map YAML file."),
     study: Path = typer.Option(..., "--study", help="Study folder."),
     out: Path = typer.Option(..., "--out", help="Folder for the tables, heat map and one map per area."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
-    areas: Optional[str] = typer.Option(None, "--areas",
-                                        help="Comma-separated areas (default: Wales and every authority in the study)."),
+    rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    areas: str | None = typer.Option(None, "--areas",
+                                     help="Comma-separated areas (default: Wales and every authority in the study)."),
 ) -> None:
     """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
     from .domain import slug
@@ -273,7 +273,7 @@ def map_rollup(
         r = rollup(omap, s, rubric=rubric,
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
     except KeyError as e:
-        raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas")
+        raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas") from e
     from .io import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
@@ -303,11 +303,11 @@ def report_annual(
                              "or several separated by commas."),
     data: Path = typer.Option(..., "--data", help="Study folder (ingested store or the four tables)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output root; writes <out>/<year>/<area>/."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Areas at once (default: one per core)."),
     resume: bool = typer.Option(False, "--resume", help="Re-run only failed areas or those whose inputs changed."),
     timeout: float = typer.Option(1800.0, "--timeout", min=1, help="Seconds allowed per area."),
     seed: int = typer.Option(2019, "--seed", help="Seed of every random step in the reports."),
-    notebook: Optional[Path] = typer.Option(None, "--notebook", help="A report notebook other than the "
+    notebook: Path | None = typer.Option(None, "--notebook", help="A report notebook other than the "
                                             "shipped notebooks/annual_report.ipynb (same parameters)."),
 ) -> None:
     """Build the annual reports: exit 0 all ok, 1 some area failed (listed), 2 bad input or locked output."""
@@ -317,7 +317,7 @@ def report_annual(
                                     timeout=timeout, seed=seed, console=console, notebook=notebook))
 
 
-def _emit_table(table, out: Optional[Path]) -> None:
+def _emit_table(table, out: Path | None) -> None:
     """Write a tidy table to ``out`` (CSV or Parquet) or print it."""
     if out is not None:
         from .io import write_table
@@ -332,11 +332,11 @@ def _emit_table(table, out: Optional[Path]) -> None:
 def trajectories_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
     outcome: str = typer.Option("all", "--outcome", help="Outcome area code, or 'all'."),
-    formula: Optional[str] = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
+    formula: str | None = typer.Option(None, "--formula", help="Fixed effects, e.g. '~ time * service_type'."),
     ml: bool = typer.Option(False, "--ml", help="Maximum likelihood instead of REML."),
     keep_baseline: bool = typer.Option(False, "--keep-baseline", help="With start_score in the formula, keep the "
                                        "baseline reading in the response (default: drop it, ANCOVA form)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table as CSV here (else print it)."),
 ) -> None:
     """Fit trajectory (linear mixed) models of score on time in support: one tidy table."""
     from .study import load as _load
@@ -348,7 +348,7 @@ def trajectories_cmd(
         table = _fit(study, codes, formula=formula, reml=not ml, warn=False, keep_baseline=keep_baseline)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     _emit_table(table, out)
     if not table["converged"].all():
         bad = sorted(table.loc[~table["converged"], "outcome"].unique())
@@ -359,11 +359,12 @@ def trajectories_cmd(
 @app.command("distance")
 def distance_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
-    by: Optional[str] = typer.Option(None, "--by", help="Comma-separated grouping columns, e.g. 'local_authority,lead_need'."),
-    outcome: Optional[str] = typer.Option(None, "--outcome", help="Outcome area code (all areas by default)."),
+    by: str | None = typer.Option(None, "--by",
+                                  help="Comma-separated grouping columns, e.g. 'local_authority,lead_need'."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Outcome area code (all areas by default)."),
     compare: str = typer.Option("latest", "--compare", help="latest (first vs latest) or end (closed episodes)."),
     table: str = typer.Option("distance", "--table", help="distance, stages, transitions or completeness."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the tidy table (CSV or Parquet) here (else print it)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the tidy table (CSV or Parquet) here (else print it)."),
 ) -> None:
     """Distance travelled on the Journey of Change (and stage, transition and completeness tables)."""
     import warnings
@@ -388,7 +389,7 @@ def distance_cmd(
                 raise ValueError(f"--table must be distance, stages, transitions or completeness, not {table!r}")
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for w in caught:
         console.print(f"[yellow]note:[/] {w.message}")
     _emit_table(result, out)
@@ -398,11 +399,14 @@ def distance_cmd(
 def transitions_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),
     outcome: str = typer.Option(..., "--outcome", help="Outcome area code, e.g. managing_money."),
-    covariates: Optional[str] = typer.Option(None, "--covariates", help="Comma-separated, e.g. 'service_type,age_band'."),
-    absorbing: Optional[str] = typer.Option(None, "--absorbing", help="Add an absorbing state at the end of support, e.g. left_support."),
-    table: str = typer.Option("summary", "--table", help="summary, intensities, hazard-ratios, sojourn, passage or prevalence."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the table (CSV or Parquet) here (else print it)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the transition-probability figure here (PNG, PDF, SVG)."),
+    covariates: str | None = typer.Option(None, "--covariates", help="Comma-separated, e.g. 'service_type,age_band'."),
+    absorbing: str | None = typer.Option(None, "--absorbing",
+                                         help="Add an absorbing state at the end of support, e.g. left_support."),
+    table: str = typer.Option("summary", "--table",
+                              help="summary, intensities, hazard-ratios, sojourn, passage or prevalence."),
+    out: Path | None = typer.Option(None, "--out", help="Write the table (CSV or Parquet) here (else print it)."),
+    plot: Path | None = typer.Option(None, "--plot",
+                                     help="Save the transition-probability figure here (PNG, PDF, SVG)."),
 ) -> None:
     """Multi-state Markov model of the Journey of Change stages (as R's msm) for one outcome area."""
     from .study import load as _load
@@ -419,7 +423,7 @@ def transitions_cmd(
         fit = _fit(_load(data), outcome, covariates=cols, absorbing=absorbing)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if table == "summary":
         if out is not None:
             out.write_text(fit.summary() + "\n", encoding="utf-8")
@@ -444,23 +448,23 @@ def _floats(text: str, what: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{what} must be numbers separated by commas, got {text!r}")
+        raise typer.BadParameter(f"{what} must be numbers separated by commas, got {text!r}") from None
 
 
 @app.command("power")
 def power_cmd(
     target: str = typer.Option("slope", "--target",
                                help="slope (difference in rate of change), level, hazard-ratio or sustained."),
-    effect: Optional[float] = typer.Option(None, "--effect",
+    effect: float | None = typer.Option(None, "--effect",
                                            help="The effect: a difference (slope, level, sustained) or a hazard "
                                                 "ratio. Default: the scenario's illustrative value."),
     people: int = typer.Option(2000, "--people", help="People in the study (both groups)."),
     waves: int = typer.Option(5, "--waves", help="Readings per person."),
     interval: float = typer.Option(1.0, "--interval", help="Years between readings."),
-    times: Optional[str] = typer.Option(None, "--times", help="Reading schedule in years, e.g. 0,0.5,1,2 "
+    times: str | None = typer.Option(None, "--times", help="Reading schedule in years, e.g. 0,0.5,1,2 "
                                                               "(overrides --waves/--interval)."),
     dropout: float = typer.Option(0.0, "--dropout", help="Chance of being lost before each reading after the first."),
-    weibull: Optional[str] = typer.Option(None, "--weibull", help="Weibull time to dropout 'shape,scale' (years), "
+    weibull: str | None = typer.Option(None, "--weibull", help="Weibull time to dropout 'shape,scale' (years), "
                                                                   "instead of --dropout."),
     allocation: float = typer.Option(0.5, "--allocation", help="Share in the comparison group."),
     authorities: int = typer.Option(1, "--authorities", help="Authorities (clusters) of equal size."),
@@ -473,17 +477,17 @@ def power_cmd(
     share_reference: float = typer.Option(0.7, "--share-reference",
                                           help="Share sustained at 12 months in the reference group (sustained)."),
     transition: str = typer.Option("3,4", "--transition", help="from,to stage of the hazard ratio (hazard-ratio)."),
-    curve: Optional[str] = typer.Option(None, "--curve", help="A power curve instead: people=500,1000,2000 or "
+    curve: str | None = typer.Option(None, "--curve", help="A power curve instead: people=500,1000,2000 or "
                                                               "waves=3,4,5 or effect=0.05,0.1."),
     mde: bool = typer.Option(False, "--mde", help="The minimum detectable effect at --target-power instead."),
     target_power: float = typer.Option(0.8, "--target-power", help="Power of the minimum detectable effect."),
-    effects: Optional[str] = typer.Option(None, "--effects", help="Grid of effects for --mde (hazard-ratio, "
+    effects: str | None = typer.Option(None, "--effects", help="Grid of effects for --mde (hazard-ratio, "
                                                                   "sustained), e.g. 1.1,1.3,1.5,2."),
     n_sims: int = typer.Option(1000, "--n-sims", min=1, help="Simulations."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same answer on any number of workers."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the figure (PNG)."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the figure (PNG)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
 ) -> None:
     """Power of a study design by simulation (trajectories, a hazard ratio, sustained outcomes)."""
@@ -525,7 +529,7 @@ def power_cmd(
             payload = result.to_dict()
     except (TypeError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if json_out:
         typer.echo(_json.dumps(payload, indent=2, default=str))
     else:
@@ -544,7 +548,8 @@ def power_cmd(
 @app.command("audit")
 def audit_cmd(
     folder: Path = typer.Argument(..., help="A year's published output, e.g. reports/2025."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the findings (default <folder>/audit.json)."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Where to write the findings (default <folder>/audit.json)."),
 ) -> None:
     """Audit a year's published tables for disclosure: exit 0 passed, 1 a hidden count can be worked out (named),
     2 not a batch's output."""
@@ -559,8 +564,9 @@ def attrition_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the flow and the 12-month shares as JSON on stdout."),
     m: int = typer.Option(20, "--m", help="Number of imputations."),
     seed: int = typer.Option(0, "--seed", help="Seed of the imputations."),
-    exits: Optional[Path] = typer.Option(None, "--exits", help="Linked deaths and moves (person_id, date, reason) as CSV or Parquet."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the flow figure here (PNG, PDF, SVG)."),
+    exits: Path | None = typer.Option(None, "--exits", help="Linked deaths and moves (person_id, date, reason) "
+                                      "as CSV or Parquet."),
+    plot: Path | None = typer.Option(None, "--plot", help="Save the flow figure here (PNG, PDF, SVG)."),
 ) -> None:
     """Follow-up attrition after planned ends: flow, response weights, multiple imputation, tipping point."""
     import json as _json
@@ -578,7 +584,7 @@ def attrition_cmd(
         res = follow_up_attrition(study, m=m, seed=seed, exits=linked)
     except (InputError, FileNotFoundError, OSError) as e:
         console.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if json_out:
         typer.echo(_json.dumps(res.to_dict(), indent=2))
     else:
@@ -602,7 +608,7 @@ def effectiveness_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap (and of the pool's pseudo starts)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object: att, ci_lower, ci_upper, n_treated, "
                                   "n_control, design, event_time."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write the event-time figure (PNG/SVG)."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also write the event-time figure (PNG/SVG)."),
 ) -> None:
     """The effect of support on a public service (events per person per month, months 1-12 after the start)."""
     import json as _json
@@ -614,7 +620,7 @@ def effectiveness_cmd(
         fit = _fit(study, service, design=design, anticipation=anticipation, seed=seed)
     except (MissingServiceUseError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if json_out:
         typer.echo(_json.dumps(fit.to_dict()))
     else:
@@ -640,7 +646,7 @@ def crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
 
     folder = Path(os.environ.get(LOG_DIR_ENV) or Path(os.environ.get("XDG_STATE_HOME") or
                                                       Path.home() / ".local" / "state") / "longitudinal")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (f"longitudinal {__version__}, {stamp}, python {sys.version.split()[0]}\n"
             f"command: longitudinal {' '.join(argv)}\n\n"
             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))

@@ -1,9 +1,9 @@
 """The data contract: the tables a study supplies, their columns and types.
 
 A study supplies ``people``, ``episodes``, ``readings`` and ``spend`` (CSV,
-Excel or Parquet), and optionally ``service_use`` (linked public-service use). This module says what each column is; :mod:`longitudinal.ingest`
-checks supplied files against it and :func:`apply_dtypes` gives loaded tables
-their proper pandas types (categoricals for codes, dates as datetimes).
+Excel or Parquet), and optionally ``service_use`` (linked public-service use). This module says
+what each column is; :mod:`longitudinal.ingest` checks supplied files against it and
+:func:`apply_dtypes` gives loaded tables their proper pandas types (categoricals for codes, dates as datetimes).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 
 from . import domain
 
-__all__ = ["Column", "TABLES", "TABLE_NAMES", "OPTIONAL_TABLE_NAMES", "ALL_TABLE_NAMES", "apply_dtypes", "category_dtypes", "schemas", "REASONS",
-           "EARLIEST_DATE"]
+__all__ = ["Column", "TABLES", "TABLE_NAMES", "OPTIONAL_TABLE_NAMES", "ALL_TABLE_NAMES", "apply_dtypes",
+           "category_dtypes", "schemas", "REASONS", "EARLIEST_DATE"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ TABLES: dict[str, Table] = {
             Column("service_type", "category", description="short_term or long_term"),
             Column("start_date", "date", description="First day of support"),
             Column("end_date", "date", required=False, description="Last day of support; blank while open"),
-            Column("end_reason", "category", required=False, description="planned, unplanned, moved_away, died, other; blank while open"),
+            Column("end_reason", "category", required=False,
+                   description="planned, unplanned, moved_away, died, other; blank while open"),
         ),
         key=("episode_id",),
     ),
@@ -146,7 +147,8 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
 
     ids → ``category`` (memory at national scale), codes → ordered-category
     dtypes of :func:`category_dtypes`, dates → ``datetime64[ns]``, score →
-    nullable ``Int8``, years → ``int32``, money → ``float64``.
+    nullable ``Int8``, years → ``int32``, money → ``float64``. Columns already in their dtype are
+    taken as they are, not copied: the result may share them with ``df`` (which callers discard).
     """
     spec = TABLES[table]
     cats = category_dtypes(lead_needs, services)
@@ -170,15 +172,17 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
             out[col.name] = (s.astype("datetime64[ns]") if pd.api.types.is_datetime64_any_dtype(s.dtype)
                              else pd.to_datetime(s).astype("datetime64[ns]"))
         elif col.kind == "score":
-            out[col.name] = pd.to_numeric(s).astype("Int8")
+            out[col.name] = s if s.dtype == "Int8" else pd.to_numeric(s).astype("Int8")
         elif col.kind == "int":
-            out[col.name] = pd.to_numeric(s).astype("int32")
+            out[col.name] = s if s.dtype == "int32" else pd.to_numeric(s).astype("int32")
         elif col.kind == "money":
             out[col.name] = pd.to_numeric(s).astype("float64")
     extra_cols = [c for c in df.columns if c not in out]
-    result = pd.DataFrame(out, index=df.index)
+    result = pd.DataFrame(out, index=df.index, copy=False)  # columns are fresh or the caller's own
     for c in extra_cols:
         result[c] = df[c]
+    if isinstance(result.index, pd.RangeIndex) and result.index.start == 0 and result.index.step == 1:
+        return result
     return result.reset_index(drop=True)
 
 

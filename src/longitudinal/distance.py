@@ -48,14 +48,16 @@ np.True_
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from . import domain
-from .errors import LongitudinalWarning
+from .deprecation import level_to_alpha, renamed_arguments
+from .errors import LongitudinalWarning, NoDataError
 from .study import Study
 
 __all__ = [
@@ -99,8 +101,10 @@ def _outcome_codes(outcome) -> list[str] | None:
     return [domain.outcome_code(c) for c in codes]
 
 
-def _check_scores(score: pd.Series, *, integer: bool = True, where: str = "score") -> pd.Series:
-    """Scores as float64 (NaN = blank) after checking they are numbers on the 1–5 scale."""
+def _check_scores(score: pd.Series, *, integer: bool = True, where: str = "score",
+                  score_range: tuple[float, float] | None = (1, 5)) -> pd.Series:
+    """Scores as float64 (NaN = blank) after checking they are numbers on the 1–5 scale
+    (``score_range=None``: any numbers, for a caller's own ordered scale)."""
     if isinstance(score.dtype, pd.CategoricalDtype):
         score = score.astype(object)
     num = pd.to_numeric(score, errors="coerce")
@@ -114,6 +118,8 @@ def _check_scores(score: pd.Series, *, integer: bool = True, where: str = "score
                          "Change stage 1-5 or blank (no need in this area)")
     num = num.astype("float64")
     vals = num.to_numpy()
+    if score_range is None:
+        return num
     ok = np.isnan(vals) | ((vals >= 1) & (vals <= 5) & ((vals == np.round(vals)) | (not integer)))
     if not ok.all():
         idx = np.flatnonzero(~ok)
@@ -123,10 +129,13 @@ def _check_scores(score: pd.Series, *, integer: bool = True, where: str = "score
     return num
 
 
-def _long_table(data, outcome=None, *, by: Sequence[str] = (), need: Sequence[str] = (),
+def readings_table(data, outcome=None, *, by: Sequence[str] = (), need: Sequence[str] = (),
                 scored_only: bool = True, include_follow_up: bool = False, integer: bool = True,
+                score_range: tuple[float, float] | None = (1, 5),
                 score: str = "score", group: str = "episode_id", order: str | None = None) -> pd.DataFrame:
     """The readings to analyse, checked: a :class:`Study` through ``Study.long`` or a caller's long table.
+
+    Shared by the table functions here and the models (ordinal, trajectory groups).
 
     Returns a frame sorted by group, outcome (when present) and date/time with a float ``score``
     column (the caller's ``score`` column renamed) and NaN for blanks.
@@ -158,7 +167,7 @@ def _long_table(data, outcome=None, *, by: Sequence[str] = (), need: Sequence[st
         raise KeyError(f"{where} lack column(s) {', '.join(map(repr, missing))}; columns present: "
                        + ", ".join(map(str, long.columns)))
     if isinstance(data, pd.DataFrame):
-        s = _check_scores(long[score], integer=integer, where=f"{where} column {score!r}")
+        s = _check_scores(long[score], integer=integer, where=f"{where} column {score!r}", score_range=score_range)
         long = long.assign(**{score: s})
         if score != "score":
             long = long.rename(columns={score: "score"})
@@ -171,12 +180,13 @@ def _long_table(data, outcome=None, *, by: Sequence[str] = (), need: Sequence[st
     else:
         long = long.assign(score=long["score"].astype("float64"))
     if codes is not None and len(codes) == 1 and long["score"].notna().sum() == 0:
-        raise ValueError(f"no scored readings for outcome {codes[0]!r} ({domain.OUTCOMES[codes[0]].name})"
+        raise NoDataError(f"no scored readings for outcome {codes[0]!r} ({domain.OUTCOMES[codes[0]].name})"
                          + (" in this selection" if isinstance(data, pd.DataFrame) else ""))
     return long
 
 
-def _codes(s: pd.Series) -> np.ndarray:
+def integer_codes(s: pd.Series) -> np.ndarray:
+    """0-based integer codes of a column (its categorical codes, or factorised in order of appearance)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy().astype(np.int64)
     return pd.factorize(s, sort=False)[0].astype(np.int64)
@@ -184,9 +194,9 @@ def _codes(s: pd.Series) -> np.ndarray:
 
 def _runs(long: pd.DataFrame, group: str = "episode_id") -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) positions of each (episode, outcome) run of a sorted long table."""
-    key = _codes(long[group])
+    key = integer_codes(long[group])
     if "outcome" in long.columns:
-        oc = _codes(long["outcome"])
+        oc = integer_codes(long["outcome"])
         key = key * (int(oc.max(initial=0)) + 1) + oc
     if key.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -283,7 +293,8 @@ def _group_keys(by: list[str], has_outcome: bool) -> list[str]:
 # ------------------------------------------------------------- distance
 def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | None = None,
                        outcome: str | Sequence[str] | None = None,
-                       compare: Literal["latest", "end"] = "latest", level: float = 0.95) -> pd.DataFrame:
+                       compare: Literal["latest", "end"] = "latest", alpha: float = 0.05,
+                       level: float | None = None) -> pd.DataFrame:
     """Distance travelled on the Journey of Change, per outcome area (and group).
 
     Parameters
@@ -299,8 +310,8 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     compare : {"latest", "end"}
         ``"latest"``: first vs latest reading of every episode (open or closed);
         ``"end"``: first vs end reading of closed episodes that have one.
-    level : float, default 0.95
-        Confidence level of the intervals.
+    alpha : float, default 0.05
+        1 - coverage of the intervals (``level=`` is deprecated).
 
     Returns
     -------
@@ -335,9 +346,10 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     >>> bool(((d["pct_improved"] + d["pct_same"] + d["pct_worse"] - 100).abs() < 1e-9).all())
     True
     """
+    level = 1 - level_to_alpha("distance_travelled", level, alpha)
     by = _as_list(by)
     need = ["outcome"] + (["reading_type", "end_date"] if compare == "end" else [])
-    long = _long_table(data, outcome, by=by, need=need, scored_only=True)
+    long = readings_table(data, outcome, by=by, need=need, scored_only=True)
     pairs = _pairs(long, by, compare)
     keys = _group_keys(by, True)
     n_read = pairs["n_readings"].to_numpy()
@@ -437,7 +449,7 @@ def stage_distribution(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     """
     by = _as_list(by)
     need = ["outcome"] + (["reading_type", "end_date"] if compare == "end" else [])
-    long = _long_table(data, outcome, by=by, need=need)
+    long = readings_table(data, outcome, by=by, need=need)
     pairs = _pairs(long, by, compare)
     ok = pairs["has_end"].to_numpy() if compare == "end" else pairs["n_readings"].to_numpy() >= 2
     pairs = pairs[ok]
@@ -497,7 +509,7 @@ def transition_matrix(data: Study | pd.DataFrame, outcome: str | Sequence[str] |
     (5, 5)
     """
     by = _as_list(by)
-    long = _long_table(data, outcome, by=by, need=["outcome"], include_follow_up=include_follow_up)
+    long = readings_table(data, outcome, by=by, need=["outcome"], include_follow_up=include_follow_up)
     starts, ends = _runs(long)
     same_run = np.ones(len(long), bool)
     same_run[ends - 1] = False  # the last reading of a run has no next one
@@ -534,7 +546,8 @@ def transition_matrix(data: Study | pd.DataFrame, outcome: str | Sequence[str] |
     return out.reset_index(drop=True)
 
 
-def reading_completeness(study: Study, by: str | Sequence[str] | None = None, *,
+@renamed_arguments(study="data")
+def reading_completeness(data: Study, by: str | Sequence[str] | None = None, *,
                          review_interval_days: int = 183, as_of=None) -> pd.DataFrame:
     """Readings expected vs present, and areas of need recorded, per group of episodes.
 
@@ -562,6 +575,7 @@ def reading_completeness(study: Study, by: str | Sequence[str] | None = None, *,
     >>> bool(c["pct_areas_recorded"].between(0, 100).all())
     True
     """
+    study = data
     if not isinstance(study, Study):
         raise TypeError(f"reading_completeness needs a Study (its episodes and blank readings), "
                         f"got {type(study).__name__}")
@@ -790,7 +804,7 @@ def plot_transitions(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     nrows = -(-len(areas) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols + 0.8, 3.2 * nrows), squeeze=False,
                              constrained_layout=True)
-    im = None
+    im: Any = None
     for ax, code in zip(axes.flat, areas):
         t = data[data["outcome"] == code]
         p = t.pivot(index="from_stage", columns="to_stage", values="proportion").reindex(

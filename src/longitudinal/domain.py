@@ -20,11 +20,13 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -194,6 +196,32 @@ for _alias, _name in {
     _LA_ALIASES[_fold(_alias)] = _name
 
 
+class UnknownLabelError(InputError, KeyError):
+    """A label (authority, lead need, service type, outcome area) that is none of the accepted ones.
+
+    An :class:`~longitudinal.errors.InputError` (with ``value`` and ``expected``) and, as the
+    look-ups always raised, a ``KeyError``.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return Exception.__str__(self)
+
+
+def resolve_label(value: object, aliases: dict[str, str], what: str, accepted: Iterable[str]) -> str:
+    """The canonical value of ``value`` by its folded alias, or a KeyError with a did-you-mean.
+
+    ``aliases`` maps folded spellings (see :func:`_fold`) to the canonical value; ``accepted``
+    is what the error lists.
+    """
+    key = _fold(str(value))
+    if key in aliases:
+        return aliases[key]
+    close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
+    hint = f" (did you mean {aliases[close[0]]!r}?)" if close else ""
+    expected = ", ".join(accepted)
+    raise UnknownLabelError(f"{value!r} is not {what}{hint}; expected one of: {expected}", expected=None)
+
+
 def local_authority(name: str) -> str:
     """Canonical English name of a local authority given any accepted alias.
 
@@ -203,15 +231,10 @@ def local_authority(name: str) -> str:
     Raises
     ------
     KeyError
-        With the list of accepted names when ``name`` is not a Welsh authority.
+        With a did-you-mean and the list of accepted names when ``name`` is not a Welsh authority.
     """
-    try:
-        return _LA_ALIASES[_fold(name)]
-    except KeyError:
-        raise KeyError(
-            f"{name!r} is not one of the 22 Welsh local authorities; expected one of: "
-            + ", ".join(f"{la.name} ({la.welsh})" for la in LOCAL_AUTHORITIES)
-        ) from None
+    return resolve_label(name, _LA_ALIASES, "one of the 22 Welsh local authorities",
+                         [f"{la.name} ({la.welsh})" for la in LOCAL_AUTHORITIES])
 
 
 # --------------------------------------------------------------------------
@@ -259,12 +282,7 @@ for _o in OUTCOMES.values():
 
 def outcome_code(name: str) -> str:
     """Outcome code given a code or a display name ("Managing money" → ``managing_money``)."""
-    try:
-        return _OUTCOME_ALIASES[_fold(name)]
-    except KeyError:
-        raise KeyError(
-            f"{name!r} is not an outcome area; expected one of: " + ", ".join(OUTCOME_CODES)
-        ) from None
+    return resolve_label(name, _OUTCOME_ALIASES, "an outcome area", OUTCOME_CODES)
 
 
 def outcome_aliases() -> dict[str, str]:
@@ -302,6 +320,7 @@ LEAD_NEEDS: tuple[LeadNeed, ...] = (
 LEAD_NEED_CODES: tuple[str, ...] = tuple(n.code for n in LEAD_NEEDS)
 
 SERVICE_TYPES: tuple[str, ...] = ("short_term", "long_term")
+SERVICE_TYPE_NAMES: dict[str, str] = {"short_term": "Short-term", "long_term": "Long-term"}
 END_REASONS: tuple[str, ...] = ("planned", "unplanned", "moved_away", "died", "other")
 READING_TYPES: tuple[str, ...] = ("start", "review", "end", "follow_up")
 SEXES: tuple[str, ...] = ("female", "male", "other")
@@ -320,8 +339,12 @@ def age_band(age: Iterable[float] | pd.Series) -> pd.Categorical:
 # --------------------------------------------------------------------------
 # Financial years run April to March; "2025" means 2025-26.
 # --------------------------------------------------------------------------
-def financial_year(when) -> int | np.ndarray | pd.Series:
-    """Financial year (April–March) of a date, array of dates or Series."""
+@overload
+def financial_year(when: str | date) -> int: ...
+@overload
+def financial_year(when: Any) -> Any: ...
+def financial_year(when):
+    """Financial year (April–March) of a date (an int), an array of dates (an array) or a Series (a Series)."""
     if isinstance(when, (str, date, pd.Timestamp)):
         ts = pd.Timestamp(when)
         return ts.year if ts.month >= 4 else ts.year - 1
@@ -358,6 +381,26 @@ def fy_label(year: int) -> str:
 def fy_bounds(year: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day of a financial year."""
     return pd.Timestamp(year, 4, 1), pd.Timestamp(year + 1, 3, 31)
+
+
+def lead_need_code(name: str, codes: Iterable[str] | None = None) -> str:
+    """Lead-need code given a code or a display name ("Mental health" → ``mental_health``).
+
+    ``codes``: the study's own lead-need codes (a study may replace the default list); names of the
+    default list are accepted too. KeyError with a did-you-mean for anything else.
+    """
+    names = {n.code: n.name for n in LEAD_NEEDS}
+    codes = list(LEAD_NEED_CODES if codes is None else codes)
+    aliases = {_fold(c): c for c in codes}
+    aliases |= {_fold(names[c]): c for c in codes if c in names}
+    accepted = [f"{c} ({names[c]})" if c in names else c for c in codes]
+    return resolve_label(name, aliases, "a lead need of this study", accepted)
+
+
+def service_type_code(name: str) -> str:
+    """``short_term``/``long_term`` from a code or a display name ("Short term", "long-term")."""
+    aliases = {_fold(c): c for c in SERVICE_TYPES} | {_fold(v): c for c, v in SERVICE_TYPE_NAMES.items()}
+    return resolve_label(name, aliases, "a service type", SERVICE_TYPES)
 
 
 # --------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from . import domain
 from .errors import InputError
 from .study import STORE_MARKER, Study
 
-__all__ = ["ServicePanel", "DiDResults", "MatchedResults", "EventStudyResults", "MissingServiceUseError",
+__all__ = ["ServicePanel", "DiDResults", "EventStudyResults", "MissingServiceUseError",
            "service_panel", "event_study", "staggered_did", "matched_comparison", "placebo", "effectiveness",
            "impact_quantity", "check_impact_spec", "ImpactQuantity", "linkage_window", "DESIGNS"]
 
@@ -326,7 +326,8 @@ class DiDResults:
                  f"supported: {self.n_treated:,}; controls: {self.n_control:,}; crisis (anticipation) months: "
                  f"{self.anticipation}",
                  f"average effect, months 1-12: {row['estimate']:+.5f} events per person per month "
-                 f"({100 * (1 - self.alpha):.0f}% CI {row['ci_lower']:+.5f} to {row['ci_upper']:+.5f}; p = {row['p_value']:.3g})",
+                 f"({100 * (1 - self.alpha):.0f}% CI {row['ci_lower']:+.5f} to {row['ci_upper']:+.5f}; "
+                 f"p = {row['p_value']:.3g})",
                  f"pre-trend test (months before -{self.anticipation}): chi2 = {self.pre_trend['statistic']:.2f} "
                  f"on {self.pre_trend['df']} df, p = {self.pre_trend['p_value']:.3g}",
                  (f"robust to post-period departures from parallel trends up to M = {self.breakdown_m():.2f} x the "
@@ -335,7 +336,8 @@ class DiDResults:
                  "", "Benchmarks (biased by design; for comparison only):",
                  self.benchmarks.to_string(float_format=lambda v: f"{v:+.5f}")]
         if self.balance is not None:
-            lines += ["", "Balance (standardised mean differences):", self.balance.to_string(float_format="{:.3f}".format)]
+            lines += ["", "Balance (standardised mean differences):",
+                      self.balance.to_string(float_format="{:.3f}".format)]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -988,7 +990,7 @@ def _matched_att(p: ServicePanel, start: np.ndarray, treated: np.ndarray, ctrl: 
     tr, cc = np.flatnonzero(treated), np.flatnonzero(ctrl)
     cells = []
     for k, e in enumerate(em):
-        def change(ii):
+        def change(ii, e=e):
             tt = start[ii] + e
             bb = start[ii] - 1 if e >= 0 else tt - 1
             ok = (tt < p.n_months) & (bb >= 0) & (tt >= 0)
@@ -1116,7 +1118,8 @@ def impact_quantity(study: Study, spec: dict, financial_year: int | None = None)
         firsts = study.episodes.groupby("person_id", observed=True)["start_date"].min()
         fy = domain.financial_year(firsts)
         if financial_year is not None:
-            people, who = float((fy == financial_year).sum()), f"people first supported in {domain.fy_label(financial_year)}"
+            people = float((fy == financial_year).sum())
+            who = f"people first supported in {domain.fy_label(financial_year)}"
         else:
             people = float(len(firsts) / max(1, fy.nunique()))
             who = "people first supported in an average year of the study"

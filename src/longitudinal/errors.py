@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LongitudinalError", "InputError", "LongitudinalWarning", "ConvergenceWarning",
+__all__ = ["LongitudinalError", "InputError", "NoDataError", "LongitudinalWarning", "ConvergenceWarning",
            "EXIT_OK", "EXIT_ACT", "EXIT_INPUT", "EXIT_INTERNAL"]
 
 EXIT_OK = 0
@@ -64,6 +64,11 @@ class InputError(LongitudinalError, ValueError):
     def field(self) -> str | None:
         """The column's older name (the SROI and deflator readers said "field")."""
         return self.column
+
+
+class NoDataError(InputError):
+    """Nothing to analyse in the selection (no readings, no one to follow, no spend): callers that loop
+    over areas or outcomes catch this class and skip, never the message text."""
 
 
 class LongitudinalWarning(UserWarning):

@@ -38,8 +38,9 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,9 @@ from scipy.special import softmax
 
 from . import domain
 from ._numeric import hessian_from_gradient
-from .distance import GROUP_COLUMNS, _codes, _long_table
+from .deprecation import level_to_alpha, renamed_arguments
+from .distance import GROUP_COLUMNS, integer_codes, readings_table
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = ["TrajectoryGroupsResults", "fit_trajectory_groups"]
@@ -221,7 +224,7 @@ def _name_groups(B: np.ndarray, horizon: float, threshold: float) -> list[str]:
 
 # ---------------------------------------------------------------- results
 @dataclass
-class TrajectoryGroupsResults:
+class TrajectoryGroupsResults(Results):
     """A fitted group-based trajectory model (the chosen ``k``).
 
     Attributes
@@ -277,9 +280,23 @@ class TrajectoryGroupsResults:
     B_: np.ndarray = field(repr=False)
     time_means_: pd.DataFrame = field(repr=False, default=None)
 
-    def __repr__(self) -> str:
-        names = ", ".join(f"{n} {s:.0%}" for n, s in zip(self.groups_["name"], self.groups_["share"]))
-        return f"<TrajectoryGroupsResults k={self.k_} ({names}) episodes={self.n_episodes:,} bic={self.bic_:.1f}>"
+    def _repr_fields(self) -> dict[str, Any]:
+        shares = ", ".join(f"{n} {s:.0%}" for n, s in zip(self.groups_["name"], self.groups_["share"]))
+        return {"k": self.k_, "groups": shares, "episodes": self.n_episodes, "bic": self.bic_}
+
+    __repr__ = Results.__repr__  # the dataclass would write its own
+    __str__ = Results.__str__
+
+    def tidy(self) -> pd.DataFrame:
+        """The growth-curve coefficients of every group (``params_``) with the outcome area."""
+        out = self.params_.copy()
+        out.insert(0, "outcome", self.outcome)
+        return out
+
+    @property
+    def alpha(self) -> float:
+        """1 - coverage of the intervals."""
+        return 1 - self.level
 
     def predict(self, time: Iterable[float]) -> pd.DataFrame:
         """Fitted score of each group at ``time`` (years) with its pointwise CI: a tidy DataFrame."""
@@ -336,8 +353,8 @@ class TrajectoryGroupsResults:
         out.insert(len(by) + 1, "name", out["group"].map(dict(zip(self.groups_.index, self.groups_["name"]))))
         return out
 
-    def summary(self) -> str:
-        """A plain-text report: model choice, groups, their curves and separation."""
+    def summary(self) -> Summary:
+        """Model choice, groups, their curves and separation (text; tables in Jupyter)."""
         pct = int(round(self.level * 100))
         area = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else (self.outcome or "score")
         lines = [
@@ -362,21 +379,20 @@ class TrajectoryGroupsResults:
         if self.k_ > 1 and self.groups_["avepp"].min() < 0.7:
             lines.append("  Note: a group's average posterior probability is below 0.7 (Nagin's guide): its "
                          "members are poorly separated.")
-        return "\n".join(lines)
+        notes = lines[-1:] if lines[-1].startswith("  Note") else []
+        return Summary("\n".join(lines), {"Choice of k": self.selection_, "Groups": self.groups_,
+                                          "Growth curves": self.params_}, head="\n".join(lines[:3]), notes=notes)
 
     def plot(self, ax=None, observed: bool = True, n_grid: int = 60, title: str | None = None):
         """Group trajectories with CI bands (and observed means of modal members by half-year).
 
         Returns
         -------
-        matplotlib.figure.Figure
+        matplotlib.axes.Axes
         """
         import matplotlib.pyplot as plt
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(9, 4.8), constrained_layout=True)
-        else:
-            fig = ax.figure
+        ax = axes_for(ax, figsize=(9, 4.8))
         pred = self.predict(np.linspace(0, self.horizon_, n_grid))
         colours = plt.get_cmap("tab10")
         for c, row in self.groups_.iterrows():
@@ -397,23 +413,25 @@ class TrajectoryGroupsResults:
         area = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else "score"
         ax.set_title(title or f"Latent trajectory groups: {area} (k = {self.k_}, {int(self.level * 100)}% CI)",
                      loc="left", fontsize=10)
-        return fig
+        return ax
 
 
 # ---------------------------------------------------------------- fitting
+@renamed_arguments(group="id")
 def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None, *,
                           k: int | Iterable[int] = range(1, 6), degree: int = 1, seed: int = 0,
-                          n_starts: int = 10, group: str = "episode_id", time: str = "time",
+                          n_starts: int = 10, id: str = "episode_id", time: str = "time",
                           score: str = "score", max_iter: int = 1000, tol: float = 1e-9,
-                          include_follow_up: bool = False, level: float = 0.95,
-                          change_threshold: float = 0.5, short_iter: int = 20) -> TrajectoryGroupsResults:
+                          include_follow_up: bool = False, alpha: float = 0.05,
+                          change_threshold: float = 0.5, short_iter: int = 20,
+                          level: float | None = None) -> TrajectoryGroupsResults:
     """Fit latent trajectory groups (a finite mixture of polynomial growth curves) by EM.
 
     Parameters
     ----------
     data : Study or pandas.DataFrame
         A study (one outcome area, readings during support from
-        :meth:`Study.long`), or any long table with ``group``, ``time`` and
+        :meth:`Study.long`), or any long table with ``id``, ``time`` and
         ``score`` columns (scores on the 1–5 scale; blanks dropped).
     outcome : str, optional
         Outcome area (required for a study).
@@ -430,6 +448,10 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     change_threshold : float, default 0.5
         Change in stages over the horizon that makes a group "improving" or
         "declining" rather than "stable".
+    id, time, score : str
+        Columns: the episode (``group=`` is its deprecated name), years since the start, the score.
+    alpha : float, default 0.05
+        1 - coverage of the confidence intervals (``level=`` is deprecated).
 
     Returns
     -------
@@ -448,6 +470,8 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     >>> fit.posterior_.columns[:4].tolist()
     ['episode_id', 'p_1', 'p_2', 'group']
     """
+    level = 1 - level_to_alpha("fit_trajectory_groups", level, alpha)
+    group = id
     if degree not in (1, 2, 3):
         raise ValueError(f"degree must be 1 (linear) or 2 (quadratic) (3 allowed), not {degree!r}")
     ks = [k] if isinstance(k, (int, np.integer)) else list(k)
@@ -457,7 +481,7 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     if isinstance(data, Study) and outcome is None:
         raise ValueError("trajectory groups are fitted per outcome area: pass outcome= one of "
                          + ", ".join(domain.OUTCOME_CODES))
-    long = _long_table(data, outcome, need=[time], score=score, group=group, integer=False,
+    long = readings_table(data, outcome, need=[time], score=score, group=group, integer=False,
                        include_follow_up=include_follow_up, order=time)
     if "outcome" in long.columns and long["outcome"].astype(str).nunique() > 1:
         raise ValueError("the data hold several outcome areas; fit one at a time (pass outcome=)")
@@ -468,7 +492,7 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
         raise ValueError(f"column {time!r}: {int((t < 0).sum())} reading(s) before their episode started "
                          f"(time < 0), e.g. row {int(np.flatnonzero(t < 0)[0])}")
     y = long["score"].to_numpy(float)
-    codes = _codes(long[group])
+    codes = integer_codes(long[group])
     uniq, codes = np.unique(codes, return_inverse=True)
     n_ep = uniq.size
     p = degree + 1
@@ -549,8 +573,8 @@ def fit_trajectory_groups(data: Study | pd.DataFrame, outcome: str | None = None
     ep_first = np.full(n_ep, -1)
     ep_first[codes[first]] = first
     post = pd.DataFrame({group: long[group].to_numpy()[ep_first]})
-    for c in range(kbest):
-        post[f"p_{c + 1}"] = w[:, c]
+    for g in range(kbest):
+        post[f"p_{g + 1}"] = w[:, g]
     post["group"] = modal + 1
     post["name"] = np.asarray(names, dtype=object)[modal]
     post["max_posterior"] = w.max(axis=1)

@@ -273,7 +273,7 @@ class Verbatim:
     text: str
     lang: str | None = "en"
 
-    def render(self, _: "Translator") -> str:
+    def render(self, _: Translator) -> str:
         return self.text
 
 

@@ -21,8 +21,8 @@ True
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from scipy import stats
 
 from . import domain
 from .distance import episode_pairs, wilson_interval
+from .errors import NoDataError
 from .study import Study
 
 __all__ = ["IndicatorValue", "indicator", "compute", "available", "wilson_interval"]
@@ -81,7 +82,7 @@ class IndicatorValue:
 @dataclass(frozen=True)
 class _Indicator:
     name: str
-    func: Callable[..., IndicatorValue]
+    func: Callable[..., tuple]  # (value, n, count, (lo, hi), missing)
     kind: str
     description: str
 
@@ -226,9 +227,7 @@ def _sustained_at_months(study: Study, outcome: str, months: int = 12, loss: int
     try:
         res = sustained_outcomes(study, domain.outcome_code(outcome), by="outcome", loss=loss, months=(months,),
                                  n_boot=n_boot, seed=seed)
-    except ValueError as e:
-        if not str(e).startswith("sustained_outcomes: no "):
-            raise
+    except NoDataError:
         # nobody to follow (a small area, or no follow-up readings): undefined, and not rated
         return float("nan"), 0, None, (float("nan"), float("nan")), 1.0
     ex = res.exclusions.set_index("reason")["n"]

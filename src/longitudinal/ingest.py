@@ -52,18 +52,18 @@ Validation works on the distinct values of each column (a national study has
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,9 +72,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import domain
+from .contract import (
+    ALL_TABLE_NAMES,
+    DATAFRAME_CHECK_COLUMN,
+    OPTIONAL_TABLE_NAMES,
+    REASONS,
+    TABLE_NAMES,
+    TABLES,
+    apply_dtypes,
+    category_dtypes,
+    linkage_window_bounds,
+    schemas,
+)
 from .errors import InputError, LongitudinalError
-from .contract import (ALL_TABLE_NAMES, DATAFRAME_CHECK_COLUMN, OPTIONAL_TABLE_NAMES, REASONS, TABLE_NAMES, TABLES,
-                       apply_dtypes, category_dtypes, linkage_window_bounds, schemas)
 from .io import atomic_dir, clean_leftovers, detect_encoding, restore_text, sha256_file, write_csv
 from .pseudonymise import DIGEST_HEX_CHARS, is_pseudonym, key_fingerprint, pseudonymise_together, resolve_key
 from .study import STORE_MARKER, TRUTH_FILE
@@ -107,14 +117,14 @@ class IngestInputError(InputError):
 class RowsRejectedError(LongitudinalError, ValueError):
     """Rows were rejected and ``allow_rejects=False``: nothing was published as a store."""
 
-    def __init__(self, report: "IngestReport", emptied: list[str] | None = None):
+    def __init__(self, report: IngestReport, emptied: list[str] | None = None):
         self.report = report
         n = sum(c.rejected for c in report.tables.values())
         every = f" (every row of {', '.join(emptied)})" if emptied else ""
         super().__init__(
-            f"{n:,} row(s) rejected{every}; see {report.rejects_dir}. The store was not replaced (the one in place, if any, "
-            "is unchanged): fix the rows and ingest again, or accept the rejects with allow_rejects=True "
-            "(--allow-rejects)"
+            f"{n:,} row(s) rejected{every}; see {report.rejects_dir}. The store was not replaced "
+            "(the one in place, if any, is unchanged): fix the rows and ingest again, or accept the rejects "
+            "with allow_rejects=True (--allow-rejects)"
         )
 
 
@@ -233,7 +243,8 @@ def _utf16(path: Path) -> bool:
         head = f.read(4096)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
-    return len(head) >= 8 and (head[1::2].count(0) > 0.9 * len(head[1::2]) or head[0::2].count(0) > 0.9 * len(head[0::2]))
+    odd, even = head[1::2], head[0::2]
+    return len(head) >= 8 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
@@ -333,7 +344,8 @@ def _read_xlsx(path: Path, table: str) -> pd.DataFrame:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad workbook
-        raise IngestInputError(f"{path.name}: cannot be opened as an Excel .xlsx workbook ({type(exc).__name__})") from None
+        raise IngestInputError(
+            f"{path.name}: cannot be opened as an Excel .xlsx workbook ({type(exc).__name__})") from None
     try:
         ws = wb[table] if table in wb.sheetnames else wb.worksheets[0]
         rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
@@ -357,7 +369,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise IngestInputError(f"{path.name}: cannot be read as Parquet ({type(exc).__name__}{': ' + detail if detail else ''}); "
+        raise IngestInputError(f"{path.name}: cannot be read as Parquet "
+                               f"({type(exc).__name__}{': ' + detail if detail else ''}); "
                                "the file is damaged or incomplete: export it again") from None
     names = _header_names(table.column_names, path)
     return pd.DataFrame({n: _categorical(table.column(c)) for n, c in zip(names, table.column_names)})
@@ -523,7 +536,8 @@ def _parse_date(text: str, month_first: bool = False) -> tuple[date | None, str 
             if serial < 1:
                 return None, f"date {text!r} is not a valid Excel serial date number"
             if serial > (date(_PLAUSIBLE_YEARS[1], 1, 1) - _EXCEL_EPOCH).days:
-                return None, f"date {text!r} is an Excel serial number beyond the year {_PLAUSIBLE_YEARS[1]}: {_PLACEHOLDER}"
+                return None, (f"date {text!r} is an Excel serial number beyond the year {_PLAUSIBLE_YEARS[1]}: "
+                              f"{_PLACEHOLDER}")
             return _EXCEL_EPOCH + pd.Timedelta(days=int(serial)).to_pytimedelta(), None
         else:
             return None, (f"{text!r} is not a date — expected yyyy-mm-dd (2024-05-31), dd/mm/yyyy (31/05/2024) "
@@ -592,7 +606,8 @@ def _parse_score(text: str) -> tuple[float | None, str | None]:
         return None, f"score {text!r} is not a number — expected {REASONS['score'].split('outside ')[1]}"
     v = float(text)
     if not v.is_integer():
-        return None, f"score {text} is not a whole stage of the Journey of Change scale 1–5 (blank means no need in this area)"
+        return None, (f"score {text} is not a whole stage of the Journey of Change scale 1–5 "
+                      "(blank means no need in this area)")
     return v, None
 
 
@@ -1025,7 +1040,8 @@ def _reason_counts(probs: _Problems) -> dict[str, int]:
     if f.empty:
         return {}
     # the kind of problem: the reason with its specific values taken out
-    kind = f["column"].astype(str) + ": " + f["reason"].astype(str).str.replace(r"'[^']*'|\d[\d\-/.:]*", "…", regex=True)
+    kind = f["column"].astype(str) + ": " + f["reason"].astype(str).str.replace(r"'[^']*'|\d[\d\-/.:]*", "…",
+                                                                                regex=True)
     counts = kind.groupby(f["row"]).agg(lambda s: s.iloc[0]).value_counts()
     return {k: int(v) for k, v in counts.items()}
 
@@ -1135,7 +1151,7 @@ def ingest(src: str | os.PathLike, dest: str | os.PathLike, *, key: str | bytes 
     <Study people=150 ... service_use=...>
     """
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     src, dest = Path(src), Path(dest)
     if not src.is_dir():
         raise IngestInputError(f"{src}: no such folder; expected a folder holding people, episodes, readings "
@@ -1258,7 +1274,7 @@ def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allo
 def _refuse_raw_ids(raws: dict[str, _Raw]) -> None:
     """``--already-pseudonymised`` is a claim: every id must have the pseudonym form, or nothing is stored."""
     found, n_rows, n_ids = [], 0, set()
-    for t, raw in raws.items():
+    for raw in raws.values():
         table_rows = np.zeros(len(raw.frame), dtype=bool)
         for c in (c for c in PERSONAL_IDS if c in raw.frame):
             cat = raw.frame[c].array
@@ -1350,7 +1366,7 @@ def _stopwatch(stages: dict[str, float]):
 
 
 def _finish(report: IngestReport, t0: float) -> None:
-    report.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.finished = datetime.now(UTC).isoformat(timespec="seconds")
     report.seconds = round(time.perf_counter() - t0, 3)
 
 
@@ -1386,7 +1402,7 @@ def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     """Arrow table of a store table: categoricals stay dictionary-encoded (fast to write and to load)."""
     arrays = []
-    for name, s in df.items():
+    for _name, s in df.items():
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy()
             arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()),

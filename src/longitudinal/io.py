@@ -8,9 +8,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from .errors import InputError
 
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
-           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS", "UnreadableFileError"]
+           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS",
+           "UnreadableFileError"]
 
 
 class UnreadableFileError(InputError):
@@ -339,7 +340,14 @@ def read_table(path: str | Path, data: bytes | None = None) -> pd.DataFrame:
             strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
             # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
             table = pq.read_table(pa.BufferReader(data) if data is not None else path, read_dictionary=strings)
-            return table.to_pandas(date_as_object=False, types_mapper=_NULLABLE_INTS.get)
+            # One dictionary per column (pandas otherwise builds and merges a categorical per row group) and
+            # dates as ns timestamps (their final dtype): pandas then gets each column once, in its final form.
+            if table.num_columns and table.column(0).num_chunks > 1:
+                table = table.unify_dictionaries()
+            for i, f in enumerate(table.schema):
+                if pa.types.is_date(f.type):
+                    table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp("ns")))
+            return table.to_pandas(types_mapper=_NULLABLE_INTS.get, split_blocks=True, self_destruct=True)
         table = pacsv.read_csv(
             source,
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True),

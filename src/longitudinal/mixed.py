@@ -121,7 +121,7 @@ class SufficientStats:
         return self.ztxy[:, self.p, :]
 
     @classmethod
-    def from_arrays(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, starts: np.ndarray) -> "SufficientStats":
+    def from_arrays(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, starts: np.ndarray) -> SufficientStats:
         """Cross-products from rows sorted by group; ``starts`` are the first row of each group."""
         y = np.asarray(y, dtype=float)
         starts = np.asarray(starts, dtype=np.intp)
@@ -155,7 +155,7 @@ class SufficientStats:
 
 
     @classmethod
-    def _from_arrays_sparse(cls, y, X, Z, starts, counts) -> "SufficientStats":
+    def _from_arrays_sparse(cls, y, X, Z, starts, counts) -> SufficientStats:
         """Wide designs: all of ``[Z'Z, Z'X, Z'y]`` in one sparse x dense product.
 
         A CSR matrix with one row per (group, random effect) holding that group's ``Z`` column
@@ -307,7 +307,7 @@ def _evaluate(theta: np.ndarray, st: SufficientStats, reml: bool, *, gradient: b
     try:
         cx = np.linalg.cholesky(xvx)
     except np.linalg.LinAlgError:
-        raise np.linalg.LinAlgError("X'V^-1X is not positive definite: the fixed effects are not identified")
+        raise np.linalg.LinAlgError("X'V^-1X is not positive definite: the fixed effects are not identified") from None
     H = np.linalg.inv(xvx)
     H = 0.5 * (H + H.T)
     beta = H @ xvy
@@ -745,3 +745,81 @@ def variance_inference(fit: LMMFit, stats: SufficientStats | None = None, *, tol
             notes[c] = "near +-1: Wald interval unreliable"
     return VarianceInference(kind=kind, index=index, estimate=est, phi=phi, free=free, information=info,
                              cov_phi=cov, notes=notes, messages=messages, reml=reml)
+
+
+def profile_intervals(fit: LMMFit, vi: VarianceInference, alpha: float = 0.05,
+                      stats: SufficientStats | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Profile-likelihood intervals of the SDs, correlations and residual SD (lme4's default ``confint``).
+
+    For each parameter ``c`` the deviance that was fitted (REML or ML, the residual SD a parameter of
+    its own, as in :func:`variance_inference`) is minimised over the other variance parameters at
+    fixed values of ``c``; the interval holds the values where it rises less than
+    ``chi2_1(1 - alpha)`` above its minimum. The search runs on ``phi`` (log SD, atanh corr, log
+    sigma), so an SD's lower limit can be 0 and a correlation's limits -1 or 1 (the deviance never
+    rises far enough there: lme4 reports the same). Parameters on the boundary (``vi.free`` False)
+    get NaN. Returns ``(lower, upper)`` in the order of ``vi.estimate``.
+    """
+    st = fit.stats if stats is None else stats
+    if st is None:
+        raise ValueError("profile_intervals needs the fit's sufficient statistics: pass stats=")
+    reml = bool(fit.reml)
+    q = st.q
+    iu = np.triu_indices(q, 1)
+    kind = np.array(vi.kind)
+    is_corr = kind == "corr"
+    free = vi.free & np.isfinite(vi.phi)
+
+    def deviance(ph: np.ndarray) -> float:
+        nat = np.where(is_corr, np.tanh(ph), np.exp(ph))
+        s, v = nat[:q], nat[-1] ** 2
+        Rm = np.eye(q)
+        Rm[iu] = Rm[iu[1], iu[0]] = nat[q:-1]
+        if q > 2 and np.linalg.eigvalsh(Rm).min() <= 0:
+            return np.inf  # not a correlation matrix
+        D = Rm * np.outer(s, s)
+        return float(_evaluate(_psd_cholesky(D / v)[_tri_index(q)], st, reml, gradient=False, sigma2=v).deviance)
+
+    phi0 = np.where(free, vi.phi, np.nan_to_num(vi.phi, neginf=-30.0))
+    dev0 = deviance(phi0)
+    crit = float(_stats.chi2.ppf(1 - alpha, 1))
+    lower, upper = np.full(len(kind), np.nan), np.full(len(kind), np.nan)
+
+    def profiled(c: int, x: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        others = np.flatnonzero(free & (np.arange(len(kind)) != c))
+        ph = start.copy()
+        ph[c] = x
+        if others.size == 0:
+            return deviance(ph), ph
+
+        def f(z):
+            p = ph.copy()
+            p[others] = z
+            return deviance(p)
+
+        r = optimize.minimize(f, ph[others], method="BFGS", options={"gtol": 1e-6, "maxiter": 200})
+        ph[others] = r.x
+        return float(r.fun), ph
+
+    for c in np.flatnonzero(free):
+        for sign, out in ((-1.0, lower), (1.0, upper)):
+            # step out on the phi scale until the profiled deviance rises past the criterion
+            step = max(2.0 * vi.std_error_phi[c], 0.05) if np.isfinite(vi.std_error_phi[c]) else 0.5
+            inside, start = phi0[c], phi0.copy()
+            edge = None
+            for _ in range(40):
+                x = inside + sign * step
+                d, ph = profiled(c, x, start)
+                if d - dev0 >= crit:
+                    edge = x
+                    break
+                inside, start, step = x, ph, step * 2.0
+                if abs(x) > 12:  # sd -> 0 (or huge), corr -> +-1: the deviance never gets there
+                    break
+            if edge is None:
+                out[c] = (sign if is_corr[c] else (0.0 if sign < 0 else np.inf))
+                continue
+            g = lambda x, c=c, start=start: profiled(c, x, start)[0] - dev0 - crit  # noqa: E731
+            root = optimize.brentq(g, inside, edge, xtol=1e-6) if sign > 0 else optimize.brentq(g, edge, inside,
+                                                                                                   xtol=1e-6)
+            out[c] = np.tanh(root) if is_corr[c] else np.exp(root)
+    return lower, upper

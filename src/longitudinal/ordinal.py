@@ -47,14 +47,16 @@ from scipy import stats
 
 from . import domain
 from ._numeric import hessian_from_gradient
-from .distance import _long_table
+from .deprecation import level_to_alpha, renamed_arguments
+from .distance import readings_table
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = ["OrdinalResults", "fit_ordinal"]
 
 
 @dataclass
-class OrdinalResults:
+class OrdinalResults(Results):
     """A fitted proportional-odds model of the Journey of Change stage.
 
     Attributes
@@ -102,9 +104,25 @@ class OrdinalResults:
     level: float
     result_: Any = field(repr=False, default=None)
 
-    def __repr__(self) -> str:
-        return (f"<OrdinalResults {self.formula!r} outcome={self.outcome!r} nobs={self.nobs:,} "
-                f"groups={self.n_groups:,} loglik={self.loglik:.2f}>")
+    @property
+    def alpha(self) -> float:
+        """1 - coverage of the intervals."""
+        return 1 - self.level
+
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"formula": self.formula, "outcome": self.outcome, "nobs": self.nobs, "groups": self.n_groups,
+                "loglik": self.loglik}
+
+    __repr__ = Results.__repr__  # the dataclass would write its own
+    __str__ = Results.__str__
+
+    def tidy(self) -> pd.DataFrame:
+        """Coefficients and cut-points in one table, with a ``component`` column (``coefficient``/``cutpoint``)."""
+        coef = self.params.reset_index().assign(component="coefficient")
+        cuts = self.thresholds.reset_index().assign(component="cutpoint")
+        out = pd.concat([coef, cuts], ignore_index=True)
+        out.insert(0, "outcome", self.outcome)
+        return out
 
     @property
     def bse(self) -> pd.Series:
@@ -124,10 +142,10 @@ class OrdinalResults:
         """Probability of each stage for the rows of ``newdata`` (columns as in the formula)."""
         p = np.asarray(self.result_.predict(newdata))
         levels = self.thresholds.attrs["levels"]
-        return pd.DataFrame(p, index=newdata.index, columns=[f"p_{int(v)}" for v in levels])
+        return pd.DataFrame(p, index=newdata.index, columns=[f"p_{v:g}" for v in levels])
 
-    def summary(self) -> str:
-        """A plain-text report: coefficients, odds ratios, cut-points and the proportional-odds check."""
+    def summary(self) -> Summary:
+        """Coefficients, odds ratios, cut-points and the proportional-odds check (text; tables in Jupyter)."""
         pct = int(round(self.level * 100))
         lines = [
             f"Proportional-odds ({self.distr}) model of the Journey of Change stage",
@@ -153,22 +171,19 @@ class OrdinalResults:
                          "cutpoint_params before relying on a single odds ratio for these terms.")
         else:
             lines.append("  No evidence against proportional odds at the 5% level.")
-        return "\n".join(lines)
+        return Summary("\n".join(lines), {"Coefficients": self.params, "Cut-points": self.thresholds,
+                                          "Proportional-odds check": self.proportional_odds},
+                       head="\n".join(lines[:5]), notes=lines[-1:])
 
     def plot(self, ax=None):
         """Forest plot: the odds ratio of each term with its CI and the per-cut binary-logit odds ratios.
 
         Returns
         -------
-        matplotlib.figure.Figure
+        matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
-
         p = self.params
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 0.5 * len(p) + 1.5), constrained_layout=True)
-        else:
-            fig = ax.figure
+        ax = axes_for(ax, figsize=(7, 0.5 * len(p) + 1.5))
         y = np.arange(len(p))[::-1]
         ax.errorbar(p["odds_ratio"], y, xerr=[p["odds_ratio"] - p["or_ci_lower"], p["or_ci_upper"] - p["odds_ratio"]],
                     fmt="o", color="#1f4e79", capsize=3, label="Proportional odds")
@@ -187,7 +202,7 @@ class OrdinalResults:
         ax.legend(fontsize=7, frameon=False, loc="best")
         name = domain.OUTCOMES[self.outcome].name if self.outcome in domain.OUTCOMES else "score"
         ax.set_title(f"Ordinal model: {name}", loc="left", fontsize=10)
-        return fig
+        return ax
 
 
 def _cluster_meat(scores: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, int]:
@@ -358,32 +373,40 @@ def _brant(y: np.ndarray, X: np.ndarray, names: list[str], levels: np.ndarray, g
     return po, cut_params
 
 
+@renamed_arguments(group="id")
 def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formula: str = "score ~ time",
-                group: str = "episode_id", score: str = "score", distr: Literal["logit", "probit"] = "logit",
-                cov_type: Literal["cluster", "robust", "nonrobust"] = "cluster", level: float = 0.95,
+                id: str = "episode_id", score: str = "score", distr: Literal["logit", "probit"] = "logit",
+                cov_type: Literal["cluster", "robust", "nonrobust"] = "cluster", alpha: float = 0.05,
                 check_proportional_odds: bool = True, include_follow_up: bool = False,
-                maxiter: int = 2000) -> OrdinalResults:
+                maxiter: int = 2000, score_range: tuple[float, float] | None = (1, 5),
+                level: float | None = None) -> OrdinalResults:
     """Fit a proportional-odds (cumulative logit) model of the stage on time and covariates.
 
     Parameters
     ----------
     data : Study or pandas.DataFrame
         A study (readings from :meth:`Study.long`), or any long table with the
-        ``group``, ``score`` and formula columns.
+        ``id``, ``score`` and formula columns.
     outcome : str, optional
         The outcome area (required for a study; filters a table with an ``outcome`` column).
     formula : str, default ``"score ~ time"``
         Patsy-style formula; the left side is the stage column. No intercept is
         estimated (the cut-points take its place). ``time`` is years since the
         episode started.
-    group : str, default ``"episode_id"``
-        Cluster of repeated readings for the robust standard errors.
+    id : str, default ``"episode_id"``
+        Cluster of repeated readings for the robust standard errors (``group=`` is its
+        deprecated name).
     score : str, default ``"score"``
         The stage column (whole stages 1–5; blank = no need, dropped).
+    score_range : (low, high) or None, default (1, 5)
+        The Journey of Change scale is checked; ``None`` takes a table's own ordered scale (any
+        numeric values, e.g. 0-10 ratings; the levels are the distinct values seen).
     distr : {"logit", "probit"}
     cov_type : {"cluster", "robust", "nonrobust"}
-        Cluster-robust by ``group`` (default), heteroscedasticity-robust, or model-based.
-    level : float, default 0.95
+        Cluster-robust by ``id`` (default), heteroscedasticity-robust, or model-based. Only
+        ``"cluster"`` needs the ``id`` column in a table.
+    alpha : float, default 0.05
+        1 - coverage of the confidence intervals (``level=`` is deprecated).
     check_proportional_odds : bool, default True
         Fit the per-cut binary logits and test equality of their coefficients.
     include_follow_up : bool, default False
@@ -408,6 +431,8 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
     >>> fit.params.index.tolist(), fit.thresholds.index.tolist()
     (['time'], ['1|2', '2|3', '3|4', '4|5'])
     """
+    level = 1 - level_to_alpha("fit_ordinal", level, alpha)
+    group = id
     OrderedModel = _model_class()
     if distr not in ("logit", "probit"):
         raise ValueError(f"distr must be 'logit' or 'probit', not {distr!r}")
@@ -418,7 +443,10 @@ def fit_ordinal(data: Study | pd.DataFrame, outcome: str | None = None, *, formu
     lhs = formula.split("~", 1)[0].strip()
     if isinstance(data, Study) and outcome is None:
         raise ValueError("fit_ordinal models one outcome area: pass outcome= one of " + ", ".join(domain.OUTCOME_CODES))
-    long = _long_table(data, outcome, score=score, group=group, include_follow_up=include_follow_up)
+    if isinstance(data, pd.DataFrame) and group not in data.columns and cov_type != "cluster":
+        data = data.assign(**{group: np.arange(len(data))})  # no clusters wanted: each reading its own
+    long = readings_table(data, outcome, score=score, group=group, include_follow_up=include_follow_up,
+                          score_range=score_range)
     if lhs != "score":
         if lhs != score:
             raise ValueError(f"the formula's left side {lhs!r} must be the score column {score!r}")

@@ -44,20 +44,20 @@ import inspect
 import math
 import re
 import textwrap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from . import domain
+from . import domain, indicators as _indicators
 from .errors import InputError, LongitudinalError
-from . import indicators as _indicators
 from .indicators import IndicatorValue
-from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
 from .io import RESOURCES, write_csv
+from .rubric import CONFIDENCE, PROGRESS, Rubric, RubricError, Thresholds
 from .study import Study
 
 __all__ = [
@@ -489,7 +489,7 @@ class OutcomeMap:
 
     # ----------------------------------------------------------------- read
     @classmethod
-    def from_yaml(cls, source: str | Path) -> "OutcomeMap":
+    def from_yaml(cls, source: str | Path) -> OutcomeMap:
         """Read a map from a YAML file path or YAML text.
 
         Raises
@@ -508,12 +508,12 @@ class OutcomeMap:
         return cls._from_data(data, lines, file)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "OutcomeMap":
+    def from_dict(cls, data: Mapping[str, Any]) -> OutcomeMap:
         """Build a map from the structure :meth:`to_dict` returns (validated as from YAML)."""
         return cls._from_data(copy.deepcopy(dict(data)), {}, None)
 
     @classmethod
-    def _from_data(cls, data, lines, file) -> "OutcomeMap":
+    def _from_data(cls, data, lines, file) -> OutcomeMap:
         probs = _Problems(file, lines)
         if not isinstance(data, dict):
             probs.add("an outcome map is a mapping with title, columns, steps and pathways"
@@ -797,7 +797,7 @@ class OutcomeMap:
 
     # --------------------------------------------------------------- rating
     def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None,
-             year: int | None = None, _cache: dict | None = None) -> "OutcomeMap":
+             year: int | None = None) -> OutcomeMap:
         """Rate every indicator-linked pathway step from the study.
 
         Parameters
@@ -836,7 +836,7 @@ class OutcomeMap:
         study = _MemoStudy.of(study)
         if area_name is not None:
             study = study.area(area_name)
-        cache = {} if _cache is None else _cache
+        cache: dict = {}
         out = copy.deepcopy(self)
         out.area = area_name or "Wales"
         out.financial_year = None if year is None else int(year)
@@ -931,12 +931,12 @@ class _MemoStudy(Study):
     often read the same area, and joining readings to episodes dominates their cost."""
 
     @classmethod
-    def of(cls, study: Study) -> "_MemoStudy":
+    def of(cls, study: Study) -> _MemoStudy:
         if isinstance(study, cls):
             return study
         return cls(**{f.name: getattr(study, f.name) for f in fields(Study)})
 
-    def area(self, name: str) -> "_MemoStudy":
+    def area(self, name: str) -> _MemoStudy:
         """The study of one authority, whose analysis tables are cut from this study's (same rows, same order)."""
         areas = self.__dict__.setdefault("_areas", {})
         if name not in areas:
@@ -1454,7 +1454,8 @@ def _to_markdown(omap: OutcomeMap) -> str:
                     lines.append(f"  - Analysis: {ps.analysis.strip()}".replace("\n", " "))
                 for e in ps.evidence:
                     where = f" ({e.link})" if e.link else f" (file: {e.file})" if e.file else ""
-                    lines.append(f"  - Evidence: {e.source}: {e.description}{where}" + (f", {e.date}" if e.date else ""))
+                    when = f", {e.date}" if e.date else ""
+                    lines.append(f"  - Evidence: {e.source}: {e.description}{where}{when}")
                 lines += [f"  - Assumption: {a}" for a in ps.assumptions]
                 lines += [f"  - Risk: {r}" for r in ps.risks]
                 if lines:

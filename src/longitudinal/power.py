@@ -49,9 +49,10 @@ from __future__ import annotations
 import math
 import time as _time
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -192,7 +193,8 @@ class StudyDesign:
         drop = (f"Weibull time to dropout (shape {self.dropout.shape:g}, scale {self.dropout.scale:g} y)"
                 if isinstance(self.dropout, WeibullDropout) else f"{float(self.dropout):.0%} lost before each reading")
         alloc = "whole authorities" if self.cluster_allocation else "within each authority"
-        return (f"{int(self.people):,} people in {int(self.authorities)} authorit{'y' if self.authorities == 1 else 'ies'}, "
+        where = f"authorit{'y' if self.authorities == 1 else 'ies'}"
+        return (f"{int(self.people):,} people in {int(self.authorities)} {where}, "
                 f"{self.allocation:.0%} in the comparison group ({alloc}); readings at "
                 f"{', '.join(f'{v:g}' for v in t)} years; {drop} "
                 f"(share read at the last reading: {self.retention()[-1]:.0%})")
@@ -283,12 +285,12 @@ class TrajectoryScenario:
         c = self.corr * self.sd_intercept * self.sd_slope
         return np.array([[self.sd_intercept**2, c], [c, self.sd_slope**2]])
 
-    def with_effect(self, effect: float) -> "TrajectoryScenario":
+    def with_effect(self, effect: float) -> TrajectoryScenario:
         return replace(self, effect=float(effect))
 
     @classmethod
     def from_fit(cls, fit, term: str | None = None, *, effect: float | None = None,
-                 slope_term: str = "time") -> "TrajectoryScenario":
+                 slope_term: str = "time") -> TrajectoryScenario:
         """The fitted trajectory model as the truth (simr's ``powerSim(fit)``).
 
         ``fit`` is a :class:`~longitudinal.TrajectoryResults` with a random intercept and slope.
@@ -459,7 +461,7 @@ class TransitionScenario:
     def effect(self) -> float:
         return float(self.hazard_ratio)
 
-    def with_effect(self, effect: float) -> "TransitionScenario":
+    def with_effect(self, effect: float) -> TransitionScenario:
         return replace(self, hazard_ratio=float(effect))
 
     def check(self, design: StudyDesign) -> None:
@@ -471,7 +473,7 @@ class TransitionScenario:
 
     @classmethod
     def from_fit(cls, fit, covariate: str | None = None, transition: tuple[Any, Any] | None = None, *,
-                 hazard_ratio: float | None = None) -> "TransitionScenario":
+                 hazard_ratio: float | None = None) -> TransitionScenario:
         """A fitted :class:`~longitudinal.TransitionsResults` as the truth: its baseline ``Q`` and,
         if ``covariate`` names one of its effects on ``transition``, that hazard ratio."""
         Q = fit.Q
@@ -483,10 +485,11 @@ class TransitionScenario:
             hr = fit.hazard_ratios
             row = hr[(hr["covariate"] == covariate) & (hr["from"] == transition[0]) & (hr["to"] == transition[1])]
             if row.empty:
-                have = ", ".join(f"{c} on {a}->{b}" for c, a, b in hr[["covariate", "from", "to"]].itertuples(index=False))
+                have = ", ".join(f"{c} on {a}->{b}"
+                                 for c, a, b in hr[["covariate", "from", "to"]].itertuples(index=False))
                 raise InputError(f"the pilot fit has no effect of {covariate!r} on {transition[0]}->{transition[1]}; "
                                  f"it has: {have or 'no covariate effects'}")
-            hazard_ratio = float(row["hr"].iloc[0])
+            hazard_ratio = float(row["hazard_ratio"].iloc[0])
         return cls(hazard_ratio=float(hazard_ratio), transition=tuple(transition),
                    Q=tuple(map(tuple, Q.to_numpy(float).tolist())), states=tuple(Q.index))
 
@@ -518,12 +521,12 @@ class TransitionScenario:
         with warnings.catch_warnings():
             # a replicate's warnings are summed up in the results (converged, boundary), not printed
             warnings.simplefilter("ignore")
-            fit = fit_transitions(panel, id="id", time="time", state="state", states=list(self.states),
+            fit = fit_transitions(panel, id="id", time="time", score="state", states=list(self.states),
                                   allowed=(off > 0), covariates={"group": [self.transition]},
                                   absorbing=absorbing_states or None, time_resolution=None)
         hr = fit.hazard_ratios.iloc[0]
         # a singular information (an intensity the replicate cannot identify) is the boundary case here
-        return _Outcome(float(hr["coef"]), float(hr["std_err"]), np.inf, bool(fit.converged),
+        return _Outcome(float(hr["estimate"]), float(hr["std_error"]), np.inf, bool(fit.converged),
                         not bool(fit.identified_))
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
@@ -562,7 +565,7 @@ class SustainedScenario:
         if not self.months > 0:
             raise InputError(f"months must be > 0, got {self.months}")
 
-    def with_effect(self, effect: float) -> "SustainedScenario":
+    def with_effect(self, effect: float) -> SustainedScenario:
         return replace(self, effect=float(effect))
 
     def check(self, design: StudyDesign) -> None:
@@ -572,7 +575,7 @@ class SustainedScenario:
         return "two-sample z test of proportions (pooled variance)"
 
     @classmethod
-    def from_fit(cls, fit, *, months: float = 12.0) -> "SustainedScenario":
+    def from_fit(cls, fit, *, months: float = 12.0) -> SustainedScenario:
         """A :class:`~longitudinal.SustainedResults` with exactly two groups as the truth: the first
         group's share sustained at ``months`` is the reference, the second's minus it the effect."""
         tab = fit.at_months([months]).dropna(subset=["survival"])
@@ -820,7 +823,8 @@ class PowerResults:
             lines.append(f"  failed fits are left out of the power (first: {first}); counting them as "
                          f"non-rejections gives {self.power_if_failed_rejected_none:.3f}")
         if self.analytic_power is not None:
-            lines.append(f"  closed form ({'Diggle / Liu-Liang' if isinstance(self.scenario, TrajectoryScenario) else 'normal approximation'}): "
+            form = "Diggle / Liu-Liang" if isinstance(self.scenario, TrajectoryScenario) else "normal approximation"
+            lines.append(f"  closed form ({form}): "
                          f"{self.analytic_power:.3f}")
         lines.append(f"  seed {self.seed}; {self.workers} worker(s); {self.elapsed_seconds:.1f} s")
         return PowerSummary("\n".join(lines), self.table)

@@ -129,8 +129,10 @@ COLUMNS: dict = {
     "to stage 1": _c(N_("To stage 1"), 0), "to stage 2": _c(N_("To stage 2"), 0),
     "to stage 3": _c(N_("To stage 3"), 0), "to stage 4": _c(N_("To stage 4"), 0),
     "to stage 5": _c(N_("To stage 5"), 0),
-    "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"), "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
-    "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"), "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
+    "% to stage 1": _c(N_("Percentage to stage 1"), 1, "[z]"),
+    "% to stage 2": _c(N_("Percentage to stage 2"), 1, "[z]"),
+    "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"),
+    "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
     "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
 }
 
@@ -242,7 +244,7 @@ def notes_tables(tables: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, 
                          "decimals_shown": "" if s.text or not nums else
                          (s.decimals if s.decimals is not None else decimals_of(data[c])),
                          "blank_means": s.blank})
+    suppressed = N_("a count of 1 to 4, suppressed (shown [c] on the page)")
     symbols = pd.DataFrame([{"symbol": k, "meaning_en": en(m), "meaning_cy": cy(m)} for k, m in SYMBOLS.items()]
-                           + [{"symbol": "<5", "meaning_en": en(N_("a count of 1 to 4, suppressed (shown [c] on the page)")),
-                               "meaning_cy": cy(N_("a count of 1 to 4, suppressed (shown [c] on the page)"))}])
+                           + [{"symbol": "<5", "meaning_en": en(suppressed), "meaning_cy": cy(suppressed)}])
     return pd.DataFrame(cols), symbols

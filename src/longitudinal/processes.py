@@ -17,7 +17,7 @@ import ctypes
 import os
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["die_with_parent", "owned_kernel_manager", "PDEATHSIG_SUPPORTED"]
 

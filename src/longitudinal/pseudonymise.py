@@ -29,8 +29,8 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,7 @@ def _inside_git_work_tree(path: Path) -> Path | None:
     return None
 
 
-def resolve_key(key: str | bytes | os.PathLike | None = None, *, key_file: str | os.PathLike | None = None) -> bytes:
+def resolve_key(key: str | bytes | None = None, *, key_file: str | os.PathLike | None = None) -> bytes:
     """The key to use: ``key`` itself, else ``key_file``, else the environment variable.
 
     Parameters

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import base64
 import html
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from . import domain
-from .i18n import LANGUAGE_NAMES, LANGUAGES, Msg, N_, Translator, Verbatim, other_language, render_html
+from .i18n import LANGUAGE_NAMES, N_, Translator, other_language, render_html
 
 __all__ = ["Release", "page_name", "index_name", "render_page", "render_index", "markdown_html", "PAGE_CSS", "STATUS"]
 

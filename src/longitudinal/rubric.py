@@ -39,9 +39,10 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -88,7 +89,7 @@ class Thresholds:
                               f"low={self.low}, some={self.some}, good={self.good}")
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "thresholds") -> "Thresholds":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "thresholds") -> Thresholds:
         if not isinstance(d, Mapping):
             raise RubricError(f"{where}: expected a mapping with low, some, good (and optional direction)")
         unknown = set(d) - {"low", "some", "good", "direction"}
@@ -200,12 +201,12 @@ class Rubric:
 
     # ------------------------------------------------------------ creation
     @classmethod
-    def default(cls) -> "Rubric":
+    def default(cls) -> Rubric:
         """The default rubric (the same as the shipped ``data/maps/rubric.yaml``)."""
         return cls.from_dict(_DEFAULT, source="default")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "Rubric":
+    def from_yaml(cls, path: str | Path) -> Rubric:
         """Read a rubric from a YAML file (layout as ``data/maps/rubric.yaml``)."""
         path = Path(path)
         try:
@@ -218,7 +219,7 @@ class Rubric:
             raise RubricError(f"{path}: {e}") from None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "dict") -> "Rubric":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "dict") -> Rubric:
         if not isinstance(data, Mapping) or set(data) - {"progress", "confidence"} or \
                 not {"progress", "confidence"} <= set(data):
             raise RubricError("a rubric is a mapping with exactly two keys: progress and confidence")

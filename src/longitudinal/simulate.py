@@ -51,6 +51,8 @@ The same arguments give the same tables, byte for byte.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -146,7 +148,7 @@ _FOLLOW_UP_DAYS = (182, 365, 730)
 # young, people with substance misuse or offending as lead need, and above all people already back in
 # support (re-referred) answer less. Most of these also predict keeping the end stage, so the people
 # followed up are not like those who are not.
-_RESPONSE = {
+_RESPONSE: dict[str, Any] = {
     "intercept_by_month": {6: 0.9, 12: 0.5, 24: 0.1},
     "per_stage_mean_end_level_above_3": -1.0,
     "long_term": 1.0,
@@ -315,7 +317,7 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     n_out = len(domain.OUTCOME_CODES)
     study_start = np.datetime64(domain.fy_bounds(start_year)[0].date(), "D")
     study_end = np.datetime64(domain.fy_bounds(start_year + years - 1)[1].date(), "D")
-    n_days = int((study_end - study_start).astype(int)) + 1
+    n_days = int((study_end - study_start) // np.timedelta64(1, "D")) + 1
 
     # ------------------------------------------------------------- people
     share = np.array([n.share for n in domain.LEAD_NEEDS])
@@ -335,7 +337,8 @@ def simulate(people: int = 2000, years: int = 7, seed: int = 0, *, start_year: i
     # ----------------------------------------------------------- episodes
     n_prov = np.maximum(3, np.round(pop / 15)).astype(int)
     lt_share = np.array([n.long_term_share for n in domain.LEAD_NEEDS])
-    ep_cols = {k: [] for k in ("person", "need", "la", "start", "dur", "service", "reason", "loses", "open")}
+    ep_cols: dict[str, list] = {k: [] for k in ("person", "need", "la", "start", "dur", "service", "reason",
+                                                "loses", "open")}
     active = np.arange(people)
     start = first_day.copy()
     need = p_need.copy()
@@ -705,7 +708,7 @@ def _service_use(rng: np.random.Generator, *, people: int, pool: int, start_year
     """
     window_start = np.datetime64(domain.fy_bounds(start_year - _LINKAGE_YEARS_BEFORE)[0].date(), "D")
     window_end = np.datetime64(domain.fy_bounds(start_year + years - 1)[1].date(), "D")
-    n_days = int((window_end - window_start).astype(int)) + 1
+    n_days = int((window_end - window_start) / np.timedelta64(1, "D")) + 1
     days = window_start + np.arange(n_days)
     ym = days.astype("datetime64[M]").astype(int)
     day_month = (ym - ym[0]).astype(np.int32)  # month index of each day in the window
@@ -846,7 +849,7 @@ def true_effects(truth: dict, service: str, event_months=range(-24, 25)) -> pd.D
 
 
 def _months_in(su: dict) -> int:
-    a, b = (np.datetime64(d, "M") for d in su["linkage_window"])
+    a, b = np.array(su["linkage_window"], dtype="datetime64[M]")
     return int((b - a).astype(int)) + 1
 
 

@@ -47,9 +47,10 @@ import inspect
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,11 +58,15 @@ import yaml
 from scipy import optimize, stats
 
 from . import domain
+from .deprecation import level_to_alpha
+from .errors import NoDataError
 from .io import RESOURCES
 from .prices import DeflatorError, Deflators, LocatedError, load_deflators
+from .results import Results, Summary
 
 __all__ = [
-    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow", "ImpactMap",
+    "ImpactMapError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow", "InputRow",
+    "ImpactMap",
     "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS", "MIN_EVIDENCE",
 ]
@@ -89,6 +94,10 @@ _DEFAULT_PROXY_GSD_LOG = 0.30  # lognormal sigma of a proxy: 90% of draws within
 
 class ImpactMapError(LocatedError):
     """A problem in an impact map, naming the row and field."""
+
+
+class NoInputsError(ImpactMapError, NoDataError):
+    """The inputs total 0 (e.g. a group with no spend): the SROI ratio is undefined."""
 
 
 # ============================================================ small pieces
@@ -132,15 +141,15 @@ class Discount:
     timing: str = "end"
 
     @classmethod
-    def green_book(cls, timing: str = "end") -> "Discount":
+    def green_book(cls, timing: str = "end") -> Discount:
         return cls(GREEN_BOOK, timing)
 
     @classmethod
-    def constant(cls, rate: float, timing: str = "end") -> "Discount":
+    def constant(cls, rate: float, timing: str = "end") -> Discount:
         return cls(((None, float(rate)),), timing)
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Discount":
+    def from_spec(cls, spec: Any) -> Discount:
         """From a map's ``discount`` entry: a rate, ``"green_book"`` or a mapping with
         ``rate`` or ``schedule`` and ``timing`` (or ``first_year_discounted``)."""
         if spec is None or spec == "green_book":
@@ -397,7 +406,7 @@ class ImpactMap:
 
     # ------------------------------------------------------------ builders
     @classmethod
-    def load(cls, path: str | Path, **kw) -> "ImpactMap":
+    def load(cls, path: str | Path, **kw) -> ImpactMap:
         """From ``.yaml``/``.yml``, ``.csv`` or ``.xlsx`` by extension."""
         path = Path(path)
         if not path.exists():
@@ -409,7 +418,7 @@ class ImpactMap:
         raise ImpactMapError(f"{path}: expected a .yaml, .csv or .xlsx impact map")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ImpactMap":
+    def from_yaml(cls, path: str | Path) -> ImpactMap:
         path = Path(path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return cls.from_dict(raw, source=str(path))
@@ -417,7 +426,7 @@ class ImpactMap:
     @classmethod
     def from_table(cls, path: str | Path, *, name: str | None = None, price_year: int | None = None,
                    discount: Any = None, inputs: list[dict] | None = None, sheet: str | int | None = None
-                   ) -> "ImpactMap":
+                   ) -> ImpactMap:
         """From a spreadsheet with one row per outcome.
 
         Columns (case and spacing do not matter): stakeholder, outcome, indicator,
@@ -495,7 +504,7 @@ class ImpactMap:
         return cls.from_dict({**meta, "inputs": in_rows or [], "outcomes": rows}, source=str(path))
 
     @classmethod
-    def from_dict(cls, raw: Mapping, source: str | None = None) -> "ImpactMap":
+    def from_dict(cls, raw: Mapping, source: str | None = None) -> ImpactMap:
         if not isinstance(raw, Mapping):
             raise ImpactMapError(f"an impact map is a mapping with name, price_year, inputs and outcomes, "
                                  f"not {type(raw).__name__}")
@@ -720,8 +729,8 @@ def _check_indicator(name: str, row: str) -> None:
                              field="indicator")
 
 
-_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate", "effectiveness"), "drop_off": ("sustained_outcomes",),
-               "displacement": (), "attribution": ()}
+_ESTIMATORS = {"deadweight": ("comparison", "counterfactual_rate", "effectiveness"),
+               "drop_off": ("sustained_outcomes",), "displacement": (), "attribution": ()}
 _DISTS = {"beta": ({"mean", "sd"}, {"a", "b"}), "triangular": ({"low", "mode", "high"},),
           "lognormal": ({"median", "sigma"},), "normal": ({"mean", "sd"},), "uniform": ({"low", "high"},),
           "fixed": (set(),)}
@@ -1012,9 +1021,9 @@ class _MemoStudy(_Study):
         return self._memo[key]
 
 
-def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year: int | None = None,
+def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: int | None = None,
              comparison=None, sustained=None, deflators: Deflators | str | Path | None = None,
-             discount: Any = None) -> "SROIResult":
+             discount: Any = None) -> SROIResult:
     """Evaluate an impact map: present value, NPV, SROI ratio, payback, year by year.
 
     Parameters
@@ -1149,7 +1158,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
             input_rows.append({"cohort": fy, "input": i.name, "stakeholder": i.stakeholder, "cash_gbp": cash,
                                "value": real, "basis": basis})
     if inputs.sum() <= 0:
-        raise ImpactMapError("the inputs total 0: the SROI ratio is undefined", field="inputs")
+        raise NoInputsError("the inputs total 0: the SROI ratio is undefined", field="inputs")
     T = int(max(o.duration_years for o in m.outcomes))
     first = cohorts[0] if cohorts[0] is not None else 0
     offsets = np.array([0 if fy is None else fy - first for fy in cohorts], dtype=float)
@@ -1161,7 +1170,7 @@ def evaluate(impact_map: "ImpactMap | str | Path | Mapping", study=None, *, year
     return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
 
 
-def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str = "local_authority", *,
+def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,
                 year: int | None = None, **kw) -> pd.DataFrame:
     """Evaluate a data-driven map separately for each local authority, lead need or service type.
 
@@ -1188,9 +1197,7 @@ def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str =
         sub = study.subset(**{by: g})
         try:
             r = evaluate(m, sub, year=year, **kw)
-        except ImpactMapError as e:
-            if "inputs total 0" not in str(e):
-                raise
+        except NoInputsError:
             rows.append({by: g, "note": "no spend"})
             continue
         rows.append({by: g, **r.headline(), "note": ""})
@@ -1198,7 +1205,7 @@ def evaluate_by(impact_map: "ImpactMap | str | Path | Mapping", study, by: str =
 
 
 # ============================================================ results
-class SROIResult:
+class SROIResult(Results):
     """The evaluated map. Tables are DataFrames; headline figures are attributes.
 
     Attributes
@@ -1294,7 +1301,12 @@ class SROIResult:
         return (f"<SROIResult {self.impact_map.name!r} PV=£{self.present_value:,.0f} inputs=£{self.inputs_value:,.0f} "
                 f"ratio={self.sroi_ratio:.2f}>")
 
-    def summary(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """The headline figures as one ``quantity, estimate`` table (the per-outcome detail is ``outcomes``)."""
+        return pd.DataFrame({"quantity": list(self.headline()), "estimate": list(self.headline().values())})
+
+    def summary(self) -> Summary:
+        """Headline figures, value by outcome and the adjustments (text; tables in Jupyter)."""
         m = self.impact_map
         lines = [f"Social return on investment: {m.name}", "=" * 72,
                  f"Prices: {m.price_year} ({domain.fy_label(m.price_year)}), GDP deflators: {self.deflators.title}",
@@ -1313,7 +1325,10 @@ class SROIResult:
         lines.append(a.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60))
         if len(self.cohorts) > 1:
             lines += ["-" * 72, self.cohorts.to_string(index=False, float_format=lambda x: f"{x:,.2f}")]
-        return "\n".join(lines)
+        tables = {"Value by outcome": tab, "Adjustments": a}
+        if len(self.cohorts) > 1:
+            tables["Cohorts"] = self.cohorts
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:12]))
 
     # --------------------------------------------------------------- sensitivity
     def _params(self) -> list[tuple[int, str]]:
@@ -1376,7 +1391,8 @@ class SROIResult:
                     vals.append(self._pv_with(k, param, v) / self.inputs_value)
             scale = float(np.sum(point)) if param == "quantity" else 1.0  # report quantity in its units
             rows.append({"stakeholder": o.stakeholder, "outcome": o.name, "parameter": param,
-                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale, "ratio_low": vals[0], "ratio_high": vals[1],
+                         "point": float(np.sum(point)), "low": float(lo) * scale, "high": float(hi) * scale,
+                         "ratio_low": vals[0], "ratio_high": vals[1],
                          "swing": abs(vals[1] - vals[0]), "ratio": base})
         out = pd.DataFrame(rows)
         if out.empty:
@@ -1428,7 +1444,7 @@ class SROIResult:
                     else:
                         sv = a_star
             else:  # drop-off: PV is monotone decreasing in d
-                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731
+                f = lambda d: self._pv_with(k, "drop_off", d) - I  # noqa: E731, B023 - used in this iteration only
                 f0, f1 = f(0.0), f(1.0)
                 if f1 > 0:
                     note = "ratio stays above 1 even at 100%"
@@ -1497,8 +1513,11 @@ class SROIResult:
                     out[(k, "quantity")] = None
         return out
 
-    def monte_carlo(self, draws: int = 10_000, seed: int = 0, level: float = 0.90) -> "MonteCarloResult":
+    def monte_carlo(self, draws: int = 10_000, seed: int = 0, alpha: float = 0.10,
+                    level: float | None = None) -> MonteCarloResult:
         """Probabilistic sensitivity analysis: the SROI ratio's distribution.
+
+        ``alpha``: 1 - coverage of the interval of the ratio (``level=`` is deprecated).
 
         Every parameter of every outcome is drawn from its distribution (see
         :meth:`_distributions`; a map's ``distributions:`` entry overrides),
@@ -1513,6 +1532,7 @@ class SROIResult:
         >>> bool(mc.interval[0] < mc.median < mc.interval[1])
         True
         """
+        level = 1 - level_to_alpha("monte_carlo", level, alpha)
         if draws < 1:
             raise ValueError(f"draws must be at least 1, not {draws}")
         rng = np.random.default_rng(seed)
@@ -1651,9 +1671,9 @@ def _ppf(spec: Mapping, q: float) -> float:
     return x * s
 
 
-@dataclass
-class MonteCarloResult:
-    """The SROI ratio over Monte Carlo draws."""
+@dataclass(repr=False)
+class MonteCarloResult(Results):
+    """The SROI ratio over Monte Carlo draws (``ratios``, ``present_values``: one value per draw)."""
 
     ratios: np.ndarray
     present_values: np.ndarray
@@ -1695,9 +1715,18 @@ class MonteCarloResult:
                                                                  for a, v in d.items() if a != "dist")})
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
+    def _repr_fields(self) -> dict[str, Any]:
         lo, hi = self.interval
-        return (f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): SROI ratio median {self.median:.2f}, "
+        return {"draws": self.ratios.size, "seed": self.seed, "median": self.median, "lower": lo, "upper": hi}
+
+    def tidy(self) -> pd.DataFrame:
+        """The ratio's summary over the draws as one row (see :meth:`table`)."""
+        return self.table()
+
+    def summary(self) -> Summary:
+        lo, hi = self.interval
+        return Summary(f"Monte Carlo ({self.ratios.size:,} draws, seed {self.seed}): "
+                       f"SROI ratio median {self.median:.2f}, "
                 f"{self.level:.0%} interval {lo:.2f}–{hi:.2f}; point estimate {self.point_ratio:.2f}; "
                 f"P(ratio < 1) = {self.prob_below_one:.3f}")
 

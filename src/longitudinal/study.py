@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ STORE_FILES = "store_files"
 TRUTH_FILE = "truth.json"
 
 _DAYS_PER_YEAR = 365.25
+# Selections of Study.long() kept besides the whole table (each outcome area is one).
+_LONG_SELECTIONS_KEPT = 24
 
 
 class StoreError(InputError):
@@ -63,6 +66,10 @@ class Study:
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     service_use: pd.DataFrame | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the Study.long() tables (see long()) are rebuilt on demand, never pickled
+        return {k: v for k, v in self.__dict__.items() if k != "_long_cache"}
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
@@ -110,16 +117,46 @@ class Study:
             start_date, end_date, end_reason``, the person's ``sex``, ``age``
             (at the episode's start) and ``age_band``, and the reading's
             ``financial_year``. Sorted by episode, outcome and date.
+
+        Notes
+        -----
+        The table of all readings is built once per study and each selection of it once; every
+        call returns a new DataFrame over the same, shared columns. Adding or replacing columns
+        of it is safe; never change its values in place (``long.loc[...] = ...``): take
+        ``.copy()`` first. Replacing one of the study's tables (``study.readings = ...``) starts
+        afresh; changing a table in place does not, so don't.
         """
-        r = self.readings
+        codes: tuple[str, ...] | None = None
         if outcome is not None:
-            codes = [outcome] if isinstance(outcome, str) else list(outcome)
-            codes = [domain.outcome_code(c) for c in codes]
-            r = r[r["outcome"].isin(codes)]
-        if scored_only:
-            r = r[r["score"].notna()]
-        if not include_follow_up:
-            r = r[r["reading_type"] != "follow_up"]
+            asked = [outcome] if isinstance(outcome, str) else list(outcome)
+            codes = tuple(sorted({domain.outcome_code(c) for c in asked}))
+        # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over.
+        cache = self.__dict__.setdefault("_long_cache", {})
+        tables = (id(self.people), id(self.episodes), id(self.readings))
+        if cache.get("tables") != tables:
+            cache.clear()
+            cache["tables"] = tables
+        key = (codes, scored_only, include_follow_up)
+        if key not in cache:
+            if "all" not in cache:
+                cache["all"] = self._long_all()
+            out = cache["all"]
+            keep = np.ones(len(out), dtype=bool)
+            if codes is not None:
+                keep &= out["outcome"].isin(codes).to_numpy()
+            if scored_only:
+                keep &= out["score"].notna().to_numpy()
+            if not include_follow_up:
+                keep &= (out["reading_type"] != "follow_up").to_numpy()
+            cache[key] = out if keep.all() else out[keep].reset_index(drop=True)
+            selections = [k for k in cache if isinstance(k, tuple) and k != key]
+            for old in selections[:-_LONG_SELECTIONS_KEPT]:  # keep memory bounded at national scale
+                del cache[old]
+        return cache[key].copy(deep=False)
+
+    def _long_all(self) -> pd.DataFrame:
+        """Every reading joined to its episode and person (what :meth:`long` selects from)."""
+        r = self.readings
         ep = self.episodes.drop(columns=["person_id"])
         out = r.merge(ep, on="episode_id", how="left", validate="many_to_one")
         out = out.merge(self.people, on="person_id", how="left", validate="many_to_one")
@@ -133,23 +170,29 @@ class Study:
 
     # ----------------------------------------------------------------- slice
     def subset(self, *, local_authority: str | None = None, lead_need: str | None = None,
-               service_type: str | None = None) -> "Study":
+               service_type: str | None = None) -> Study:
         """The study restricted to episodes of one authority / lead need / service type.
 
-        People and readings follow their episodes; spend follows the authority
-        and lead need.
+        Each accepts a code, a display name or (authorities) the Welsh name, ignoring case,
+        accents and punctuation: ``lead_need="Mental health"``, ``service_type="short term"``,
+        ``local_authority="Caerdydd"``. An unknown label raises ``KeyError`` with a did-you-mean
+        rather than giving an empty study. People and readings follow their episodes; spend
+        follows the authority and lead need.
         """
         ep = self.episodes
         sp = self.spend
-        if local_authority is not None and local_authority != "Wales":
+        if local_authority is not None and _fold_wales(local_authority):
             la = domain.local_authority(local_authority)
             ep = ep[ep["local_authority"] == la]
             sp = sp[sp["local_authority"] == la]
         if lead_need is not None:
-            ep = ep[ep["lead_need"] == lead_need]
-            sp = sp[sp["lead_need"] == lead_need]
+            col = ep["lead_need"]
+            codes = (col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else pd.unique(col.dropna()))
+            need = domain.lead_need_code(lead_need, [str(c) for c in codes])
+            ep = ep[ep["lead_need"] == need]
+            sp = sp[sp["lead_need"] == need]
         if service_type is not None:
-            ep = ep[ep["service_type"] == service_type]
+            ep = ep[ep["service_type"] == domain.service_type_code(service_type)]
         ids = set(ep["episode_id"])
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         readings = self.readings[self.readings["episode_id"].isin(ids)]
@@ -160,7 +203,7 @@ class Study:
                      readings.reset_index(drop=True), sp.reset_index(drop=True),
                      truth=self.truth, source=self.source, metadata=dict(self.metadata), service_use=use)
 
-    def in_financial_year(self, year: int) -> "Study":
+    def in_financial_year(self, year: int) -> Study:
         """The study as of the end of financial year ``year`` (2025 = 2025-26), as an annual report sees it.
 
         Episodes active in the year (started by 31 March, not ended before 1 April), their people,
@@ -174,6 +217,64 @@ class Study:
         people = self.people[self.people["person_id"].isin(ep["person_id"].unique())]
         return Study(people.reset_index(drop=True), ep.reset_index(drop=True), rd.reset_index(drop=True),
                      self.spend, truth=self.truth, source=self.source, metadata=dict(self.metadata))
+
+    def by_area(self, areas: Iterable[str] | None = None) -> Iterator[tuple[str, Study]]:
+        """``(area, study)`` for Wales and each authority: the slices :meth:`subset` gives, split in one pass.
+
+        Parameters
+        ----------
+        areas : iterable of str, optional
+            ``"Wales"`` and/or authorities (English or Welsh names, ONS codes; checked like
+            :meth:`subset`). Default: Wales, then every authority with an episode, in the
+            order of :data:`longitudinal.domain.LA_NAMES`.
+
+        Yields
+        ------
+        (str, Study)
+            The area's canonical name (``"Wales"`` or the English name) and its slice. Wales is
+            this study itself; an authority's slice holds its episodes, their people and
+            readings (identifier categories trimmed to those present), its spend and its people's
+            linked service use.
+        """
+        ep, rd, people = self.episodes, self.readings, self.people
+        if areas is None:
+            present = set(ep["local_authority"].astype(str).unique())
+            names = ["Wales"] + [la for la in domain.LA_NAMES if la in present]
+        else:
+            names = ["Wales" if not _fold_wales(a) else domain.local_authority(a) for a in areas]
+        if all(n == "Wales" for n in names):
+            yield from ((n, self) for n in names)
+            return
+        # Each reading's authority through the episode categories (about 400k) rather than 11M values.
+        ep_la = ep["local_authority"].astype(str).to_numpy()
+        rd_ep = rd["episode_id"].astype("category")
+        cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
+        pos = cat_pos[rd_ep.cat.codes.to_numpy()]
+        rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
+        order = np.argsort(rd_la, kind="stable")
+        sorted_la = rd_la[order]
+
+        def slim(df: pd.DataFrame) -> pd.DataFrame:
+            df = df.reset_index(drop=True)
+            for col in ("person_id", "episode_id", "provider_id"):
+                if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
+                    df[col] = df[col].cat.remove_unused_categories()
+            return df
+
+        for name in names:
+            if name == "Wales":
+                yield name, self
+                continue
+            e = ep[ep_la == name]
+            lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
+            r = rd.iloc[np.sort(order[lo:hi])]
+            p = people[people["person_id"].isin(e["person_id"].unique())]
+            sp = self.spend[self.spend["local_authority"] == name]
+            use = self.service_use
+            if use is not None:
+                use = slim(use[use["person_id"].isin(p["person_id"])])
+            yield name, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=self.truth,
+                              source=self.source, metadata=dict(self.metadata), service_use=use)
 
     # ----------------------------------------------------------------- write
     def write(self, path: str | Path, format: str = "csv") -> dict[str, Path]:
@@ -192,6 +293,11 @@ class Study:
             (path / TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
             written["truth"] = path / TRUTH_FILE
         return written
+
+
+def _fold_wales(area: str) -> bool:
+    """False for Wales (the whole study: "Wales", "Cymru"), True for anything else."""
+    return domain.slug(area) not in ("wales", "cymru")
 
 
 def _json_default(obj):
@@ -240,7 +346,7 @@ def load(path: str | Path) -> Study:
     <Study people=300 episodes=... source=...>
     """
     path = Path(path)
-    for attempt in range(3):
+    for _attempt in range(3):
         try:
             return _load_once(path)
         except _StoreSwapped:

@@ -51,13 +51,17 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import domain
+from .deprecation import renamed_arguments, with_old_columns
+from .errors import InputError, LongitudinalWarning, NoDataError
+from .results import Results, Summary, axes_for
 from .study import Study
 
 __all__ = [
@@ -273,7 +277,7 @@ class _TurnbullProblem:
         F[-1] = 1.0
         cur, D = loglik(F)  # D: of the current F, kept with it
         it = 0
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
             r, r2 = ww / D, ww / D**2
             g = (np.bincount(j1, r, minlength=m + 1) - np.bincount(j0, r, minlength=m + 1))[1:m]
             h = np.maximum((np.bincount(j1, r2, minlength=m + 1) + np.bincount(j0, r2, minlength=m + 1))[1:m],
@@ -636,6 +640,32 @@ def _at_risk(lo: np.ndarray, t: float) -> int:
     return int((lo >= t).sum())
 
 
+_TABLE_COLUMNS = ("episode_id", "person_id", "outcome", "reading_date", "score", "start_date", "end_date")
+
+
+def _readings(data: Study | pd.DataFrame, codes: list[str] | None, *, include_follow_up: bool,
+              need: Sequence[str], who: str) -> pd.DataFrame:
+    """Scored readings: ``Study.long`` of a study, or a caller's table of the same shape, checked."""
+    if isinstance(data, Study):
+        return data.long(codes, scored_only=True, include_follow_up=include_follow_up)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{who}: expected a Study or a DataFrame of readings, got {type(data).__name__}")
+    need_cols = [c for c in (*_TABLE_COLUMNS, *need) if c not in ("start_score",)]
+    missing = [c for c in dict.fromkeys(need_cols) if c not in data.columns]
+    if missing:
+        raise KeyError(f"{who}: the table lacks column(s) {', '.join(map(repr, missing))}; it needs those of "
+                       f"Study.long(): {', '.join(_TABLE_COLUMNS)}; "
+                       f"columns present: {', '.join(map(str, data.columns))}")
+    long = data
+    if codes is not None:
+        long = long[long["outcome"].astype(str).isin(codes)]
+    if not include_follow_up and "reading_type" in long.columns:
+        long = long[long["reading_type"].astype(str) != "follow_up"]
+    long = long[pd.to_numeric(long["score"], errors="coerce").notna()]
+    dates = {c: pd.to_datetime(long[c]) for c in ("reading_date", "start_date", "end_date")}
+    return long.assign(score=pd.to_numeric(long["score"]).astype(float), **dates).reset_index(drop=True)
+
+
 def _collapse_same_day(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:
     """Same-day readings of one area in one episode: keep the lower score (conservative), count them."""
     dup = df.duplicated(keys + ["reading_date"], keep=False)
@@ -647,8 +677,8 @@ def _collapse_same_day(df: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame,
 
 
 # ===================================================================== time to independence
-@dataclass
-class IndependenceResults:
+@dataclass(repr=False)
+class IndependenceResults(Results):
     """Results of :func:`time_to_independence` (times in months since support started).
 
     Attributes
@@ -676,9 +706,9 @@ class IndependenceResults:
     cox : lifelines.CoxPHFitter or None
         The proportional-hazards model (event time at the interval midpoint).
     hazard_ratios : DataFrame
-        ``covariate, coef, se, hazard_ratio, ci_lower, ci_upper, p``.
+        ``covariate, estimate`` (log hazard ratio), ``std_error, hazard_ratio, ci_lower, ci_upper, p_value``.
     ph_test : DataFrame
-        Schoenfeld-residual test per covariate (``test_statistic, p``), rank time transform.
+        Schoenfeld-residual test per covariate (``test_statistic, p_value``), rank time transform.
     exclusions : DataFrame
         ``reason, n, description``: what was left out and why.
     """
@@ -697,8 +727,8 @@ class IndependenceResults:
     alpha: float = 0.05
     notes: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
-        """A plain-text report: counts, exclusions, medians, survival at 6/12/24 months, Cox and PH test."""
+    def summary(self) -> Summary:
+        """Counts, exclusions, medians, survival at 6/12/24 months, Cox and PH test (text; tables in Jupyter)."""
         lines = [f"Time to independence: first reading at stage >= {self.stage}",
                  f"episode-areas analysed: {len(self.data):,}; reached the stage: {int(self.data['event'].sum()):,}",
                  "", "Excluded:", self.exclusions.to_string(index=False), "",
@@ -709,27 +739,34 @@ class IndependenceResults:
                       self.hazard_ratios.to_string(index=False), "",
                       "Proportional-hazards test (Schoenfeld residuals, rank time):",
                       self.ph_test.to_string(index=False)]
-            viol = self.ph_test.loc[self.ph_test["p"] < self.alpha, "covariate"].tolist()
-            lines.append("PH assumption: " + ("no evidence against it at alpha=%g" % self.alpha if not viol else
+            viol = self.ph_test.loc[self.ph_test["p_value"] < self.alpha, "covariate"].tolist()
+            lines.append("PH assumption: " + (f"no evidence against it at alpha={self.alpha:g}" if not viol else
                                               "violated for " + ", ".join(map(str, viol))
                                               + " (read those hazard ratios as time-averaged)"))
         lines += self.notes
-        return "\n".join(lines)
+        tables = {"Excluded": self.exclusions, "Median months to the stage": self.median,
+                  "Share not yet at the stage": self.survival_at}
+        if self.cox is not None:
+            tables |= {"Cox proportional hazards": self.hazard_ratios, "Proportional-hazards test": self.ph_test}
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:2]),
+                       notes=[ln for ln in lines if ln.startswith("PH assumption")] + self.notes)
 
-    def __repr__(self) -> str:
-        return (f"<IndependenceResults stage>={self.stage} by={self.by} n={len(self.data):,} "
-                f"events={int(self.data['event'].sum()):,}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"stage": self.stage, "by": self.by, "n": len(self.data), "events": int(self.data["event"].sum())}
+
+    def tidy(self) -> pd.DataFrame:
+        """The share not yet at the stage at the chosen months: group columns, ``months``, ``estimate``,
+        ``ci_lower``, ``ci_upper``, ``at_risk``, ``n``."""
+        return self.survival_at.rename(columns={"survival": "estimate"}).drop(columns="reached")
 
     def plot(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
         """Curves of the share not yet at the stage, with at-risk counts under the axis.
 
         Solid lines are the interval-censored NPMLE with its bootstrap band; the
         at-risk table comes from lifelines ``add_at_risk_counts`` on the
-        Kaplan–Meier fitted to the date the stage was seen. Returns the Figure.
+        Kaplan–Meier fitted to the date the stage was seen. Returns the matplotlib Axes.
         """
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        ax = axes_for(ax, figsize=(8, 5.5), constrained_layout=False)
         # label each curve from its own group key so that it meets its own Kaplan-Meier at-risk row
         groups = list(self._curve_groups())[:max_groups]
         labels = [lab for lab, _ in groups]
@@ -744,8 +781,8 @@ class IndependenceResults:
             from lifelines.plotting import add_at_risk_counts
 
             add_at_risk_counts(*[self.km[k] for k in labels], ax=ax, rows_to_show=["At risk"])
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
     def _curve_groups(self):
         if not self.by:
@@ -760,8 +797,9 @@ def _label(key: dict) -> str:
     return " / ".join(str(v) for v in key.values()) if key else "all"
 
 
+@renamed_arguments(study="data")
 def time_to_independence(
-    study: Study,
+    data: Study | pd.DataFrame,
     outcome: str | Sequence[str] | None = None,
     *,
     stage: int = 5,
@@ -778,7 +816,10 @@ def time_to_independence(
 
     Parameters
     ----------
-    study : Study
+    data : Study or DataFrame
+        A study, or a long table of readings shaped like :meth:`Study.long` (at least
+        ``episode_id, person_id, outcome, reading_date, score, start_date, end_date``; follow-up
+        readings are left out when it has ``reading_type``; ``by``/``covariates`` columns as named).
     outcome : str, list of str, "all" or None
         Outcome area(s). ``None`` or ``"all"``: every area, with ``outcome``
         added to the groups (curves are per area; the Cox model is stratified by area).
@@ -828,20 +869,23 @@ def time_to_independence(
     >>> r.survival_at.columns.tolist()[:3]
     ['months', 'survival', 'ci_lower']
     """
+    study = data
     if stage not in (2, 3, 4, 5):
         raise ValueError(f"stage must be one of 2, 3, 4, 5 (the Journey of Change scale), got {stage!r}")
     codes = _outcomes(outcome)
     by = [] if by is None else _check_columns(by, _GROUPABLE, "time_to_independence(by=...)")
     if codes is None or len(codes) > 1:
         by = ["outcome"] + [b for b in by if b != "outcome"]
-    covariates = [] if not covariates else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)")
+    covariates = ([] if not covariates
+                  else _check_columns(covariates, _GROUPABLE, "time_to_independence(covariates=...)"))
 
-    long = study.long(codes, scored_only=True, include_follow_up=False)
+    long = _readings(study, codes, include_follow_up=False, need=[*by, *covariates], who="time_to_independence")
     counts: dict[str, tuple[int, str]] = {}
     if long.empty:
-        raise ValueError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
+        raise NoDataError(f"time_to_independence: no scored readings during support for outcome {outcome!r}")
     in_support = long["end_date"].isna() | (long["reading_date"] <= long["end_date"])
-    counts["after_end_of_support"] = (int((~in_support).sum()), "readings (not follow-ups) dated after the episode ended")
+    counts["after_end_of_support"] = (int((~in_support).sum()),
+                                      "readings (not follow-ups) dated after the episode ended")
     long = long[in_support]
     neg = long["reading_date"] < long["start_date"]
     counts["before_start"] = (int(neg.sum()), "readings dated before the episode started (dropped)")
@@ -953,6 +997,32 @@ def _design(data: pd.DataFrame, covariates: list[str], min_level_events: int) ->
     return X, notes
 
 
+# lifelines releases whose private methods the fast overrides below replace, checked against each
+# (tests/test_survival.py compares them with lifelines' own). Any other release: lifelines' own classes.
+LIFELINES_TESTED = ((0, 29), (0, 30))
+
+
+def lifelines_overrides_apply(cls: type, methods: Sequence[str]) -> bool:
+    """Whether the installed lifelines is a tested release and ``cls`` still has the ``methods`` replaced.
+
+    Otherwise warns once that lifelines' own (slower, same-valued) code is used instead.
+    """
+    import re
+
+    import lifelines
+
+    release = tuple(int(x) for x in re.findall(r"\d+", lifelines.__version__)[:2])
+    missing = [m for m in methods if not callable(getattr(cls, m, None))]
+    if release in LIFELINES_TESTED and not missing:
+        return True
+    warnings.warn(f"lifelines {lifelines.__version__} is not a release longitudinal's fast {cls.__name__} was "
+                  f"checked against ({', '.join('.'.join(map(str, r)) for r in LIFELINES_TESTED)})"
+                  + (f", and lacks {', '.join(missing)}" if missing else "")
+                  + f": using lifelines' own {cls.__name__} (same results, slower at national scale)",
+                  LongitudinalWarning, stacklevel=3)
+    return False
+
+
 def _fast_cox_class():
     """lifelines ``CoxPHFitter`` with its score residuals (used for the cluster-robust SEs) computed in O(n p).
 
@@ -966,6 +1036,11 @@ def _fast_cox_class():
     """
     from lifelines import CoxPHFitter
     from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+
+    if not (lifelines_overrides_apply(CoxPHFitter, ["_fit_model_breslow"])
+            and lifelines_overrides_apply(SemiParametricPHFitter, ["_compute_score_within_strata",
+                                                                   "_compute_schoenfeld_within_strata"])):
+        return CoxPHFitter
 
     class _SemiParametricPHFitter(SemiParametricPHFitter):
         def _compute_score_within_strata(self, X, _T, E, weights, entries):
@@ -1038,6 +1113,9 @@ def _fast_aalen_johansen_class():
     from lifelines import AalenJohansenFitter
     from lifelines.utils import inv_normal_cdf
 
+    if not lifelines_overrides_apply(AalenJohansenFitter, ["_bounds"]):
+        return AalenJohansenFitter
+
     def running(terms):  # 0.0 + t0, + t1, ...: the accumulators' sums
         return np.cumsum(np.concatenate([[0.0], terms]))[1:]
 
@@ -1048,7 +1126,7 @@ def _fast_aalen_johansen_class():
             df["Ft"] = self.cumulative_density_
             df["lagS"] = lagged_survival.fillna(1)
             if ci_labels is None:
-                ci_labels = ["%s_upper_%g" % (self._label, ci), "%s_lower_%g" % (self._label, ci)]
+                ci_labels = [f"{self._label}_upper_{ci:g}", f"{self._label}_lower_{ci:g}"]
             assert len(ci_labels) == 2, "ci_labels should be a length 2 array."
             # lifelines' iterrows gives each row as float64 (the common type of the table)
             obs, n, cm, lag, Ft = (df[c].to_numpy(dtype=np.float64) for c in
@@ -1096,23 +1174,25 @@ def _fit_cox(data, covariates, *, strata, alpha, min_level_events, penalizer):
     s = cph.summary
     lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
     hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
-    hr = pd.DataFrame({"covariate": s.index, "coef": s["coef"].to_numpy(), "se": s["se(coef)"].to_numpy(),
+    hr = pd.DataFrame({"covariate": s.index, "estimate": s["coef"].to_numpy(), "std_error": s["se(coef)"].to_numpy(),
                        "hazard_ratio": s["exp(coef)"].to_numpy(), "ci_lower": s[lo_col].to_numpy(),
-                       "ci_upper": s[hi_col].to_numpy(), "p": s["p"].to_numpy()})
+                       "ci_upper": s[hi_col].to_numpy(), "p_value": s["p"].to_numpy()})
+    hr = with_old_columns(hr, {"coef": "estimate", "se": "std_error", "p": "p_value"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         test = proportional_hazard_test(cph, df, time_transform="rank")
     ts = test.summary
     ph = pd.DataFrame({"covariate": [i[0] if isinstance(i, tuple) else i for i in ts.index],
-                       "test_statistic": ts["test_statistic"].to_numpy(), "p": ts["p"].to_numpy()})
+                       "test_statistic": ts["test_statistic"].to_numpy(), "p_value": ts["p"].to_numpy()})
+    ph = with_old_columns(ph, {"p": "p_value"})
     notes.append("Cox: event dated at the midpoint of (previous reading, reading that showed the stage]; "
                  "robust SEs clustered on person" + (f"; stratified by {strata}" if strata else ""))
     return cph, hr, ph, notes
 
 
 # ===================================================================== lasting impact
-@dataclass
-class SustainedResults:
+@dataclass(repr=False)
+class SustainedResults(Results):
     """Results of :func:`sustained_outcomes` (times in whole months after a planned end).
 
     Attributes
@@ -1200,8 +1280,8 @@ class SustainedResults:
         t.insert(len(self.by), "year", (t["months"] // 12).astype(int))
         return t[self.by + ["year", "survival", "ci_lower", "ci_upper", "at_risk"]].reset_index(drop=True)
 
-    def summary(self) -> str:
-        """A plain-text report: exclusions, shares sustained at 6/12/24 months, re-referral incidence."""
+    def summary(self) -> Summary:
+        """Exclusions, shares sustained at 6/12/24 months, re-referral incidence (text; tables in Jupyter)."""
         n_ev = int(self.data["event"].sum())
         lines = [f"Lasting impact after a planned end: loss of >= {self.loss} stage(s) from the end level",
                  f"episode-areas followed: {len(self.data):,}; lost: {n_ev:,}", "",
@@ -1209,16 +1289,20 @@ class SustainedResults:
                  "Share sustained (Turnbull NPMLE, bootstrap CI):", self.at_months().to_string(index=False), "",
                  "Re-referral (Aalen-Johansen cumulative incidence; competing: died, moved away):",
                  self.rereferral.to_string(index=False)]
-        return "\n".join(lines)
+        return Summary("\n".join(lines), {"Excluded": self.exclusions, "Share sustained": self.at_months(),
+                                          "Re-referral": self.rereferral}, head="\n".join(lines[:2]))
 
-    def __repr__(self) -> str:
-        return f"<SustainedResults by={self.by} n={len(self.data):,} lost={int(self.data['event'].sum()):,}>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"by": self.by, "n": len(self.data), "lost": int(self.data["event"].sum())}
+
+    def tidy(self) -> pd.DataFrame:
+        """The share sustained at 6, 12 and 24 months: group columns, ``months``, ``estimate``, ``ci_lower``,
+        ``ci_upper``, ``at_risk``, ``n``."""
+        return self.at_months().rename(columns={"survival": "estimate"})
 
     def plot(self, ax=None, *, max_groups: int = 8):
-        """Sustained-outcome curves (share keeping their end level) with CI bands. Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5))
+        """Sustained-outcome curves (share keeping their end level) with CI bands. Returns the matplotlib Axes."""
+        ax = axes_for(ax, figsize=(8, 5), constrained_layout=False)
         groups = self.curves.groupby(self.by, observed=True, sort=True) if self.by else [("all", self.curves)]
         for i, (key, sub) in enumerate(groups):
             if i >= max_groups:
@@ -1231,15 +1315,14 @@ class SustainedResults:
                       else f"Share sustained (lost < {self.loss} stages)")
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
     def plot_cumulative_incidence(self, ax=None, *, at_risk: bool = True, max_groups: int = 8):
-        """Aalen–Johansen cumulative incidence of re-referral with at-risk counts. Returns the Figure."""
-        import matplotlib.pyplot as plt
+        """Aalen–Johansen cumulative incidence of re-referral with at-risk counts. Returns the matplotlib Axes."""
         from lifelines.plotting import add_at_risk_counts
 
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 5.5))
+        ax = axes_for(ax, figsize=(8, 5.5), constrained_layout=False)
         fitters = list(self.aalen_johansen.values())[:max_groups]
         for f in fitters:
             f.plot_cumulative_density(ax=ax)
@@ -1247,12 +1330,13 @@ class SustainedResults:
         ax.set_ylabel("Cumulative incidence of re-referral")
         if at_risk and fitters:
             add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
-        fig.tight_layout()
-        return fig
+        ax.figure.tight_layout()
+        return ax
 
 
+@renamed_arguments(study="data")
 def sustained_outcomes(
-    study: Study,
+    data: Study,
     outcome: str | Sequence[str] | None = None,
     *,
     by: str | Sequence[str] = ("outcome", "lead_need"),
@@ -1270,7 +1354,7 @@ def sustained_outcomes(
 
     Parameters
     ----------
-    study : Study
+    data : Study
     outcome : str, list of str, "all" or None
         Outcome area(s); all when omitted.
     by : str or list of str, default ("outcome", "lead_need")
@@ -1323,10 +1407,11 @@ def sustained_outcomes(
     the third. Read the curves as an upper
     bound on drop-off, or use ``loss=2`` for a stricter definition.
     """
+    study = data
     codes = _outcomes(outcome)
     by = _check_columns(by, _GROUPABLE, "sustained_outcomes(by=...)")
     if missing not in ("complete_case", "ipw", "mi"):
-        raise ValueError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
+        raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
         raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
     long = study.long(codes, scored_only=True, include_follow_up=True)
@@ -1334,13 +1419,14 @@ def sustained_outcomes(
     planned = (long["end_reason"] == "planned") & long["end_date"].notna()
     long = long[planned].astype({"episode_id": str, "outcome": str})
     if long.empty:
-        raise ValueError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
+        raise NoDataError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
     keys = ["episode_id", "outcome"]
     long, n_dup = _collapse_same_day(long, keys)
     counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
     is_fu_type = long["reading_type"] == "follow_up"
     early_fu = is_fu_type & (long["reading_date"] < long["end_date"])
-    counts["follow_up_before_end"] = (int(early_fu.sum()), "follow-up readings dated before the end of support (dropped)")
+    counts["follow_up_before_end"] = (int(early_fu.sum()),
+                                      "follow-up readings dated before the end of support (dropped)")
     long = long[~early_fu]
     after = long["reading_date"] > long["end_date"]
     fu = long[is_fu_type[~early_fu] | after]
@@ -1369,7 +1455,7 @@ def sustained_outcomes(
         counts["no_gain"] = (int(ng.sum()), "end level not above the start level (gained_only=True)")
         base = base[~ng]
     if base.empty:
-        raise ValueError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
+        raise NoDataError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
     base = base.reset_index()
     fu = fu.merge(base[keys + ["end_score"]], on=keys, how="inner")
     fu = fu.sort_values(["episode_id", "outcome", "reading_date"], kind="stable")

@@ -23,16 +23,19 @@ from __future__ import annotations
 import re
 import time as _time
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from . import domain
-from .errors import ConvergenceWarning, LongitudinalWarning
-from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, variance_inference
+from .deprecation import renamed_arguments, with_old_columns
+from .errors import ConvergenceWarning, LongitudinalWarning, NoDataError
+from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, profile_intervals, variance_inference
+from .results import Results, Summary
 from .study import Study
 
 __all__ = ["fit_trajectories", "TrajectoryResults", "TrajectoryWarning"]
@@ -53,7 +56,7 @@ def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, s
         code = domain.outcome_code(outcome)
         df = data.long(code, include_follow_up=include_follow_up)
         if df.empty:
-            raise ValueError(f"outcome {code!r} has no scored readings in this study: nothing to model")
+            raise NoDataError(f"outcome {code!r} has no scored readings in this study: nothing to model")
         return df, code
     if isinstance(data, pd.DataFrame):
         if outcome is not None:
@@ -65,7 +68,7 @@ def _long_frame(data, outcome, include_follow_up: bool) -> tuple[pd.DataFrame, s
                 code = outcome
             df = data[data["outcome"] == code]
             if df.empty:
-                raise ValueError(f"outcome {code!r} has no readings in the data (outcomes present: "
+                raise NoDataError(f"outcome {code!r} has no readings in the data (outcomes present: "
                                  f"{', '.join(map(str, pd.unique(data['outcome'])[:20]))})")
             return df, code
         return data, None
@@ -216,29 +219,17 @@ class _Design:
     uses_start: bool = False
 
 
-class TrajectorySummary:
-    """Text (and HTML in notebooks) summary of a :class:`TrajectoryResults`."""
-
-    def __init__(self, text: str, tables: dict[str, pd.DataFrame]):
-        self.text, self.tables = text, tables
-
-    def __str__(self) -> str:
-        return self.text
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = "<pre>" + self.text.split("\n\n")[0] + "</pre>"
-        return head + "".join(f"<h4>{k}</h4>" + v.to_html(float_format="%.4f") for k, v in self.tables.items())
+# The summary type every results object shares (kept under its old name for existing imports).
+TrajectorySummary = Summary
 
 
-class TrajectoryResults:
+class TrajectoryResults(Results):
     """A fitted trajectory (linear mixed) model.
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p,
+        Indexed by term (``Intercept`` first) with ``estimate, std_error, z, p_value,
         ci_lower, ci_upper`` (Wald, normal reference, as statsmodels ``MixedLM``).
     cov_re : DataFrame
         Covariance of the random effects (intercept, slope, ...), in score units. Their SDs and
@@ -304,9 +295,10 @@ class TrajectoryResults:
         zq = stats.norm.ppf(1 - alpha / 2)
         z = fit.beta / se
         self.fixed_effects = pd.DataFrame({
-            "estimate": fit.beta, "std_error": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+            "estimate": fit.beta, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
             "ci_lower": fit.beta - zq * se, "ci_upper": fit.beta + zq * se,
         }, index=pd.Index(design.fixed_names, name="term"))
+        self.fixed_effects = with_old_columns(self.fixed_effects, {"p": "p_value"})
         self.cov_fixed = pd.DataFrame(fit.cov_beta, index=design.fixed_names, columns=design.fixed_names)
         self.cov_re = pd.DataFrame(fit.cov_re, index=design.random_names, columns=design.random_names)
         gi = pd.Index(groups, name=design.group)
@@ -380,6 +372,36 @@ class TrajectoryResults:
                              "ci_upper": hi, "note": vi.notes},
                             index=pd.Index(self._vc_terms(), name="term"))
 
+    def profile_conf_int(self, alpha: float | None = None, *, deviance: str = "ml") -> pd.DataFrame:
+        """Profile-likelihood intervals of the variance components: lme4's default ``confint()``.
+
+        Beside the Wald intervals of :meth:`variance_components` (observed information, formed on the
+        log-SD / Fisher-z scale). Each parameter's deviance is minimised over the others at fixed
+        values of it; the interval is where it stays within ``chi2_1(1 - alpha)`` of its minimum, so an
+        SD's lower limit may be 0 and a correlation's limits -1 or 1. ``deviance="ml"`` (default)
+        profiles the ML deviance even for a REML fit, as lme4's ``confint(method="profile")`` does
+        (sleepstudy: lme4's limits to 5 significant figures, tests/test_trajectories.py);
+        ``deviance="fit"`` profiles the fitted (REML) deviance itself. Several hundred deviance
+        evaluations per parameter: seconds on a study of thousands of episodes, minutes at national scale.
+
+        Returns
+        -------
+        DataFrame
+            Indexed like :meth:`variance_components` with ``estimate`` (this fit's), ``ci_lower``,
+            ``ci_upper`` and ``note``.
+        """
+        if deviance not in ("ml", "fit"):
+            raise ValueError(f"deviance must be 'ml' or 'fit', not {deviance!r}")
+        a = self.alpha if alpha is None else alpha
+        fit = self._fit
+        if deviance == "ml" and fit.reml:
+            fit = fit_lmm(None, None, None, reml=False, stats=fit.stats, start=fit.theta)
+        vi = variance_inference(fit)
+        lo, hi = profile_intervals(fit, vi, a)
+        notes = ["on the boundary: no profile" if not f else "" for f in vi.free]
+        return pd.DataFrame({"estimate": self.variance_inference.estimate, "ci_lower": lo, "ci_upper": hi,
+                             "note": notes}, index=pd.Index(self._vc_terms(), name="term"))
+
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Wald confidence intervals for every parameter, lme4 ``confint(method="Wald")`` style.
 
@@ -410,11 +432,11 @@ class TrajectoryResults:
         for k, v in (("method", self.method), ("engine", self.engine), ("nobs", self.nobs),
                      ("ngroups", self.ngroups), ("converged", self.converged), ("loglik", self.loglik)):
             out[k] = v
-        cols = ["outcome", "component", "term", "estimate", "std_error", "z", "p", "ci_lower", "ci_upper",
+        cols = ["outcome", "component", "term", "estimate", "std_error", "z", "p_value", "ci_lower", "ci_upper",
                 "method", "engine", "nobs", "ngroups", "converged", "loglik"]
         return out[cols]
 
-    def lr_test(self, other: "TrajectoryResults") -> pd.DataFrame:
+    def lr_test(self, other: TrajectoryResults) -> pd.DataFrame:
         """Likelihood-ratio test of this model against a nested ``other`` (on the same readings).
 
         Fixed effects may differ only between ML fits (``reml=False``); under REML the two
@@ -426,7 +448,7 @@ class TrajectoryResults:
         -------
         DataFrame
             One row per model with ``loglik, k, aic, bic`` and, on the larger model's row,
-            ``chi2, df, p``.
+            ``chi2, df, p_value``.
         """
         if self.nobs != other.nobs:
             raise ValueError(f"models fitted to different readings ({self.nobs:,} vs {other.nobs:,}) "
@@ -448,10 +470,10 @@ class TrajectoryResults:
         out = pd.DataFrame(rows).set_index("model")
         out["chi2"] = [np.nan, chi2]
         out["df"] = [np.nan, df]
-        out["p"] = [np.nan, float(stats.chi2.sf(chi2, df))]
-        return out
+        out["p_value"] = [np.nan, float(stats.chi2.sf(chi2, df))]
+        return with_old_columns(out, {"p": "p_value"})
 
-    def summary(self) -> TrajectorySummary:
+    def summary(self) -> Summary:
         """A statsmodels-style text summary (renders as tables in a notebook)."""
         d = self.design
         lines = [
@@ -478,11 +500,11 @@ class TrajectoryResults:
         foot += [f"  {m}" for m in self.variance_inference.messages]
         text = ("\n".join(lines) + "\n\nFixed effects\n" + fe + "\n\nRandom effects\n" + vc + "\n"
                 + "\n".join(foot))
-        return TrajectorySummary(text, {"Fixed effects": self.fixed_effects, "Random effects": vct})
+        return Summary(text, {"Fixed effects": self.fixed_effects, "Random effects": vct}, notes=foot)
 
-    def __repr__(self) -> str:
-        return (f"<TrajectoryResults {self.method} outcome={self.outcome!r} nobs={self.nobs:,} "
-                f"ngroups={self.ngroups:,} converged={self.converged}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"method": self.method, "outcome": self.outcome, "nobs": self.nobs, "ngroups": self.ngroups,
+                "converged": self.converged}
 
     # -------------------------------------------------------- predictions
     def _design_rows(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -528,7 +550,7 @@ class TrajectoryResults:
         Returns
         -------
         DataFrame
-            ``new_data``'s rows with ``mean, std_error, lower, upper`` added.
+            ``new_data``'s rows with ``mean, std_error, ci_lower, ci_upper`` added.
         """
         if interval not in ("confidence", "prediction"):
             raise ValueError(f"interval must be 'confidence' or 'prediction', not {interval!r}")
@@ -549,8 +571,8 @@ class TrajectoryResults:
         zq = stats.norm.ppf(1 - a / 2)
         out = new_data.copy()
         out["mean"], out["std_error"] = mean, se
-        out["lower"], out["upper"] = mean - zq * se, mean + zq * se
-        return out
+        out["ci_lower"], out["ci_upper"] = mean - zq * se, mean + zq * se
+        return with_old_columns(out, {"lower": "ci_lower", "upper": "ci_upper"})
 
     def fitted(self) -> pd.DataFrame:
         """Per-reading fitted values: population (``X beta``) and episode-specific (``+ Z b_i``)."""
@@ -612,7 +634,7 @@ class TrajectoryResults:
             xbar = self._design_rows(f)[0].mean(axis=0)
             m, se = float(xbar @ beta), float(np.sqrt(xbar @ cov @ xbar))
             rows.append((t, m, se, m - zq * se, m + zq * se))
-        return pd.DataFrame(rows, columns=[d.time, "mean", "std_error", "lower", "upper"])
+        return pd.DataFrame(rows, columns=[d.time, "mean", "std_error", "ci_lower", "ci_upper"])
 
     def plot(self, kind: str = "spaghetti", ax=None, **kwargs):
         """Draw a standard figure: ``"spaghetti"`` (see :meth:`plot_spaghetti`) or
@@ -651,7 +673,7 @@ class TrajectoryResults:
         t = self._frame[d.time]
         grid = np.linspace(max(t.min(), 0.0), np.quantile(t, 0.98), 30)
         mm = self._marginal_mean(grid, seed=seed)
-        ax.fill_between(mm[d.time], mm["lower"], mm["upper"], color="C0", alpha=0.25,
+        ax.fill_between(mm[d.time], mm["ci_lower"], mm["ci_upper"], color="C0", alpha=0.25,
                         label=f"{100 * (1 - self.alpha):.0f}% CI")
         ax.plot(mm[d.time], mm["mean"], color="C0", lw=2.5, label="fitted mean")
         ax.set_xlabel("years since the start of support" if d.time == "time" else d.time)
@@ -744,8 +766,9 @@ def _poly(t: np.ndarray, k: int) -> np.ndarray:
 
 
 # -------------------------------------------------------------------- fit
+@renamed_arguments(group="id")
 def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | None = None, *,
-                     group: str = "episode_id", time: str = "time", score: str = "score",
+                     id: str = "episode_id", time: str = "time", score: str = "score",
                      formula: str | None = None, random: str | None = None, reml: bool = True,
                      engine: str = "fast", quadratic: bool = False,
                      score_range: tuple[float, float] | None = (1, 5), include_follow_up: bool = False,
@@ -761,8 +784,9 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     outcome : str, list of str or "all", optional
         Outcome area code. With a study, ``"all"`` or a list fits each area and returns one
         tidy DataFrame (see :meth:`TrajectoryResults.tidy`) instead of a results object.
-    group, time, score : str
-        Column names: the grouping factor (episode), years since the start, the score.
+    id, time, score : str
+        Column names: the unit with a random effect (the episode by default; an area or provider
+        works too), years since the start, the score. ``group=`` is the deprecated name of ``id=``.
     formula : str, optional
         Fixed effects, patsy syntax, e.g. ``"score ~ time * service_type + lead_need"``; the left
         side may be left out. Default ``score ~ time`` (``+ I(time ** 2)`` with ``quadratic``).
@@ -851,7 +875,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
     >>> study = lg.simulate(people=1500, seed=3)
     >>> fit = lg.fit_trajectories(study, "managing_money", formula="~ time * service_type", warn=False)
     >>> fit.fixed_effects.columns.tolist()
-    ['estimate', 'std_error', 'z', 'p', 'ci_lower', 'ci_upper']
+    ['estimate', 'std_error', 'z', 'p_value', 'ci_lower', 'ci_upper']
     >>> fit.cov_re.shape
     (2, 2)
     >>> table = lg.fit_trajectories(study, ["feeling_safe", "managing_money"], warn=False)
@@ -880,21 +904,20 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
         tables = []
         for code in codes:
             try:
-                res = fit_trajectories(data, code, group=group, time=time, score=score, formula=formula,
+                res = fit_trajectories(data, code, id=id, time=time, score=score, formula=formula,
                                        random=random, reml=reml, engine=engine, quadratic=quadratic,
                                        score_range=score_range, include_follow_up=include_follow_up,
                                        alpha=alpha, warn=warn, maxiter=maxiter, keep_baseline=keep_baseline,
                                        start_centre=start_centre)
-            except ValueError as err:
-                if "has no" in str(err) and "readings" in str(err):
-                    warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
-                    continue
-                raise
+            except NoDataError as err:
+                warnings.warn(f"{code}: skipped, {err}", TrajectoryWarning, stacklevel=2)
+                continue
             tables.append(res.tidy())
         if not tables:
             raise ValueError(f"none of the outcomes {codes} has readings to model")
         return pd.concat(tables, ignore_index=True)
 
+    group = id  # the fitting code's name for the unit
     df, code = _long_frame(data, outcome, include_follow_up)
     lhs, rhs = _rhs(formula) if formula is not None else (None, None)
     if lhs is not None and lhs != score:
@@ -902,7 +925,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             raise ValueError(f"formula {formula!r}: response {lhs!r} is not a column of the data; "
                              f"columns are: {', '.join(map(str, df.columns))}")
         score = lhs  # the formula's response wins over the score= default
-    _check_columns(df, {"group": group, "time": time, "score": score})
+    _check_columns(df, {"id": group, "time": time, "score": score})
 
     # ---- the fitting frame: numeric score/time, blanks out, order by group
     y_all = _numeric(df, score, "score")
@@ -956,8 +979,10 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
             dropped[f"baseline reading ({START} is a covariate)"] = n_base
             keep &= ~base
             notes.append(f"the baseline reading each {START} is taken from was dropped from the response "
-                         f"({n_base:,} readings; {n_base - later:,} episode{'' if n_base - later == 1 else 's'} with no "
-                         f"later reading {'leaves' if n_base - later == 1 else 'leave'} the model): this models the scores after the start given the start score (ANCOVA "
+                         f"({n_base:,} readings; {n_base - later:,} "
+                         f"episode{'' if n_base - later == 1 else 's'} with no "
+                         f"later reading {'leaves' if n_base - later == 1 else 'leave'} the model): "
+                         "this models the scores after the start given the start score (ANCOVA "
                          f"form); keep_baseline=True keeps it")
         else:
             notes.append(f"keep_baseline=True: each episode's baseline reading is both its {START} and a "

@@ -25,7 +25,7 @@ Examples
 >>> Q = [[-0.6, 0.6, 0, 0, 0], [0.2, -0.8, 0.6, 0, 0], [0, 0.2, -0.7, 0.5, 0],
 ...      [0, 0, 0.2, -0.6, 0.4], [0, 0, 0, 0.3, -0.3]]
 >>> panel = lg.transitions.simulate_panel(Q, n=400, seed=1)
->>> fit = lg.fit_transitions(panel, id="id", time="time", state="state")
+>>> fit = lg.fit_transitions(panel, id="id", time="time", score="state")
 >>> bool(fit.converged)
 True
 >>> fit.Q.shape
@@ -37,8 +37,9 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,13 +47,17 @@ import scipy.linalg
 from scipy import optimize, stats
 
 from . import domain, msm
-from .errors import ConvergenceWarning
+from .deprecation import RenamedKeys, renamed_arguments, with_old_columns
+from .errors import ConvergenceWarning, LongitudinalWarning
+from .results import Results, Summary
 from .study import Study
 
 __all__ = ["fit_transitions", "TransitionsResults", "simulate_panel", "default_allowed"]
 
 _DAY = 1 / 365.25
 _MAX_LISTED = 10
+# Result columns renamed to the one vocabulary (docs/api.md); the old names work for one release.
+_OLD_CI_NAMES = {"lower": "ci_lower", "upper": "ci_upper", "std_err": "std_error"}
 
 
 # ------------------------------------------------------------------ helpers
@@ -112,7 +117,7 @@ class _Encoder:
     column_of: dict[str, str] = field(default_factory=dict)  # design name -> column
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, columns: Sequence[str], reference: Mapping[str, Any]) -> "_Encoder":
+    def fit(cls, df: pd.DataFrame, columns: Sequence[str], reference: Mapping[str, Any]) -> _Encoder:
         enc = cls(list(columns))
         for col in enc.columns:
             x = df[col]
@@ -320,13 +325,14 @@ def _crude_init(r, s, dt, exact, frm, to, K):
     return np.log(np.clip(q, 1e-3, 50.0))
 
 
+@renamed_arguments(state="score")
 def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, id: str = "episode_id",
-                    time: str = "time", state: str = "score", allowed: Any = None,
+                    time: str = "time", score: str = "score", allowed: Any = None,
                     covariates: Sequence[str] | Mapping[str, Any] | None = None, absorbing: Any = None,
                     exact_absorbing: bool = True, states: Sequence[Any] | None = None,
                     reference: Mapping[str, Any] | None = None, include_follow_up: bool = False,
-                    time_resolution: float | None = _DAY, duplicate_times: str = "raise",
-                    alpha: float = 0.05, maxiter: int = 1000) -> "TransitionsResults":
+                    time_resolution: float | str | None = "auto", duplicate_times: str = "raise",
+                    alpha: float = 0.05, maxiter: int = 1000) -> TransitionsResults:
     """Fit a continuous-time multi-state Markov model to panel data (as R's ``msm``).
 
     Parameters
@@ -337,8 +343,9 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         one row per reading.
     outcome : str, optional
         Outcome area code (or name) when ``data`` is a Study.
-    id, time, state : str
-        Columns naming the episode (or person), the time in years and the state.
+    id, time, score : str
+        Columns naming the episode (or person), the time in years and the state (the Journey of
+        Change stage, or any state label). ``state=`` is the deprecated name of ``score=``.
     allowed : array-like or DataFrame (K x K), optional
         Which instantaneous transitions are possible (truthy off the diagonal).
         Default: adjacent stages forward and back (see :func:`default_allowed`),
@@ -368,9 +375,11 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
         For a Study: keep follow-up readings after support ended. They are left
         out by default because the chain's intensities after support are not
         those during it.
-    time_resolution : float or None, default one day
+    time_resolution : float, None or "auto"
         Interval lengths are rounded to this many years so that intervals
         group into few distinct patterns (speed); ``None`` uses exact times.
+        ``"auto"`` (default): one day for a Study (its times are whole days, so
+        nothing moves), exact times for a table (its times are left as given).
     duplicate_times : {"raise", "drop"}
         Two readings of an episode at the same time: stop with an error naming
         the episodes (default), or leave those episodes out (reported).
@@ -421,7 +430,7 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
             if len(add_abs) > 1:
                 raise ValueError("a Study gives one 'left support' absorbing state; got "
                                  f"{add_abs}")
-            df = _add_end_of_support(df, add_abs[0], id=id, time=time, state=state,
+            df = _add_end_of_support(df, add_abs[0], id=id, time=time, state=score,
                                      covariates=covariates)
     elif isinstance(data, pd.DataFrame):
         if outcome is not None:
@@ -432,6 +441,8 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
     else:
         raise TypeError(f"data must be a Study or a pandas DataFrame, not {type(data).__name__}")
 
+    if time_resolution == "auto":
+        time_resolution = _DAY if isinstance(data, Study) else None
     if states is None:
         states = list(domain.SCALE) + [a for a in absorbing_list if a not in domain.SCALE]
     states = list(states)
@@ -462,8 +473,14 @@ def fit_transitions(data: Study | pd.DataFrame, outcome: str | None = None, *, i
                              "state has none")
     if not Aarr.any():
         raise ValueError("the allowed matrix allows no transition")
+    no_exit = [s for i, s in enumerate(states) if not Aarr[i].any() and s not in absorbing_list]
+    if no_exit:
+        warnings.warn(f"state(s) {no_exit} have no allowed exits but are not declared absorbing: they are fitted "
+                      "as states seen only at readings. If entering one ends the follow-up (e.g. death), pass "
+                      f"absorbing={no_exit[0]!r} (its entry time is then taken as exact, msm's deathexact; "
+                      "exact_absorbing=False if it is only seen at a reading)", LongitudinalWarning, stacklevel=3)
 
-    prep, enc, report = _prepare(df, id=id, time=time, state=state, states=states,
+    prep, enc, report = _prepare(df, id=id, time=time, state=score, states=states,
                                  absorbing=absorbing_list, exact_absorbing=exact_absorbing,
                                  allowed=Aarr, covariates=covariates, reference=reference or {},
                                  time_resolution=time_resolution, duplicate_times=duplicate_times)
@@ -577,7 +594,7 @@ def _add_end_of_support(df: pd.DataFrame, label: Any, *, id: str, time: str, sta
 
 
 # ------------------------------------------------------------------ results
-class TransitionsResults:
+class TransitionsResults(Results):
     """A fitted multi-state Markov model (see :func:`fit_transitions`).
 
     Attributes
@@ -638,7 +655,9 @@ class TransitionsResults:
     # ------------------------------------------------------------ basics
     @property
     def AIC(self) -> float:
-        """Akaike information criterion (alias of ``aic``)."""
+        """Deprecated spelling of ``aic``."""
+        warnings.warn("TransitionsResults.AIC is deprecated: use .aic (longitudinal's vocabulary, docs/api.md)",
+                      DeprecationWarning, stacklevel=2)
         return self.aic
 
     @property
@@ -652,9 +671,9 @@ class TransitionsResults:
     def _tname(self, i: int) -> str:
         return f"{_label(self.states_[self._frm[i]])}->{_label(self.states_[self._to[i]])}"
 
-    def __repr__(self) -> str:
-        return (f"<TransitionsResults states={self.states_} intervals={self.nobs:,} "
-                f"params={self.n_params_} loglik={self.loglik:.2f} converged={self.converged}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"states": self.states_, "intervals": self.nobs, "params": self.n_params_, "loglik": self.loglik,
+                "converged": self.converged}
 
     def _logq(self, covariates=None, x=None):
         """Log-intensities at a covariate pattern, and their Jacobian w.r.t. the parameters."""
@@ -684,22 +703,40 @@ class TransitionsResults:
 
         Returns
         -------
-        dict with DataFrames ``estimate``, ``lower``, ``upper``, ``std_err``
-            Off-diagonal limits are ``exp(log q +- z se)``; diagonal limits
-            are left empty (they are minus the row sums).
+        dict with DataFrames ``estimate``, ``ci_lower``, ``ci_upper``, ``std_error``
+            Off-diagonal limits are ``exp(log q +- z se)``. The diagonal is minus the total
+            rate out of the state, ``-sum_s q[r->s]``: its standard error is by the delta method
+            and its limits are formed on the log scale of the total, ``-exp(log q_r. -+ z se)``,
+            so they stay negative (msm's ``qmatrix.msm`` gives diagonal limits too). Rows of
+            absorbing states are 0 with no interval.
         """
         lq, J = self._logq(covariates)
-        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", J, self._cov, J), 0, None))
+        covlq = J @ self._cov @ J.T
+        se = np.sqrt(np.clip(np.diag(covlq), 0, None))
         est = self._Qarr(lq)
+        q = np.exp(lq)
         out = {"estimate": self._frame(est)}
         with np.errstate(over="ignore"):
-            lims = [("lower", np.exp(lq - self._z * se)), ("upper", np.exp(lq + self._z * se)),
-                    ("std_err", np.exp(lq) * se)]
+            lims = [("ci_lower", np.exp(lq - self._z * se)), ("ci_upper", np.exp(lq + self._z * se)),
+                    ("std_error", q * se)]
+        diag = {k: np.full(self.K, np.nan) for k in ("ci_lower", "ci_upper", "std_error")}
+        for r in range(self.K):
+            out_r = self._frm == r
+            if not out_r.any():
+                continue
+            lam = q[out_r].sum()
+            g = np.where(out_r, q, 0.0)  # d lam / d log q
+            se_lam = float(np.sqrt(max(g @ covlq @ g, 0.0)))
+            with np.errstate(over="ignore"):
+                diag["ci_lower"][r] = -lam * np.exp(self._z * se_lam / lam)
+                diag["ci_upper"][r] = -lam * np.exp(-self._z * se_lam / lam)
+            diag["std_error"][r] = se_lam
         for name, val in lims:
             m = np.full((self.K, self.K), np.nan)
             m[self._frm, self._to] = val
+            np.fill_diagonal(m, diag[name])
             out[name] = self._frame(m)
-        return out
+        return RenamedKeys(out, {"lower": "ci_lower", "upper": "ci_upper", "std_err": "std_error"})
 
     @property
     def Q(self) -> pd.DataFrame:
@@ -709,26 +746,30 @@ class TransitionsResults:
     @property
     def Q_lower(self) -> pd.DataFrame:
         """Lower confidence limits of the baseline intensities."""
-        return self.qmatrix()["lower"]
+        return self.qmatrix()["ci_lower"]
 
     @property
     def Q_upper(self) -> pd.DataFrame:
         """Upper confidence limits of the baseline intensities."""
-        return self.qmatrix()["upper"]
+        return self.qmatrix()["ci_upper"]
 
     @property
     def intensities(self) -> pd.DataFrame:
-        """Tidy table of baseline intensities: from, to, estimate, std_err, lower, upper."""
+        """Tidy table of baseline intensities: from, to, estimate, std_error, ci_lower, ci_upper."""
         q = self.qmatrix()
         rows = []
         for a, b in zip(self._frm, self._to):
             rows.append({"from": self.states_[a], "to": self.states_[b],
                          **{k: float(v.iat[a, b]) for k, v in q.items()}})
-        return pd.DataFrame(rows)[["from", "to", "estimate", "std_err", "lower", "upper"]]
+        return with_old_columns(pd.DataFrame(rows)[["from", "to", "estimate", "std_error", "ci_lower", "ci_upper"]],
+                                _OLD_CI_NAMES)
 
     @property
     def hazard_ratios(self) -> pd.DataFrame:
-        """Hazard ratios of the covariates on each intensity, with CIs and Wald p-values."""
+        """Hazard ratios of the covariates on each intensity, with CIs and Wald p-values.
+
+        Columns ``covariate, from, to, hazard_ratio, ci_lower, ci_upper`` (the ratio's limits),
+        ``estimate, std_error, z, p_value`` (the log hazard ratio)."""
         nq = len(self._frm)
         rows = []
         for j, name in enumerate(self._enc.names):
@@ -742,11 +783,13 @@ class TransitionsResults:
                 with np.errstate(over="ignore"):
                     lo, hi = np.exp(b - self._z * se), np.exp(b + self._z * se)
                 rows.append({"covariate": name, "from": self.states_[self._frm[i]],
-                             "to": self.states_[self._to[i]], "hr": float(np.exp(b)),
-                             "lower": float(lo), "upper": float(hi), "coef": float(b),
-                             "std_err": se, "z": z, "p_value": float(2 * stats.norm.sf(abs(z)))})
-        return pd.DataFrame(rows, columns=["covariate", "from", "to", "hr", "lower", "upper", "coef",
-                                           "std_err", "z", "p_value"])
+                             "to": self.states_[self._to[i]], "hazard_ratio": float(np.exp(b)),
+                             "ci_lower": float(lo), "ci_upper": float(hi), "estimate": float(b),
+                             "std_error": se, "z": z, "p_value": float(2 * stats.norm.sf(abs(z)))})
+        cols = ["covariate", "from", "to", "hazard_ratio", "ci_lower", "ci_upper", "estimate", "std_error", "z",
+                "p_value"]
+        return with_old_columns(pd.DataFrame(rows, columns=cols),
+                                {**_OLD_CI_NAMES, "hr": "hazard_ratio", "coef": "estimate"})
 
     # ------------------------------------------------------------ probabilities
     def P(self, t: float, covariates: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -757,7 +800,7 @@ class TransitionsResults:
         >>> import longitudinal as lg
         >>> panel = lg.transitions.simulate_panel(
         ...     [[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
-        >>> fit = lg.fit_transitions(panel, id="id", time="time", state="state", states=[1, 2, 3])
+        >>> fit = lg.fit_transitions(panel, id="id", time="time", score="state", states=[1, 2, 3])
         >>> fit.P(0.0).values.diagonal().tolist()
         [1.0, 1.0, 1.0]
         """
@@ -774,7 +817,7 @@ class TransitionsResults:
     def transition_probabilities(self, times: Sequence[float] | None = None,
                                  covariates: Mapping[str, Any] | None = None, *, ci: bool = False,
                                  n_sim: int = 500, seed: int = 0) -> pd.DataFrame:
-        """Tidy ``P(t)`` over times: time, from, to, probability (and lower, upper).
+        """Tidy ``P(t)`` over times: time, from, to, probability (and ci_lower, ci_upper).
 
         Confidence limits (``ci=True``) are percentiles of ``P(t)`` over ``n_sim``
         parameter draws from the asymptotic normal distribution (as msm's
@@ -796,8 +839,9 @@ class TransitionsResults:
             Qd = self._Qarr(draws)
             Pd = msm.pmatrix(Qd, times)
             lo, hi = np.quantile(Pd, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
-            out["lower"] = lo.ravel()
-            out["upper"] = hi.ravel()
+            out["ci_lower"] = lo.ravel()
+            out["ci_upper"] = hi.ravel()
+            return with_old_columns(out, _OLD_CI_NAMES)
         return out
 
     def _default_times(self) -> np.ndarray:
@@ -824,10 +868,10 @@ class TransitionsResults:
             se_log = float(np.sqrt(max(grad @ covlq @ grad, 0)))
             est = 1 / lam
             with np.errstate(over="ignore"):
-                rows.append({"state": s, "mean_years": est, "std_err": est * se_log,
-                             "lower": est * np.exp(-self._z * se_log),
-                             "upper": est * np.exp(self._z * se_log)})
-        return pd.DataFrame(rows).set_index("state")
+                rows.append({"state": s, "mean_years": est, "std_error": est * se_log,
+                             "ci_lower": est * np.exp(-self._z * se_log),
+                             "ci_upper": est * np.exp(self._z * se_log)})
+        return with_old_columns(pd.DataFrame(rows).set_index("state"), _OLD_CI_NAMES)
 
     def _passage(self, lq, target_idx, exclude_absorbing=False):
         """(expected first-passage time, probability of ever reaching) per state."""
@@ -883,7 +927,7 @@ class TransitionsResults:
         --------
         >>> import longitudinal as lg
         >>> panel = lg.transitions.simulate_panel([[-1.0, 1.0], [0.5, -0.5]], n=300, seed=4)
-        >>> fit = lg.fit_transitions(panel, id="id", time="time", state="state", states=[1, 2])
+        >>> fit = lg.fit_transitions(panel, id="id", time="time", score="state", states=[1, 2])
         >>> fp = fit.first_passage(to=2)
         >>> bool(abs(fp.loc[1, "mean_years"] - 1 / fit.Q.loc[1, 2]) < 1e-9)
         True
@@ -910,13 +954,13 @@ class TransitionsResults:
             G[fin, j] = (np.log(mp[fin]) - np.log(mm[fin])) / 2e-6
         se_log = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", G, covlq, G), 0, None))
         mf = np.where(fin, m, np.nan)
-        df = pd.DataFrame({"prob_reach": h, "mean_years": m, "std_err": mf * se_log,
-                           "lower": mf * np.exp(-self._z * se_log),
-                           "upper": mf * np.exp(self._z * se_log)},
+        df = pd.DataFrame({"prob_reach": h, "mean_years": m, "std_error": mf * se_log,
+                           "ci_lower": mf * np.exp(-self._z * se_log),
+                           "ci_upper": mf * np.exp(self._z * se_log)},
                           index=pd.Index(self.states_, name="from"))
-        df.loc[[self.states_[i] for i in tidx], ["std_err", "lower", "upper"]] = 0.0
+        df.loc[[self.states_[i] for i in tidx], ["std_error", "ci_lower", "ci_upper"]] = 0.0
         keep = [s for s in self.states_ if s not in self.absorbing_ or s in targets]
-        return df.loc[keep]
+        return with_old_columns(df.loc[keep], _OLD_CI_NAMES)
 
     def prevalence(self, times: Sequence[float] | None = None) -> pd.DataFrame:
         """Observed against expected numbers in each state over time (goodness of fit).
@@ -975,7 +1019,7 @@ class TransitionsResults:
                              "expected_pct": 100 * exp_[k] / n if n else np.nan})
         return pd.DataFrame(rows)
 
-    def lrtest(self, restricted: "TransitionsResults") -> dict[str, float]:
+    def lrtest(self, restricted: TransitionsResults) -> dict[str, float]:
         """Likelihood-ratio test of this model against a nested, simpler one on the same data.
 
         Returns
@@ -988,8 +1032,8 @@ class TransitionsResults:
         >>> rng = np.random.default_rng(0)
         >>> cov = pd.DataFrame({"x": rng.integers(0, 2, 400).astype(float)})
         >>> d = lg.transitions.simulate_panel([[-1, 1], [0.5, -0.5]], n=400, covariates=cov, seed=1)
-        >>> big = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2], covariates=["x"])
-        >>> small = lg.fit_transitions(d, id="id", time="time", state="state", states=[1, 2])
+        >>> big = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2], covariates=["x"])
+        >>> small = lg.fit_transitions(d, id="id", time="time", score="state", states=[1, 2])
         >>> big.lrtest(small)["df"]
         2
         """
@@ -1004,8 +1048,8 @@ class TransitionsResults:
         return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
 
     # ------------------------------------------------------------ reporting
-    def summary(self) -> str:
-        """A plain-text report of the fit."""
+    def summary(self) -> Summary:
+        """The fit, intensities, hazard ratios, sojourn and first-passage times (text; tables in Jupyter)."""
         r = self.data_report_
         lines = [
             "Multi-state Markov model (panel data, P(t) = expm(tQ))",
@@ -1023,7 +1067,8 @@ class TransitionsResults:
             f"max |gradient| {self.max_gradient_:.2g})"
             + ("" if self.identified_ else "\nWARNING:             singular information: some parameters "
                "are not identified; standard errors unreliable"),
-            f"Time resolution:     {'exact' if not self.time_resolution else f'{self.time_resolution * 365.25:g} day(s)'}",
+            "Time resolution:     "
+            + ('exact' if not self.time_resolution else f'{self.time_resolution * 365.25:g} day(s)'),
             "",
             f"Baseline intensities per year ({100 * (1 - self.alpha):g}% CI)",
             self.intensities.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
@@ -1031,7 +1076,8 @@ class TransitionsResults:
         if self._enc.names:
             refs = ", ".join(f"{c}={lev[0]}" for c, lev in self._enc.levels.items())
             lines += ["", f"Hazard ratios (reference: {refs or 'numeric covariates at 0'})",
-                      self.hazard_ratios[["covariate", "from", "to", "hr", "lower", "upper", "p_value"]]
+                      self.hazard_ratios[["covariate", "from", "to", "hazard_ratio", "ci_lower", "ci_upper",
+                                          "p_value"]]
                       .to_string(index=False, float_format=lambda v: f"{v:.3f}")]
         lines += ["", "Mean sojourn time (years)",
                   self.sojourn().to_string(float_format=lambda v: f"{v:.3f}")]
@@ -1045,7 +1091,18 @@ class TransitionsResults:
         if 4 in trans and 5 in trans:
             lines += ["", f"Expected years to first reach stage 4 or 5{note}",
                       self.first_passage("4+", exclude_absorbing=ex).to_string(float_format=fmt)]
-        return "\n".join(lines)
+        tables = {"Baseline intensities per year": self.intensities}
+        if self._enc.names:
+            tables["Hazard ratios"] = self.hazard_ratios
+        tables["Mean sojourn time (years)"] = self.sojourn()
+        return Summary("\n".join(lines), tables, head="\n".join(lines[:10]))
+
+    def tidy(self) -> pd.DataFrame:
+        """Baseline intensities and covariate effects in one table, with a ``component`` column
+        (``intensity``, ``hazard_ratio``)."""
+        q = self.intensities.assign(component="intensity")
+        hr = self.hazard_ratios.assign(component="hazard_ratio")
+        return pd.concat([q, hr], ignore_index=True) if len(hr) else q
 
     def plot(self, times: Sequence[float] | None = None, covariates: Mapping[str, Any] | None = None,
              *, ci: bool = False, n_sim: int = 200, seed: int = 0, fig=None):
@@ -1053,7 +1110,9 @@ class TransitionsResults:
 
         Returns
         -------
-        matplotlib.figure.Figure
+        numpy.ndarray of matplotlib.axes.Axes
+            The panels (a multi-panel figure: see :mod:`longitudinal.results`); the figure is
+            ``axes.flat[0].figure``. ``fig=`` draws into an existing figure.
         """
         import matplotlib.pyplot as plt
 
@@ -1070,7 +1129,7 @@ class TransitionsResults:
                 line = sub[sub["to"] == b]
                 h, = ax.plot(line["time"], line["probability"], label=f"to {b}")
                 if ci:
-                    ax.fill_between(line["time"], line["lower"], line["upper"], alpha=0.15,
+                    ax.fill_between(line["time"], line["ci_lower"], line["ci_upper"], alpha=0.15,
                                     color=h.get_color(), linewidth=0)
             ax.set_title(f"from {a}")
             ax.set_xlabel("years")
@@ -1081,10 +1140,12 @@ class TransitionsResults:
         axes[0, 0].legend(fontsize="small")
         fig.suptitle("Transition probabilities P(t)" + (f" — {self.outcome}" if self.outcome else ""))
         fig.tight_layout()
-        return fig
+        return axes
 
     def plot_prevalence(self, times: Sequence[float] | None = None, fig=None):
-        """Observed (solid) against expected (dashed) percentage in each state over time."""
+        """Observed (solid) against expected (dashed) percentage in each state over time.
+
+        Returns the array of panels' Axes (a multi-panel figure: see :mod:`longitudinal.results`)."""
         import matplotlib.pyplot as plt
 
         pv = self.prevalence(times)
@@ -1105,7 +1166,7 @@ class TransitionsResults:
         axes[0, 0].legend(fontsize="small")
         fig.suptitle("Observed and expected prevalence")
         fig.tight_layout()
-        return fig
+        return axes
 
 
 # ------------------------------------------------------------------ simulation

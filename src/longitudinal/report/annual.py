@@ -26,9 +26,8 @@ from pathlib import Path
 from .. import domain
 from ..domain import WALES
 from ..study import Study, load
-from . import sections as sx
+from . import protect as dc, sections as sx
 from .area import AreaYear, last_complete_year, load_area
-from . import protect as dc
 from .disclosure_log import LOG_NAME, DisclosureLog
 from .joint import YearProtection, protection_file
 from .publish import Publisher, Section

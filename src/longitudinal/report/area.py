@@ -92,31 +92,7 @@ def split_by_authority(study: Study) -> dict[str, Study]:
     A slice holds the authority's episodes, their people and readings, and its spend.
     Authorities without an episode are left out.
     """
-    ep, rd, sp = study.episodes, study.readings, study.spend
-    ep_groups = dict(tuple(ep.groupby("local_authority", observed=True, sort=False)))
-    la_of = pd.Series(ep["local_authority"].to_numpy(), index=ep["episode_id"].to_numpy())
-    rd_groups = dict(tuple(rd.groupby(rd["episode_id"].map(la_of), observed=True, sort=False)))
-    sp_groups = dict(tuple(sp.groupby("local_authority", observed=True, sort=False)))
-    out = {}
-    for la in domain.LA_NAMES:
-        e = ep_groups.get(la)
-        if e is None or e.empty:
-            continue
-        people = study.people[study.people["person_id"].isin(e["person_id"].unique())]
-        r = rd_groups.get(la, rd.iloc[:0])
-        s = sp_groups.get(la, sp.iloc[:0])
-        out[la] = Study(people.reset_index(drop=True), e.reset_index(drop=True), r.reset_index(drop=True),
-                        s.reset_index(drop=True), truth=study.truth, source=study.source,
-                        metadata=dict(study.metadata), service_use=_use_of(study, people))
-    return out
-
-
-def _use_of(study: Study, people: pd.DataFrame) -> pd.DataFrame | None:
-    """The linked service use of ``people`` (None when the study has none)."""
-    use = study.service_use
-    if use is None:
-        return None
-    return use[use["person_id"].isin(people["person_id"])].reset_index(drop=True)
+    return {la: part for la, part in study.by_area() if la != WALES}
 
 
 class AreaYear:

@@ -87,7 +87,8 @@ class Finding:
             return f"{self.area} / {self.table}: {self.what}"
         rng = f"exactly {_num(self.lo)}" if self.lo == self.hi else f"between {_num(self.lo)} and {_num(self.hi)}"
         text = {"recovered": "is recovered", "bounded": "is shown to be small", "narrowed": "is narrowed",
-                "narrow": "is pinned too closely", "shown": "is shown", "inconsistent": "breaks its declared relation"}[self.kind]
+                "narrow": "is pinned too closely", "shown": "is shown",
+                "inconsistent": "breaks its declared relation"}[self.kind]
         return (f"{self.area} / {self.table} / row {self.row!r}, column {self.column!r}: {self.what} {text}: "
                 f"{rng}")
 
@@ -246,7 +247,7 @@ class _Protection:
     width: float | None
 
     @classmethod
-    def read(cls, p: dict) -> "_Protection":
+    def read(cls, p: dict) -> _Protection:
         markers = {m: (float(r[0] if r[0] is not None else 0), math.inf if r[1] is None else float(r[1]))
                    for m, r in (p.get("markers") or {}).items()}
         base = int(p.get("rounding_base", 1) or 1)
@@ -286,7 +287,7 @@ class _Model:
         self.rows.append((coefs, lo, hi, why))
 
     def target(self, expr, why: tuple, kind: str, integer: bool, signed: bool = False,
-               protection: "_Protection | None" = None) -> None:
+               protection: _Protection | None = None) -> None:
         coefs, const = expr
         if kind == "derived" and const == 0 and list(coefs.values()) == [1.0] and next(iter(coefs)) in self.audited:
             return  # the very value of a cell or figure audited in its own right
@@ -591,7 +592,7 @@ def _components(n_vars: int, rows) -> np.ndarray:
     from scipy.sparse.csgraph import connected_components
 
     r, c = [], []
-    for k, (coefs, *_rest) in enumerate(rows):
+    for coefs, *_rest in rows:
         vs = list(coefs)
         for v in vs[1:]:
             r.append(vs[0])

@@ -54,11 +54,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .. import domain
 from ..domain import WALES, all_areas, area_name, area_slug
@@ -104,7 +104,7 @@ class BatchStopped(LongitudinalError):
 
     def __init__(self, signum: int):
         self.signum = int(signum)
-        self.result: "BatchResult | None" = None
+        self.result: BatchResult | None = None
         self.stopped: list[str] = []  # areas that were running
         self.not_started: list[str] = []
         super().__init__(f"stopped by {signal.Signals(signum).name}")
@@ -152,7 +152,7 @@ class BatchResult:
 
 
 # ------------------------------------------------------------ fingerprints
-def _sha256_file(path: Path, h: "hashlib._Hash") -> None:
+def _sha256_file(path: Path, h: hashlib._Hash) -> None:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
@@ -250,47 +250,9 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
 
 
 def _split_by_area(study, areas: Iterable[str]):
-    """Yield ``(area, slice)``: the same slices as ``Study.subset``, in one pass over the readings.
-
-    ``subset`` looks identifiers up per area; at national scale (11M readings,
-    23 areas) mapping each reading to its authority once is far cheaper.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from ..study import Study
-
-    ep, rd, people = study.episodes, study.readings, study.people
-    ep_la = ep["local_authority"].astype(str).to_numpy()
-    # Each reading's episode row, through the categories (431k) rather than the values (11M).
-    rd_ep = rd["episode_id"].astype("category")
-    cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
-    pos = cat_pos[rd_ep.cat.codes.to_numpy()]
-    rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
-    order = np.argsort(rd_la, kind="stable")
-    sorted_la = rd_la[order]
-
-    def slim(df: pd.DataFrame) -> pd.DataFrame:
-        df = df.reset_index(drop=True)
-        for col in ("person_id", "episode_id", "provider_id"):
-            if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
-                df[col] = df[col].cat.remove_unused_categories()
-        return df
-
-    for a in areas:
-        name = area_name(a)
-        if name == WALES:
-            yield a, study
-            continue
-        e = ep[ep_la == name]
-        lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
-        r = rd.iloc[np.sort(order[lo:hi])]
-        p = people[people["person_id"].isin(e["person_id"].unique())]
-        sp = study.spend[study.spend["local_authority"] == name]
-        use = None if study.service_use is None else slim(
-            study.service_use[study.service_use["person_id"].isin(p["person_id"])])
-        yield a, Study(slim(p), slim(e), slim(r), sp.reset_index(drop=True), truth=study.truth,
-                       source=study.source, metadata=dict(study.metadata), service_use=use)
+    """Yield ``(area, slice)`` as given in ``areas``: :meth:`Study.by_area`, in one pass over the readings."""
+    areas = list(areas)
+    yield from zip(areas, (part for _, part in study.by_area([area_name(a) for a in areas])))
 
 
 def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
@@ -335,8 +297,8 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, title: str) -> 
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+    exporter = HTMLExporter(template_name="lab", template_file=str(TEMPLATE), exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     with atomic_path(html_path) as tmp:
         tmp.write_text(body, encoding="utf-8")
@@ -398,7 +360,7 @@ def run_area(spec: dict) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{slug}-", dir=year_dir))
     params = _params(year, area, Path(spec["data"]), spec["seed"], Path(spec["cache"]) if spec.get("cache") else None)
     key = _inputs_key(params, spec["data_hash"], Path(spec["notebook"]), spec.get("code_hash") or code_hash())
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     manifest = {"area": area, "slug": slug, "financial_year": year, "financial_year_label": domain.fy_label(year),
                 **key,
                 "data_path": str(Path(spec["data"]).resolve()), "seed": int(spec["seed"]),
@@ -431,7 +393,7 @@ def run_area(spec: dict) -> dict:
                          f"Supporting People annual report: {area} {domain.fy_label(year)}")
         manifest["status"] = "ok"
         manifest["outputs"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _publishable(tmp)
         if spec.get("parent_pid") and os.getppid() != int(spec["parent_pid"]):
@@ -469,7 +431,7 @@ def record_failure(year_dir: Path, area: str, status: str, reason: str, *, start
     folder = Path(year_dir) / ".failed" / area_slug(area)
     record = dict(extra or {})
     record.update(area=area, slug=area_slug(area), status=status, reason=reason[:4000], started=started,
-                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  finished=datetime.now(UTC).isoformat(timespec="seconds"))
     with atomic_dir(folder) as new:
         (new / "failure.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
         if partial is not None and (Path(partial) / "report.ipynb").exists():
@@ -516,7 +478,7 @@ def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
 class _Worker:
     """A worker subprocess in its own session, killed with the batch (see :mod:`longitudinal.processes`)."""
 
-    def __init__(self, pool: "_Pool") -> None:
+    def __init__(self, pool: _Pool) -> None:
         import queue
 
         self.pool = pool
@@ -527,7 +489,7 @@ class _Worker:
             [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True, preexec_fn=die_with_parent())
-        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         self.area: str | None = None  # the area it is building
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -546,7 +508,7 @@ class _Worker:
 
         area = spec["area"]
         year_dir = Path(spec["out"]) / str(spec["year"])
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         t0 = time.monotonic()
 
         def lost(status: str, reason: str) -> AreaResult:
@@ -636,7 +598,7 @@ def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[A
     import queue
 
     pool = pool or _Pool()
-    todo: "queue.Queue[dict]" = queue.Queue()
+    todo: queue.Queue[dict] = queue.Queue()
     for spec in specs:
         todo.put(spec)
 

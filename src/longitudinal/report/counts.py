@@ -21,7 +21,8 @@ from . import protect as dc
 from .area import AreaYear, in_year
 from .publish import pct
 
-__all__ = ["CountTable", "count_tables", "distance_counts", "PEOPLE", "ACTIVE", "STARTED", "ENDED", "SCORED", "RECORDED",
+__all__ = ["CountTable", "count_tables", "distance_counts", "PEOPLE", "ACTIVE", "STARTED", "ENDED", "SCORED",
+           "RECORDED",
            "HEADLINE_SUMS", "NEED_SUMS", "COMPLETENESS_SUMS", "COMPLETENESS_BY_OUTCOME_SPECS", "TWO_PLUS"]
 
 # The headline's counts and how they nest.
@@ -55,13 +56,15 @@ NEED_LINKS = (dc.Total(row="All"), dc.Same("people", "people | lead need {row}",
 
 def trend_links(year: int) -> tuple:
     this = domain.fy_label(year)
-    return (dc.Same("people", "people | year {row}", "people"), dc.Same("started", "episodes started | year {row}", "sum"),
+    return (dc.Same("people", "people | year {row}", "people"),
+            dc.Same("started", "episodes started | year {row}", "sum"),
             dc.Same((this, "people"), K_PEOPLE), dc.Same((this, "started"), K_STARTED))
 
 
 def age_sex_links(columns) -> tuple:
     # People of unknown age or sex, or outside the bands, are in no cell: the table counts part of the people.
-    return (dc.Total(row="All", column="all"), *(dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in columns),
+    return (dc.Total(row="All", column="all"),
+            *(dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in columns),
             dc.Same(("All", "all"), K_PEOPLE, part=True))
 
 M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE = (
@@ -76,7 +79,8 @@ TWO_PLUS = dc.Sum(("episodes_two_plus",), "episodes_with_need")
 COMPLETENESS_BY_OUTCOME_SPECS = (TWO_PLUS, dc.Sum(("scored", "blank_no_need"), "readings"),
                                  dc.Share("percent_scored", "readings", scale=100, decimals=1),
                                  dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1),
-                                 dc.Total(row="All outcome areas", column="readings", parts=("scored", "blank_no_need")),
+                                 dc.Total(row="All outcome areas", column="readings",
+                                          parts=("scored", "blank_no_need")),
                                  *(dc.Same(c, f"{c} | outcome {{row}}", "sum") for c in
                                    ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")),
                                  dc.Same("episodes_two_plus", "episodes compared | outcome {row}", "sum"),
@@ -85,7 +89,8 @@ COMPLETENESS_BY_OUTCOME_SPECS = (TWO_PLUS, dc.Sum(("scored", "blank_no_need"), "
 COMPLETENESS_LINKS = (dc.Same("episodes", "completeness episodes | {row}", "sum"),
                       dc.Same("with_reading", "completeness with the reading | {row}", "sum"),
                       dc.Same((M_STARTED, "episodes"), "episodes started"),
-                      dc.Same((M_ENDED, "episodes"), "episodes ended"), dc.Same((M_ACTIVE, "episodes"), "episodes active"))
+                      dc.Same((M_ENDED, "episodes"), "episodes ended"),
+                      dc.Same((M_ACTIVE, "episodes"), "episodes active"))
 
 
 @dataclass

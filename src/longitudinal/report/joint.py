@@ -40,8 +40,7 @@ from .. import domain
 from ..domain import WALES
 from ..io import atomic_path
 from ..study import Study
-from . import counts as ct
-from . import protect as dc
+from . import counts as ct, protect as dc
 from .area import AreaYear, split_by_authority
 
 __all__ = ["YearProtection", "protection_file", "RULE_ROUNDING"]
@@ -270,14 +269,14 @@ class YearProtection:
 
     # ------------------------------------------------------------ building
     @classmethod
-    def for_areas(cls, areas: dict[str, AreaYear], year: int) -> "YearProtection":
+    def for_areas(cls, areas: dict[str, AreaYear], year: int) -> YearProtection:
         """Round the count tables of the given areas of one year together (see the module's docstring)."""
         tables = {name: ct.count_tables(a) for name, a in areas.items()}
         published, changes, dropped = _round(tables)
         return cls(year, published, changes, dropped)
 
     @classmethod
-    def for_study(cls, study: Study, year: int, *, seed: int = 0) -> "YearProtection":
+    def for_study(cls, study: Study, year: int, *, seed: int = 0) -> YearProtection:
         """Protect the year's publication of a whole study: Wales and every authority with data in the year."""
         areas = {WALES: AreaYear(study, year, WALES, seed=seed)}
         for la, part in split_by_authority(study).items():
@@ -295,7 +294,7 @@ class YearProtection:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "YearProtection":
+    def load(cls, path: str | Path) -> YearProtection:
         with open(path, "rb") as fh:
             obj = pickle.load(fh)
         if not isinstance(obj, cls):

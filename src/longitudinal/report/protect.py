@@ -666,7 +666,7 @@ def _views(df: pd.DataFrame, col: str, decimals: int | None) -> list[np.ndarray]
     return [v] if decimals is None else [v, np.round(v, decimals)]
 
 
-def share_mask(df: pd.DataFrame, spec: "Share | Parts", threshold: int = THRESHOLD) -> pd.DataFrame:
+def share_mask(df: pd.DataFrame, spec: Share | Parts, threshold: int = THRESHOLD) -> pd.DataFrame:
     """Which cells of a :class:`Share` or :class:`Parts` declaration to hide (bool, the spec's columns).
 
     A cell is hidden where its base is not a published number, where the count it
@@ -728,7 +728,7 @@ def _rounded(s: pd.Series, decimals: int) -> pd.Series:
                      index=s.index, dtype=object)
 
 
-def suppress_shares(df: pd.DataFrame, specs: Sequence["Share | Parts | Together"], *,
+def suppress_shares(df: pd.DataFrame, specs: Sequence[Share | Parts | Together], *,
                     threshold: int = THRESHOLD) -> pd.DataFrame:
     """The table with every share, percentage or mean that would give away a small count hidden (``[c]``).
 
@@ -834,7 +834,7 @@ def _surely_small(lo, hi, threshold: int) -> np.ndarray:
     return (lo >= 0.5) & (hi < threshold - 0.5)
 
 
-def check_derived(df: pd.DataFrame, specs: Sequence["Share | Parts | Together | Sum"], *,
+def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | Sum], *,
                   label_column: str | None = None, threshold: int = THRESHOLD, count_error: float = 0.0) -> None:
     """Raise if a published table lets a reader work out a small count from its declared figures.
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import LongitudinalError
 from ..io import atomic_path, csv_bytes
+from ..results import figure_of
 from . import protect as dc
 
 __all__ = [
@@ -242,6 +243,7 @@ class Publisher:
 
     def figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
         """Publish a figure drawn from published values (its texts are checked for identifiers)."""
+        fig = figure_of(fig)  # results' plot() return Axes (or an array of them)
         labels = figure_labels(fig)
         leaked = [s for s in labels if s in self.identifiers]
         if leaked:  # pragma: no cover - figures are drawn from published tables only

@@ -5,6 +5,17 @@
 ``publisher`` the checks and files of the area's outputs (:class:`~longitudinal.report.publish.Publisher`).
 """
 
-from . import (completeness, demographics, distance, headline, methods, outcome_map,  # noqa: F401
-               social_return, survival, title, trajectories, transitions)
-from . import effectiveness  # noqa: F401
+from . import (  # noqa: F401
+               completeness,
+               demographics,
+               distance,
+               effectiveness,
+               headline,
+               methods,
+               outcome_map,
+               social_return,
+               survival,
+               title,
+               trajectories,
+               transitions,
+)

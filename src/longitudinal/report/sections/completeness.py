@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
-from .. import counts as ct
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import PALETTE, Publisher, Section, is_number

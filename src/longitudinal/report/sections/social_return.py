@@ -46,7 +46,7 @@ def evaluate(a: AreaYear, impact_map: str | Path | None = None, draws: int = 200
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = sroi.evaluate(path, a.study, year=a.year)
-            mc = res.monte_carlo(draws=draws, seed=a.seed, level=0.90)
+            mc = res.monte_carlo(draws=draws, seed=a.seed, alpha=0.10)
     except (sroi.ImpactMapError, ValueError) as exc:
         # Typically a small area: too little follow-up to estimate an adjustment from the data.
         return SROIRun(path, draws, reason=publishable_reason(exc))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ... import domain
@@ -103,7 +102,7 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
         top = (sus.assign(n=pd.to_numeric(sus["n"], errors="coerce")).drop_duplicates("outcome")
                .nlargest(8, "n")["outcome"])
         kept = kept[kept["outcome"].isin(set(top))]
-        fig = dataclasses.replace(res, curves=kept).plot(max_groups=8)
+        fig = dataclasses.replace(res, curves=kept).plot(max_groups=8).figure
         fig.axes[0].set_title(f"{a.label}: outcome levels sustained after a planned end", fontsize=10)
         figs.append(pub.figure(
             "sustained_outcomes", "Share of end-of-support levels sustained by months after a planned end, by "
@@ -169,8 +168,8 @@ def time_to_independence(a: AreaYear, prot: YearProtection, pub: Publisher, outc
         import matplotlib
 
         matplotlib.use("Agg")
-        fig = dataclasses.replace(res, curves=kept).plot(at_risk=False)
-        ax = fig.axes[0]
+        ax = dataclasses.replace(res, curves=kept).plot(at_risk=False)
+        fig = ax.figure
         ax.set_title(f"{a.label}: time to stage {stage} in {name}", fontsize=10)
         if ax.get_legend() is not None:
             ax.get_legend().remove()

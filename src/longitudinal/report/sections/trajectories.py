@@ -44,8 +44,8 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
     fe = fit.fixed_effects.reset_index()
     labels = {"Intercept": "Stage at the start of support", "time": "Change in stage per year of support"}
     fe["term"] = [labels.get(t, t) for t in fe["term"]]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p"]].round(
-        {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p": 4})
+    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]].round(
+        {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p_value": 4})
     vc = fit.variance_components().reset_index().round({"estimate": 3})
     counts, changed = _fit_counts(a, prot, code, fit)
     info = pd.DataFrame({"measure": ["Readings", "Episodes", "Episodes with a single reading", "Method",
@@ -65,7 +65,7 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
     tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
     pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.fill_between(pred[fit.design.time], pred["lower"], pred["upper"], color=PALETTE[0], alpha=0.25,
+    ax.fill_between(pred[fit.design.time], pred["ci_lower"], pred["ci_upper"], color=PALETTE[0], alpha=0.25,
                     label="95% CI")
     ax.plot(pred[fit.design.time], pred["mean"], color=PALETTE[0], label="Mean trajectory")
     ax.set_ylim(1, 5)

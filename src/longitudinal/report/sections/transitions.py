@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ... import domain
-from .. import counts as ct
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, numeric_columns
@@ -58,7 +57,7 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
         model = pd.DataFrame({
             "stage": [domain.SCALE_SHORT[int(k)] for k in soj["state"]],
             "mean years in stage": soj["mean_years"].round(2),
-            "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["lower"], soj["upper"])],
+            "95% CI": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(soj["ci_lower"], soj["ci_upper"])],
             "expected years to first reach stage 5": fp["mean_years"].round(2).to_numpy(),
         })
         tables.append(pub.table(

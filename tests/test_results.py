@@ -1,0 +1,105 @@
+"""Every results object shares one display contract (longitudinal.results): a summary that is text in a
+terminal and HTML in Jupyter, a short repr, tidy(), and plot() returning Axes (never a Figure)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import longitudinal as lg  # noqa: E402
+from longitudinal import sroi  # noqa: E402
+from longitudinal.results import Results, Summary, figure_of  # noqa: E402
+
+MAP = {"name": "Worked", "price_year": 2025, "discount": {"rate": 0.035, "timing": "end"},
+       "inputs": [{"name": "Grant", "value": 100000}],
+       "outcomes": [{"name": "Settled housing", "stakeholder": "Service users", "quantity": 10,
+                     "proxy_value": 10000, "price_year": 2025, "duration_years": 2, "deadweight": 0.2,
+                     "displacement": 0.0, "attribution": 0.25, "drop_off": 0.5}]}
+
+
+def _fits(study):
+    panel = lg.transitions.simulate_panel([[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
+    sr = sroi.evaluate(MAP)
+    return {
+        "trajectories": lg.fit_trajectories(study, "managing_money", warn=False),
+        "ordinal": lg.fit_ordinal(study, "managing_money", formula="score ~ time"),
+        "groups": lg.fit_trajectory_groups(study, "managing_money", k=[1, 2], n_starts=2, seed=1),
+        "transitions": lg.fit_transitions(panel, id="id", time="time", score="state"),
+        "independence": lg.time_to_independence(study, "managing_money", stage=4, n_boot=3, covariates=None),
+        "sustained": lg.sustained_outcomes(study, "managing_money", by=("outcome",), n_boot=0),
+        "sroi": sr,
+        "monte_carlo": sr.monte_carlo(draws=500, seed=1),
+    }
+
+
+@pytest.fixture(scope="module")
+def fits(medium_study):
+    return _fits(medium_study)
+
+
+NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "sustained", "sroi", "monte_carlo"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_is_text_and_html(fits, name):
+    res = fits[name]
+    assert isinstance(res, Results)
+    s = res.summary()
+    assert isinstance(s, Summary) and isinstance(s, str) and len(s) > 40
+    assert repr(s) == str(s)  # a terminal prints the text, not a quoted string of \n
+    html = res._repr_html_()
+    assert html.startswith("<") and ("<table" in html or "<pre>" in html)
+    assert str(res) == str(s)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_repr_is_one_short_line(fits, name):
+    r = repr(fits[name])
+    assert r.startswith(f"<{type(fits[name]).__name__}") and "\n" not in r and len(r) < 250, r
+    assert "array(" not in r
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tidy_is_a_dataframe_with_estimates(fits, name):
+    t = fits[name].tidy()
+    assert isinstance(t, pd.DataFrame) and len(t)
+    assert "estimate" in t.columns or "point" in t.columns
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plot_returns_axes_and_draws_one_figure(fits, name):
+    plt.close("all")
+    out = fits[name].plot()
+    axes = out.flat if isinstance(out, np.ndarray) else [out]
+    assert all(isinstance(a, matplotlib.axes.Axes) for a in axes)
+    assert not isinstance(out, matplotlib.figure.Figure)
+    assert len(plt.get_fignums()) == 1  # one pyplot figure: the notebook shows it once
+    fig, ax = plt.subplots()
+    if not isinstance(out, np.ndarray):  # single-panel plots draw into the Axes given
+        assert fits[name].plot(ax=ax) is ax
+    assert figure_of(out) is out_figure(out)
+    plt.close("all")
+
+
+def out_figure(out):
+    return (out.flat[0] if isinstance(out, np.ndarray) else out).figure
+
+
+def test_summary_html_escapes_and_lists_tables():
+    s = Summary("Model <x>\n  n: 3\n\nmore", {"Coefs": pd.DataFrame({"estimate": [1.5]}, index=["a&b"])},
+                notes=["a note"])
+    html = s._repr_html_()
+    assert "Model &lt;x&gt;" in html and "<h4>Coefs</h4>" in html and "a&amp;b" in html and "a note" in html
+    assert "more" not in html.split("<h4>")[0]  # the head is the first paragraph
+    assert s.splitlines()[0] == "Model <x>"
+
+
+def test_fitted_attributes_answer_to_both_spellings(fits):
+    assert fits["transitions"].states == fits["transitions"].states_
+    assert fits["trajectories"].fixed_effects_ is fits["trajectories"].fixed_effects
+    assert fits["groups"].k == fits["groups"].k_
+    with pytest.raises(AttributeError, match="no attribute 'nothing_'"):
+        _ = fits["ordinal"].nothing_

@@ -1,0 +1,90 @@
+"""One vocabulary (docs/api.md): the old spellings of arguments and result columns still work for one
+release, each with a DeprecationWarning naming the new one."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import longitudinal as lg
+from longitudinal import sroi
+
+
+@pytest.fixture(scope="module")
+def long(small_study):
+    return small_study.long("managing_money")
+
+
+def test_group_is_now_id_in_every_model(long):
+    with pytest.warns(DeprecationWarning, match=r"fit_trajectories\(group=\.\.\.\) is deprecated: use "
+                                                r"fit_trajectories\(id=\.\.\.\)"):
+        old = lg.fit_trajectories(long, group="episode_id", warn=False)
+    new = lg.fit_trajectories(long, id="episode_id", warn=False)
+    assert old.fixed_effects["estimate"].tolist() == new.fixed_effects["estimate"].tolist()
+    with pytest.warns(DeprecationWarning, match=r"fit_ordinal\(group="):
+        lg.fit_ordinal(long, group="episode_id")
+    with pytest.raises(TypeError, match="both group= .* and id="):
+        lg.fit_ordinal(long, group="episode_id", id="episode_id")
+
+
+def test_state_is_now_score_in_fit_transitions():
+    panel = lg.transitions.simulate_panel([[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
+    with pytest.warns(DeprecationWarning, match=r"use fit_transitions\(score=\.\.\.\)"):
+        old = lg.fit_transitions(panel, id="id", time="time", state="state")
+    new = lg.fit_transitions(panel, id="id", time="time", score="state")
+    assert old.loglik == new.loglik
+
+
+def test_level_is_now_alpha(long, small_study):
+    with pytest.warns(DeprecationWarning,
+                      match=r"fit_ordinal\(level=0.9\) is deprecated: use fit_ordinal\(alpha=0.1\)"):
+        old = lg.fit_ordinal(long, level=0.9)
+    new = lg.fit_ordinal(long, alpha=0.1)
+    np.testing.assert_allclose(old.params["ci_lower"], new.params["ci_lower"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lg.SingleReadingWarning)
+        with pytest.warns(DeprecationWarning, match="distance_travelled"):
+            a = lg.distance_travelled(small_study, outcome="managing_money", level=0.9)
+        b = lg.distance_travelled(small_study, outcome="managing_money", alpha=0.1)
+    assert a.equals(b)
+    r = sroi.evaluate(sroi.DEFAULT_MAP)
+    with pytest.warns(DeprecationWarning, match="monte_carlo"):
+        assert r.monte_carlo(draws=200, seed=1, level=0.8).interval == r.monte_carlo(draws=200, seed=1,
+                                                                                      alpha=0.2).interval
+
+
+def test_study_is_now_data(small_study):
+    with pytest.warns(DeprecationWarning, match=r"reading_completeness\(study=\.\.\.\)"):
+        a = lg.reading_completeness(study=small_study)
+    assert a.equals(lg.reading_completeness(small_study))
+
+
+def test_old_result_columns_answer_with_a_warning(long):
+    fit = lg.fit_trajectories(long, warn=False)
+    with pytest.warns(DeprecationWarning, match="result column 'p' is deprecated: use 'p_value'"):
+        p = fit.fixed_effects["p"]
+    assert p.equals(fit.fixed_effects["p_value"])
+    panel = lg.transitions.simulate_panel([[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
+    tr = lg.fit_transitions(panel, id="id", time="time", score="state")
+    with pytest.warns(DeprecationWarning, match="'std_err' is deprecated: use 'std_error'"):
+        assert tr.intensities["std_err"].equals(tr.intensities["std_error"])
+    with pytest.warns(DeprecationWarning, match="'lower' is deprecated: use 'ci_lower'"):
+        tr.qmatrix()["lower"]
+    # derived tables are plain DataFrames with the new names only
+    assert type(tr.intensities.head()).__name__ == "DataFrame"
+
+
+def test_result_columns_follow_the_vocabulary(long):
+    """Every coefficient table: estimate, std_error, ci_lower, ci_upper, p_value (where it has them)."""
+    fit = lg.fit_trajectories(long, warn=False)
+    ordinal = lg.fit_ordinal(long)
+    Q = [[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]]
+    x = np.random.default_rng(1).integers(0, 2, 400).astype(float)
+    panel = lg.transitions.simulate_panel(Q, n=400, seed=2).assign(x=lambda d: x[d["id"].to_numpy()])
+    tr = lg.fit_transitions(panel, id="id", time="time", score="state", covariates=["x"])
+    for table in (fit.fixed_effects, ordinal.params, tr.hazard_ratios, tr.intensities, tr.sojourn(),
+                  fit.variance_components()):
+        cols = set(table.columns)
+        assert {"estimate", "std_error"} <= cols or "mean_years" in cols, table.columns
+        assert {"ci_lower", "ci_upper"} <= cols, table.columns
+        assert not cols & {"std_err", "se", "p", "lower", "upper", "hr", "coef"}, table.columns
