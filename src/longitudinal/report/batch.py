@@ -10,6 +10,11 @@ and writes, for financial year *Y*::
     <out>/<Y>/<area-slug>/figures/*.png  byte-stable figures
     <out>/<Y>/<area-slug>/tables/*.csv   every published table (disclosure-controlled)
     <out>/<Y>/<area-slug>/manifest.json  parameters, data hash, versions, commit, seed, times, status
+    <out>/<Y>/audit.json                the disclosure audit of everything the year's folder publishes
+
+The year is published (``batch.json``: ``"published": true``; the index says so)
+only when every area succeeded and the disclosure audit
+(:mod:`longitudinal.report.audit`) of all the areas' tables together passed.
 
 How it stays safe unattended:
 
@@ -60,6 +65,7 @@ from ..errors import LongitudinalError
 from ..io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
 from ..processes import die_with_parent, owned_kernel_manager
 from .area import last_complete_year
+from .disclosure_log import LOG_NAME, read_log, record_audit
 
 __all__ = [
     "AreaResult",
@@ -122,6 +128,8 @@ class BatchResult:
     year: int
     out: Path
     results: list[AreaResult] = field(default_factory=list)
+    #: The disclosure audit of the year's folder (``audit.json``): ``passed``, ``counts``, ``findings``, ...
+    audit: dict | None = None
 
     @property
     def failed(self) -> list[AreaResult]:
@@ -132,9 +140,14 @@ class BatchResult:
         return not self.failed
 
     @property
+    def published(self) -> bool:
+        """Every area written or up to date, and the disclosure audit passed."""
+        return self.ok and bool(self.audit and self.audit.get("passed"))
+
+    @property
     def exit_code(self) -> int:
-        """0 all areas written or up to date; 1 any area failed."""
-        return 0 if self.ok else 1
+        """0 published; 1 an area failed or the disclosure audit failed."""
+        return 0 if self.published else 1
 
 
 # ------------------------------------------------------------ fingerprints
@@ -656,12 +669,52 @@ def _up_to_date(final: Path, key: dict) -> bool:
     return m.get("status") == "ok" and all(m.get(k) == v for k, v in key.items())
 
 
+def _audit(year_dir: Path) -> dict:
+    """The disclosure audit of what the year's folder publishes, written to ``audit.json``."""
+    from .audit import AuditError, audit_year
+
+    try:
+        out = audit_year(year_dir).to_dict()
+    except AuditError as exc:
+        out = {"passed": False, "error": str(exc), "counts": {}, "findings": []}
+    with atomic_path(year_dir / "audit.json") as tmp:
+        tmp.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    # Each area's output-checking log carries the audit's verdict on the whole publication and its own findings.
+    for sub in sorted(p for p in year_dir.iterdir() if (p / LOG_NAME).is_file()):
+        area = read_log(sub).get("area")
+        mine = [f for f in out.get("findings", []) if f.get("area") == area]
+        record_audit(sub, {"status": "passed" if out.get("passed") else "failed",
+                           "publication_passed": bool(out.get("passed")), "error": out.get("error"),
+                           "findings": mine, "summary": "audit.json of the year's folder"})
+    return out
+
+
+def publication_message(audit: dict | None):
+    """Whether the year is published, as the index says it (a catalogue message, in English and Welsh)."""
+    from ..i18n import Msg, Verbatim
+
+    if audit is None:
+        return Msg("Not published: the disclosure audit has not run.")
+    if audit.get("passed"):
+        return Msg("Published: the disclosure audit of every area's tables passed.")
+    if audit.get("error"):  # the program's own words (English), marked so on the Welsh page
+        return Msg("Not published: the disclosure audit could not run ({error}).", error=Verbatim(str(audit["error"])))
+    counts = ", ".join(f"{n} {k}" for k, n in audit.get("counts", {}).items() if n)
+    return Msg("Not published: the disclosure audit found {n} value(s) a reader could work out ({counts}); see "
+               "audit.json.", n=len(audit.get("findings", [])), counts=Verbatim(counts))
+
+
+def _audit_line(audit: dict | None) -> str:
+    return str(publication_message(audit))  # English: batch.json and the console
+
+
 # ------------------------------------------------------------------ index
-def write_index(year_dir: str | Path, year: int, areas: Iterable[str], *, release_date=None,
-                synthetic: bool | None = None) -> Path:
-    """``<out>/<year>/index.html`` and ``index.cy.html``: every area (named in the page's language) linked to
-    its report and spreadsheet, or "not published", with the one-line reason of a failed run. The operators'
-    view (status, times, attempts) is ``batch.json`` and ``.failed/``, not the public index."""
+def write_index(year_dir: str | Path, year: int, areas: Iterable[str], audit: dict | None = None, *,
+                release_date=None, synthetic: bool | None = None) -> Path:
+    """``<out>/<year>/index.html`` and ``index.cy.html``: whether the year is published (the disclosure audit's
+    verdict), every area (named in the page's language) linked to its report and spreadsheet, or "not
+    published", with the one-line reason of a failed run. The operators' view (status, times, attempts) is
+    ``batch.json`` and ``.failed/``, not the public index."""
     import datetime
 
     from ..i18n import LANGUAGES
@@ -686,7 +739,8 @@ def write_index(year_dir: str | Path, year: int, areas: Iterable[str], *, releas
     when = datetime.date.fromisoformat(str(release_date)) if release_date else datetime.date.today()
     for lang in LANGUAGES:
         page = render_index(year, areas, entries, lang, release_date=when,
-                            status="synthetic" if synthetic else "in_development")
+                            status="synthetic" if synthetic else "in_development",
+                            publication=publication_message(audit))
         with atomic_path(year_dir / index_name(lang)) as tmp:
             tmp.write_text(page, encoding="utf-8")
             os.chmod(tmp, 0o644)
@@ -765,11 +819,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     if year in ("auto", None):
         fy = _auto_year(cache)
     else:
-        try:
-            fy = int(year)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"--year must be a financial year such as 2025 (= 2025-26) or 'auto', "
-                             f"not {year!r}") from exc
+        fy = domain.parse_financial_year(year, "--year (or 'auto')")
         if years and fy not in years:
             raise ValueError(f"--year {fy}: the data cover {domain.fy_label(min(years))} to "
                              f"{domain.fy_label(max(years))}")
@@ -826,12 +876,18 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             # every worker is dead now; one killed between creating its folder and our per-area cleanup
             # would otherwise leave it for the next run (we still hold the batch lock)
             _cleanup_tmp(year_dir)
-            write_index(year_dir, fy, all_areas())  # the areas finished before the stop, and those stopped
+            # the areas finished before the stop, and those stopped
+            write_index(year_dir, fy, all_areas(), release_date=release)
             raise
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
-        write_index(year_dir, fy, all_areas(), release_date=release)
-        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed),
+        # All areas are in place: audit what they publish together before the year counts as published.
+        result.audit = _audit(year_dir)
+        write_index(year_dir, fy, all_areas(), result.audit, release_date=release)
+        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed), "published": result.published,
+                   "publication": _audit_line(result.audit),
+                   "audit": {k: result.audit.get(k) for k in ("passed", "counts", "seconds", "error")
+                             if k in result.audit},
                    "results": [asdict(r) for r in result.results]}
         with atomic_path(year_dir / "batch.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -925,4 +981,8 @@ def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int 
     if res.failed:
         console.print(f"[red]{len(res.failed)} area(s) failed:[/] " + ", ".join(r.area for r in res.failed)
                       + f" (details in {res.out / '.failed'}/)")
+    colour = "green" if res.published else "red"
+    console.print(f"[{colour}]{_audit_line(res.audit)}[/]")
+    for f in (res.audit or {}).get("findings", [])[:10]:
+        console.print(f"  {f['message']}", markup=False, highlight=False)
     return res.exit_code

@@ -309,6 +309,7 @@ def write_report(sections: list, release: Release, out: str | Path, *, quality=N
     Key points are the sections' ``key_points`` in page order. Returns name -> path.
     """
     from .present import notes_tables
+    from .publish import PublishedTable
     from .spreadsheet import spreadsheet_name, write_spreadsheet
 
     out = Path(out)
@@ -323,8 +324,13 @@ def write_report(sections: list, release: Release, out: str | Path, *, quality=N
         written[page_name(lang)] = out / page_name(lang)
         written[spreadsheet_name(lang)] = write_spreadsheet(out / spreadsheet_name(lang), tables, release, lang)
     columns, symbols = notes_tables([(t.name, t.data) for t in tables])
-    for name, frame in (("notes.csv", columns), ("symbols.csv", symbols)):
-        with atomic_path(out / "tables" / name) as tmp:
-            tmp.write_bytes(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-        written[f"tables/{name}"] = out / "tables" / name
+    for name, frame in (("notes", columns), ("symbols", symbols)):
+        # The notes beside the tables, declared (as every CSV there is) for the disclosure audit: they describe
+        # the tables and count no one (a column's number of decimals is about no group of people).
+        notes = PublishedTable(name, "", frame, free=tuple(c for c in frame.columns if c == "decimals_shown"))
+        with atomic_path(out / "tables" / f"{name}.csv") as tmp:
+            tmp.write_bytes(notes.to_csv_bytes())
+        with atomic_path(out / "tables" / f"{name}.meta.json") as tmp:
+            tmp.write_bytes(notes.declaration_bytes())
+        written[f"tables/{name}.csv"] = out / "tables" / f"{name}.csv"
     return written

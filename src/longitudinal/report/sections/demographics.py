@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import domain
 from ...i18n import N_, Area, Msg
+from .. import counts as ct
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section
@@ -14,6 +15,7 @@ def demographics(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     out = prot.table(a.area, "age_sex")
     cols = [c for c in out.columns if c != "age_band"]
     t = pub.table("age_sex", Msg("People supported by age band and sex, {area}, {year}", area=Area(a.area),
-                                 year=domain.fy_label(a.year)), out, cols, label_column="age_band")
+                                 year=domain.fy_label(a.year)), out, cols,
+                  specs=ct.age_sex_links(cols), label_column="age_band", rounded=prot.changes_of(a.area, "age_sex"))
     return Section("demographics", N_("Who was supported"),
                    N_("Age is reached during the financial year; each person is counted once."), [t])

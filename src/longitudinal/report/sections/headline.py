@@ -24,28 +24,33 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    spend, n_people = a.year_spend, int(a.active_episodes["person_id"].nunique())
+    spend = a.year_spend
     counts = prot.table(a.area, "headline")
-    per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
+    # Per person of the published (rounded) people: with the exact count the two would give it away.
+    n_people = int(counts.loc[counts["measure"] == ct.PEOPLE, "value"].iat[0])
+    per_person = spend / n_people if n_people > 0 else dc.SECONDARY
     money = pd.DataFrame({"measure": [SPEND, PER_PERSON],
                           "value": [round(spend), per_person if isinstance(per_person, str)
                                     else round(per_person)]})
     head = pd.concat([counts, money], ignore_index=True)
     area, fy = Area(a.area), domain.fy_label(a.year)
     tables = [pub.table("headline", Msg("Headline figures, {area}, {year}", area=area, year=fy), head, ["value"],
-                        specs=ct.HEADLINE_SUMS, label_column="measure")]
+                        specs=(*ct.HEADLINE_SUMS, *ct.HEADLINE_LINKS), label_column="measure",
+                        rounded=prot.changes_of(a.area, "headline"))]
 
     by_need, need_sums = prot.table(a.area, "by_lead_need"), ct.NEED_SUMS
     tables.append(pub.table("by_lead_need", Msg("People, episodes and spend by lead need, {area}, {year}",
                                                 area=area, year=fy),
-                            by_need, ["people", "episodes", "started"], specs=need_sums,
-                            free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need"))
+                            by_need, ["people", "episodes", "started"], specs=(*need_sums, *ct.NEED_LINKS),
+                            free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need",
+                            rounded=prot.changes_of(a.area, "by_lead_need")))
 
     # Trend over the financial years up to this one.
     trend = prot.table(a.area, "trend")
     tables.append(pub.table("trend", Msg("People supported, episodes started and spend by financial year, {area}",
                                          area=area),
-                            trend, ["people", "started"], free=("spend_gbp",), label_column="financial_year"))
+                            trend, ["people", "started"], free=("spend_gbp",), specs=ct.trend_links(a.year),
+                            label_column="financial_year", rounded=prot.changes_of(a.area, "trend")))
 
     with figure_style():
         fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
@@ -77,12 +82,34 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
                   year=fy, spend=Number(spend, money=True))
     figs = [pub.figure("trend", Msg("People supported and spend by financial year, {area} (counts that are "
                                     "suppressed are not drawn and are marked [c])", area=area), fig, alt=alt)]
-    people, episodes = head["value"].iat[0], head["value"].iat[1]
-    if is_number(people) and is_number(episodes):
+    people, episodes = (_about(v, spend) for v in head["value"].iloc[:2])
+    spent, year = Number(spend, money=True), fy
+    if people is not None and episodes is not None:
         text = Msg("In {year}, {people} people were supported in {episodes} episodes of support in {area}; the "
-                   "programme spent {spend}.", year=fy, people=Number(people), episodes=Number(episodes), area=area,
-                   spend=Number(spend, money=True))
+                   "programme spent {spend}.", year=year, people=people, episodes=episodes, area=area, spend=spent)
+    elif episodes is not None:  # only the people are hidden: say so, not that both are
+        text = Msg("In {year}, {episodes} episodes of support were provided in {area} (the number of people "
+                   "supported is suppressed, [c]); the programme spent {spend}.", year=year, episodes=episodes,
+                   area=area, spend=spent)
+    elif people is not None:
+        text = Msg("In {year}, {people} people were supported in {area} (the number of episodes of support is "
+                   "suppressed, [c]); the programme spent {spend}.", year=year, people=people, area=area,
+                   spend=spent)
     else:
         text = Msg("In {year}, the programme spent {spend} in {area}; the numbers of people and episodes are "
-                   "suppressed ([c]) to protect privacy.", year=fy, spend=Number(spend, money=True), area=area)
+                   "suppressed ([c]) to protect privacy.", year=year, spend=spent, area=area)
     return Section("headline", N_("Headline figures"), text, tables, figs, key_points=[text])
+
+
+def _about(published, spend: float):
+    """A published count as a sentence shows it: a 0 rounded down from 1-4 reads "fewer than 5", not "0"; a
+    hidden count is ``None``.
+
+    The spend, published beside it, already tells that there was support in the year, so saying so
+    tells nothing more; the count itself stays the published (rounded) one.
+    """
+    if not is_number(published):
+        return None
+    if float(published) == 0 and spend > 0:
+        return Msg("fewer than {n}", n=dc.BASE)
+    return Number(published)

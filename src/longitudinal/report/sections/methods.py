@@ -4,7 +4,6 @@ disclosure control and revisions (what the Code of Practice for Statistics asks 
 from __future__ import annotations
 
 from ... import domain
-from ...domain import WALES
 from ...i18n import N_, Items, Msg, Verbatim
 from .. import protect as dc
 from ..area import AreaYear
@@ -42,14 +41,14 @@ def methods(a: AreaYear, prot: YearProtection, pub: Publisher, extra: str = "") 
            "its `manifest.json` records the data's content hash, the parameters, the seed and the code version "
            "needed to reproduce it exactly."),
         N_("### Limitations\n- The study is observational: changes in scores describe people's journeys while "
-           "supported; they are not by themselves the effect of support, since there is no untreated comparison "
-           "group.\n- Scores are practitioners' ratings on an ordinal scale; readings are missed, and missed reviews "
-           "may not be missing at random (people who disengage are less often scored).\n- Small areas and small "
-           "groups give imprecise estimates; counts below 5 are suppressed.\n- Model results beyond the years the "
-           "data cover are not shown; settings marked illustrative (such as the social return's financial proxies) "
-           "illustrate a method and are not estimates."),
-        Msg("### Disclosure control\n{rule} {across}", rule=Msg(dc.RULE),
-            across=Msg(dc.RULE_ACROSS_AREAS) if a.area == WALES and prot.across else ""),
+           "supported; they are not by themselves the effect of support. The effectiveness section estimates an "
+           "effect on the use of public services, against people not yet supported, where linked data allow.\n- "
+           "Scores are practitioners' ratings on an ordinal scale; readings are missed, and missed reviews may not be "
+           "missing at random (people who disengage are less often scored).\n- Small areas and small groups give "
+           "imprecise estimates; counts are rounded to multiples of 5 or suppressed (see Disclosure control).\n- "
+           "Model results beyond the years the data cover are not shown; settings marked illustrative (such as the "
+           "social return's financial proxies) illustrate a method and are not estimates."),
+        Msg("### Disclosure control\n{rule}", rule=Msg(dc.RULE)),
         N_("### Revisions\nFigures are revised only when the underlying data are corrected or the methods change; "
            "a revised report states what changed and why, and earlier editions stay available with their "
            "manifests. The data are administrative records that providers may correct after the year ends."),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ... import domain
 from ...i18n import N_, Area, Msg, Verbatim
 from .. import protect as dc
 from ..area import AreaYear
-from ..joint import YearProtection
+from ..joint import Change, YearProtection
 from ..publish import Publisher, Section, is_number
 from .distance import distance_published, within_published
 
@@ -70,13 +71,14 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     # The share improving and the mean change of a whole area are the distance table's figures: suppressed
     # here when they are there, or the two tables together would undo each other's protection.
     # (The mean change's interval is the distance table's too: hidden there, it hides the value here.)
-    dist = distance_published(a).set_index("code")
+    dist = distance_published(a, prot).set_index("code")
     same = {"share_improving": ("pct_improved",), "mean_change": ("mean_change", "ci_lower", "ci_upper")}
     as_dist = np.array([iv.at[i, "indicator"] in same and set(p) == {"outcome"} and p["outcome"] in dist.index
                         and not all(is_number(dist.at[p["outcome"], c]) for c in same[iv.at[i, "indicator"]])
                         for i, p in enumerate(params)], dtype=bool)
     iv_pub["value"] = dc.hide(iv_pub["value"], as_dist & iv_pub["value"].notna().to_numpy())
     iv_pub = dc.suppress_shares(iv_pub, INDICATOR_SPECS).drop(columns="row")
+    iv_pub, rounded = _round_counts(a, iv, iv_pub, params, dist)
     # A rating rests on its indicators' values and intervals: hidden with any of them.
     small = (iv_pub["n"].isin([dc.PRIMARY, dc.SECONDARY]) | iv_pub["value"].isin([dc.SECONDARY])).to_numpy()
     iv_pub.loc[small, ["progress", "confidence"]] = dc.SECONDARY
@@ -90,9 +92,10 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
                                                      "English)", area=area, year=fy), rt,
                         label_column="step"),
               pub.table("outcome_map_indicators", Msg("Indicators behind the ratings, {area}, {year} (value: a "
-                                                      "proportion, a mean or a count, by kind; the map's wording "
-                                                      "is in English)", area=area, year=fy),
-                        iv_pub, ["n"], specs=INDICATOR_SPECS, label_column="step")]
+                                                      "proportion, a mean or a count, by kind; counts rounded to "
+                                                      "multiples of 5; the map's wording is in English)", area=area,
+                                                      year=fy),
+                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded)]
     figs = []
     if not hide_rt.any():
         m = r.maps[a.area]
@@ -121,3 +124,33 @@ def _map_alt(m, i: int) -> Msg:
     return Msg("Outcome map of one pathway with {n} steps: {good} rated good progress, {some} some, {low} low or "
                "none, {na} not rated.", n=len(r), good=int(counts.get("good", 0)), some=int(counts.get("some", 0)),
                low=int(counts.get("low", 0) + counts.get("no", 0)), na=int(counts.get("n/a", 0)))
+
+
+def _round_counts(a: AreaYear, iv: pd.DataFrame, pub: pd.DataFrame, params: list[dict], dist: pd.DataFrame):
+    """The indicators' counts as published, and the cells changed.
+
+    An indicator of a whole outcome area counts the distance table's episodes compared: it shows that
+    table's rounded count, and its share improving that table's percentage. Other counts shown are
+    rounded to the nearest multiple of 5, which keeps the order of nested counts (a subgroup is never
+    published larger than its group).
+    """
+    pub = pub.copy()
+    exact_n = dict(zip(a.distance_frame["outcome"], a.distance_frame["n"].fillna(0)))
+    changes = []
+    for i, p in enumerate(params):
+        for col in ("n", "value"):
+            v = pub.at[i, col]
+            if not is_number(v) or (col == "value" and iv.at[i, "kind"] != "count"):
+                continue
+            whole = set(p) == {"outcome"} and p.get("outcome") in dist.index
+            if col == "n" and whole and int(iv.at[i, "n"]) == int(exact_n.get(p["outcome"], -1)):
+                new = int(dist.at[p["outcome"], "n_compared"])
+            else:
+                new = int(dc.BASE * np.floor(float(v) / dc.BASE + 0.5))
+            if new != v:
+                changes.append(Change(a.area, "outcome_map_indicators", i, col, new))
+            pub.at[i, col] = new
+        if iv.at[i, "indicator"] == "share_improving" and set(p) == {"outcome"} and p.get("outcome") in dist.index \
+                and is_number(pub.at[i, "value"]) and is_number(dist.at[p["outcome"], "pct_improved"]):
+            pub.at[i, "value"] = round(float(dist.at[p["outcome"], "pct_improved"]) / 100, 3)
+    return pub, changes

@@ -10,7 +10,7 @@ from ...i18n import N_, Area, Msg, Number
 from ...palette import PALETTE, figure_style
 from .. import protect as dc
 from ..area import AreaYear
-from ..joint import YearProtection
+from ..joint import Change, YearProtection
 from ..publish import Publisher, Section, numeric_columns
 
 
@@ -56,15 +56,12 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
                 "corr(Intercept,time)": N_("Correlation of the start level and the rate of change"),
                 "sigma": N_("Residual standard deviation")}
     vc["term"] = [vc_terms.get(t, t) for t in vc["term"]]
+    # The counts are the completeness table's rounded ones (or rounded like them): see _fit_counts.
+    counts, changed = _fit_counts(a, prot, code, fit)
     info = pd.DataFrame({"measure": [N_("Readings"), N_("Episodes"), N_("Episodes with a single reading"),
                                      N_("Method"), N_("Converged")],
-                         "value": [fit.nobs, fit.ngroups, fit.n_single_reading, fit.method,
-                                   N_("yes") if fit.converged else N_("no")]})
-    # The episodes with two or more readings are published (distance table, episodes compared): with the
-    # episodes fitted they would give the single-reading ones away, so when those are few the total goes.
-    single = dc.Sum((("Episodes with a single reading", "value"),), ("Episodes", "value"), rest_published=True)
-    info = dc.suppress(info.iloc[:3], ["value"], label_column="measure", sums=[single]).pipe(
-        lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
+                         "value": [*counts, fit.method, N_("yes") if fit.converged else N_("no")]})
+    single = dc.Sum((("Episodes with a single reading", "value"),), ("Episodes", "value"))
     tables = [pub.table("trajectory_fixed_effects", Msg("Trajectory model for {outcome}, {area}, {year}: fixed "
                                                         "effects (95% Wald confidence intervals)", outcome=oname,
                                                         area=area, year=fy), fe, free=numeric_columns(fe),
@@ -73,8 +70,9 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
               pub.table("trajectory_variance", Msg("Trajectory model for {outcome}: random-effect standard deviations "
                                                    "and correlation, residual standard deviation", outcome=oname),
                         vc, free=numeric_columns(vc), label_column="term"),
-              pub.table("trajectory_fit", Msg("Trajectory model for {outcome}: data and fit", outcome=oname), info,
-                        specs=(single,), label_column="measure")]
+              pub.table("trajectory_fit", Msg("Trajectory model for {outcome}: data and fit (counts rounded to "
+                                              "multiples of 5)", outcome=oname), info,
+                        specs=(single,), label_column="measure", rounded=changed)]
     # The population mean trajectory only: individual episodes' lines are never drawn in a report.
     tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
     pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
@@ -104,3 +102,29 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
                "The stage is treated as a number; the model describes the average journey, not any one person's.",
                outcome=oname)
     return Section("trajectories", heading, text, tables, figs)
+
+
+def _fit_counts(a: AreaYear, prot: YearProtection, code: str, fit) -> tuple[list[int], list[Change]]:
+    """Readings, episodes and single-reading episodes of the fit, as they may be published, and what changed.
+
+    The episodes fitted are the completeness table's episodes with a need in the outcome area, and
+    those with a single reading the ones with a need less those with two or more: published as those
+    tables' rounded counts, so that the tables stay consistent. Counts that add up to nothing
+    published are rounded to the nearest multiple of 5 (which keeps the order of counts).
+    """
+    def nearest(v: int) -> int:
+        return int(dc.BASE * np.floor(v / dc.BASE + 0.5))
+
+    exact = [int(fit.nobs), int(fit.ngroups), int(fit.n_single_reading)]
+    name = domain.OUTCOMES[code].name
+    cbo = prot.table(a.area, "completeness_by_outcome").set_index("outcome")
+    same = (int(a.scored_by_outcome[code]) == fit.ngroups
+            and int(a.usable_by_outcome[code]) == fit.ngroups - fit.n_single_reading)
+    if same:
+        episodes, two = int(cbo.at[name, "episodes_with_need"]), int(cbo.at[name, "episodes_two_plus"])
+        out = [nearest(exact[0]), episodes, episodes - two]
+    else:  # pragma: no cover - the fit uses the completeness table's episodes
+        out = [nearest(v) for v in exact]
+    rows = ["Readings", "Episodes", "Episodes with a single reading"]
+    changes = [Change(a.area, "trajectory_fit", r, "value", p) for r, p, e in zip(rows, out, exact) if p != e]
+    return out, changes
