@@ -11,7 +11,7 @@ import pytest
 
 from longitudinal import domain
 from longitudinal.i18n import MissingTranslation, Msg, Number, Translator, Verbatim
-from longitudinal.report.page import Release, index_name, page_name, render_index, render_page
+from longitudinal.report.page import IndexEntry, Release, index_name, page_name, render_index, render_page
 from longitudinal.report.present import COLUMNS, SYMBOLS, UnknownColumn, cells, decimals_of, notes_tables, table_html
 from longitudinal.report.spreadsheet import spreadsheet_name, write_spreadsheet
 
@@ -154,8 +154,9 @@ def test_a_welsh_page_with_a_string_lacking_welsh_is_refused():
 def test_index_lists_welsh_names_and_no_operator_columns():
     areas = ["Wales", *domain.LA_NAMES]
     kw = {"release_date": datetime.date(2026, 11, 30), "status": "synthetic"}
-    en = render_index(2025, areas, set(areas[:3]), "en", **kw)
-    cy = render_index(2025, areas, set(areas[:3]), "cy", **kw)
+    entries = {a: IndexEntry(True, slug=domain.slug(a)) for a in areas[:3]}
+    en = render_index(2025, areas, entries, "en", **kw)
+    cy = render_index(2025, areas, entries, "cy", **kw)
     for la in domain.LOCAL_AUTHORITIES:
         assert f">{la.welsh}</th>" in cy and f">{la.name}</th>" in en
     assert ">Cymru</th>" in cy and 'lang="cy"' in cy and 'href="index.html" lang="en"' in cy

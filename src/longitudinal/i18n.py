@@ -299,6 +299,9 @@ class Items:
     def render(self, _: Translator) -> str:
         return self.sep.join(show(i, _) for i in self.items)
 
+    def __str__(self) -> str:  # English, as a Msg
+        return self.render(Translator("en"))
+
 
 class Msg:
     """A message kept until it is shown, so that one computed report renders in both languages.

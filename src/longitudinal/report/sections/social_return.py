@@ -16,6 +16,9 @@ from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, publishable_reason
 
+#: The headline ratio's label (the table's row and the figure's axis).
+SROI_RATIO = N_("SROI ratio (£ of social value per £1 spent)")
+
 # Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
 SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
                       "present_value_gbp")
@@ -86,7 +89,7 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
     # Numbers as numbers (machine-readable CSV); the unit is in the measure's name.
     head = pd.DataFrame({
         "measure": [N_("Inputs: spend (£, present value)"), N_("Social value (£, present value)"),
-                    N_("Net present value (£)"), N_("SROI ratio (£ of social value per £1 spent)"),
+                    N_("Net present value (£)"), SROI_RATIO,
                     N_("SROI ratio: median of the Monte Carlo draws"),
                     N_("SROI ratio: 90% uncertainty interval, lower end"),
                     N_("SROI ratio: 90% uncertainty interval, upper end"),
@@ -132,7 +135,7 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
         ax.axvline(res.sroi_ratio, color="black", lw=1.5, ls="-", label=N_("Estimate"))
         ax.axvspan(lo, hi, color=PALETTE[1], alpha=0.2, hatch="//", label=N_("90% uncertainty interval"))
         ax.axvline(1.0, color=PALETTE[3], ls="--", lw=1.5, label=N_("Break-even (1.0)"))
-        ax.set_xlabel(N_("SROI ratio (£ of social value per £1 spent)"))
+        ax.set_xlabel(SROI_RATIO)
         ax.set_yticks([])
         ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.spines[["top", "right", "left"]].set_visible(False)
