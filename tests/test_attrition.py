@@ -79,12 +79,17 @@ def test_under_mnar_the_delta_grid_brackets_the_truth(mnar):
     assert np.isnan(tp) or tp <= 0
 
 
-def test_weights_are_stabilised_trimmed_and_balance_improves(mar):
+def test_weights_are_stabilised_not_truncated_by_default_and_balance_improves(mar):
     _, res = mar
     w = res.weights.set_index("month")
     assert (w["n_obtained"] < w["n_due"]).all()
     assert (w["ess"] <= w["n_obtained"]).all() and (w["ess"] > 0.2 * w["n_obtained"]).all()
-    assert (w["trimmed"] > 0).all() and (w["max"] / w["median"] < 20).all()
+    assert (w["trimmed"] == 0).all()
+    for month in res.months:  # stabilised: those followed up average about 1 (unstabilised: 1.4-3.6 here)
+        col = res.unit_weights[f"weight_{month}"]
+        assert col[col > 0].mean() == pytest.approx(1, abs=0.1)
+        # the pooled estimate's effective sample size is the weights table's
+        assert _pooled(res, "ipw", month)["ess"] == pytest.approx(w.loc[month, "ess"])
     b = res.balance
     for _month, g in b.groupby("month"):
         assert g["smd_after"].abs().max() < g["smd_before"].abs().max()
@@ -94,6 +99,19 @@ def test_weights_are_stabilised_trimmed_and_balance_improves(mar):
                     & res.lost["level"].isin(["by 6 months", "6-12 months"])]
     assert len(lost) == 2
     assert (lost["completers"] < lost["non_completers"]).all()
+
+
+def test_truncation_caps_the_weights_and_pulls_the_estimate_towards_the_complete_case(mar):
+    # the capped weights are those of the people least likely to answer, whom the complete cases lack:
+    # truncating them moves the weighted share back towards the (biased) complete-case one
+    study, res = mar
+    cut = lg.follow_up_attrition(study, by=(), methods=("ipw",), trim=(0.01, 0.99))
+    w, w_full = cut.weights.set_index("month"), res.weights.set_index("month")
+    assert (w["trimmed"] > 0).all() and (w["max"] < w_full["max"]).all()
+    assert "truncated at quantiles (0.01, 0.99)" in cut.summary()
+    for month in (12, 24):
+        full, capped = _pooled(res, "ipw", month)["estimate"], _pooled(cut, "ipw", month)["estimate"]
+        assert full < capped < _pooled(res, "complete_case", month)["estimate"]
 
 
 def test_ipw_estimate_and_clustered_se_agree_with_statsmodels(mar):
@@ -138,6 +156,21 @@ def test_rubin_against_a_hand_computation():
         assert out["fmi"][c] == pytest.approx(lam)
     with pytest.raises(ValueError, match="at least 2"):
         attr.rubin(q[:1], u[:1])
+
+
+def test_matching_draws_uniformly_among_exactly_the_nearest_donors():
+    # brute force: the donors within the d-th smallest distance; the run-based search must give those
+    rng = np.random.default_rng(11)
+    for n, d in [(1, 5), (3, 5), (5, 5), (40, 1), (40, 5), (200, 7)]:
+        f = np.sort(rng.normal(size=n))
+        pred = np.r_[rng.normal(size=30) * 2, f.min() - 1, f.max() + 1, f[0]]
+        picked = np.array([attr._match(f, np.arange(n), pred, np.random.default_rng(s), d) for s in range(300)])
+        for p in range(pred.size):
+            dist = np.abs(f - pred[p])
+            nearest = set(np.flatnonzero(dist <= np.sort(dist)[min(d, n) - 1]).tolist())
+            got, counts = np.unique(picked[:, p], return_counts=True)
+            assert set(got.tolist()) == nearest
+            assert counts.min() > 300 / len(nearest) / 3  # uniform, not a favourite
 
 
 def test_imputation_agrees_with_statsmodels_mice_under_mcar():
@@ -230,8 +263,14 @@ def test_results_object_json_summary_and_plots(small):
     side = res.side_by_side()
     assert {"complete_case", "ipw", "mi", "mi_ci_lower"} <= set(side.columns)
     assert set(res.estimates.columns) >= {"estimate", "std_error", "ci_lower", "ci_upper"}
-    res.plot()
-    res.plot_flow()
+    ipw = res.estimates[res.estimates["method"] == "ipw"]
+    assert (ipw["ess"] > 0).all() and (ipw["ess"] <= ipw["n_obtained"] + 1e-9).all()
+    assert res.estimates.loc[res.estimates["method"] != "ipw", "ess"].isna().all()
+    two = res.plot()  # estimates and the delta grid: two panels when no Axes is given
+    assert two.shape == (2,) and two[1].get_xlabel().startswith("Shift of the imputed")
+    one = res.plot_flow()
+    assert [t.get_text() for t in one.get_xticklabels()] == ["6 months", "12 months", "24 months"]
+    assert res.tidy().equals(res.estimates) and "tipping_point=" in repr(res)
     # the same seed gives the same imputations
     again = lg.follow_up_attrition(small, m=3, seed=4)
     pd.testing.assert_frame_equal(res.estimates, again.estimates)
@@ -244,6 +283,8 @@ def test_clear_errors(small):
         lg.follow_up_attrition(small, m=1)
     with pytest.raises(ValueError, match="trim"):
         lg.follow_up_attrition(small, trim=(0.5, 0.1))
+    with pytest.raises(ValueError, match="trim"):
+        lg.follow_up_attrition(small, trim=0.99)
     with pytest.raises(ValueError, match="tipping_month"):
         lg.follow_up_attrition(small, tipping_month=18)
     with pytest.raises(ValueError, match="by: expected"):
@@ -266,6 +307,18 @@ def test_simulator_mnar_changes_who_answers_not_the_scores():
     assert ta["contacts_due"] == tb["contacts_due"]
     for m in ("6", "12", "24"):
         assert 0 < ta["contacts_answered"][m] < ta["contacts_due"][m]
+
+
+def test_simulate_command_passes_follow_up_mnar(tmp_path):
+    from longitudinal.cli import run
+
+    assert run(["simulate", "--people", "400", "--seed", "5", "--no-service-use", "--follow-up-mnar", "2",
+                "--format", "parquet", "--out", str(tmp_path / "s")]) == 0
+    written = lg.load(tmp_path / "s")
+    direct = lg.simulate(people=400, seed=5, service_use=False, follow_up_mnar=2.0)
+    assert written.truth["follow_up"]["mnar"] == 2.0
+    assert written.truth["follow_up"]["contacts_answered"] == direct.truth["follow_up"]["contacts_answered"]
+    assert len(written.readings) == len(direct.readings)
 
 
 def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_complete_case(small):

@@ -20,7 +20,7 @@ from . import domain
 from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
 from .errors import InputError, LongitudinalWarning
 
-__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store"]
+__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions"]
 
 #: File that marks a folder as a validated store written by ``ingest``; it records the SHA-256 of
 #: each table file (``store_files``), so a damaged or half-replaced store is refused.
@@ -329,6 +329,22 @@ def _json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(type(obj))
+
+
+def positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``index`` (-1 where absent), compared as text.
+
+    A categorical column is looked up once per category, not once per row: a national readings
+    table has millions of rows naming a few hundred thousand episodes.
+
+    >>> positions(pd.Index(["E1", "E2"]), pd.Series(["E2", "E9", "E2"], dtype="category")).tolist()
+    [1, -1, 1]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = index.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], -1)
+    return index.get_indexer(values.astype(str))
 
 
 def load(path: str | Path) -> Study:

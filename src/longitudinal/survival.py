@@ -1576,7 +1576,7 @@ def sustained_outcomes(
     codes = _outcomes(outcome)
     by = _check_columns(by, _GROUPABLE, "sustained_outcomes(by=...)")
     if missing not in ("complete_case", "ipw", "mi"):
-        raise ValueError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
+        raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
         raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
     long = study.long(codes, scored_only=True, include_follow_up=True)
