@@ -59,7 +59,7 @@ from . import domain
 from ._numeric import sorted_unique
 from .deprecation import level_to_alpha, renamed_arguments
 from .errors import LongitudinalWarning, NoDataError
-from .study import Study
+from .study import Study, positions
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -641,15 +641,8 @@ def _reading_counts(study: Study) -> dict[str, Any]:
     r, ep = study.readings, study.episodes
     # columns of the non-follow-up readings only (not a copy of the whole table: 11M rows at national scale)
     keep = (r["reading_type"] != "follow_up").to_numpy()
-    # position in the episodes table of each reading's episode, via the (few) category labels
-    ep_index = pd.Index(ep["episode_id"].astype(str))
-    rid = r["episode_id"]
-    if isinstance(rid.dtype, pd.CategoricalDtype):
-        codes = rid.cat.codes.to_numpy()[keep]
-        e_all = ep_index.get_indexer(rid.cat.categories.astype(str))[codes]
-        e_all[codes < 0] = -1
-    else:
-        e_all = ep_index.get_indexer(rid[keep].astype(str))
+    # position in the episodes table of each reading's episode
+    e_all = positions(pd.Index(ep["episode_id"].astype(str)), r["episode_id"])[keep]
     if (e_all < 0).any():
         raise ValueError(f"{int((e_all < 0).sum())} reading(s) belong to episodes missing from the episodes table")
     e = e_all.astype(np.int64)
