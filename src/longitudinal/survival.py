@@ -153,8 +153,12 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2
     Parameters
     ----------
     lower, upper : array-like
-        The event happened in ``(lower, upper]``; ``upper = inf`` is right
-        censoring; ``lower = 0`` and finite ``upper`` is left censoring.
+        The event happened in ``(lower, upper]``, as R's ``Surv(lower, upper, type = "interval2")``:
+        ``upper`` inf or NaN is right censoring at ``lower``; ``lower`` -inf or NaN is left
+        censoring at ``upper`` (the closed ``[0, upper]``); ``lower == upper`` is an event seen exactly then (the point
+        ``[t, t]``, held as ``(t - ε, t]``, so an interval ending at ``t`` contains it and one
+        starting at ``t`` does not: with exact times and right censoring only, the curve is
+        Kaplan–Meier's).
     weights : array-like, optional
         Case weights (for example counts of identical intervals).
 
@@ -162,29 +166,45 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2
     -------
     TurnbullCurve
 
+    Raises
+    ------
+    InputError
+        An interval with ``upper < lower``, a negative ``lower``, or both bounds missing (the row is named).
+
     Examples
     --------
     >>> c = turnbull([0, 0, 1, 1, 2], [1, 2, 2, float("inf"), float("inf")])
     >>> [round(float(s), 3) for s in c.survival([1, 2])]
     [0.724, 0.276]
+    >>> [round(float(s), 4) for s in turnbull([1, 2, 3], [1, float("nan"), 3]).survival([1, 3])]  # exact, right, exact
+    [0.6667, 0.0]
     """
-    lo = np.asarray(lower, dtype=float)
-    hi = np.asarray(upper, dtype=float)
+    lo = np.array(lower, dtype=float)
+    hi = np.array(upper, dtype=float)
     w = np.ones(lo.size) if weights is None else np.asarray(weights, dtype=float)
     if lo.shape != hi.shape or lo.shape != w.shape or lo.ndim != 1:
         raise ValueError(f"lower, upper and weights must be 1-d and of equal length; got {lo.shape}, "
                          f"{hi.shape}, {w.shape}")
     if lo.size == 0:
         raise ValueError("turnbull: no intervals to estimate from")
-    if np.isnan(lo).any() or np.isnan(hi).any():
-        raise ValueError("turnbull: lower and upper must not be NaN (use upper=inf for right censoring)")
-    bad = ~(hi > lo)
+    neither = np.isnan(lo) & np.isnan(hi)
+    if neither.any():
+        raise InputError(f"turnbull: both bounds missing ({int(neither.sum())} interval(s)): no information",
+                         row=int(np.flatnonzero(neither)[0]), expected="a lower or an upper bound")
+    hi[np.isnan(hi)] = np.inf
+    left = np.isnan(lo) | (lo == -np.inf)
+    lo[left] = 0.0
+    bad = hi < lo
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"turnbull: interval {i} is ({lo[i]}, {hi[i]}]: upper must be greater than lower "
-                         f"({int(bad.sum())} such intervals)")
+        raise InputError(f"turnbull: upper must not be less than lower ({int(bad.sum())} such interval(s))",
+                         row=i, value=f"({lo[i]}, {hi[i]}]")
     if (lo < 0).any():
-        raise ValueError("turnbull: lower bounds must be non-negative")
+        i = int(np.flatnonzero(lo < 0)[0])
+        raise InputError("turnbull: lower bounds must be non-negative", row=i, value=lo[i])
+    exact = (lo == hi) & np.isfinite(hi)
+    lo[exact] = np.nextafter(hi[exact], -np.inf)  # [t, t] as (t - ε, t]
+    lo[left] = np.nextafter(0.0, -np.inf)  # left censoring: [0, upper], which holds an event at 0
     prob = _TurnbullProblem(lo, hi)
     p, it = prob.fit(w, tol=tol, max_iter=max_iter)
     return prob.curve(p, w, it)
