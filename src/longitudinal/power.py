@@ -1329,8 +1329,8 @@ def hazard_ratio_power(hazard_ratio: float, *, events: float | None = None, powe
 
     Examples
     --------
-    >>> round(hazard_ratio_power(1.5, power=0.8)["events"], 1)   # Schoenfeld: 4 (1.96 + 0.84)^2 / log(1.5)^2
-    190.9
+    >>> round(hazard_ratio_power(1.5, power=0.8)["events"], 2)   # Schoenfeld: 4 (1.96 + 0.84)^2 / log(1.5)^2
+    190.97
     """
     if not hazard_ratio > 0 or hazard_ratio == 1:
         raise InputError(f"hazard_ratio must be > 0 and not 1, got {hazard_ratio}")
