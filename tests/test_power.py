@@ -239,6 +239,12 @@ def test_cli_power_json(tmp_path):
                                  "--curve", "people=100,200", "--n-sims", "20", "--json"])
     assert r.exit_code == 0, r.output
     assert [p["value"] for p in json.loads(r.stdout)["points"]] == [100, 200]
+    r = CliRunner().invoke(app, ["power", "--target", "hazard-ratio", "--transition", "1,2", "--effect", "1.5",
+                                 "--people", "120", "--waves", "3", "--authorities", "6", "--cluster-allocation",
+                                 "--authority-frailty-sd", "0.3", "--n-sims", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert "cluster-robust" in out["test"] and out["scenario"]["authority_sd"] == 0.3
     r = CliRunner().invoke(app, ["power", "--target", "nope"])
     assert r.exit_code == 2
 
