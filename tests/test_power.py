@@ -239,6 +239,11 @@ def test_cli_power_json(tmp_path):
                                  "--curve", "people=100,200", "--n-sims", "20", "--json"])
     assert r.exit_code == 0, r.output
     assert [p["value"] for p in json.loads(r.stdout)["points"]] == [100, 200]
+    r = CliRunner().invoke(app, ["power", "--target", "sustained", "--times", "0,1", "--people", "200",
+                                 "--authorities", "10", "--cluster-allocation", "--authority-icc", "0.05",
+                                 "--n-sims", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "9 df" in json.loads(r.stdout)["test"]
     r = CliRunner().invoke(app, ["power", "--target", "hazard-ratio", "--transition", "1,2", "--effect", "1.5",
                                  "--people", "120", "--waves", "3", "--authorities", "6", "--cluster-allocation",
                                  "--authority-frailty-sd", "0.3", "--n-sims", "2", "--json"])
@@ -367,3 +372,31 @@ def test_power_curve_over_a_field_of_the_truth():
     assert curve.table["analytic_power"].is_monotonic_decreasing  # noisier slopes, less power
     with pytest.raises(ValueError, match="scenario"):
         power_curve(sc, StudyDesign(people=100, waves=3), over="nope", values=[1], n_sims=2)
+
+
+def test_sustained_share_with_clustering_by_authority():
+    """Beta-distributed authority shares with ICC rho: the CR1 SE is statsmodels' cluster-robust OLS
+    SE; the z test ignoring the authorities is too liberal and the cluster-robust one holds its size;
+    with many authorities the simulated power meets the design-effect closed form (1 + (m-1) rho)."""
+    import statsmodels.api as sm
+
+    design = StudyDesign(people=2200, times=(0, 0.5, 1), dropout=0.1, authorities=22, cluster_allocation=True)
+    sc = SustainedScenario(effect=0.1, share_reference=0.6, authority_icc=0.05)
+    auth, grp, seen, y = sc.simulate(design, np.random.default_rng(4))
+    out = sc.analyse(design, np.random.default_rng(4))
+    ols = sm.OLS(y[seen].astype(float), sm.add_constant(grp[seen])).fit(cov_type="cluster",
+                                                                        cov_kwds={"groups": auth[seen]})
+    assert out.estimate == pytest.approx(ols.params[1], abs=1e-12)
+    assert out.std_error == pytest.approx(ols.bse[1], rel=1e-10) and out.df == 21
+
+    null = dict(effect=0.0, share_reference=0.6, authority_icc=0.05)
+    z = power(SustainedScenario(test="z", **null), design, n_sims=400, seed=3)
+    cr = power(SustainedScenario(**null), design, n_sims=400, seed=3)
+    assert z.ci_lower > 0.05 and cr.ci_lower <= 0.05 <= cr.ci_upper
+
+    many = StudyDesign(people=2200, times=(0, 0.5, 1), dropout=0.1, authorities=66, cluster_allocation=True)
+    res = power(SustainedScenario(effect=0.1, share_reference=0.6, authority_icc=0.06), many, n_sims=1000, seed=8)
+    assert 0.5 < res.analytic_power < 0.9 and "ICC" in str(res.summary())
+    assert abs(res.power - res.analytic_power) < 3 * math.sqrt(res.analytic_power * (1 - res.analytic_power) / 1000)
+    within = StudyDesign(people=2200, times=(0, 0.5, 1), authorities=22)
+    assert power(SustainedScenario(authority_icc=0.05), within, n_sims=2, seed=1).analytic_power is None

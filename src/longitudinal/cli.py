@@ -482,6 +482,9 @@ def power_cmd(
     authority_frailty_sd: float = typer.Option(0.0, "--authority-frailty-sd",
                                                help="SD of the log frailty multiplying an authority's hazards "
                                                     "(hazard-ratio); the test becomes cluster-robust."),
+    authority_icc: float = typer.Option(0.0, "--authority-icc",
+                                        help="ICC of the outcome within an authority (sustained); the test "
+                                             "becomes cluster-robust."),
     share_reference: float = typer.Option(0.7, "--share-reference",
                                           help="Share sustained at 12 months in the reference group (sustained)."),
     transition: str = typer.Option("3,4", "--transition", help="from,to stage of the hazard ratio (hazard-ratio)."),
@@ -519,7 +522,7 @@ def power_cmd(
             scenario = _p.TransitionScenario(transition=tr, authority_sd=authority_frailty_sd,
                                              **({} if effect is None else {"hazard_ratio": effect}))
         elif target == "sustained":
-            scenario = _p.SustainedScenario(share_reference=share_reference, **kw)
+            scenario = _p.SustainedScenario(share_reference=share_reference, authority_icc=authority_icc, **kw)
         else:
             raise ValueError(f"--target must be slope, level, hazard-ratio or sustained, not {target!r}")
         common = dict(n_sims=n_sims, alpha=alpha, seed=seed, workers=workers)

@@ -25,7 +25,15 @@ stated parameters, as R simr's ``powerSim(fit)``: pass a ``TrajectoryResults``,
 :func:`power_curve` runs a design over a list of sample sizes or numbers of waves (simr's
 ``powerCurve``); :func:`minimum_detectable_effect` finds the smallest effect with 80% power.
 :func:`slope_power` is the closed form of Diggle et al. (2002) / Liu & Liang (1997), as R
-longpower's ``diggle.linear.power`` and ``lmmpower``, for the complete balanced design.
+longpower's ``diggle.linear.power`` and ``lmmpower``, for the complete balanced design;
+:func:`hazard_ratio_power` is Schoenfeld's (and Freedman's, as lifelines) for a hazard ratio, which
+the multi-state scenario uses where its tested move is a time to an absorbing event.
+
+Clustering by authority, in all three scenarios: a random intercept and slope per authority
+(trajectories), a log-normal frailty on an authority's hazards (multi-state model), a
+beta-distributed share with a stated ICC (sustained share). The test is then cluster-robust
+(CR1, by authority, t on authorities - 1 df), so the power shown is the power of an analysis
+that respects the clustering.
 
 Reproducibility: simulation *i* draws from the *i*-th child of ``SeedSequence(seed)``, whatever
 the number of workers, so the same call gives the same answer on 1 or 8 processes. The
@@ -674,11 +682,23 @@ class SustainedScenario:
     follow-up schedule in years from the end, e.g. ``(0, 0.5, 1, 2)``, and its ``dropout`` the
     losses to follow-up, assumed unrelated to the outcome). The test is the pooled two-sample
     z test of proportions among those seen.
+
+    Clustering by authority: with ``authority_icc`` = rho > 0 an authority's share in a group is
+    drawn from a beta distribution with the group's share as its mean and
+    ``rho = 1 / (a + b + 1)``, so two people of one authority and group have outcomes correlated
+    by exactly rho (the ICC of cluster-trial design effects, ``1 + (m - 1) rho``). An authority
+    sits at the same quantile of both groups' distributions (a shared authority effect). The
+    test is then (``test="auto"``) a Wald t test of the difference with a cluster-robust (CR1)
+    SE by authority (a linear probability model), on (authorities - 1) df; the closed form,
+    where whole authorities are in one group, inflates the normal approximation by the design
+    effect and uses the t critical value.
     """
 
     effect: float = 0.1
     share_reference: float = 0.7
     months: float = 12.0
+    authority_icc: float = 0.0
+    test: str = "auto"
 
     what = "difference in the share sustained"
     null = 0.0
@@ -691,14 +711,23 @@ class SustainedScenario:
             raise InputError(f"shares must be in (0, 1): reference {self.share_reference}, comparison {p1}")
         if not self.months > 0:
             raise InputError(f"months must be > 0, got {self.months}")
+        if not 0 <= self.authority_icc < 1:
+            raise InputError(f"authority_icc must be in [0, 1), got {self.authority_icc}")
+        if self.test not in ("auto", "z", "cluster"):
+            raise InputError(f"test must be 'auto', 'z' or 'cluster', not {self.test!r}")
 
     def with_effect(self, effect: float) -> SustainedScenario:
         return replace(self, effect=float(effect))
 
     def check(self, design: StudyDesign) -> None:
         self._seen(design)
+        self.test_name(design)
 
     def test_name(self, design: StudyDesign) -> str:
+        if self.test == "cluster" or (self.test == "auto" and self.authority_icc > 0):
+            if design.authorities < 2:
+                raise InputError("a cluster-robust test needs at least 2 authorities in the design")
+            return f"Wald t, cluster-robust (CR1) SE by authority, {design.authorities - 1} df"
         return "two-sample z test of proportions (pooled variance)"
 
     @classmethod
@@ -719,11 +748,21 @@ class SustainedScenario:
             raise InputError(f"the follow-up schedule {tuple(t)} (years) does not reach {self.months:g} months")
         return at
 
-    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
-        _, grp = design.layout()
+    def simulate(self, design: StudyDesign, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """One replicate: each person's authority, group, whether seen at ``months``, whether sustained."""
+        auth, grp = design.layout()
         seen = design.readings_kept(rng) > self._seen(design)
         p = np.where(grp == 1, self.share_reference + self.effect, self.share_reference)
-        sustained = rng.random(grp.size) < p
+        if self.authority_icc > 0:  # drawn only when asked, so unclustered replicates keep their numbers
+            u = rng.random(int(design.authorities))
+            m = 1 / self.authority_icc - 1  # a + b of the beta distribution
+            share = np.array([self.share_reference, self.share_reference + self.effect])
+            by_auth = stats.beta.ppf(u[:, None], share * m, (1 - share) * m)  # (authority, group)
+            p = by_auth[auth, grp.astype(int)]
+        return auth, grp, seen, rng.random(grp.size) < p
+
+    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
+        auth, grp, seen, sustained = self.simulate(design, rng)
         n1, n0 = int((seen & (grp == 1)).sum()), int((seen & (grp == 0)).sum())
         if n0 == 0 or n1 == 0:
             raise LongitudinalError("nobody followed up in one group")
@@ -732,24 +771,44 @@ class SustainedScenario:
         se = math.sqrt(pool * (1 - pool) * (1 / n0 + 1 / n1))
         if se == 0:
             raise LongitudinalError("every person seen had the same outcome: the test is undefined")
-        return _Outcome(x1 / n1 - x0 / n0, se, np.inf, True, False)
+        diff, df = x1 / n1 - x0 / n0, np.inf
+        if "cluster" in self.test_name(design):
+            # the difference is the slope of a linear probability model y ~ 1 + group among those seen
+            g, y = grp[seen], sustained[seen].astype(float)
+            X = np.column_stack([np.ones_like(g), g])
+            resid = y - np.where(g == 1, x1 / n1, x0 / n0)
+            by_auth = np.zeros((int(design.authorities), 2))
+            np.add.at(by_auth, auth[seen], X * resid[:, None])
+            se, df = _cr1(np.linalg.inv(X.T @ X), by_auth, int(y.size), 1)
+        return _Outcome(diff, se, df, True, False)
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
-        """Normal-approximation power of the pooled z test at the expected numbers seen."""
+        """Normal-approximation power of the pooled z test at the expected numbers seen; with an
+        authority ICC and whole authorities in a group, variances times the design effect
+        ``1 + (m - 1) rho`` (``m`` people seen per authority) and the t critical value. That is a
+        many-authorities approximation: with 66 authorities (ICC 0.06) it met 1,000 simulations
+        (0.780 against 0.785); with 22 (ICC 0.02, 2,200 people) it gave 0.748 where 2,000
+        simulations of the cluster-robust test gave 0.780 (MC SE 0.009) at its nominal size."""
         _, grp = design.layout()
         keep = float(design.retention()[self._seen(design)])
         n1, n0 = grp.sum() * keep, (grp.size - grp.sum()) * keep
         p0, p1 = self.share_reference, self.share_reference + self.effect
         pbar = (n0 * p0 + n1 * p1) / (n0 + n1)
-        s0 = math.sqrt(pbar * (1 - pbar) * (1 / n0 + 1 / n1))
-        s1 = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-        z = stats.norm.ppf(1 - alpha / 2)
+        deff, z = 1.0, stats.norm.ppf(1 - alpha / 2)
+        if "cluster" in self.test_name(design):
+            if not design.cluster_allocation:
+                return None  # a shared authority effect partly cancels in the difference: no simple form
+            deff = 1 + ((n0 + n1) / design.authorities - 1) * self.authority_icc
+            z = stats.t.ppf(1 - alpha / 2, design.authorities - 1)
+        s0 = math.sqrt(deff * pbar * (1 - pbar) * (1 / n0 + 1 / n1))
+        s1 = math.sqrt(deff * (p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1))
         d = p1 - p0
         return float(stats.norm.cdf((d - z * s0) / s1) + stats.norm.cdf((-d - z * s0) / s1))
 
     def describe(self) -> str:
-        return (f"share sustaining the end stage at {self.months:g} months: reference {self.share_reference:.3g}, "
+        text = (f"share sustaining the end stage at {self.months:g} months: reference {self.share_reference:.3g}, "
                 f"comparison {self.share_reference + self.effect:.3g} (difference {self.effect:+.3g})")
+        return text + (f"; ICC within authorities {self.authority_icc:g}" if self.authority_icc > 0 else "")
 
 
 _SCENARIOS = (TrajectoryScenario, TransitionScenario, SustainedScenario)
