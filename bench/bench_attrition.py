@@ -1,9 +1,11 @@
 """Benchmark: attrition after planned ends on the national-scale synthetic study (issue 14).
 
 The flow, the response weights and 20 imputations (with the delta grid) for all 11 outcome areas, in one
-call of ``lg.attrition``; target under 2 minutes and 6 GB on the 2-core machine.
+call of ``lg.follow_up_attrition``; target under 2 minutes and 6 GB on the 2-core machine.
 
-Run (heavy; one at a time). The study must come from a simulator with follow-up non-response (issue 14):
+Run (heavy; one at a time). The study must come from a simulator with follow-up non-response (issue 14);
+``--follow-up-mnar 1.5`` makes it depend on the unseen follow-up score too (then the delta grid should
+bracket the truth):
     flock /tmp/longitudinal-heavy.lock .venv/bin/longitudinal simulate --people 400000 --seed 1 \
         --out /tmp/i14-400k --format parquet
     flock /tmp/longitudinal-heavy.lock /usr/bin/time -v .venv/bin/python bench/bench_attrition.py /tmp/i14-400k
@@ -44,6 +46,10 @@ def main() -> None:
     if study.truth and "follow_up" in study.truth:
         print("truth (share sustained, all areas):",
               {k: round(v["all"], 4) for k, v in study.truth["follow_up"]["sustained"]["months"].items()})
+    sens = res.sensitivity
+    print("delta grid (share sustained at 12 months, all areas):")
+    print(sens[(sens["month"] == 12) & (sens["outcome"] == "all")].drop(columns=["outcome", "month"])
+          .to_string(index=False))
     print(res.tipping_point_text())
 
 

@@ -88,6 +88,8 @@ def test_weights_are_stabilised_not_truncated_by_default_and_balance_improves(ma
     for month in res.months:  # stabilised: those followed up average about 1 (unstabilised: 1.4-3.6 here)
         col = res.unit_weights[f"weight_{month}"]
         assert col[col > 0].mean() == pytest.approx(1, abs=0.1)
+        # the pooled estimate's effective sample size is the weights table's
+        assert _pooled(res, "ipw", month)["ess"] == pytest.approx(w.loc[month, "ess"])
     b = res.balance
     for _month, g in b.groupby("month"):
         assert g["smd_after"].abs().max() < g["smd_before"].abs().max()
@@ -261,8 +263,14 @@ def test_results_object_json_summary_and_plots(small):
     side = res.side_by_side()
     assert {"complete_case", "ipw", "mi", "mi_ci_lower"} <= set(side.columns)
     assert set(res.estimates.columns) >= {"estimate", "std_error", "ci_lower", "ci_upper"}
-    res.plot()
-    res.plot_flow()
+    ipw = res.estimates[res.estimates["method"] == "ipw"]
+    assert (ipw["ess"] > 0).all() and (ipw["ess"] <= ipw["n_obtained"] + 1e-9).all()
+    assert res.estimates.loc[res.estimates["method"] != "ipw", "ess"].isna().all()
+    two = res.plot()  # estimates and the delta grid: two panels when no Axes is given
+    assert two.shape == (2,) and two[1].get_xlabel().startswith("Shift of the imputed")
+    one = res.plot_flow()
+    assert [t.get_text() for t in one.get_xticklabels()] == ["6 months", "12 months", "24 months"]
+    assert res.tidy().equals(res.estimates) and "tipping_point=" in repr(res)
     # the same seed gives the same imputations
     again = lg.follow_up_attrition(small, m=3, seed=4)
     pd.testing.assert_frame_equal(res.estimates, again.estimates)
@@ -299,6 +307,18 @@ def test_simulator_mnar_changes_who_answers_not_the_scores():
     assert ta["contacts_due"] == tb["contacts_due"]
     for m in ("6", "12", "24"):
         assert 0 < ta["contacts_answered"][m] < ta["contacts_due"][m]
+
+
+def test_simulate_command_passes_follow_up_mnar(tmp_path):
+    from longitudinal.cli import run
+
+    assert run(["simulate", "--people", "400", "--seed", "5", "--no-service-use", "--follow-up-mnar", "2",
+                "--format", "parquet", "--out", str(tmp_path / "s")]) == 0
+    written = lg.load(tmp_path / "s")
+    direct = lg.simulate(people=400, seed=5, service_use=False, follow_up_mnar=2.0)
+    assert written.truth["follow_up"]["mnar"] == 2.0
+    assert written.truth["follow_up"]["contacts_answered"] == direct.truth["follow_up"]["contacts_answered"]
+    assert len(written.readings) == len(direct.readings)
 
 
 def test_sustained_outcomes_missing_option_puts_the_adjusted_share_beside_the_complete_case(small):

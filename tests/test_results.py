@@ -32,6 +32,7 @@ def _fits(study):
         "sustained": lg.sustained_outcomes(study, "managing_money", by=("outcome",), n_boot=0),
         "sroi": sr,
         "monte_carlo": sr.monte_carlo(draws=500, seed=1),
+        "attrition": lg.follow_up_attrition(study, m=2, seed=1),
     }
 
 
@@ -40,7 +41,8 @@ def fits(medium_study):
     return _fits(medium_study)
 
 
-NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "sustained", "sroi", "monte_carlo"]
+NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "sustained", "sroi", "monte_carlo",
+         "attrition"]
 
 
 @pytest.mark.parametrize("name", NAMES)

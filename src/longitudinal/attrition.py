@@ -78,7 +78,8 @@ from scipy import stats
 
 from . import domain
 from .errors import ConvergenceWarning, InputError
-from .study import Study
+from .results import Results, Summary, axes_for
+from .study import Study, positions
 
 __all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
            "sustained_side_by_side", "FOLLOW_UP_MONTHS", "METHODS"]
@@ -209,19 +210,20 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
     # readings of these episodes
     r = study.readings
     eidx = pd.Index(ep["episode_id"].astype(str))
-    ri = eidx.get_indexer(r["episode_id"].astype(str))
+    ri = positions(eidx, r["episode_id"])
     keep = ri >= 0
     if codes is not None:
         keep &= r["outcome"].isin(codes).to_numpy()
-    r = r[keep]
+    # the columns needed, each filtered once (not the whole table)
     ri = ri[keep]
     out_codes = pd.Index(domain.OUTCOME_CODES)
-    oi = out_codes.get_indexer(r["outcome"].astype(str))
-    rdate = r["reading_date"].to_numpy("datetime64[D]")
-    score = r["score"].astype("float64").to_numpy()
-    is_fu = (r["reading_type"] == "follow_up").to_numpy() | (rdate > end[ri])
+    oi = positions(out_codes, r["outcome"])[keep]
+    rdate = r["reading_date"].to_numpy("datetime64[D]")[keep]
+    score = r["score"].to_numpy("float64", na_value=np.nan)[keep]
+    typed_fu = (r["reading_type"] == "follow_up").to_numpy()[keep]
+    is_fu = typed_fu | (rdate > end[ri])
     is_fu &= rdate >= end[ri]  # a follow-up dated before the end cannot be placed
-    during = ~is_fu & (r["reading_type"] != "follow_up").to_numpy() & (rdate <= end[ri])
+    during = ~is_fu & ~typed_fu & (rdate <= end[ri])
 
     # end level per episode-area: the last scored reading during support
     n_out = len(out_codes)
@@ -345,11 +347,15 @@ class _GroupMeans:
     def mean(self, y: np.ndarray, w: np.ndarray | None = None):
         """(estimate, std_error) per group of ``y`` (full length; only the mask's rows are read)."""
         y = y[self.rows]
-        w = np.ones(y.size) if w is None else w[self.rows]
-        sw = np.bincount(self.group, weights=w, minlength=self.n_groups)
+        if w is None:  # the imputation loop's case: no weights to multiply by
+            sw, wy = self.count.astype(float), y
+        else:
+            w = w[self.rows]
+            sw, wy = np.bincount(self.group, weights=w, minlength=self.n_groups), w * y
         with np.errstate(invalid="ignore", divide="ignore"):
-            est = np.bincount(self.group, weights=w * y, minlength=self.n_groups) / sw
-            tot = np.bincount(self.inv, weights=w * (y - est[self.group]))
+            est = np.bincount(self.group, weights=wy, minlength=self.n_groups) / sw
+            dev = y - est[self.group]
+            tot = np.bincount(self.inv, weights=dev if w is None else w * dev)
             ss = np.bincount(self.g_of, weights=tot**2, minlength=self.n_groups)
             var = np.where(self.n_cl > 1, self.n_cl / (self.n_cl - 1), np.nan) * ss / sw**2
         return est, np.sqrt(var)
@@ -419,21 +425,27 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
-    keep = np.r_[True, X[:, 1:].std(axis=0) > 0]
-    # dummies whose level is always (or never) followed up separate perfectly: drop them too
-    dummy = np.r_[False, ((X[:, 1:] == 0) | (X[:, 1:] == 1)).all(axis=0)]
-    total, answered = X[:, dummy].sum(axis=0), y @ X[:, dummy]
-    keep[np.flatnonzero(dummy)[(answered == 0) | (answered == total)]] = False
-    Xk = X[:, keep]
-    sd = np.sqrt(np.maximum((Xk**2).mean(axis=0), 1e-300))
-    rdiag = np.abs(np.diag(np.linalg.qr((Xk / sd).T @ (Xk / sd), mode="r")))  # rank of X'X is X's
+    # every check from X'X and X'y (X's first column is the constant): no copy of the design
+    n = X.shape[0]
+    G = X.T @ X
+    total, sq = G[0], np.diag(G).copy()
+    keep = np.r_[True, (sq - total**2 / n)[1:] > 1e-12 * np.maximum(sq[1:], 1e-300)]  # not constant
+    # dummies (the design's "column[level]" names) whose level is always (or never) followed up
+    # separate perfectly: drop them too
+    dummy = np.array(["[" in nm for nm in names])
+    answered = X.T @ y
+    keep &= ~(dummy & ((answered == 0) | (answered == total)))
+    sd = np.sqrt(np.maximum(sq[keep] / n, 1e-300))
+    Gk = G[np.ix_(keep, keep)] / np.outer(sd, sd)
+    rdiag = np.abs(np.diag(np.linalg.qr(Gk, mode="r")))  # rank of X'X is X's
     full = rdiag > 1e-10 * rdiag.max()
     idx = np.flatnonzero(keep)[full]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", SmConvergence)
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
-        fit = sm.Logit(y, X[:, idx], check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
+        Xu = X if idx.size == X.shape[1] else X[:, idx]
+        fit = sm.Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
     if not fit.mle_retvals.get("converged", True):
         warnings.warn("attrition: the response model did not converge (a level almost always or never "
                       "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=4)
@@ -465,8 +477,9 @@ class _ChainedPMM:
         keep = np.r_[True, Z[:, 1:].std(axis=0) > 0]
         self.Z = Z[:, keep]
         self.zfit = [_posterior(self.Z[o], S[o, j]) for j, o in enumerate(self.obs)]
-        levels = np.unique(threshold)
+        levels, level = np.unique(threshold, return_inverse=True)
         self.E = (threshold[:, None] == levels[None, 1:]).astype(float)  # end-level dummies
+        self.level = level.astype(np.int16)  # small integers: numpy's stable sort of them is a radix sort
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         miss = self.miss
@@ -477,7 +490,8 @@ class _ChainedPMM:
         # the other months' scores and whether they keep the end stage (refilled at every step)
         D = []
         for f in self.zfit:
-            d = np.empty((n, n_fixed + 2 * (k - 1)))
+            # column-major: refilling columns and gathering rows are each one contiguous pass
+            d = np.empty((n, n_fixed + 2 * (k - 1)), order="F")
             d[:, 0] = 1.0
             d[:, 1] = self.Z @ _draw(f, rng)
             d[:, 2:n_fixed] = self.E
@@ -498,18 +512,18 @@ class _ChainedPMM:
                 Do = Dj[o]
                 f = _posterior(Do, S[o, j])
                 fit_o = Do @ f[0]
-                pred_m = Dj[mis] @ _draw(f, rng)
-                # donors share the recipient's end level (what is kept is judged against it): one sort
-                # by end level then fitted value puts each level's donors in a sorted run
-                t_o, t_m = self.threshold[o], self.threshold[mis]
-                order = np.lexsort((fit_o, t_o))
-                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], t_o[order]
+                pred_m = (Dj @ _draw(f, rng))[mis]  # cheaper than gathering the rows first
+                # donors share the recipient's end level (what is kept is judged against it): sorting by
+                # fitted value, then (stably) by end level puts each level's donors in a sorted run
+                by_fit = np.argsort(fit_o, kind="stable")
+                order = by_fit[np.argsort(self.level[o][by_fit], kind="stable")]
+                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
+                t_m = self.level[mis]
                 for lev in np.unique(t_m):
                     rm = t_m == lev
                     a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
                     if a == b:  # no donor at this end level: any donor
-                        every = np.argsort(fit_o, kind="stable")
-                        S[mis[rm], j] = _match(fit_o[every], S[o, j][every], pred_m[rm], rng, self.donors)
+                        S[mis[rm], j] = _match(fit_o[by_fit], S[o, j][by_fit], pred_m[rm], rng, self.donors)
                     else:
                         S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
         return S
@@ -547,19 +561,24 @@ def _match(f: np.ndarray, yv: np.ndarray, pred: np.ndarray, rng: np.random.Gener
     left is nearer than the (d-1-i)-th nearest on the right (true for small i, then false)."""
     n = f.size
     d = min(donors, n)
-    pos = np.searchsorted(f, pred)
+    # in sorted order the look-ups walk ``f`` forwards (a third faster at national size); each
+    # prediction's run depends on its value only, so the order among equal predictions does not matter
+    order = np.argsort(pred)
+    ps = pred[order]
+    pos = np.searchsorted(f, ps)
     i = np.arange(d)[None, :]
     left, right = pos[:, None] - 1 - i, pos[:, None] + (d - 1) - i
     with np.errstate(invalid="ignore"):
-        dl = np.where(left >= 0, pred[:, None] - f[np.maximum(left, 0)], np.inf)
-        dr = np.where(right < n, f[np.minimum(right, n - 1)] - pred[:, None], np.inf)
-    start = pos - (dl <= dr).sum(axis=1)  # ties go to the left
+        dl = np.where(left >= 0, ps[:, None] - f[np.maximum(left, 0)], np.inf)
+        dr = np.where(right < n, f[np.minimum(right, n - 1)] - ps[:, None], np.inf)
+    start = np.empty(pred.size, dtype=np.intp)
+    start[order] = pos - (dl <= dr).sum(axis=1)  # ties go to the left
     return yv[start + rng.integers(0, d, size=pred.size)]
 
 
 # ===================================================================== results
-@dataclass
-class AttritionResults:
+@dataclass(repr=False)  # the results base's short repr
+class AttritionResults(Results):
     """Results of :func:`follow_up_attrition`.
 
     Attributes
@@ -572,7 +591,9 @@ class AttritionResults:
         non_completers, smd``.
     estimates : DataFrame
         ``quantity`` (``sustained`` or ``change``), group columns (``all`` pooled), ``month, method,
-        estimate, std_error, ci_lower, ci_upper, n_due, n_obtained``, and for ``mi`` ``fmi``.
+        estimate, std_error, ci_lower, ci_upper, n_due, n_obtained``, for ``mi`` ``fmi`` (fraction of
+        missing information) and for ``ipw`` ``ess`` (Kish's effective sample size of the group's
+        weights: far below ``n_obtained``, a few people carry the estimate).
     weights : DataFrame
         Weight distribution per month: ``n_due, n_obtained, min, p01, p25, median, p75, p99, max,
         ess`` (Kish's effective sample size), ``trimmed`` (weights truncated; 0 unless ``trim=``).
@@ -658,30 +679,29 @@ class AttritionResults:
                        f"followed up had scored on average {abs(t):.2g} stage(s) lower than similar people "
                        f"who were.")
 
-    def summary(self) -> str:
-        """A plain-text report: flow, who was lost, weights, the three estimates, the tipping point."""
-        pooled = self.estimates[(self.estimates[self.by] == "all").all(axis=1)]
-        lines = [f"Attrition after a planned end (loss of >= {self.loss} stage(s); m = {self.m} imputations, "
-                 f"seed {self.seed}; " + ("weights not truncated)" if self.trim is None else
-                                            f"weights truncated at quantiles {self.trim})"), "",
-                 "Flow (all areas):", self.flow_table().to_string(index=False), "",
-                 "Who was lost (largest |SMD| at each month):",
-                 self.lost.assign(a=self.lost["smd"].abs()).sort_values("a", ascending=False)
-                 .groupby("month").head(5).drop(columns="a").to_string(index=False), "",
-                 "Weights:", self.weights.to_string(index=False), "",
-                 "Estimates, all areas pooled:",
-                 pooled.drop(columns=self.by).to_string(index=False), "",
-                 self.tipping_point_text()]
+    def summary(self) -> Summary:
+        """The flow, who was lost, the weights, the three estimates and the tipping point: text in a
+        terminal, tables in Jupyter."""
+        pooled = self.estimates[(self.estimates[self.by] == "all").all(axis=1)].drop(columns=self.by)
+        lost = (self.lost.assign(a=self.lost["smd"].abs()).sort_values("a", ascending=False)
+                .groupby("month").head(5).drop(columns="a"))
+        head = (f"Attrition after a planned end (loss of >= {self.loss} stage(s); m = {self.m} imputations, "
+                f"seed {self.seed}; " + ("weights not truncated)" if self.trim is None else
+                                         f"weights truncated at quantiles {self.trim})"))
         if not self.linked_exits:
-            lines.insert(4, "died / moved away: [x] not linked (give exits= for linked records)")
-        return "\n".join(lines)
+            head += "\ndied / moved away: [x] not linked (give exits= for linked records)"
+        tables = {"Flow (all areas)": self.flow_table(), "Who was lost (largest |SMD| at each month)": lost,
+                  "Weights": self.weights, "Estimates, all areas pooled": pooled}
+        text = "\n\n".join([head] + [f"{k}:\n{v.to_string(index=False)}" for k, v in tables.items()]
+                           + [self.tipping_point_text()])
+        return Summary(text, tables, head=head, notes=[self.tipping_point_text()])
 
-    def __repr__(self) -> str:
-        return (f"<AttritionResults months={list(self.months)} m={self.m} seed={self.seed} "
-                f"tipping_point={self.tipping_point!r}>")
+    def tidy(self) -> pd.DataFrame:
+        """The estimates: one row per quantity, group, month and method."""
+        return self.estimates.copy()
 
-    def _repr_html_(self) -> str:
-        return "<pre>" + self.summary().replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"months": list(self.months), "m": self.m, "seed": self.seed, "tipping_point": self.tipping_point}
 
     def to_dict(self) -> dict[str, Any]:
         """The command line's JSON: the flow per month and the pooled share sustained at 12 months."""
@@ -694,14 +714,11 @@ class AttritionResults:
         return {"flow": flow, "sustained_12m": {k: sus[k] for k in METHODS if k in sus}}
 
     def plot(self, ax=None, *, quantity: str = "sustained"):
-        """Complete-case, weighted and imputed estimates by month (all areas pooled) with CIs, and the
-        delta-adjusted share at the tipping month. Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
-        else:
-            fig, ax2 = ax.figure, None
+        """Complete-case, weighted and imputed estimates by month (all areas pooled) with CIs and, in a
+        second panel when no ``ax`` is given, the delta-adjusted share at the tipping month. Returns the
+        Axes (the two panels' array when drawn here)."""
+        drawn = axes_for(ax, figsize=(10, 4.5), ncols=2)
+        ax, ax2 = (drawn, None) if ax is not None else drawn
         e = self.estimates[(self.estimates["quantity"] == quantity) & (self.estimates[self.by] == "all").all(axis=1)]
         markers = {"complete_case": "o", "ipw": "s", "mi": "^"}
         for i, meth in enumerate(METHODS):
@@ -723,15 +740,12 @@ class AttritionResults:
                 ax2.axvline(self.tipping_point, linestyle=":", color="0.3")
             ax2.set_xlabel("Shift of the imputed follow-up scores (stages)")
             ax2.set_ylabel(f"Share sustained at {self.tipping_month} months")
-        fig.tight_layout()
-        return fig
+        return drawn
 
     def plot_flow(self, ax=None):
         """The attrition flow: follow-ups due at each month, split into obtained and each known reason.
-        Returns the Figure."""
-        import matplotlib.pyplot as plt
-
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+        Returns the Axes."""
+        ax = axes_for(ax, figsize=(7, 4.5))
         f = self.flow_summary()
         parts = [("obtained", "obtained", None), ("re_referred", "re-referred", "//"),
                  ("died", "died", "xx"), ("moved_away", "moved away", ".."),
@@ -751,8 +765,7 @@ class AttritionResults:
             ttl += " (died / moved away not linked: [x])"
         ax.set_title(ttl, fontsize="small")
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        return fig
+        return ax
 
 
 def _num(v) -> float | None:
@@ -760,17 +773,30 @@ def _num(v) -> float | None:
 
 
 # ===================================================================== the analysis
-def _smd_table(X: np.ndarray, names: list[str], a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None):
-    """Means of each column in groups ``a`` and ``b`` (``a`` weighted by ``wa``) and the standardised
-    difference, on the pooled unweighted standard deviation of the two groups."""
-    wa = np.ones(a.sum()) if wa is None else wa
-    Xa, Xb = X[a], X[b]
-    ma = (wa[:, None] * Xa).sum(axis=0) / wa.sum()
-    mb = Xb.mean(axis=0)
-    sd = np.sqrt((Xa.var(axis=0, ddof=1) + Xb.var(axis=0, ddof=1)) / 2) if min(a.sum(), b.sum()) > 1 \
-        else np.full(X.shape[1], np.nan)
+def _smd_table(X: np.ndarray, X2: np.ndarray, a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None):
+    """Means of each column of ``X`` but the first (the constant) in groups ``a`` and ``b`` (``a``
+    weighted by ``wa``) and the standardised difference, on the pooled unweighted standard deviation
+    of the two groups. From sums and sums of squares (``X2 = X * X``, made once): products with the
+    group indicators, where taking each group's rows would copy the design."""
+    ua, ub = a.astype(float), b.astype(float)
+    na, nb = ua.sum(), ub.sum()
+    wv = ua
+    if wa is not None:
+        wv = np.zeros(a.size)
+        wv[a] = wa
+    sa, sb, qa, qb = X.T @ ua, X.T @ ub, X2.T @ ua, X2.T @ ub
+    ma = (X.T @ wv)[1:] / wv.sum()
+    mb = sb[1:] / nb if nb else np.full(X.shape[1] - 1, np.nan)
+    if min(na, nb) > 1:
+        var_a = np.maximum(qa - sa**2 / na, 0) / (na - 1)
+        var_b = np.maximum(qb - sb**2 / nb, 0) / (nb - 1)
+        sd = np.sqrt((var_a + var_b) / 2)[1:]
+    else:
+        sd = np.full(X.shape[1] - 1, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        smd = np.where(sd > 0, (ma - mb) / sd, 0.0)
+        # a constant column's variance from sums is a rounding error, not a difference to standardise
+        tiny = sd <= 1e-7 * np.maximum(np.abs(ma), np.abs(mb))
+        smd = np.where((sd > 0) & ~tiny, (ma - mb) / sd, 0.0)
     return ma, mb, smd
 
 
@@ -910,6 +936,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     group_all = np.full(n, n_g - 1)
     cluster = pd.factorize(units["person_id"])[0]
     X, names = _design(units)
+    X2 = X * X
 
     rows: list[dict] = []
 
@@ -922,8 +949,9 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                    "ci_lower": (extra or {}).get("ci_lower", est - z * se)[g],
                    "ci_upper": (extra or {}).get("ci_upper", est + z * se)[g],
                    "n_due": int(cnt[g]), "n_obtained": int(n_obt[g])}
-            if extra and "fmi" in extra:
-                row["fmi"] = extra["fmi"][g]
+            for key in ("fmi", "ess"):
+                if extra and key in extra:
+                    row[key] = extra[key][g]
             rows.append(row)
 
     def by_groups(y, w):
@@ -953,7 +981,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         r = complete[:, j] & d
         if not d.any():
             continue
-        ma, mb, smd = _smd_table(X[:, 1:], names[1:], r, d & ~r)
+        ma, mb, smd = _smd_table(X, X2, r, d & ~r)
         var, lev = _label_rows(names[1:])
         for v, lv, a_, b_, s_ in zip(var, lev, ma, mb, smd):
             lost_rows.append({"month": months[j], "variable": v, "level": lv, "completers": a_,
@@ -989,14 +1017,20 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                         "min": wr.min(), "p01": np.quantile(wr, 0.01), "p25": np.quantile(wr, 0.25),
                         "median": np.median(wr), "p75": np.quantile(wr, 0.75), "p99": np.quantile(wr, 0.99),
                         "max": wr.max(), "ess": wr.sum() ** 2 / (wr**2).sum(), "trimmed": trimmed})
-        before = _smd_table(X[:, 1:], names[1:], r, d)[2]
-        after = _smd_table(X[:, 1:], names[1:], r, d, wa=sw[r])[2]
+        before = _smd_table(X, X2, r, d)[2]
+        after = _smd_table(X, X2, r, d, wa=sw[r])[2]
         for v, lv, b_, a_ in zip(var, lev, before, after):
             bal_rows.append({"month": months[j], "variable": v, "level": lv, "smd_before": b_, "smd_after": a_})
+        # Kish's effective sample size per group: a few large weights in a small group show here
+        s1 = np.bincount(gcodes[r], weights=sw[r], minlength=n_g)
+        s2 = np.bincount(gcodes[r], weights=sw[r] ** 2, minlength=n_g)
+        s1[-1], s2[-1] = sw[r].sum(), (sw[r] ** 2).sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ess = np.where(s2 > 0, s1**2 / s2, 0.0)
         for qname, y in (("sustained", sustained[:, j]), ("change", change[:, j])):
             est, se, _ = by_groups(np.where(r, y, np.nan), sw)
             emit("ipw", j, qname, est, se, n_due_g[j], n_obt_g[j],
-                 _clipped_ci(est, se, qname, alpha))
+                 {**_clipped_ci(est, se, qname, alpha), "ess": ess})
 
     # ---- multiple imputation and delta adjustment
     sens_rows: list[dict] = []

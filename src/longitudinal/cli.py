@@ -59,13 +59,18 @@ def simulate(
     start_year: int = typer.Option(2019, "--start-year", help="First financial year (2019 = 2019-20)."),
     service_use: bool = typer.Option(True, "--service-use/--no-service-use",
                                      help="Also write linked service use and a never-supported comparison pool."),
+    follow_up_mnar: float = typer.Option(0.0, "--follow-up-mnar",
+                                         help="Follow-up non-response not at random: change in the log-odds of "
+                                              "answering per stage of the unseen follow-up score above the end "
+                                              "level (0: at random given what is known at the end)."),
 ) -> None:
     """Write a synthetic study with known ground truth (the four tables, service_use and truth.json)."""
     from .simulate import simulate as _simulate
 
     if format not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format must be csv or parquet, not {format!r}")
-    study = _simulate(people=people, years=years, seed=seed, start_year=start_year, service_use=service_use)
+    study = _simulate(people=people, years=years, seed=seed, start_year=start_year, service_use=service_use,
+                      follow_up_mnar=follow_up_mnar)
     written = study.write(out, format=format)
     console.print(f"[green]wrote[/] {study!r}")
     for name, path in written.items():
@@ -593,7 +598,9 @@ def attrition_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        res.plot_flow().savefig(plot, dpi=120)
+        from .results import figure_of
+
+        figure_of(res.plot_flow()).savefig(plot, dpi=120)
         console.print(f"[green]wrote[/] {plot}")
 
 
