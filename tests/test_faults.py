@@ -40,7 +40,12 @@ NOTEBOOK = {
          "source": "import os, pathlib, time\n"
                    "time.sleep(float(os.environ.get('LG_FAULT_SLEEP', '0')))\n"
                    "pathlib.Path('tables').mkdir()\n"
-                   "pathlib.Path('tables/x.csv').write_text(os.environ.get('LG_TEST_TAG', 'v1'))"},
+                   "pathlib.Path('tables/x.csv').write_text(os.environ.get('LG_TEST_TAG', 'v1'))\n"
+                   "# Declared (a table of no numbers), as every published table must be for the year's audit.\n"
+                   "import json\n"
+                   "from longitudinal.report import protect as dc\n"
+                   "pathlib.Path('tables/x.meta.json').write_text(json.dumps({'table': 'x', **dc.declaration_to_json("
+                   "count_columns=(), specs=(), free=())}))"},
     ],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5,

@@ -557,6 +557,19 @@ def power_cmd(
         raise typer.Exit(1)
 
 
+@app.command("audit")
+def audit_cmd(
+    folder: Path = typer.Argument(..., help="A year's published output, e.g. reports/2025."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Where to write the findings (default <folder>/audit.json)."),
+) -> None:
+    """Audit a year's published tables for disclosure: exit 0 passed, 1 a hidden count can be worked out (named),
+    2 not a batch's output."""
+    from .report.audit import run_audit_cli
+
+    raise typer.Exit(run_audit_cli(folder, out=out, console=console))
+
+
 @app.command("attrition")
 def attrition_cmd(
     data: Path = typer.Argument(..., help="Study folder (ingested store or simulated study)."),

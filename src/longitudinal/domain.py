@@ -353,6 +353,26 @@ def financial_year(when):
     return out if isinstance(when, pd.Series) else out.to_numpy()
 
 
+def parse_financial_year(value, what: str = "financial_year") -> int:
+    """A financial year as given by a person: ``2025``, ``"2025"`` or ``"2025-26"`` (April 2025 to March 2026).
+
+    >>> parse_financial_year("2025-26"), parse_financial_year(2025)
+    (2025, 2025)
+
+    Raises
+    ------
+    InputError
+        Naming ``what`` and the value, if it is not a financial year.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    m = re.fullmatch(r"(\d{4})(?:[-/](\d{2}|\d{4}))?", str(value).strip())
+    if m and (m[2] is None or int(m[2]) % 100 == (int(m[1]) + 1) % 100):
+        return int(m[1])
+    raise InputError(f"{what} is not a financial year", value=value,
+                     expected="a year such as 2025 or 2025-26 (April 2025 to March 2026)")
+
+
 def fy_label(year: int) -> str:
     """``2025`` → ``"2025-26"``."""
     return f"{year}-{(year + 1) % 100:02d}"

@@ -961,10 +961,7 @@ class _MemoStudy(Study):
 
 def _check_year(year, study) -> int:
     """A financial year the study covers, or an error saying which it covers."""
-    try:
-        fy = int(year)
-    except (TypeError, ValueError):
-        raise InputError(f"year must be a financial year such as 2025 (= 2025-26), not {year!r}") from None
+    fy = domain.parse_financial_year(year, "year")
     years = study.financial_years
     if not years or fy not in years:
         span = f"{domain.fy_label(min(years))} to {domain.fy_label(max(years))}" if years else "no year"

@@ -26,8 +26,9 @@ from pathlib import Path
 from .. import domain
 from ..domain import WALES
 from ..study import Study, load
-from . import sections as sx
+from . import protect as dc, sections as sx
 from .area import AreaYear, last_complete_year, load_area
+from .disclosure_log import LOG_NAME, DisclosureLog
 from .joint import YearProtection, protection_file
 from .publish import Publisher, Section
 
@@ -77,11 +78,7 @@ class AnnualReport:
             # The last complete year of the whole study, not of a small area's slice.
             year = last_complete_year(full if full is not None else study)
         else:
-            try:
-                year = int(financial_year)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"financial_year must be a year such as 2025 (= 2025-26) or 'auto', "
-                                 f"not {financial_year!r}") from exc
+            year = domain.parse_financial_year(financial_year, "financial_year (or 'auto')")
         self.data_ = AreaYear(study, year, name, seed=seed)
         if protection is None:
             saved = protection_file(cache, year) if cache is not None else None
@@ -95,7 +92,10 @@ class AnnualReport:
                              f"the report for {domain.fy_label(year)}")
         self.protection = protection
         self.out = Path(out) if out is not None else None
-        self.publisher = Publisher(self.data_.identifiers, self.out)
+        log = DisclosureLog(self.out / LOG_NAME if self.out is not None else None, area=self.area, year=year,
+                            method={"counts": YearProtection.method, "base": dc.BASE, "within": dc.BASE - 1,
+                                    "threshold": dc.THRESHOLD, "rule": dc.RULE})
+        self.publisher = Publisher(self.data_.identifiers, self.out, log)
         self.sections_: list[Section] = []
         self._sroi: sx.social_return.SROIRun | None = None
 

@@ -162,13 +162,23 @@ class AreaYear:
                      st.spend, truth=st.truth, source=st.source)
 
     @cached_property
-    def usable_by_outcome(self) -> pd.Series:
-        """Episodes with two or more scored readings in the year's study, by outcome code (all 11)."""
+    def scored_per_episode(self) -> pd.Series:
+        """Scored readings of each episode in each outcome area, in the year's study."""
         ys = self.year_study
         scored = ys.readings[ys.readings["score"].notna()]
-        per = scored.groupby(["outcome", "episode_id"], observed=True).size()
-        usable = (per >= 2).groupby(level="outcome", observed=True).sum()
+        return scored.groupby(["outcome", "episode_id"], observed=True).size()
+
+    @property
+    def usable_by_outcome(self) -> pd.Series:
+        """Episodes with two or more scored readings in the year's study, by outcome code (all 11)."""
+        usable = (self.scored_per_episode >= 2).groupby(level="outcome", observed=True).sum()
         return usable.reindex(list(domain.OUTCOME_CODES), fill_value=0)
+
+    @property
+    def scored_by_outcome(self) -> pd.Series:
+        """Episodes with a scored reading in the year's study, by outcome code (all 11)."""
+        per = self.scored_per_episode
+        return per.groupby(level="outcome", observed=True).size().reindex(list(domain.OUTCOME_CODES), fill_value=0)
 
     @property
     def headline_outcome(self) -> str:

@@ -10,6 +10,11 @@ and writes, for financial year *Y*::
     <out>/<Y>/<area-slug>/figures/*.png  byte-stable figures
     <out>/<Y>/<area-slug>/tables/*.csv   every published table (disclosure-controlled)
     <out>/<Y>/<area-slug>/manifest.json  parameters, data hash, versions, commit, seed, times, status
+    <out>/<Y>/audit.json                the disclosure audit of everything the year's folder publishes
+
+The year is published (``batch.json``: ``"published": true``; the index says so)
+only when every area succeeded and the disclosure audit
+(:mod:`longitudinal.report.audit`) of all the areas' tables together passed.
 
 How it stays safe unattended:
 
@@ -61,6 +66,7 @@ from ..errors import LongitudinalError
 from ..io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
 from ..processes import die_with_parent, owned_kernel_manager
 from .area import last_complete_year
+from .disclosure_log import LOG_NAME, read_log, record_audit
 
 __all__ = [
     "AreaResult",
@@ -123,6 +129,8 @@ class BatchResult:
     year: int
     out: Path
     results: list[AreaResult] = field(default_factory=list)
+    #: The disclosure audit of the year's folder (``audit.json``): ``passed``, ``counts``, ``findings``, ...
+    audit: dict | None = None
 
     @property
     def failed(self) -> list[AreaResult]:
@@ -133,9 +141,14 @@ class BatchResult:
         return not self.failed
 
     @property
+    def published(self) -> bool:
+        """Every area written or up to date, and the disclosure audit passed."""
+        return self.ok and bool(self.audit and self.audit.get("passed"))
+
+    @property
     def exit_code(self) -> int:
-        """0 all areas written or up to date; 1 any area failed."""
-        return 0 if self.ok else 1
+        """0 published; 1 an area failed or the disclosure audit failed."""
+        return 0 if self.published else 1
 
 
 # ------------------------------------------------------------ fingerprints
@@ -652,9 +665,41 @@ def _up_to_date(final: Path, key: dict) -> bool:
     return m.get("status") == "ok" and all(m.get(k) == v for k, v in key.items())
 
 
+def _audit(year_dir: Path) -> dict:
+    """The disclosure audit of what the year's folder publishes, written to ``audit.json``."""
+    from .audit import AuditError, audit_year
+
+    try:
+        out = audit_year(year_dir).to_dict()
+    except AuditError as exc:
+        out = {"passed": False, "error": str(exc), "counts": {}, "findings": []}
+    with atomic_path(year_dir / "audit.json") as tmp:
+        tmp.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    # Each area's output-checking log carries the audit's verdict on the whole publication and its own findings.
+    for sub in sorted(p for p in year_dir.iterdir() if (p / LOG_NAME).is_file()):
+        area = read_log(sub).get("area")
+        mine = [f for f in out.get("findings", []) if f.get("area") == area]
+        record_audit(sub, {"status": "passed" if out.get("passed") else "failed",
+                           "publication_passed": bool(out.get("passed")), "error": out.get("error"),
+                           "findings": mine, "summary": "audit.json of the year's folder"})
+    return out
+
+
+def _audit_line(audit: dict | None) -> str:
+    if audit is None:
+        return "Not published: the disclosure audit has not run."
+    if audit.get("passed"):
+        return "Published: the disclosure audit of every area's tables passed."
+    if audit.get("error"):
+        return f"Not published: the disclosure audit could not run ({audit['error']})."
+    counts = ", ".join(f"{n} {k}" for k, n in audit.get("counts", {}).items() if n)
+    return (f"Not published: the disclosure audit found {len(audit.get('findings', []))} value(s) a reader "
+            f"could work out ({counts}); see audit.json.")
+
+
 # ------------------------------------------------------------------ index
-def write_index(year_dir: str | Path, year: int, areas: Iterable[str]) -> Path:
-    """``<out>/<year>/index.html``: every area with its status, linked to its report."""
+def write_index(year_dir: str | Path, year: int, areas: Iterable[str], audit: dict | None = None) -> Path:
+    """``<out>/<year>/index.html``: whether the year is published (the audit), every area with its status."""
     year_dir = Path(year_dir)
     rows = []
     for a in areas:
@@ -683,6 +728,7 @@ border-bottom:1px solid #ddd}}table{{border-collapse:collapse}}</style></head>
 <body><h1>Supporting People annual reports, {domain.fy_label(year)}</h1>
 <p>One report for Wales and one for each local authority. Each folder holds the report, its tables (CSV),
 figures and a manifest recording how to reproduce it.</p>
+<p id="publication"><strong>{html.escape(_audit_line(audit))}</strong></p>
 <table><thead><tr><th>Area</th><th>Status</th><th>Finished (UTC)</th><th>Files</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
@@ -763,11 +809,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     if year in ("auto", None):
         fy = _auto_year(cache)
     else:
-        try:
-            fy = int(year)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"--year must be a financial year such as 2025 (= 2025-26) or 'auto', "
-                             f"not {year!r}") from exc
+        fy = domain.parse_financial_year(year, "--year (or 'auto')")
         if years and fy not in years:
             raise ValueError(f"--year {fy}: the data cover {domain.fy_label(min(years))} to "
                              f"{domain.fy_label(max(years))}")
@@ -825,8 +867,13 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             raise
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
-        write_index(year_dir, fy, all_areas())
-        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed),
+        # All areas are in place: audit what they publish together before the year counts as published.
+        result.audit = _audit(year_dir)
+        write_index(year_dir, fy, all_areas(), result.audit)
+        summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed), "published": result.published,
+                   "publication": _audit_line(result.audit),
+                   "audit": {k: result.audit.get(k) for k in ("passed", "counts", "seconds", "error")
+                             if k in result.audit},
                    "results": [asdict(r) for r in result.results]}
         with atomic_path(year_dir / "batch.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -920,4 +967,8 @@ def run_report_cli(*, year: str, area: str, data: Path, out: Path, workers: int 
     if res.failed:
         console.print(f"[red]{len(res.failed)} area(s) failed:[/] " + ", ".join(r.area for r in res.failed)
                       + f" (details in {res.out / '.failed'}/)")
+    colour = "green" if res.published else "red"
+    console.print(f"[{colour}]{_audit_line(res.audit)}[/]")
+    for f in (res.audit or {}).get("findings", [])[:10]:
+        console.print(f"  {f['message']}", markup=False, highlight=False)
     return res.exit_code

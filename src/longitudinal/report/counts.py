@@ -2,14 +2,15 @@
 
 These are the tables that count the same populations in every area and add up
 over the authorities to Wales (headline, by lead need, trend, age x sex,
-completeness). Each is a :class:`CountTable`: the exact counts (and figures
-derived from them), how its counts add up, and which of its cells repeat a
-cell of a table built before it. :mod:`longitudinal.report.joint` protects
+completeness, distance travelled). Each is a :class:`CountTable`: the exact
+counts, how they add up, which of its cells repeat a cell of a table built
+before it, and how its figures follow from its published counts. :mod:`longitudinal.report.joint` protects
 them for all areas of a year at once; the sections publish what it returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,8 @@ from . import protect as dc
 from .area import AreaYear, in_year
 from .publish import pct
 
-__all__ = ["CountTable", "count_tables", "PEOPLE", "ACTIVE", "STARTED", "ENDED", "SCORED", "RECORDED",
+__all__ = ["CountTable", "count_tables", "distance_counts", "PEOPLE", "ACTIVE", "STARTED", "ENDED", "SCORED",
+           "RECORDED",
            "HEADLINE_SUMS", "NEED_SUMS", "COMPLETENESS_SUMS", "COMPLETENESS_BY_OUTCOME_SPECS", "TWO_PLUS"]
 
 # The headline's counts and how they nest.
@@ -36,6 +38,35 @@ HEADLINE_SUMS = (dc.Sum(((SCORED, "value"),), (RECORDED, "value")),
 # Within each need, people and episodes started are counts within the active episodes.
 NEED_SUMS = (dc.Sum(("people",), "episodes"), dc.Sum(("started",), "episodes"))
 
+# For the audit (report/audit.py): the populations these tables count, the same in every table that counts
+# them and adding up over the areas (people: less those counted in two authorities), and the tables' margins.
+K_PEOPLE, K_ACTIVE, K_STARTED, K_ENDED = "people", "episodes active", "episodes started", "episodes ended"
+K_SCORED, K_READINGS = "readings scored", "readings"
+#: Episodes with two or more scored readings in an outcome area: completeness's, and distance travelled's
+#: episodes compared count part of them.
+K_COMPARED = "episodes compared | outcome {row}"
+HEADLINE_LINKS = (dc.Same((PEOPLE, "value"), K_PEOPLE, "people"), dc.Same((ACTIVE, "value"), K_ACTIVE, "sum"),
+                  dc.Same((STARTED, "value"), K_STARTED, "sum"), dc.Same((ENDED, "value"), K_ENDED, "sum"),
+                  dc.Same((SCORED, "value"), K_SCORED, "sum"), dc.Same((RECORDED, "value"), K_READINGS, "sum"))
+NEED_LINKS = (dc.Total(row="All"), dc.Same("people", "people | lead need {row}", "people"),
+              dc.Same("episodes", "episodes active | lead need {row}", "sum"),
+              dc.Same("started", "episodes started | lead need {row}", "sum"), dc.Same(("All", "people"), K_PEOPLE),
+              dc.Same(("All", "episodes"), K_ACTIVE), dc.Same(("All", "started"), K_STARTED))
+
+
+def trend_links(year: int) -> tuple:
+    this = domain.fy_label(year)
+    return (dc.Same("people", "people | year {row}", "people"),
+            dc.Same("started", "episodes started | year {row}", "sum"),
+            dc.Same((this, "people"), K_PEOPLE), dc.Same((this, "started"), K_STARTED))
+
+
+def age_sex_links(columns) -> tuple:
+    # People of unknown age or sex, or outside the bands, are in no cell: the table counts part of the people.
+    return (dc.Total(row="All", column="all"),
+            *(dc.Same(c, f"people | sex {c} | age {{row}}", "people") for c in columns),
+            dc.Same(("All", "all"), K_PEOPLE, part=True))
+
 M_STARTED, M_ENDED, M_PLANNED, M_NONE, M_ACTIVE = (
     "Episodes started in the year", "Episodes ended in the year", "Planned ends in the year",
     "Ended episodes without an end reason", "Active episodes in the year")
@@ -47,7 +78,19 @@ COMPLETENESS_SUMS = (dc.Sum(("with_reading",), "episodes"),
 TWO_PLUS = dc.Sum(("episodes_two_plus",), "episodes_with_need")
 COMPLETENESS_BY_OUTCOME_SPECS = (TWO_PLUS, dc.Sum(("scored", "blank_no_need"), "readings"),
                                  dc.Share("percent_scored", "readings", scale=100, decimals=1),
-                                 dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1))
+                                 dc.Share("percent_two_plus", "episodes_with_need", scale=100, decimals=1),
+                                 dc.Total(row="All outcome areas", column="readings",
+                                          parts=("scored", "blank_no_need")),
+                                 *(dc.Same(c, f"{c} | outcome {{row}}", "sum") for c in
+                                   ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")),
+                                 dc.Same("episodes_two_plus", "episodes compared | outcome {row}", "sum"),
+                                 dc.Same(("All outcome areas", "readings"), "readings"),
+                                 dc.Same(("All outcome areas", "scored"), "readings scored"))
+COMPLETENESS_LINKS = (dc.Same("episodes", "completeness episodes | {row}", "sum"),
+                      dc.Same("with_reading", "completeness with the reading | {row}", "sum"),
+                      dc.Same((M_STARTED, "episodes"), "episodes started"),
+                      dc.Same((M_ENDED, "episodes"), "episodes ended"),
+                      dc.Same((M_ACTIVE, "episodes"), "episodes active"))
 
 
 @dataclass
@@ -55,10 +98,13 @@ class CountTable:
     """An area's exact count table and how its counts relate.
 
     ``repeats`` maps a cell ``(row label, column)`` to the cell ``(table, (row label, column))`` of a
-    table built earlier that counts the same population: the two are published alike.
-    ``fixed`` cells are published elsewhere (known to the reader); ``derived`` columns are figures
-    computed from the counts (hidden with their bases). The other arguments are those of
-    :func:`~longitudinal.report.protect.suppress`.
+    table built earlier that counts the same population: the two are one count, published once.
+    ``total_row`` / ``total_column`` / ``sums`` say how the counts add up (as in
+    :func:`~longitudinal.report.protect.suppress`); the total row of an ``overlapping`` column is at
+    least each row and at most their sum (people with episodes in two lead needs). ``people``
+    columns count distinct people: Wales's count is at most the authorities' sum and at least each
+    of theirs; other columns (episodes, readings) add up over the authorities exactly.
+    ``derive`` computes the table's figures (shares, amounts per person) from its published counts.
     """
 
     name: str
@@ -68,9 +114,13 @@ class CountTable:
     total_row: object | None = None
     total_column: object | None = None
     sums: tuple = ()
-    derived: dict = field(default_factory=dict)
-    fixed: tuple = ()
     repeats: dict = field(default_factory=dict)
+    overlapping: tuple[str, ...] = ()
+    people: tuple = ()  # columns, or (row label, column) cells
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    #: What the table is about where areas may differ (the outcome of the transitions): Wales and an
+    #: authority are related only where it is the same.
+    about: str = ""
 
 
 def headline(a: AreaYear) -> CountTable:
@@ -82,10 +132,7 @@ def headline(a: AreaYear) -> CountTable:
         "value": [int(act["person_id"].nunique()), len(act), int(in_year(ep["start_date"], y).sum()),
                   int(in_year(ep["end_date"], y).sum()), int(rd["score"].notna().sum()), len(rd)],
     })
-    # People, episodes started and ended are repeated in other tables, so when one of the differences above
-    # is small it is the active episodes that are suppressed.
-    return CountTable("headline", counts, ("value",), "measure", sums=HEADLINE_SUMS,
-                      fixed=tuple((m, "value") for m in (PEOPLE, STARTED, ENDED)))
+    return CountTable("headline", counts, ("value",), "measure", sums=HEADLINE_SUMS, people=((PEOPLE, "value"),))
 
 
 def by_lead_need(a: AreaYear) -> CountTable:
@@ -107,16 +154,21 @@ def by_lead_need(a: AreaYear) -> CountTable:
     by_need = pd.concat([by_need, pd.DataFrame([{
         "lead_need": "All", "people": int(act["person_id"].nunique()), "episodes": len(act), "started": len(new),
         "spend_gbp": round(a.year_spend)}])], ignore_index=True)
-    by_need["spend_per_person_gbp"] = np.where(by_need["people"] > 0,
-                                               np.round(by_need["spend_gbp"] / by_need["people"].clip(lower=1)),
-                                               np.nan)
     # The "All" row repeats the headline.
     repeats = {("All", "people"): ("headline", (PEOPLE, "value")),
                ("All", "episodes"): ("headline", (ACTIVE, "value")),
                ("All", "started"): ("headline", (STARTED, "value"))}
     return CountTable("by_lead_need", by_need.reset_index(drop=True), ("people", "episodes", "started"),
-                      "lead_need", total_row="All", sums=NEED_SUMS,
-                      derived={"spend_per_person_gbp": ["people"]}, repeats=repeats)
+                      "lead_need", total_row="All", sums=NEED_SUMS, repeats=repeats, overlapping=("people",),
+                      people=("people",), derive=_spend_per_person)
+
+
+def _spend_per_person(t: pd.DataFrame) -> pd.DataFrame:
+    """Spend per person of the published people: with the exact count, the two would give it away."""
+    people = t["people"].astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["spend_per_person_gbp"] = np.where(people > 0, np.round(t["spend_gbp"] / people), np.nan)
+    return t
 
 
 def trend(a: AreaYear) -> CountTable:
@@ -132,7 +184,11 @@ def trend(a: AreaYear) -> CountTable:
         rows.append({"financial_year": domain.fy_label(fy), "people": int(act["person_id"].nunique()),
                      "started": int(in_year(ep["start_date"], fy).sum()),
                      "spend_gbp": round(float(st.spend.loc[st.spend["financial_year"] == fy, "spend_gbp"].sum()))})
-    return CountTable("trend", pd.DataFrame(rows), ("people", "started"), "financial_year")
+    # This year's row counts the headline's people and episodes started.
+    here = domain.fy_label(y)
+    return CountTable("trend", pd.DataFrame(rows), ("people", "started"), "financial_year", people=("people",),
+                      repeats={(here, "people"): ("headline", (PEOPLE, "value")),
+                               (here, "started"): ("headline", (STARTED, "value"))})
 
 
 def age_sex(a: AreaYear) -> CountTable:
@@ -154,7 +210,7 @@ def age_sex(a: AreaYear) -> CountTable:
     tab = tab.rename_axis(index=None, columns=None).reset_index(names="age_band")
     # The grand total is the headline's people supported.
     return CountTable("age_sex", tab, (*sexes, "all"), "age_band", total_row="All", total_column="all",
-                      repeats={("All", "all"): ("headline", (PEOPLE, "value"))})
+                      repeats={("All", "all"): ("headline", (PEOPLE, "value"))}, people=(*sexes, "all"))
 
 
 def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -179,7 +235,6 @@ def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
                          int(planned["episode_id"].isin(with_end).sum()), np.nan,
                          int(act["episode_id"].isin(rd["episode_id"]).sum())],
     })
-    overall["percent_with_reading"] = pct(overall["with_reading"], overall["episodes"])
 
     rows = []
     scored_all = rd_all[rd_all["score"].notna()]
@@ -198,8 +253,6 @@ def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
                                "scored": int(rd["score"].notna().sum()),
                                "blank_no_need": int(rd["score"].isna().sum()),
                                "episodes_with_need": np.nan, "episodes_two_plus": np.nan}
-    by_out["percent_scored"] = pct(by_out["scored"], by_out["readings"])
-    by_out["percent_two_plus"] = pct(by_out["episodes_two_plus"], by_out["episodes_with_need"])
     return overall, by_out
 
 
@@ -211,16 +264,90 @@ def completeness(a: AreaYear) -> tuple[CountTable, CountTable]:
                (M_ENDED, "episodes"): ("headline", (ENDED, "value")),
                (M_ACTIVE, "episodes"): ("headline", (ACTIVE, "value"))}
     t1 = CountTable("completeness", overall, ("episodes", "with_reading"), "measure", sums=COMPLETENESS_SUMS,
-                    derived={"percent_with_reading": ["episodes", "with_reading"]}, repeats=repeats)
+                    repeats=repeats, derive=_completeness_shares)
     cc = ("readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus")
+    # The total row of readings is the headline's readings.
     t2 = CountTable("completeness_by_outcome", by_out, cc, "outcome", total_row="All outcome areas",
                     total_column={"readings": ["scored", "blank_no_need"]}, sums=(TWO_PLUS,),
-                    fixed=("episodes_two_plus",),
-                    derived={"percent_scored": ["scored", "readings"],
-                             "percent_two_plus": ["episodes_with_need", "episodes_two_plus"]})
+                    repeats={("All outcome areas", "readings"): ("headline", (RECORDED, "value")),
+                             ("All outcome areas", "scored"): ("headline", (SCORED, "value"))},
+                    derive=_by_outcome_shares)
     return t1, t2
+
+
+def _completeness_shares(t: pd.DataFrame) -> pd.DataFrame:
+    t["percent_with_reading"] = pct(t["with_reading"].astype("float64"), t["episodes"].astype("float64"))
+    return t
+
+
+def _by_outcome_shares(t: pd.DataFrame) -> pd.DataFrame:
+    t["percent_scored"] = pct(t["scored"].astype("float64"), t["readings"].astype("float64"))
+    t["percent_two_plus"] = pct(t["episodes_two_plus"].astype("float64"), t["episodes_with_need"].astype("float64"))
+    return t
+
+
+def distance_counts(a: AreaYear, by_outcome: CountTable) -> CountTable:
+    """Episodes compared in each outcome area, and those that improved, stayed the same or got worse.
+
+    The episodes compared are ``by_outcome``'s episodes with two or more scored readings: where the two
+    counts agree they are one count.
+    """
+    d = a.distance_frame
+    n = d["n"].fillna(0).to_numpy(dtype="float64")
+    parts = {c: np.round(n * d[f"pct_{c}"].fillna(0).to_numpy(dtype="float64") / 100) for c in
+             ("improved", "same", "worse")}
+    names = [domain.OUTCOMES[c].name for c in d["outcome"]]
+    t = pd.DataFrame({"outcome": names, "n_compared": n.astype("int64"),
+                      **{c: v.astype("int64") for c, v in parts.items()}})
+    two = dict(zip(by_outcome.data["outcome"], by_outcome.data["episodes_two_plus"]))
+    repeats = {(o, "n_compared"): ("completeness_by_outcome", (o, "episodes_two_plus"))
+               for o, v in zip(names, n) if two.get(o) == v}
+    return CountTable("distance", t, ("n_compared", "improved", "same", "worse"), "outcome",
+                      total_column={"n_compared": ["improved", "same", "worse"]}, repeats=repeats,
+                      derive=_distance_shares)
+
+
+def _distance_shares(t: pd.DataFrame) -> pd.DataFrame:
+    n = t["n_compared"].astype("float64")
+    for c in ("improved", "same", "worse"):
+        t[f"pct_{c}"] = pct(t[c].astype("float64"), n)
+    return t
 
 
 def count_tables(a: AreaYear) -> list[CountTable]:
     """The area's count tables, in the order they are protected (a table's repeats come before it)."""
-    return [headline(a), by_lead_need(a), trend(a), age_sex(a), *completeness(a)]
+    overall, by_outcome = completeness(a)
+    return [headline(a), by_lead_need(a), trend(a), age_sex(a), overall, by_outcome, distance_counts(a, by_outcome),
+            transitions_counts(a)]
+
+
+TO_STAGES = tuple(f"to stage {k}" for k in range(1, 6))
+
+
+def transitions_counts(a: AreaYear, outcome: str | None = None) -> CountTable:
+    """Moves between consecutive scored readings in the headline outcome area (rows: from stage)."""
+    import warnings
+
+    from ..distance import transition_matrix
+
+    code = domain.outcome_code(outcome) if outcome else a.headline_outcome
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            tm = transition_matrix(a.year_study, outcome=code)
+        except ValueError:  # no scored reading in the area: no moves
+            tm = pd.DataFrame({"from_stage": pd.Series(dtype="int64"), "to_stage": pd.Series(dtype="int64"),
+                               "count": pd.Series(dtype="int64")})
+    wide = tm.pivot(index="from_stage", columns="to_stage", values="count").reindex(
+        index=range(1, 6), columns=range(1, 6), fill_value=0).fillna(0).astype("int64")
+    wide.columns = list(TO_STAGES)
+    wide["all moves"] = wide[list(TO_STAGES)].sum(axis=1)
+    wide.insert(0, "from", [domain.SCALE_SHORT[k] for k in range(1, 6)])
+    return CountTable("transitions", wide.reset_index(drop=True), (*TO_STAGES, "all moves"), "from",
+                      total_column="all moves", derive=_transition_shares, about=code)
+
+
+def _transition_shares(t: pd.DataFrame) -> pd.DataFrame:
+    for c in TO_STAGES:
+        t[f"% {c}"] = pct(t[c].astype("float64"), t["all moves"].astype("float64"))
+    return t

@@ -1,17 +1,39 @@
 """The protection of a year's publication, computed once for all its areas.
 
 :class:`YearProtection` protects the count tables of :mod:`~longitudinal.report.counts`
-for Wales and every authority of a year together, and hands each area's
-report what it may publish. No report builds another: the batch computes the
+for Wales and every authority of a year together, and hands each area's report
+what it may publish. No report builds another: the batch computes the
 protection once (:meth:`YearProtection.for_study`), saves it next to the
 per-area slices, and each area's report reads it.
+
+The method (see ``docs/disclosure.md``): every count of these tables, in every
+area, is rounded to a multiple of 5 by **zero-restricted controlled rounding**
+(:func:`~longitudinal.report.protect.controlled_round`) so that every relation a
+reader can form among the published counts holds exactly among the rounded ones:
+
+- the margins of each table (a total row, a total column; a part of a count is
+  at most the count);
+- the same population counted in several tables (people supported in the
+  headline, the "All" lead-need row, the age x sex total and this year's trend
+  row) is one count, published once;
+- Wales and the authorities: a count of episodes or readings in Wales is the
+  sum of the authorities' counts; a count of people in Wales is at most that
+  sum and at least each authority's (a person supported in two authorities
+  counts once in Wales).
+
+Nothing in these tables is hidden, and no count of 1 to 4 appears or can be
+derived: the published values are themselves a solution of every such
+relation, so a reader's equations fit a table of multiples of 5 as well as the
+truth. Shares and rates in these tables are computed from the published counts.
 """
 
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import domain
@@ -20,9 +42,19 @@ from ..io import atomic_path
 from ..study import Study
 from . import counts as ct, protect as dc
 from .area import AreaYear, split_by_authority
-from .publish import is_number
 
-__all__ = ["YearProtection", "protection_file"]
+__all__ = ["YearProtection", "protection_file", "RULE_ROUNDING"]
+
+RULE_ROUNDING = (
+    "**Rounding.** Every count of people, episodes and readings in the tables of headline figures, lead needs, "
+    "the trend, age and sex, data completeness and distance travelled is rounded to a multiple of 5: a count "
+    "that is already a multiple of 5 (0 included) is shown as it is, any other is shown as one of the two "
+    "multiples of 5 next to it. The roundings are chosen together, for Wales and every local authority at once, "
+    "so that the published tables still add up exactly (each total is the sum of its parts, Wales is the sum of "
+    "the local authorities) while staying as close as possible to the true counts; each published count is "
+    "within 4 of the true count. Percentages and amounts per person in these tables are computed from the "
+    "rounded counts. Because the rounded tables are consistent, no count of 1 to 4 can be worked out from them."
+)
 
 
 def protection_file(cache: str | Path, year: int) -> Path:
@@ -30,38 +62,147 @@ def protection_file(cache: str | Path, year: int) -> Path:
     return Path(cache) / f"protection-{int(year)}.pkl"
 
 
-def _publish_counts(tables: list[ct.CountTable], across: dict[str, set] | None = None) -> dict[str, pd.DataFrame]:
-    """An area's count tables as published: each after the tables whose cells it repeats.
+@dataclass(frozen=True)
+class Change:
+    """A published count that differs from its exact value (the exact value is never recorded)."""
 
-    A repeated cell is fixed when it is shown where it was first published and hidden when it is hidden
-    there; ``across`` adds, per table, cells hidden from the start (see :meth:`YearProtection.for_areas`).
-    """
-    out: dict[str, pd.DataFrame] = {}
-    labels = {t.name: t.label_column for t in tables}
-    for t in tables:
-        fixed, hidden = list(t.fixed), []
-        for cell, (src, (row, col)) in t.repeats.items():
-            s = out[src]
-            shown = is_number(s.loc[s[labels[src]] == row, col].iat[0])
-            (fixed if shown else hidden).append(cell)
-        extra = (across or {}).get(t.name, set())
-        fixed = [c for c in fixed if c not in extra]
-        hidden = list(dict.fromkeys([*hidden, *sorted(extra - set(hidden), key=str)]))
-        out[t.name] = dc.suppress(t.data, list(t.count_columns), total_row=t.total_row,
-                                  total_column=t.total_column, label_column=t.label_column, sums=t.sums,
-                                  derived=t.derived or None, fixed=fixed, hidden=hidden)
-    return out
+    area: str
+    table: str
+    row: object
+    column: str
+    published: int
+    rule: str = "rounded to base 5 (controlled)"
 
 
-def _hidden_cells(tables: list[ct.CountTable], published: dict[str, pd.DataFrame]) -> dict[str, set]:
-    out: dict[str, set] = {}
-    for t in tables:
-        df = published[t.name]
-        cells = out.setdefault(t.name, set())
+class _Cells:
+    """The count cells of every area's tables, one variable per population counted."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple, int] = {}
+        self.x: list[float] = []
+
+    def add(self, key: tuple, value: float, same_as: tuple | None = None) -> int:
+        if same_as is not None and same_as in self.index:
+            i = self.index[same_as]
+            if self.x[i] != value:
+                raise ValueError(f"{key} repeats {same_as} but counts {value:g}, not {self.x[i]:g}")
+            self.index[key] = i
+            return i
+        self.index[key] = len(self.x)
+        self.x.append(float(value))
+        return self.index[key]
+
+    def get(self, key: tuple) -> int | None:
+        return self.index.get(key)
+
+
+def _cell_keys(t: ct.CountTable, area: str):
+    """``(key, value)`` of every count cell of a table (blank cells are not counts)."""
+    df = t.data
+    for col in t.count_columns:
+        for row, v in zip(df[t.label_column], df[col]):
+            if pd.notna(v):
+                yield (area, t.name, row, col), float(v)
+
+
+def _relations(t: ct.CountTable, area: str, cells: _Cells) -> list[dc.Relation]:
+    """The relations among one table's counts: margins and parts."""
+    df, lab = t.data, t.label_column
+    rows = list(df[lab])
+    key = lambda r, c: cells.get((area, t.name, r, c))  # noqa: E731 - a lookup, named for reading
+    out: list[dc.Relation] = []
+    if t.total_row is not None:
+        parts = [r for r in rows if r != t.total_row]
         for col in t.count_columns:
-            hid = df[col].isin([dc.PRIMARY, dc.SECONDARY]).to_numpy()
-            cells.update((r, col) for r in df.loc[hid, t.label_column])
+            tot = key(t.total_row, col)
+            ps = [key(r, col) for r in parts if key(r, col) is not None]
+            if tot is None:
+                continue
+            if col in t.overlapping:  # rows can share people: the total is at least each and at most all
+                out += [dc.Relation(((tot, 1), (p, -1)), "ge", t.name) for p in ps]
+                out.append(dc.Relation(tuple((p, 1) for p in ps) + ((tot, -1),), "ge", t.name))
+            else:
+                out.append(dc.Relation(tuple((p, 1) for p in ps) + ((tot, -1),), "eq", t.name))
+    if t.total_column is not None:
+        spec = t.total_column if isinstance(t.total_column, dict) else {
+            t.total_column: [c for c in t.count_columns if c != t.total_column]}
+        for tot_col, part_cols in spec.items():
+            for r in rows:
+                tot = key(r, tot_col)
+                ps = [key(r, c) for c in part_cols]
+                if tot is not None and all(p is not None for p in ps):
+                    out.append(dc.Relation(tuple((p, 1) for p in ps) + ((tot, -1),), "eq", t.name))
+    for s in t.sums:
+        per_row = isinstance(s.whole, str)
+        for r in (rows if per_row else [None]):
+            whole = key(r, s.whole) if per_row else key(*s.whole)
+            ps = [key(r, p) if per_row else key(*p) for p in s.parts]
+            if whole is not None and all(p is not None for p in ps):
+                out.append(dc.Relation(((whole, 1),) + tuple((p, -1) for p in ps), "ge", t.name))
     return out
+
+
+def _across(tables: dict[str, list[ct.CountTable]], cells: _Cells) -> list[dc.Relation]:
+    """Wales against the authorities: sums for episodes and readings, bounds for people."""
+    if WALES not in tables:
+        return []
+    about = {(a, t.name): t.about for a, ts in tables.items() for t in ts}
+    out: list[dc.Relation] = []
+    for t in tables[WALES]:
+        # Authorities whose table is about the same thing (all of them, but for the transitions' outcome).
+        las = [a for a in tables if a != WALES and about.get((a, t.name)) == t.about]
+        for (area, name, row, col), _ in _cell_keys(t, WALES):
+            w = cells.get((area, name, row, col))
+            parts = [p for p in (cells.get((la, name, row, col)) for la in las) if p is not None]
+            what = f"{name} across the areas"
+            if col in t.people or (row, col) in t.people:
+                out += [dc.Relation(((w, 1), (p, -1)), "ge", what) for p in parts]
+                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "ge", what))
+            else:
+                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "eq", what))
+    return out
+
+
+def _round(tables: dict[str, list[ct.CountTable]]) -> tuple[dict, list[Change], int]:
+    """Round the tables of the given areas together; returns the published tables, the changes and the number
+    of relations dropped because they do not hold among the exact counts."""
+    cells = _Cells()
+    for area, ts in tables.items():
+        for t in ts:
+            for k, v in _cell_keys(t, area):
+                same = t.repeats.get((k[2], k[3]))
+                cells.add(k, v, (area, same[0], *same[1]) if same else None)
+    relations = [r for area, ts in tables.items() for t in ts for r in _relations(t, area, cells)]
+    relations += _across(tables, cells)
+    x = np.asarray(cells.x)
+    kept = [r for r in relations if r.holds(x)]
+    rounded = dc.controlled_round(x, kept)
+    published: dict[str, dict[str, pd.DataFrame]] = {}
+    changes: list[Change] = []
+    for area in [a for a in domain.all_areas() if a in tables]:
+        published[area] = {}
+        for t in tables[area]:
+            df = t.data.copy()
+            lab = df[t.label_column].tolist()
+            for col in t.count_columns:
+                vals = df[col].tolist()
+                out = []
+                for row, v in zip(lab, vals):
+                    i = cells.get((area, t.name, row, col))
+                    if i is None:
+                        out.append(v)
+                        continue
+                    out.append(int(rounded[i]))
+                    if rounded[i] != x[i]:
+                        changes.append(Change(area, t.name, row, col, int(rounded[i])))
+                # Blank cells (no count) stay blank: the column is then of objects, whole numbers and NaN.
+                df[col] = pd.Series(out, index=df.index, dtype=object if any(pd.isna(v) for v in out) else "int64")
+            published[area][t.name] = t.derive(df) if t.derive else df
+    dropped: dict[str, int] = {}
+    for r in relations:
+        if not r.holds(x):
+            dropped[r.about] = dropped.get(r.about, 0) + 1
+    return published, changes, dropped
 
 
 class YearProtection:
@@ -72,21 +213,35 @@ class YearProtection:
     year : int
     published : dict
         ``{area: {table name: DataFrame as published}}``.
-    across : bool
-        Whether Wales's tables are protected against the authorities' (see :data:`protect.RULE_ACROSS_AREAS`).
+    changes : list of Change
+        Every published count that differs from its exact value (which is not recorded).
+    relations_dropped : dict
+        ``{what: number}`` of relations that do not hold among the exact counts and so were not
+        imposed (and cannot be formed by a reader either): the transitions of Wales and of an
+        authority that reports another outcome area.
     """
 
-    def __init__(self, year: int, published: dict[str, dict[str, pd.DataFrame]], across: bool) -> None:
+    method = "controlled rounding to base 5, joint over the areas of the year"
+
+    def __init__(self, year: int, published: dict[str, dict[str, pd.DataFrame]], changes: list[Change],
+                 relations_dropped: dict | None = None) -> None:
         self.year = int(year)
         self.published = published
-        self.across = across
+        self.changes = changes
+        self.relations_dropped = dict(relations_dropped or {})
 
     def __repr__(self) -> str:
-        return f"<YearProtection {domain.fy_label(self.year)}: {len(self.published)} area(s)>"
+        return (f"<YearProtection {domain.fy_label(self.year)}: {len(self.published)} area(s), "
+                f"{len(self.changes)} count(s) rounded>")
 
     @property
     def areas(self) -> list[str]:
         return list(self.published)
+
+    @property
+    def across(self) -> bool:
+        """Whether Wales was protected together with the authorities."""
+        return WALES in self.published and len(self.published) > 1
 
     def table(self, area: str, name: str) -> pd.DataFrame:
         """The count table ``name`` of ``area`` as published (a copy).
@@ -102,33 +257,23 @@ class YearProtection:
                            f"(areas: {', '.join(self.published)})")
         return self.published[area][name].copy()
 
-    def shown(self, area: str, name: str, label_column: str, column: str) -> dict[object, bool]:
-        """``{row label: whether the cell of column is shown}`` of a published count table."""
-        t = self.published[domain.area_name(area)][name]
-        return {r: is_number(v) for r, v in zip(t[label_column], t[column])}
+    def changes_of(self, area: str, name: str | None = None) -> list[Change]:
+        area = domain.area_name(area)
+        return [c for c in self.changes if c.area == area and (name is None or c.table == name)]
+
+    def round_alone(self, area: str, t: ct.CountTable) -> tuple[pd.DataFrame, list[Change]]:
+        """A count table outside the year's joint rounding (a section asked for another outcome), rounded on
+        its own with its margins kept; returns it as published and its changed cells."""
+        published, changes, _ = _round({domain.area_name(area): [t]})
+        return published[domain.area_name(area)][t.name], changes
 
     # ------------------------------------------------------------ building
     @classmethod
     def for_areas(cls, areas: dict[str, AreaYear], year: int) -> YearProtection:
-        """Protect the count tables of the given areas of one year together.
-
-        The authorities' tables are protected first. Wales's tables add up the authorities':
-        wherever at least one authority hides a cell of a table, Wales hides the same cell from
-        the start, so that Wales less the other authorities' published cells cannot give it away.
-        """
-        published: dict[str, dict[str, pd.DataFrame]] = {}
-        union: dict[str, set] = {}
-        for name, a in areas.items():
-            if name == WALES:
-                continue
-            tables = ct.count_tables(a)
-            published[name] = _publish_counts(tables)
-            for t, cells in _hidden_cells(tables, published[name]).items():
-                union.setdefault(t, set()).update(cells)
-        if WALES in areas:
-            published[WALES] = _publish_counts(ct.count_tables(areas[WALES]), union)
-        order = [a for a in domain.all_areas() if a in published]
-        return cls(year, {a: published[a] for a in order}, across=WALES in areas)
+        """Round the count tables of the given areas of one year together (see the module's docstring)."""
+        tables = {name: ct.count_tables(a) for name, a in areas.items()}
+        published, changes, dropped = _round(tables)
+        return cls(year, published, changes, dropped)
 
     @classmethod
     def for_study(cls, study: Study, year: int, *, seed: int = 0) -> YearProtection:

@@ -25,20 +25,15 @@ figure may show, or let a reader work out, a count of 1 to ``threshold - 1``
    suppressed is hidden (``[c]``).
 4. **No identifiers** — no column of person, episode or provider identifiers
    is ever published (:func:`check_no_identifiers`).
-5. **Across the areas** — the Wales report's count tables that add up over the
-   22 authorities (headline counts, by lead need, the trend, age by sex,
-   completeness) would give away, as Wales less the 21 other authorities'
-   published figures, a cell that one authority hides. So a Wales cell is
-   hidden from the start (``hidden=``) when **at least one** authority's report
-   hides the cell of the same table, row and column, and the secondary rule
-   then protects it within the Wales table. As every authority's hidden cells
-   are protected within its own table, and Wales hides all of them, what the
-   Wales table adds (each of its sums is the sum of the authorities' sums) is
-   no more than the authorities' tables already show. People are counted once
-   per authority, so a person supported in two authorities makes Wales's count
-   of people 1 less than the authorities' sum: this blurs, never sharpens, the
-   subtraction. (Applied by ``report_sections.AnnualReport._across`` when
-   ``report_sections.PROTECT_ACROSS_AREAS`` is on; stated by :data:`RULE_ACROSS_AREAS`.)
+5. **Rounding of the count tables** — the tables that count the same
+   populations in every area (headline, lead need, trend, age x sex,
+   completeness, distance travelled) are not suppressed but rounded to
+   multiples of 5, jointly for Wales and the 22 authorities, by
+   :func:`controlled_round` (see :mod:`longitudinal.report.joint`): they add up
+   exactly (within a table, across tables, and Wales over the authorities), so
+   no count of 1 to 4 can be worked out from them and none needs hiding.
+   Steps 1-4 apply to the other tables (survival curves, indicators, models,
+   social return), whose bases are counts of their own.
 
 An implied count is *small* when its nearest whole number is 1 to 4
 (:func:`is_small`).
@@ -78,11 +73,20 @@ __all__ = [
     "PRIMARY",
     "SECONDARY",
     "RULE",
-    "RULE_ACROSS_AREAS",
+    "BASE",
+    "Relation",
+    "RoundingInfeasible",
+    "controlled_round",
     "Sum",
     "Share",
     "Parts",
     "Together",
+    "Total",
+    "Same",
+    "PROTECTION",
+    "ROUNDING",
+    "declaration_to_json",
+    "declaration_from_json",
     "is_small",
     "series_mask",
     "suppression_mask",
@@ -103,27 +107,23 @@ PRIMARY = "<5"
 SECONDARY = "[c]"
 
 RULE = (
-    "**Disclosure control.** No person, episode or provider identifier appears in this report. "
-    "No figure may show, or let a reader work out, a count of 1 to 4. Counts from 1 to 4 are suppressed "
-    "and shown as `<5`. Where suppressed cells could be recovered from a published total by subtraction "
-    "(along a row or down a column), or the cells left hidden would add up to 1 to 4, the next smallest "
-    "non-zero cell is suppressed as well, shown as `[c]`. A percentage, share or mean is hidden (`[c]`) "
-    "when its base is suppressed, or when the number of people it implies from its published base comes to "
-    "1 to 4: a share p of n people is n×p of them and leaves out n×(1−p); a mean of n scores on the 1–5 "
-    "scale is n×(mean−1) steps above the bottom and n×(5−mean) below the top; and two figures of one "
-    "series (a curve at 6, 12 and 24 months) may not differ by 1 to 4 people. The same secondary rule "
-    "applies to these implied counts (e.g. improved, same and worse add up to 100%). Figures are drawn "
-    "from the published values only, and curves only for groups of at least 5, so they show no "
-    "suppressed value."
-)
-
-#: Step 5, stated in the Wales report's methods after :data:`RULE` when it is applied.
-RULE_ACROSS_AREAS = (
-    "In this report for Wales, a count in a table that adds up over the local authorities (the headline counts; "
-    "people, episodes and episodes started by lead need; people and episodes started by year; people by age "
-    "and sex; the completeness counts) is also hidden (`[c]`) wherever at least one local authority's report "
-    "hides the same count, so that Wales less the other authorities' published figures cannot give it away; "
-    "the rule above then protects it within the Wales table."
+    "**Disclosure control.** No person, episode or provider identifier appears in this report. No figure may show, "
+    "or let a reader work out, a count of 1 to 4. Every count of people, episodes and readings in the tables of "
+    "headline figures, lead needs, the trend, age and sex, data completeness and distance travelled is rounded to "
+    "a multiple of 5: a count that is already a multiple of 5 (0 included) is shown as it is, any other as one of "
+    "the two multiples of 5 next to it, each within 4 of the true count. The roundings are chosen together for "
+    "Wales and every local authority, so that the published tables still add up exactly (each total is the sum "
+    "of its parts, the same count is the same in every table, Wales is the sum of the local authorities for "
+    "episodes and readings, and no less than any one authority for people); nothing in these tables is hidden, "
+    "and percentages and amounts per person in them are computed from the rounded counts. Percentages and "
+    "means of distance travelled are shown only for at least 10 episodes compared (as published). "
+    "In the other tables (lasting impact, time to independence, transitions, the outcome map's indicators, the "
+    "social return), counts from 1 to 4 are shown as `<5`; where such a cell could be recovered from a total, "
+    "the next smallest cell is hidden as well (`[c]`); a percentage, share or mean is hidden (`[c]`) when its "
+    "base is hidden or when the number of people it implies comes to 1 to 4 (a share p of n people is n×p of "
+    "them and leaves out n×(1−p); a mean of n scores on the 1–5 scale is n×(mean−1) steps above the bottom), "
+    "and two points of a curve may not differ by 1 to 4 people. Figures are drawn from the published values "
+    "only, and curves only for groups of at least 5."
 )
 
 #: Column names that hold identifiers and must never be published.
@@ -206,6 +206,102 @@ class Together:
 
     columns: tuple
     when: tuple = ()
+
+
+@dataclass(frozen=True)
+class Total:
+    """Margins of a count table: the arguments ``total_row`` / ``total_column`` of :func:`suppress`, declared.
+
+    ``row``: the label of the row that is the sum of the other rows in every count column.
+    ``column``: a column that is the sum of ``parts`` (default: the table's other count columns) in every row.
+    Unlike :class:`Sum`, nothing is left over: the parts add up to the total exactly.
+    """
+
+    row: object = None
+    column: str | None = None
+    parts: tuple = ()
+
+
+@dataclass(frozen=True)
+class Same:
+    """A cell counts a population that other cells count too: all cells declaring ``key`` hold the same count.
+
+    ``cell``: a column (every row; ``"{row}"`` in ``key`` becomes the row's label) or ``(row label, column)``.
+    ``across``: how the count adds up over the areas — ``"sum"``: Wales's count is the sum of the
+    authorities' (episodes, readings); ``"people"``: the same, less the people counted in more than one
+    authority (each is counted once in Wales); ``None``: no such relation.
+    The audit (:mod:`longitudinal.report.audit`) uses these to link tables and areas.
+    """
+
+    cell: object
+    key: str
+    across: str | None = None
+    #: The cell counts part of the population (e.g. those whose age is known): at most the others' count.
+    part: bool = False
+
+
+#: What the protection promises, written beside every published table (``tables/<name>.meta.json``) so that
+#: the audit judges the output against the method that made it. ``markers``: the range a reader may infer
+#: from each marker; ``rounding_base``: published counts are rounded to this base (1: exact);
+#: ``min_width``: the narrowest range (largest minus smallest possible value) to which a reader may be
+#: able to narrow a hidden (``[c]``) or rounded count, if the method promises one; suppression alone
+#: promises only that no count of 1 to ``threshold - 1`` can be worked out (``None``).
+PROTECTION = {"method": "suppression", "threshold": THRESHOLD, "rounding_base": 1,
+              "markers": {PRIMARY: [1, THRESHOLD - 1], SECONDARY: [0, None]}, "min_width": None}
+
+_DECLARATIONS = {c.__name__: c for c in (Sum, Share, Parts, Together, Total, Same)}
+
+
+def _cell_to_json(cell):
+    return list(cell) if isinstance(cell, tuple) else cell
+
+
+def _cell_from_json(cell):
+    return tuple(cell) if isinstance(cell, list) else cell
+
+
+def declaration_to_json(*, count_columns: Sequence[str] = (), specs: Sequence = (), free: Sequence[str] = (),
+                        label_column: str | None = None, protection: Mapping | None = None) -> dict:
+    """A published table's disclosure declaration as JSON-ready data (the ``tables/<name>.meta.json`` sidecar).
+
+    >>> d = declaration_to_json(count_columns=["n"], specs=[Sum(("a",), "n")])
+    >>> declaration_from_json(d)["specs"]
+    (Sum(parts=('a',), whole='n', rest_published=False),)
+    """
+    out = []
+    for spec in specs:
+        kind = type(spec).__name__
+        if kind not in _DECLARATIONS:
+            raise TypeError(f"cannot declare {spec!r}: expected one of {sorted(_DECLARATIONS)}")
+        fields = {}
+        for k, v in spec.__dict__.items():
+            if k in ("parts", "whole", "cell") and isinstance(spec, (Sum, Same)):
+                v = [_cell_to_json(c) for c in v] if k == "parts" else _cell_to_json(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            fields[k] = v
+        out.append({"type": kind, **fields})
+    return {"count_columns": list(count_columns), "free": list(free), "label_column": label_column,
+            "specs": out, "protection": dict(protection if protection is not None else PROTECTION)}
+
+
+def declaration_from_json(data: Mapping) -> dict:
+    """The declaration read back: ``count_columns``, ``free``, ``label_column``, ``specs`` (objects), ``protection``."""
+    specs = []
+    for item in data.get("specs", []):
+        item = dict(item)
+        kind = item.pop("type", None)
+        if kind not in _DECLARATIONS:
+            raise ValueError(f"unknown disclosure declaration {kind!r} (expected one of {sorted(_DECLARATIONS)})")
+        for k, v in item.items():
+            if k in ("parts", "whole", "cell") and kind in ("Sum", "Same"):
+                item[k] = tuple(_cell_from_json(c) for c in v) if k == "parts" else _cell_from_json(v)
+            elif isinstance(v, list):
+                item[k] = tuple(v)
+        specs.append(_DECLARATIONS[kind](**item))
+    return {"count_columns": tuple(data.get("count_columns", ())), "free": tuple(data.get("free", ())),
+            "label_column": data.get("label_column"), "specs": tuple(specs),
+            "protection": dict(data.get("protection") or PROTECTION)}
 
 
 # ---------------------------------------------------------------- the engine
@@ -739,8 +835,11 @@ def _surely_small(lo, hi, threshold: int) -> np.ndarray:
 
 
 def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | Sum], *,
-                  label_column: str | None = None, threshold: int = THRESHOLD) -> None:
+                  label_column: str | None = None, threshold: int = THRESHOLD, count_error: float = 0.0) -> None:
     """Raise if a published table lets a reader work out a small count from its declared figures.
+
+    ``count_error``: the published bases are rounded, so each true base lies within ``count_error`` of
+    its published value; a figure gives a count away only if it does so for the bases at both ends.
 
     Checks what is shown (``<5`` / ``[c]`` are hidden): every :class:`Share` against its
     base (the count it implies and leaves out; within a series, the difference between
@@ -754,6 +853,30 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
     ValueError
         Naming the column, the row and the count it gives away.
     """
+    if count_error:
+        # Sums and pairs do not involve the bases' rounding; each figure is checked against its own row's
+        # base at both ends of its interval (a series against its group's), and passes if either end does.
+        check_derived(df, [s for s in specs if not isinstance(s, (Share, Parts))], label_column=label_column,
+                      threshold=threshold)
+        for spec in [s for s in specs if isinstance(s, (Share, Parts))]:
+            groups = [df] if getattr(spec, "series", ()) else [df.iloc[[i]] for i in range(len(df))]
+            for g in groups:
+                v = _numbers(g[spec.base])
+                first = None
+                for sign in (-1.0, 1.0):
+                    shifted = g.copy()
+                    shifted[spec.base] = pd.Series(np.maximum(v + sign * count_error, 0), index=g.index).where(
+                        np.isfinite(v), g[spec.base])
+                    try:
+                        check_derived(shifted, [spec], label_column=label_column, threshold=threshold)
+                        first = None
+                        break
+                    except ValueError as exc:
+                        first = first or exc
+                if first is not None:
+                    raise first
+        return
+
     def fail(col, i, what, val):
         raise ValueError(f"column {col!r}, row {i}: {what} comes to {val:.2f}, a count of 1 to {threshold - 1} "
                          "that must not be derivable")
@@ -764,6 +887,8 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
 
     marker = df.isin([PRIMARY, SECONDARY])
     for spec in specs:
+        if isinstance(spec, (Total, Same)):  # margins are protected by suppress(); links are for the audit
+            continue
         if isinstance(spec, Together):
             cols = list(spec.columns)
             m = marker[cols]
@@ -835,6 +960,12 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
 BASE = 5
 
 
+#: The promise of a count table rounded by :func:`controlled_round` (see :data:`PROTECTION`): each published
+#: count is a multiple of ``BASE`` within ``BASE - 1`` of the true count, zero only for a true zero.
+ROUNDING = {"method": "controlled rounding", "threshold": THRESHOLD, "rounding_base": BASE,
+            "rounding_error": BASE - 1, "markers": PROTECTION["markers"], "min_width": None}
+
+
 class RoundingInfeasible(LongitudinalError, ValueError):
     """No zero-restricted controlled rounding satisfies every relation declared among the counts."""
 
@@ -848,6 +979,8 @@ class Relation:
 
     terms: tuple
     kind: str = "eq"
+    #: What the relation is (a table's name), for messages and logs.
+    about: str = ""
 
     def value(self, x: np.ndarray) -> float:
         return float(sum(c * x[i] for i, c in self.terms))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,17 @@ class PublishedTable:
     free: tuple[str, ...] = ()
     #: The column whose values name the rows (for ``Sum`` declarations between rows).
     label_column: str | None = None
+    #: Its counts are rounded to multiples of 5 (each within 4 of the true count), not suppressed.
+    rounded: bool = False
 
     def to_csv_bytes(self) -> bytes:
         return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
+
+    def declaration_bytes(self, protection: dict | None = None) -> bytes:
+        """The table's disclosure declaration (``tables/<name>.meta.json``): what `longitudinal audit` reads."""
+        d = dc.declaration_to_json(count_columns=self.count_columns, specs=self.specs, free=self.free,
+                                   label_column=self.label_column, protection=protection)
+        return (json.dumps({"table": self.name, **d}, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
     def to_html(self) -> str:
         return self.data.to_html(index=False, na_rep="", escape=True, border=0, float_format=fmt_float,
@@ -174,10 +183,12 @@ class Publisher:
         The report's folder; nothing is written when omitted.
     """
 
-    def __init__(self, identifiers, out: str | Path | None = None) -> None:
+    def __init__(self, identifiers, out: str | Path | None = None, log=None) -> None:
         self._identifiers_of = identifiers
         self._ids: set[str] | None = None
         self.out = Path(out) if out is not None else None
+        #: The output-checking log (:class:`~longitudinal.report.disclosure_log.DisclosureLog`), if any.
+        self.log = log
 
     @property
     def identifiers(self) -> set[str]:
@@ -186,11 +197,17 @@ class Publisher:
         return self._ids
 
     def table(self, name: str, caption: str, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
-              label_column: str | None = None) -> PublishedTable:
+              label_column: str | None = None, rounded=None, protection: dict | None = None) -> PublishedTable:
         """Check a protected table and publish it.
+
+        ``protection``: how the table was protected, as the audit is to judge it, written with its
+        declaration (default: :data:`~longitudinal.report.protect.ROUNDING` for a rounded table,
+        :data:`~longitudinal.report.protect.PROTECTION`, suppression, otherwise).
 
         Every numeric column must be declared: a count (``count_columns``), a figure about the
         people of a count (``specs``) or a value about no group of people (``free``).
+        ``rounded``: the table's counts are rounded to multiples of 5 (each within 4 of the true
+        count); the cells whose published value differs from the exact one (``Change``), for the log.
 
         Raises
         ------
@@ -209,11 +226,19 @@ class Publisher:
                 "or a value about no group of people (free)")
         dc.check_no_identifiers(data, self.identifiers)
         dc.check_published(data, count_columns)
-        dc.check_derived(data, specs, label_column=label_column)
-        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column)
+        dc.check_derived(data, specs, label_column=label_column, count_error=dc.BASE - 1 if rounded is not None else 0)
+        tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column,
+                             rounded is not None)
+        if self.log is not None:
+            self.log.add(name, _log_entry(tab, rounded))
+        if protection is None:
+            protection = dc.ROUNDING if rounded is not None else dc.PROTECTION
         if self.out is not None:
             with atomic_path(self.out / "tables" / f"{name}.csv") as tmp:
                 tmp.write_bytes(tab.to_csv_bytes())
+            # Beside it, what the table declares (and how it is protected): all the audit reads besides the CSV.
+            with atomic_path(self.out / "tables" / f"{name}.meta.json") as tmp:
+                tmp.write_bytes(tab.declaration_bytes(protection))
         return tab
 
     def figure(self, name: str, caption: str, fig, data: pd.DataFrame | None = None) -> PublishedFigure:
@@ -225,6 +250,26 @@ class Publisher:
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
         path = self.out / "figures" / f"{name}.png" if self.out is not None else None
         return PublishedFigure(name, caption, save_figure(fig, path), labels, data)
+
+
+def _log_entry(tab: PublishedTable, rounded) -> dict:
+    """A table's entry in the output-checking log: how it is protected and every cell rounded or hidden."""
+    data, lab = tab.data, tab.label_column
+    labels = data[lab].tolist() if lab is not None else list(range(len(data)))
+    cells = []
+    for col in data.columns:
+        for row, v in zip(labels, data[col]):
+            if isinstance(v, str) and v in (dc.PRIMARY, dc.SECONDARY):
+                cells.append({"row": row, "column": col, "published": v,
+                              "rule": "primary" if v == dc.PRIMARY else "secondary"})
+    for c in rounded or ():
+        cells.append({"row": c.row, "column": c.column, "published": c.published, "rule": "rounded"})
+    n_counts = int(sum(data[c].notna().sum() for c in tab.count_columns if c in data.columns))
+    return {"protection": "rounded" if rounded is not None else ("suppressed" if tab.count_columns or tab.specs
+                                                                  else "none"),
+            "count_columns": list(tab.count_columns), "count_cells": n_counts,
+            "cells": int(data.size), "rounded": sum(1 for c in cells if c["rule"] == "rounded"),
+            "hidden": sum(1 for c in cells if c["rule"] != "rounded"), "changes": cells}
 
 
 def _holds_numbers(s: pd.Series) -> bool:

@@ -24,15 +24,17 @@ def completeness(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
         "completeness", f"Completeness of the records, {a.label}: episodes, and those with the reading that "
         "should be there (started: a start reading; ended and planned ends: an end reading; active: any reading "
         "in the year)", prot.table(a.area, "completeness"), ["episodes", "with_reading"],
-        specs=(*ct.COMPLETENESS_SUMS, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1)),
-        label_column="measure")]
+        specs=(*ct.COMPLETENESS_SUMS, dc.Share("percent_with_reading", "episodes", scale=100, decimals=1),
+               *ct.COMPLETENESS_LINKS),
+        label_column="measure", rounded=prot.changes_of(a.area, "completeness"))]
     cc = ["readings", "scored", "blank_no_need", "episodes_with_need", "episodes_two_plus"]
     by_out = prot.table(a.area, "completeness_by_outcome")[["outcome", *cc, "percent_scored", "percent_two_plus"]]
     tables.append(pub.table(
         "completeness_by_outcome",
         f"Readings in the year and episodes with enough scored readings (to {year_end:%d %B %Y}) to measure "
         f"change, by outcome area, {a.label} (blank = no need in this area)", by_out, cc,
-        specs=ct.COMPLETENESS_BY_OUTCOME_SPECS, label_column="outcome"))
+        specs=ct.COMPLETENESS_BY_OUTCOME_SPECS, label_column="outcome",
+        rounded=prot.changes_of(a.area, "completeness_by_outcome")))
     by_pub = tables[-1].data.iloc[:-1]  # the figure: the outcome areas
 
     fig, ax = plt.subplots(figsize=(8, 4.2))

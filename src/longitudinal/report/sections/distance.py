@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number
@@ -33,12 +33,13 @@ def distance(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     from ...distance import plot_profile
 
     d = a.distance_frame
-    tab = distance_published(a).drop(columns="code")
+    tab = distance_published(a, prot).drop(columns="code")
     stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
     tables = [pub.table(
         "distance_travelled", f"Distance travelled by outcome area: first vs latest reading by "
         f"{domain.fy_bounds(a.year)[1]:%d %B %Y}, episodes active in {domain.fy_label(a.year)}, {a.area}",
-        tab, ["n_compared"], specs=DISTANCE_SPECS)]
+        tab, ["n_compared"], specs=(*DISTANCE_SPECS, dc.Same("n_compared", ct.K_COMPARED, "sum", part=True)),
+        label_column="outcome", rounded=prot.changes_of(a.area, "distance"))]
     # The figure shows the published values only: areas whose means are suppressed are left out, and an
     # interval suppressed in the table is not written.
     full = np.array([all(is_number(v) for v in row) for row in tab[["n_compared", *stats_cols[:3]]].to_numpy()])
@@ -64,22 +65,47 @@ def distance(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
 
 
 
-def distance_published(a: AreaYear) -> pd.DataFrame:
-    """The distance table as published (column ``code`` added): other sections follow it."""
-    d = a.distance_frame.copy()
-    for c in ("n_episodes", "n", "n_single_reading"):
-        d[c] = d[c].fillna(0).astype("int64")
+#: Percentages and means of distance travelled are shown only for at least this many episodes compared (as
+#: published): a published 5 may be 1 to 9 episodes, whose shares would describe one or two people.
+MIN_BASE = 10
+
+
+def distance_published(a: AreaYear, prot: YearProtection) -> pd.DataFrame:
+    """The distance table as published (column ``code`` added): other sections follow it.
+
+    Episodes compared, improved, same and worse are the year's rounded counts; the percentages are
+    computed from them; the means and the interval follow the rules of
+    :mod:`~longitudinal.report.protect` on the exact counts, and every figure is hidden where fewer
+    than :data:`MIN_BASE` episodes are published as compared.
+    """
+    d = a.distance_frame
+    counts = prot.table(a.area, "distance")
     stats_cols = ["mean_first", "mean_latest", "mean_change", "ci_lower", "ci_upper"]
     pct_cols = ["pct_improved", "pct_same", "pct_worse"]
-    # Only the episodes compared are counted: publishing the episodes with a need as well would
-    # give away the (often small) number with a single reading by subtraction.
-    num = d[["n", *stats_cols, *pct_cols]].copy()
-    num.insert(0, "outcome", [domain.OUTCOMES[c].name for c in d["outcome"]])
-    num[["ci_lower", "ci_upper"]] = num[["ci_lower", "ci_upper"]].round(2)
-    num = num.rename(columns={"n": "n_compared"})
-    out = dc.suppress(num, ["n_compared"], derived={c: ["n_compared"] for c in stats_cols + pct_cols})
-    out = dc.suppress_shares(out, DISTANCE_SPECS)
+    exact = d[["n", *stats_cols]].copy()
+    exact.insert(0, "outcome", counts["outcome"].to_numpy())
+    exact["n"] = exact["n"].fillna(0).astype("int64")
+    exact[["ci_lower", "ci_upper"]] = exact[["ci_lower", "ci_upper"]].round(2)
+    exact = exact.rename(columns={"n": "n_compared"})
+    means = [s for s in DISTANCE_SPECS if isinstance(s, dc.Share)] + [DISTANCE_SPECS[4]]
+    stats = dc.suppress_shares(dc.suppress(exact, ["n_compared"], derived={c: ["n_compared"] for c in stats_cols}),
+                               means)
+    out = counts[["outcome", "n_compared"]].copy()
+    n_pub = out["n_compared"].to_numpy(dtype="float64")
+    small_base = n_pub < MIN_BASE
+    for c in stats_cols:
+        out[c] = stats[c].to_numpy()
+    for c in pct_cols:
+        out[c] = counts[c].to_numpy()
+    for c in [*stats_cols, *pct_cols]:
+        # Blank where none is published (0), hidden where a few are: decided on the published count only.
+        v = out[c].astype(object).to_numpy()
+        v[small_base & (n_pub > 0)] = dc.SECONDARY
+        v[n_pub == 0] = np.nan
+        out[c] = pd.Series(v, index=out.index, dtype=object)
+    out = dc.suppress_shares(out, [DISTANCE_SPECS[5]])  # the interval goes with the change and the shares
     return out.assign(code=d["outcome"].to_numpy())
+
 
 def within_published(a: AreaYear, part: int, code: str) -> bool:
     """Whether a count of episodes of outcome ``code`` that lies within the distance table's episodes

@@ -20,26 +20,31 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    spend, n_people = a.year_spend, int(a.active_episodes["person_id"].nunique())
+    spend = a.year_spend
     counts = prot.table(a.area, "headline")
-    per_person = spend / n_people if n_people >= dc.THRESHOLD else dc.SECONDARY
+    # Per person of the published (rounded) people: with the exact count the two would give it away.
+    n_people = int(counts.loc[counts["measure"] == ct.PEOPLE, "value"].iat[0])
+    per_person = spend / n_people if n_people > 0 else dc.SECONDARY
     money = pd.DataFrame({"measure": ["Spend (GBP)", "Spend per person supported (GBP)"],
                           "value": [round(spend), per_person if isinstance(per_person, str)
                                     else round(per_person)]})
     head = pd.concat([counts, money], ignore_index=True)
     tables = [pub.table("headline", f"Headline figures, {a.label}", head, ["value"],
-                                  specs=ct.HEADLINE_SUMS, label_column="measure")]
+                        specs=(*ct.HEADLINE_SUMS, *ct.HEADLINE_LINKS), label_column="measure",
+                        rounded=prot.changes_of(a.area, "headline"))]
 
     by_need, need_sums = prot.table(a.area, "by_lead_need"), ct.NEED_SUMS
     tables.append(pub.table("by_lead_need", f"People, episodes and spend by lead need, {a.label}",
-                                      by_need, ["people", "episodes", "started"], specs=need_sums,
-                                      free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need"))
+                            by_need, ["people", "episodes", "started"], specs=(*need_sums, *ct.NEED_LINKS),
+                            free=("spend_gbp", "spend_per_person_gbp"), label_column="lead_need",
+                            rounded=prot.changes_of(a.area, "by_lead_need")))
 
     # Trend over the financial years up to this one.
     trend = prot.table(a.area, "trend")
     tables.append(pub.table("trend", f"People supported, episodes started and spend by year, {a.area}",
-                                      trend, ["people", "started"], free=("spend_gbp",),
-                                      label_column="financial_year"))
+                            trend, ["people", "started"], free=("spend_gbp",),
+                            specs=ct.trend_links(a.year), label_column="financial_year",
+                            rounded=prot.changes_of(a.area, "trend")))
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     x = np.arange(len(trend))
@@ -63,8 +68,19 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     fig.tight_layout()
     figs = [pub.figure("trend", "People supported and spend by financial year "
                                  "(suppressed counts are not drawn and are marked)", fig)]
-    text = (f"In {domain.fy_label(a.year)}, {fmt_count(head['value'].iat[0])} people were supported in "
-            f"{fmt_count(head['value'].iat[1])} episodes of support in {a.area}; the programme spent "
+    text = (f"In {domain.fy_label(a.year)}, {_about(head['value'].iat[0], spend)} people were supported in "
+            f"{_about(head['value'].iat[1], spend)} episodes of support in {a.area}; the programme spent "
             f"£{spend:,.0f}.")
     return (Section("headline", "Headline figures", text, tables, figs))
 
+
+
+def _about(published, spend: float) -> str:
+    """A rounded count in a sentence: a 0 rounded down from 1-4 reads "fewer than 5", not "0".
+
+    The spend, published beside it, already tells that there was support in the year, so saying so
+    tells nothing more; the count itself stays the published (rounded) one.
+    """
+    if is_number(published) and float(published) == 0 and spend > 0:
+        return f"fewer than {dc.BASE}"
+    return fmt_count(published)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ... import domain
-from ...domain import WALES
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
@@ -13,7 +12,6 @@ from ..publish import Publisher, Section
 def methods(a: AreaYear, prot: YearProtection, pub: Publisher, extra: str = "") -> Section:
     """Methods, definitions, limitations and the disclosure rule."""
     scale = "\n".join(f"| {k} | {v} |" for k, v in domain.SCALE.items())
-    across = " " + dc.RULE_ACROSS_AREAS if a.area == WALES and prot.across else ""
     text = f"""
 ### Definitions
 - **Financial year** runs 1 April to 31 March; {domain.fy_label(a.year)} is the year reported.
@@ -44,6 +42,6 @@ episodes, readings, spend); the report is a parameterised notebook run unattende
 - Small areas and small groups give imprecise estimates; counts below 5 are suppressed (see below).
 
 ### Disclosure control
-{dc.RULE}{across}
+{dc.RULE}
 """
     return Section("methods", "Methods, definitions and limitations", text.strip())

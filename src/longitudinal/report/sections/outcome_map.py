@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ... import domain
 from .. import protect as dc
 from ..area import AreaYear
-from ..joint import YearProtection
+from ..joint import Change, YearProtection
 from ..publish import Publisher, Section, is_number
 from .distance import distance_published, within_published
 
@@ -68,13 +69,14 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     # The share improving and the mean change of a whole area are the distance table's figures: suppressed
     # here when they are there, or the two tables together would undo each other's protection.
     # (The mean change's interval is the distance table's too: hidden there, it hides the value here.)
-    dist = distance_published(a).set_index("code")
+    dist = distance_published(a, prot).set_index("code")
     same = {"share_improving": ("pct_improved",), "mean_change": ("mean_change", "ci_lower", "ci_upper")}
     as_dist = np.array([iv.at[i, "indicator"] in same and set(p) == {"outcome"} and p["outcome"] in dist.index
                         and not all(is_number(dist.at[p["outcome"], c]) for c in same[iv.at[i, "indicator"]])
                         for i, p in enumerate(params)], dtype=bool)
     iv_pub["value"] = dc.hide(iv_pub["value"], as_dist & iv_pub["value"].notna().to_numpy())
     iv_pub = dc.suppress_shares(iv_pub, INDICATOR_SPECS).drop(columns="row")
+    iv_pub, rounded = _round_counts(a, iv, iv_pub, params, dist)
     # A rating rests on its indicators' values and intervals: hidden with any of them.
     small = (iv_pub["n"].isin([dc.PRIMARY, dc.SECONDARY]) | iv_pub["value"].isin([dc.SECONDARY])).to_numpy()
     iv_pub.loc[small, ["progress", "confidence"]] = dc.SECONDARY
@@ -85,8 +87,8 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
     tables = [pub.table("outcome_map_ratings", f"Outcome map ratings, {a.label}", rt),
               pub.table("outcome_map_indicators", f"Indicators behind the ratings, {a.label} "
-                                  "(value: a proportion, a mean or a count, per kind)", iv_pub, ["n"],
-                                  specs=INDICATOR_SPECS)]
+                        "(value: a proportion, a mean or a count, per kind; counts rounded to multiples of 5)",
+                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded)]
     figs = []
     if not hide_rt.any():
         m = r.maps[a.area]
@@ -101,3 +103,33 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
              "figure is therefore not shown."] if hide_rt.any() else []
     return Section("outcome_map", "Outcome map", text, tables, figs, notes)
 
+
+
+def _round_counts(a: AreaYear, iv: pd.DataFrame, pub: pd.DataFrame, params: list[dict], dist: pd.DataFrame):
+    """The indicators' counts as published, and the cells changed.
+
+    An indicator of a whole outcome area counts the distance table's episodes compared: it shows that
+    table's rounded count, and its share improving that table's percentage. Other counts shown are
+    rounded to the nearest multiple of 5, which keeps the order of nested counts (a subgroup is never
+    published larger than its group).
+    """
+    pub = pub.copy()
+    exact_n = dict(zip(a.distance_frame["outcome"], a.distance_frame["n"].fillna(0)))
+    changes = []
+    for i, p in enumerate(params):
+        for col in ("n", "value"):
+            v = pub.at[i, col]
+            if not is_number(v) or (col == "value" and iv.at[i, "kind"] != "count"):
+                continue
+            whole = set(p) == {"outcome"} and p.get("outcome") in dist.index
+            if col == "n" and whole and int(iv.at[i, "n"]) == int(exact_n.get(p["outcome"], -1)):
+                new = int(dist.at[p["outcome"], "n_compared"])
+            else:
+                new = int(dc.BASE * np.floor(float(v) / dc.BASE + 0.5))
+            if new != v:
+                changes.append(Change(a.area, "outcome_map_indicators", i, col, new))
+            pub.at[i, col] = new
+        if iv.at[i, "indicator"] == "share_improving" and set(p) == {"outcome"} and p.get("outcome") in dist.index \
+                and is_number(pub.at[i, "value"]) and is_number(dist.at[p["outcome"], "pct_improved"]):
+            pub.at[i, "value"] = round(float(dist.at[p["outcome"], "pct_improved"]) / 100, 3)
+    return pub, changes

@@ -8,7 +8,7 @@ import pandas as pd
 from ... import domain
 from .. import protect as dc
 from ..area import AreaYear
-from ..joint import YearProtection
+from ..joint import Change, YearProtection
 from ..publish import PALETTE, Publisher, Section, numeric_columns
 
 
@@ -47,22 +47,20 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
     fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]].round(
         {"estimate": 3, "std_error": 3, "ci_lower": 3, "ci_upper": 3, "p_value": 4})
     vc = fit.variance_components().reset_index().round({"estimate": 3})
+    counts, changed = _fit_counts(a, prot, code, fit)
     info = pd.DataFrame({"measure": ["Readings", "Episodes", "Episodes with a single reading", "Method",
                                      "Converged"],
-                         "value": [fit.nobs, fit.ngroups, fit.n_single_reading, fit.method, str(fit.converged)]})
-    # The episodes with two or more readings are published (distance table, episodes compared): with the
-    # episodes fitted they would give the single-reading ones away, so when those are few the total goes.
-    single = dc.Sum((("Episodes with a single reading", "value"),), ("Episodes", "value"), rest_published=True)
-    info = dc.suppress(info.iloc[:3], ["value"], label_column="measure", sums=[single]).pipe(
-        lambda t: pd.concat([t, info.iloc[3:]], ignore_index=True))
+                         "value": [*counts, fit.method, str(fit.converged)]})
+    single = dc.Sum((("Episodes with a single reading", "value"),), ("Episodes", "value"))
     tables = [pub.table("trajectory_fixed_effects", f"Trajectory model for {name}, {a.label}: "
                                   "fixed effects (95% Wald CIs)", fe, free=numeric_columns(fe)),
               # Model parameters of at least min_episodes episodes: no column describes a small group.
               pub.table("trajectory_variance", f"Trajectory model for {name}: random-effect SDs and "
                                   "correlation, residual SD", vc,
                                   free=numeric_columns(vc)),
-              pub.table("trajectory_fit", f"Trajectory model for {name}: data and fit", info,
-                                  specs=(single,), label_column="measure")]
+              pub.table("trajectory_fit", f"Trajectory model for {name}: data and fit (counts rounded to "
+                        "multiples of 5)", info, specs=(single,), label_column="measure",
+                        rounded=changed)]
     # The population mean trajectory only: individual episodes' lines are never drawn in a report.
     tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
     pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
@@ -85,3 +83,29 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
             "The stage is treated as a number; the model describes the average journey, not any one person's.")
     return Section("trajectories", heading, text, tables, figs)
 
+
+
+def _fit_counts(a: AreaYear, prot: YearProtection, code: str, fit) -> tuple[list[int], list[Change]]:
+    """Readings, episodes and single-reading episodes of the fit, as they may be published, and what changed.
+
+    The episodes fitted are the completeness table's episodes with a need in the outcome area, and
+    those with a single reading the ones with a need less those with two or more: published as those
+    tables' rounded counts, so that the tables stay consistent. Counts that add up to nothing
+    published are rounded to the nearest multiple of 5 (which keeps the order of counts).
+    """
+    def nearest(v: int) -> int:
+        return int(dc.BASE * np.floor(v / dc.BASE + 0.5))
+
+    exact = [int(fit.nobs), int(fit.ngroups), int(fit.n_single_reading)]
+    name = domain.OUTCOMES[code].name
+    cbo = prot.table(a.area, "completeness_by_outcome").set_index("outcome")
+    same = (int(a.scored_by_outcome[code]) == fit.ngroups
+            and int(a.usable_by_outcome[code]) == fit.ngroups - fit.n_single_reading)
+    if same:
+        episodes, two = int(cbo.at[name, "episodes_with_need"]), int(cbo.at[name, "episodes_two_plus"])
+        out = [nearest(exact[0]), episodes, episodes - two]
+    else:  # pragma: no cover - the fit uses the completeness table's episodes
+        out = [nearest(v) for v in exact]
+    rows = ["Readings", "Episodes", "Episodes with a single reading"]
+    changes = [Change(a.area, "trajectory_fit", r, "value", p) for r, p, e in zip(rows, out, exact) if p != e]
+    return out, changes

@@ -5,18 +5,19 @@ from __future__ import annotations
 import pandas as pd
 
 from ... import domain
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
-from ..publish import Publisher, Section, numeric_columns, pct
+from ..publish import Publisher, Section, numeric_columns
 
 
 def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str | None = None,
                 min_episodes: int = 30) -> Section:
     """Moves between stages in the headline outcome area: observed transitions and a multi-state model.
 
-    The table counts moves between consecutive readings (small counts suppressed, with
-    secondary suppression along rows and columns; shares on suppressed bases hidden). With at
+    The table counts moves between consecutive readings, rounded with the year's other count tables
+    (rows add up; Wales is the sum of the authorities where they report the same outcome), with row
+    shares of the rounded counts. With at
     least ``min_episodes`` episodes with two or more readings, a continuous-time Markov model
     (as R's msm) gives each stage's mean sojourn and the expected time to first reach stage 5.
     """
@@ -25,30 +26,22 @@ def transitions(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str 
     import matplotlib
 
     matplotlib.use("Agg")
-    from ...distance import transition_matrix
     from ...transitions import fit_transitions
 
     code = domain.outcome_code(outcome) if outcome else a.headline_outcome
     name = domain.OUTCOMES[code].name
     ys = a.year_study
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        tm = transition_matrix(ys, outcome=code)
-    wide = tm.pivot(index="from_stage", columns="to_stage", values="count").reindex(
-        index=range(1, 6), columns=range(1, 6), fill_value=0).fillna(0).astype("int64")
-    to_cols = [f"to stage {k}" for k in range(1, 6)]
-    wide.columns = to_cols
-    wide["all moves"] = wide[to_cols].sum(axis=1)
-    for c in to_cols:
-        wide[f"% {c}"] = pct(wide[c].to_numpy(), wide["all moves"].to_numpy()).round(1)
-    wide.insert(0, "from", [domain.SCALE_SHORT[k] for k in range(1, 6)])
-    wide = wide.reset_index(drop=True)
+    to_cols = list(ct.TO_STAGES)
     pct_cols = [f"% {c}" for c in to_cols]
-    tab = dc.suppress(wide, [*to_cols, "all moves"], total_column="all moves",
-                      derived={p_: [c, "all moves"] for p_, c in zip(pct_cols, to_cols)})
+    if code == a.headline_outcome:  # the year's protection rounded it with the other areas'
+        tab, rounded = prot.table(a.area, "transitions"), prot.changes_of(a.area, "transitions")
+    else:  # another outcome, asked for here only: rounded on its own, its margins kept
+        tab, rounded = prot.round_alone(a.area, ct.transitions_counts(a, code))
+    tab = tab[["from", *to_cols, "all moves", *pct_cols]]
     tables = [pub.table(
         "transitions_observed", f"Moves between consecutive readings in {name}, episodes active in "
-        f"{domain.fy_label(a.year)}, {a.area}: counts and row shares", tab, [*to_cols, "all moves"],
+        f"{domain.fy_label(a.year)}, {a.area}: counts (rounded to multiples of 5) and row shares", tab,
+        [*to_cols, "all moves"], rounded=rounded,
         specs=(dc.Sum(tuple(to_cols), "all moves"), dc.Parts(tuple(pct_cols), "all moves", scale=100, decimals=1)))]
     figs = []
     scored = ys.readings[(ys.readings["outcome"] == code) & ys.readings["score"].notna()]
