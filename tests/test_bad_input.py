@@ -56,6 +56,15 @@ def test_header_only_table_is_refused_alike(tmp_path, base, table):
     assert not (tmp_path / "store").exists()
 
 
+def test_header_only_optional_table_says_it_may_be_left_out(tmp_path, base):
+    raw = write(tmp_path / "raw", base)
+    (raw / "service_use.csv").write_text("person_id,event_date,service,count\n")
+    with pytest.raises(IngestInputError, match="service_use.csv: the optional service_use table has a header but "
+                                               "no data rows; supply its rows, or leave the file out"):
+        ingest(raw, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
 def test_corrupted_parquet_delivery_names_the_file(tmp_path, base):
     raw = write(tmp_path / "raw", base)
     df = pd.read_csv(raw / "readings.csv", dtype=str)

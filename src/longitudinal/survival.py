@@ -66,6 +66,7 @@ from .study import Study
 
 __all__ = [
     "fit_cox",
+    "linked_exits",
     "CoxResults",
     "turnbull",
     "TurnbullCurve",
@@ -1520,6 +1521,29 @@ class SustainedResults(Results):
 
 
 @renamed_arguments(study="data")
+def linked_exits(exits: pd.DataFrame) -> pd.DataFrame:
+    """Linked deaths and moves away, checked: ``person_id`` (text), ``date`` and ``reason``.
+
+    Raises
+    ------
+    InputError
+        If a column is missing or a reason is not ``died`` or ``moved_away`` (naming the row).
+    """
+    need = ["person_id", "date", "reason"]
+    missing = [c for c in need if c not in exits.columns]
+    if missing:
+        raise InputError(f"exits: expected columns {need}, got {list(exits.columns)}", column=missing[0])
+    ex = exits[need].copy()
+    bad = ~ex["reason"].isin(["died", "moved_away"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError("exits: reason must be 'died' or 'moved_away'", row=row, column="reason",
+                         value=ex["reason"].iloc[row])
+    ex["person_id"] = ex["person_id"].astype(str)
+    ex["date"] = pd.to_datetime(ex["date"])
+    return ex
+
+
 def sustained_outcomes(
     data: Study,
     outcome: str | Sequence[str] | None = None,
@@ -1730,17 +1754,7 @@ def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, co
     event = np.where(ev_date.notna(), 1, 0)
     when = ev_date.fillna(censor_date)
     if exits is not None:
-        need = {"person_id", "date", "reason"}
-        if not need <= set(exits.columns):
-            raise KeyError(f"exits: expected columns {sorted(need)}, got {list(exits.columns)}")
-        ex = exits.copy()
-        bad = ~ex["reason"].isin(["died", "moved_away"])
-        if bad.any():
-            raise ValueError(f"exits: reason must be 'died' or 'moved_away'; row {int(np.flatnonzero(bad)[0])} "
-                             f"has {ex['reason'][bad].iloc[0]!r}")
-        ex["person_id"] = ex["person_id"].astype(str)
-        ex["date"] = pd.to_datetime(ex["date"])
-        ex = ex.sort_values("date").drop_duplicates("person_id")
+        ex = linked_exits(exits).sort_values("date").drop_duplicates("person_id")
         m = pl[["person_id", "end_date"]].merge(ex, on="person_id", how="left")
         m.index = pl.index
         comp = m["date"].notna() & (m["date"] > pl["end_date"]) & (m["date"] < when)
