@@ -356,14 +356,23 @@ class TrajectoryScenario:
         X = np.column_stack([np.ones_like(t), t, g, g * t])
         return y, X, starts, auth
 
+    def _start(self) -> np.ndarray | None:
+        """The truth's person-level covariance as the fit's starting ``theta`` (relative Cholesky factor)."""
+        try:
+            L = np.linalg.cholesky(self.cov_re / self.residual_sd**2)
+        except np.linalg.LinAlgError:  # a zero SD or |corr| = 1: the fit's own start
+            return None
+        return L[np.tril_indices(2)]
+
     def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
         from .mixed import SufficientStats, fit_lmm
 
         y, X, starts, auth = self.simulate(design, rng)
         st = SufficientStats.from_arrays(y, X, X[:, :2], starts)
-        # a projected gradient of 1e-5 (not the default 1e-7) halves the evaluations; the SEs move
-        # by ~1e-5 relative (measured), nothing to a test's decision
-        fit = fit_lmm(None, None, None, stats=st, gtol=1e-5)
+        # a projected gradient of 1e-5 (not the default 1e-7) halves the evaluations, and starting at
+        # the truth's covariance saves a third of the rest; the estimates move by ~1e-13 and the SEs
+        # by ~1e-5 relative (measured, 100 replicates), nothing to a test's decision
+        fit = fit_lmm(None, None, None, stats=st, gtol=1e-5, start=self._start())
         k = 3 if self.term == "slope" else 2
         est = float(fit.beta[k])
         if "cluster" in self.test_name(design):
