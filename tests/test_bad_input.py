@@ -259,3 +259,15 @@ def test_store_of_an_older_version_loads_with_a_warning(tmp_path, base):
     marker.write_text(json.dumps(meta))
     with pytest.warns(LongitudinalWarning, match="records no table hashes"):
         assert len(lg.load(tmp_path / "store").people) == len(base["people"])
+
+
+def test_tables_written_from_a_loaded_study_say_how_to_become_a_store(tmp_path, base):
+    store = tmp_path / "store"
+    ingest(write(tmp_path / "raw", base), store)
+    part = lg.load(store)
+    part.truth = None  # real people: no truth.json to mark the folder synthetic
+    part.write(tmp_path / "part")
+    with pytest.raises(StoreError, match="--already-pseudonymised"):
+        lg.load(tmp_path / "part")
+    lg.ingest(tmp_path / "part", tmp_path / "part-store", already_pseudonymised=True, today=TODAY)
+    assert len(lg.load(tmp_path / "part-store").people) == len(part.people)

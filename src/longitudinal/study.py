@@ -302,7 +302,9 @@ class Study:
         """Write the four tables as ``<table>.csv`` or ``<table>.parquet`` (byte-stable).
 
         Returns the paths written. The truth of a synthetic study is written
-        to ``truth.json`` beside them.
+        to ``truth.json`` beside them, and :func:`load` reads the folder back. Tables of real
+        people are not a store until ingest has validated them: :func:`load` refuses the folder
+        and says how to make one (``longitudinal ingest <folder> --out <store> --already-pseudonymised``).
         """
         from .io import write_table
 
@@ -447,7 +449,8 @@ def _expect_store(path: Path) -> dict | None:
         raise StoreError(
             f"{path}: not a study store: it has no {STORE_MARKER}, so its tables were not validated and "
             "pseudonymised by ingest, or an ingest was stopped before it finished. Run `longitudinal ingest` "
-            "to make the store")
+            f"to make the store (tables written by Study.write from a loaded study: `longitudinal ingest {path} "
+            "--out <store> --already-pseudonymised`)")
     if not report.get(STORE_FILES):
         # Older versions wrote the marker last, after the tables, so such a store is whole; it cannot be
         # checked for later damage, though.
