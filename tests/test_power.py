@@ -400,3 +400,16 @@ def test_sustained_share_with_clustering_by_authority():
     assert abs(res.power - res.analytic_power) < 3 * math.sqrt(res.analytic_power * (1 - res.analytic_power) / 1000)
     within = StudyDesign(people=2200, times=(0, 0.5, 1), authorities=22)
     assert power(SustainedScenario(authority_icc=0.05), within, n_sims=2, seed=1).analytic_power is None
+
+
+def test_sustained_pilot_fit_as_the_truth():
+    study = lg.simulate(people=600, seed=3)
+    fit = lg.sustained_outcomes(study, "managing_money", by="service_type", n_boot=0)
+    shares = fit.at_months([12])["survival"].to_numpy()
+    sc = SustainedScenario.from_fit(fit)
+    assert (sc.share_reference, sc.share_reference + sc.effect) == pytest.approx(tuple(shares))
+    res = power(fit, StudyDesign(people=200, times=(0, 1)), n_sims=5, seed=1)
+    assert res.scenario == sc and res.n_sims == 5
+    two_by = lg.sustained_outcomes(study, "managing_money", by=["service_type", "lead_need"], n_boot=0)
+    with pytest.raises(ValueError, match="two-level column"):
+        SustainedScenario.from_fit(two_by)
