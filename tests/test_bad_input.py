@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -215,6 +216,7 @@ def test_xlsx_cells_are_text_never_formulas(tmp_path):
 
     df = pd.DataFrame({"label": ['=HYPERLINK("http://x","y")', "-3.5", "ok"], "n": [-1.5, 2.0, 3.0]})
     write_xlsx({"t": df}, tmp_path / "a.xlsx")
+    time.sleep(2.1)  # zip entries are stamped to 2 s: the second file is written in another tick
     write_xlsx({"t": df}, tmp_path / "b.xlsx")
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
     ws = openpyxl.load_workbook(tmp_path / "a.xlsx").active

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 from .errors import InputError
 
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
-           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS",
+           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "stable_zip",
+           "FORMULA_TRIGGERS",
            "UnreadableFileError"]
 
 
@@ -235,7 +236,40 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         wb.save(tmp)
         wb.close()
+        stable_zip(tmp)
     return Path(path)
+
+
+#: The time written into an Office file by :func:`stable_zip`: fixed, so that files are byte-stable.
+STABLE_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def stable_zip(path: str | Path) -> Path:
+    """Rewrite an Office (zip) file so that the same content gives the same bytes.
+
+    Writers stamp each zip entry and the document's ``dcterms:created`` / ``dcterms:modified`` with the
+    time of saving (openpyxl overwrites ``modified`` on save), so two runs a second apart differ. Entries
+    keep their order, names and content; only these times are fixed to :data:`STABLE_TIME`.
+    """
+    import re
+    import zipfile
+
+    path = Path(path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i)) for i in z.infolist()]
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*STABLE_TIME).encode()
+    tmp = path.with_name(path.name + ".stable")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp + rb"\g<2>",
+                              data)
+            info = zipfile.ZipInfo(name, date_time=STABLE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            z.writestr(info, data)
+    os.replace(tmp, path)
+    return path
 
 
 #: Reference files shipped inside the package (GDP deflators, proxy library, outcome and impact maps,
