@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,15 @@ def test_utf16_is_named(tmp_path, base):
 def test_header_only_table_is_refused_alike(tmp_path, base, table):
     raw = write(tmp_path / "raw", base, **{table: base[table].iloc[:0]})
     with pytest.raises(IngestInputError, match=f"{table}.csv: the {table} table has a header but no data rows"):
+        ingest(raw, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
+def test_header_only_optional_table_says_it_may_be_left_out(tmp_path, base):
+    raw = write(tmp_path / "raw", base)
+    (raw / "service_use.csv").write_text("person_id,event_date,service,count\n")
+    with pytest.raises(IngestInputError, match="service_use.csv: the optional service_use table has a header but "
+                                               "no data rows; supply its rows, or leave the file out"):
         ingest(raw, tmp_path / "store")
     assert not (tmp_path / "store").exists()
 
@@ -206,6 +216,7 @@ def test_xlsx_cells_are_text_never_formulas(tmp_path):
 
     df = pd.DataFrame({"label": ['=HYPERLINK("http://x","y")', "-3.5", "ok"], "n": [-1.5, 2.0, 3.0]})
     write_xlsx({"t": df}, tmp_path / "a.xlsx")
+    time.sleep(2.1)  # zip entries are stamped to 2 s: the second file is written in another tick
     write_xlsx({"t": df}, tmp_path / "b.xlsx")
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
     ws = openpyxl.load_workbook(tmp_path / "a.xlsx").active
@@ -250,3 +261,15 @@ def test_store_of_an_older_version_loads_with_a_warning(tmp_path, base):
     marker.write_text(json.dumps(meta))
     with pytest.warns(LongitudinalWarning, match="records no table hashes"):
         assert len(lg.load(tmp_path / "store").people) == len(base["people"])
+
+
+def test_tables_written_from_a_loaded_study_say_how_to_become_a_store(tmp_path, base):
+    store = tmp_path / "store"
+    ingest(write(tmp_path / "raw", base), store)
+    part = lg.load(store)
+    part.truth = None  # real people: no truth.json to mark the folder synthetic
+    part.write(tmp_path / "part")
+    with pytest.raises(StoreError, match="--already-pseudonymised"):
+        lg.load(tmp_path / "part")
+    lg.ingest(tmp_path / "part", tmp_path / "part-store", already_pseudonymised=True, today=TODAY)
+    assert len(lg.load(tmp_path / "part-store").people) == len(part.people)

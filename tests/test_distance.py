@@ -170,6 +170,20 @@ def test_reading_completeness(study):
         lg.reading_completeness(study.long())
 
 
+def test_reading_completeness_counts_are_kept_until_a_table_is_replaced(study):
+    import pickle
+
+    s = lg.Study(study.people, study.episodes, study.readings, study.spend)
+    first = lg.reading_completeness(s)
+    assert "_memo" in s.__dict__ and "_memo" not in pickle.loads(pickle.dumps(s)).__dict__
+    by = lg.reading_completeness(s, by="service_type")  # from the kept per-episode counts
+    assert by["areas_recorded"].sum() == first["areas_recorded"].item()
+    s.readings = study.readings[study.readings["reading_type"] != "review"].reset_index(drop=True)
+    again = lg.reading_completeness(s)  # a replaced table is counted afresh
+    scored = s.readings.loc[s.readings["reading_type"] != "follow_up", "score"].notna().sum()
+    assert again["areas_recorded"].item() == scored < first["areas_recorded"].item()
+
+
 # ------------------------------------------------------------------ bad input
 def test_bad_input_errors(study):
     df = _readings([("E1", "feeling_safe", 0, 2, "short_term"), ("E1", "feeling_safe", 90, 3, "short_term")])

@@ -19,6 +19,7 @@ from longitudinal.power import (
     TransitionScenario,
     WeibullDropout,
     clopper_pearson,
+    hazard_ratio_power,
     minimum_detectable_effect,
     power,
     power_curve,
@@ -238,6 +239,17 @@ def test_cli_power_json(tmp_path):
                                  "--curve", "people=100,200", "--n-sims", "20", "--json"])
     assert r.exit_code == 0, r.output
     assert [p["value"] for p in json.loads(r.stdout)["points"]] == [100, 200]
+    r = CliRunner().invoke(app, ["power", "--target", "sustained", "--times", "0,1", "--people", "200",
+                                 "--authorities", "10", "--cluster-allocation", "--authority-icc", "0.05",
+                                 "--n-sims", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "9 df" in json.loads(r.stdout)["test"]
+    r = CliRunner().invoke(app, ["power", "--target", "hazard-ratio", "--transition", "1,2", "--effect", "1.5",
+                                 "--people", "120", "--waves", "3", "--authorities", "6", "--cluster-allocation",
+                                 "--authority-frailty-sd", "0.3", "--n-sims", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert "cluster-robust" in out["test"] and out["scenario"]["authority_sd"] == 0.3
     r = CliRunner().invoke(app, ["power", "--target", "nope"])
     assert r.exit_code == 2
 
@@ -257,10 +269,147 @@ def test_study_design_notebook_is_thin_parameterised_and_runs(tmp_path):
     assert all(len(c.source.splitlines()) <= 8 and not c.get("outputs") for c in code)
     pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), kernel_name="python3",
                         parameters={"people": 120, "waves": 3, "n_sims": 8, "curve_people": [60, 120],
-                                    "curve_waves": [2, 3],
-                                    "workers": 1, "out": str(tmp_path)},
+                                    "curve_waves": [2, 3], "hr_sims": 3, "authority_sds": [0.0, 0.5],
+                                    "authorities": 6, "workers": 1, "out": str(tmp_path)},
                         progress_bar=False, log_output=False, start_timeout=120)
     done = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     text = json.dumps([c.get("outputs", []) for c in done.cells])
     assert "Power by simulation" in text and "Minimum detectable" in text
-    assert (tmp_path / "power_curve.png").exists() and (tmp_path / "power_by_waves.png").exists()
+    assert "hazard ratio" in text and "Schoenfeld" in text and "cluster-robust" in text
+    for name in ("power_curve", "power_by_waves", "power_by_authority_sd"):
+        assert (tmp_path / f"{name}.png").exists()
+
+
+# ------------------------------------------------------------ hazard ratio: closed forms, clustering
+TIME_TO_EVENT = dict(transition=(1, 2), Q=((-0.3, 0.3), (0.0, 0.0)))
+
+
+def test_hazard_ratio_closed_forms_against_lifelines():
+    """Freedman's form is lifelines' power_under_cph / sample_size_necessary_under_cph; Schoenfeld's
+    is its own textbook number and meets Freedman's as the hazard ratio nears 1."""
+    from lifelines.statistics import power_under_cph, sample_size_necessary_under_cph
+
+    for n1, n0, p1, p0, hr in [(500, 500, 0.3, 0.2, 1.5), (300, 600, 0.15, 0.25, 0.6), (80, 120, 0.5, 0.4, 1.3)]:
+        d = n1 * p1 + n0 * p0
+        ours = hazard_ratio_power(hr, events=d, allocation=n1 / (n1 + n0), method="freedman")["power"]
+        assert ours == pytest.approx(power_under_cph(n1, n0, p1, p0, hr), abs=1e-12)
+        k = n1 / n0
+        need = hazard_ratio_power(hr, power=0.8, allocation=k / (1 + k), method="freedman")["events"]
+        assert (math.ceil(need * k / (k * p1 + p0)), math.ceil(need / (k * p1 + p0))) == \
+            sample_size_necessary_under_cph(0.8, k, p1, p0, hr)
+    z = 1.959963984540054 + 0.8416212335729143
+    assert hazard_ratio_power(1.5, power=0.8)["events"] == pytest.approx(4 * z**2 / math.log(1.5) ** 2, rel=1e-12)
+    near = [hazard_ratio_power(1.02, power=0.8, method=m)["events"] for m in ("schoenfeld", "freedman")]
+    assert near[0] == pytest.approx(near[1], rel=1e-3)
+    with pytest.raises(ValueError, match="exactly one"):
+        hazard_ratio_power(1.5)
+
+
+def test_time_to_event_hazard_ratio_simulation_agrees_with_schoenfeld_and_lifelines():
+    """A two-state chain (one transition into an absorbing state, entry time known) is a
+    proportional hazards time-to-event design: the simulated power of the multi-state fit agrees
+    with Schoenfeld's and Freedman's (lifelines) at the expected events, and its SEs with
+    sqrt(1/d0 + 1/d1)."""
+    from lifelines.statistics import power_under_cph
+
+    sc = TransitionScenario(hazard_ratio=1.6, **TIME_TO_EVENT)
+    design = StudyDesign(people=300, waves=5, interval=0.5, dropout=0.1)
+    d0, d1 = sc.expected_events(design)
+    res = power(sc, design, n_sims=300, seed=21)
+    assert res.n_failed == 0 and res.analytic_power is not None and "Schoenfeld" in str(res.summary())
+    assert res.analytic_power == hazard_ratio_power(1.6, events=d0 + d1)["power"]
+    assert 0.5 < res.analytic_power < 0.9
+    assert abs(res.power - res.analytic_power) < 3 * math.sqrt(res.analytic_power * (1 - res.analytic_power) / 300)
+    freedman = power_under_cph(150, 150, d1 / 150, d0 / 150, 1.6)
+    assert abs(res.power - freedman) < 3 * math.sqrt(freedman * (1 - freedman) / 300)
+    assert res.simulations["std_error"].mean() == pytest.approx(math.sqrt(1 / d0 + 1 / d1), rel=0.03)
+    assert res.simulations["estimate"].mean() == pytest.approx(math.log(1.6), abs=3 * 0.19 / math.sqrt(300))
+    # no closed form where the tested move is not a time to an absorbing state
+    assert TransitionScenario().expected_events(design) is None
+    assert power(TransitionScenario(), StudyDesign(people=60, waves=3), n_sims=2, seed=1).analytic_power is None
+
+
+def test_multi_state_fit_and_its_cluster_robust_se_match_a_poisson_glm():
+    """In the two-state case the multi-state likelihood is the exponential model's, i.e. a Poisson
+    GLM of events with log exposure as offset: the log hazard ratio, its model SE and its CR1 SE by
+    authority agree with statsmodels' (cov_type="cluster", same small-sample factor)."""
+    import statsmodels.api as sm
+
+    sc = TransitionScenario(hazard_ratio=1.4, authority_sd=0.4, **TIME_TO_EVENT)
+    design = StudyDesign(people=400, waves=4, interval=0.5, dropout=0.1, authorities=12, cluster_allocation=True)
+    panel, auth = sc.simulate(design, np.random.default_rng(7))
+    out = sc.analyse(design, np.random.default_rng(7))
+    last = panel.groupby("id").agg(time=("time", "last"), state=("state", "last"), group=("group", "first"))
+    last = last[last["time"] > 0]
+    X = sm.add_constant(last["group"].to_numpy(float))
+    y = (last["state"] == 2).to_numpy(float)
+    glm = sm.GLM(y, X, family=sm.families.Poisson(), offset=np.log(last["time"].to_numpy()))
+    model = glm.fit()
+    robust = glm.fit(cov_type="cluster", cov_kwds={"groups": auth[last.index.to_numpy()]})
+    assert out.estimate == pytest.approx(model.params[1], abs=1e-6)
+    assert out.std_error == pytest.approx(robust.bse[1], rel=1e-5)
+    assert out.df == 11
+    plain = TransitionScenario(hazard_ratio=1.4, authority_sd=0.4, test="z", **TIME_TO_EVENT)
+    assert plain.analyse(design, np.random.default_rng(7)).std_error == pytest.approx(model.bse[1], rel=1e-5)
+
+
+def test_cluster_robust_hazard_ratio_test_holds_its_size_where_the_model_based_one_does_not():
+    """Whole authorities in a group, an authority frailty on the hazards, no effect."""
+    design = StudyDesign(people=600, waves=4, interval=0.5, authorities=30, cluster_allocation=True)
+    kw = dict(hazard_ratio=1.0, authority_sd=0.5, **TIME_TO_EVENT)
+    z = power(TransitionScenario(test="z", **kw), design, n_sims=100, seed=3)
+    cr = power(TransitionScenario(**kw), design, n_sims=100, seed=3)
+    assert "cluster-robust" in cr.test and "29 df" in cr.test and "ICC 0.132" in str(cr.summary())
+    assert z.ci_lower > 0.05  # the person-level model ignores the authorities
+    assert cr.ci_lower <= 0.05 <= cr.ci_upper
+    assert cr.analytic_power is None  # Schoenfeld knows nothing of the frailty
+
+
+def test_power_curve_over_a_field_of_the_truth():
+    sc = TrajectoryScenario(effect=0.2)
+    curve = power_curve(sc, StudyDesign(people=100, waves=3), over="sd_slope", values=[0.1, 0.4], n_sims=6, seed=1)
+    assert [r.scenario.sd_slope for r in curve.results] == [0.1, 0.4]
+    assert curve.table["analytic_power"].is_monotonic_decreasing  # noisier slopes, less power
+    with pytest.raises(ValueError, match="scenario"):
+        power_curve(sc, StudyDesign(people=100, waves=3), over="nope", values=[1], n_sims=2)
+
+
+def test_sustained_share_with_clustering_by_authority():
+    """Beta-distributed authority shares with ICC rho: the CR1 SE is statsmodels' cluster-robust OLS
+    SE; the z test ignoring the authorities is too liberal and the cluster-robust one holds its size;
+    with many authorities the simulated power meets the design-effect closed form (1 + (m-1) rho)."""
+    import statsmodels.api as sm
+
+    design = StudyDesign(people=2200, times=(0, 0.5, 1), dropout=0.1, authorities=22, cluster_allocation=True)
+    sc = SustainedScenario(effect=0.1, share_reference=0.6, authority_icc=0.05)
+    auth, grp, seen, y = sc.simulate(design, np.random.default_rng(4))
+    out = sc.analyse(design, np.random.default_rng(4))
+    ols = sm.OLS(y[seen].astype(float), sm.add_constant(grp[seen])).fit(cov_type="cluster",
+                                                                        cov_kwds={"groups": auth[seen]})
+    assert out.estimate == pytest.approx(ols.params[1], abs=1e-12)
+    assert out.std_error == pytest.approx(ols.bse[1], rel=1e-10) and out.df == 21
+
+    null = dict(effect=0.0, share_reference=0.6, authority_icc=0.05)
+    z = power(SustainedScenario(test="z", **null), design, n_sims=400, seed=3)
+    cr = power(SustainedScenario(**null), design, n_sims=400, seed=3)
+    assert z.ci_lower > 0.05 and cr.ci_lower <= 0.05 <= cr.ci_upper
+
+    many = StudyDesign(people=2200, times=(0, 0.5, 1), dropout=0.1, authorities=66, cluster_allocation=True)
+    res = power(SustainedScenario(effect=0.1, share_reference=0.6, authority_icc=0.06), many, n_sims=1000, seed=8)
+    assert 0.5 < res.analytic_power < 0.9 and "ICC" in str(res.summary())
+    assert abs(res.power - res.analytic_power) < 3 * math.sqrt(res.analytic_power * (1 - res.analytic_power) / 1000)
+    within = StudyDesign(people=2200, times=(0, 0.5, 1), authorities=22)
+    assert power(SustainedScenario(authority_icc=0.05), within, n_sims=2, seed=1).analytic_power is None
+
+
+def test_sustained_pilot_fit_as_the_truth():
+    study = lg.simulate(people=600, seed=3)
+    fit = lg.sustained_outcomes(study, "managing_money", by="service_type", n_boot=0)
+    shares = fit.at_months([12])["survival"].to_numpy()
+    sc = SustainedScenario.from_fit(fit)
+    assert (sc.share_reference, sc.share_reference + sc.effect) == pytest.approx(tuple(shares))
+    res = power(fit, StudyDesign(people=200, times=(0, 1)), n_sims=5, seed=1)
+    assert res.scenario == sc and res.n_sims == 5
+    two_by = lg.sustained_outcomes(study, "managing_money", by=["service_type", "lead_need"], n_boot=0)
+    with pytest.raises(ValueError, match="two-level column"):
+        SustainedScenario.from_fit(two_by)

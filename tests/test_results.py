@@ -23,12 +23,16 @@ MAP = {"name": "Worked", "price_year": 2025, "discount": {"rate": 0.035, "timing
 def _fits(study):
     panel = lg.transitions.simulate_panel([[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
     sr = sroi.evaluate(MAP)
+    ind = lg.time_to_independence(study, "managing_money", stage=4, n_boot=3, covariates=None)
     return {
         "trajectories": lg.fit_trajectories(study, "managing_money", warn=False),
         "ordinal": lg.fit_ordinal(study, "managing_money", formula="score ~ time"),
         "groups": lg.fit_trajectory_groups(study, "managing_money", k=[1, 2], n_starts=2, seed=1),
         "transitions": lg.fit_transitions(panel, id="id", time="time", score="state"),
-        "independence": lg.time_to_independence(study, "managing_money", stage=4, n_boot=3, covariates=None),
+        "independence": ind,
+        # a plain table of the user's own: one row per episode-area with its follow-up time and event
+        "cox": lg.fit_cox(ind.data, time="seen_time", event="event", covariates=["start_score", "service_type"],
+                          id="person_id"),
         "sustained": lg.sustained_outcomes(study, "managing_money", by=("outcome",), n_boot=0),
         "sroi": sr,
         "monte_carlo": sr.monte_carlo(draws=500, seed=1),
@@ -41,7 +45,7 @@ def fits(medium_study):
     return _fits(medium_study)
 
 
-NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "sustained", "sroi", "monte_carlo",
+NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "cox", "sustained", "sroi", "monte_carlo",
          "attrition"]
 
 

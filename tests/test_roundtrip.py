@@ -110,3 +110,50 @@ def test_store_marker_written_last_and_report_contents(tmp_path, study):
     with pytest.raises(IngestInputError, match="missing column"):
         lg.ingest(tmp_path / "raw", store, key=KEY)
     assert {p.name: p.read_bytes() for p in store.iterdir() if p.is_file()} == before
+
+
+def test_parquet_text_columns_read_as_pandas_reads_them(tmp_path):
+    """Several row groups, each with its own dictionary, nulls, and ids shared with another table's
+    categories (read_table's categories=): the same values as pyarrow's own conversion, none lost."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from longitudinal.io import read_table
+
+    rng = np.random.default_rng(7)
+    ids = np.array([f"id{i:04d}" for i in range(300)], dtype=object)
+    values = rng.choice(ids, 5_000).astype(object)
+    values[rng.random(5_000) < 0.05] = None
+    values[-3:] = ["new1", "new2", "new1"]  # not among the shared categories
+    small = rng.choice(["a", "b", "c"], 5_000)
+    table = pa.table({"person_id": values, "code": small, "n": np.arange(5_000)})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=700)  # eight row groups, eight dictionaries
+    want = pq.read_table(path).to_pandas()
+
+    own = read_table(path)
+    for col in ("person_id", "code"):
+        assert isinstance(own[col].dtype, pd.CategoricalDtype)
+        assert own[col].astype(object).equals(want[col].astype(object)), col
+        # categories in order of first appearance, as pandas' own conversion gives them
+        assert list(own[col].cat.categories) == list(pd.unique(want[col].dropna()))
+    assert own["n"].equals(want["n"])
+
+    shared = pd.CategoricalDtype(ids[::-1])  # another table's ids, in its own order
+    got = read_table(path, categories={"person_id": shared})
+    assert got["person_id"].astype(object).equals(want["person_id"].astype(object))
+    assert list(got["person_id"].cat.categories) == list(ids[::-1]) + ["new1", "new2"]
+    got = read_table(path.with_name("t.parquet"), categories={"person_id": pd.CategoricalDtype([*ids, "new1", "new2"])})
+    assert got["person_id"].dtype == pd.CategoricalDtype([*ids, "new1", "new2"])
+
+
+def test_loaded_store_shares_one_dtype_per_identifier(tmp_path, study):
+    study.write(tmp_path / "raw", format="parquet")
+    loaded = lg.load(tmp_path / "raw")
+    person, episode = loaded.people["person_id"].dtype, loaded.episodes["episode_id"].dtype
+    assert loaded.episodes["person_id"].dtype == person and loaded.readings["person_id"].dtype == person
+    assert loaded.readings["episode_id"].dtype == episode
+    for name, df in study.tables().items():
+        for col in df.columns:
+            assert df[col].astype(object).equals(getattr(loaded, name)[col].astype(object)), (name, col)

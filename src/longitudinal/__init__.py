@@ -55,7 +55,14 @@ from .report import AnnualReport, batch as reports, protect as disclosure  # the
 from .rubric import Rubric
 from .simulate import simulate
 from .study import Study, load
-from .survival import IndependenceResults, SustainedResults, sustained_outcomes, time_to_independence
+from .survival import (
+    CoxResults,
+    IndependenceResults,
+    SustainedResults,
+    fit_cox,
+    sustained_outcomes,
+    time_to_independence,
+)
 from .trajectories import TrajectoryResults, TrajectoryWarning, fit_trajectories
 from .transitions import TransitionsResults, fit_transitions
 
@@ -72,7 +79,8 @@ __all__ += ["SingleReadingWarning", "distance_travelled", "plot_profile", "plot_
             "reading_completeness", "stage_distribution", "transition_matrix"]
 __all__ += ["OrdinalResults", "fit_ordinal", "TrajectoryGroupsResults", "fit_trajectory_groups"]
 __all__ += ["transitions", "fit_transitions", "TransitionsResults"]
-__all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults"]
+__all__ += ["survival", "time_to_independence", "sustained_outcomes", "IndependenceResults", "SustainedResults",
+            "fit_cox", "CoxResults"]
 __all__ += ["prices", "sroi"]
 __all__ += ["outcome_maps", "rubric", "OutcomeMap", "OutcomeMapError", "MapRollup", "rollup", "Rubric"]
 __all__ += ["report", "disclosure", "reports", "AnnualReport"]

@@ -24,3 +24,21 @@ def hessian_from_gradient(gradient: Callable[[np.ndarray], np.ndarray], x: np.nd
         e[i] = h
         H[:, i] = (gradient(x + e) - gradient(x - e)) / (2 * h)
     return (H + H.T) / 2
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for a large integer array, by sorting.
+
+    NumPy 2.3+ finds the unique values of a plain ``np.unique`` call by hashing, which on
+    millions of int64 keys (national scale) costs 20-30 s against well under 1 s for a sort.
+
+    >>> sorted_unique(np.array([3, 1, 3, 2, 1]))
+    array([1, 2, 3])
+    """
+    s = np.sort(np.asarray(values), axis=None)
+    if s.size == 0:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]

@@ -479,6 +479,12 @@ def power_cmd(
                                              help="SD of the rate of change between authorities (trajectories)."),
     authority_sd_intercept: float = typer.Option(0.0, "--authority-sd-intercept",
                                                  help="SD of the level between authorities (trajectories)."),
+    authority_frailty_sd: float = typer.Option(0.0, "--authority-frailty-sd",
+                                               help="SD of the log frailty multiplying an authority's hazards "
+                                                    "(hazard-ratio); the test becomes cluster-robust."),
+    authority_icc: float = typer.Option(0.0, "--authority-icc",
+                                        help="ICC of the outcome within an authority (sustained); the test "
+                                             "becomes cluster-robust."),
     share_reference: float = typer.Option(0.7, "--share-reference",
                                           help="Share sustained at 12 months in the reference group (sustained)."),
     transition: str = typer.Option("3,4", "--transition", help="from,to stage of the hazard ratio (hazard-ratio)."),
@@ -513,9 +519,10 @@ def power_cmd(
                                              authority_sd_intercept=authority_sd_intercept, **kw)
         elif target == "hazard-ratio":
             tr = tuple(int(v) for v in _floats(transition, "--transition"))
-            scenario = _p.TransitionScenario(transition=tr, **({} if effect is None else {"hazard_ratio": effect}))
+            scenario = _p.TransitionScenario(transition=tr, authority_sd=authority_frailty_sd,
+                                             **({} if effect is None else {"hazard_ratio": effect}))
         elif target == "sustained":
-            scenario = _p.SustainedScenario(share_reference=share_reference, **kw)
+            scenario = _p.SustainedScenario(share_reference=share_reference, authority_icc=authority_icc, **kw)
         else:
             raise ValueError(f"--target must be slope, level, hazard-ratio or sustained, not {target!r}")
         common = dict(n_sims=n_sims, alpha=alpha, seed=seed, workers=workers)

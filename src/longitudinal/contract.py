@@ -169,7 +169,8 @@ def apply_dtypes(table: str, df: pd.DataFrame, lead_needs: tuple[str, ...] | Non
             out[col.name] = _as_categories(s, dtype, table, col.name)
         elif col.kind == "date":
             # already dates: no parse (to_datetime's format sniffing walks the values)
-            out[col.name] = (s.astype("datetime64[ns]") if pd.api.types.is_datetime64_any_dtype(s.dtype)
+            out[col.name] = (s if s.dtype == "datetime64[ns]"
+                             else s.astype("datetime64[ns]") if pd.api.types.is_datetime64_any_dtype(s.dtype)
                              else pd.to_datetime(s).astype("datetime64[ns]"))
         elif col.kind == "score":
             out[col.name] = s if s.dtype == "Int8" else pd.to_numeric(s).astype("Int8")

@@ -56,9 +56,10 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from ._numeric import sorted_unique
 from .deprecation import level_to_alpha, renamed_arguments
 from .errors import LongitudinalWarning, NoDataError
-from .study import Study
+from .study import Study, positions
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -586,36 +587,13 @@ def reading_completeness(data: Study, by: str | Sequence[str] | None = None, *,
                          + ", ".join(GROUP_COLUMNS))
     if review_interval_days <= 0:
         raise ValueError(f"review_interval_days must be positive, got {review_interval_days}")
-    r = study.readings
-    r = r[r["reading_type"] != "follow_up"]
     ep = study.episodes
+    # per-episode counts: computed once per study (a table by another grouping costs only the grouping)
+    counts = study.memo("reading_completeness", lambda: _reading_counts(study))
+    occasions, areas, recorded, has_end = (counts[k] for k in ("occasions", "areas", "recorded", "has_end"))
     as_of = pd.Timestamp(as_of) if as_of is not None else (
-        r["reading_date"].max() if len(r) else pd.Timestamp.today().normalize())
-    # position in the episodes table of each reading's episode, via the (few) category labels
-    ep_index = pd.Index(ep["episode_id"].astype(str))
-    rid = r["episode_id"]
-    if isinstance(rid.dtype, pd.CategoricalDtype):
-        e_all = ep_index.get_indexer(rid.cat.categories.astype(str))[rid.cat.codes.to_numpy()]
-        e_all[rid.cat.codes.to_numpy() < 0] = -1
-    else:
-        e_all = ep_index.get_indexer(rid.astype(str))
-    if (e_all < 0).any():
-        raise ValueError(f"{int((e_all < 0).sum())} reading(s) belong to episodes missing from the episodes table")
-    valid = np.ones(len(r), bool)
-    e = e_all.astype(np.int64)
-    day = r["reading_date"].to_numpy()[valid].astype("datetime64[D]").astype(np.int64)
-    scored = r["score"].notna().to_numpy()[valid]
-    out_code = r["outcome"].cat.codes.to_numpy()[valid].astype(np.int64)
+        counts["last_date"] if counts["last_date"] is not None else pd.Timestamp.today().normalize())
     n_ep = len(ep)
-    # occasions: distinct (episode, date)
-    occ_key = np.unique(e * 1_000_000 + (day - day.min() if day.size else day))
-    occ_ep = occ_key // 1_000_000
-    occasions = np.bincount(occ_ep, minlength=n_ep)
-    need_key = np.unique(e[scored] * (_N_OUT + 1) + out_code[scored])
-    areas = np.bincount(need_key // (_N_OUT + 1), minlength=n_ep)
-    recorded = np.bincount(e[scored], minlength=n_ep)
-    has_end = np.zeros(n_ep, bool)
-    has_end[e[r["reading_type"].to_numpy()[valid] == "end"]] = True
     start = ep["start_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     end = ep["end_date"].to_numpy().astype("datetime64[D]")
     as_of_d = np.datetime64(as_of.date(), "D").astype(np.int64)
@@ -655,6 +633,32 @@ def reading_completeness(data: Study, by: str | Sequence[str] | None = None, *,
     for c in ("pct_occasions", "mean_areas_of_need", "pct_areas_recorded", "pct_closed_with_end_reading"):
         g[c] = g[c].astype("float64")
     return g.reset_index(drop=True)
+
+
+def _reading_counts(study: Study) -> dict[str, Any]:
+    """Per episode (in the episodes table's order): reading occasions, areas of need, areas scored,
+    whether it has an end reading; and the last reading date. Follow-up readings are not counted."""
+    r, ep = study.readings, study.episodes
+    # columns of the non-follow-up readings only (not a copy of the whole table: 11M rows at national scale)
+    keep = (r["reading_type"] != "follow_up").to_numpy()
+    # position in the episodes table of each reading's episode
+    e_all = positions(pd.Index(ep["episode_id"].astype(str)), r["episode_id"])[keep]
+    if (e_all < 0).any():
+        raise ValueError(f"{int((e_all < 0).sum())} reading(s) belong to episodes missing from the episodes table")
+    e = e_all.astype(np.int64)
+    day = r["reading_date"].to_numpy()[keep].astype("datetime64[D]").astype(np.int64)
+    scored = r["score"].notna().to_numpy()[keep]
+    out_code = r["outcome"].cat.codes.to_numpy()[keep].astype(np.int64)
+    n_ep = len(ep)
+    # occasions: distinct (episode, date)
+    occ_key = sorted_unique(e * 1_000_000 + (day - day.min() if day.size else day))
+    need_key = sorted_unique(e[scored] * (_N_OUT + 1) + out_code[scored])
+    has_end = np.zeros(n_ep, bool)
+    has_end[e[(r["reading_type"] == "end").to_numpy()[keep]]] = True
+    return {"occasions": np.bincount(occ_key // 1_000_000, minlength=n_ep),
+            "areas": np.bincount(need_key // (_N_OUT + 1), minlength=n_ep),
+            "recorded": np.bincount(e[scored], minlength=n_ep), "has_end": has_end,
+            "last_date": pd.Timestamp(np.datetime64(int(day.max()), "D")) if day.size else None}
 
 
 # ---------------------------------------------------------------- figures

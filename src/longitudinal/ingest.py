@@ -457,6 +457,10 @@ def _read_table(table: str, paths: list[Path], src: Path) -> _Raw:
     if len(frame) == 0:
         # consistent for every table: a study without people, episodes, readings or spend cannot be reported
         names = ", ".join(f.path for f in files)
+        if table in OPTIONAL_TABLE_NAMES:
+            # An optional table delivered empty is more likely a failed extract than "no use linked".
+            raise IngestInputError(f"{names}: the optional {table} table has a header but no data rows; supply "
+                                   "its rows, or leave the file out if nothing was linked")
         raise IngestInputError(f"{names}: the {table} table has a header but no data rows; supply its rows "
                                f"(a study needs at least one row in each of {', '.join(TABLE_NAMES)})")
     return _Raw(frame, np.concatenate(sources), np.concatenate(rownums), files, np.concatenate(flags))

@@ -8,19 +8,22 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import InputError
 
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
-           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "FORMULA_TRIGGERS",
+           "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "stable_zip",
+           "FORMULA_TRIGGERS",
            "UnreadableFileError"]
 
 
@@ -233,7 +236,40 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         wb.save(tmp)
         wb.close()
+        stable_zip(tmp)
     return Path(path)
+
+
+#: The time written into an Office file by :func:`stable_zip`: fixed, so that files are byte-stable.
+STABLE_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def stable_zip(path: str | Path) -> Path:
+    """Rewrite an Office (zip) file so that the same content gives the same bytes.
+
+    Writers stamp each zip entry and the document's ``dcterms:created`` / ``dcterms:modified`` with the
+    time of saving (openpyxl overwrites ``modified`` on save), so two runs a second apart differ. Entries
+    keep their order, names and content; only these times are fixed to :data:`STABLE_TIME`.
+    """
+    import re
+    import zipfile
+
+    path = Path(path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i)) for i in z.infolist()]
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*STABLE_TIME).encode()
+    tmp = path.with_name(path.name + ".stable")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp + rb"\g<2>",
+                              data)
+            info = zipfile.ZipInfo(name, date_time=STABLE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            z.writestr(info, data)
+    os.replace(tmp, path)
+    return path
 
 
 #: Reference files shipped inside the package (GDP deflators, proxy library, outcome and impact maps,
@@ -319,11 +355,17 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_table(path: str | Path, data: bytes | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, data: bytes | None = None,
+               categories: Mapping[str, pd.CategoricalDtype] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet table written by :func:`write_table` (trusted, no validation).
 
     ``data``, when given, is the file's content already read (so that a caller can check its hash
     and parse exactly the bytes it checked).
+
+    A Parquet file's text columns arrive as categoricals. ``categories`` gives some of them the
+    categories of another table's column (the people's ``person_id`` for the episodes'), so that
+    the frames share one dtype (pandas then joins them on the codes) and only one of them pays for
+    building it; a value not among those categories is appended to them, never lost.
 
     Raises
     ------
@@ -334,20 +376,9 @@ def read_table(path: str | Path, data: bytes | None = None) -> pd.DataFrame:
     if path.suffix not in (".parquet", ".csv"):
         raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
     try:
-        source = pa.BufferReader(data) if data is not None else path
         if path.suffix == ".parquet":
-            schema = pq.ParquetFile(source).schema_arrow
-            strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-            # dictionary-encoded strings arrive as categoricals: no Python string per row at national scale
-            table = pq.read_table(pa.BufferReader(data) if data is not None else path, read_dictionary=strings)
-            # One dictionary per column (pandas otherwise builds and merges a categorical per row group) and
-            # dates as ns timestamps (their final dtype): pandas then gets each column once, in its final form.
-            if table.num_columns and table.column(0).num_chunks > 1:
-                table = table.unify_dictionaries()
-            for i, f in enumerate(table.schema):
-                if pa.types.is_date(f.type):
-                    table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp("ns")))
-            return table.to_pandas(types_mapper=_NULLABLE_INTS.get, split_blocks=True, self_destruct=True)
+            return _parquet_frame(path, data, categories or {})
+        source = pa.BufferReader(data) if data is not None else path
         table = pacsv.read_csv(
             source,
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True),
@@ -361,6 +392,71 @@ def read_table(path: str | Path, data: bytes | None = None) -> pd.DataFrame:
                                   ) from None
     # the protective quote write_table puts before formula characters is not part of the value
     return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+def _parquet_frame(path: Path, data: bytes | None, categories: Mapping[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """A Parquet file as a DataFrame: text columns as categoricals, dates as ns timestamps."""
+    def source():
+        return pa.BufferReader(data) if data is not None else path
+
+    with pq.ParquetFile(source()) as file:
+        schema = file.schema_arrow
+    strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    # Text read dictionary-encoded: no Python string per row at national scale. One thread: no slower on
+    # shared cores, and the batch's workers read in parallel anyway.
+    with pq.ParquetFile(source(), read_dictionary=strings) as file:
+        table = file.read(use_threads=False)
+    if schema.pandas_metadata is not None:  # written by pandas (a user's own file): let it restore its index
+        return table.to_pandas(types_mapper=_NULLABLE_INTS.get)
+    texts = {name: _categorical(table.column(name), categories.get(name)) for name in strings}
+    rest = table.drop_columns(strings)
+    for i, f in enumerate(rest.schema):
+        if pa.types.is_date(f.type):  # their final dtype: pandas gets each column once, in its final form
+            rest = rest.set_column(i, f.name, rest.column(i).cast(pa.timestamp("ns")))
+    other = rest.to_pandas(types_mapper=_NULLABLE_INTS.get, split_blocks=True, self_destruct=True)
+    return pd.DataFrame({name: texts[name] if name in texts else other[name] for name in schema.names}, copy=False)
+
+
+def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> pd.Categorical:
+    """A dictionary-encoded column as a pandas Categorical, with ``dtype``'s categories when given.
+
+    Each row group has its own dictionary, repeated in each of its batches: each distinct dictionary
+    is looked up once, in Arrow, rather than pandas building and merging one categorical per batch.
+    Categories are in order of first appearance (as pandas gives them), or ``dtype``'s followed by
+    any value it lacks.
+    """
+    dictionaries: list[pa.Array] = []
+    owner = []
+    for chunk in column.chunks:
+        if not dictionaries or not chunk.dictionary.equals(dictionaries[-1]):
+            dictionaries.append(chunk.dictionary)
+        owner.append(len(dictionaries) - 1)
+    values = pa.concat_arrays(dictionaries).cast(pa.string()) if dictionaries else pa.array([], pa.string())
+    known = None
+    if dtype is not None and pd.api.types.is_string_dtype(dtype.categories.dtype):
+        known = pa.array(dtype.categories.to_numpy(), type=pa.string())
+        position = pc.index_in(values, value_set=known)
+        lacking = pc.and_(position.is_null(), values.is_valid())
+        if pc.any(lacking).as_py():
+            known = pa.concat_arrays([known, pc.unique(values.filter(lacking))])
+            position, dtype = pc.index_in(values, value_set=known), None
+    if known is None:
+        encoded = pc.dictionary_encode(values)  # one hashing pass: positions and categories
+        known, position, dtype = encoded.dictionary, encoded.indices, None
+    if dtype is None:
+        dtype = pd.CategoricalDtype(pd.Index(known.to_numpy(zero_copy_only=False), dtype=object))
+    codes_of = position.fill_null(-1).to_numpy().astype(np.int32)
+    if len(dictionaries) == 1 and np.array_equal(codes_of, np.arange(len(codes_of))):
+        # one dictionary, already in the categories' order (small code lists, a table's own ids)
+        indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
+        codes = indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    else:
+        starts = np.cumsum([0] + [len(d) for d in dictionaries])
+        maps = [np.append(codes_of[starts[k]:starts[k + 1]], np.int32(-1)) for k in range(len(dictionaries))]
+        parts = [maps[k][chunk.indices.fill_null(len(maps[k]) - 1).to_numpy()]
+                 for chunk, k in zip(column.chunks, owner)]
+        codes = np.concatenate(parts) if parts else np.empty(0, np.int32)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _restored(s: pd.Series) -> pd.Series:

@@ -25,7 +25,15 @@ stated parameters, as R simr's ``powerSim(fit)``: pass a ``TrajectoryResults``,
 :func:`power_curve` runs a design over a list of sample sizes or numbers of waves (simr's
 ``powerCurve``); :func:`minimum_detectable_effect` finds the smallest effect with 80% power.
 :func:`slope_power` is the closed form of Diggle et al. (2002) / Liu & Liang (1997), as R
-longpower's ``diggle.linear.power`` and ``lmmpower``, for the complete balanced design.
+longpower's ``diggle.linear.power`` and ``lmmpower``, for the complete balanced design;
+:func:`hazard_ratio_power` is Schoenfeld's (and Freedman's, as lifelines) for a hazard ratio, which
+the multi-state scenario uses where its tested move is a time to an absorbing event.
+
+Clustering by authority, in all three scenarios: a random intercept and slope per authority
+(trajectories), a log-normal frailty on an authority's hazards (multi-state model), a
+beta-distributed share with a stated ICC (sustained share). The test is then cluster-robust
+(CR1, by authority, t on authorities - 1 df), so the power shown is the power of an analysis
+that respects the clustering.
 
 Reproducibility: simulation *i* draws from the *i*-th child of ``SeedSequence(seed)``, whatever
 the number of workers, so the same call gives the same answer on 1 or 8 processes. The
@@ -61,7 +69,7 @@ from scipy import stats
 from .errors import InputError, LongitudinalError
 
 __all__ = ["StudyDesign", "WeibullDropout", "TrajectoryScenario", "TransitionScenario", "SustainedScenario",
-           "power", "power_curve", "minimum_detectable_effect", "slope_power", "clopper_pearson",
+           "power", "power_curve", "minimum_detectable_effect", "slope_power", "hazard_ratio_power", "clopper_pearson",
            "PowerResults", "PowerCurve", "MDEResults"]
 
 
@@ -254,6 +262,7 @@ class TrajectoryScenario:
 
     what = "difference in the rate of change (stages a year)"
     null = 0.0
+    closed_form = "Diggle / Liu-Liang"
 
     def __post_init__(self):
         if self.term not in ("slope", "level"):
@@ -347,14 +356,23 @@ class TrajectoryScenario:
         X = np.column_stack([np.ones_like(t), t, g, g * t])
         return y, X, starts, auth
 
+    def _start(self) -> np.ndarray | None:
+        """The truth's person-level covariance as the fit's starting ``theta`` (relative Cholesky factor)."""
+        try:
+            L = np.linalg.cholesky(self.cov_re / self.residual_sd**2)
+        except np.linalg.LinAlgError:  # a zero SD or |corr| = 1: the fit's own start
+            return None
+        return L[np.tril_indices(2)]
+
     def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
         from .mixed import SufficientStats, fit_lmm
 
         y, X, starts, auth = self.simulate(design, rng)
         st = SufficientStats.from_arrays(y, X, X[:, :2], starts)
-        # a projected gradient of 1e-5 (not the default 1e-7) halves the evaluations; the SEs move
-        # by ~1e-5 relative (measured), nothing to a test's decision
-        fit = fit_lmm(None, None, None, stats=st, gtol=1e-5)
+        # a projected gradient of 1e-5 (not the default 1e-7) halves the evaluations, and starting at
+        # the truth's covariance saves a third of the rest; the estimates move by ~1e-13 and the SEs
+        # by ~1e-5 relative (measured, 100 replicates), nothing to a test's decision
+        fit = fit_lmm(None, None, None, stats=st, gtol=1e-5, start=self._start())
         k = 3 if self.term == "slope" else 2
         est = float(fit.beta[k])
         if "cluster" in self.test_name(design):
@@ -404,12 +422,17 @@ def _cluster_robust_se(fit, y, X, starts, auth, k, n_auth) -> tuple[float, float
     scores = X * resid[:, None]
     by_auth = np.zeros((n_auth, X.shape[1]))
     np.add.at(by_auth, auth[person], scores)
-    bread = fit.cov_beta / fit.sigma2
-    meat = by_auth.T @ by_auth
-    n, p = X.shape
-    c = n_auth / (n_auth - 1) * (n - 1) / (n - p)
-    V = c * bread @ meat @ bread
-    return float(np.sqrt(V[k, k])), float(n_auth - 1)
+    return _cr1(fit.cov_beta / fit.sigma2, by_auth, X.shape[0], k)
+
+
+def _cr1(bread: np.ndarray, cluster_scores: np.ndarray, n: int, k: int) -> tuple[float, float]:
+    """CR1 sandwich SE of parameter ``k`` from the scores summed by cluster (one row per cluster),
+    on (clusters - 1) df: ``c B (sum_g s_g s_g') B`` with ``c = G/(G-1) (n-1)/(n-p)`` for ``n``
+    observations and ``p`` parameters (Stata's and statsmodels' small-sample factor)."""
+    G, p = cluster_scores.shape
+    c = G / (G - 1) * (n - 1) / (n - p)
+    V = c * bread @ (cluster_scores.T @ cluster_scores) @ bread
+    return float(np.sqrt(V[k, k])), float(G - 1)
 
 
 #: Illustrative intensities (per year) of the five Journey of Change stages, adjacent moves.
@@ -428,6 +451,20 @@ class TransitionScenario:
     :func:`~longitudinal.fit_transitions` with the group as a covariate on that transition
     only (msm's transition-specific covariate), and the test is the Wald z test of its log
     hazard ratio.
+
+    Clustering by authority: with ``authority_sd`` > 0 every intensity of the people of an
+    authority is multiplied by a log-normal frailty ``exp(authority_sd * z)``, ``z ~ N(0, 1)``
+    per authority (median 1), so authorities move people through the stages at different
+    speeds. The person-level model ignores it; the test is then (``test="auto"``) a Wald t
+    test with a cluster-robust (CR1) SE by authority on (authorities - 1) df, from each
+    authority's score of the multi-state likelihood at the fit. ``icc`` is the frailty's
+    intraclass correlation on the latent log-time scale, ``sd^2 / (sd^2 + pi^2 / 6)``.
+
+    Closed form: where the tested transition is the only way out of a state everyone starts in
+    and ends in an absorbing state whose entry time is known (a time-to-event outcome, e.g.
+    ``Q=((-0.3, 0.3), (0, 0))``), the hazard ratio's Wald test is that of an exponential
+    (proportional hazards) model, and :meth:`analytic_power` is Schoenfeld's formula at the
+    design's expected number of events (:func:`hazard_ratio_power`).
     """
 
     hazard_ratio: float = 1.5
@@ -435,10 +472,13 @@ class TransitionScenario:
     Q: tuple[tuple[float, ...], ...] = JOURNEY_Q
     states: tuple[Any, ...] | None = None
     initial: tuple[float, ...] | None = None
+    authority_sd: float = 0.0
+    test: str = "auto"
 
     what = "hazard ratio"
     null = 1.0
     shift_invariant = False
+    closed_form = "Schoenfeld, at the expected events"
 
     def __post_init__(self):
         Q = np.asarray(self.Q, float)
@@ -456,10 +496,19 @@ class TransitionScenario:
             raise InputError(f"transition {r}->{s} has intensity 0 in Q: a hazard ratio on it has nothing to act on")
         if not self.hazard_ratio > 0:
             raise InputError(f"hazard_ratio must be > 0, got {self.hazard_ratio}")
+        if not self.authority_sd >= 0:
+            raise InputError(f"authority_sd (SD of the log frailty) must be >= 0, got {self.authority_sd}")
+        if self.test not in ("auto", "z", "cluster"):
+            raise InputError(f"test must be 'auto', 'z' or 'cluster', not {self.test!r}")
 
     @property
     def effect(self) -> float:
         return float(self.hazard_ratio)
+
+    @property
+    def icc(self) -> float:
+        """Intraclass correlation of the authority frailty on the latent log-time scale."""
+        return self.authority_sd**2 / (self.authority_sd**2 + math.pi**2 / 6)
 
     def with_effect(self, effect: float) -> TransitionScenario:
         return replace(self, hazard_ratio=float(effect))
@@ -467,8 +516,14 @@ class TransitionScenario:
     def check(self, design: StudyDesign) -> None:
         if design.reading_times.size < 2:
             raise InputError("a transition model needs at least 2 readings per person")
+        self.test_name(design)
 
     def test_name(self, design: StudyDesign) -> str:
+        if self.test == "cluster" or (self.test == "auto" and self.authority_sd > 0):
+            if design.authorities < 2:
+                raise InputError("a cluster-robust test needs at least 2 authorities in the design")
+            return (f"Wald t on the log hazard ratio, cluster-robust (CR1) SE by authority, "
+                    f"{design.authorities - 1} df")
         return "Wald z on the log hazard ratio (observed information)"
 
     @classmethod
@@ -493,49 +548,137 @@ class TransitionScenario:
         return cls(hazard_ratio=float(hazard_ratio), transition=tuple(transition),
                    Q=tuple(map(tuple, Q.to_numpy(float).tolist())), states=tuple(Q.index))
 
-    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
-        from . import msm
-        from .transitions import fit_transitions
-
+    # --------------------------------------------------------- one replicate
+    def _structure(self):
+        """Off-diagonal intensities, absorbing states, initial distribution, tested (from, to) codes."""
         Q = np.asarray(self.Q, float)
         K = Q.shape[0]
-        _, grp = design.layout()
-        n = grp.size
-        r, s = (self.states.index(v) for v in self.transition)
         off = np.where(np.eye(K, dtype=bool), 0.0, Q)
-        Qs = np.repeat(off[None], n, axis=0)
-        Qs[:, r, s] *= np.where(grp == 1, self.hazard_ratio, 1.0)
-        Qs[:, np.arange(K), np.arange(K)] = -Qs.sum(axis=2)
         absorbing = ~(off > 0).any(axis=1)
         init = np.where(absorbing, 0.0, 1.0) if self.initial is None else np.asarray(self.initial, float)
-        s0 = rng.choice(K, size=n, p=init / init.sum())
+        r, s = (self.states.index(v) for v in self.transition)
+        return off, absorbing, init / init.sum(), r, s
+
+    def simulate(self, design: StudyDesign, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        """Readings of one replicate (``id, time, state, group``, sorted by id and time; an
+        absorbing state at its exact entry time) and each person's authority."""
+        from . import msm
+
+        off, absorbing, init, r, s = self._structure()
+        K = off.shape[0]
+        auth, grp = design.layout()
+        n = grp.size
+        Qs = np.repeat(off[None], n, axis=0)
+        Qs[:, r, s] *= np.where(grp == 1, self.hazard_ratio, 1.0)
+        s0 = rng.choice(K, size=n, p=init)
         t = design.reading_times
         kept = design.readings_kept(rng)
+        if self.authority_sd > 0:  # drawn only when asked, so unclustered replicates keep their numbers
+            frailty = np.exp(self.authority_sd * rng.normal(size=int(design.authorities)))
+            Qs *= frailty[auth][:, None, None]
+        Qs[:, np.arange(K), np.arange(K)] = -Qs.sum(axis=2)
         obs = np.where(np.arange(t.size)[None, :] < kept[:, None], t[None, :], np.nan)
         i, tt, ss = msm.simulate_ctmc(Qs, s0, obs, rng, exact_absorbing=True)
-        panel = pd.DataFrame({"id": i, "time": tt, "state": np.asarray(self.states, dtype=object)[ss],
-                              "group": grp[i]})
-        panel["state"] = panel["state"].astype(type(self.states[0])) if all(
-            isinstance(v, (int, np.integer)) for v in self.states) else panel["state"]
-        absorbing_states = [self.states[j] for j in np.flatnonzero(absorbing)]
+        state = np.asarray(self.states, dtype=object)[ss]
+        if all(isinstance(v, (int, np.integer)) for v in self.states):
+            state = state.astype(int)
+        return pd.DataFrame({"id": i, "time": tt, "state": state, "code": ss, "group": grp[i]}), auth
+
+    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
+        from .transitions import fit_transitions
+
+        off, absorbing, _, r, s = self._structure()
+        panel, auth = self.simulate(design, rng)
         with warnings.catch_warnings():
             # a replicate's warnings are summed up in the results (converged, boundary), not printed
             warnings.simplefilter("ignore")
-            fit = fit_transitions(panel, id="id", time="time", score="state", states=list(self.states),
-                                  allowed=(off > 0), covariates={"group": [self.transition]},
-                                  absorbing=absorbing_states or None, time_resolution=None)
+            fit = fit_transitions(panel.drop(columns="code"), id="id", time="time", score="state",
+                                  states=list(self.states), allowed=(off > 0), covariates={"group": [self.transition]},
+                                  absorbing=[self.states[j] for j in np.flatnonzero(absorbing)] or None,
+                                  time_resolution=None)
         hr = fit.hazard_ratios.iloc[0]
+        est, se, df = float(hr["estimate"]), float(hr["std_error"]), np.inf
+        if "cluster" in self.test_name(design):
+            se, df = _transition_cluster_se(fit, panel, auth, off, absorbing, (r, s), int(design.authorities))
         # a singular information (an intensity the replicate cannot identify) is the boundary case here
-        return _Outcome(float(hr["estimate"]), float(hr["std_error"]), np.inf, bool(fit.converged),
-                        not bool(fit.identified_))
+        return _Outcome(est, se, df, bool(fit.converged), not bool(fit.identified_))
+
+    # --------------------------------------------------------- closed form
+    def expected_events(self, design: StudyDesign) -> tuple[float, float] | None:
+        """Expected numbers of the tested transition in the reference and comparison groups, where
+        it is a time-to-event outcome (everyone starts in its origin, every way out of which ends
+        in an absorbing state entered at a known time); None otherwise.
+
+        Follow-up ends at each person's last reading: ``P(last reading is j) = R_j - R_{j+1}`` from
+        the design's retention ``R``, and a person with hazards ``q_s`` out of the origin
+        (``q = sum q_s``) followed for ``t`` has the tested event with probability
+        ``q_tested / q (1 - exp(-q t))`` (cause-specific hazards)."""
+        off, absorbing, init, r, s = self._structure()
+        exits = np.flatnonzero(off[r] > 0)
+        if init[r] < 1 or not absorbing[exits].all():
+            return None
+        ret = np.r_[design.retention(), 0.0]
+        last = ret[:-1] - ret[1:]
+        _, grp = design.layout()
+        n1 = float(grp.sum())
+        out = []
+        for g, count in ((0, grp.size - n1), (1, n1)):
+            q_s = off[r, s] * (self.hazard_ratio if g else 1.0)
+            q = off[r].sum() - off[r, s] + q_s
+            p = float(np.sum(last * q_s / q * -np.expm1(-q * design.reading_times)))
+            out.append(count * p)
+        return out[0], out[1]
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
-        return None
+        """Schoenfeld's power at the expected events (time-to-event special case, no clustering)."""
+        ev = self.expected_events(design)
+        if ev is None or self.authority_sd > 0 or "cluster" in self.test_name(design):
+            return None
+        _, grp = design.layout()
+        return hazard_ratio_power(self.hazard_ratio, events=sum(ev), allocation=float(grp.mean()),
+                                  alpha=alpha)["power"]
 
     def describe(self) -> str:
         r, s = self.transition
-        return (f"multi-state model: hazard ratio {self.hazard_ratio:g} on {r}->{s}; baseline intensities Q "
+        text = (f"multi-state model: hazard ratio {self.hazard_ratio:g} on {r}->{s}; baseline intensities Q "
                 f"(per year, {len(self.states)} states)")
+        if self.authority_sd > 0:
+            text += f"; authority frailty SD {self.authority_sd:g} (log scale; ICC {self.icc:.3f})"
+        return text
+
+
+def _transition_cluster_se(fit, panel: pd.DataFrame, auth: np.ndarray, off: np.ndarray, absorbing: np.ndarray,
+                           tested: tuple[int, int], n_auth: int) -> tuple[float, float]:
+    """CR1 SE by authority of the log hazard ratio of a fit of :meth:`TransitionScenario.analyse`.
+
+    The log-likelihood is a sum over people, so each authority's score is the gradient of its
+    own people's likelihood (:func:`longitudinal.msm.loglik_grad` on their intervals) at the
+    fitted parameters; the bread is the fit's inverse observed information."""
+    from . import msm
+
+    code, pid = panel["code"].to_numpy(), panel["id"].to_numpy()
+    same = pid[1:] == pid[:-1]
+    frm_s, to_s = code[:-1][same], code[1:][same]
+    dt = np.diff(panel["time"].to_numpy())[same]
+    who = pid[:-1][same]
+    grp = panel["group"].to_numpy()[:-1][same].astype(int)
+    frm, to = np.nonzero(off > 0)
+    nq = frm.size
+    k = int(np.flatnonzero((frm == tested[0]) & (to == tested[1]))[0])
+    free = np.r_[np.ones(nq, bool), np.arange(nq) == k]
+    params = np.zeros(2 * nq)
+    params[free] = fit.params_.to_numpy()
+    scores = np.zeros((n_auth, int(free.sum())))
+    where = auth[who]
+    for a in range(n_auth):
+        m = where == a
+        if not m.any():
+            continue
+        pats, pattern = np.unique(grp[m], return_inverse=True)
+        data = msm.build_panel(off.shape[0], pattern, pats[:, None].astype(float), dt[m], frm_s[m], to_s[m],
+                               absorbing[to_s[m]])
+        scores[a] = msm.loglik_grad(params, data, frm, to)[1][free]
+    return _cr1(fit.cov_params_.to_numpy(), scores, np.unique(who).size, nq)
 
 
 @dataclass(frozen=True)
@@ -548,15 +691,28 @@ class SustainedScenario:
     follow-up schedule in years from the end, e.g. ``(0, 0.5, 1, 2)``, and its ``dropout`` the
     losses to follow-up, assumed unrelated to the outcome). The test is the pooled two-sample
     z test of proportions among those seen.
+
+    Clustering by authority: with ``authority_icc`` = rho > 0 an authority's share in a group is
+    drawn from a beta distribution with the group's share as its mean and
+    ``rho = 1 / (a + b + 1)``, so two people of one authority and group have outcomes correlated
+    by exactly rho (the ICC of cluster-trial design effects, ``1 + (m - 1) rho``). An authority
+    sits at the same quantile of both groups' distributions (a shared authority effect). The
+    test is then (``test="auto"``) a Wald t test of the difference with a cluster-robust (CR1)
+    SE by authority (a linear probability model), on (authorities - 1) df; the closed form,
+    where whole authorities are in one group, inflates the normal approximation by the design
+    effect and uses the t critical value.
     """
 
     effect: float = 0.1
     share_reference: float = 0.7
     months: float = 12.0
+    authority_icc: float = 0.0
+    test: str = "auto"
 
     what = "difference in the share sustained"
     null = 0.0
     shift_invariant = False
+    closed_form = "normal approximation"
 
     def __post_init__(self):
         p1 = self.share_reference + self.effect
@@ -564,14 +720,23 @@ class SustainedScenario:
             raise InputError(f"shares must be in (0, 1): reference {self.share_reference}, comparison {p1}")
         if not self.months > 0:
             raise InputError(f"months must be > 0, got {self.months}")
+        if not 0 <= self.authority_icc < 1:
+            raise InputError(f"authority_icc must be in [0, 1), got {self.authority_icc}")
+        if self.test not in ("auto", "z", "cluster"):
+            raise InputError(f"test must be 'auto', 'z' or 'cluster', not {self.test!r}")
 
     def with_effect(self, effect: float) -> SustainedScenario:
         return replace(self, effect=float(effect))
 
     def check(self, design: StudyDesign) -> None:
         self._seen(design)
+        self.test_name(design)
 
     def test_name(self, design: StudyDesign) -> str:
+        if self.test == "cluster" or (self.test == "auto" and self.authority_icc > 0):
+            if design.authorities < 2:
+                raise InputError("a cluster-robust test needs at least 2 authorities in the design")
+            return f"Wald t, cluster-robust (CR1) SE by authority, {design.authorities - 1} df"
         return "two-sample z test of proportions (pooled variance)"
 
     @classmethod
@@ -592,11 +757,21 @@ class SustainedScenario:
             raise InputError(f"the follow-up schedule {tuple(t)} (years) does not reach {self.months:g} months")
         return at
 
-    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
-        _, grp = design.layout()
+    def simulate(self, design: StudyDesign, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """One replicate: each person's authority, group, whether seen at ``months``, whether sustained."""
+        auth, grp = design.layout()
         seen = design.readings_kept(rng) > self._seen(design)
         p = np.where(grp == 1, self.share_reference + self.effect, self.share_reference)
-        sustained = rng.random(grp.size) < p
+        if self.authority_icc > 0:  # drawn only when asked, so unclustered replicates keep their numbers
+            u = rng.random(int(design.authorities))
+            m = 1 / self.authority_icc - 1  # a + b of the beta distribution
+            share = np.array([self.share_reference, self.share_reference + self.effect])
+            by_auth = stats.beta.ppf(u[:, None], share * m, (1 - share) * m)  # (authority, group)
+            p = by_auth[auth, grp.astype(int)]
+        return auth, grp, seen, rng.random(grp.size) < p
+
+    def analyse(self, design: StudyDesign, rng: np.random.Generator) -> _Outcome:
+        auth, grp, seen, sustained = self.simulate(design, rng)
         n1, n0 = int((seen & (grp == 1)).sum()), int((seen & (grp == 0)).sum())
         if n0 == 0 or n1 == 0:
             raise LongitudinalError("nobody followed up in one group")
@@ -605,24 +780,44 @@ class SustainedScenario:
         se = math.sqrt(pool * (1 - pool) * (1 / n0 + 1 / n1))
         if se == 0:
             raise LongitudinalError("every person seen had the same outcome: the test is undefined")
-        return _Outcome(x1 / n1 - x0 / n0, se, np.inf, True, False)
+        diff, df = x1 / n1 - x0 / n0, np.inf
+        if "cluster" in self.test_name(design):
+            # the difference is the slope of a linear probability model y ~ 1 + group among those seen
+            g, y = grp[seen], sustained[seen].astype(float)
+            X = np.column_stack([np.ones_like(g), g])
+            resid = y - np.where(g == 1, x1 / n1, x0 / n0)
+            by_auth = np.zeros((int(design.authorities), 2))
+            np.add.at(by_auth, auth[seen], X * resid[:, None])
+            se, df = _cr1(np.linalg.inv(X.T @ X), by_auth, int(y.size), 1)
+        return _Outcome(diff, se, df, True, False)
 
     def analytic_power(self, design: StudyDesign, alpha: float) -> float | None:
-        """Normal-approximation power of the pooled z test at the expected numbers seen."""
+        """Normal-approximation power of the pooled z test at the expected numbers seen; with an
+        authority ICC and whole authorities in a group, variances times the design effect
+        ``1 + (m - 1) rho`` (``m`` people seen per authority) and the t critical value. That is a
+        many-authorities approximation: with 66 authorities (ICC 0.06) it met 1,000 simulations
+        (0.780 against 0.785); with 22 (ICC 0.02, 2,200 people) it gave 0.748 where 2,000
+        simulations of the cluster-robust test gave 0.780 (MC SE 0.009) at its nominal size."""
         _, grp = design.layout()
         keep = float(design.retention()[self._seen(design)])
         n1, n0 = grp.sum() * keep, (grp.size - grp.sum()) * keep
         p0, p1 = self.share_reference, self.share_reference + self.effect
         pbar = (n0 * p0 + n1 * p1) / (n0 + n1)
-        s0 = math.sqrt(pbar * (1 - pbar) * (1 / n0 + 1 / n1))
-        s1 = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-        z = stats.norm.ppf(1 - alpha / 2)
+        deff, z = 1.0, stats.norm.ppf(1 - alpha / 2)
+        if "cluster" in self.test_name(design):
+            if not design.cluster_allocation:
+                return None  # a shared authority effect partly cancels in the difference: no simple form
+            deff = 1 + ((n0 + n1) / design.authorities - 1) * self.authority_icc
+            z = stats.t.ppf(1 - alpha / 2, design.authorities - 1)
+        s0 = math.sqrt(deff * pbar * (1 - pbar) * (1 / n0 + 1 / n1))
+        s1 = math.sqrt(deff * (p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1))
         d = p1 - p0
         return float(stats.norm.cdf((d - z * s0) / s1) + stats.norm.cdf((-d - z * s0) / s1))
 
     def describe(self) -> str:
-        return (f"share sustaining the end stage at {self.months:g} months: reference {self.share_reference:.3g}, "
+        text = (f"share sustaining the end stage at {self.months:g} months: reference {self.share_reference:.3g}, "
                 f"comparison {self.share_reference + self.effect:.3g} (difference {self.effect:+.3g})")
+        return text + (f"; ICC within authorities {self.authority_icc:g}" if self.authority_icc > 0 else "")
 
 
 _SCENARIOS = (TrajectoryScenario, TransitionScenario, SustainedScenario)
@@ -823,9 +1018,7 @@ class PowerResults:
             lines.append(f"  failed fits are left out of the power (first: {first}); counting them as "
                          f"non-rejections gives {self.power_if_failed_rejected_none:.3f}")
         if self.analytic_power is not None:
-            form = "Diggle / Liu-Liang" if isinstance(self.scenario, TrajectoryScenario) else "normal approximation"
-            lines.append(f"  closed form ({form}): "
-                         f"{self.analytic_power:.3f}")
+            lines.append(f"  closed form ({self.scenario.closed_form}): {self.analytic_power:.3f}")
         lines.append(f"  seed {self.seed}; {self.workers} worker(s); {self.elapsed_seconds:.1f} s")
         return PowerSummary("\n".join(lines), self.table)
 
@@ -1007,7 +1200,8 @@ def power_curve(scenario, design: StudyDesign | None = None, *, over: str = "peo
                 values: Sequence[float] = (), n_sims: int = 1000, alpha: float = 0.05, seed: int = 0,
                 workers: int = 1, **pilot) -> PowerCurve:
     """Power over sample size (``over="people"``), the number of readings (``"waves"``), any other
-    :class:`StudyDesign` field, or the effect (``over="effect"``), as simr's ``powerCurve``.
+    :class:`StudyDesign` field, the effect (``over="effect"``), or another field of the scenario
+    (e.g. ``"authority_sd"``: the power lost as authorities differ more), as simr's ``powerCurve``.
 
     Every point uses the same seed (so the same replicate seeds). Over the effect, each
     replicate is simulated with the same random numbers at every effect (common random numbers)
@@ -1027,17 +1221,21 @@ def power_curve(scenario, design: StudyDesign | None = None, *, over: str = "peo
             sims = _tabulate(e, [o[j] for o in out], alpha)
             results.append(PowerResults(e, design, sims, alpha=alpha, seed=seed, workers=workers, elapsed=0.0))
     else:
-        names = {f for f in StudyDesign.__dataclass_fields__}
-        if over not in names:
-            raise InputError(f"over must be 'effect' or a StudyDesign field ({', '.join(sorted(names))}), not {over!r}")
-        designs = [replace(design, **{over: type(getattr(design, over))(v) if getattr(design, over) is not None
-                                      else v}) for v in values]
-        for d in designs:
-            sc.check(d)
+        names = set(StudyDesign.__dataclass_fields__)
+        truth = set(type(sc).__dataclass_fields__) - {"effect", "hazard_ratio"}
+        if over in names:
+            points = [(sc, replace(design, **{over: _like(getattr(design, over), v)})) for v in values]
+        elif over in truth:
+            points = [(replace(sc, **{over: _like(getattr(sc, over), v)}), design) for v in values]
+        else:
+            raise InputError(f"over must be 'effect', a StudyDesign field ({', '.join(sorted(names))}) or a field "
+                             f"of the scenario ({', '.join(sorted(truth))}), not {over!r}")
+        for s, d in points:
+            s.check(d)
         pool = _pool(workers)  # one pool for the whole curve: starting workers costs seconds
         try:
-            for d in designs:
-                results.append(_power(sc, d, n_sims=n_sims, alpha=alpha, seed=seed, workers=workers, pool=pool))
+            for s, d in points:
+                results.append(_power(s, d, n_sims=n_sims, alpha=alpha, seed=seed, workers=workers, pool=pool))
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -1049,6 +1247,12 @@ def power_curve(scenario, design: StudyDesign | None = None, *, over: str = "peo
                           "analytic_power": [np.nan if r.analytic_power is None else r.analytic_power
                                              for r in results]})
     return PowerCurve(over, table, results, seed, _time.perf_counter() - t0)
+
+
+def _like(current, value):
+    """``value`` in the type of the field it replaces (``people=1e3`` stays an int)."""
+    numbers = (int, float, np.number)
+    return type(current)(value) if isinstance(current, numbers) and isinstance(value, numbers) else value
 
 
 def minimum_detectable_effect(scenario, design: StudyDesign | None = None, *, target: float = 0.8,
@@ -1176,3 +1380,43 @@ def slope_power(*, delta: float | None = None, times: Sequence[float], cov_re=No
     else:
         delta = math.sqrt(2 * (za + stats.norm.ppf(power)) ** 2 * xi / n)
     return {"n": float(n), "delta": float(delta), "power": float(power), "xi": xi, "alpha": float(alpha)}
+
+
+def hazard_ratio_power(hazard_ratio: float, *, events: float | None = None, power: float | None = None,
+                       allocation: float = 0.5, alpha: float = 0.05, method: str = "schoenfeld") -> dict[str, float]:
+    """Closed-form power, or events needed, for a two-sided test of a hazard ratio between two groups
+    (log-rank, Cox or exponential Wald test; proportional hazards).
+
+    ``method="schoenfeld"`` (Schoenfeld 1983): the log hazard ratio's estimate has variance
+    ``1 / (d p (1 - p))`` for ``d`` events and a share ``p`` of people in the comparison group, so
+    ``power = Phi(sqrt(d p (1-p)) |log HR| - z_{1-alpha/2})``.
+    ``method="freedman"`` (Freedman 1982; lifelines' ``power_under_cph`` and R powerSurvEpi's
+    ``ssizeCT``): ``power = Phi(sqrt(k d) |HR - 1| / (k HR + 1) - z_{1-alpha/2})`` with
+    ``k = p / (1 - p)``. Both leave out the far tail, as their references do. Give exactly one
+    of ``events`` and ``power``; the other is returned.
+
+    Examples
+    --------
+    >>> round(hazard_ratio_power(1.5, power=0.8)["events"], 2)   # Schoenfeld: 4 (1.96 + 0.84)^2 / log(1.5)^2
+    190.97
+    """
+    if not hazard_ratio > 0 or hazard_ratio == 1:
+        raise InputError(f"hazard_ratio must be > 0 and not 1, got {hazard_ratio}")
+    if not 0 < allocation < 1:
+        raise InputError(f"allocation is the share in the comparison group, strictly between 0 and 1; got {allocation}")
+    if (events is None) == (power is None):
+        raise InputError("give exactly one of events and power")
+    if method == "schoenfeld":
+        scale = math.sqrt(allocation * (1 - allocation)) * abs(math.log(hazard_ratio))
+    elif method == "freedman":
+        k = allocation / (1 - allocation)
+        scale = math.sqrt(k) * abs(hazard_ratio - 1) / (k * hazard_ratio + 1)
+    else:
+        raise InputError(f"method must be 'schoenfeld' or 'freedman', not {method!r}")
+    za = stats.norm.ppf(1 - alpha / 2)
+    if power is None:
+        power = float(stats.norm.cdf(math.sqrt(events) * scale - za))
+    else:
+        events = ((za + stats.norm.ppf(power)) / scale) ** 2
+    return {"events": float(events), "power": float(power), "hazard_ratio": float(hazard_ratio),
+            "allocation": float(allocation), "alpha": float(alpha)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ TRUTH_FILE = "truth.json"
 _DAYS_PER_YEAR = 365.25
 # Selections of Study.long() kept besides the whole table (each outcome area is one).
 _LONG_SELECTIONS_KEPT = 24
+#: What a Study keeps beside its tables (long()'s tables, memo()'s values): rebuilt on demand, never pickled.
+_CACHES = ("_long_cache", "_memo")
 
 
 class StoreError(InputError):
@@ -69,7 +71,7 @@ class Study:
 
     def __getstate__(self) -> dict[str, Any]:
         # the Study.long() tables (see long()) are rebuilt on demand, never pickled
-        return {k: v for k, v in self.__dict__.items() if k != "_long_cache"}
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
@@ -130,12 +132,7 @@ class Study:
         if outcome is not None:
             asked = [outcome] if isinstance(outcome, str) else list(outcome)
             codes = tuple(sorted({domain.outcome_code(c) for c in asked}))
-        # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over.
-        cache = self.__dict__.setdefault("_long_cache", {})
-        tables = (id(self.people), id(self.episodes), id(self.readings))
-        if cache.get("tables") != tables:
-            cache.clear()
-            cache["tables"] = tables
+        cache = self._cache("_long_cache")
         key = (codes, scored_only, include_follow_up)
         if key not in cache:
             if "all" not in cache:
@@ -153,6 +150,30 @@ class Study:
             for old in selections[:-_LONG_SELECTIONS_KEPT]:  # keep memory bounded at national scale
                 del cache[old]
         return cache[key].copy(deep=False)
+
+    def memo(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per study and kept with it, for derived data several calls share.
+
+        E.g. :func:`~longitudinal.reading_completeness` keeps its per-episode counts here, so that
+        tables by other groupings cost only the grouping. The value is shared: never change it in
+        place. Replacing one of the study's tables (``study.readings = ...``) starts afresh; it is
+        never pickled.
+        """
+        memo = self._cache("_memo")
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
+
+    def _cache(self, name: str) -> dict:
+        # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over. The
+        # tables themselves are kept (not their ids, which a new table may reuse) to see one replaced.
+        cache = self.__dict__.setdefault(name, {})
+        tables = tuple(self.tables().values())
+        old = cache.get("tables", ())
+        if len(old) != len(tables) or any(a is not b for a, b in zip(old, tables)):
+            cache.clear()
+            cache["tables"] = tables
+        return cache
 
     def _long_all(self) -> pd.DataFrame:
         """Every reading joined to its episode and person (what :meth:`long` selects from)."""
@@ -281,7 +302,9 @@ class Study:
         """Write the four tables as ``<table>.csv`` or ``<table>.parquet`` (byte-stable).
 
         Returns the paths written. The truth of a synthetic study is written
-        to ``truth.json`` beside them.
+        to ``truth.json`` beside them, and :func:`load` reads the folder back. Tables of real
+        people are not a store until ingest has validated them: :func:`load` refuses the folder
+        and says how to make one (``longitudinal ingest <folder> --out <store> --already-pseudonymised``).
         """
         from .io import write_table
 
@@ -370,6 +393,11 @@ def load(path: str | Path) -> Study:
     raise StoreError(f"{path}: the store kept changing while it was read (is an ingest running in a loop?)")
 
 
+#: (table, column) whose categories the later tables' column of that name takes (read_table's categories=):
+#: one dtype per identifier, built once, and joins on it go through the codes.
+_SHARED_IDS = (("people", "person_id"), ("episodes", "episode_id"))
+
+
 class _StoreSwapped(Exception):
     pass
 
@@ -421,7 +449,8 @@ def _expect_store(path: Path) -> dict | None:
         raise StoreError(
             f"{path}: not a study store: it has no {STORE_MARKER}, so its tables were not validated and "
             "pseudonymised by ingest, or an ingest was stopped before it finished. Run `longitudinal ingest` "
-            "to make the store")
+            f"to make the store (tables written by Study.write from a loaded study: `longitudinal ingest {path} "
+            "--out <store> --already-pseudonymised`)")
     if not report.get(STORE_FILES):
         # Older versions wrote the marker last, after the tables, so such a store is whole; it cannot be
         # checked for later damage, though.
@@ -469,8 +498,11 @@ def _load_once(path: Path) -> Study:
     digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
     for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
         digest.update(f.name.encode() + b"\0" + data)
-    tables = {name: apply_dtypes(name, read_table(f, data), lead_needs=lead_needs, services=services)
-              for name, (f, data) in raw.items()}
+    tables: dict[str, pd.DataFrame] = {}
+    for name, (f, data) in raw.items():  # people, then episodes: their ids' categories serve the later tables
+        shared = {c: tables[t][c].dtype for t, c in _SHARED_IDS if t in tables and c in tables[t]}
+        tables[name] = apply_dtypes(name, read_table(f, data, categories=shared), lead_needs=lead_needs,
+                                    services=services)
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))

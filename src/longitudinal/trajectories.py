@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from ._numeric import sorted_unique
 from .deprecation import renamed_arguments, with_old_columns
 from .errors import ConvergenceWarning, LongitudinalWarning, NoDataError
 from .mixed import LMMFit, SufficientStats, VarianceInference, fit_lmm, profile_intervals, variance_inference
@@ -975,7 +976,7 @@ def fit_trajectories(data: Study | pd.DataFrame, outcome: str | Sequence[str] | 
                          f"first scored reading (median {np.median(t_all[base][late]):.2f} years in) is the baseline")
         baseline_dropped = not keep_baseline
         if baseline_dropped:
-            later = np.unique(key[keep & ~base]).size
+            later = sorted_unique(key[keep & ~base]).size
             dropped[f"baseline reading ({START} is a covariate)"] = n_base
             keep &= ~base
             notes.append(f"the baseline reading each {START} is taken from was dropped from the response "
