@@ -93,7 +93,7 @@ def test_report_loads_with_every_image(year_dir, slug, tmp_path):
     assert seen["images"] == n_figures >= 2
     assert seen["broken"] == []
     assert "Supporting People" in seen["title"]
-    for heading in ("Headline figures", "Data completeness", "Methods, definitions and limitations"):
+    for heading in ("Headline figures", "Data completeness", "Quality and methodology"):
         assert heading in seen["headings"]
     screenshot(page, year_dir.parent.parent / "screenshots" / f"{slug}.png", tmp_path)
 

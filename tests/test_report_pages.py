@@ -153,7 +153,7 @@ def test_index_in_both_languages(published):
     assert en.count(">Not published<") == 21 and cy.count(">Heb ei gyhoeddi<") == 21
     # the disclosure audit's verdict (none ran here): said in both languages
     assert "Not published: the disclosure audit has not run." in en
-    assert "Heb ei gyhoeddi: nid yw'r archwiliad datgelu wedi'i gynnal." in cy
+    assert "Heb ei gyhoeddi: nid yw&#x27;r archwiliad datgelu wedi&#x27;i gynnal." in cy
     # a failed run's reason, one line, in both languages; the program's own words marked English on the Welsh page
     assert "failed: RuntimeError: boom in Newport (no previous report; details in .failed/newport/)" in en
     assert 'wedi methu: <span lang="en">RuntimeError: boom in Newport</span> (dim adroddiad blaenorol' in cy
