@@ -254,3 +254,21 @@ def test_rounded_counts_are_ranges_and_exact_counts_elsewhere_can_undo_them(tmp_
             ["people"], [dc.Same("people", "people {row}")], label_column="need")
     f = only(audit_year(year), table="rounded", row="a")
     assert (f.kind, f.lo, f.hi) == ("recovered", 1, 1) and "rounded to 0" in f.what
+
+
+def test_people_counted_under_two_lead_needs_are_a_declared_overlap(tmp_path):
+    # 10 + 10 people by need, 15 people in all: five were supported for both needs in the year.
+    rows = [{"need": "a", "people": 10}, {"need": "b", "people": 10}, {"need": "All", "people": 15}]
+    year = publish(tmp_path / "plain", "Cardiff", "by_need", rows, ["people"], [dc.Total(row="All")],
+                   label_column="need")
+    kinds = [f.kind for f in audit_year(year).findings]
+    assert kinds and set(kinds) == {"inconsistent"}  # declared as if they added up
+    year = publish(tmp_path / "overlap", "Cardiff", "by_need", rows, ["people"],
+                   [dc.Total(row="All", overlapping=("people",))], label_column="need")
+    assert audit_year(year).passed
+    # The overlap still bounds: a total below one of its rows breaks the declaration.
+    rows[2]["people"] = 9
+    year = publish(tmp_path / "low", "Cardiff", "by_need", rows, ["people"],
+                   [dc.Total(row="All", overlapping=("people",))], label_column="need")
+    kinds = [f.kind for f in audit_year(year).findings]
+    assert kinds and set(kinds) == {"inconsistent"}

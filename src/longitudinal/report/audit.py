@@ -398,6 +398,13 @@ class _Builder:
                 if tot is None:
                     continue
                 parts = [self.blankable(t, i, col, labels[i]) for i in range(len(labels)) if i != r]
+                if col in spec.overlapping:  # a unit in several rows: total <= sum of the rows, >= each row
+                    self.m.relate(_add(tot, *parts, coefs=[-1.0] + [1.0] * len(parts)), 0, math.inf,
+                                  (t.area, t.name, labels[r], col, "the rows (overlapping) less the total row"))
+                    for p in parts:
+                        self.m.relate(_add(tot, p, coefs=[1.0, -1.0]), 0, math.inf,
+                                      (t.area, t.name, labels[r], col, "the total row less one row"))
+                    continue
                 self.m.relate(_add(tot, *parts, coefs=[-1.0] + [1.0] * len(parts)), 0, 0,
                               (t.area, t.name, labels[r], col, "the total row less the other rows"))
         if spec.column is not None:

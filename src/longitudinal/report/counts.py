@@ -49,7 +49,7 @@ K_COMPARED = "episodes compared | outcome {row}"
 HEADLINE_LINKS = (dc.Same((PEOPLE, "value"), K_PEOPLE, "people"), dc.Same((ACTIVE, "value"), K_ACTIVE, "sum"),
                   dc.Same((STARTED, "value"), K_STARTED, "sum"), dc.Same((ENDED, "value"), K_ENDED, "sum"),
                   dc.Same((SCORED, "value"), K_SCORED, "sum"), dc.Same((RECORDED, "value"), K_READINGS, "sum"))
-NEED_LINKS = (dc.Total(row="All"), dc.Same("people", "people | lead need {row}", "people"),
+NEED_LINKS = (dc.Total(row="All", overlapping=("people",)), dc.Same("people", "people | lead need {row}", "people"),
               dc.Same("episodes", "episodes active | lead need {row}", "sum"),
               dc.Same("started", "episodes started | lead need {row}", "sum"), dc.Same(("All", "people"), K_PEOPLE),
               dc.Same(("All", "episodes"), K_ACTIVE), dc.Same(("All", "started"), K_STARTED))

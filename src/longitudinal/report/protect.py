@@ -216,11 +216,14 @@ class Total:
     ``row``: the label of the row that is the sum of the other rows in every count column.
     ``column``: a column that is the sum of ``parts`` (default: the table's other count columns) in every row.
     Unlike :class:`Sum`, nothing is left over: the parts add up to the total exactly.
+    ``overlapping``: count columns in which one unit may be counted in several rows (a person supported for
+    two lead needs in the year): there the total row is at most the sum of the rows and at least each row.
     """
 
     row: object = None
     column: str | None = None
     parts: tuple = ()
+    overlapping: tuple = ()
 
 
 @dataclass(frozen=True)
