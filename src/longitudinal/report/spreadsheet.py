@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..i18n import N_, Translator, show
-from ..io import neutralise_formulas
+from ..io import neutralise_formulas, stable_zip
 from .present import SYMBOLS, column, symbol_of
 
 __all__ = ["spreadsheet_name", "write_spreadsheet"]
@@ -92,6 +92,7 @@ def write_spreadsheet(path: str | Path, tables: list, release, lang: str) -> Pat
                        notesheet_options={"title": _("Notes"), "instructions": one}, auto_width=True)
     if lang != "en":
         _translate_cover_headings(path, _)
+    stable_zip(path)  # the same tables give the same bytes, whenever the batch runs
     return path
 
 
