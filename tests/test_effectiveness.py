@@ -66,8 +66,11 @@ def test_placebo_starts_find_nothing(big):
 def test_honest_bounds_widen_with_m_and_start_at_the_ci(big_fit):
     hb = big_fit.honest_bounds()
     row = big_fit.overall.loc["att"]
-    assert hb.loc[0, "lower"] == pytest.approx(row["ci_lower"]) and hb.loc[0, "upper"] == pytest.approx(row["ci_upper"])
-    assert (np.diff(hb["lower"]) <= 0).all() and (np.diff(hb["upper"]) >= 0).all()
+    assert hb.loc[0, "ci_lower"] == pytest.approx(row["ci_lower"])
+    assert hb.loc[0, "ci_upper"] == pytest.approx(row["ci_upper"])
+    assert (np.diff(hb["ci_lower"]) <= 0).all() and (np.diff(hb["ci_upper"]) >= 0).all()
+    with pytest.warns(DeprecationWarning, match="ci_lower"):
+        assert hb["lower"].tolist() == hb["ci_lower"].tolist()  # the old name, for one release
     m = big_fit.breakdown_m()
     assert 0 < m < np.inf
     at = big_fit.honest_bounds([m * 0.99, m * 1.01])

@@ -48,6 +48,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from . import domain
+from .deprecation import with_old_columns
 from .errors import InputError
 from .study import STORE_MARKER, Study
 
@@ -286,7 +287,8 @@ class DiDResults:
         Returns
         -------
         DataFrame
-            ``m_bar, max_pre_departure, bias_bound, lower, upper`` and ``includes_zero``.
+            ``m_bar, max_pre_departure, bias_bound, ci_lower, ci_upper`` and ``includes_zero``
+            (``lower`` / ``upper`` still answer, with a ``DeprecationWarning``).
         """
         d = self.pre_trend["max_departure"]
         months = np.array(HEADLINE_MONTHS, dtype=float)
@@ -294,9 +296,9 @@ class DiDResults:
         rows = []
         for m in m_bar:
             b = m * d * float(np.mean(months + 1))
-            rows.append({"m_bar": m, "max_pre_departure": d, "bias_bound": b, "lower": lo - b, "upper": hi + b,
-                         "includes_zero": bool(lo - b <= 0 <= hi + b)})
-        return pd.DataFrame(rows)
+            rows.append({"m_bar": m, "max_pre_departure": d, "bias_bound": b, "ci_lower": lo - b,
+                         "ci_upper": hi + b, "includes_zero": bool(lo - b <= 0 <= hi + b)})
+        return with_old_columns(pd.DataFrame(rows), {"lower": "ci_lower", "upper": "ci_upper"})
 
     def breakdown_m(self) -> float:
         """The smallest ``M`` at which the robust interval includes 0 (inf when pre-trends are exactly 0)."""
