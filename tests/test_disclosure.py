@@ -210,6 +210,20 @@ def test_a_count_within_its_base_and_a_series_of_counts():
     assert out["at_risk"].tolist() == ["[c]", 9, "[c]"]
 
 
+def test_a_base_of_5_beside_a_small_hidden_count_is_hidden_in_its_whole_series():
+    # An outcome followed for 5 episodes with 2 still at risk at 24 months: the count shows as <5 (1-4), so
+    # 5 - at_risk is 1-4 too and the base would give away a small count; the base goes in every row of the
+    # outcome (it is the same number in each). A base of 6 beside <5 leaves 2-5: not pinned inside 1-4, kept.
+    t = pd.DataFrame({"outcome": ["a", "a", "a", "b", "b", "b"], "months": [6, 12, 24] * 2,
+                      "n": [5, 5, 5, 6, 6, 6], "at_risk": [5, 5, "<5", 6, 6, "<5"]})
+    out = dc.suppress_shares(t, [dc.Share("at_risk", "n", count=True, series=("outcome",))])
+    assert out["n"].tolist() == [dc.SECONDARY] * 3 + [6, 6, 6]
+    # The counts of the hidden base's rows follow it (nothing about 5 is left to compute from).
+    assert out.loc[:2, "at_risk"].isin([dc.PRIMARY, dc.SECONDARY]).all()
+    assert (dc.base_given_away(t, dc.Share("at_risk", "n", count=True, series=("outcome",)))
+            == [True, True, True, False, False, False]).all()
+
+
 def test_a_series_of_shares_keeps_no_two_values_a_small_count_apart():
     # 16 people: 0% reached the stage by 6 months (0 people), 25% by 12 (4 people: small), 50% by 24 (8 people,
     # 8 away from 0 and 8 from 16: shown). Without the series rule 25% would already be hidden; with 6 -> 31.25%

@@ -723,6 +723,24 @@ def share_mask(df: pd.DataFrame, spec: Share | Parts, threshold: int = THRESHOLD
     return out
 
 
+def base_given_away(df: pd.DataFrame, spec: Share, threshold: int = THRESHOLD) -> np.ndarray:
+    """Where a :class:`Share` ``count=True`` base must be hidden: its count is hidden as small
+    (:data:`PRIMARY`, 1 to ``threshold - 1``) and the rest of the base, ``n - count``, would then be
+    small whatever the count is (a base of 5 beside ``<5`` leaves 1-4). The base is the same number in
+    every row of a series, so it goes in all of them.
+    """
+    n = _numbers(df[spec.base])
+    small = df[spec.column].astype(object).eq(PRIMARY).to_numpy() & np.isfinite(n)
+    rows = _rows(df, spec.where)
+    left = small & rows & (n - (threshold - 1) >= 1) & (n - 1 <= threshold - 1)
+    if not left.any():
+        return left
+    if not spec.series:
+        return left
+    keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1)
+    return (keys.isin(set(keys[left])).to_numpy() & rows)
+
+
 def _rounded(s: pd.Series, decimals: int) -> pd.Series:
     """Numbers rounded to ``decimals``; markers and blanks kept."""
     v = _numbers(s)
@@ -749,6 +767,10 @@ def suppress_shares(df: pd.DataFrame, specs: Sequence[Share | Parts | Together],
     [68.8, '[c]', '[c]']
     """
     out = df.copy()
+    for spec in specs:
+        if isinstance(spec, Share) and spec.count:
+            out[spec.base] = hide(out[spec.base], base_given_away(out, spec, threshold))
+    df = out.copy()
     hidden = pd.DataFrame(False, index=df.index, columns=df.columns)
     for spec in specs:
         if isinstance(spec, Together):

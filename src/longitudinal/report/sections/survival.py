@@ -46,14 +46,6 @@ def survival_table(t: pd.DataFrame, values: dict[str, str], *, ci: bool = True,
     specs.append(dc.Together((names[0], *cis)))
     tab = dc.suppress(t, counts, derived={c: ["n"] for c in [*names, *cis]},
                       hidden=["n"] if hidden_n else ())
-    if "at_risk" in tab.columns:
-        # A hidden at-risk count (1-4) of a base of 5 leaves the rest of the base at 1-4 as well: the base goes
-        # too, in every row of its group (it is the same number in each).
-        n = pd.to_numeric(tab["n"], errors="coerce")
-        left = tab["at_risk"].eq(dc.PRIMARY) & (n - (dc.THRESHOLD - 1) >= 1) & (n - 1 <= dc.THRESHOLD - 1)
-        if left.any():
-            bad = tab[list(key)].astype(str).agg("\x1f".join, axis=1)
-            tab["n"] = dc.hide(tab["n"], bad.isin(set(bad[left])).to_numpy())
     return dc.suppress_shares(tab, specs), tuple(specs)
 
 
