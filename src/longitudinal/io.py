@@ -375,7 +375,7 @@ def read_table(path: str | Path, data: bytes | None = None,
     path = Path(path)
     if path.suffix not in (".parquet", ".csv"):
         raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
-    try:
+    with _readable(path):
         if path.suffix == ".parquet":
             return _parquet_frame(path, data, categories or {})
         source = pa.BufferReader(data) if data is not None else path
@@ -384,14 +384,33 @@ def read_table(path: str | Path, data: bytes | None = None,
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True),
         )
         df = table.to_pandas()
+    # the protective quote write_table puts before formula characters is not part of the value
+    return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn Arrow's errors on a damaged file into an :class:`UnreadableFileError` naming it."""
+    try:
+        yield
     except (pa.ArrowException, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
         raise UnreadableFileError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); the file is damaged "
                                   "or incomplete: write it again (for a store: run `longitudinal ingest` again)"
                                   ) from None
-    # the protective quote write_table puts before formula characters is not part of the value
-    return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+def parquet_rows(path: str | Path, data: bytes | None = None) -> int:
+    """Rows of a Parquet file, from its footer alone (which a file cut short lacks).
+
+    Raises
+    ------
+    UnreadableFileError
+        The footer is missing or damaged.
+    """
+    with _readable(Path(path)), pq.ParquetFile(pa.BufferReader(data) if data is not None else path) as file:
+        return int(file.metadata.num_rows)
 
 
 def _parquet_frame(path: Path, data: bytes | None, categories: Mapping[str, pd.CategoricalDtype]) -> pd.DataFrame:
