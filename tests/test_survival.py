@@ -601,6 +601,32 @@ def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
         assert survival.fast_aalen_johansen_class() is AalenJohansenFitter
 
 
+def test_lifelines_overrides_fall_back_when_a_replaced_method_is_gone(monkeypatch, small_study):
+    """A tested release without a replaced private method gets lifelines' own class; the analyses built
+    on the fallback give the fast classes' numbers (Cox to rounding, re-referral to the bit)."""
+    from lifelines import AalenJohansenFitter, CoxPHFitter
+
+    from longitudinal.errors import LongitudinalWarning
+    from longitudinal.survival import lifelines_compat
+
+    fast_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                    covariates=["service_type", "start_score"])
+    fast_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    monkeypatch.delattr(AalenJohansenFitter, "_bounds")
+    with pytest.warns(LongitudinalWarning, match="lacks _bounds"):
+        assert lifelines_compat.fast_aalen_johansen_class() is AalenJohansenFitter
+    monkeypatch.undo()
+    monkeypatch.setattr(lifelines_compat, "LIFELINES_TESTED", ())  # every release untested: the fallbacks
+    with pytest.warns(LongitudinalWarning, match="using lifelines' own"):
+        slow_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                        covariates=["service_type", "start_score"])
+        slow_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    assert type(fast_tti.cox) is not CoxPHFitter and type(slow_tti.cox) is CoxPHFitter
+    pd.testing.assert_frame_equal(slow_tti.hazard_ratios, fast_tti.hazard_ratios, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_tti.ph_test, fast_tti.ph_test, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_so.rereferral, fast_so.rereferral, check_exact=True)
+
+
 def test_time_to_independence_takes_a_plain_long_table(medium_study):
     """A table shaped like Study.long() gives the same analysis as the study (no AttributeError)."""
     from_study = time_to_independence(medium_study, "managing_money", stage=4, n_boot=0, covariates=None)
