@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from . import domain
 from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes, category_dtypes
 from .errors import InputError, LongitudinalWarning
 
-__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions"]
+__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions", "store_order"]
 
 #: File that marks a folder as a validated store written by ``ingest``; it records the SHA-256 of
 #: each table file (``store_files``), so a damaged or half-replaced store is refused.
@@ -359,7 +359,7 @@ class Study:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        written = {name: write_table(df, path / f"{name}.{format}") for name, df in self.tables().items()}
+        written = {name: write_table(df, path / f"{name}.{format}") for name, df in store_order(self.tables()).items()}
         if self.truth is not None:
             text = json.dumps(self.truth, indent=2, sort_keys=True, default=_json_default)
             (path / TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
@@ -445,6 +445,43 @@ def load(path: str | Path) -> Study:
 #: (table, column) whose categories the later tables' column of that name takes (read_table's categories=):
 #: one dtype per identifier, built once, and joins on it go through the codes.
 _SHARED_IDS = (("people", "person_id"), ("episodes", "episode_id"))
+
+
+def store_order(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with each text column categorical, its categories in the order :func:`load` gives them.
+
+    That is the order of first appearance, except that a column of :data:`_SHARED_IDS` in a later
+    table takes the owner's categories followed by any value they lack. Written so (as Parquet
+    dictionaries, :func:`longitudinal.io.arrow_table`), a table's codes are read as they are: no
+    identifier is hashed again at load. Only the categories' order changes; values and rows do not.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for name, df in tables.items():
+        cols = {}
+        for col in df.columns:
+            s = df[col]
+            if not (isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype)):
+                continue
+            base = next((out[t][c].cat.categories for t, c in _SHARED_IDS if c == col and t in out and t != name),
+                        None)
+            cols[col] = _first_appearance(s, base)
+        out[name] = df.assign(**cols) if cols else df
+    return out
+
+
+def _first_appearance(s: pd.Series, base: pd.Index | None) -> pd.Series:
+    """``s`` as a categorical with categories in order of first appearance, after ``base`` when given."""
+    codes, uniques = pd.factorize(s)
+    values = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+    if base is None:
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(values), validate=False),
+                         index=s.index, name=s.name)
+    pos = base.get_indexer(values)
+    lacking = pos < 0
+    pos[lacking] = len(base) + np.arange(lacking.sum())
+    codes = np.where(codes >= 0, pos[np.maximum(codes, 0)], -1)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(base.append(values[lacking])),
+                                               validate=False), index=s.index, name=s.name)
 
 
 class _StoreSwapped(Exception):
