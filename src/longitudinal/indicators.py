@@ -101,12 +101,14 @@ def indicator(name: str, kind: str, description: str):
 
 
 def available() -> pd.DataFrame:
-    """The registered indicators: name, kind, parameters and description."""
+    """The registered indicators: name, kind, parameters, the parameters without a default (``required``)
+    and description."""
     rows = []
     for ind in _REGISTRY.values():
-        params = [p for p in inspect.signature(ind.func).parameters if p != "study"]
+        params = {k: p for k, p in inspect.signature(ind.func).parameters.items() if k != "study"}
+        required = [k for k, p in params.items() if p.default is inspect.Parameter.empty]
         rows.append({"name": ind.name, "kind": ind.kind, "parameters": ", ".join(params),
-                     "description": ind.description})
+                     "required": ", ".join(required), "description": ind.description})
     return pd.DataFrame(rows)
 
 
