@@ -101,14 +101,12 @@ def indicator(name: str, kind: str, description: str):
 
 
 def available() -> pd.DataFrame:
-    """The registered indicators: name, kind, parameters, the parameters without a default (``required``)
-    and description."""
+    """The registered indicators: name, kind, parameters and description."""
     rows = []
     for ind in _REGISTRY.values():
-        params = {k: p for k, p in inspect.signature(ind.func).parameters.items() if k != "study"}
-        required = [k for k, p in params.items() if p.default is inspect.Parameter.empty]
+        params = [p for p in inspect.signature(ind.func).parameters if p != "study"]
         rows.append({"name": ind.name, "kind": ind.kind, "parameters": ", ".join(params),
-                     "required": ", ".join(required), "description": ind.description})
+                     "description": ind.description})
     return pd.DataFrame(rows)
 
 

@@ -6,6 +6,7 @@ Errors name the file, line, pathway, column and step, and one run reports them a
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -169,9 +170,8 @@ def _indicator_links(value, probs: _Problems, path: tuple, **where) -> list[Indi
     if not isinstance(value, list):
         probs.add("indicators must be a list of {name, params, thresholds}", path, **where)
         return []
-    listed = indicators.available().to_dict("records")
-    registry = {row["name"]: [p.strip() for p in row["parameters"].split(",") if p.strip()] for row in listed}
-    needs = {row["name"]: [p.strip() for p in row["required"].split(",") if p.strip()] for row in listed}
+    registry = {row["name"]: [p.strip() for p in row["parameters"].split(",") if p.strip()]
+                for row in indicators.available().to_dict("records")}
     out = []
     for i, item in enumerate(value):
         p = path + (i,)
@@ -197,7 +197,8 @@ def _indicator_links(value, probs: _Problems, path: tuple, **where) -> list[Indi
         if bad:
             probs.add(f"indicator {name!r} takes no parameter {', '.join(map(repr, bad))}; it takes: "
                       f"{', '.join(registry[name])}", p + ("params",), **where)
-        required = [k for k in needs[name] if k not in params]
+        required = [k for k, prm in indicators.signature(name).parameters.items()
+                    if k != "study" and prm.default is inspect.Parameter.empty and k not in params]
         if required:
             probs.add(f"indicator {name!r} needs parameter(s) {', '.join(required)}", p, **where)
         if "outcome" in params:
