@@ -450,7 +450,9 @@ def transitions_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        fit.plot().savefig(plot, dpi=120)
+        from .results import figure_of
+
+        figure_of(fit.plot()).savefig(plot, dpi=120)  # plot() returns the panels' Axes
         console.print(f"[green]wrote[/] {plot}")
     if not fit.converged:
         console.print("[yellow]the model did not converge[/]")
@@ -558,7 +560,7 @@ def power_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        result.plot().savefig(plot, dpi=120)
+        result.plot().figure.savefig(plot, dpi=120)
         console.print(f"[green]wrote[/] {plot}")
     if isinstance(result, _p.PowerResults) and result.n_failed == result.n_sims:
         console.print("[red]every fit failed: no power[/]")
