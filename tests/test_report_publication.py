@@ -25,6 +25,7 @@ class Table:
     caption: object
     data: pd.DataFrame
     label_column: str | None = None
+    row_decimals: tuple | None = None
 
 
 @dataclass

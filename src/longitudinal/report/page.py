@@ -162,7 +162,8 @@ def render_section(section, lang: str, counter: dict) -> str:
     for tab in section.tables:
         counter["table"] += 1
         parts.append(table_html(tab.data, tab.name, _esc(tab.caption, _), _, label_column=tab.label_column,
-                                number=counter["table"], href=f"tables/{tab.name}.csv", caption_is_html=True))
+                                number=counter["table"], href=f"tables/{tab.name}.csv", caption_is_html=True,
+                                row_decimals=tab.row_decimals))
     parts.append("</section>")
     return "\n".join(parts)
 

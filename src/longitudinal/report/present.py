@@ -127,7 +127,7 @@ COLUMNS: dict = {
     "point": _c(N_("Central value")), "low": _c(N_("Low value")), "high": _c(N_("High value")),
     "ratio_low": _c(N_("Ratio at the low value"), 2), "ratio_high": _c(N_("Ratio at the high value"), 2),
     "swing": _c(N_("Swing of the ratio"), 2), "switching_value": _c(N_("Switching value")),
-    "change": _c(N_("Change needed")), "share_of_point": _c(N_("Share of the central value")),
+    "change": _c(N_("Change needed")), "share_of_point": _c(N_("Share of the central value"), 2),
     "mean years in stage": _c(N_("Mean years in the stage"), 2),
     "95% CI": _c(N_("95% CI"), text=True),
     "expected years to first reach stage 5": _c(N_("Expected years to first reach stage 5"), 2),
@@ -152,8 +152,9 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
     ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
     ("outcome_map_indicators", "params"): _c(N_("Indicator settings"), source=True),
-    ("sroi_outcomes", "outcome"): _c(N_("Outcome"), source=True),
-    ("sroi_outcomes", "stakeholder"): _c(N_("Stakeholder"), source=True),
+    **{(t, c): _c(N_("Outcome") if c == "outcome" else N_("Stakeholder"), source=True)
+       for t in ("sroi_outcomes", "sroi_adjustments", "sroi_one_way", "sroi_switching_values")
+       for c in ("outcome", "stakeholder")},
 }
 
 
@@ -196,14 +197,29 @@ def cell_text(v, _: Translator) -> str:
     return s if NEUTRAL.match(s) else show(s, _)
 
 
-def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], list[list[str]]]:
-    """Headers and the cells of every row as shown in ``_``'s language (symbols for blank or hidden cells)."""
+def cells(data: pd.DataFrame, table: str, _: Translator, row_decimals=None) -> tuple[list[str], list[list[str]]]:
+    """Headers and the cells of every row as shown in ``_``'s language (symbols for blank or hidden cells).
+
+    ``row_decimals``: one entry per row, for a table whose rows are different measures (a ratio, an amount
+    in pounds, a number of months) in one column: the decimals of that row's numbers in the columns
+    without decimals of their own (``None``: the column's).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio"], "value": [1396442, 0.6]})
+    >>> cells(t, "sroi_summary", Translator("en"), row_decimals=[0, 2])[1]
+    [['Net present value (£)', '1,396,442'], ['Net SROI ratio', '0.60']]
+    """
     specs = [column(table, c) for c in data.columns]
     decimals = [s.decimals if s.decimals is not None else decimals_of(data[c]) for c, s in zip(data.columns, specs)]
+    if row_decimals is not None and len(row_decimals) != len(data):
+        raise ValueError(f"table {table!r}: {len(row_decimals)} row decimals for {len(data)} rows")
     rows = []
-    for rec in data.itertuples(index=False, name=None):
+    for k, rec in enumerate(data.itertuples(index=False, name=None)):
         row = []
+        by_row = None if row_decimals is None else row_decimals[k]
         for v, s, d in zip(rec, specs, decimals):
+            if by_row is not None and s.decimals is None:
+                d = by_row
             sym = symbol_of(v, s)
             if sym is not None:
                 row.append(sym)
@@ -218,10 +234,12 @@ def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], lis
 
 
 def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, label_column: str | None = None,
-               number: int | None = None, href: str | None = None, caption_is_html: bool = False) -> str:
+               number: int | None = None, href: str | None = None, caption_is_html: bool = False,
+               row_decimals=None) -> str:
     """An accessible HTML table: ``<caption>``, column headers ``<th scope="col">``, the row label as
-    ``<th scope="row">``; numbers right-aligned, text left-aligned; a link to its CSV."""
-    heads, rows = cells(data, table, _)
+    ``<th scope="row">``; numbers right-aligned, text left-aligned; a link to its CSV (``row_decimals``: see
+    :func:`cells`)."""
+    heads, rows = cells(data, table, _, row_decimals)
     label = list(data.columns).index(label_column) if label_column in data.columns else 0
     text_cols = {i for i, c in enumerate(data.columns) if column(table, c).text}
     cap = caption if caption_is_html else html.escape(caption)

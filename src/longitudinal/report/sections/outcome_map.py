@@ -95,7 +95,9 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
                                                       "proportion, a mean or a count, by kind; counts rounded to "
                                                       "multiples of 5; the map's wording is in English)", area=area,
                                                       year=fy),
-                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded)]
+                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded,
+                        # a proportion or a mean to 3 decimals, a count (and its interval) whole
+                        row_decimals=tuple(0 if k == "count" else 3 for k in iv_pub["kind"]))]
     figs = []
     if not hide_rt.any():
         m = r.maps[a.area]
