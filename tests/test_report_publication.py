@@ -243,3 +243,14 @@ def test_trend_figure_marks_a_hidden_count_in_the_figure_and_its_table():
     plt.close(fig)
     _, rows = cells(t, "trend", EN)
     assert [r[1] for r in rows] == ["120", "[c]", "[c]", "135"] and rows[2][3] == "[x]"
+
+
+def test_p_values_are_never_shown_as_zero():
+    """A p-value rounded to 0 reads "<0.0001" in a table and "<0.01" in a sentence; the CSV keeps the number."""
+    t = pd.DataFrame({"term": ["(Intercept)", "time", "age"], "estimate": [2.1, 0.31, -0.002],
+                      "p_value": [0.0, 3e-9, 0.0312]})
+    _, rows = cells(t, "trajectory_fixed_effects", EN)
+    assert [r[2] for r in rows] == ["<0.0001", "<0.0001", "0.0312"]
+    assert [r[1] for r in rows] == ["2.100", "0.310", "-0.002"]  # one number of decimals per column
+    assert Number(0.001, 2, p=True).render(CY) == "<0.01" and Number(0.001, 2).render(CY) == "0.00"
+    assert Number(0.2468, 2, p=True).render(EN) == "0.25"

@@ -110,7 +110,9 @@ table.lg-table { border-collapse: collapse; margin: 0.5em 0 1.5em 0; font-size: 
 .lg-table th, .lg-table td { border-bottom: 1px solid #b1b4b6; padding: 4px 10px; vertical-align: top; }
 .lg-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .lg-table .txt { text-align: left; }
-.lg-table thead th { border-bottom: 2px solid #0b0c0c; }
+.lg-table thead th { border-bottom: 2px solid #0b0c0c; vertical-align: bottom; }
+.lg-table thead th.num { white-space: normal; }
+.lg-table th, .lg-table td { padding: 4px 6px; }
 figure { margin: 0.5em 0 1.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 15px; }
 .lg-vh { position: absolute; left: -9999px; }

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LongitudinalError
-from ..i18n import N_, Msg, Translator, show
+from ..i18n import N_, Items, Msg, Translator, show
 
 __all__ = ["SYMBOLS", "Column", "COLUMNS", "UnknownColumn", "column", "decimals_of", "cells", "table_html",
            "symbols_html", "notes_tables", "NEUTRAL"]
@@ -45,6 +45,9 @@ SYMBOLS: dict[str, str] = {
 _CONFIDENTIAL = ("[c]", "<5")
 #: Text that reads the same in both languages (years, bands, ranges of numbers).
 NEUTRAL = re.compile(r"^(?:[\d\s.,:;%£+\-–−/()]|\[[cxz]\]|<5)*$")
+
+
+_BREAK_AFTER = re.compile(r"([_=/])(?=\w)")
 
 
 class UnknownColumn(LongitudinalError, KeyError):
@@ -67,10 +70,12 @@ class Column:
     #: The column holds a source document's own words (an outcome map's steps, an impact map's outcomes),
     #: written in English: shown as written, marked ``lang="en"`` on a page in another language.
     source: bool = False
+    #: The column holds p-values: one that would show as 0 is shown ``<0.0001``.
+    p: bool = False
 
 
-def _c(header, decimals=None, blank="[x]", text=False, source=False) -> Column:
-    return Column(header, decimals, blank, text or source, source)
+def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False) -> Column:
+    return Column(header, decimals, blank, text or source, source, p)
 
 
 #: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
@@ -113,7 +118,7 @@ COLUMNS: dict = {
     "mean_change": _c(N_("Mean change (stages)"), 2),
     "ci_lower": _c(N_("95% CI lower")), "ci_upper": _c(N_("95% CI upper")),
     "estimate": _c(N_("Estimate")), "std_error": _c(N_("Standard error")),
-    "p_value": _c(N_("p-value"), 4),
+    "p_value": _c(N_("p-value"), 4, p=True),
     "months": _c(N_("Months after the end"), 0),
     "percent_sustained": _c(N_("Percentage sustained"), 1),
     "percent_not_yet": _c(N_("Percentage not yet at the stage"), 1),
@@ -151,7 +156,7 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "column"): _c(N_("Column of the map"), source=True),
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
     ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
-    ("outcome_map_indicators", "params"): _c(N_("Indicator settings"), source=True),
+
     **{(t, c): _c(N_("Outcome") if c == "outcome" else N_("Stakeholder"), source=True)
        for t in ("sroi_outcomes", "sroi_adjustments", "sroi_one_way", "sroi_switching_values")
        for c in ("outcome", "stakeholder")},
@@ -191,7 +196,7 @@ def symbol_of(v, spec: Column) -> str | None:
 
 
 def cell_text(v, _: Translator) -> str:
-    if isinstance(v, (Msg,)):
+    if isinstance(v, (Msg, Items)):
         return v.render(_)
     s = str(v)
     return s if NEUTRAL.match(s) else show(s, _)
@@ -224,7 +229,7 @@ def cells(data: pd.DataFrame, table: str, _: Translator, row_decimals=None) -> t
             if sym is not None:
                 row.append(sym)
             elif _is_num(v) and not s.text:
-                row.append(_.number(v, d))
+                row.append(_.p_value(v, d) if s.p else _.number(v, d))
             elif s.source:
                 row.append(str(v))
             else:
@@ -261,7 +266,10 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
             tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
             if i in source:
                 tag += ' lang="en"'
-            out.append(f"<{tag}>{html.escape(v)}</{tag.split()[0]}>")
+            text = html.escape(v)
+            if cls == "txt":  # codes (share_improving, outcome=managing_money) may break after _ = /, not overflow
+                text = _BREAK_AFTER.sub(r"\1<wbr>", text)
+            out.append(f"<{tag}>{text}</{tag.split()[0]}>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
