@@ -254,3 +254,14 @@ def test_p_values_are_never_shown_as_zero():
     assert [r[1] for r in rows] == ["2.100", "0.310", "-0.002"]  # one number of decimals per column
     assert Number(0.001, 2, p=True).render(CY) == "<0.01" and Number(0.001, 2).render(CY) == "0.00"
     assert Number(0.2468, 2, p=True).render(EN) == "0.25"
+
+
+def test_headers_say_what_the_column_of_each_table_holds():
+    """One column name, two meanings: time to independence counts months from the start of support, the
+    lasting-impact tables from its end; an adjustment's basis is where its value comes from."""
+    assert COLUMNS[("time_to_independence", "months")].header == "Months since the start of support"
+    assert cells(pd.DataFrame({"months": [6]}), "sustained_outcomes", EN)[0] == ["Months after the end"]
+    welsh = cells(pd.DataFrame({"months": [6]}), "time_to_independence", CY)[0]
+    assert welsh == [CY("Months since the start of support")]
+    assert cells(pd.DataFrame({"basis": ["Stated in the impact map"]}), "sroi_adjustments", CY)[1] == [
+        [CY("Stated in the impact map")]]

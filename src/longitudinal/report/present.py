@@ -157,6 +157,9 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
     ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
 
+    # Time to independence counts months from the start of support (the lasting-impact tables, from the end).
+    ("time_to_independence", "months"): _c(N_("Months since the start of support"), 0),
+    ("sroi_adjustments", "basis"): _c(N_("Source of the value"), text=True),
     **{(t, c): _c(N_("Outcome") if c == "outcome" else N_("Stakeholder"), source=True)
        for t in ("sroi_outcomes", "sroi_adjustments", "sroi_one_way", "sroi_switching_values")
        for c in ("outcome", "stakeholder")},
