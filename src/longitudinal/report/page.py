@@ -110,6 +110,7 @@ table.lg-table { border-collapse: collapse; margin: 0.5em 0 1.5em 0; font-size: 
 .lg-table th, .lg-table td { border-bottom: 1px solid #b1b4b6; padding: 4px 10px; vertical-align: top; }
 .lg-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .lg-table .txt { text-align: left; }
+table.lg-wide { font-size: 13px; } .lg-table.lg-wide th, .lg-table.lg-wide td { padding: 3px; }
 .lg-table thead th { border-bottom: 2px solid #0b0c0c; vertical-align: bottom; }
 .lg-table thead th.num { white-space: normal; }
 .lg-table th, .lg-table td { padding: 4px 6px; }

@@ -48,6 +48,8 @@ NEUTRAL = re.compile(r"^(?:[\d\s.,:;%£+\-–−/()]|\[[cxz]\]|<5)*$")
 
 
 _BREAK_AFTER = re.compile(r"([_=/])(?=\w)")
+#: More columns than this and a table is set smaller (``lg-wide``).
+WIDE_COLUMNS = 10
 
 
 class UnknownColumn(LongitudinalError, KeyError):
@@ -255,7 +257,9 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
         cap = f'<span class="lg-table-number">{html.escape(_("Table {n}", n=str(number)))}:</span> {cap}'
     if href:
         cap += f' <a class="lg-csv" href="{html.escape(href)}">{html.escape(_("download (CSV)"))}</a>'
-    out = [f'<div class="lg-table-wrap"><table class="lg-table" id="table-{html.escape(table)}">',
+    # A table of many columns is set a little smaller (13 px), so that it fits the page's 960 px.
+    wide = " lg-wide" if len(heads) > WIDE_COLUMNS else ""
+    out = [f'<div class="lg-table-wrap"><table class="lg-table{wide}" id="table-{html.escape(table)}">',
            f"<caption>{cap}</caption>", "<thead><tr>"]
     for i, h in enumerate(heads):
         cls = "txt" if i in text_cols or i == label else "num"
