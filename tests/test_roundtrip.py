@@ -157,3 +157,54 @@ def test_loaded_store_shares_one_dtype_per_identifier(tmp_path, study):
     for name, df in study.tables().items():
         for col in df.columns:
             assert df[col].astype(object).equals(getattr(loaded, name)[col].astype(object)), (name, col)
+
+
+def test_service_use_is_parsed_on_first_use_from_the_bytes_checked_at_load(tmp_path, study):
+    """The load defers the large optional table, but what it parses later is what it checked: a file
+    replaced after the load changes nothing, and a pickled study carries the table itself."""
+    import pickle
+
+    import numpy as np
+
+    from longitudinal.io import UnreadableFileError
+
+    study.write(tmp_path / "raw", format="parquet")
+    lg.ingest(tmp_path / "raw", tmp_path / "store", key=KEY)
+    want = lg.load(tmp_path / "store").service_use
+    assert want is not None and len(want) == len(study.service_use) > 0
+    loaded = lg.load(tmp_path / "store")
+    assert f"service_use={len(want):,}" in repr(loaded)  # known without parsing
+    long = loaded.long()
+    (tmp_path / "store" / "service_use.parquet").write_bytes(b"replaced after the load")
+    pd.testing.assert_frame_equal(loaded.service_use, want)
+    # parsing it on first use did not make the study drop its long() table and build it again
+    assert np.shares_memory(loaded.long()["time"].to_numpy(), long["time"].to_numpy())
+    again = pickle.loads(pickle.dumps(lg.load(tmp_path / "raw")))
+    pd.testing.assert_frame_equal(again.service_use, lg.load(tmp_path / "raw").service_use)
+    # a file cut short is still refused at load, not at first use
+    raw = tmp_path / "raw" / "service_use.parquet"
+    raw.write_bytes(raw.read_bytes()[:-100])
+    with pytest.raises(UnreadableFileError, match="service_use.parquet"):
+        lg.load(tmp_path / "raw")
+
+
+def test_store_files_hold_the_categories_load_gives(tmp_path, study):
+    """ingest writes each table's identifiers as one Parquet dictionary per column, already the categories
+    load gives (later tables' ids on the owner's), so that load takes the codes as they are."""
+    import pyarrow.parquet as pq
+
+    study.write(tmp_path / "raw", format="parquet")
+    lg.ingest(tmp_path / "raw", tmp_path / "store", key=KEY)
+    loaded = lg.load(tmp_path / "store")
+    person, episode = loaded.people["person_id"].dtype, loaded.episodes["episode_id"].dtype
+    assert loaded.episodes["person_id"].dtype == person and loaded.readings["person_id"].dtype == person
+    assert loaded.service_use["person_id"].dtype == person and loaded.readings["episode_id"].dtype == episode
+    for name in ("people", "episodes", "readings", "service_use"):
+        path = tmp_path / "store" / f"{name}.parquet"
+        assert pq.ParquetFile(path).metadata.num_row_groups == 1, name
+        frame = getattr(loaded, name)
+        for col in ("person_id", "episode_id"):
+            if col in frame.columns:
+                chunks = pq.read_table(path, columns=[col]).column(col).chunks
+                assert len(chunks) == 1, (name, col)
+                assert chunks[0].dictionary.to_pylist() == [str(c) for c in frame[col].cat.categories], (name, col)
