@@ -194,6 +194,12 @@ def study():
     return lg.simulate(people=400, seed=1)
 
 
+@pytest.fixture(scope="module")
+def protection(study):
+    """The year's protection of ``study``, computed once as the batch does and handed to each area's report."""
+    return AnnualReport(study, "auto", "Wales", seed=3).protection
+
+
 def _small_areas(study, k: int = 3) -> list[str]:
     y = last_complete_year(study)
     act = study.episodes[_active(study.episodes, y)]
@@ -234,14 +240,14 @@ def test_checker_sees_the_reviewers_leaks():
                                                      "declared figure"]
 
 
-def test_small_authorities_publish_no_small_count(study, tmp_path):
+def test_small_authorities_publish_no_small_count(study, protection, tmp_path):
     ids = set(study.people["person_id"].astype(str)) | set(study.episodes["episode_id"].astype(str)) \
         | set(study.episodes["provider_id"].astype(str))
     sections = _notebook_sections()
     shares_shown = 0
     for area in _small_areas(study):
         out = tmp_path / area
-        rep = AnnualReport(study, "auto", area, seed=3, out=out)
+        rep = AnnualReport(study, "auto", area, seed=3, out=out, protection=protection)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in sections:
@@ -266,12 +272,12 @@ def test_small_authorities_publish_no_small_count(study, tmp_path):
     assert shares_shown > 20  # the check is not vacuous: areas of up to 20 people still show shares
 
 
-def test_distance_table_of_a_small_authority_shows_shares_of_published_counts_only(study):
+def test_distance_table_of_a_small_authority_shows_shares_of_published_counts_only(study, protection):
     """Shares are of the rounded counts, and shown only for at least 10 episodes compared (as published)."""
     area = _small_areas(study)[-1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = AnnualReport(study, "auto", area)
+        rep = AnnualReport(study, "auto", area, protection=protection)
         pub = rep.distance().tables[0].data
         counts = rep.protection.table(area, "distance").set_index("outcome")
         raw = rep.data_.distance_frame.set_index("outcome")
@@ -306,18 +312,18 @@ def _area_with_small_quantity(study) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for area in sizes.index:
-            rep = AnnualReport(study, "auto", area)
+            rep = AnnualReport(study, "auto", area, protection=protection)
             rep.social_return(draws=50)
             if rep.sroi_result_ is not None and rep.sroi_result_.outcomes["quantity"].round().between(1, 4).any():
                 return str(area)
     raise AssertionError("no authority with a small quantity")
 
 
-def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(study):
+def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(study, protection):
     area = _area_with_small_quantity(study)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = AnnualReport(study, "auto", area, seed=3)
+        rep = AnnualReport(study, "auto", area, seed=3, protection=protection)
         head = rep.social_return().tables[0].data.set_index("measure")["value"]
         sec = rep.social_return_detail()
     res = rep.sroi_result_
@@ -444,15 +450,17 @@ def _check_curve_points(table: pd.DataFrame, fig_data: pd.DataFrame, value: str,
     return bad
 
 
-def test_time_to_independence_has_seeded_intervals_and_figures_obey_the_rule(study):
+def test_time_to_independence_has_seeded_intervals_and_figures_obey_the_rule(study, protection):
     big = lg.simulate(people=2000, seed=1)
+    big_protection = AnnualReport(big, "auto", "Wales", seed=5).protection
     checked = 0
-    for s, area in [(big, "Wales"), (big, "Cardiff"), (study, _small_areas(study)[-1])]:
+    for s, area, prot in [(big, "Wales", big_protection), (big, "Cardiff", big_protection),
+                          (study, _small_areas(study)[-1], protection)]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rep = AnnualReport(s, "auto", area, seed=5)
+            rep = AnnualReport(s, "auto", area, seed=5, protection=prot)
             tti = rep.time_to_independence(n_boot=40)
-            again = AnnualReport(s, "auto", area, seed=5).time_to_independence(n_boot=40)
+            again = AnnualReport(s, "auto", area, seed=5, protection=prot).time_to_independence(n_boot=40)
             li = rep.lasting_impact(n_boot=20)
         t = tti.tables[0].data
         assert {"ci_lower", "ci_upper"} <= set(t.columns)
@@ -477,12 +485,12 @@ def test_time_to_independence_has_seeded_intervals_and_figures_obey_the_rule(stu
     assert checked >= 3
 
 
-def test_a_figure_repeated_in_two_tables_is_suppressed_in_both(study):
+def test_a_figure_repeated_in_two_tables_is_suppressed_in_both(study, protection):
     """One table must not show what another hides: headline counts, distance figures in the indicators."""
     for area in _small_areas(study):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rep = AnnualReport(study, "auto", area, seed=3)
+            rep = AnnualReport(study, "auto", area, seed=3, protection=protection)
             head = rep.headline().tables
             h = head[0].data.set_index("measure")["value"]
             need = head[1].data.set_index("lead_need")
@@ -589,8 +597,11 @@ def _authorities_hidden(rep, table: str, label: str) -> set:
 
 def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
     study = lg.simulate(people=3000, seed=1)
-    wales = _published(AnnualReport(study, area="Wales"))
-    areas = {a: _published(AnnualReport(study, area=a)) for a in lg.domain.LA_NAMES}
+    wales_report = AnnualReport(study, area="Wales")
+    wales = _published(wales_report)
+    # Each authority with the year's protection, as the batch hands it over (computed once, not 22 times).
+    areas = {a: _published(AnnualReport(study, area=a, protection=wales_report.protection))
+             for a in lg.domain.LA_NAMES}
     leaks = cross_area_leaks(wales, areas)
     assert not leaks, "\n".join(leaks[:20]) + f"\n({len(leaks)} in all)"
 
