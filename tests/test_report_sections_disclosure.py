@@ -304,7 +304,7 @@ def _smallest_area(study) -> str:
     return str(c[c > 0].sort_values().index[0])
 
 
-def _area_with_small_quantity(study) -> str:
+def _area_with_small_quantity(study, protection) -> str:
     """The smallest authority where an outcome of the impact map is reached by 1 to 4 people."""
     y = last_complete_year(study)
     act = study.episodes[_active(study.episodes, y)]
@@ -320,7 +320,7 @@ def _area_with_small_quantity(study) -> str:
 
 
 def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(study, protection):
-    area = _area_with_small_quantity(study)
+    area = _area_with_small_quantity(study, protection)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rep = AnnualReport(study, "auto", area, seed=3, protection=protection)
@@ -395,8 +395,8 @@ def _run(name: str, out: Path, params: dict) -> str:
     return "\n".join(texts)
 
 
-def test_sroi_notebook_names_the_area_and_prints_no_raw_result(study, store, tmp_path):
-    area = _area_with_small_quantity(study)
+def test_sroi_notebook_names_the_area_and_prints_no_raw_result(study, protection, store, tmp_path):
+    area = _area_with_small_quantity(study, protection)
     text = _run("sroi_report", tmp_path, {"data": str(store), "area": area, "draws": 200, "out": str(tmp_path)})
     assert f"Social return on investment: summary and sensitivity, {area}" in text
     assert "Wales (from the study)" not in text  # the map's own name is not the area's
