@@ -408,7 +408,7 @@ def test_fast_cox_residuals_match_lifelines_loops():
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
-    from longitudinal.survival import _fast_cox_class
+    from longitudinal.survival.lifelines_compat import fast_cox_class
 
     rng = np.random.default_rng(0)
     n = 1500
@@ -420,7 +420,7 @@ def test_fast_cox_residuals_match_lifelines_loops():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             a = CoxPHFitter().fit(df, "T", "E", cluster_col="pid", strata=strata)
-            b = _fast_cox_class()().fit(df, "T", "E", cluster_col="pid", strata=strata)
+            b = fast_cox_class()().fit(df, "T", "E", cluster_col="pid", strata=strata)
             pa = proportional_hazard_test(a, df, time_transform="rank").summary
             pb = proportional_hazard_test(b, df, time_transform="rank").summary
             ra, rb = a.compute_residuals(df, "schoenfeld"), b.compute_residuals(df, "schoenfeld")
@@ -482,10 +482,16 @@ def _interval_problems():
 
 def test_batched_bootstrap_equals_one_replicate_at_a_time():
     """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
-    from longitudinal.survival import _band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from, _medians
+    from longitudinal.survival.interval import (
+        _fit_with_bootstrap_reference,
+        bootstrap_band,
+        fit_with_bootstrap,
+        median_time,
+        median_times,
+    )
 
     for lo, hi in _interval_problems():
-        a_curve, a = _fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
+        a_curve, a = fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
         b_curve, b = _fit_with_bootstrap_reference(lo, hi, n_boot=60, rng=np.random.default_rng(11))
         np.testing.assert_array_equal(a_curve.mass, b_curve.mass)
         assert len(a) == len(b) == 60
@@ -493,15 +499,15 @@ def test_batched_bootstrap_equals_one_replicate_at_a_time():
             np.testing.assert_array_equal(x.mass, y.mass)  # bit for bit, not approximately
             assert (x.iterations, x.last_time, x.n) == (y.iterations, y.last_time, y.n)
         times = np.r_[np.arange(0, 30, 0.5), 6, 12, 24]
-        for new, old in zip(_band(a_curve, a, times, 0.05), _reference_band(b_curve, b, times, 0.05)):
+        for new, old in zip(bootstrap_band(a_curve, a, times, 0.05), _reference_band(b_curve, b, times, 0.05)):
             np.testing.assert_array_equal(new, old)
-        np.testing.assert_array_equal(_medians(a), [_reference_median(c) for c in b])
-        np.testing.assert_array_equal([_median_from(a_curve)], [_reference_median(b_curve)])
+        np.testing.assert_array_equal(median_times(a), [_reference_median(c) for c in b])
+        np.testing.assert_array_equal([median_time(a_curve)], [_reference_median(b_curve)])
 
 
 def test_fit_many_stops_each_replicate_where_fit_does():
     """Replicates stop at different iterations (Kuhn-Tucker or likelihood test); each leaves the batch on its own."""
-    from longitudinal.survival import _collapse, _TurnbullProblem
+    from longitudinal.survival.interval import _collapse, _TurnbullProblem
 
     rng = np.random.default_rng(5)
     T = rng.weibull(0.8, 300) * 8
@@ -528,7 +534,7 @@ def test_fit_many_stops_each_replicate_where_fit_does():
 def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
     from scipy.optimize import isotonic_regression
 
-    from longitudinal.survival import _collapse, _isotonic_increasing
+    from longitudinal.survival.interval import _collapse, _isotonic_increasing
 
     rng = np.random.default_rng(2)
     lo = rng.integers(0, 6, 500).astype(float)
@@ -545,9 +551,9 @@ def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
 
 def test_fast_aalen_johansen_bounds_match_lifelines():
     """The cumulative-sum variance and CI of re-referral are lifelines' row loop to the bit."""
-    from longitudinal.survival import _fast_aalen_johansen_class
+    from longitudinal.survival.lifelines_compat import fast_aalen_johansen_class
 
-    fast = _fast_aalen_johansen_class()
+    fast = fast_aalen_johansen_class()
     rng = np.random.default_rng(8)
     for n, digits in ((40, 0), (900, 1), (2500, 3)):
         t = np.round(rng.exponential(12, n), digits)  # ties: lifelines jitters them with the seed
@@ -563,15 +569,17 @@ def test_fast_aalen_johansen_bounds_match_lifelines():
 
 
 def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(monkeypatch):
-    import longitudinal.survival as sv
+    import longitudinal.survival.sustained as sv
 
     study = lg.simulate(people=900, seed=7)
     a = sustained_outcomes(study, n_boot=25, seed=4)
     b = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, b.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.rereferral, b.rereferral, check_exact=True)
-    monkeypatch.setattr(sv, "_fit_with_bootstrap", sv._fit_with_bootstrap_reference)
-    monkeypatch.setattr(sv, "_band", _reference_band)
+    from longitudinal.survival.interval import _fit_with_bootstrap_reference
+
+    monkeypatch.setattr(sv, "fit_with_bootstrap", _fit_with_bootstrap_reference)
+    monkeypatch.setattr(sv, "bootstrap_band", _reference_band)
     c = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.by_year(), c.by_year(), check_exact=True)
@@ -582,15 +590,92 @@ def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
     import lifelines
     from lifelines import AalenJohansenFitter, CoxPHFitter
 
-    from longitudinal import survival
     from longitudinal.errors import LongitudinalWarning
+    from longitudinal.survival import lifelines_compat as survival
 
-    assert survival._fast_cox_class() is not CoxPHFitter  # this release is a tested one
+    assert survival.fast_cox_class() is not CoxPHFitter  # this release is a tested one
     monkeypatch.setattr(lifelines, "__version__", "9.1.0")
     with pytest.warns(LongitudinalWarning, match="lifelines 9.1.0 is not a release"):
-        assert survival._fast_cox_class() is CoxPHFitter
+        assert survival.fast_cox_class() is CoxPHFitter
     with pytest.warns(LongitudinalWarning, match="same results, slower"):
-        assert survival._fast_aalen_johansen_class() is AalenJohansenFitter
+        assert survival.fast_aalen_johansen_class() is AalenJohansenFitter
+
+
+def test_lifelines_overrides_fall_back_when_a_replaced_method_is_gone(monkeypatch, small_study):
+    """A tested release without a replaced private method gets lifelines' own class; the analyses built
+    on the fallback give the fast classes' numbers (Cox to rounding, re-referral to the bit)."""
+    from lifelines import AalenJohansenFitter, CoxPHFitter
+
+    from longitudinal.errors import LongitudinalWarning
+    from longitudinal.survival import lifelines_compat
+
+    fast_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                    covariates=["service_type", "start_score"])
+    fast_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    monkeypatch.delattr(AalenJohansenFitter, "_bounds")
+    with pytest.warns(LongitudinalWarning, match="lacks _bounds"):
+        assert lifelines_compat.fast_aalen_johansen_class() is AalenJohansenFitter
+    monkeypatch.undo()
+    monkeypatch.setattr(lifelines_compat, "LIFELINES_TESTED", ())  # every release untested: the fallbacks
+    with pytest.warns(LongitudinalWarning, match="using lifelines' own"):
+        slow_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                        covariates=["service_type", "start_score"])
+        slow_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    assert type(fast_tti.cox) is not CoxPHFitter and type(slow_tti.cox) is CoxPHFitter
+    pd.testing.assert_frame_equal(slow_tti.hazard_ratios, fast_tti.hazard_ratios, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_tti.ph_test, fast_tti.ph_test, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_so.rereferral, fast_so.rereferral, check_exact=True)
+
+
+def test_sustained_outcomes_takes_a_plain_long_table(medium_study):
+    """A table shaped like Study.long() (dates as text) gives the study's analysis: curves, drop-off, re-referral."""
+    kw = dict(by=("outcome", "lead_need"), n_boot=20, seed=3)
+    from_study = sustained_outcomes(medium_study, ["managing_money", "feeling_safe"], **kw)
+    table = medium_study.long(scored_only=False).astype({"reading_date": str, "start_date": str, "end_date": str})
+    from_table = sustained_outcomes(table, ["managing_money", "feeling_safe"], **kw)
+    for name in ("curves", "rereferral", "exclusions", "rereferral_data"):
+        pd.testing.assert_frame_equal(getattr(from_table, name), getattr(from_study, name), check_dtype=False,
+                                      check_categorical=False)
+    pd.testing.assert_frame_equal(from_table.by_year(), from_study.by_year(), check_dtype=False,
+                                  check_categorical=False)
+    assert from_study.rereferral["cumulative_incidence"].gt(0).any()  # re-referrals were there to be found
+    with pytest.raises(KeyError, match="lacks column.*'end_reason'"):
+        sustained_outcomes(table.drop(columns="end_reason"), n_boot=0)
+    with pytest.raises(lg.InputError, match="missing='ipw'.*needs a Study"):
+        sustained_outcomes(table, missing="ipw")
+
+
+def test_sustained_outcomes_on_a_monthly_table_is_kaplan_meier():
+    """Follow-ups every month of a hand-made table: the Turnbull curve at whole months is lifelines'
+    Kaplan-Meier of the month the stage was lost, and re-referral (no competing risk) is 1 - Kaplan-Meier."""
+    rng = np.random.default_rng(5)
+    n, rows = 300, []
+    start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D")
+    end = start + pd.Timedelta(days=200)
+    lost = np.ceil(rng.exponential(14, n)).astype(int)  # the month of the first follow-up below the end level
+    seen = rng.integers(3, 25, n)  # the last monthly follow-up
+    back = rng.exponential(500, n).round()  # days from the end to the person's next episode
+    censor = end.max() + pd.Timedelta(days=30 * 25)
+    for i in range(n):
+        ep = dict(episode_id=f"e{i}", person_id=f"p{i}", outcome="managing_money", start_date=start[i],
+                  end_date=end[i], end_reason="planned")
+        rows += [dict(ep, reading_date=start[i], score=3, reading_type="review"),
+                 dict(ep, reading_date=end[i], score=4, reading_type="review")]
+        rows += [dict(ep, reading_date=end[i] + pd.Timedelta(days=round(k * MONTH_DAYS)),
+                      score=3 if k >= lost[i] else 4, reading_type="follow_up") for k in range(1, seen[i] + 1)]
+        nxt = end[i] + pd.Timedelta(days=back[i])
+        rows.append(dict(ep, episode_id=f"n{i}", start_date=nxt, end_date=pd.NaT, end_reason=None, reading_date=nxt,
+                         score=2, reading_type="review"))
+    res = sustained_outcomes(pd.DataFrame(rows), by="outcome", n_boot=0, censor_date=censor, months=(6, 12, 24))
+    km = KaplanMeierFitter().fit(np.minimum(lost, seen), lost <= seen)
+    got = res.curves.set_index("time")["survival"]
+    # to the EM's stopping tolerance (1e-6 holds but for the last, thinly followed months)
+    np.testing.assert_allclose(got, km.survival_function_at_times(got.index.to_numpy()), atol=1e-5)
+    t_back = (back / MONTH_DAYS)
+    followed = ((censor - end).days.to_numpy() / MONTH_DAYS)
+    km_back = KaplanMeierFitter().fit(np.minimum(t_back, followed), t_back <= followed)
+    want = 1 - km_back.survival_function_at_times([6, 12, 24]).to_numpy()
+    np.testing.assert_allclose(res.rereferral["cumulative_incidence"], want, atol=1e-9)
 
 
 def test_time_to_independence_takes_a_plain_long_table(medium_study):
