@@ -88,7 +88,7 @@ def text_px_on_page(fig, page_px: int = PAGE_PX, dpi: int = DPI) -> float:
 
     if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot has no drawing canvas yet
         FigureCanvasAgg(fig)
-    fig.draw_without_rendering()  # lays the texts out as a draw does, without painting pixels no one sees
+    fig.canvas.draw()
     bbox = fig.get_tightbbox(fig.canvas.get_renderer())
     width_px = bbox.width * dpi
     scale = min(1.0, page_px / width_px)
