@@ -364,8 +364,8 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray 
 
     Returns ``estimate, std_error, ci_lower, ci_upper, df, fmi`` (fraction of missing information
     ``(1 + 1/m) B / T``) and ``mc_se``, the Monte Carlo error of the pooled estimate (``sqrt(B / m)``: how
-    far another set of ``m`` imputations would typically move it); degrees of freedom by Barnard & Rubin (1999) when ``df_complete`` is given,
-    else Rubin's (1987) large-sample form.
+    far another set of ``m`` imputations would typically move it); degrees of freedom by Barnard & Rubin
+    (1999) when ``df_complete`` is given, else Rubin's (1987) large-sample form.
     """
     q = np.asarray(estimates, dtype=float)
     u = np.asarray(variances, dtype=float)
