@@ -844,7 +844,8 @@ def _smd_table(X: np.ndarray, X2: np.ndarray, a: np.ndarray, b: np.ndarray, wa: 
         wv = np.zeros(a.size)
         wv[a] = wa
     sa, sb, qa, qb = X.T @ ua, X.T @ ub, X2.T @ ua, X2.T @ ub
-    ma = (X.T @ wv)[1:] / wv.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):  # no completers (a small area): NaN means
+        ma = (X.T @ wv)[1:] / wv.sum()
     mb = sb[1:] / nb if nb else np.full(X.shape[1] - 1, np.nan)
     if min(na, nb) > 1:
         var_a = np.maximum(qa - sa**2 / na, 0) / (na - 1)
