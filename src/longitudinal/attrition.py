@@ -413,7 +413,8 @@ def _design(units: pd.DataFrame, min_level: int = 20) -> tuple[np.ndarray, list[
 
 def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     """Logistic response model by statsmodels GLM, dropping constant and collinear columns first."""
-    import statsmodels.api as sm
+    # the model's own module: statsmodels.api imports everything (seconds in each report's fresh kernel)
+    from statsmodels.discrete.discrete_model import Logit
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
     # every check from X'X and X'y (X's first column is the constant): no copy of the design
@@ -436,7 +437,7 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
         warnings.simplefilter("ignore", SmConvergence)
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
         Xu = X if idx.size == X.shape[1] else X[:, idx]
-        fit = sm.Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
+        fit = Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
     if not fit.mle_retvals.get("converged", True):
         warnings.warn("attrition: the response model did not converge (a level almost always or never "
                       "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=5)

@@ -231,7 +231,9 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
     other tables are, its planned ends the re-referral table's) and, where at least :data:`MIN_DUE`
     episode-areas are due a 12-month follow-up, the share keeping their end stage among those followed
     up, weighted for non-response and imputed, side by side, with the tipping point of the imputed share
-    at 12 months in plain words. All of it comes from :func:`longitudinal.follow_up_attrition`.
+    at 12 months in plain words (the weighted and imputed shares of a month with fewer than :data:`MIN_DUE`
+    due are not available, ``[x]``). All of it comes from one call of :func:`longitudinal.follow_up_attrition`
+    with the package's defaults but :data:`REPORT_IMPUTATIONS`.
     """
     import warnings
 
@@ -240,15 +242,27 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
     end = domain.fy_bounds(a.year)[1]
     area = Area(a.area)
     out = FollowUpLosses()
-    try:
+
+    def attrition(**kw):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cc = follow_up_attrition(upto, by=(), methods=("complete_case",), censor_date=end, seed=a.seed)
-    except (LongitudinalError, ValueError) as exc:
-        out.notes.append(Msg("Follow-ups after a planned end could not be counted for {area}. The reason, as the "
-                             "program gives it (in English): {reason}", area=area,
-                             reason=Verbatim(publishable_reason(exc))))
-        return out
+            return follow_up_attrition(upto, by=(), censor_date=end, seed=a.seed, **kw)
+
+    # One analysis gives the flow, the complete cases and the adjusted estimates; where the models cannot be
+    # fitted (a small area: no follow-up obtained at some month), the flow and complete cases alone.
+    res, why = None, None
+    try:
+        res = attrition(m=REPORT_IMPUTATIONS, threshold=TIPPING_LEVEL, tipping_month=TIPPING_MONTH)
+        cc = res
+    except (LongitudinalError, ValueError, np.linalg.LinAlgError) as exc:
+        why = exc
+        try:
+            cc = attrition(methods=("complete_case",))
+        except (LongitudinalError, ValueError) as exc2:
+            out.notes.append(Msg("Follow-ups after a planned end could not be counted for {area}. The reason, as "
+                                 "the program gives it (in English): {reason}", area=area,
+                                 reason=Verbatim(publishable_reason(exc2))))
+            return out
     out.complete_case = cc
     flow, flow_specs, flow_counts = _flow_published(cc)
     out.tables.append(pub.table(
@@ -263,30 +277,24 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
                        "where they are not linked they are shown as not available ([x]) and counted under no contact "
                        "or reason not known."))
     twelve = flow[flow["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
-    if len(twelve) and is_number(twelve["episodes"].iat[0]) and twelve["episodes"].iat[0] > 0:
+    if len(twelve) and is_number(twelve["episodes"].iat[0]) and is_number(twelve["obtained"].iat[0]) \
+            and twelve["episodes"].iat[0] > 0:
         due, got = int(twelve["episodes"].iat[0]), int(twelve["obtained"].iat[0])
         out.points.append(Msg("Of {due} follow-ups due 12 months after a planned end of support, {got} ({pct}%) were "
                               "obtained.", due=Number(due), got=Number(got), pct=Number(100 * got / due, 0)))
 
-    sustained = cc.estimates[cc.estimates["quantity"] == "sustained"].set_index("month")
-    due12 = int(sustained["n_due"].get(TIPPING_MONTH, 0))
+    e = cc.estimates
+    due12 = int(e.loc[(e["quantity"] == "sustained") & (e["method"] == "complete_case")
+                      & (e["month"] == TIPPING_MONTH), "n_due"].sum())
     if due12 < MIN_DUE:
         out.notes.append(Msg("The share keeping their end stage is not estimated with weights or imputation for "
                              "{area}: fewer than {n} outcome areas of episodes were due a 12-month follow-up.",
                              area=area, n=MIN_DUE))
         return out
-    # the months with enough due: a prefix of the schedule (a later follow-up is due only if an earlier one is)
-    months = [int(m_) for m_ in sustained.index if sustained.at[m_, "n_due"] >= MIN_DUE
-              and sustained.at[m_, "n_obtained"] > 0]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = follow_up_attrition(upto, by=(), months=months, m=REPORT_IMPUTATIONS, seed=a.seed,
-                                      censor_date=end, threshold=TIPPING_LEVEL, tipping_month=TIPPING_MONTH)
-    except (LongitudinalError, ValueError, np.linalg.LinAlgError) as exc:
+    if res is None:
         out.notes.append(Msg("The share keeping their end stage could not be estimated with weights or imputation "
                              "for {area}. The reason, as the program gives it (in English): {reason}", area=area,
-                             reason=Verbatim(publishable_reason(exc))))
+                             reason=Verbatim(publishable_reason(why))))
         return out
     out.adjusted = res
     est, est_specs, est_counts = _estimates_published(res)
@@ -389,6 +397,11 @@ def _estimates_published(res: AttritionResults):
     sums = (FOLLOWED_UP, *_nested(exact, counts))
     derived = {c: [base] for col, base in ESTIMATE_COLUMNS.values()
                for c in (col, f"{col}_ci_lower", f"{col}_ci_upper")}
+    # too few due at a month for the response and imputation models: not available there ([x])
+    few = exact["due"].to_numpy() < MIN_DUE
+    for col, base in ESTIMATE_COLUMNS.values():
+        if base == "due":
+            exact.loc[few, [col, f"{col}_ci_lower", f"{col}_ci_upper"]] = np.nan
     tab = dc.suppress(exact, counts, label_column="follow_up", sums=sums, derived=derived)
     return dc.suppress_shares(tab, ESTIMATE_SPECS), (*ESTIMATE_SPECS, *sums), counts
 
