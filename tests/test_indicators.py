@@ -63,3 +63,11 @@ def test_bad_input(study):
         indicators.compute("share_improving", study, outcome="managing_money", stage=3)
     with pytest.raises(KeyError, match="not an outcome area"):
         indicators.compute("share_improving", study, outcome="happiness")
+
+
+def test_names_and_signature_describe_the_registry():
+    names = indicators.names()
+    assert names == sorted(indicators.available()["name"]) and "share_reaching_stage" in names
+    assert list(indicators.signature("share_reaching_stage").parameters)[:3] == ["study", "outcome", "stage"]
+    with pytest.raises(KeyError, match="unknown indicator 'share_reachin'; available: .*share_reaching_stage"):
+        indicators.signature("share_reachin")

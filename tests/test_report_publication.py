@@ -189,3 +189,56 @@ def test_spreadsheet_has_cover_contents_notes_and_one_table_per_sheet(tmp_path, 
     assert body[1][1] == "[c]" and body[2][2] == "[x]"
     notes = [c.value for row in wb[_("Notes")].iter_rows() for c in row if c.value]
     assert any(str(v).startswith("[c]") for v in notes) and any(str(v).startswith("[x]") for v in notes)
+
+
+# ------------------------------------------------------------------ the trend figure
+def trend_table(people, spend):
+    years = [domain.fy_label(2021 + i) for i in range(len(people))]
+    return pd.DataFrame({"financial_year": years, "people": people, "started": [400] * len(people),
+                         "spend_gbp": spend}, dtype=object)
+
+
+@pytest.mark.parametrize("spend, title, top_tick", [
+    ([1_500_000.0, 2_400_000.0], "Spend (£ million)", "2.5"),
+    ([40_000.0, 98_000.0], "Spend (£ thousand)", "100"),
+    ([310.0, 640.0], "Spend (£)", "600"),
+])
+def test_spend_axis_takes_its_unit_from_the_amounts(spend, title, top_tick):
+    """A small area's spend is not drawn as 0.10 £ million: the axis unit is £ million, £ thousand or £, chosen
+    from the largest amount, in both languages."""
+    import matplotlib.pyplot as plt
+
+    from longitudinal.report.publish import translate_figure
+    from longitudinal.report.sections.headline import trend_figure
+
+    fig = trend_figure(trend_table([120, 130], spend))
+    ax = fig.axes[1]
+    assert ax.get_title() == title
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_position()[1] <= ax.get_ylim()[1]]
+    assert shown[-1] == top_tick and shown[0] in ("0", "0.0")
+    heights = [p.get_height() for p in ax.patches]
+    scale = {"Spend (£ million)": 1e6, "Spend (£ thousand)": 1e3, "Spend (£)": 1.0}[title]
+    assert heights == pytest.approx([s / scale for s in spend])
+    translate_figure(fig, "cy")
+    assert ax.get_title() == CY(title) != title
+    plt.close(fig)
+
+
+def test_trend_figure_marks_a_hidden_count_in_the_figure_and_its_table():
+    """A count the protection hides ([c] or <5 in the table) is not drawn: its bar is missing and [c] stands at
+    its foot, as the table shows it."""
+    import matplotlib.pyplot as plt
+
+    from longitudinal.report.sections.headline import trend_figure
+
+    t = trend_table([120, "[c]", "<5", 135], [50_000.0, 52_000.0, np.nan, 61_000.0])
+    fig = trend_figure(t)
+    people, spend = fig.axes
+    assert [p.get_x() + p.get_width() / 2 for p in people.patches] == pytest.approx([0, 3])
+    marks = {round(a.xy[0]): a.get_text() for a in people.texts}
+    assert marks == {1: "[c]", 2: "[c]"}
+    assert [round(a.xy[0]) for a in spend.texts] == [2]  # the blank spend of 2023-24 is not drawn as 0
+    plt.close(fig)
+    _, rows = cells(t, "trend", EN)
+    assert [r[1] for r in rows] == ["120", "[c]", "[c]", "135"] and rows[2][3] == "[x]"

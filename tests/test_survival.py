@@ -408,7 +408,7 @@ def test_fast_cox_residuals_match_lifelines_loops():
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
-    from longitudinal.survival import _fast_cox_class
+    from longitudinal.survival.lifelines_compat import fast_cox_class
 
     rng = np.random.default_rng(0)
     n = 1500
@@ -420,7 +420,7 @@ def test_fast_cox_residuals_match_lifelines_loops():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             a = CoxPHFitter().fit(df, "T", "E", cluster_col="pid", strata=strata)
-            b = _fast_cox_class()().fit(df, "T", "E", cluster_col="pid", strata=strata)
+            b = fast_cox_class()().fit(df, "T", "E", cluster_col="pid", strata=strata)
             pa = proportional_hazard_test(a, df, time_transform="rank").summary
             pb = proportional_hazard_test(b, df, time_transform="rank").summary
             ra, rb = a.compute_residuals(df, "schoenfeld"), b.compute_residuals(df, "schoenfeld")
@@ -482,10 +482,16 @@ def _interval_problems():
 
 def test_batched_bootstrap_equals_one_replicate_at_a_time():
     """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
-    from longitudinal.survival import _band, _fit_with_bootstrap, _fit_with_bootstrap_reference, _median_from, _medians
+    from longitudinal.survival.interval import (
+        _fit_with_bootstrap_reference,
+        bootstrap_band,
+        fit_with_bootstrap,
+        median_time,
+        median_times,
+    )
 
     for lo, hi in _interval_problems():
-        a_curve, a = _fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
+        a_curve, a = fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
         b_curve, b = _fit_with_bootstrap_reference(lo, hi, n_boot=60, rng=np.random.default_rng(11))
         np.testing.assert_array_equal(a_curve.mass, b_curve.mass)
         assert len(a) == len(b) == 60
@@ -493,15 +499,15 @@ def test_batched_bootstrap_equals_one_replicate_at_a_time():
             np.testing.assert_array_equal(x.mass, y.mass)  # bit for bit, not approximately
             assert (x.iterations, x.last_time, x.n) == (y.iterations, y.last_time, y.n)
         times = np.r_[np.arange(0, 30, 0.5), 6, 12, 24]
-        for new, old in zip(_band(a_curve, a, times, 0.05), _reference_band(b_curve, b, times, 0.05)):
+        for new, old in zip(bootstrap_band(a_curve, a, times, 0.05), _reference_band(b_curve, b, times, 0.05)):
             np.testing.assert_array_equal(new, old)
-        np.testing.assert_array_equal(_medians(a), [_reference_median(c) for c in b])
-        np.testing.assert_array_equal([_median_from(a_curve)], [_reference_median(b_curve)])
+        np.testing.assert_array_equal(median_times(a), [_reference_median(c) for c in b])
+        np.testing.assert_array_equal([median_time(a_curve)], [_reference_median(b_curve)])
 
 
 def test_fit_many_stops_each_replicate_where_fit_does():
     """Replicates stop at different iterations (Kuhn-Tucker or likelihood test); each leaves the batch on its own."""
-    from longitudinal.survival import _collapse, _TurnbullProblem
+    from longitudinal.survival.interval import _collapse, _TurnbullProblem
 
     rng = np.random.default_rng(5)
     T = rng.weibull(0.8, 300) * 8
@@ -528,7 +534,7 @@ def test_fit_many_stops_each_replicate_where_fit_does():
 def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
     from scipy.optimize import isotonic_regression
 
-    from longitudinal.survival import _collapse, _isotonic_increasing
+    from longitudinal.survival.interval import _collapse, _isotonic_increasing
 
     rng = np.random.default_rng(2)
     lo = rng.integers(0, 6, 500).astype(float)
@@ -545,9 +551,9 @@ def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
 
 def test_fast_aalen_johansen_bounds_match_lifelines():
     """The cumulative-sum variance and CI of re-referral are lifelines' row loop to the bit."""
-    from longitudinal.survival import _fast_aalen_johansen_class
+    from longitudinal.survival.lifelines_compat import fast_aalen_johansen_class
 
-    fast = _fast_aalen_johansen_class()
+    fast = fast_aalen_johansen_class()
     rng = np.random.default_rng(8)
     for n, digits in ((40, 0), (900, 1), (2500, 3)):
         t = np.round(rng.exponential(12, n), digits)  # ties: lifelines jitters them with the seed
@@ -563,15 +569,17 @@ def test_fast_aalen_johansen_bounds_match_lifelines():
 
 
 def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(monkeypatch):
-    import longitudinal.survival as sv
+    import longitudinal.survival.sustained as sv
 
     study = lg.simulate(people=900, seed=7)
     a = sustained_outcomes(study, n_boot=25, seed=4)
     b = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, b.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.rereferral, b.rereferral, check_exact=True)
-    monkeypatch.setattr(sv, "_fit_with_bootstrap", sv._fit_with_bootstrap_reference)
-    monkeypatch.setattr(sv, "_band", _reference_band)
+    from longitudinal.survival.interval import _fit_with_bootstrap_reference
+
+    monkeypatch.setattr(sv, "fit_with_bootstrap", _fit_with_bootstrap_reference)
+    monkeypatch.setattr(sv, "bootstrap_band", _reference_band)
     c = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.by_year(), c.by_year(), check_exact=True)
@@ -582,15 +590,41 @@ def test_lifelines_overrides_fall_back_on_an_untested_release(monkeypatch):
     import lifelines
     from lifelines import AalenJohansenFitter, CoxPHFitter
 
-    from longitudinal import survival
     from longitudinal.errors import LongitudinalWarning
+    from longitudinal.survival import lifelines_compat as survival
 
-    assert survival._fast_cox_class() is not CoxPHFitter  # this release is a tested one
+    assert survival.fast_cox_class() is not CoxPHFitter  # this release is a tested one
     monkeypatch.setattr(lifelines, "__version__", "9.1.0")
     with pytest.warns(LongitudinalWarning, match="lifelines 9.1.0 is not a release"):
-        assert survival._fast_cox_class() is CoxPHFitter
+        assert survival.fast_cox_class() is CoxPHFitter
     with pytest.warns(LongitudinalWarning, match="same results, slower"):
-        assert survival._fast_aalen_johansen_class() is AalenJohansenFitter
+        assert survival.fast_aalen_johansen_class() is AalenJohansenFitter
+
+
+def test_lifelines_overrides_fall_back_when_a_replaced_method_is_gone(monkeypatch, small_study):
+    """A tested release without a replaced private method gets lifelines' own class; the analyses built
+    on the fallback give the fast classes' numbers (Cox to rounding, re-referral to the bit)."""
+    from lifelines import AalenJohansenFitter, CoxPHFitter
+
+    from longitudinal.errors import LongitudinalWarning
+    from longitudinal.survival import lifelines_compat
+
+    fast_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                    covariates=["service_type", "start_score"])
+    fast_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    monkeypatch.delattr(AalenJohansenFitter, "_bounds")
+    with pytest.warns(LongitudinalWarning, match="lacks _bounds"):
+        assert lifelines_compat.fast_aalen_johansen_class() is AalenJohansenFitter
+    monkeypatch.undo()
+    monkeypatch.setattr(lifelines_compat, "LIFELINES_TESTED", ())  # every release untested: the fallbacks
+    with pytest.warns(LongitudinalWarning, match="using lifelines' own"):
+        slow_tti = time_to_independence(small_study, "managing_money", stage=4, n_boot=0,
+                                        covariates=["service_type", "start_score"])
+        slow_so = sustained_outcomes(small_study, by="outcome", n_boot=0, seed=2)
+    assert type(fast_tti.cox) is not CoxPHFitter and type(slow_tti.cox) is CoxPHFitter
+    pd.testing.assert_frame_equal(slow_tti.hazard_ratios, fast_tti.hazard_ratios, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_tti.ph_test, fast_tti.ph_test, rtol=1e-9)
+    pd.testing.assert_frame_equal(slow_so.rereferral, fast_so.rereferral, check_exact=True)
 
 
 def test_time_to_independence_takes_a_plain_long_table(medium_study):

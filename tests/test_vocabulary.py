@@ -4,6 +4,7 @@ release, each with a DeprecationWarning naming the new one."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import longitudinal as lg
@@ -57,6 +58,11 @@ def test_study_is_now_data(small_study):
     with pytest.warns(DeprecationWarning, match=r"reading_completeness\(study=\.\.\.\)"):
         a = lg.reading_completeness(study=small_study)
     assert a.equals(lg.reading_completeness(small_study))
+    # the rename sat on linked_exits instead of sustained_outcomes until the survival split
+    with pytest.warns(DeprecationWarning, match=r"sustained_outcomes\(study=\.\.\.\)"):
+        s = lg.sustained_outcomes(study=small_study, outcome="managing_money", by="outcome", n_boot=0)
+    new = lg.sustained_outcomes(small_study, outcome="managing_money", by="outcome", n_boot=0)
+    pd.testing.assert_frame_equal(s.at_months(), new.at_months())
 
 
 def test_old_result_columns_answer_with_a_warning(long):

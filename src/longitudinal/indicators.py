@@ -33,7 +33,7 @@ from .distance import episode_pairs, wilson_interval
 from .errors import NoDataError
 from .study import Study
 
-__all__ = ["IndicatorValue", "indicator", "compute", "available", "wilson_interval"]
+__all__ = ["IndicatorValue", "indicator", "compute", "available", "names", "signature", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,24 @@ def available() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def names() -> list[str]:
+    """The registered indicators' names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def signature(name: str) -> inspect.Signature:
+    """The parameters of the registered indicator ``name`` (its first, ``study``, included).
+
+    Raises
+    ------
+    KeyError
+        Naming the registered indicators when ``name`` is unknown.
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown indicator {name!r}; available: {', '.join(names())}")
+    return inspect.signature(_REGISTRY[name].func)
+
+
 def compute(name: str, study: Study, **params) -> IndicatorValue:
     """Compute a registered indicator.
 
@@ -120,10 +138,8 @@ def compute(name: str, study: Study, **params) -> IndicatorValue:
     TypeError
         When a parameter is not one the indicator takes.
     """
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown indicator {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    sig = signature(name)
     ind = _REGISTRY[name]
-    sig = inspect.signature(ind.func)
     unknown = [p for p in params if p not in sig.parameters]
     if unknown:
         allowed = [p for p in sig.parameters if p != "study"]

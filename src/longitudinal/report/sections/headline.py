@@ -14,16 +14,13 @@ from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number
 
 SPEND, PER_PERSON = N_("Spend (£)"), N_("Spend per person supported (£)")
+#: Units of a spend axis, largest first: the largest amount picks the first it reaches, so the ticks read
+#: as whole amounts (an area's £100,000 is not drawn as 0.10 £ million).
+SPEND_UNITS = ((1e6, N_("Spend (£ million)")), (1e3, N_("Spend (£ thousand)")), (1.0, SPEND))
 
 
 def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
     """People, episodes, readings and spend in the year, by lead need, and the trend over the years."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
     spend = a.year_spend
     counts = prot.table(a.area, "headline")
     # Per person of the published (rounded) people: with the exact count the two would give it away.
@@ -52,26 +49,7 @@ def headline(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
                             trend, ["people", "started"], free=("spend_gbp",), specs=ct.trend_links(a.year),
                             label_column="financial_year", rounded=prot.changes_of(a.area, "trend")))
 
-    with figure_style():
-        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
-        x = np.arange(len(trend))
-        for k, (ax, col, title, scale) in enumerate(((axes[0], "people", N_("People supported"), 1.0),
-                                                     (axes[1], "spend_gbp", N_("Spend (£ million)"), 1e6))):
-            vals = [v / scale if is_number(v) else np.nan for v in trend[col]]
-            ax.bar(x, np.nan_to_num(vals), color=PALETTE[k], hatch=HATCHES[k], edgecolor="white")
-            for xi, v in zip(x, trend[col]):
-                if not is_number(v):
-                    ax.annotate("[c]", (xi, 0), ha="center", va="bottom")
-            top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
-            ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
-            if col == "people":
-                ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            if top <= 0:
-                ax.set_yticks([])
-            ax.set_xticks(x, trend["financial_year"], rotation=45, ha="right")
-            ax.set_title(title)
-            ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
+    fig = trend_figure(trend)
     shown = [(y, v) for y, v in zip(trend["financial_year"], trend["people"]) if is_number(v)]
     if len(shown) >= 2:
         (y0, v0), (y1, v1) = shown[0], shown[-1]
@@ -113,3 +91,56 @@ def _about(published, spend: float):
     if float(published) == 0 and spend > 0:
         return Msg("fewer than {n}", n=dc.BASE)
     return Number(published)
+
+
+def spend_unit(amounts) -> tuple[float, str]:
+    """``(scale, axis title)`` of a spend axis: £ million from £1 million, £ thousand from £1,000, else £.
+
+    >>> spend_unit([250_000.0, 1_200_000.0])
+    (1000000.0, 'Spend (£ million)')
+    >>> spend_unit([95_000.0, "[c]"])
+    (1000.0, 'Spend (£ thousand)')
+    >>> spend_unit([640.0])
+    (1.0, 'Spend (£)')
+    """
+    top = max((abs(float(v)) for v in amounts if is_number(v)), default=0.0)
+    return next(((scale, title) for scale, title in SPEND_UNITS if top >= scale), SPEND_UNITS[-1])
+
+
+def trend_figure(trend: pd.DataFrame):
+    """Bars of people supported and spend by financial year from the published trend table.
+
+    A value the table does not show as a number (``[c]``, ``<5``: hidden by the disclosure rule) is not
+    drawn: its bar is left out and ``[c]`` is written at its foot, as the table shows it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    spend_scale, spend_title = spend_unit(trend["spend_gbp"])
+    with figure_style():
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
+        x = np.arange(len(trend))
+        for k, (ax, col, title, scale) in enumerate(((axes[0], "people", N_("People supported"), 1.0),
+                                                     (axes[1], "spend_gbp", spend_title, spend_scale))):
+            vals = np.array([float(v) / scale if is_number(v) else np.nan for v in trend[col]])
+            shown = np.isfinite(vals)
+            ax.bar(x[shown], vals[shown], color=PALETTE[k], hatch=HATCHES[k], edgecolor="white")
+            for xi in x[~shown]:
+                ax.annotate("[c]", (xi, 0), ha="center", va="bottom")
+            top = float(vals[shown].max()) if shown.any() else 0.0
+            ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
+            # Ticks at whole numbers, or at steps of 0.1-0.5 below 10 (never 0.25, which one decimal would not
+            # show), with thousands separators as in the tables (the same in Welsh and English).
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=col == "people", steps=[1, 2, 5, 10]))
+            ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter(
+                "{x:,.0f}" if col == "people" or top >= 10 else "{x:,.1f}"))
+            if top <= 0:
+                ax.set_yticks([])
+            ax.set_xticks(x, trend["financial_year"], rotation=45, ha="right")
+            ax.set_title(title)
+            ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+    return fig
