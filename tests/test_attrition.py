@@ -387,6 +387,9 @@ def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
     assert all(set(v) == {"estimate", "ci_lower", "ci_upper"} for v in out["sustained_12m"].values())
     direct = lg.follow_up_attrition(lg.load(tmp_path / "s"), m=3, seed=2).to_dict()
     assert out == json.loads(json.dumps(direct))
+    two = CliRunner().invoke(app, ["attrition", str(tmp_path / "s"), "--json", "--m", "3", "--seed", "2",
+                                   "--workers", "2"])
+    assert two.exit_code == 0 and json.loads(two.stdout) == out
     # the console script's path (cli.run): a study that is not there is bad input, exit status 2
     assert run(["attrition", str(tmp_path / "nowhere"), "--json"]) == 2
 
