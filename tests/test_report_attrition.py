@@ -169,3 +169,20 @@ def test_the_declarations_make_the_audit_catch_an_unprotected_flow(tmp_path):
     t.to_csv(csv, index=False)
     res = audit_year(tmp_path / str(YEAR))
     assert not res.passed and "shown" in {f.kind for f in res.findings if f.table == "follow_up_flow"}
+
+
+def test_a_weighted_share_resting_on_a_few_people_is_not_shown():
+    # 300 people: the response model (some 40 terms) gives a few of the 12-month responders most of the weight
+    part = losses(lg.simulate(people=300, seed=3), "Wales")
+    est = _table(part, "follow_up_estimates")
+    e = part.adjusted.estimates
+    ess = e[(e["quantity"] == "sustained") & (e["method"] == "ipw")].set_index("month")["ess"]
+    assert (ess < sec.MIN_ESS).any() and (ess >= sec.MIN_ESS).any()
+    for month, n_eff in ess.items():
+        shown = est.loc[f"{month} months", ["percent_kept_weighted", "percent_kept_weighted_ci_lower",
+                                            "percent_kept_weighted_ci_upper"]]
+        assert shown.isna().all() if n_eff < sec.MIN_ESS else shown.notna().all(), (month, n_eff)
+    assert any("too uneven" in str(n) for n in part.notes)
+    # the imputed share is still there, and the 12-month finding names it without the weighted one
+    assert isinstance(est.at["12 months", "percent_kept_imputed"], float)
+    assert any("% (imputed)." in str(p) and "weighted" not in str(p) for p in part.points)

@@ -32,6 +32,10 @@ TIPPING_MONTH = 12
 #: Fewest episode-areas due a follow-up for the weighted and imputed estimates (a response model of some 70
 #: terms and an imputation model are fitted on them): below it only the flow and the complete cases are shown.
 MIN_DUE = 100
+#: Fewest effective observations (Kish: (sum w)^2 / sum w^2) behind a weighted share for it to be shown: a
+#: response model fitted on a small area can give a few people most of the weight (at 300 simulated people, an
+#: effective size of 2 of 151 followed up), and then the share and its interval describe those few.
+MIN_ESS = 100
 ENDED_PLANNED = N_("Ended as planned")
 FOLLOW_UP_LABELS = {6: N_("6 months"), 12: N_("12 months"), 24: N_("24 months")}
 #: The estimates table: each method's share kept, in percent, with its interval, and the count it is a share of.
@@ -322,13 +326,20 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
         "at which the conclusion would change (the tipping point).", m=REPORT_IMPUTATIONS, seed=str(a.seed),
         mc=Number(100 * float(mi["mc_se"]), 2), lo=Number(100 * float(mi["ci_lower"]), 1),
         hi=Number(100 * float(mi["ci_upper"]), 1), most=Number(-float(res.sensitivity["delta"].min()), 1)))
+    ess = res.estimates.loc[(res.estimates["quantity"] == "sustained") & (res.estimates["method"] == "ipw"), "ess"]
+    if (ess < MIN_ESS).any():
+        out.notes.append(Msg("A weighted share is not shown ([x]) where the weights are too uneven to rely on: fewer "
+                             "than {n} effective observations (a few people would carry most of the weight).",
+                             n=MIN_ESS))
     row = est[est["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
-    shown = len(row) and all(is_number(row[c].iat[0]) for c, _ in ESTIMATE_COLUMNS.values())
-    if shown:
-        c, w, i = (row[col].iat[0] for col, _ in ESTIMATE_COLUMNS.values())
-        finding = Msg("Twelve months after a planned end, {cc}% of the outcome areas followed up had kept their end "
-                      "stage; allowing for those not followed up, {ipw}% (weighted) and {mi}% (imputed).",
-                      cc=Number(c, 1), ipw=Number(w, 1), mi=Number(i, 1))
+    c, w, i = (row[col].iat[0] if len(row) else np.nan for col, _ in ESTIMATE_COLUMNS.values())
+    if is_number(c) and is_number(i):
+        finding = (Msg("Twelve months after a planned end, {cc}% of the outcome areas followed up had kept their end "
+                       "stage; allowing for those not followed up, {ipw}% (weighted) and {mi}% (imputed).",
+                       cc=Number(c, 1), ipw=Number(w, 1), mi=Number(i, 1)) if is_number(w) else
+                   Msg("Twelve months after a planned end, {cc}% of the outcome areas followed up had kept their end "
+                       "stage; allowing for those not followed up, {mi}% (imputed).", cc=Number(c, 1),
+                       mi=Number(i, 1)))
         out.text += [finding, _tipping_words(res, i)]
         out.points += [finding, _tipping_words(res, i)]
     else:
@@ -391,6 +402,9 @@ def _estimates_published(res: AttritionResults):
         for meth, (col, _) in ESTIMATE_COLUMNS.items():
             for suffix, key in (("", "estimate"), ("_ci_lower", "ci_lower"), ("_ci_upper", "ci_upper")):
                 row[col + suffix] = round(100 * float(g.at[meth, key]), 1)
+        if not g.at["ipw", "ess"] >= MIN_ESS:  # weights too uneven to rely on: not available ([x])
+            col = ESTIMATE_COLUMNS["ipw"][0]
+            row.update({col: np.nan, f"{col}_ci_lower": np.nan, f"{col}_ci_upper": np.nan})
         rows.append(row)
     exact = pd.DataFrame(rows)
     counts = ["due", "followed_up"]
