@@ -23,10 +23,12 @@ from longitudinal.outcome_maps import (  # noqa: E402
     PERSONAL_COLUMNS,
     OutcomeMap,
     OutcomeMapError,
-    _params_label,
-    _save,
+    RatedMap,
     shipped_map_path,
 )
+from longitudinal.outcome_maps.model import describe_params  # noqa: E402
+from longitudinal.outcome_maps.rating import MemoStudy  # noqa: E402
+from longitudinal.outcome_maps.render import save_figure  # noqa: E402
 from longitudinal.rubric import Rubric  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +151,7 @@ def test_ratings_are_the_rubric_applied_to_the_indicators(study, rated):
     assert len(vals) > 0 and set(vals["area"]) == {"Wales"}
     for row in vals.itertuples():
         link = next(li for li in m.step_indicators(row.column, row.step)
-                    if li.name == row.indicator and _params_label(li.params) == row.params)
+                    if li.name == row.indicator and describe_params(li.params) == row.params)
         direct = indicators.compute(link.name, study, **link.params)
         assert row.value == pytest.approx(direct.value, nan_ok=True) and row.n == direct.n
         assert (row.progress, row.confidence) == rubric.rate(direct, link.thresholds)
@@ -180,7 +182,7 @@ def test_area_rating_uses_only_that_areas_episodes(study):
     sub = study.subset(local_authority="Cardiff")
     row = cardiff.indicator_values_.iloc[0]
     link = next(li for li in m.step_indicators(row["column"], row["step"])
-                if li.name == row["indicator"] and _params_label(li.params) == row["params"])
+                if li.name == row["indicator"] and describe_params(li.params) == row["params"])
     assert row["n"] == indicators.compute(link.name, sub, **link.params).n
     assert row["n"] < indicators.compute(link.name, study, **link.params).n
 
@@ -196,7 +198,7 @@ def test_rollup_one_map_per_area_and_wales_pooled(study, rated):
     assert wales.equals(rated.ratings_)
     # the roll-up cuts each authority's tables from the Wales ones: same as rating the authority alone
     assert r.maps["Powys"].indicator_values_.equals(m.rate(study, area="Powys").indicator_values_)
-    cut = lg.outcome_maps._MemoStudy.of(study).area("Powys").long("managing_money", include_follow_up=False)
+    cut = MemoStudy.of(study).area("Powys").long("managing_money", include_follow_up=False)
     direct = study.subset(local_authority="Powys").long("managing_money", include_follow_up=False)
     pd.testing.assert_frame_equal(cut, direct)
     wide = r.table("progress")
@@ -374,7 +376,7 @@ def test_render_writes_files_that_open_and_are_byte_identical(tmp_path, rated):
     again = rated.render(tmp_path / "b", formats=("png",))
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert len(again) > 5 and all(a[name] == b[name] for name in again)
-    svg = [_save(rated.plot(0), tmp_path / f"p{i}.svg").read_bytes() for i in range(2)]
+    svg = [save_figure(rated.plot(0), tmp_path / f"p{i}.svg").read_bytes() for i in range(2)]
     assert svg[0] == svg[1]
     pngs = [p for n, p in written.items() if n.endswith(".png")]
     assert len(pngs) == 1 + len(rated.pathways)
@@ -426,12 +428,22 @@ def test_cli_validate_exit_statuses(tmp_path):
 
 
 def test_cli_render_with_a_study(tmp_path):
+    """`map render --year` rates the map as that year's report does, so a published map can be reproduced."""
     s = lg.simulate(people=250, seed=3)
     s.write(tmp_path / "study")
+    year = lg.load(tmp_path / "study").financial_years[-2]
     res = CliRunner().invoke(app, ["map", "render", str(SP), "--out", str(tmp_path / "out"), "--study",
-                                   str(tmp_path / "study"), "--area", "Wales"])
+                                   str(tmp_path / "study"), "--area", "Wales", "--year", domain.fy_label(year)])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "out" / "map.png").exists() and (tmp_path / "out" / "ratings.csv").exists()
+    assert (tmp_path / "out" / "map.png").exists()
+    written = pd.read_csv(tmp_path / "out" / "ratings.csv", keep_default_na=False)  # "n/a" is a rating
+    expected = OutcomeMap.from_yaml(SP).rate(lg.load(tmp_path / "study"), area="Wales", year=year).ratings_
+    cols = ["pathway", "column", "step", "progress", "confidence", "basis"]
+    assert written[cols].equals(expected[cols].astype(str))
+    assert f"(Wales, {domain.fy_label(year)})" in (tmp_path / "out" / "map.html").read_text()
+    bad = CliRunner().invoke(app, ["map", "render", str(SP), "--out", str(tmp_path / "o2"), "--study",
+                                   str(tmp_path / "study"), "--year", "1990"])
+    assert bad.exit_code == 1 and "no readings in it" in bad.output
 
 
 def test_cli_rollup_writes_tables_and_one_map_per_area(tmp_path):
@@ -506,3 +518,21 @@ def test_whole_map_figure_shows_ratings_by_default(rated):
     twice = r.groupby(["column", "step"]).filter(lambda g: len(g[["progress", "confidence"]].drop_duplicates()) > 1)
     if len(twice):
         assert "pathway 1: progress" in shown or "pathway 2: progress" in shown
+
+
+def test_the_document_and_its_ratings_are_separate_classes(study, rated, tmp_path):
+    """``rate`` leaves the document as written and returns a RatedMap (the map with its fitted ratings), which
+    names the area and year it is rated for wherever it is shown; the map as written has no fitted tables."""
+    m = OutcomeMap.from_yaml(SP)
+    assert type(rated) is RatedMap and isinstance(rated, OutcomeMap) and type(m) is OutcomeMap
+    assert not hasattr(m, "ratings_") and m.rated_for == (None, None) and m.where() == ""
+    assert all(ps.computed is None for p in m.pathways for c in m.columns for ps in p.steps.get(c, []))
+    year = study.financial_years[-1]
+    again = rated.rate(study, area="Powys", year=year)  # a rated map rates afresh, for its own area and year
+    assert again.rated_for == ("Powys", year) and set(again.ratings_["area"]) == {"Powys"}
+    where = f"(Powys, {domain.fy_label(year)})"
+    assert where in repr(again) and where in again.summary().splitlines()[0]
+    assert where in again.to_markdown().splitlines()[0]
+    assert f"<h1>{html.escape(m.title)} {where}</h1>" in again.to_html()
+    assert set(m.ratings()["area"].isna()) == {True}
+    assert "ratings.csv" not in m.render(tmp_path / "doc") and "ratings.csv" in again.render(tmp_path / "rated")

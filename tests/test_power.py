@@ -213,15 +213,15 @@ def test_results_object_curve_and_figures(tmp_path):
     design = StudyDesign(people=100, waves=3)
     res = power(TrajectoryScenario(effect=0.2), design, n_sims=8, seed=1)
     assert "<pre>" in res._repr_html_() and "Monte Carlo SE" in str(res.summary())
-    res.plot().savefig(tmp_path / "p.png")
+    res.plot().figure.savefig(tmp_path / "p.png")
     curve = power_curve(TrajectoryScenario(effect=0.2), design, over="waves", values=[2, 3], n_sims=8, seed=1)
     assert curve.table["value"].tolist() == [2, 3] and curve.table["analytic_power"].notna().all()
     assert curve.table["analytic_power"].is_monotonic_increasing
-    curve.plot().savefig(tmp_path / "c.png")
+    curve.plot().figure.savefig(tmp_path / "c.png")
     m = minimum_detectable_effect(SustainedScenario(), StudyDesign(people=300, times=(0, 1)),
                                   effects=[0.02, 0.08, 0.14, 0.2], n_sims=30, seed=1)
     assert 0.02 < m.effect < 0.2 and "isotonic" in m.method
-    m.plot().savefig(tmp_path / "m.png")
+    m.plot().figure.savefig(tmp_path / "m.png")
 
 
 def test_cli_power_json(tmp_path):

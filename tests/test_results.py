@@ -11,6 +11,14 @@ import pytest  # noqa: E402
 
 import longitudinal as lg  # noqa: E402
 from longitudinal import sroi  # noqa: E402
+from longitudinal.effectiveness import event_study, staggered_did  # noqa: E402
+from longitudinal.power import (  # noqa: E402
+    StudyDesign,
+    SustainedScenario,
+    TrajectoryScenario,
+    minimum_detectable_effect,
+    power_curve,
+)
 from longitudinal.results import Results, Summary, figure_of  # noqa: E402
 
 MAP = {"name": "Worked", "price_year": 2025, "discount": {"rate": 0.035, "timing": "end"},
@@ -37,6 +45,13 @@ def _fits(study):
         "sroi": sr,
         "monte_carlo": sr.monte_carlo(draws=500, seed=1),
         "attrition": lg.follow_up_attrition(study, m=2, seed=1),
+        "did": staggered_did(study, "emergency_admission", n_boot=99, seed=1),
+        "event_study": event_study(study, "emergency_admission", by="service_type"),
+        "power": lg.power(TrajectoryScenario(effect=0.2), StudyDesign(people=100, waves=3), n_sims=8, seed=1),
+        "power_curve": power_curve(TrajectoryScenario(effect=0.2), StudyDesign(people=100, waves=3), over="waves",
+                                   values=[2, 3], n_sims=8, seed=1),
+        "mde": minimum_detectable_effect(SustainedScenario(), StudyDesign(people=300, times=(0, 1)),
+                                         effects=[0.02, 0.08, 0.14, 0.2], n_sims=30, seed=1),
     }
 
 
@@ -46,7 +61,7 @@ def fits(medium_study):
 
 
 NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "cox", "sustained", "sroi", "monte_carlo",
-         "attrition"]
+         "attrition", "did", "event_study", "power", "power_curve", "mde"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -109,3 +124,25 @@ def test_fitted_attributes_answer_to_both_spellings(fits):
     assert fits["groups"].k == fits["groups"].k_
     with pytest.raises(AttributeError, match="no attribute 'nothing_'"):
         _ = fits["ordinal"].nothing_
+
+
+def test_effectiveness_and_power_tidy_in_the_vocabulary(fits):
+    """tidy() of the effectiveness and power results carries their own estimates in the vocabulary's columns."""
+    did = fits["did"]
+    t = did.tidy()
+    cols = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    assert t.columns.tolist() == ["term", "event_month", *cols]
+    np.testing.assert_array_equal(t.loc[t["term"] == "att", cols].to_numpy(), did.overall[cols].to_numpy())
+    et = t[t["term"] == "event_time"]
+    np.testing.assert_array_equal(et["event_month"], did.event_time.index.to_numpy(float))
+    np.testing.assert_array_equal(et[cols].to_numpy(), did.event_time[cols].to_numpy())
+    es = fits["event_study"].tidy()
+    assert es["estimate"].equals(fits["event_study"].rates["rate"]) and {"std_error", "ci_lower"} <= set(es)
+    pw = fits["power"]
+    row = pw.tidy().iloc[0]
+    assert (row["estimate"], row["std_error"], row["ci_lower"], row["ci_upper"]) == (
+        pw.power, pw.mc_se, pw.ci_lower, pw.ci_upper)
+    assert fits["power_curve"].tidy()["estimate"].tolist() == fits["power_curve"].table["power"].tolist()
+    mde = fits["mde"].tidy()
+    assert mde["estimate"].iloc[0] == fits["mde"].effect and np.isnan(mde["ci_lower"].iloc[0])  # no interval here
+    assert "Power" in fits["power"].summary().tables and "Event-time effects" in did.summary().tables

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from longitudinal.indicators import IndicatorValue
-from longitudinal.outcome_maps import _combine
+from longitudinal.outcome_maps.rating import combine_ratings
 from longitudinal.rubric import Rubric, RubricError, Thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def test_high_must_be_at_least_as_demanding_as_medium():
 
 
 def test_several_indicators_take_the_weakest_rated_one():
-    assert _combine([("good", "high"), ("some", "medium")]) == ("some", "medium")
-    assert _combine([("good", "low"), ("low", "high")]) == ("low", "low")
-    assert _combine([("good", "high"), ("n/a", "n/a")]) == ("good", "high")
-    assert _combine([("n/a", "n/a")]) == ("n/a", "n/a")
+    assert combine_ratings([("good", "high"), ("some", "medium")]) == ("some", "medium")
+    assert combine_ratings([("good", "low"), ("low", "high")]) == ("low", "low")
+    assert combine_ratings([("good", "high"), ("n/a", "n/a")]) == ("good", "high")
+    assert combine_ratings([("n/a", "n/a")]) == ("n/a", "n/a")

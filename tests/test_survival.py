@@ -627,6 +627,57 @@ def test_lifelines_overrides_fall_back_when_a_replaced_method_is_gone(monkeypatc
     pd.testing.assert_frame_equal(slow_so.rereferral, fast_so.rereferral, check_exact=True)
 
 
+def test_sustained_outcomes_takes_a_plain_long_table(medium_study):
+    """A table shaped like Study.long() (dates as text) gives the study's analysis: curves, drop-off, re-referral."""
+    kw = dict(by=("outcome", "lead_need"), n_boot=20, seed=3)
+    from_study = sustained_outcomes(medium_study, ["managing_money", "feeling_safe"], **kw)
+    table = medium_study.long(scored_only=False).astype({"reading_date": str, "start_date": str, "end_date": str})
+    from_table = sustained_outcomes(table, ["managing_money", "feeling_safe"], **kw)
+    for name in ("curves", "rereferral", "exclusions", "rereferral_data"):
+        pd.testing.assert_frame_equal(getattr(from_table, name), getattr(from_study, name), check_dtype=False,
+                                      check_categorical=False)
+    pd.testing.assert_frame_equal(from_table.by_year(), from_study.by_year(), check_dtype=False,
+                                  check_categorical=False)
+    assert from_study.rereferral["cumulative_incidence"].gt(0).any()  # re-referrals were there to be found
+    with pytest.raises(KeyError, match="lacks column.*'end_reason'"):
+        sustained_outcomes(table.drop(columns="end_reason"), n_boot=0)
+    with pytest.raises(lg.InputError, match="missing='ipw'.*needs a Study"):
+        sustained_outcomes(table, missing="ipw")
+
+
+def test_sustained_outcomes_on_a_monthly_table_is_kaplan_meier():
+    """Follow-ups every month of a hand-made table: the Turnbull curve at whole months is lifelines'
+    Kaplan-Meier of the month the stage was lost, and re-referral (no competing risk) is 1 - Kaplan-Meier."""
+    rng = np.random.default_rng(5)
+    n, rows = 300, []
+    start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D")
+    end = start + pd.Timedelta(days=200)
+    lost = np.ceil(rng.exponential(14, n)).astype(int)  # the month of the first follow-up below the end level
+    seen = rng.integers(3, 25, n)  # the last monthly follow-up
+    back = rng.exponential(500, n).round()  # days from the end to the person's next episode
+    censor = end.max() + pd.Timedelta(days=30 * 25)
+    for i in range(n):
+        ep = dict(episode_id=f"e{i}", person_id=f"p{i}", outcome="managing_money", start_date=start[i],
+                  end_date=end[i], end_reason="planned")
+        rows += [dict(ep, reading_date=start[i], score=3, reading_type="review"),
+                 dict(ep, reading_date=end[i], score=4, reading_type="review")]
+        rows += [dict(ep, reading_date=end[i] + pd.Timedelta(days=round(k * MONTH_DAYS)),
+                      score=3 if k >= lost[i] else 4, reading_type="follow_up") for k in range(1, seen[i] + 1)]
+        nxt = end[i] + pd.Timedelta(days=back[i])
+        rows.append(dict(ep, episode_id=f"n{i}", start_date=nxt, end_date=pd.NaT, end_reason=None, reading_date=nxt,
+                         score=2, reading_type="review"))
+    res = sustained_outcomes(pd.DataFrame(rows), by="outcome", n_boot=0, censor_date=censor, months=(6, 12, 24))
+    km = KaplanMeierFitter().fit(np.minimum(lost, seen), lost <= seen)
+    got = res.curves.set_index("time")["survival"]
+    # to the EM's stopping tolerance (1e-6 holds but for the last, thinly followed months)
+    np.testing.assert_allclose(got, km.survival_function_at_times(got.index.to_numpy()), atol=1e-5)
+    t_back = (back / MONTH_DAYS)
+    followed = ((censor - end).days.to_numpy() / MONTH_DAYS)
+    km_back = KaplanMeierFitter().fit(np.minimum(t_back, followed), t_back <= followed)
+    want = 1 - km_back.survival_function_at_times([6, 12, 24]).to_numpy()
+    np.testing.assert_allclose(res.rereferral["cumulative_incidence"], want, atol=1e-9)
+
+
 def test_time_to_independence_takes_a_plain_long_table(medium_study):
     """A table shaped like Study.long() gives the same analysis as the study (no AttributeError)."""
     from_study = time_to_independence(medium_study, "managing_money", stage=4, n_boot=0, covariates=None)

@@ -401,8 +401,10 @@ def test_cli_transitions(tmp_path, study):
 
     study.write(tmp_path / "s")
     run = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",
-                                   "--table", "intensities", "--out", str(tmp_path / "q.csv")])
+                                   "--table", "intensities", "--out", str(tmp_path / "q.csv"),
+                                   "--plot", str(tmp_path / "p.png")])
     assert run.exit_code == 0, run.output
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"  # plot() returns Axes: the CLI saves their figure
     q = pd.read_csv(tmp_path / "q.csv")
     assert list(q.columns) == ["from", "to", "estimate", "std_error", "ci_lower", "ci_upper"] and len(q) == 8
     bad = CliRunner().invoke(app, ["transitions", str(tmp_path / "s"), "--outcome", "managing_money",

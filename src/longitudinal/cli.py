@@ -217,15 +217,16 @@ def _load_study(path: Path):
         raise typer.Exit(2) from None
 
 
-def _rate_args(omap, study_dir: Path | None, rubric: Path | None, area: str | None):
+def _rate_args(omap, study_dir: Path | None, rubric: Path | None, area: str | None, year: str | None = None):
+    from .errors import InputError
     from .outcome_maps import OutcomeMapError
     from .rubric import RubricError
     if study_dir is None:
         return omap
     study = _load_study(study_dir)
     try:
-        return omap.rate(study, rubric=rubric, area=area)
-    except (OutcomeMapError, RubricError, KeyError) as e:
+        return omap.rate(study, rubric=rubric, area=area, year=year)
+    except (OutcomeMapError, RubricError, KeyError, InputError) as e:
         typer.echo(f"cannot rate the map: {e}", err=True)
         raise typer.Exit(1) from None
 
@@ -248,9 +249,11 @@ def map_render(
     study: Path | None = typer.Option(None, "--study", help="Study folder to rate indicator-linked steps from."),
     area: str | None = typer.Option(None, "--area", help="Local authority to rate for (default Wales)."),
     rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
+    year: str | None = typer.Option(None, "--year", help="Financial year to rate for (2025 or 2025-26), as "
+                                    "that year's annual report rates it (default: all the data)."),
 ) -> None:
     """Draw the map and each pathway, and write HTML and Markdown (byte-identical for the same input)."""
-    omap = _rate_args(_load_map(file), study, rubric, area)
+    omap = _rate_args(_load_map(file), study, rubric, area, year)
     try:
         written = omap.render(out, formats=[f.strip() for f in format.split(",") if f.strip()])
     except ValueError as e:
@@ -267,16 +270,21 @@ def map_rollup(
     rubric: Path | None = typer.Option(None, "--rubric", help="Rubric YAML (default: the built-in rubric)."),
     areas: str | None = typer.Option(None, "--areas",
                                      help="Comma-separated areas (default: Wales and every authority in the study)."),
+    year: str | None = typer.Option(None, "--year", help="Financial year to rate for (2025 or 2025-26), as "
+                                    "that year's annual report rates it (default: all the data)."),
 ) -> None:
     """Rate the map for Wales and every local authority: tables, a heat map and HTML/Markdown per area."""
     from .domain import slug
+    from .errors import InputError
     from .outcome_maps import rollup
 
     omap = _load_map(file)
     s = _load_study(study)
     try:
-        r = rollup(omap, s, rubric=rubric,
+        r = rollup(omap, s, rubric=rubric, year=year,
                    areas=None if areas is None else [a.strip() for a in areas.split(",") if a.strip()])
+    except InputError as e:
+        raise typer.BadParameter(str(e), param_hint="--year") from e
     except KeyError as e:
         raise typer.BadParameter(str(e.args[0] if e.args else e), param_hint="--areas") from e
     from .io import write_csv
@@ -442,7 +450,9 @@ def transitions_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        fit.plot().savefig(plot, dpi=120)
+        from .results import figure_of
+
+        figure_of(fit.plot()).savefig(plot, dpi=120)  # plot() returns the panels' Axes
         console.print(f"[green]wrote[/] {plot}")
     if not fit.converged:
         console.print("[yellow]the model did not converge[/]")
@@ -550,7 +560,7 @@ def power_cmd(
         import matplotlib
 
         matplotlib.use("Agg")
-        result.plot().savefig(plot, dpi=120)
+        result.plot().figure.savefig(plot, dpi=120)
         console.print(f"[green]wrote[/] {plot}")
     if isinstance(result, _p.PowerResults) and result.n_failed == result.n_sims:
         console.print("[red]every fit failed: no power[/]")

@@ -34,6 +34,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = [
+    "fold_label",
     "Outcome",
     "OUTCOMES",
     "OUTCOME_CODES",
@@ -167,8 +168,13 @@ LOCAL_AUTHORITIES: tuple[LocalAuthority, ...] = (
 LA_NAMES: tuple[str, ...] = tuple(la.name for la in LOCAL_AUTHORITIES)
 
 
-def _fold(text: str) -> str:
-    """Case-, accent-, punctuation- and space-insensitive key ("Ynys Môn" == "ynys mon")."""
+def fold_label(text: str) -> str:
+    """Case-, accent-, punctuation- and space-insensitive key of a label (``"Ynys Môn"`` and ``"ynys mon"``
+    give ``"ynysmon"``): how every label lookup compares names.
+
+    >>> fold_label("Ynys Môn") == fold_label("ynys-mon")
+    True
+    """
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "", text.lower())
 
@@ -182,7 +188,7 @@ def slug(text: str) -> str:
 _LA_ALIASES: dict[str, str] = {}
 for _la in LOCAL_AUTHORITIES:
     for _alias in (_la.name, _la.welsh, _la.ons_code, _la.slug):
-        _LA_ALIASES[_fold(_alias)] = _la.name
+        _LA_ALIASES[fold_label(_alias)] = _la.name
 # Common alternative spellings seen in returns.
 for _alias, _name in {
     "Anglesey": "Isle of Anglesey",
@@ -193,7 +199,7 @@ for _alias, _name in {
     "The Vale of Glamorgan": "Vale of Glamorgan",
     "Isle of Anglesey County Council": "Isle of Anglesey",
 }.items():
-    _LA_ALIASES[_fold(_alias)] = _name
+    _LA_ALIASES[fold_label(_alias)] = _name
 
 
 class UnknownLabelError(InputError, KeyError):
@@ -210,10 +216,10 @@ class UnknownLabelError(InputError, KeyError):
 def resolve_label(value: object, aliases: dict[str, str], what: str, accepted: Iterable[str]) -> str:
     """The canonical value of ``value`` by its folded alias, or a KeyError with a did-you-mean.
 
-    ``aliases`` maps folded spellings (see :func:`_fold`) to the canonical value; ``accepted``
+    ``aliases`` maps folded spellings (see :func:`fold_label`) to the canonical value; ``accepted``
     is what the error lists.
     """
-    key = _fold(str(value))
+    key = fold_label(str(value))
     if key in aliases:
         return aliases[key]
     close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
@@ -276,8 +282,8 @@ def local_authority_aliases() -> dict[str, str]:
 
 _OUTCOME_ALIASES: dict[str, str] = {}
 for _o in OUTCOMES.values():
-    _OUTCOME_ALIASES[_fold(_o.code)] = _o.code
-    _OUTCOME_ALIASES[_fold(_o.name)] = _o.code
+    _OUTCOME_ALIASES[fold_label(_o.code)] = _o.code
+    _OUTCOME_ALIASES[fold_label(_o.name)] = _o.code
 
 
 def outcome_code(name: str) -> str:
@@ -391,15 +397,15 @@ def lead_need_code(name: str, codes: Iterable[str] | None = None) -> str:
     """
     names = {n.code: n.name for n in LEAD_NEEDS}
     codes = list(LEAD_NEED_CODES if codes is None else codes)
-    aliases = {_fold(c): c for c in codes}
-    aliases |= {_fold(names[c]): c for c in codes if c in names}
+    aliases = {fold_label(c): c for c in codes}
+    aliases |= {fold_label(names[c]): c for c in codes if c in names}
     accepted = [f"{c} ({names[c]})" if c in names else c for c in codes]
     return resolve_label(name, aliases, "a lead need of this study", accepted)
 
 
 def service_type_code(name: str) -> str:
     """``short_term``/``long_term`` from a code or a display name ("Short term", "long-term")."""
-    aliases = {_fold(c): c for c in SERVICE_TYPES} | {_fold(v): c for c, v in SERVICE_TYPE_NAMES.items()}
+    aliases = {fold_label(c): c for c in SERVICE_TYPES} | {fold_label(v): c for c, v in SERVICE_TYPE_NAMES.items()}
     return resolve_label(name, aliases, "a service type", SERVICE_TYPES)
 
 

@@ -50,6 +50,7 @@ from scipy import sparse, stats
 from . import domain
 from .deprecation import with_old_columns
 from .errors import InputError
+from .results import Results, Summary, axes_for
 from .study import STORE_MARKER, Study
 
 __all__ = ["ServicePanel", "DiDResults", "EventStudyResults", "MissingServiceUseError",
@@ -219,13 +220,8 @@ def _table(est, se, alpha, index=None, extra: dict | None = None) -> pd.DataFram
     return out
 
 
-def _html(title: str, text: str, tables: dict[str, pd.DataFrame]) -> str:
-    return (f"<h4>{title}</h4><pre>{text}</pre>"
-            + "".join(f"<h5>{k}</h5>" + v.to_html(float_format="%.4g") for k, v in tables.items()))
-
-
-@dataclass
-class DiDResults:
+@dataclass(repr=False)
+class DiDResults(Results):
     """A difference-in-differences estimate of support's effect on one service.
 
     Attributes
@@ -319,7 +315,8 @@ class DiDResults:
                             "ci_upper": _num(r["ci_upper"])} for e, r in et.iterrows()],
         }
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The headline effect, pre-trend test, robustness, benchmarks and balance (text; tables in Jupyter)."""
         row = self.overall.iloc[0]
         what = {"did": "staggered difference-in-differences (Callaway & Sant'Anna), controls: "
                        f"{self.control.replace('_', '-')}",
@@ -340,26 +337,29 @@ class DiDResults:
         if self.balance is not None:
             lines += ["", "Balance (standardised mean differences):",
                       self.balance.to_string(float_format="{:.3f}".format)]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (f"<DiDResults {self.design} {self.service}: att={self.att:+.5f} "
-                f"[{self.overall['ci_lower'].iloc[0]:+.5f}, {self.overall['ci_upper'].iloc[0]:+.5f}] "
-                f"n_treated={self.n_treated:,} n_control={self.n_control:,}>")
-
-    def _repr_html_(self) -> str:
-        tabs = {"Average effect, months 1-12": self.overall, "Benchmarks": self.benchmarks}
+        notes = [f"note: {n}" for n in self.notes]
+        tables = {"Average effect, months 1-12": self.overall, "Event-time effects": self.event_time,
+                  "Benchmarks (for comparison only)": self.benchmarks}
         if self.balance is not None:
-            tabs["Balance"] = self.balance
-        return _html(repr(self).strip("<>"), self.summary().split("\n\n")[0], tabs)
+            tables["Balance"] = self.balance
+        return Summary("\n".join(lines + notes), tables, head="\n".join(lines[:5]), notes=notes)
+
+    def _repr_fields(self) -> dict[str, Any]:
+        row = self.overall.iloc[0]
+        return {"design": self.design, "service": self.service, "att": self.att, "ci_lower": row["ci_lower"],
+                "ci_upper": row["ci_upper"], "n_treated": self.n_treated, "n_control": self.n_control}
+
+    def tidy(self) -> pd.DataFrame:
+        """The headline effect (``term`` "att") and the event-time effects (``term`` "event_time", with their
+        ``event_month``): ``estimate, std_error, ci_lower, ci_upper, p_value``."""
+        cols = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+        att = self.overall[cols].assign(term="att", event_month=np.nan)
+        et = self.event_time[cols].assign(term="event_time", event_month=self.event_time.index.to_numpy(float))
+        return pd.concat([att, et], ignore_index=True)[["term", "event_month", *cols]]
 
     def plot(self, ax=None):
-        """Event-time effects with pointwise CIs and the uniform band."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 4))
+        """Event-time effects with pointwise CIs and the uniform band. Returns the matplotlib Axes."""
+        ax = axes_for(ax, figsize=(8, 4))
         et = self.event_time
         x = et.index.to_numpy()
         ax.fill_between(x, et["band_lower"], et["band_upper"], color="0.85", label="uniform 95% band")
@@ -386,8 +386,8 @@ def _num(v) -> float | None:
 
 
 # ============================================================ event study
-@dataclass
-class EventStudyResults:
+@dataclass(repr=False)
+class EventStudyResults(Results):
     """Monthly rates per person around the start of support, by group (the SAIL picture).
 
     ``rates`` has ``group, event_month, rate, std_error, ci_lower, ci_upper, n``:
@@ -399,22 +399,24 @@ class EventStudyResults:
     rates: pd.DataFrame
     alpha: float = 0.05
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Monthly rates per person at chosen months around the start, by group (text; a table in Jupyter)."""
         wide = self.rates.pivot(index="event_month", columns="group", values="rate")
-        return (f"Monthly {self.service} per supported person, months around the start of support\n"
-                + wide.loc[[-24, -12, -6, -3, -1, 0, 1, 3, 6, 12, 24]].to_string(float_format="{:.4f}".format))
+        wide = wide.loc[[-24, -12, -6, -3, -1, 0, 1, 3, 6, 12, 24]]
+        head = f"Monthly {self.service} per supported person, months around the start of support"
+        return Summary(head + "\n" + wide.to_string(float_format="{:.4f}".format),
+                       {"Rate per person per month": wide}, head=head)
 
-    def __repr__(self) -> str:
-        return f"<EventStudyResults {self.service} by {self.by or 'all'}: {self.rates['group'].nunique()} group(s)>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"service": self.service, "by": self.by, "groups": int(self.rates["group"].nunique())}
 
-    def _repr_html_(self) -> str:
-        return _html(repr(self).strip("<>"), self.summary(), {})
+    def tidy(self) -> pd.DataFrame:
+        """``group, event_month, estimate`` (the rate), ``std_error, ci_lower, ci_upper, n``."""
+        return self.rates.rename(columns={"rate": "estimate"})
 
     def plot(self, ax=None, max_groups: int = 8):
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 4))
+        """The monthly rates by group with their CIs. Returns the matplotlib Axes."""
+        ax = axes_for(ax, figsize=(8, 4))
         markers = "os^vD<>p"
         for k, (g, sub) in enumerate(list(self.rates.groupby("group", sort=False))[:max_groups]):
             ax.plot(sub["event_month"], sub["rate"], marker=markers[k % len(markers)], ms=3, lw=1, label=str(g))
@@ -865,10 +867,7 @@ def _balance(cov: pd.DataFrame, t: np.ndarray, w: np.ndarray) -> pd.DataFrame:
 
 
 def _love_plot(balance: pd.DataFrame, ax=None):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.4 * len(balance) + 1.2))
+    ax = axes_for(ax, figsize=(6, 0.4 * len(balance) + 1.2))
     yy = np.arange(len(balance))
     ax.scatter(balance["smd_before"].abs(), yy, marker="o", facecolors="none", edgecolors="#7f7f7f",
                label="before")

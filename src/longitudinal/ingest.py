@@ -634,7 +634,7 @@ def _parse_fy(text: str) -> tuple[float | None, str | None]:
 
 def _folded_aliases(codes: tuple[str, ...], names: dict[str, str] | None = None,
                     extra: dict[str, str] | None = None) -> dict[str, str]:
-    fold = domain._fold
+    fold = domain.fold_label
     out = {fold(c): c for c in codes}
     out.update({fold(n): c for c, n in (names or {}).items()})
     out.update({fold(a): c for a, c in (extra or {}).items()})
@@ -669,7 +669,7 @@ def _parse_column(table: str, col, cat: pd.Categorical, aliases) -> tuple[pd.Ser
         return pd.Series(pd.Categorical.from_codes(codes, cats)), reasons
     if kind == "category":
         amap = aliases[col.name]
-        fold = domain._fold
+        fold = domain.fold_label
         canon = [amap.get(fold(c), c) for c in cats]  # unmatched kept as given: the schema reports them
         uniq = pd.Index(pd.unique(pd.Series(canon, dtype=object))) if canon else pd.Index([], dtype=object)
         new = uniq.get_indexer(canon) if canon else np.array([], dtype=np.int64)

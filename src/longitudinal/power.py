@@ -67,6 +67,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError, LongitudinalError
+from .results import Results, Summary, axes_for
 
 __all__ = ["StudyDesign", "WeibullDropout", "TrajectoryScenario", "TransitionScenario", "SustainedScenario",
            "power", "power_curve", "minimum_detectable_effect", "slope_power", "hazard_ratio_power", "clopper_pearson",
@@ -924,24 +925,7 @@ def _tabulate(scenario, outcomes: list[_Outcome], alpha: float) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ results
-class PowerSummary:
-    """Text (and HTML in notebooks) summary of a power calculation."""
-
-    def __init__(self, text: str, table: pd.DataFrame):
-        self.text, self.table = text, table
-
-    def __str__(self) -> str:
-        return self.text
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return "<pre>" + html.escape(self.text) + "</pre>"
-
-
-class PowerResults:
+class PowerResults(Results):
     """Power of one design at one effect, by simulation (see :func:`power`).
 
     Attributes
@@ -1004,7 +988,8 @@ class PowerResults:
                 "n_boundary", "analytic_power", "test", "seed"]
         return pd.DataFrame([{k: d[k] for k in keys}])
 
-    def summary(self) -> PowerSummary:
+    def summary(self) -> Summary:
+        """The truth, design, test, power with its intervals, and the fits that failed (text; a table in Jupyter)."""
         lines = [f"Power by simulation: {self.scenario.what}",
                  f"  truth: {self.scenario.describe()}",
                  f"  design: {self.design.describe()}",
@@ -1020,21 +1005,22 @@ class PowerResults:
         if self.analytic_power is not None:
             lines.append(f"  closed form ({self.scenario.closed_form}): {self.analytic_power:.3f}")
         lines.append(f"  seed {self.seed}; {self.workers} worker(s); {self.elapsed_seconds:.1f} s")
-        return PowerSummary("\n".join(lines), self.table)
+        return Summary("\n".join(lines), {"Power": self.table}, head="\n".join(lines[:5]), notes=lines[5:])
 
-    def __repr__(self) -> str:
-        return (f"<PowerResults power={self.power:.3f} [{self.ci_lower:.3f}, {self.ci_upper:.3f}] "
-                f"n_sims={self.n_sims} n_failed={self.n_failed}>")
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"power": self.power, "ci_lower": self.ci_lower, "ci_upper": self.ci_upper, "n_sims": self.n_sims,
+                "n_failed": self.n_failed}
 
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    def tidy(self) -> pd.DataFrame:
+        """One row: ``effect``, ``estimate`` (the power), ``std_error`` (its Monte Carlo SE), ``ci_lower``,
+        ``ci_upper`` (exact), ``n_sims``, ``n_failed``, ``analytic_power``."""
+        return _power_rows(self.table)[["effect", "estimate", "std_error", "ci_lower", "ci_upper", "n_sims",
+                                        "n_failed", "analytic_power"]]
 
     def plot(self, ax=None):
-        """The test statistics of the replicates against the critical values (the rejected share is the power)."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+        """The test statistics of the replicates against the critical values (the rejected share is the power).
+        Returns the matplotlib Axes."""
+        ax = axes_for(ax, figsize=(6, 3.5))
         s = self.simulations.loc[~self.simulations["failed"], "statistic"].to_numpy()
         crit = float(np.median(_critical(self.simulations["df"].to_numpy(), self.alpha)))
         ax.hist(s, bins=40, color="#4c72b0", edgecolor="white")
@@ -1044,10 +1030,15 @@ class PowerResults:
         ax.set_ylabel("simulations")
         ax.set_title(f"power {self.power:.1%} ({self.ci_lower:.1%} to {self.ci_upper:.1%}); "
                      f"dashed: critical values", fontsize="medium")
-        return ax.figure
+        return ax
 
 
-class PowerCurve:
+def _power_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of powers in the vocabulary: the power is the ``estimate``, its Monte Carlo SE the ``std_error``."""
+    return table.rename(columns={"power": "estimate", "mc_se": "std_error"})
+
+
+class PowerCurve(Results):
     """Power over a design parameter or the effect (see :func:`power_curve`).
 
     ``table`` has one row per value: ``value, power, mc_se, ci_lower, ci_upper, n_sims, n_failed,
@@ -1058,24 +1049,25 @@ class PowerCurve:
         self.over, self.table, self.results, self.seed = over, table, results, seed
         self.elapsed_seconds = float(elapsed)
 
-    def summary(self) -> PowerSummary:
+    def summary(self) -> Summary:
+        """The scenario, the test and the power at each value (text; a table in Jupyter)."""
         r = self.results[0]
         text = (f"Power curve over {self.over}: {r.scenario.what}\n  truth: {r.scenario.describe()}\n"
                 f"  test: {r.test}; seed {self.seed}; {self.elapsed_seconds:.1f} s\n\n"
                 + self.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        return PowerSummary(text, self.table)
+        return Summary(text, {"Power": self.table})
 
-    def __repr__(self) -> str:
-        return f"<PowerCurve over {self.over}: {len(self.table)} points>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"over": self.over, "points": len(self.table), "seed": self.seed}
 
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    def tidy(self) -> pd.DataFrame:
+        """One row per value: ``value, estimate`` (the power), ``std_error`` (Monte Carlo), ``ci_lower, ci_upper``
+        (exact), ``n_sims, n_failed, n_nonconverged, analytic_power``."""
+        return _power_rows(self.table)
 
     def plot(self, ax=None, target: float = 0.8):
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+        """Simulated power (with its exact interval) and the closed form against the value. Returns the Axes."""
+        ax = axes_for(ax, figsize=(6, 3.5))
         t = self.table
         ax.fill_between(t["value"], t["ci_lower"], t["ci_upper"], color="#4c72b0", alpha=0.2,
                         label="exact 95% interval")
@@ -1087,10 +1079,10 @@ class PowerCurve:
         ax.set_xlabel(self.over)
         ax.set_ylabel("power")
         ax.legend(fontsize="small")
-        return ax.figure
+        return ax
 
 
-class MDEResults:
+class MDEResults(Results):
     """The smallest effect detectable with the target power (see :func:`minimum_detectable_effect`).
 
     Attributes
@@ -1110,24 +1102,29 @@ class MDEResults:
         self.curve, self.method, self.target = curve, method, target
         self.scenario, self.design, self.n_sims, self.n_failed, self.seed = scenario, design, n_sims, n_failed, seed
 
-    def summary(self) -> PowerSummary:
+    def summary(self) -> Summary:
+        """The minimum detectable effect, the design and the method (text; the searched grid in Jupyter)."""
         ci = "" if self.ci_lower is None else f" (95% interval {self.ci_lower:.4g} to {self.ci_upper:.4g})"
         text = (f"Minimum detectable {self.scenario.what} at {self.target:.0%} power: {self.effect:.4g}{ci}\n"
                 f"  design: {self.design.describe()}\n  method: {self.method}\n"
                 f"  simulations: {self.n_sims:,} (failed: {self.n_failed:,}); seed {self.seed}")
-        return PowerSummary(text, self.curve)
+        return Summary(text, {"Power over the effects searched": self.curve})
 
-    def __repr__(self) -> str:
-        return f"<MDEResults effect={self.effect:.4g} target={self.target:.0%}>"
+    def _repr_fields(self) -> dict[str, Any]:
+        return {"effect": self.effect, "target": self.target, "n_sims": self.n_sims}
 
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    def tidy(self) -> pd.DataFrame:
+        """One row: ``estimate`` (the minimum detectable effect), ``ci_lower, ci_upper`` (NaN without an
+        interval), ``target, method, n_sims, n_failed``."""
+        nan = float("nan")
+        return pd.DataFrame([{"estimate": self.effect, "ci_lower": nan if self.ci_lower is None else self.ci_lower,
+                              "ci_upper": nan if self.ci_upper is None else self.ci_upper,
+                              "target": self.target, "method": self.method, "n_sims": self.n_sims,
+                              "n_failed": self.n_failed}])
 
     def plot(self, ax=None):
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+        """Simulated power over the effects searched, the target and the minimum detectable effect. Returns the Axes."""
+        ax = axes_for(ax, figsize=(6, 3.5))
         ax.plot(self.curve["effect"], self.curve["power"], "-", color="#4c72b0", label="simulated power")
         ax.axhline(self.target, color="0.3", linestyle=":", linewidth=1)
         ax.axvline(self.effect, color="#c44e52", linestyle="--", label=f"minimum detectable {self.effect:.3g}")
@@ -1135,7 +1132,7 @@ class MDEResults:
         ax.set_ylabel("power")
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")
-        return ax.figure
+        return ax
 
 
 # ------------------------------------------------------------------ entry points

@@ -23,6 +23,11 @@ or the ``spend`` table. With a study, the map is evaluated for each financial
 year of the study (the cohort of outcomes reached that year against that
 year's spend) and cumulatively, every cohort discounted to the first year.
 
+Modules: ``impact_map`` (reading and checking a map; ``fields`` holds its errors and field parsers),
+``discount``, ``proxies``, ``adjustments`` (published medians and estimates from the study),
+``model`` (the arrays of a resolved map), ``evaluation`` (:func:`evaluate`, :func:`evaluate_by`),
+``result`` (:class:`SROIResult`, :class:`MonteCarloResult`) and ``distributions`` (Monte Carlo draws).
+
 Examples
 --------
 >>> from longitudinal import sroi

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import NoDataError
@@ -61,7 +61,7 @@ def is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
-def check_keys(m: Mapping, allowed: set[str], *, row: Any = None, what: str = "") -> None:
+def check_keys(m: Iterable[Any], allowed: set[str], *, row: Any = None, what: str = "") -> None:
     """An unknown key is an error naming it, the nearest known key and the ones allowed."""
     import difflib
 

@@ -24,6 +24,21 @@ Two entry points, both built on lifelines:
     6, 12 and 24 months with CIs, by area and lead need. ``.by_year()`` is the
     tidy table the social-return work reads for drop-off.
 
+Both take a Study or a long table shaped like ``Study.long()``. Beside them, :func:`fit_cox` (a Cox
+model of any table) and :func:`turnbull` (the interval-censored NPMLE, R's ``interval2`` bounds).
+
+Modules
+-------
+``interval``
+    The Turnbull NPMLE and its batched, seeded bootstrap (bands, medians).
+``tables``
+    Readings as survival data: the checked table, groups, labels, exclusion counts, ``MONTH_DAYS``.
+``independence``, ``sustained``, ``cox``
+    The analyses above and their results objects.
+``lifelines_compat``
+    Faster lifelines fitters (private methods replaced), used only on the lifelines releases they
+    were checked against, with lifelines' own classes as the fallback.
+
 Conventions
 -----------
 * Times are in **months** (days / 30.4375). After the end of support they are

@@ -304,7 +304,7 @@ def time_to_independence(
             bm = median_times(boots)
             bm = np.where(np.isnan(bm), np.inf, bm)
             q = np.quantile(bm, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")  # no inf - inf
-            med_ci = tuple(float(x) if np.isfinite(x) else np.nan for x in q)
+            med_ci = (float(q[0]) if np.isfinite(q[0]) else np.nan, float(q[1]) if np.isfinite(q[1]) else np.nan)
         medians.append({**key, "n": len(sub), "events": int(sub["event"].sum()), "median": med,
                         "ci_lower": med_ci[0], "ci_upper": med_ci[1]})
         km = KaplanMeierFitter(alpha=alpha).fit(sub["seen_time"], sub["event"], label=group_label(key))

@@ -491,7 +491,7 @@ def _fit_with_bootstrap_reference(lo, hi, *, n_boot: int, rng: np.random.Generat
     return curve, boots
 
 
-def _stacked(curves: list[TurnbullCurve]):
+def _stacked(curves: list[TurnbullCurve]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """(left, right, masses, last times) of curves on the same innermost intervals, else None."""
     c0 = curves[0]
     if any(c.left is not c0.left or c.right is not c0.right for c in curves):

@@ -26,11 +26,15 @@ from .tables import (
     group_keys,
     group_label,
     outcome_codes,
+    scored_readings,
 )
 
 __all__ = ["SustainedResults", "linked_exits", "sustained_outcomes"]
 
 _COMPETING = {1: "re_referral", 2: "died", 3: "moved_away"}
+#: The columns of a long table that describe its episode (re-referral is per episode).
+_EPISODE_COLUMNS = ("episode_id", "person_id", "start_date", "end_date", "end_reason", "local_authority",
+                    "provider_id", "lead_need", "service_type")
 
 
 @dataclass(repr=False)
@@ -201,7 +205,7 @@ def linked_exits(exits: pd.DataFrame) -> pd.DataFrame:
 
 @renamed_arguments(study="data")
 def sustained_outcomes(
-    data: Study,
+    data: Study | pd.DataFrame,
     outcome: str | Sequence[str] | None = None,
     *,
     by: str | Sequence[str] = ("outcome", "lead_need"),
@@ -219,7 +223,13 @@ def sustained_outcomes(
 
     Parameters
     ----------
-    data : Study
+    data : Study or DataFrame
+        A study, or a long table of readings shaped like :meth:`Study.long` (at least
+        ``episode_id, person_id, outcome, reading_date, score, start_date, end_date, end_reason``; with
+        ``reading_type``, readings of type ``follow_up`` are follow-ups wherever they are dated; ``by``
+        columns as named). Re-referral then sees only the episodes in the table: pass
+        ``study.long(scored_only=False)`` rather than scored readings alone, so that an episode with only
+        blank scores still counts as the person's next episode.
     outcome : str, list of str, "all" or None
         Outcome area(s); all when omitted.
     by : str or list of str, default ("outcome", "lead_need")
@@ -250,7 +260,7 @@ def sustained_outcomes(
         estimated with response weights or 20 multiple imputations (:func:`longitudinal.follow_up_attrition`),
         shown beside the complete-case share in :meth:`~SustainedResults.at_months` and used by
         :meth:`~SustainedResults.by_year`; ``by`` must then be among ``outcome, local_authority,
-        lead_need, service_type``.
+        lead_need, service_type``. These need a Study (its follow-up schedule says who was due).
 
     Returns
     -------
@@ -272,14 +282,17 @@ def sustained_outcomes(
     the third. Read the curves as an upper
     bound on drop-off, or use ``loss=2`` for a stricter definition.
     """
-    study = data
+    source = data  # the name ``data`` is the analysed intervals below, as in the results
     codes = outcome_codes(outcome)
     by = check_columns(by, GROUPABLE, "sustained_outcomes(by=...)")
     if missing not in ("complete_case", "ipw", "mi"):
         raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {missing!r}")
+    if missing != "complete_case" and not isinstance(source, Study):
+        raise InputError(f"sustained_outcomes(missing={missing!r}) needs a Study: who was due a follow-up comes "
+                         "from its episodes and follow-up schedule; a plain table takes missing='complete_case'")
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
         raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
-    long = study.long(codes, scored_only=True, include_follow_up=True)
+    long = scored_readings(source, codes, include_follow_up=True, need=["end_reason", *by], who="sustained_outcomes")
     counts: dict[str, tuple[int, str]] = {}
     planned = (long["end_reason"] == "planned") & long["end_date"].notna()
     long = long[planned].astype({"episode_id": str, "outcome": str})
@@ -288,7 +301,10 @@ def sustained_outcomes(
     keys = ["episode_id", "outcome"]
     long, n_dup = collapse_same_day(long, keys)
     counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
-    is_fu_type = long["reading_type"] == "follow_up"
+    if "reading_type" in long.columns:
+        is_fu_type = long["reading_type"] == "follow_up"
+    else:  # a table without reading types: the readings after the end are the follow-ups
+        is_fu_type = pd.Series(False, index=long.index)
     early_fu = is_fu_type & (long["reading_date"] < long["end_date"])
     counts["follow_up_before_end"] = (int(early_fu.sum()),
                                       "follow-up readings dated before the end of support (dropped)")
@@ -368,37 +384,49 @@ def sustained_outcomes(
                                     "at_risk": [at_risk_count(lo, x) for x in grid]}))
     curves_df = pd.concat(curves, ignore_index=True).dropna(subset=["survival"]).reset_index(drop=True)
 
-    rr_data, rr_table, ajs = _rereferral(study, codes, [b for b in by if b != "outcome"], exits=exits,
+    rr_data, rr_table, ajs = _rereferral(source, codes, [b for b in by if b != "outcome"], exits=exits,
                                          censor_date=censor_date, months=months, alpha=alpha, seed=seed,
                                          counts=counts)
     adjusted = None
     if missing != "complete_case":
         from ..attrition import sustained_side_by_side
 
-        adjusted = sustained_side_by_side(study, codes, by=by, method=missing, loss=loss, exits=exits,
+        adjusted = sustained_side_by_side(source, codes, by=by, method=missing, loss=loss, exits=exits,
                                           censor_date=censor_date, seed=seed, alpha=alpha)
     return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
                             rereferral=rr_table, aalen_johansen=ajs, exclusions=exclusion_table(counts),
                             alpha=alpha, missing=missing, adjusted=adjusted, _boot=boots, _fits=fits)
 
 
-def _rereferral(study, codes, by, *, exits, censor_date, months, alpha, seed, counts):
+def _episodes(data: Study | pd.DataFrame, codes: list[str] | None):
+    """The episodes, the ids of those with a reading in the areas ``codes`` (None: every area) and the
+    latest reading date: from a study's tables, or from the rows of a long table."""
+    if isinstance(data, Study):
+        r = data.readings
+        ids = None if codes is None else r.loc[r["outcome"].isin(codes), "episode_id"]
+        return data.episodes.copy(), ids, r["reading_date"].max()
+    ep = data[[c for c in _EPISODE_COLUMNS if c in data.columns]].drop_duplicates("episode_id")
+    ep = ep.assign(start_date=pd.to_datetime(ep["start_date"]), end_date=pd.to_datetime(ep["end_date"]))
+    ids = None if codes is None else data.loc[data["outcome"].astype(str).isin(codes), "episode_id"]
+    return ep.reset_index(drop=True), ids, pd.to_datetime(data["reading_date"]).max()
+
+
+def _rereferral(data, codes, by, *, exits, censor_date, months, alpha, seed, counts):
     """Time from a planned end to the person's next episode; death / moving away compete."""
     AalenJohansenFitter = fast_aalen_johansen_class()
 
-    ep = study.episodes.copy()
+    ep, ids, last_reading = _episodes(data, codes)
     ep["person_id"] = ep["person_id"].astype(str)
     ep = ep.sort_values(["person_id", "start_date", "episode_id"], kind="stable").reset_index(drop=True)
     nxt_start = ep.groupby("person_id", sort=False)["start_date"].shift(-1)
     if censor_date is None:
-        dates = [study.readings["reading_date"].max(), ep["start_date"].max(), ep["end_date"].max()]
+        dates = [last_reading, ep["start_date"].max(), ep["end_date"].max()]
         censor_date = max(d for d in dates if pd.notna(d))
     censor_date = pd.Timestamp(censor_date)
     pl = ep[(ep["end_reason"] == "planned") & ep["end_date"].notna()].copy()
     pl["next_start"] = nxt_start.loc[pl.index]
-    if codes is not None:  # episodes with a reading in the chosen areas only
-        ids = study.readings.loc[study.readings["outcome"].isin(codes), "episode_id"].astype(str).unique()
-        pl = pl[pl["episode_id"].astype(str).isin(ids)]
+    if ids is not None:  # episodes with a reading in the chosen areas only
+        pl = pl[pl["episode_id"].astype(str).isin(ids.astype(str).unique())]
     overlap = pl["next_start"].notna() & (pl["next_start"] <= pl["end_date"])
     counts["overlapping_next_episode"] = (int(overlap.sum()),
                                           "planned ends whose next episode started before the end (no gap)")
