@@ -239,6 +239,7 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
     due are not available, ``[x]``). All of it comes from one call of :func:`longitudinal.follow_up_attrition`
     with the package's defaults but :data:`REPORT_IMPUTATIONS`.
     """
+    import inspect
     import warnings
 
     from ...attrition import follow_up_attrition
@@ -318,12 +319,13 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
         "type, age band, sex, local authority, length of support and whether the person was referred again; "
         "weights stabilised, not truncated); and by imputing the missing follow-up scores by chained equations "
         "with predictive mean matching, pooled by Rubin's rules. The report uses {m} imputations (seed {seed}) "
-        "rather than the 20 of the interactive analysis, to keep the annual run of every area within its time: "
+        "rather than the {default} of the interactive analysis, to keep the annual run of every area within its time: "
         "the Monte Carlo error this leaves in the imputed share at 12 months is {mc} percentage points, against a "
         "95% confidence interval of {lo}% to {hi}%. Weighting and imputation allow for differences in what was "
         "known at the end of support; they cannot allow for people doing worse for reasons not recorded. So the "
         "imputed scores of those not followed up are also shifted down, by up to {most} stages, to find the shift "
         "at which the conclusion would change (the tipping point).", m=REPORT_IMPUTATIONS, seed=str(a.seed),
+        default=inspect.signature(follow_up_attrition).parameters["m"].default,
         mc=Number(100 * float(mi["mc_se"]), 2), lo=Number(100 * float(mi["ci_lower"]), 1),
         hi=Number(100 * float(mi["ci_upper"]), 1), most=Number(-float(res.sensitivity["delta"].min()), 1)))
     ess = res.estimates.loc[(res.estimates["quantity"] == "sustained") & (res.estimates["method"] == "ipw"), "ess"]
