@@ -10,6 +10,8 @@ give an earlier ``survival.py`` as the baseline, for example the one before the 
         --baseline /tmp/survival_before.py
 Each call is then timed with the baseline and with the package alternately (``--repeat`` rounds, best
 kept), and the two results are compared for being identical.
+Since commit 418c925 survival is the package ``longitudinal/survival/``: ``--baseline`` takes a one-file
+survival.py from before it; to compare two later versions, run this script from a worktree of each.
 
 The study is made with
     flock /tmp/longitudinal-heavy.lock .venv/bin/longitudinal simulate --people 400000 --seed 1 \

@@ -157,3 +157,32 @@ def test_loaded_store_shares_one_dtype_per_identifier(tmp_path, study):
     for name, df in study.tables().items():
         for col in df.columns:
             assert df[col].astype(object).equals(getattr(loaded, name)[col].astype(object)), (name, col)
+
+
+def test_service_use_is_parsed_on_first_use_from_the_bytes_checked_at_load(tmp_path, study):
+    """The load defers the large optional table, but what it parses later is what it checked: a file
+    replaced after the load changes nothing, and a pickled study carries the table itself."""
+    import pickle
+
+    import numpy as np
+
+    from longitudinal.io import UnreadableFileError
+
+    study.write(tmp_path / "raw", format="parquet")
+    lg.ingest(tmp_path / "raw", tmp_path / "store", key=KEY)
+    want = lg.load(tmp_path / "store").service_use
+    assert want is not None and len(want) == len(study.service_use) > 0
+    loaded = lg.load(tmp_path / "store")
+    assert f"service_use={len(want):,}" in repr(loaded)  # known without parsing
+    long = loaded.long()
+    (tmp_path / "store" / "service_use.parquet").write_bytes(b"replaced after the load")
+    pd.testing.assert_frame_equal(loaded.service_use, want)
+    # parsing it on first use did not make the study drop its long() table and build it again
+    assert np.shares_memory(loaded.long()["time"].to_numpy(), long["time"].to_numpy())
+    again = pickle.loads(pickle.dumps(lg.load(tmp_path / "raw")))
+    pd.testing.assert_frame_equal(again.service_use, lg.load(tmp_path / "raw").service_use)
+    # a file cut short is still refused at load, not at first use
+    raw = tmp_path / "raw" / "service_use.parquet"
+    raw.write_bytes(raw.read_bytes()[:-100])
+    with pytest.raises(UnreadableFileError, match="service_use.parquet"):
+        lg.load(tmp_path / "raw")

@@ -253,6 +253,34 @@ def _pairs(long: pd.DataFrame, by: list[str], compare: str) -> pd.DataFrame:
     return out
 
 
+def _memo_key(outcome) -> tuple[str, ...] | None:
+    codes = _outcome_codes(outcome)
+    return None if codes is None else tuple(sorted(set(codes)))
+
+
+def _kept_pairs(data, long: pd.DataFrame, outcome, by: list[str], compare: str) -> pd.DataFrame:
+    """``_pairs(long, by, compare)``; for a study, found once with every group column and kept with it
+    (:meth:`Study.memo`), so that later tables, by any grouping, only group."""
+    if not isinstance(data, Study):
+        return _pairs(long, by, compare)
+    full = data.memo(("episode_pairs", _memo_key(outcome), compare), lambda: _pairs(long, list(GROUP_COLUMNS), compare))
+    return full[[c for c in full.columns if c not in GROUP_COLUMNS or c in by or c == "service_type"]]
+
+
+def _moves(long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per move between consecutive readings of a run: the ``keys`` and ``from_stage, to_stage``."""
+    starts, ends = _runs(long)
+    same_run = np.ones(len(long), bool)
+    same_run[ends - 1] = False  # the last reading of a run has no next one
+    i = np.flatnonzero(same_run)
+    score = long["score"].to_numpy()
+    t = pd.DataFrame({c: long[c].iloc[i + 1 if c == "financial_year" else i].reset_index(drop=True)
+                      for c in keys})
+    t["from_stage"] = score[i].astype("int64")
+    t["to_stage"] = score[i + 1].astype("int64")
+    return t
+
+
 def wilson_interval(k, n, level: float = 0.95):
     """Wilson score interval of a proportion ``k / n``; scalars or arrays (NaN where ``n == 0``).
 
@@ -351,7 +379,7 @@ def distance_travelled(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     by = _as_list(by)
     need = ["outcome"] + (["reading_type", "end_date"] if compare == "end" else [])
     long = readings_table(data, outcome, by=by, need=need, scored_only=True)
-    pairs = _pairs(long, by, compare)
+    pairs = _kept_pairs(data, long, outcome, by, compare)
     keys = _group_keys(by, True)
     n_read = pairs["n_readings"].to_numpy()
     first = pairs["first"].to_numpy()
@@ -451,7 +479,7 @@ def stage_distribution(data: Study | pd.DataFrame, by: str | Sequence[str] | Non
     by = _as_list(by)
     need = ["outcome"] + (["reading_type", "end_date"] if compare == "end" else [])
     long = readings_table(data, outcome, by=by, need=need)
-    pairs = _pairs(long, by, compare)
+    pairs = _kept_pairs(data, long, outcome, by, compare)
     ok = pairs["has_end"].to_numpy() if compare == "end" else pairs["n_readings"].to_numpy() >= 2
     pairs = pairs[ok]
     keys = _group_keys(by, True)
@@ -511,16 +539,13 @@ def transition_matrix(data: Study | pd.DataFrame, outcome: str | Sequence[str] |
     """
     by = _as_list(by)
     long = readings_table(data, outcome, by=by, need=["outcome"], include_follow_up=include_follow_up)
-    starts, ends = _runs(long)
-    same_run = np.ones(len(long), bool)
-    same_run[ends - 1] = False  # the last reading of a run has no next one
-    i = np.flatnonzero(same_run)
-    score = long["score"].to_numpy()
     keys = _group_keys(by, True)
-    t = pd.DataFrame({c: long[c].iloc[i + 1 if c == "financial_year" else i].reset_index(drop=True)
-                      for c in keys})
-    t["from_stage"] = score[i].astype("int64")
-    t["to_stage"] = score[i + 1].astype("int64")
+    if isinstance(data, Study):  # every grouping's moves, found once and kept with the study
+        moves = data.memo(("moves", _memo_key(outcome), include_follow_up),
+                          lambda: _moves(long, _group_keys(list(GROUP_COLUMNS), True)))
+        t = moves[keys + ["from_stage", "to_stage"]]
+    else:
+        t = _moves(long, keys)
     counts = t.groupby(keys + ["from_stage", "to_stage"], sort=True, observed=True).size()
     counts = counts.reset_index()
     counts["outcome"] = counts["outcome"].astype(str)

@@ -85,9 +85,18 @@ from .contract import (
     schemas,
 )
 from .errors import InputError, LongitudinalError
-from .io import atomic_dir, clean_leftovers, detect_encoding, restore_text, sha256_file, write_csv
+from .io import (
+    arrow_table,
+    atomic_dir,
+    clean_leftovers,
+    detect_encoding,
+    restore_text,
+    sha256_file,
+    write_csv,
+    write_parquet,
+)
 from .pseudonymise import DIGEST_HEX_CHARS, is_pseudonym, key_fingerprint, pseudonymise_together, resolve_key
-from .study import STORE_MARKER, TRUTH_FILE
+from .study import STORE_MARKER, TRUTH_FILE, store_order
 
 __all__ = [
     "ingest",
@@ -1249,20 +1258,21 @@ def _ingest(src: Path, dest: Path, *, key, key_file, already_pseudonymised, allo
                 accepted[t][c] = col
     lap("pseudonymise")
     cats = category_dtypes(need_codes, linkage["services"])
-    arrow = {}
+    final = {}
     for t in present:
         df = accepted[t]
         for c in df.columns:
             if c in cats:  # recode to the canonical categories (fast: codes only)
                 df[c] = df[c].cat.set_categories(list(cats[c].categories))
-        df = apply_dtypes(t, df, lead_needs=need_codes, services=linkage["services"])
-        arrow[t] = _to_arrow(df)
+        final[t] = apply_dtypes(t, df, lead_needs=need_codes, services=linkage["services"])
+    # categories in the order load gives them, so that it reads the codes as they are
+    arrow = {t: arrow_table(df) for t, df in store_order(final).items()}
     # The new store is built beside the old one and swapped in whole: a reader, or a run killed at any
     # point, sees the old store or the new one, never a mix (the marker records every table's hash).
     with _writing(dest) as new:
         _write_rejects(new, rejects)
         for t in present:
-            pq.write_table(arrow[t], new / f"{t}.parquet", compression="zstd")
+            write_parquet(arrow[t], new / f"{t}.parquet")
             report.store_files[f"{t}.parquet"] = sha256_file(new / f"{t}.parquet")
         lap("parquet")
         _write_duckdb(new, arrow)
@@ -1401,22 +1411,6 @@ def _write_rejects(dest: Path, rejects: dict[str, pd.DataFrame]) -> None:
         if len(df):
             (dest / "rejects").mkdir(parents=True, exist_ok=True)
             write_csv(df, dest / "rejects" / f"{t}.csv")
-
-
-def _to_arrow(df: pd.DataFrame) -> pa.Table:
-    """Arrow table of a store table: categoricals stay dictionary-encoded (fast to write and to load)."""
-    arrays = []
-    for _name, s in df.items():
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy()
-            arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()),
-                                                 pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string()))
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            arr = pa.array(s, from_pandas=True).cast(pa.date32())
-        else:
-            arr = pa.array(s, from_pandas=True)
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
 
 
 def _write_duckdb(dest: Path, arrow: dict[str, pa.Table]) -> None:

@@ -23,7 +23,7 @@ from .errors import InputError
 
 __all__ = ["write_table", "read_table", "atomic_path", "atomic_dir", "swap_in", "neutralise_formulas",
            "neutralise_text", "restore_text", "csv_bytes", "write_csv", "write_xlsx", "stable_zip",
-           "FORMULA_TRIGGERS",
+           "FORMULA_TRIGGERS", "arrow_table", "write_parquet", "parquet_rows",
            "UnreadableFileError"]
 
 
@@ -309,12 +309,21 @@ def read_text(path: str | Path) -> str:
     return Path(path).read_text(encoding=detect_encoding(path))
 
 
-def _to_arrow(df: pd.DataFrame) -> pa.Table:
+def arrow_table(df: pd.DataFrame, *, dictionaries: bool = True) -> pa.Table:
+    """Arrow table of a frame as :func:`write_table` stores it: dates as dates, categoricals as text.
+
+    With ``dictionaries`` a categorical stays dictionary-encoded with its categories, in their order,
+    as the dictionary (unused ones too): :func:`read_table` then takes the codes as they are.
+    """
     arrays, names = [], []
     for name, s in df.items():
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("string")
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if isinstance(s.dtype, pd.CategoricalDtype) and dictionaries:
+            codes = s.cat.codes.to_numpy()
+            arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int32()),
+                                                 pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string()))
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            arr = pa.array(s.astype("string"), from_pandas=True)
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             arr = pa.array(s, from_pandas=True).cast(pa.date32())
         else:
             arr = pa.array(s, from_pandas=True)
@@ -323,21 +332,33 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def write_parquet(table: pa.Table, path: str | Path) -> Path:
+    """Write an Arrow table as Parquet (zstd) in one row group, each dictionary whole in its column.
+
+    Parquet keeps one dictionary per row group, and by default falls back to plain values past a 1 MB
+    dictionary: a national table would be read back as a dozen dictionaries to hash and merge.
+    """
+    pq.write_table(table, path, compression="zstd", row_group_size=max(table.num_rows, 1),
+                   dictionary_pagesize_limit=1 << 30)
+    return Path(path)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as CSV (UTF-8, ISO dates, blank for missing) or Parquet, atomically.
 
-    Dates are written as dates (``YYYY-MM-DD``), categoricals as their
-    values; the index is not written.
+    Dates are written as dates (``YYYY-MM-DD``), categoricals as their values (in Parquet,
+    dictionary-encoded: see :func:`arrow_table`); the index is not written.
     """
     path = Path(path)
-    table = _to_arrow(neutralise_formulas(df) if path.suffix == ".csv" else df)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
+    csv = path.suffix == ".csv"
+    table = arrow_table(neutralise_formulas(df) if csv else df, dictionaries=not csv)
     with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
+        if csv:
             pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        elif path.suffix == ".parquet":
-            pq.write_table(table, tmp, compression="zstd")
         else:
-            raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
+            write_parquet(table, tmp)
     return path
 
 
@@ -375,7 +396,7 @@ def read_table(path: str | Path, data: bytes | None = None,
     path = Path(path)
     if path.suffix not in (".parquet", ".csv"):
         raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
-    try:
+    with _readable(path):
         if path.suffix == ".parquet":
             return _parquet_frame(path, data, categories or {})
         source = pa.BufferReader(data) if data is not None else path
@@ -384,14 +405,33 @@ def read_table(path: str | Path, data: bytes | None = None,
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True),
         )
         df = table.to_pandas()
+    # the protective quote write_table puts before formula characters is not part of the value
+    return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn Arrow's errors on a damaged file into an :class:`UnreadableFileError` naming it."""
+    try:
+        yield
     except (pa.ArrowException, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
         raise UnreadableFileError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); the file is damaged "
                                   "or incomplete: write it again (for a store: run `longitudinal ingest` again)"
                                   ) from None
-    # the protective quote write_table puts before formula characters is not part of the value
-    return pd.DataFrame({c: _restored(df[c]) for c in df.columns})
+
+
+def parquet_rows(path: str | Path, data: bytes | None = None) -> int:
+    """Rows of a Parquet file, from its footer alone (which a file cut short lacks).
+
+    Raises
+    ------
+    UnreadableFileError
+        The footer is missing or damaged.
+    """
+    with _readable(Path(path)), pq.ParquetFile(pa.BufferReader(data) if data is not None else path) as file:
+        return int(file.metadata.num_rows)
 
 
 def _parquet_frame(path: Path, data: bytes | None, categories: Mapping[str, pd.CategoricalDtype]) -> pd.DataFrame:
@@ -401,7 +441,7 @@ def _parquet_frame(path: Path, data: bytes | None, categories: Mapping[str, pd.C
 
     with pq.ParquetFile(source()) as file:
         schema = file.schema_arrow
-    strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    strings = [f.name for f in schema if _is_text(f.type)]
     # Text read dictionary-encoded: no Python string per row at national scale. One thread: no slower on
     # shared cores, and the batch's workers read in parallel anyway.
     with pq.ParquetFile(source(), read_dictionary=strings) as file:
@@ -431,6 +471,10 @@ def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> 
         if not dictionaries or not chunk.dictionary.equals(dictionaries[-1]):
             dictionaries.append(chunk.dictionary)
         owner.append(len(dictionaries) - 1)
+    if len(dictionaries) == 1:  # the file's dictionary may already be the categories (see arrow_table)
+        own = _as_categories(dictionaries[0], dtype)
+        if own is not None:
+            return pd.Categorical.from_codes(_indices(column), dtype=own, validate=False)
     values = pa.concat_arrays(dictionaries).cast(pa.string()) if dictionaries else pa.array([], pa.string())
     known = None
     if dtype is not None and pd.api.types.is_string_dtype(dtype.categories.dtype):
@@ -447,9 +491,7 @@ def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> 
         dtype = pd.CategoricalDtype(pd.Index(known.to_numpy(zero_copy_only=False), dtype=object))
     codes_of = position.fill_null(-1).to_numpy().astype(np.int32)
     if len(dictionaries) == 1 and np.array_equal(codes_of, np.arange(len(codes_of))):
-        # one dictionary, already in the categories' order (small code lists, a table's own ids)
-        indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
-        codes = indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+        codes = _indices(column)  # one dictionary, the first of the categories in their order (a short code list)
     else:
         starts = np.cumsum([0] + [len(d) for d in dictionaries])
         maps = [np.append(codes_of[starts[k]:starts[k + 1]], np.int32(-1)) for k in range(len(dictionaries))]
@@ -457,6 +499,39 @@ def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> 
                  for chunk, k in zip(column.chunks, owner)]
         codes = np.concatenate(parts) if parts else np.empty(0, np.int32)
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _indices(column: pa.ChunkedArray) -> np.ndarray:
+    """A dictionary column's indices as int32 codes (-1 for missing)."""
+    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
+    return indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _as_categories(dictionary: pa.Array, dtype: pd.CategoricalDtype | None) -> pd.CategoricalDtype | None:
+    """The dtype whose codes a column's one dictionary already is, or None (then the values are looked up).
+
+    That is ``dtype`` when the dictionary is exactly its categories; without a ``dtype``, the dictionary
+    itself when its values are distinct and not null (pandas checks), as the categories in order of
+    first appearance that the lookup would give for a file written by :func:`write_table`.
+    """
+    if not _is_text(dictionary.type):
+        return None
+    if dtype is not None:
+        if len(dictionary) != len(dtype.categories) or not pd.api.types.is_string_dtype(dtype.categories.dtype):
+            return None
+        same = dtype.categories.equals(pd.Index(dictionary.to_numpy(zero_copy_only=False), dtype=object))
+        return dtype if same else None
+    try:
+        return pd.CategoricalDtype(pd.Index(dictionary.cast(pa.string()).to_numpy(zero_copy_only=False),
+                                            dtype=object))
+    except ValueError:  # repeated or null values: look them up
+        return None
 
 
 def _restored(s: pd.Series) -> pd.Series:

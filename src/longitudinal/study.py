@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes, category_dtypes
 from .errors import InputError, LongitudinalWarning
 
-__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions"]
+__all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions", "store_order"]
 
 #: File that marks a folder as a validated store written by ``ingest``; it records the SHA-256 of
 #: each table file (``store_files``), so a damaged or half-replaced store is refused.
@@ -35,6 +35,46 @@ _DAYS_PER_YEAR = 365.25
 _LONG_SELECTIONS_KEPT = 24
 #: What a Study keeps beside its tables (long()'s tables, memo()'s values): rebuilt on demand, never pickled.
 _CACHES = ("_long_cache", "_memo")
+
+
+class _Deferred:
+    """An optional table :func:`load` has read and checked as bytes, parsed on first use.
+
+    ``service_use`` is the largest table (ten million rows nationally) and only the effectiveness
+    analyses read it: the load checks its hash and its Parquet footer, and keeps exactly those
+    bytes, so what is parsed later is what was checked even if the store is replaced meanwhile.
+    """
+
+    def __init__(self, parse: Callable[[], pd.DataFrame], rows: int):
+        self._parse: Callable[[], pd.DataFrame] | None = parse
+        self._value: pd.DataFrame | None = None
+        self.rows = rows
+
+    def get(self) -> pd.DataFrame:
+        if self._parse is not None:
+            self._value, self._parse = self._parse(), None
+        assert self._value is not None
+        return self._value
+
+
+class _OptionalTable:
+    """A Study field that may hold a :class:`_Deferred` table: reading the attribute parses it once.
+
+    The raw slot keeps the same object after parsing, so the caches of :meth:`Study._cache` (keyed
+    on the tables' identities) survive the first use of the table.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Study | None, objtype: type | None = None) -> pd.DataFrame | None:
+        if obj is None:
+            return None  # the dataclass default
+        value = obj.__dict__.get(self.slot)
+        return value.get() if isinstance(value, _Deferred) else value
+
+    def __set__(self, obj: Study, value: pd.DataFrame | _Deferred | None) -> None:
+        obj.__dict__[self.slot] = value
 
 
 class StoreError(InputError):
@@ -67,21 +107,28 @@ class Study:
     truth: dict[str, Any] | None = None
     source: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    service_use: pd.DataFrame | None = None
+    service_use: _OptionalTable = _OptionalTable()
 
     def __getstate__(self) -> dict[str, Any]:
-        # the Study.long() tables (see long()) are rebuilt on demand, never pickled
-        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
+        # the Study.long() tables (see long()) are rebuilt on demand, never pickled; a deferred table
+        # is pickled parsed (the other process may not have the file)
+        state = {k: v for k, v in self.__dict__.items() if k not in _CACHES}
+        return {k: v.get() if isinstance(v, _Deferred) else v for k, v in state.items()}
 
     # ------------------------------------------------------------------ info
     def __repr__(self) -> str:
         return (
             f"<Study people={len(self.people):,} episodes={len(self.episodes):,} "
             f"readings={len(self.readings):,} spend_rows={len(self.spend):,}"
-            + (f" service_use={len(self.service_use):,}" if self.service_use is not None else "")
+            + (f" service_use={self._rows('service_use'):,}" if self._rows("service_use") is not None else "")
             + (f" source={str(self.source)!r}" if self.source else "")
             + ">"
         )
+
+    def _rows(self, name: str) -> int | None:
+        """Rows of an optional table (None when absent), without parsing a deferred one."""
+        value = self.__dict__.get("_" + name)
+        return value.rows if isinstance(value, _Deferred) else None if value is None else len(value)
 
     @property
     def financial_years(self) -> list[int]:
@@ -168,7 +215,9 @@ class Study:
         # Not a dataclass field: code that rebuilds a Study from its fields must not carry it over. The
         # tables themselves are kept (not their ids, which a new table may reuse) to see one replaced.
         cache = self.__dict__.setdefault(name, {})
-        tables = tuple(self.tables().values())
+        # the optional tables' raw slots: a deferred table is not parsed just to be watched
+        tables = tuple(getattr(self, t) for t in TABLE_NAMES) + tuple(self.__dict__.get("_" + t)
+                                                                     for t in OPTIONAL_TABLE_NAMES)
         old = cache.get("tables", ())
         if len(old) != len(tables) or any(a is not b for a, b in zip(old, tables)):
             cache.clear()
@@ -310,7 +359,7 @@ class Study:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        written = {name: write_table(df, path / f"{name}.{format}") for name, df in self.tables().items()}
+        written = {name: write_table(df, path / f"{name}.{format}") for name, df in store_order(self.tables()).items()}
         if self.truth is not None:
             text = json.dumps(self.truth, indent=2, sort_keys=True, default=_json_default)
             (path / TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
@@ -398,6 +447,43 @@ def load(path: str | Path) -> Study:
 _SHARED_IDS = (("people", "person_id"), ("episodes", "episode_id"))
 
 
+def store_order(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with each text column categorical, its categories in the order :func:`load` gives them.
+
+    That is the order of first appearance, except that a column of :data:`_SHARED_IDS` in a later
+    table takes the owner's categories followed by any value they lack. Written so (as Parquet
+    dictionaries, :func:`longitudinal.io.arrow_table`), a table's codes are read as they are: no
+    identifier is hashed again at load. Only the categories' order changes; values and rows do not.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for name, df in tables.items():
+        cols = {}
+        for col in df.columns:
+            s = df[col]
+            if not (isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype)):
+                continue
+            base = next((out[t][c].cat.categories for t, c in _SHARED_IDS if c == col and t in out and t != name),
+                        None)
+            cols[col] = _first_appearance(s, base)
+        out[name] = df.assign(**cols) if cols else df
+    return out
+
+
+def _first_appearance(s: pd.Series, base: pd.Index | None) -> pd.Series:
+    """``s`` as a categorical with categories in order of first appearance, after ``base`` when given."""
+    codes, uniques = pd.factorize(s)
+    values = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+    if base is None:
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(values), validate=False),
+                         index=s.index, name=s.name)
+    pos = base.get_indexer(values)
+    lacking = pos < 0
+    pos[lacking] = len(base) + np.arange(lacking.sum())
+    codes = np.where(codes >= 0, pos[np.maximum(codes, 0)], -1)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(base.append(values[lacking])),
+                                               validate=False), index=s.index, name=s.name)
+
+
 class _StoreSwapped(Exception):
     pass
 
@@ -470,7 +556,7 @@ def _changed(path: Path, names: list[str]) -> str:
 def _load_once(path: Path) -> Study:
     import hashlib
 
-    from .io import read_table
+    from .io import parquet_rows, read_table
 
     report = _expect_store(path)
     expected = report[STORE_FILES] if report else {}
@@ -498,11 +584,20 @@ def _load_once(path: Path) -> Study:
     digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
     for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
         digest.update(f.name.encode() + b"\0" + data)
-    tables: dict[str, pd.DataFrame] = {}
+    # Code columns are read straight into their canonical categories (apply_dtypes then keeps them as they are)
+    codes = category_dtypes(lead_needs, services)
+    tables: dict[str, Any] = {}
     for name, (f, data) in raw.items():  # people, then episodes: their ids' categories serve the later tables
         shared = {c: tables[t][c].dtype for t, c in _SHARED_IDS if t in tables and c in tables[t]}
-        tables[name] = apply_dtypes(name, read_table(f, data, categories=shared), lead_needs=lead_needs,
-                                    services=services)
+
+        def parse(name: str = name, f: Path = f, data: bytes = data, shared: dict = shared) -> pd.DataFrame:
+            frame = read_table(f, data, categories={**codes, **shared})
+            return apply_dtypes(name, frame, lead_needs=lead_needs, services=services)
+
+        if name in OPTIONAL_TABLE_NAMES and f.suffix == ".parquet":
+            tables[name] = _Deferred(parse, rows=parquet_rows(f, data))  # checked now, parsed on first use
+        else:
+            tables[name] = parse()
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))
