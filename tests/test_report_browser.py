@@ -53,13 +53,27 @@ def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def probe(page: Path, tmp: Path) -> dict:
-    """Open a copy of ``page`` with a probe script; return what the probe saw after load."""
+#: Every table's width against its box at the window's width (a table wider than its box scrolls sideways).
+WIDTHS = """<script>
+window.addEventListener('load', function () {
+  var out = document.createElement('pre');
+  out.id = 'lg-probe';
+  out.textContent = 'LGPROBE' + JSON.stringify(Array.prototype.map.call(
+    document.querySelectorAll('.lg-table-wrap'), function (w) {
+      return {table: w.querySelector('table').id, width: w.scrollWidth, box: w.clientWidth}; })) + 'LGPROBE';
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def probe(page: Path, tmp: Path, script: str = PROBE, width: int | None = None):
+    """Open a copy of ``page`` with a probe script (in a window ``width`` px wide); return what it saw after load."""
     text = page.read_text(encoding="utf-8")
     copy = page.with_name(f".probe-{page.name}")
-    copy.write_text(re.sub(r"<head>", "<head>" + PROBE, text, count=1), encoding="utf-8")
+    copy.write_text(re.sub(r"<head>", "<head>" + script, text, count=1), encoding="utf-8")
+    window = [f"--window-size={width},2000"] if width else []
     try:
-        r = _chromium(["--virtual-time-budget=10000", "--dump-dom", copy.as_uri()], tmp)
+        r = _chromium([*window, "--virtual-time-budget=10000", "--dump-dom", copy.as_uri()], tmp)
     finally:
         copy.unlink()
     m = re.search(r"<pre id=\"lg-probe\">LGPROBE(.*?)LGPROBE</pre>", r.stdout, re.S)
@@ -107,3 +121,13 @@ def test_index_links_resolve(year_dir, tmp_path):
     for link in links:
         assert (year_dir / link).is_file(), link
     screenshot(page, year_dir.parent.parent / "screenshots" / "index.png", tmp_path, height=1000)
+
+
+@pytest.mark.parametrize("page", ["report.html", "report.cy.html"])
+def test_tables_fit_a_960_px_window(year_dir, page, tmp_path):
+    """At 960 px (the page's width) no table scrolls sideways, in either language: headers wrap and codes break
+    after _ = /, so a reader sees every column (the lead-need table scrolled before, in Welsh most)."""
+    tables = probe(year_dir / "wales" / page, tmp_path, WIDTHS, width=960)
+    assert any(t["table"] == "table-by_lead_need" for t in tables)
+    wide = [t for t in tables if t["width"] > t["box"]]
+    assert wide == [], wide

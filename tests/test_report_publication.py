@@ -25,6 +25,7 @@ class Table:
     caption: object
     data: pd.DataFrame
     label_column: str | None = None
+    row_decimals: tuple | None = None
 
 
 @dataclass
@@ -242,3 +243,25 @@ def test_trend_figure_marks_a_hidden_count_in_the_figure_and_its_table():
     plt.close(fig)
     _, rows = cells(t, "trend", EN)
     assert [r[1] for r in rows] == ["120", "[c]", "[c]", "135"] and rows[2][3] == "[x]"
+
+
+def test_p_values_are_never_shown_as_zero():
+    """A p-value rounded to 0 reads "<0.0001" in a table and "<0.01" in a sentence; the CSV keeps the number."""
+    t = pd.DataFrame({"term": ["(Intercept)", "time", "age"], "estimate": [2.1, 0.31, -0.002],
+                      "p_value": [0.0, 3e-9, 0.0312]})
+    _, rows = cells(t, "trajectory_fixed_effects", EN)
+    assert [r[2] for r in rows] == ["<0.0001", "<0.0001", "0.0312"]
+    assert [r[1] for r in rows] == ["2.100", "0.310", "-0.002"]  # one number of decimals per column
+    assert Number(0.001, 2, p=True).render(CY) == "<0.01" and Number(0.001, 2).render(CY) == "0.00"
+    assert Number(0.2468, 2, p=True).render(EN) == "0.25"
+
+
+def test_headers_say_what_the_column_of_each_table_holds():
+    """One column name, two meanings: time to independence counts months from the start of support, the
+    lasting-impact tables from its end; an adjustment's basis is where its value comes from."""
+    assert COLUMNS[("time_to_independence", "months")].header == "Months since the start of support"
+    assert cells(pd.DataFrame({"months": [6]}), "sustained_outcomes", EN)[0] == ["Months after the end"]
+    welsh = cells(pd.DataFrame({"months": [6]}), "time_to_independence", CY)[0]
+    assert welsh == [CY("Months since the start of support")]
+    assert cells(pd.DataFrame({"basis": ["Stated in the impact map"]}), "sroi_adjustments", CY)[1] == [
+        [CY("Stated in the impact map")]]

@@ -22,8 +22,11 @@ import pandas as pd
 import pytest
 
 import longitudinal as lg
+from longitudinal import domain
+from longitudinal.i18n import Translator
 from longitudinal.report import AnnualReport, PublishedTable, last_complete_year, protect as dc
 from longitudinal.report.area import active as _active
+from longitudinal.report.present import cells
 from longitudinal.report.sections.distance import distance_published
 from longitudinal.report.sections.social_return import SROI_RATIO
 
@@ -321,10 +324,11 @@ def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(
     q = res.outcomes["quantity"].round()
     assert q.between(1, 4).any()  # the case the reviewer found (a quantity of 2 with its value, ratio and NPV)
     summary = sec.tables[0].data.set_index("measure")["value"]
-    assert summary["Area"] == area and "Wales" not in " ".join(map(str, summary.to_numpy()))
-    for m in ("Social value (GBP, present value)", "Net present value (GBP)",
-              "SROI ratio (GBP of social value per GBP 1)", "Net SROI ratio", "Payback (months)"):
+    assert str(sec.heading).endswith(f"{area}, {domain.fy_label(rep.year)}") and "Wales" not in str(sec.text)
+    for m in ("Social value (£, present value)", "Net present value (£)", SROI_RATIO, "Net SROI ratio",
+              "Payback (months)"):
         assert summary[m] == dc.SECONDARY
+    assert summary["Inputs: spend (£, present value)"] == round(rep.sroi_result_.inputs_value)
     assert head[SROI_RATIO] == dc.SECONDARY  # the annual report agrees
     assert [t.name for t in sec.tables] == ["sroi_summary", "sroi_adjustments"] and sec.notes
     basis = " ".join(sec.tables[1].data["basis"].astype(str))
@@ -342,11 +346,22 @@ def test_sroi_detail_of_a_large_area_shows_the_sensitivity_analyses():
     tabs = {t.name: t.data for t in sec.tables}
     assert set(tabs) == {"sroi_summary", "sroi_adjustments", "sroi_one_way", "sroi_switching_values"}
     summary = tabs["sroi_summary"].set_index("measure")["value"]
-    assert summary["SROI ratio (GBP of social value per GBP 1)"] == f"{res.sroi_ratio:.2f}"
+    assert summary[SROI_RATIO] == round(res.sroi_ratio, 2)  # a number, not text
     ow = tabs["sroi_one_way"]
     assert ow["ratio_low"].tolist() == pytest.approx(res.one_way()["ratio_low"].round(3).tolist())
-    qty = tabs["sroi_switching_values"].query("parameter == 'quantity'")["point"]
-    assert not qty.between(1, 4).any()
+    qty = tabs["sroi_switching_values"].query("parameter == 'People reaching the outcome'")["point"]
+    assert len(qty) and not qty.between(1, 4).any()
+    # Shown in Welsh: every text through the catalogue; amounts whole, shares to 3 decimals, ratios to 2.
+    cy = Translator("cy")
+    for t in sec.tables:
+        heads, rows = cells(t.data, t.name, cy, t.row_decimals)
+        assert heads and all(isinstance(v, str) for r in rows for v in r)
+    one_way = next(t for t in sec.tables if t.name == "sroi_one_way")
+    _, rows = cells(one_way.data, one_way.name, Translator("en"), one_way.row_decimals)
+    proxy = next(r for r in rows if r[2] == "Financial proxy (£ per person)")
+    share = next(r for r in rows if r[2] == "Deadweight")
+    assert re.fullmatch(r"[\d,]+", proxy[3]) and re.fullmatch(r"0\.\d{3}", share[3])
+    assert re.fullmatch(r"\d\.\d\d", share[6])
 
 
 @pytest.fixture(scope="module")

@@ -186,3 +186,25 @@ def test_service_use_is_parsed_on_first_use_from_the_bytes_checked_at_load(tmp_p
     raw.write_bytes(raw.read_bytes()[:-100])
     with pytest.raises(UnreadableFileError, match="service_use.parquet"):
         lg.load(tmp_path / "raw")
+
+
+def test_store_files_hold_the_categories_load_gives(tmp_path, study):
+    """ingest writes each table's identifiers as one Parquet dictionary per column, already the categories
+    load gives (later tables' ids on the owner's), so that load takes the codes as they are."""
+    import pyarrow.parquet as pq
+
+    study.write(tmp_path / "raw", format="parquet")
+    lg.ingest(tmp_path / "raw", tmp_path / "store", key=KEY)
+    loaded = lg.load(tmp_path / "store")
+    person, episode = loaded.people["person_id"].dtype, loaded.episodes["episode_id"].dtype
+    assert loaded.episodes["person_id"].dtype == person and loaded.readings["person_id"].dtype == person
+    assert loaded.service_use["person_id"].dtype == person and loaded.readings["episode_id"].dtype == episode
+    for name in ("people", "episodes", "readings", "service_use"):
+        path = tmp_path / "store" / f"{name}.parquet"
+        assert pq.ParquetFile(path).metadata.num_row_groups == 1, name
+        frame = getattr(loaded, name)
+        for col in ("person_id", "episode_id"):
+            if col in frame.columns:
+                chunks = pq.read_table(path, columns=[col]).column(col).chunks
+                assert len(chunks) == 1, (name, col)
+                assert chunks[0].dictionary.to_pylist() == [str(c) for c in frame[col].cat.categories], (name, col)

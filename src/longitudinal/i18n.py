@@ -232,6 +232,15 @@ class Translator:
         pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
         return format_decimal(v, format=pattern, locale=self.locale, decimal_quantization=True)
 
+    def p_value(self, value, decimals: int = 4) -> str:
+        """A p-value to ``decimals`` decimals; one that would show as 0 is ``<0.0001`` (a p-value is never 0).
+
+        >>> Translator("en").p_value(3e-9), Translator("en").p_value(0.0312, 2)
+        ('<0.0001', '0.03')
+        """
+        smallest = 10.0 ** -decimals
+        return "<" + self.number(smallest, decimals) if float(value) < smallest / 2 else self.number(value, decimals)
+
     def money(self, value, decimals: int = 0) -> str:
         """Pounds sterling: ``£6,982,208``."""
         return "£" + self.number(value, decimals)
@@ -257,13 +266,17 @@ class Translator:
 
 @dataclass(frozen=True)
 class Number:
-    """A number to show in a message, formatted per language when shown (``decimals`` fixed per use)."""
+    """A number to show in a message, formatted per language when shown (``decimals`` fixed per use);
+    ``p``: a p-value (never shown as 0: ``<0.01``)."""
 
     value: float
     decimals: int = 0
     money: bool = False
+    p: bool = False
 
     def render(self, _: Translator) -> str:
+        if self.p:
+            return _.p_value(self.value, self.decimals)
         return _.money(self.value, self.decimals) if self.money else _.number(self.value, self.decimals)
 
 

@@ -110,7 +110,10 @@ table.lg-table { border-collapse: collapse; margin: 0.5em 0 1.5em 0; font-size: 
 .lg-table th, .lg-table td { border-bottom: 1px solid #b1b4b6; padding: 4px 10px; vertical-align: top; }
 .lg-table .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .lg-table .txt { text-align: left; }
-.lg-table thead th { border-bottom: 2px solid #0b0c0c; }
+table.lg-wide { font-size: 13px; } .lg-table.lg-wide th, .lg-table.lg-wide td { padding: 3px; }
+.lg-table thead th { border-bottom: 2px solid #0b0c0c; vertical-align: bottom; }
+.lg-table thead th.num { white-space: normal; }
+.lg-table th, .lg-table td { padding: 4px 6px; }
 figure { margin: 0.5em 0 1.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 15px; }
 .lg-vh { position: absolute; left: -9999px; }
@@ -162,7 +165,8 @@ def render_section(section, lang: str, counter: dict) -> str:
     for tab in section.tables:
         counter["table"] += 1
         parts.append(table_html(tab.data, tab.name, _esc(tab.caption, _), _, label_column=tab.label_column,
-                                number=counter["table"], href=f"tables/{tab.name}.csv", caption_is_html=True))
+                                number=counter["table"], href=f"tables/{tab.name}.csv", caption_is_html=True,
+                                row_decimals=tab.row_decimals))
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LongitudinalError
-from ..i18n import N_, Msg, Translator, show
+from ..i18n import N_, Items, Msg, Translator, show
 
 __all__ = ["SYMBOLS", "Column", "COLUMNS", "UnknownColumn", "column", "decimals_of", "cells", "table_html",
            "symbols_html", "notes_tables", "NEUTRAL"]
@@ -45,6 +45,11 @@ SYMBOLS: dict[str, str] = {
 _CONFIDENTIAL = ("[c]", "<5")
 #: Text that reads the same in both languages (years, bands, ranges of numbers).
 NEUTRAL = re.compile(r"^(?:[\d\s.,:;%£+\-–−/()]|\[[cxz]\]|<5)*$")
+
+
+_BREAK_AFTER = re.compile(r"([_=/])(?=\w)")
+#: More columns than this and a table is set smaller (``lg-wide``).
+WIDE_COLUMNS = 10
 
 
 class UnknownColumn(LongitudinalError, KeyError):
@@ -67,10 +72,12 @@ class Column:
     #: The column holds a source document's own words (an outcome map's steps, an impact map's outcomes),
     #: written in English: shown as written, marked ``lang="en"`` on a page in another language.
     source: bool = False
+    #: The column holds p-values: one that would show as 0 is shown ``<0.0001``.
+    p: bool = False
 
 
-def _c(header, decimals=None, blank="[x]", text=False, source=False) -> Column:
-    return Column(header, decimals, blank, text or source, source)
+def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False) -> Column:
+    return Column(header, decimals, blank, text or source, source, p)
 
 
 #: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
@@ -113,7 +120,7 @@ COLUMNS: dict = {
     "mean_change": _c(N_("Mean change (stages)"), 2),
     "ci_lower": _c(N_("95% CI lower")), "ci_upper": _c(N_("95% CI upper")),
     "estimate": _c(N_("Estimate")), "std_error": _c(N_("Standard error")),
-    "p_value": _c(N_("p-value"), 4),
+    "p_value": _c(N_("p-value"), 4, p=True),
     "months": _c(N_("Months after the end"), 0),
     "percent_sustained": _c(N_("Percentage sustained"), 1),
     "percent_not_yet": _c(N_("Percentage not yet at the stage"), 1),
@@ -127,7 +134,7 @@ COLUMNS: dict = {
     "point": _c(N_("Central value")), "low": _c(N_("Low value")), "high": _c(N_("High value")),
     "ratio_low": _c(N_("Ratio at the low value"), 2), "ratio_high": _c(N_("Ratio at the high value"), 2),
     "swing": _c(N_("Swing of the ratio"), 2), "switching_value": _c(N_("Switching value")),
-    "change": _c(N_("Change needed")), "share_of_point": _c(N_("Share of the central value")),
+    "change": _c(N_("Change needed")), "share_of_point": _c(N_("Share of the central value"), 2),
     "mean years in stage": _c(N_("Mean years in the stage"), 2),
     "95% CI": _c(N_("95% CI"), text=True),
     "expected years to first reach stage 5": _c(N_("Expected years to first reach stage 5"), 2),
@@ -164,9 +171,13 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "column"): _c(N_("Column of the map"), source=True),
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
     ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
-    ("outcome_map_indicators", "params"): _c(N_("Indicator settings"), source=True),
-    ("sroi_outcomes", "outcome"): _c(N_("Outcome"), source=True),
-    ("sroi_outcomes", "stakeholder"): _c(N_("Stakeholder"), source=True),
+
+    # Time to independence counts months from the start of support (the lasting-impact tables, from the end).
+    ("time_to_independence", "months"): _c(N_("Months since the start of support"), 0),
+    ("sroi_adjustments", "basis"): _c(N_("Source of the value"), text=True),
+    **{(t, c): _c(N_("Outcome") if c == "outcome" else N_("Stakeholder"), source=True)
+       for t in ("sroi_outcomes", "sroi_adjustments", "sroi_one_way", "sroi_switching_values")
+       for c in ("outcome", "stakeholder")},
 }
 
 
@@ -203,25 +214,40 @@ def symbol_of(v, spec: Column) -> str | None:
 
 
 def cell_text(v, _: Translator) -> str:
-    if isinstance(v, (Msg,)):
+    if isinstance(v, (Msg, Items)):
         return v.render(_)
     s = str(v)
     return s if NEUTRAL.match(s) else show(s, _)
 
 
-def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], list[list[str]]]:
-    """Headers and the cells of every row as shown in ``_``'s language (symbols for blank or hidden cells)."""
+def cells(data: pd.DataFrame, table: str, _: Translator, row_decimals=None) -> tuple[list[str], list[list[str]]]:
+    """Headers and the cells of every row as shown in ``_``'s language (symbols for blank or hidden cells).
+
+    ``row_decimals``: one entry per row, for a table whose rows are different measures (a ratio, an amount
+    in pounds, a number of months) in one column: the decimals of that row's numbers in the columns
+    without decimals of their own (``None``: the column's).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio"], "value": [1396442, 0.6]})
+    >>> cells(t, "sroi_summary", Translator("en"), row_decimals=[0, 2])[1]
+    [['Net present value (£)', '1,396,442'], ['Net SROI ratio', '0.60']]
+    """
     specs = [column(table, c) for c in data.columns]
     decimals = [s.decimals if s.decimals is not None else decimals_of(data[c]) for c, s in zip(data.columns, specs)]
+    if row_decimals is not None and len(row_decimals) != len(data):
+        raise ValueError(f"table {table!r}: {len(row_decimals)} row decimals for {len(data)} rows")
     rows = []
-    for rec in data.itertuples(index=False, name=None):
+    for k, rec in enumerate(data.itertuples(index=False, name=None)):
         row = []
+        by_row = None if row_decimals is None else row_decimals[k]
         for v, s, d in zip(rec, specs, decimals):
+            if by_row is not None and s.decimals is None:
+                d = by_row
             sym = symbol_of(v, s)
             if sym is not None:
                 row.append(sym)
             elif _is_num(v) and not s.text:
-                row.append(_.number(v, d))
+                row.append(_.p_value(v, d) if s.p else _.number(v, d))
             elif s.source:
                 row.append(str(v))
             else:
@@ -231,10 +257,12 @@ def cells(data: pd.DataFrame, table: str, _: Translator) -> tuple[list[str], lis
 
 
 def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, label_column: str | None = None,
-               number: int | None = None, href: str | None = None, caption_is_html: bool = False) -> str:
+               number: int | None = None, href: str | None = None, caption_is_html: bool = False,
+               row_decimals=None) -> str:
     """An accessible HTML table: ``<caption>``, column headers ``<th scope="col">``, the row label as
-    ``<th scope="row">``; numbers right-aligned, text left-aligned; a link to its CSV."""
-    heads, rows = cells(data, table, _)
+    ``<th scope="row">``; numbers right-aligned, text left-aligned; a link to its CSV (``row_decimals``: see
+    :func:`cells`)."""
+    heads, rows = cells(data, table, _, row_decimals)
     label = list(data.columns).index(label_column) if label_column in data.columns else 0
     text_cols = {i for i, c in enumerate(data.columns) if column(table, c).text}
     cap = caption if caption_is_html else html.escape(caption)
@@ -242,7 +270,9 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
         cap = f'<span class="lg-table-number">{html.escape(_("Table {n}", n=str(number)))}:</span> {cap}'
     if href:
         cap += f' <a class="lg-csv" href="{html.escape(href)}">{html.escape(_("download (CSV)"))}</a>'
-    out = [f'<div class="lg-table-wrap"><table class="lg-table" id="table-{html.escape(table)}">',
+    # A table of many columns is set a little smaller (13 px), so that it fits the page's 960 px.
+    wide = " lg-wide" if len(heads) > WIDE_COLUMNS else ""
+    out = [f'<div class="lg-table-wrap"><table class="lg-table{wide}" id="table-{html.escape(table)}">',
            f"<caption>{cap}</caption>", "<thead><tr>"]
     for i, h in enumerate(heads):
         cls = "txt" if i in text_cols or i == label else "num"
@@ -256,7 +286,10 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
             tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
             if i in source:
                 tag += ' lang="en"'
-            out.append(f"<{tag}>{html.escape(v)}</{tag.split()[0]}>")
+            text = html.escape(v)
+            if cls == "txt":  # codes (share_improving, outcome=managing_money) may break after _ = /, not overflow
+                text = _BREAK_AFTER.sub(r"\1<wbr>", text)
+            out.append(f"<{tag}>{text}</{tag.split()[0]}>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)

@@ -72,6 +72,8 @@ class PublishedTable:
     label_column: str | None = None
     #: Its counts are rounded to multiples of 5 (each within 4 of the true count), not suppressed.
     rounded: bool = False
+    #: Decimals of each row, for a table whose rows are different measures (see :func:`.present.cells`).
+    row_decimals: tuple[int | None, ...] | None = None
 
     def to_csv_bytes(self) -> bytes:
         return csv_bytes(self.data)  # text that a spreadsheet would run as a formula is neutralised
@@ -88,7 +90,7 @@ class PublishedTable:
 
         _ = Translator(lang)
         return table_html(self.data, self.name, show(self.caption, _), _, label_column=self.label_column,
-                          href=f"tables/{self.name}.csv")
+                          href=f"tables/{self.name}.csv", row_decimals=self.row_decimals)
 
 
 @dataclass
@@ -244,7 +246,8 @@ class Publisher:
         return self._ids
 
     def table(self, name: str, caption, data: pd.DataFrame, count_columns=(), *, specs=(), free=(),
-              label_column: str | None = None, rounded=None, protection: dict | None = None) -> PublishedTable:
+              label_column: str | None = None, rounded=None, protection: dict | None = None,
+              row_decimals=None) -> PublishedTable:
         """Check a protected table and publish it.
 
         ``protection``: how the table was protected, as the audit is to judge it, written with its
@@ -255,6 +258,7 @@ class Publisher:
         people of a count (``specs``) or a value about no group of people (``free``).
         ``rounded``: the table's counts are rounded to multiples of 5 (each within 4 of the true
         count); the cells whose published value differs from the exact one (``Change``), for the log.
+        ``row_decimals``: the decimals each row is shown with, when its rows are different measures.
 
         Raises
         ------
@@ -275,7 +279,7 @@ class Publisher:
         dc.check_published(data, count_columns)
         dc.check_derived(data, specs, label_column=label_column, count_error=dc.BASE - 1 if rounded is not None else 0)
         tab = PublishedTable(name, caption, data, tuple(count_columns), tuple(specs), tuple(free), label_column,
-                             rounded is not None)
+                             rounded is not None, None if row_decimals is None else tuple(row_decimals))
         if self.log is not None:
             self.log.add(name, _log_entry(tab, rounded))
         if protection is None:

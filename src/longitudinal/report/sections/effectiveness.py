@@ -118,7 +118,7 @@ def effectiveness(a: AreaYear, prot: YearProtection, pub: Publisher, service: st
         finding,
         Msg("Assumptions, in plain words: without support, a supported person's use would have stayed at the level it "
             "reached just before support, moving as the not-yet-supported people's use moved; before the crisis the "
-            "two groups moved alike (test: p = {p}).", p=Number(fit.pre_trend["p_value"], 2)),
+            "two groups moved alike (test: p = {p}).", p=Number(fit.pre_trend["p_value"], 2, p=True)),
         Msg("The result holds unless trends after the start differ by more than {m} times the largest difference "
             "seen before.", m=Number(breakdown, 1)) if breakdown > 0 else
         Msg("The interval includes no difference even if the trends were exactly parallel."),

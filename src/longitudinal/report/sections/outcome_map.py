@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
-from ...i18n import N_, Area, Msg, Verbatim
+from ...i18n import N_, Area, Items, Msg, Verbatim
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import Change, YearProtection
@@ -87,6 +87,7 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     hide_rt = np.array([tuple(k) in hidden_steps for k in rt[keys].to_numpy()], dtype=bool)
     rt["progress"] = dc.hide(rt["progress"], hide_rt)
     rt["confidence"] = dc.hide(rt["confidence"], hide_rt)
+    iv_pub["params"] = [settings_in_words(p) for p in params]
     area, fy = Area(a.area), domain.fy_label(a.year)
     tables = [pub.table("outcome_map_ratings", Msg("Outcome map ratings, {area}, {year} (the map's wording is in "
                                                      "English)", area=area, year=fy), rt,
@@ -95,7 +96,9 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
                                                       "proportion, a mean or a count, by kind; counts rounded to "
                                                       "multiples of 5; the map's wording is in English)", area=area,
                                                       year=fy),
-                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded)]
+                        iv_pub, ["n"], specs=INDICATOR_SPECS, rounded=rounded,
+                        # a proportion or a mean to 3 decimals, a count (and its interval) whole
+                        row_decimals=tuple(0 if k == "count" else 3 for k in iv_pub["kind"]))]
     figs = []
     if not hide_rt.any():
         m = r.maps[a.area]
@@ -115,6 +118,34 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     notes = [N_("Some ratings rest on figures that would reveal fewer than 5 episodes and are hidden; the map "
                 "figure is therefore not shown.")] if hide_rt.any() else []
     return Section("outcome_map", N_("Outcome map"), text, tables, figs, notes)
+
+
+def settings_in_words(params: dict) -> Items:
+    """An indicator's settings as a reader reads them (``Managing money; stage 4``), not its parameters
+    (``outcome=managing_money, stage=4``); a setting without words is shown as written.
+
+    >>> from longitudinal.i18n import Translator
+    >>> settings_in_words({"outcome": "managing_money", "stage": "4"}).render(Translator("cy"))
+    'Rheoli arian; cam 4'
+    """
+    lead_needs = {n.code: n.name for n in domain.LEAD_NEEDS}
+    words = []
+    for k, v in params.items():
+        if k == "outcome" and v in domain.OUTCOMES:
+            words.append(Msg(domain.OUTCOMES[v].name))
+        elif k == "stage":
+            words.append(Msg("stage {k}", k=str(v)))
+        elif k == "months":
+            words.append(Msg("{n} months after the end", n=int(v)))
+        elif k == "service_type" and v in domain.SERVICES:
+            words.append(Msg(domain.SERVICES[v]))
+        elif k == "lead_need" and v in lead_needs:
+            words.append(Msg(lead_needs[v]))
+        elif k == "local_authority":
+            words.append(Area(str(v)))
+        else:
+            words.append(Verbatim(f"{k}={v}"))
+    return Items(tuple(words))
 
 
 def _map_alt(m, i: int) -> Msg:

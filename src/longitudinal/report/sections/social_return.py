@@ -18,6 +18,24 @@ from ..publish import Publisher, Section, publishable_reason
 
 #: The headline ratio's label (the table's row and the figure's axis).
 SROI_RATIO = N_("SROI ratio (£ of social value per £1 spent)")
+#: Measures shown in both the headline and the summary table.
+INPUTS, VALUE, NPV = (N_("Inputs: spend (£, present value)"), N_("Social value (£, present value)"),
+                      N_("Net present value (£)"))
+PAYBACK = N_("Payback (months)")
+#: The assumptions an impact map states or the data estimate, and those the sensitivity analyses move.
+ASSUMPTIONS = {"deadweight": N_("Deadweight"), "displacement": N_("Displacement"), "attribution": N_("Attribution"),
+               "drop_off": N_("Drop-off"), "proxy_value": N_("Financial proxy (£ per person)"),
+               "quantity": N_("People reaching the outcome")}
+#: Assumptions in pounds or people (shown without decimals); the others are shares (3 decimals).
+WHOLE = ("proxy_value", "quantity")
+#: Columns of the sensitivity tables in the assumption's own unit (the rest are ratios: decimals of their own).
+IN_UNIT = ("point", "low", "high", "switching_value", "change")
+#: How an adjustment's value was set (its status in the model).
+STATUS = {"assumed": N_("Stated in the impact map"), "default": N_("Published median (383 SROI reports)"),
+          "estimated": N_("Estimated from this area's data")}
+#: The model's notes on a switching value it cannot give (catalogue messages, shown in the page's language).
+SWITCHING_NOTES = (N_("outcome has no value"), N_("ratio stays above 1 even at 0"),
+                   N_("ratio stays above 1 even at 100%"), N_("ratio is below 1 even at 0%"))
 
 # Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
 SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
@@ -82,21 +100,18 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
     quantity = out["quantity"].astype(float).round().fillna(0).astype("int64")
     small = ((quantity >= 1) & (quantity < dc.THRESHOLD)).to_numpy()
     lo, hi = mc.interval
-    pay = res.payback_months
-    # Payback beyond the longest benefit period is never reached: said so, not shown as a number.
-    horizon_months = 12 * float(out["duration_years"].astype(float).max())
-    reached = pay is not None and np.isfinite(pay) and pay <= horizon_months
+    payback, horizon_months = _payback(res)
     # Numbers as numbers (machine-readable CSV); the unit is in the measure's name.
     head = pd.DataFrame({
-        "measure": [N_("Inputs: spend (£, present value)"), N_("Social value (£, present value)"),
-                    N_("Net present value (£)"), SROI_RATIO,
+        "measure": [INPUTS, VALUE, NPV, SROI_RATIO,
                     N_("SROI ratio: median of the Monte Carlo draws"),
                     N_("SROI ratio: 90% uncertainty interval, lower end"),
                     N_("SROI ratio: 90% uncertainty interval, upper end"),
-                    N_("Probability that the ratio is below 1 (%)"), N_("Payback (months)")],
+                    N_("Probability that the ratio is below 1 (%)"), PAYBACK],
         "value": [round(res.inputs_value), round(res.present_value), round(res.npv), round(res.sroi_ratio, 2),
                   round(mc.median, 2), round(lo, 2), round(hi, 2), round(100 * mc.prob_below_one, 1),
-                  round(pay, 1) if reached else np.nan]}, dtype=object)
+                  payback]}, dtype=object)
+    reached = not np.isnan(payback)
     by_outcome = pd.DataFrame({"outcome": out["outcome"], "stakeholder": out["stakeholder"],
                                "people": quantity, "proxy_value_gbp": out["proxy_value"].astype(float).round(0),
                                "deadweight": out["deadweight"], "attribution": out["attribution"],
@@ -111,7 +126,8 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
     illustrative = _illustrative_proxies(out)
     note = N_("(illustrative proxies)") if illustrative else N_("(proxies as stated in the impact map)")
     tables = [pub.table("sroi_headline", Msg("Social return, {area}, {year} {note}", area=area, year=fy,
-                                             note=Msg(note)), head, free=("value",), label_column="measure"),
+                                             note=Msg(note)), head, free=("value",), label_column="measure",
+                        row_decimals=(0, 0, 0, 2, 2, 2, 2, 1, 1)),
               pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's "
                                              "wording is in English", area=area, year=fy,
                                              note=Msg(note)), by_outcome, ["people"], free=SROI_OUTCOME_FREE,
@@ -171,6 +187,15 @@ def _illustrative_proxies(outcomes: pd.DataFrame) -> bool:
     return bool(used) and str(library.get("status", "")).lower() == "illustrative"
 
 
+def _payback(res) -> tuple[float, float]:
+    """``(payback in months, the longest benefit period in months)``; a payback beyond the longest benefit
+    period is never reached: NaN (shown ``[x]``), not a number."""
+    horizon_months = 12 * float(res.outcomes["duration_years"].astype(float).max())
+    pay = res.payback_months
+    reached = pay is not None and np.isfinite(pay) and pay <= horizon_months
+    return (round(float(pay), 1) if reached else np.nan), horizon_months
+
+
 def social_return_detail(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRun) -> Section:
     """The social return's summary, assumptions and sensitivity analyses, as they may be published.
 
@@ -179,71 +204,86 @@ def social_return_detail(a: AreaYear, prot: YearProtection, pub: Publisher, run:
     an outcome is a count, and when one is 1-4 every figure built on the total value (the ratio, the net
     present value, the payback, the one-way ratios, the switching values) is hidden too, since the total
     less the published outcomes would give it away. Adjustments estimated from this area's data are
-    shown without the curve values they were estimated from.
+    shown without the curve values they were estimated from. Every text is a catalogue message (the impact
+    map's own words, its outcomes and stakeholders, are shown as written, in English).
     """
     res = run.result
-    heading = f"Social return on investment: summary and sensitivity, {a.label}"
+    area, fy = Area(a.area), domain.fy_label(a.year)
+    heading = Msg("Social return on investment: summary and sensitivity, {area}, {year}", area=area, year=fy)
     if res is None:
         return Section("social_return_detail", heading, "", notes=[
-            f"The social return could not be estimated for {a.area} in {domain.fy_label(a.year)}."])
+            Msg("The social return could not be estimated for {area} in {year}.", area=area, year=fy)])
     small = run.small
     m = res.impact_map
-    hide = (lambda s: dc.SECONDARY) if small else (lambda s: s)
-    pay = res.payback_months
+    hide = (lambda v: dc.SECONDARY) if small else (lambda v: v)
+    map_name = Verbatim(run.map_path.name, None)
     summary = pd.DataFrame({
-        "measure": ["Area", "Financial year", "Impact map", "Prices", "GDP deflators", "Discounting",
-                    "Inputs: spend (GBP, present value)", "Social value (GBP, present value)",
-                    "Net present value (GBP)", "SROI ratio (GBP of social value per GBP 1)", "Net SROI ratio",
-                    "Payback (months)"],
-        "value": [a.area, domain.fy_label(a.year), run.map_path.name,
-                  f"{m.price_year} ({domain.fy_label(m.price_year)})", res.deflators.title, m.discount.describe(),
-                  f"{res.inputs_value:,.0f}", hide(f"{res.present_value:,.0f}"), hide(f"{res.npv:,.0f}"),
-                  hide(f"{res.sroi_ratio:.2f}"), hide(f"{res.net_sroi_ratio:.2f}"),
-                  hide("" if pay is None or not np.isfinite(pay) else f"{pay:.1f}")]})
+        "measure": [INPUTS, VALUE, NPV, SROI_RATIO, N_("Net SROI ratio"), PAYBACK],
+        "value": [round(res.inputs_value), hide(round(res.present_value)), hide(round(res.npv)),
+                  hide(round(res.sroi_ratio, 2)), hide(round(res.net_sroi_ratio, 2)), hide(_payback(res)[0])]},
+        dtype=object)
     adj = res.adjustments[["stakeholder", "outcome", "adjustment", "value", "status", "basis"]].copy()
     adj["value"] = adj["value"].astype(float).round(3)
     # The basis of an estimate quotes the area's sustained-outcome curve, whose values with the lasting
-    # impact table's counts could give a small number away: it names the source instead.
-    est = (adj["status"] == "estimated").to_numpy()
-    adj.loc[est, "basis"] = f"estimated from {a.area}'s data (sustained-outcome curves or a comparison rate)"
-    # A fallback's reason quotes how few people the data follow: the map's value is named instead.
-    fb = adj["basis"].astype(str).str.startswith("stated fallback").to_numpy()
-    adj.loc[fb, "basis"] = f"stated in the impact map ({a.area}'s data are too few to estimate it)"
-    adj["basis"] = [publishable_reason(b) for b in adj["basis"]]
-    tables = [pub.table("sroi_summary", f"Social return: summary, {a.label} (impact map "
-                                  f"{run.map_path.name} evaluated on this area's data)", summary,
-                                  free=("value",)),
-              pub.table("sroi_adjustments", f"Social return: deadweight, displacement, attribution "
-                                  f"and drop-off of each outcome, {a.label}", adj, free=("value",))]
+    # impact table's counts could give a small number away, and a fallback's reason quotes how few people
+    # the data follow: the status says where each value comes from instead.
+    fallback = adj["basis"].astype(str).str.startswith("stated fallback").to_numpy()
+    adj["basis"] = [N_("Stated in the impact map (this area's data are too few to estimate it)") if fb
+                    else STATUS.get(st, st) for st, fb in zip(adj["status"], fallback)]
+    adj["adjustment"] = [ASSUMPTIONS.get(x, x) for x in adj["adjustment"]]
+    adj = adj.drop(columns="status")
+    tables = [pub.table("sroi_summary", Msg("Social return: summary, {area}, {year} (impact map {map} evaluated on "
+                                            "this area's data)", area=area, year=fy, map=map_name),
+                        summary, free=("value",), label_column="measure", row_decimals=(0, 0, 0, 2, 2, 1)),
+              pub.table("sroi_adjustments", Msg("Social return: deadweight, displacement, attribution and drop-off "
+                                                "of each outcome, {area}, {year}; the impact map's wording is in "
+                                                "English", area=area, year=fy),
+                        adj, free=("value",), label_column="adjustment")]
     notes = []
     if small:
-        notes.append("An outcome in this area is reached by fewer than 5 people: the social value, the ratio "
-                     "and every sensitivity analysis built on them are suppressed, since they would reveal it.")
+        notes.append(N_("An outcome in this area is reached by fewer than 5 people: the social value, the ratio "
+                        "and every sensitivity analysis built on them are suppressed, since they would reveal it."))
     else:
-        ow = res.one_way()
-        sv = res.switching_values()
-        if len(ow):
-            ow = ow[["stakeholder", "outcome", "parameter", "point", "low", "high", "ratio_low", "ratio_high",
-                     "swing"]].copy()
-            ow[["point", "low", "high"]] = ow[["point", "low", "high"]].astype(float).round(3)
-            ow[["ratio_low", "ratio_high", "swing"]] = ow[["ratio_low", "ratio_high", "swing"]].astype(
-                float).round(3)
-            tables.append(pub.table(
-                "sroi_one_way", f"Social return: one-way sensitivity (the ratio at the low and high end of each "
-                f"assumption's 90% range, the others held), {a.label}", ow,
-                free=("point", "low", "high", "ratio_low", "ratio_high", "swing")))
-        sv = sv[["stakeholder", "outcome", "parameter", "point", "switching_value", "change", "share_of_point",
-                 "note"]].copy()
-        for c in ("point", "switching_value", "change", "share_of_point"):
-            sv[c] = sv[c].astype(float).round(3)
-        tables.append(pub.table(
-            "sroi_switching_values", f"Social return: switching values (the value of each assumption, the "
-            f"others held, at which the ratio reaches 1), {a.label}", sv,
-            free=("point", "switching_value", "change", "share_of_point")))
-    text = (f"The impact map `{run.map_path.name}` evaluated on the data of **{a.area}** for "
-            f"{domain.fy_label(a.year)}. The one-way analysis moves one assumption at a time across its "
-            "90% range; a switching value is how far an assumption must move, the others held, for the "
-            "social value to equal the spend. Quantities are numbers of people (counts): they obey the "
-            "report's disclosure rule.")
+        tables += _sensitivity(res, pub, area, fy)
+    text = Msg("The impact map {map} evaluated on the data of **{area}** for {year}, in prices of {prices} "
+               "(deflators: {deflators}) and discounted by {discounting}. The one-way analysis moves one assumption "
+               "at a time across its 90% range; a switching value is how far an assumption must move, the others "
+               "held, for the social value to equal the spend. Quantities are numbers of people (counts): they obey "
+               "the report's disclosure rule.", map=map_name, area=area, year=fy,
+               prices=domain.fy_label(m.price_year), deflators=Verbatim(res.deflators.title),
+               discounting=Verbatim(m.discount.describe()))
     return Section("social_return_detail", heading, text, tables, [], notes)
 
+
+def _sensitivity(res, pub: Publisher, area: Area, fy: str) -> list:
+    """The one-way sensitivity and the switching values of an area whose outcomes may all be shown."""
+    ow = res.one_way()
+    sv = res.switching_values()
+    unknown = set(sv["note"]) - {"", *SWITCHING_NOTES}
+    if unknown:  # a new note of the model: it needs its Welsh before it is published
+        raise ValueError(f"switching-value note(s) {sorted(unknown)} are not in SWITCHING_NOTES (nor the catalogue)")
+    parts = []
+    if len(ow):
+        parts.append(("sroi_one_way", Msg("Social return: one-way sensitivity (the ratio at the low and high end of "
+                                          "each assumption's 90% range, the others held), {area}, {year}", area=area,
+                                          year=fy),
+                      ow[["stakeholder", "outcome", "parameter", "point", "low", "high", "ratio_low", "ratio_high",
+                          "swing"]]))
+    parts.append(("sroi_switching_values", Msg("Social return: switching values (the value of each assumption, the "
+                                               "others held, at which the ratio reaches 1), {area}, {year}",
+                                               area=area, year=fy),
+                  sv[["stakeholder", "outcome", "parameter", "point", "switching_value", "change", "share_of_point",
+                      "note"]]))
+    tables = []
+    for name, caption, t in parts:
+        numbers = [c for c in t.columns if c not in ("stakeholder", "outcome", "parameter", "note")]
+        whole = t["parameter"].isin(WHOLE).to_numpy()
+        shown = t.copy()
+        for c in numbers:
+            v = t[c].astype(float)
+            # An assumption's own values in its unit (pounds and people whole, shares to 3 decimals); ratios to 3.
+            shown[c] = np.where(whole, v.round(0), v.round(3)) if c in IN_UNIT else v.round(3)
+        shown["parameter"] = [ASSUMPTIONS.get(x, x) for x in t["parameter"]]
+        tables.append(pub.table(name, caption, shown, free=tuple(numbers), label_column="parameter",
+                                row_decimals=tuple(0 if w else 3 for w in whole)))
+    return tables
