@@ -24,15 +24,26 @@ from pathlib import Path
 import psutil
 
 
-def tree_rss() -> int:
+def tree_rss() -> tuple[int, dict[str, int]]:
+    """Resident memory of this process and all its descendants, and by role: the batch itself,
+    the worker processes, and each kernel named by the area folder it runs in."""
     me = psutil.Process()
-    total = 0
+    total, parts = 0, {}
     for p in [me, *me.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            rss = p.memory_info().rss
+            if p.pid == me.pid:
+                role = "batch"
+            elif "ipykernel" in " ".join(p.cmdline()):
+                cwd = Path(p.cwd()).name  # .tmp-<slug>-xxxx
+                role = "kernel:" + (cwd[5:].rsplit("-", 1)[0] if cwd.startswith(".tmp-") else cwd)
+            else:
+                role = "worker"
         except psutil.Error:
-            pass
-    return total
+            continue
+        total += rss
+        parts[role] = parts.get(role, 0) + rss
+    return total, parts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--people", type=int, default=400_000)
     ap.add_argument("--cold", action="store_true", help="remove the output (and its area cache) first")
+    ap.add_argument("--timeline", help="write the memory timeline (seconds, GB by role, once a second) to this CSV")
     args = ap.parse_args(argv)
 
     import longitudinal as lg
@@ -57,16 +69,27 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
 
     peak = [0]
+    peak_parts: dict[str, int] = {}
+    rows: list[tuple[float, int, dict[str, int]]] = []
     stop = threading.Event()
 
     def sample() -> None:
+        last = -1.0
         while not stop.is_set():
-            peak[0] = max(peak[0], tree_rss())
+            total, parts = tree_rss()
+            if total > peak[0]:
+                peak[0] = total
+                peak_parts.clear()
+                peak_parts.update(parts)
+            now = time.perf_counter() - t0
+            if now - last >= 1.0:
+                rows.append((now, total, parts))
+                last = now
             time.sleep(0.2)
 
+    t0 = time.perf_counter()
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    t0 = time.perf_counter()
     res = run_annual(data, out, year="auto", areas="all", workers=args.workers, timeout=900)
     wall = time.perf_counter() - t0
     stop.set()
@@ -81,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         cells = json.loads(man.read_text()).get("cell_seconds") or {}
         top = sorted(cells.items(), key=lambda kv: -kv[1])[:8]
         print("  Wales cells: " + ", ".join(f"{k} {v:.1f} s" for k, v in top))
+    print("  steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
+    print("  at the peak: " + ", ".join(f"{k} {v / 2**30:.2f} GB" for k, v in
+                                         sorted(peak_parts.items(), key=lambda kv: -kv[1])))
+    if args.timeline:
+        with open(args.timeline, "w") as fh:
+            fh.write("seconds,total_gb,parts\n")
+            for now, total, parts in rows:
+                detail = " ".join(f"{k}={v / 2**30:.2f}" for k, v in sorted(parts.items()))
+                fh.write(f"{now:.1f},{total / 2**30:.3f},{detail}\n")
     n_ok = sum(r.status == "ok" for r in res.results)
     print(f"annual reports {res.year}: {n_ok}/{len(res.results)} areas ok in {wall:.1f} s "
           f"(target < 300 s); peak RSS of the process tree {peak[0] / 2**30:.2f} GB (target < 6 GB)")

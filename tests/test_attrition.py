@@ -276,6 +276,34 @@ def test_results_object_json_summary_and_plots(small):
     pd.testing.assert_frame_equal(res.estimates, again.estimates)
 
 
+def test_imputations_are_seeded_one_by_one_so_any_number_of_workers_gives_the_same_result(small):
+    one = lg.follow_up_attrition(small, by=(), m=4, seed=11, deltas=(0, -1.0))
+    two = lg.follow_up_attrition(small, by=(), m=4, seed=11, deltas=(0, -1.0), workers=2)
+    pd.testing.assert_frame_equal(one.estimates, two.estimates)
+    pd.testing.assert_frame_equal(one.sensitivity, two.sensitivity)
+    assert one.tipping_point == two.tipping_point or np.isnan(one.tipping_point) and np.isnan(two.tipping_point)
+    # each imputation has its own seed: the first m of a longer run are the same imputations
+    other = lg.follow_up_attrition(small, by=(), m=4, seed=12, deltas=(0, -1.0))
+    assert not one.estimates["estimate"].equals(other.estimates["estimate"])
+    # the Monte Carlo error of the imputed estimates: sqrt(between-imputation variance / m)
+    mi = one.estimates[one.estimates["method"] == "mi"]
+    assert (mi["mc_se"] > 0).all() and (mi["mc_se"] < mi["std_error"]).all()
+
+
+def test_the_first_argument_is_data_and_study_still_works_for_a_release(small):
+    new = lg.follow_up_attrition(data=small, by=(), methods=("complete_case",))
+    with pytest.warns(DeprecationWarning, match=r"follow_up_attrition\(study=...\) is deprecated: use "
+                                                r"follow_up_attrition\(data=...\)"):
+        old = lg.follow_up_attrition(study=small, by=(), methods=("complete_case",))
+    pd.testing.assert_frame_equal(new.estimates, old.estimates)
+    with pytest.warns(DeprecationWarning, match="follow_up_data"):
+        attr.follow_up_data(study=small)
+    with pytest.raises(ValueError, match="needs a Study .* got DataFrame"):
+        lg.follow_up_attrition(small.readings)
+    with pytest.raises(ValueError, match="workers must be"):
+        lg.follow_up_attrition(small, workers=0)
+
+
 def test_clear_errors(small):
     with pytest.raises(ValueError, match="methods: unknown"):
         lg.follow_up_attrition(small, methods=("hot_deck",))
@@ -359,6 +387,9 @@ def test_cli_attrition_json_has_exactly_the_documented_keys(tmp_path, small):
     assert all(set(v) == {"estimate", "ci_lower", "ci_upper"} for v in out["sustained_12m"].values())
     direct = lg.follow_up_attrition(lg.load(tmp_path / "s"), m=3, seed=2).to_dict()
     assert out == json.loads(json.dumps(direct))
+    two = CliRunner().invoke(app, ["attrition", str(tmp_path / "s"), "--json", "--m", "3", "--seed", "2",
+                                   "--workers", "2"])
+    assert two.exit_code == 0 and json.loads(two.stdout) == out
     # the console script's path (cli.run): a study that is not there is bad input, exit status 2
     assert run(["attrition", str(tmp_path / "nowhere"), "--json"]) == 2
 

@@ -77,6 +77,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from .deprecation import renamed_arguments
 from .errors import ConvergenceWarning, InputError
 from .results import Results, Summary, axes_for
 from .study import Study, positions
@@ -143,7 +144,8 @@ def _windows(months: Sequence[int]) -> np.ndarray:
     return np.r_[m[0] / 2, (m[1:] + m[:-1]) / 2, m[-1] * 1.5]
 
 
-def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, loss: int = 1,
+@renamed_arguments(study="data")
+def follow_up_data(data: Study, outcome: str | Sequence[str] | None = None, *, loss: int = 1,
                    months: Sequence[int] = FOLLOW_UP_MONTHS, exits: pd.DataFrame | None = None,
                    censor_date=None) -> FollowUpData:
     """The scheduled follow-ups of every planned end: due, obtained, scores, reasons. See the module notes.
@@ -160,6 +162,7 @@ def follow_up_data(study: Study, outcome: str | Sequence[str] | None = None, *, 
     codes = None
     if outcome is not None and outcome != "all":
         codes = [domain.outcome_code(c) for c in ([outcome] if isinstance(outcome, str) else outcome)]
+    study = data
     ep_all = study.episodes
     if censor_date is None:
         dates = [study.readings["reading_date"].max(), ep_all["start_date"].max(), ep_all["end_date"].max()]
@@ -360,8 +363,9 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray 
     """Rubin's rules for ``m`` completed-data estimates (axis 0) and their variances.
 
     Returns ``estimate, std_error, ci_lower, ci_upper, df, fmi`` (fraction of missing information
-    ``(1 + 1/m) B / T``); degrees of freedom by Barnard & Rubin (1999) when ``df_complete`` is given,
-    else Rubin's (1987) large-sample form.
+    ``(1 + 1/m) B / T``) and ``mc_se``, the Monte Carlo error of the pooled estimate (``sqrt(B / m)``: how
+    far another set of ``m`` imputations would typically move it); degrees of freedom by Barnard & Rubin
+    (1999) when ``df_complete`` is given, else Rubin's (1987) large-sample form.
     """
     q = np.asarray(estimates, dtype=float)
     u = np.asarray(variances, dtype=float)
@@ -385,7 +389,7 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray 
     tq = stats.t.ppf(1 - alpha / 2, df)
     se = np.sqrt(t)
     return {"estimate": qbar, "std_error": se, "ci_lower": qbar - tq * se, "ci_upper": qbar + tq * se,
-            "df": df, "fmi": np.where(t > 0, lam, 0.0)}
+            "df": df, "fmi": np.where(t > 0, lam, 0.0), "mc_se": np.sqrt(b / m)}
 
 
 # ===================================================================== design and response model
@@ -409,7 +413,8 @@ def _design(units: pd.DataFrame, min_level: int = 20) -> tuple[np.ndarray, list[
 
 def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     """Logistic response model by statsmodels GLM, dropping constant and collinear columns first."""
-    import statsmodels.api as sm
+    # the model's own module: statsmodels.api imports everything (seconds in each report's fresh kernel)
+    from statsmodels.discrete.discrete_model import Logit
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
     # every check from X'X and X'y (X's first column is the constant): no copy of the design
@@ -432,10 +437,10 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
         warnings.simplefilter("ignore", SmConvergence)
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow on the way to a separated level
         Xu = X if idx.size == X.shape[1] else X[:, idx]
-        fit = sm.Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
+        fit = Logit(y, Xu, check_rank=False).fit(method="newton", disp=0, maxiter=50)  # rank: above
     if not fit.mle_retvals.get("converged", True):
         warnings.warn("attrition: the response model did not converge (a level almost always or never "
-                      "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=4)
+                      "followed up?); the weights may be unstable", ConvergenceWarning, stacklevel=5)
     return fit, idx, [names[i] for i in idx]
 
 
@@ -561,6 +566,74 @@ def _match(f: np.ndarray, yv: np.ndarray, pred: np.ndarray, rng: np.random.Gener
     start = np.empty(pred.size, dtype=np.intp)
     start[order] = pos - (dl <= dr).sum(axis=1)  # ties go to the left
     return yv[start + rng.integers(0, d, size=pred.size)]
+
+
+class _Imputation:
+    """One imputation of the missing follow-ups and its completed-data estimates at every shift of the delta
+    grid, per group. Imputation ``i`` draws from its own seed only, so any number of worker processes gives
+    the same imputations; the job is picklable (arrays only) for the workers."""
+
+    def __init__(self, imputer: _ChainedPMM, end: np.ndarray, loss: int, deltas: list[float], due_means: list):
+        self.imputer, self.end, self.loss, self.deltas, self.due_means = imputer, end, loss, deltas, due_means
+        self.zero = deltas.index(0.0)
+
+    def keys(self, k: int) -> list[tuple]:
+        """``(quantity, month index, delta index)`` of every estimate: the delta grid is read for the share
+        sustained only; the change is wanted at delta 0."""
+        return [(qn, j, di) for qn in ("sustained", "change") for j in range(k) for di in range(len(self.deltas))
+                if qn == "sustained" or di == self.zero]
+
+    def __call__(self, child: np.random.SeedSequence) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(child)
+        imp = self.imputer
+        Si = imp.draw(rng)
+        shift_u = rng.random(Si.shape)  # common random numbers across the grid
+        out = {}
+        for di, dlt in enumerate(self.deltas):
+            a = abs(dlt)
+            shift = np.floor(a) + (shift_u < a - np.floor(a))  # random rounding: the mean shift is delta
+            Sd = np.where(imp.miss, np.clip(Si + np.sign(dlt) * shift, 1, 5), Si)
+            sus, chg = _outcomes(Sd, self.end, self.loss)
+            for j, (by_group, pooled) in enumerate(self.due_means):
+                for qn, y in (("sustained", sus[:, j]), ("change", chg[:, j])):
+                    if qn == "change" and di != self.zero:
+                        continue
+                    (e1, s1), (e2, s2) = by_group.mean(y), pooled.mean(y)
+                    e1[-1], s1[-1] = e2[-1], s2[-1]
+                    out[(qn, j, di)] = (e1, s1**2)
+        return out
+
+
+_JOB: _Imputation | None = None  # a worker process's job (set once per worker, not sent with each task)
+
+
+def _set_job(job: _Imputation) -> None:
+    global _JOB
+    _JOB = job
+
+
+def _call_job(child: np.random.SeedSequence):
+    from threadpoolctl import threadpool_limits
+
+    assert _JOB is not None
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _JOB(child)
+
+
+def _run_imputations(job: _Imputation, seed: int, m: int, workers: int) -> list:
+    """The ``m`` imputations in order, imputation ``i`` seeded by child ``i`` of ``SeedSequence(seed)``: the
+    same result for any ``workers``. Workers are forked where the platform allows (the job's arrays are
+    then shared, not copied), else spawned."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    children = np.random.SeedSequence(int(seed)).spawn(int(m))
+    if workers == 1:
+        return [job(c) for c in children]
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, m), mp_context=ctx, initializer=_set_job,
+                             initargs=(job,)) as pool:
+        return list(pool.map(_call_job, children))
 
 
 # ===================================================================== results
@@ -772,7 +845,8 @@ def _smd_table(X: np.ndarray, X2: np.ndarray, a: np.ndarray, b: np.ndarray, wa: 
         wv = np.zeros(a.size)
         wv[a] = wa
     sa, sb, qa, qb = X.T @ ua, X.T @ ub, X2.T @ ua, X2.T @ ub
-    ma = (X.T @ wv)[1:] / wv.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):  # no completers (a small area): NaN means
+        ma = (X.T @ wv)[1:] / wv.sum()
     mb = sb[1:] / nb if nb else np.full(X.shape[1] - 1, np.nan)
     if min(na, nb) > 1:
         var_a = np.maximum(qa - sa**2 / na, 0) / (na - 1)
@@ -800,17 +874,22 @@ def _label_rows(names: list[str]) -> tuple[list[str], list[str]]:
     return var, lev
 
 
-def follow_up_attrition(study: Study, outcome: str | Sequence[str] | None = None, *,
-              by: str | Sequence[str] = ("outcome",), loss: int = 1, months: Sequence[int] = FOLLOW_UP_MONTHS,
-              methods: Sequence[str] = METHODS, m: int = 20, seed: int = 0, trim: tuple[float, float] | None = None,
-              deltas: Sequence[float] = (0, -0.25, -0.5, -0.75, -1.0, -1.5, -2.0), threshold: float = 0.5,
-              tipping_month: int = 12, exits: pd.DataFrame | None = None, censor_date=None,
-              iterations: int = 5, donors: int = 5, alpha: float = 0.05) -> AttritionResults:
+@renamed_arguments(study="data")
+def follow_up_attrition(data: Study, outcome: str | Sequence[str] | None = None, *,
+                        by: str | Sequence[str] = ("outcome",), loss: int = 1,
+                        months: Sequence[int] = FOLLOW_UP_MONTHS, methods: Sequence[str] = METHODS, m: int = 20,
+                        seed: int = 0, trim: tuple[float, float] | None = None,
+                        deltas: Sequence[float] = (0, -0.25, -0.5, -0.75, -1.0, -1.5, -2.0), threshold: float = 0.5,
+                        tipping_month: int = 12, exits: pd.DataFrame | None = None, censor_date=None,
+                        iterations: int = 5, donors: int = 5, alpha: float = 0.05,
+                        workers: int = 1) -> AttritionResults:
     """Follow-up flow, who was lost, weighted and imputed estimates, and a tipping point.
 
     Parameters
     ----------
-    study : Study
+    data : Study
+        The study (its episodes' end reasons and the people's birth years and sex are needed, so a plain
+        long table will not do). ``study=`` is the old spelling (deprecated).
     outcome : str, list of str or None
         Outcome area(s); all when omitted.
     by : str or list of str, default ("outcome",)
@@ -825,7 +904,8 @@ def follow_up_attrition(study: Study, outcome: str | Sequence[str] | None = None
     m : int, default 20
         Imputations.
     seed : int
-        Seed of the imputations and of the delta adjustment's rounding.
+        Seed of the imputations and of the delta adjustment's rounding: imputation ``i`` draws from child
+        ``i`` of ``numpy.random.SeedSequence(seed)``.
     trim : (float, float), optional
         Quantiles of the stabilised weights at which to truncate them, e.g. ``(0.01, 0.99)``; default
         none. Truncation trades bias for variance: it pulls the estimate towards the complete-case one
@@ -840,6 +920,9 @@ def follow_up_attrition(study: Study, outcome: str | Sequence[str] | None = None
         Data cut-off: a follow-up is due if its date is on or before it; default the latest date in the study.
     iterations, donors : int
         Chained-equation cycles per imputation; donors for predictive mean matching.
+    workers : int, default 1
+        Processes for the imputations; the result is the same for any number (each imputation has its own
+        seed). Worth it at national size (each imputation then takes seconds), not for small studies.
 
     Returns
     -------
@@ -847,16 +930,23 @@ def follow_up_attrition(study: Study, outcome: str | Sequence[str] | None = None
     """
     from threadpoolctl import threadpool_limits
 
+    if not isinstance(data, Study):
+        raise InputError(f"follow_up_attrition needs a Study (episodes with end reasons, people's birth years and "
+                         f"sex), got {type(data).__name__}: load one with longitudinal.load(folder)")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be a whole number of processes >= 1, got {workers!r}")
+
     # the products here are of ~70-column matrices: threaded BLAS gains nothing on them and, measured on
     # a shared 2-core machine, made each 10-80 times slower
     with threadpool_limits(limits=1, user_api="blas"):
-        return _attrition(study, outcome, by=by, loss=loss, months=months, methods=methods, m=m, seed=seed,
+        return _attrition(data, outcome, by=by, loss=loss, months=months, methods=methods, m=m, seed=seed,
                           trim=trim, deltas=deltas, threshold=threshold, tipping_month=tipping_month,
                           exits=exits, censor_date=censor_date, iterations=iterations, donors=donors,
-                          alpha=alpha)
+                          alpha=alpha, workers=int(workers))
 
 
-def sustained_side_by_side(study: Study, outcome=None, *, by: Sequence[str], method: str, loss: int = 1,
+@renamed_arguments(study="data")
+def sustained_side_by_side(data: Study, outcome=None, *, by: Sequence[str], method: str, loss: int = 1,
                            exits: pd.DataFrame | None = None, censor_date=None, m: int = 20, seed: int = 0,
                            alpha: float = 0.05) -> pd.DataFrame:
     """The share sustained at the scheduled months per group, complete-case and by ``method`` (``ipw`` or
@@ -868,8 +958,8 @@ def sustained_side_by_side(study: Study, outcome=None, *, by: Sequence[str], met
     """
     if method not in ("ipw", "mi"):
         raise InputError(f"missing must be 'complete_case', 'ipw' or 'mi', not {method!r}")
-    res = follow_up_attrition(study, outcome, by=by, loss=loss, methods=("complete_case", method), m=m, seed=seed,
-                    exits=exits, censor_date=censor_date, alpha=alpha, deltas=(0,))
+    res = follow_up_attrition(data, outcome, by=by, loss=loss, methods=("complete_case", method), m=m, seed=seed,
+                              exits=exits, censor_date=censor_date, alpha=alpha, deltas=(0,))
     t = res.side_by_side()
     if res.by:
         t = t[~(t[res.by] == "all").all(axis=1)]
@@ -877,7 +967,7 @@ def sustained_side_by_side(study: Study, outcome=None, *, by: Sequence[str], met
 
 
 def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, deltas, threshold, tipping_month,
-               exits, censor_date, iterations, donors, alpha) -> AttritionResults:
+               exits, censor_date, iterations, donors, alpha, workers) -> AttritionResults:
     methods = list(methods)
     bad = [x for x in methods if x not in METHODS]
     if bad:
@@ -936,7 +1026,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                    "ci_lower": (extra or {}).get("ci_lower", est - z * se)[g],
                    "ci_upper": (extra or {}).get("ci_upper", est + z * se)[g],
                    "n_due": int(cnt[g]), "n_obtained": int(n_obt[g])}
-            for key in ("fmi", "ess"):
+            for key in ("fmi", "mc_se", "ess"):
                 if extra and key in extra:
                     row[key] = extra[key][g]
             rows.append(row)
@@ -1023,43 +1113,22 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     sens_rows: list[dict] = []
     tip = np.nan
     if "mi" in methods:
-        rng = np.random.default_rng(seed)
         deltas = sorted({float(x) for x in deltas} | {0.0}, reverse=True)
-        Z = X  # the response model's design: the episode's mean end level carries the clustering
-        # the delta grid is read for the share sustained only; the change is wanted at delta 0
-        zero = deltas.index(0.0)
-        q = {(qn, j, di): [] for qn in ("sustained", "change") for j in range(k) for di in range(len(deltas))
-             if qn == "sustained" or di == zero}
-        u = {key: [] for key in q}
-        mis_all = np.isnan(S)
         never = np.isnan(S).all(axis=0)
         if never.any():
             raise InputError(f"attrition: no follow-up at {np.asarray(months)[never].tolist()} months was "
                              "obtained: nothing to impute from (drop that month from months=)")
-        imputer = _ChainedPMM(Z, S, end - loss, iterations=iterations, donors=donors)
-        due_means = [(_GroupMeans(gcodes, cluster, n_g, due[:, j]), _GroupMeans(group_all, cluster, n_g, due[:, j]))
-                     for j in range(k)]
-
-        def due_groups(j, y):
-            (e1, s1), (e2, s2) = (gm.mean(y) for gm in due_means[j])
-            e1[-1], s1[-1] = e2[-1], s2[-1]
-            return e1, s1
-
-        for _ in range(m):
-            Si = imputer.draw(rng)
-            shift_u = rng.random(S.shape)
-            for di, dlt in enumerate(deltas):
-                a = abs(dlt)
-                shift = np.floor(a) + (shift_u < a - np.floor(a))
-                Sd = np.where(mis_all, np.clip(Si + np.sign(dlt) * shift, 1, 5), Si)
-                sus_d, chg_d = _outcomes(Sd, end, loss)
-                for j in range(k):
-                    for qn, y in (("sustained", sus_d[:, j]), ("change", chg_d[:, j])):
-                        if (qn, j, di) not in q:
-                            continue
-                        est, se = due_groups(j, y)
-                        q[(qn, j, di)].append(est)
-                        u[(qn, j, di)].append(se**2)
+        # the response model's design carries the clustering (the episode's mean end level)
+        job = _Imputation(_ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors), end, loss, deltas,
+                          [(_GroupMeans(gcodes, cluster, n_g, due[:, j]),
+                            _GroupMeans(group_all, cluster, n_g, due[:, j])) for j in range(k)])
+        q: dict[tuple, list] = {key: [] for key in job.keys(k)}
+        u: dict[tuple, list] = {key: [] for key in q}
+        for one in _run_imputations(job, seed, m, workers):
+            for key, (est, var) in one.items():
+                q[key].append(est)
+                u[key].append(var)
+        due_means = job.due_means
         for (qn, j, di), ests in q.items():
             ncl = due_means[j][0].n_cl.copy()
             ncl[-1] = due_means[j][1].n_cl[-1]

@@ -589,6 +589,7 @@ def attrition_cmd(
     exits: Path | None = typer.Option(None, "--exits", help="Linked deaths and moves (person_id, date, reason) "
                                       "as CSV or Parquet."),
     plot: Path | None = typer.Option(None, "--plot", help="Save the flow figure here (PNG, PDF, SVG)."),
+    workers: int = typer.Option(1, "--workers", help="Processes for the imputations (same result for any number)."),
 ) -> None:
     """Follow-up attrition after planned ends: flow, response weights, multiple imputation, tipping point."""
     import json as _json
@@ -603,7 +604,7 @@ def attrition_cmd(
             from .io import read_table
 
             linked = read_table(exits)
-        res = follow_up_attrition(study, m=m, seed=seed, exits=linked)
+        res = follow_up_attrition(study, m=m, seed=seed, exits=linked, workers=workers)
     except (InputError, FileNotFoundError, OSError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None

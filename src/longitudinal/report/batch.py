@@ -130,6 +130,9 @@ class BatchResult:
     results: list[AreaResult] = field(default_factory=list)
     #: The disclosure audit of the year's folder (``audit.json``): ``passed``, ``counts``, ``findings``, ...
     audit: dict | None = None
+    #: Wall-clock seconds of the batch's steps (reading and slicing the data, the year's protection, the areas,
+    #: the audit), for operators and benchmarks.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[AreaResult]:
@@ -228,13 +231,12 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     from ..study import load
 
     digest = digest or data_hash(data)
+    areas = list(areas)
+    ready = _cached(cache_root, digest, areas)
+    if ready is not None:
+        return ready
     folder = Path(cache_root) / digest[:20]
     meta_file = folder / "meta.json"
-    areas = list(areas)
-    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-    have = {p.stem for p in folder.glob("*.pkl")}
-    if meta and all(area_slug(a) in have for a in areas):
-        return folder, meta["financial_years"]
     folder.mkdir(parents=True, exist_ok=True)
     study = load(data)
     for a, part in _split_by_area(study, areas):
@@ -248,18 +250,32 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     return folder, meta["financial_years"]
 
 
+def _cached(cache_root: str | Path, digest: str, areas: list[str]) -> tuple[Path, list[int]] | None:
+    """The cache folder and financial years when it already holds every area's slice, else None."""
+    folder = Path(cache_root) / digest[:20]
+    meta_file = folder / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    have = {p.stem for p in folder.glob("*.pkl")}
+    if meta and all(area_slug(a) in have for a in areas):
+        return folder, meta["financial_years"]
+    return None
+
+
 def _split_by_area(study, areas: Iterable[str]):
     """Yield ``(area, slice)`` as given in ``areas``: :meth:`Study.by_area`, in one pass over the readings."""
     areas = list(areas)
     yield from zip(areas, (part for _, part in study.by_area([area_name(a) for a in areas])))
 
 
-def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None) -> Path:
+def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | None = None,
+                       workers: int = 1) -> Path:
     """Compute the year's protection once for every area (:class:`~longitudinal.report.joint.YearProtection`)
-    and keep it in the cache folder, where each area's report reads it; reused while data and code are unchanged."""
-    import pickle
+    and keep it in the cache folder, where each area's report reads it; reused while data and code are unchanged.
 
-    from ..study import load
+    The areas' count tables are built in ``workers`` child processes (Wales in one, the authorities in the
+    others), from the cached slices where the cache holds every authority; only the rounding, which needs
+    them all, runs here. The children's memory is returned when they end, before any report starts.
+    """
     from .joint import YearProtection, protection_file
 
     path = protection_file(cache, year)
@@ -267,16 +283,100 @@ def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | 
     key = code or code_hash()
     if path.exists() and key_file.exists() and key_file.read_text() == key:
         return path
-    wales = cache / f"{area_slug(WALES)}.pkl"
-    if wales.exists():
-        with open(wales, "rb") as fh:
-            study = pickle.load(fh)
-    else:
-        study = load(data)
-    YearProtection.for_study(study, year).save(path)
+    # Wales is about as much work as all the authorities together: one child for it, the others share those.
+    groups: list[list[str]] = [[WALES], list(domain.LA_NAMES)] if workers > 1 else [all_areas()]
+    if workers > 2:
+        groups = [[WALES]] + [list(domain.LA_NAMES)[i::workers - 1] for i in range(workers - 1)]
+    parts = _in_children([("_count_tables_of", {"data": str(data), "cache": str(cache), "year": int(year),
+                                                "areas": g}) for g in groups])
+    built = {a: t for part in parts for a, t in part.items()}
+    tables = {a: built[a] for a in all_areas() if a in built}  # the order of YearProtection.for_study
+    YearProtection.from_tables(tables, year).save(path)
     with atomic_path(key_file) as tmp:
         tmp.write_text(key)
     return path
+
+
+def _count_tables_of(data: str, cache: str, year: int, areas: list[str]) -> dict:
+    """The count tables of those of ``areas`` that the year's publication protects (run in a child process)."""
+    import pickle
+
+    from ..study import load
+    from . import counts as ct
+    from .joint import year_areas
+
+    folder = Path(cache)
+    # The slices the batch cached are those Study.by_area gives (the protection's own split); without every
+    # authority's slice (a batch of some areas only) the study is read and split here.
+    if all((folder / f"{area_slug(a)}.pkl").exists() for a in all_areas()):
+        def slices():
+            for a in areas:
+                with open(folder / f"{area_slug(a)}.pkl", "rb") as fh:
+                    yield a, pickle.load(fh)
+        found = slices()
+    else:
+        study = load(data)
+        found = ((a, part) for a, part in study.by_area() if a in areas)
+    out = {}
+    for a, part in found:  # one slice in memory at a time
+        for name, area_year in year_areas([(a, part)], year).items():
+            out[name] = ct.count_tables(area_year)
+    return out
+
+
+def _in_children(calls: list[tuple[str, dict]]) -> list:
+    """Run ``(function name in this module, keyword arguments)`` calls in child processes at once; their results
+    in order. A child's exception is raised here. The children die with this process (and are killed if it
+    stops), and their memory goes back to the system when they end."""
+    import pickle
+
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")) if p))
+    with tempfile.TemporaryDirectory(prefix="longitudinal-prep-") as tmp:
+        procs = []
+        try:
+            for i, call in enumerate(calls):
+                job = Path(tmp) / f"{i}.in"
+                job.write_bytes(pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL))
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-c", "import sys; from longitudinal.report.batch import _child_main; "
+                     "_child_main(sys.argv[1])", str(job)], env=env, stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent()))
+            for p in procs:
+                p.wait()
+        finally:
+            for p in procs:  # stopped (a signal) while they ran: they go too
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        out = []
+        for i, p in enumerate(procs):
+            res = Path(tmp) / f"{i}.out"
+            if not res.exists():
+                raise LongitudinalError(f"a child process preparing the batch ({calls[i][0]}) died "
+                                        f"(exit status {p.returncode})")
+            ok, value = pickle.loads(res.read_bytes())
+            if not ok:
+                raise value
+            out.append(value)
+        return out
+
+
+def _child_main(job: str) -> None:  # pragma: no cover - runs in a child process
+    """Run one call of :func:`_in_children` and write ``(ok, result or exception)`` beside its input."""
+    import pickle
+
+    fn, kwargs = pickle.loads(Path(job).read_bytes())
+    try:
+        res = (True, globals()[fn](**kwargs))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        try:
+            pickle.loads(pickle.dumps(exc))
+            res = (False, exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross processes: its words do
+            res = (False, LongitudinalError(f"{type(exc).__name__}: {exc}"))
+    with atomic_path(Path(job).with_suffix(".out")) as tmp:
+        tmp.write_bytes(pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _auto_year(cache: Path) -> int:
@@ -810,12 +910,17 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         area_list = list(dict.fromkeys(area_name(a) for a in areas))
     out = Path(out)
     _writable(out)
+    clock = time.monotonic()
     digest = data_hash(data)
     # One reading of the data for all areas; the slices are reused while the data are unchanged.
     with FileLock(str(out / ".cache.lock")):
         for leftover in (out / ".cache").glob("*/.*.tmp"):  # slices a killed run was writing
             leftover.unlink(missing_ok=True)
-        cache, years = prepare_cache(data, out / ".cache", area_list, digest=digest)
+        ready = _cached(out / ".cache", digest, area_list)
+        # Read and split in a child process: the national data's memory is the system's again before the areas run.
+        cache, years = ready or _in_children([("prepare_cache", {"data": str(data), "cache_root": str(out / ".cache"),
+                                                                 "areas": area_list, "digest": digest})])[0]
+    steps = {"data": time.monotonic() - clock}
     if year in ("auto", None):
         fy = _auto_year(cache)
     else:
@@ -835,13 +940,15 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     except Timeout as exc:
         raise ReportLocked(f"{year_dir} is being written by another run (lock {year_dir / '.lock'}); "
                            "wait for it to finish") from exc
-    result = BatchResult(fy, year_dir)
+    result = BatchResult(fy, year_dir, seconds=steps)
     code = code_hash()  # once, so that every area of a run records the same code
     restore = _stop_on_signals()
     try:
         _cleanup_tmp(year_dir)  # what killed runs left: ours to remove now that we hold the lock
+        clock = time.monotonic()
         with FileLock(str(out / ".cache.lock")):
-            prepare_protection(data, cache, fy, code=code)
+            prepare_protection(data, cache, fy, code=code, workers=workers)
+        steps["protection"] = time.monotonic() - clock
         todo, specs = [], {}
         for a in area_list:
             spec = {"area": a, "year": fy, "data": str(data.resolve()), "seed": int(seed), "out": str(out.resolve()),
@@ -869,6 +976,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
                 if on_result:
                     on_result(r)
 
+        clock = time.monotonic()
         try:
             _run_pool([specs[a] for a in todo], workers, timeout, done)
         except BatchStopped as stop:
@@ -879,10 +987,13 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             # the areas finished before the stop, and those stopped
             write_index(year_dir, fy, all_areas(), release_date=release)
             raise
+        steps["areas"] = time.monotonic() - clock
         order = {a: i for i, a in enumerate(area_list)}
         result.results.sort(key=lambda r: order[r.area])
         # All areas are in place: audit what they publish together before the year counts as published.
+        clock = time.monotonic()
         result.audit = _audit(year_dir)
+        steps["audit"] = time.monotonic() - clock
         write_index(year_dir, fy, all_areas(), result.audit, release_date=release)
         summary = {"financial_year": fy, "data_hash": digest, "seed": int(seed), "published": result.published,
                    "publication": _audit_line(result.audit),

@@ -30,6 +30,7 @@ truth. Shares and rates in these tables are computed from the published counts.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from ..study import Study
 from . import counts as ct, protect as dc
 from .area import AreaYear, split_by_authority
 
-__all__ = ["YearProtection", "protection_file", "RULE_ROUNDING"]
+__all__ = ["YearProtection", "protection_file", "year_areas", "RULE_ROUNDING"]
 
 RULE_ROUNDING = N_(
     "**Rounding.** Every count of people, episodes and readings in the tables of headline figures, lead needs, "
@@ -206,6 +207,28 @@ def _round(tables: dict[str, list[ct.CountTable]]) -> tuple[dict, list[Change], 
     return published, changes, dropped
 
 
+def year_areas(slices: Iterable[tuple[str, Study]], year: int, *, seed: int = 0) -> dict[str, AreaYear]:
+    """The areas a year's publication protects, from ``(area, slice)`` pairs (Wales: the whole study; then the
+    authorities of :func:`~longitudinal.report.area.split_by_authority`): an authority without an episode, or
+    whose data do not reach the year, has no report and publishes nothing.
+
+    Raises
+    ------
+    ValueError
+        If the year lies outside Wales's data.
+    """
+    out = {}
+    for area, part in slices:
+        if area != WALES and part.episodes.empty:
+            continue
+        try:
+            out[area] = AreaYear(part, year, area, seed=seed)
+        except ValueError:
+            if area == WALES:
+                raise
+    return out
+
+
 class YearProtection:
     """What each area of a year may publish in its count tables.
 
@@ -272,20 +295,19 @@ class YearProtection:
     @classmethod
     def for_areas(cls, areas: dict[str, AreaYear], year: int) -> YearProtection:
         """Round the count tables of the given areas of one year together (see the module's docstring)."""
-        tables = {name: ct.count_tables(a) for name, a in areas.items()}
+        return cls.from_tables({name: ct.count_tables(a) for name, a in areas.items()}, year)
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, list[ct.CountTable]], year: int) -> YearProtection:
+        """Round count tables already built (:func:`~longitudinal.report.counts.count_tables`, keyed by area in
+        the order of :func:`year_areas`) together: the batch builds them in parallel processes."""
         published, changes, dropped = _round(tables)
         return cls(year, published, changes, dropped)
 
     @classmethod
     def for_study(cls, study: Study, year: int, *, seed: int = 0) -> YearProtection:
         """Protect the year's publication of a whole study: Wales and every authority with data in the year."""
-        areas = {WALES: AreaYear(study, year, WALES, seed=seed)}
-        for la, part in split_by_authority(study).items():
-            try:
-                areas[la] = AreaYear(part, year, la, seed=seed)
-            except ValueError:  # the year is outside its data: it has no report, so it publishes nothing
-                continue
-        return cls.for_areas(areas, year)
+        return cls.for_areas(year_areas([(WALES, study), *split_by_authority(study).items()], year, seed=seed), year)
 
     # ------------------------------------------------------------- storage
     def save(self, path: str | Path) -> Path:

@@ -146,6 +146,19 @@ COLUMNS: dict = {
     "% to stage 3": _c(N_("Percentage to stage 3"), 1, "[z]"),
     "% to stage 4": _c(N_("Percentage to stage 4"), 1, "[z]"),
     "% to stage 5": _c(N_("Percentage to stage 5"), 1, "[z]"),
+    # follow-ups after a planned end (lasting impact, issue 14)
+    "follow_up": _c(N_("After a planned end"), text=True),
+    "due": _c(N_("Outcome areas due a follow-up"), 0), "followed_up": _c(N_("Followed up"), 0),
+    "obtained": _c(N_("Obtained"), 0, "[z]"), "re_referred": _c(N_("Referred again"), 0, "[z]"),
+    "no_contact": _c(N_("No contact or reason not known"), 0, "[z]"),
+    ("follow_up_flow", "episodes"): _c(N_("Episodes"), 0), ("follow_up_flow", "died"): _c(N_("Died"), 0),
+    ("follow_up_flow", "moved_away"): _c(N_("Moved away"), 0),
+    "percent_kept_followed_up": _c(N_("Percentage kept, among those followed up"), 1),
+    "percent_kept_weighted": _c(N_("Percentage kept, weighted for those not followed up"), 1),
+    "percent_kept_imputed": _c(N_("Percentage kept, with missing follow-ups imputed"), 1),
+    **{f"{c}_ci_{end}": _c(N_("95% CI lower") if end == "lower" else N_("95% CI upper"), 1)
+       for c in ("percent_kept_followed_up", "percent_kept_weighted", "percent_kept_imputed")
+       for end in ("lower", "upper")},
     # effectiveness (linked service use)
     "per 1,000 people per month": _c(N_("Events per 1,000 people per month"), 2),
     "per 1,000 people": _c(N_("Events per 1,000 people"), 2),

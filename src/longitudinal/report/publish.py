@@ -316,7 +316,13 @@ class Publisher:
                 translate_figure(fig, lang)
             stem = name if lang == "en" else f"{name}.{lang}"
             path = self.out / "figures" / f"{stem}.png" if self.out is not None else None
-            pngs[lang] = save_figure(fig, path, close=lang == LANGUAGES[-1])
+            if lang != "en" and not translate:  # the same figure: the same bytes, without drawing it again
+                pngs[lang] = pngs["en"]
+                if path is not None:
+                    with atomic_path(path) as tmp:
+                        tmp.write_bytes(pngs[lang])
+                continue
+            pngs[lang] = save_figure(fig, path, close=lang == LANGUAGES[-1] or not translate)
         return PublishedFigure(name, caption, pngs["en"], labels, data, alt, pngs, px)
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...errors import LongitudinalError
 from ...i18n import N_, Area, Items, Msg, Number, Verbatim
 from ...palette import figure_style, series_style
 from ...study import Study
@@ -14,6 +18,44 @@ from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number, publishable_reason
 from .distance import within_published
+
+if TYPE_CHECKING:  # the analysis is imported when the section runs: the report package stays light to import
+    from ...attrition import AttritionResults
+
+#: Imputations behind the report's imputed share and tipping point: fewer than the interactive default, to keep
+#: the annual run of 23 areas within its time; the section's text states the Monte Carlo error this leaves
+#: (national study, Wales at 12 months: 0.12 percentage points beside an interval of +-0.8; docs/benchmarks.md).
+REPORT_IMPUTATIONS = 5
+#: The stated level of the tipping point: the share keeping their end stage 12 months after a planned end.
+TIPPING_LEVEL = 0.5
+TIPPING_MONTH = 12
+#: Fewest episode-areas due a follow-up for the weighted and imputed estimates (a response model of some 70
+#: terms and an imputation model are fitted on them): below it only the flow and the complete cases are shown.
+MIN_DUE = 100
+#: Fewest effective observations (Kish: (sum w)^2 / sum w^2) behind a weighted share for it to be shown: a
+#: response model fitted on a small area can give a few people most of the weight (at 300 simulated people, an
+#: effective size of 2 of 151 followed up), and then the share and its interval describe those few.
+MIN_ESS = 100
+ENDED_PLANNED = N_("Ended as planned")
+FOLLOW_UP_LABELS = {6: N_("6 months"), 12: N_("12 months"), 24: N_("24 months")}
+#: The estimates table: each method's share kept, in percent, with its interval, and the count it is a share of.
+ESTIMATE_COLUMNS = {"complete_case": ("percent_kept_followed_up", "followed_up"),
+                    "ipw": ("percent_kept_weighted", "due"), "mi": ("percent_kept_imputed", "due")}
+ESTIMATE_SPECS = tuple(
+    spec for col, base in ESTIMATE_COLUMNS.values()
+    for spec in (dc.Share(col, base, scale=100, decimals=1),
+                 dc.Together((col, f"{col}_ci_lower", f"{col}_ci_upper"))))
+#: Those followed up through a month are part of those due then: the rest (not followed up) is a count too.
+FOLLOWED_UP = dc.Sum(("followed_up",), "due")
+#: The tipping point in plain words: where the grid crosses the level, beyond the grid, or below it already.
+TIP_AT = N_("The finding that at least {level}% keep their end stage 12 months after a planned end would change "
+            "only if the people not followed up had scored on average {delta} stages lower at follow-up than "
+            "similar people who were followed up.")
+TIP_BEYOND = N_("The finding that at least {level}% keep their end stage 12 months after a planned end holds even if "
+                "the people not followed up had scored on average {delta} stages lower at follow-up than similar "
+                "people who were followed up (the largest shift examined).")
+TIP_BELOW = N_("Fewer than {level}% kept their end stage 12 months after a planned end ({pct}%, imputed), before any "
+               "allowance for the people not followed up doing worse than those who were.")
 
 
 def survival_table(t: pd.DataFrame, values: dict[str, str], *, ci: bool = True,
@@ -101,14 +143,16 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     rd = st.readings[st.readings["reading_date"] <= end]
     ep = st.episodes[st.episodes["start_date"] <= end]
     upto = Study(st.people, ep, rd, st.spend)
+    lost = follow_up_losses(a, pub, upto)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = sustained_outcomes(upto, by="outcome", n_boot=n_boot, seed=a.seed, censor_date=end)
     except ValueError as exc:
-        return Section("lasting_impact", N_("Lasting impact"), "", notes=[
-            Msg("Lasting impact could not be estimated for {area}. The reason, as the model gives it (in English): "
-                "{reason}", area=area, reason=Verbatim(publishable_reason(exc)))])
+        return Section("lasting_impact", N_("Lasting impact"), Items(tuple(lost.text), sep="\n\n"), lost.tables,
+                       notes=[Msg("Lasting impact could not be estimated for {area}. The reason, as the model gives "
+                                  "it (in English): {reason}", area=area, reason=Verbatim(publishable_reason(exc))),
+                              *lost.notes], key_points=lost.points)
     at = res.at_months() if callable(res.at_months) else res.at_months
     sus, sus_specs = survival_table(at, {"survival": "percent_sustained"})
     rr, rr_specs = survival_table(res.rereferral, {"cumulative_incidence": "percent_re_referred",
@@ -120,16 +164,19 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
                         specs=sus_specs, free=("months",), label_column="outcome"),
               pub.table("re_referral", Msg("Re-referral after a planned end, {area}, data to {end} (died, moved away: "
                                            "percentages, the competing events)", area=area, end=end), rr,
-                        [c for c in ("n", "at_risk") if c in rr.columns], specs=rr_specs, free=("months",))]
+                        [c for c in ("n", "at_risk") if c in rr.columns], specs=rr_specs, free=("months",)),
+              *lost.tables]
     notes = []
     if unlinked:
         notes.append(N_("Deaths and moves away after support ended are not linked to these data: they are shown as "
                         "not available ([x]), not as 0."))
-    text = Msg("After a planned end of support, follow-up readings show whether the level reached was kept. The share "
-               "sustained is estimated allowing for the interval between follow-ups (Turnbull estimator), with 95% "
-               "bootstrap intervals ({n_boot} replicates, seed {seed}); re-referral is a cumulative incidence. Both "
-               "use all episodes that ended by the year's end, so their base differs from the year's episodes used "
-               "in the other sections.", n_boot=n_boot, seed=str(a.seed))
+    text = Items((Msg("After a planned end of support, follow-up readings show whether the level reached was kept. The "
+                      "share sustained is estimated allowing for the interval between follow-ups (Turnbull estimator), "
+                      "with 95% bootstrap intervals ({n_boot} replicates, seed {seed}); re-referral is a cumulative "
+                      "incidence. Both use all episodes that ended by the year's end, so their base differs from the "
+                      "year's episodes used in the other sections.", n_boot=n_boot, seed=str(a.seed)),
+                  *lost.text), sep="\n\n")
+    notes += lost.notes
     curves = res.curves.assign(outcome=[domain.OUTCOMES[c].name if c in domain.OUTCOMES else c
                                         for c in res.curves["outcome"]])
     kept, left_out = curve_points(curves, sus, "percent_sustained", "outcome")
@@ -155,7 +202,216 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
                                       "bands, {area}; drawn through the points the disclosure rule allows",
                                       area=area), fig,
             kept[["outcome", "time", "survival", "ci_lower", "ci_upper", "n"]], alt=alt))
-    return Section("lasting_impact", N_("Lasting impact"), text, tables, figs, notes, key_points=points)
+    return Section("lasting_impact", N_("Lasting impact"), text, tables, figs, notes, key_points=points + lost.points)
+
+
+@dataclass
+class FollowUpLosses:
+    """The lasting-impact section's part on follow-ups not obtained: its tables, text, notes and key points,
+    and the attrition results they were published from (``None`` where they could not be computed)."""
+
+    tables: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    points: list = field(default_factory=list)
+    complete_case: AttritionResults | None = None
+    adjusted: AttritionResults | None = None
+
+
+def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses:
+    """Who was not followed up after a planned end, and what that may change (issue 14).
+
+    ``upto``: the area's data as known at the end of the report's year (all episodes started by then,
+    readings to then); follow-ups are due if their date falls by the year's end. Publishes the flow
+    (planned ends, follow-ups due, obtained, and why the others were not; counts suppressed as the section's
+    other tables are, its planned ends the re-referral table's) and, where at least :data:`MIN_DUE`
+    episode-areas are due a 12-month follow-up, the share keeping their end stage among those followed
+    up, weighted for non-response and imputed, side by side, with the tipping point of the imputed share
+    at 12 months in plain words (the weighted and imputed shares of a month with fewer than :data:`MIN_DUE`
+    due are not available, ``[x]``). All of it comes from one call of :func:`longitudinal.follow_up_attrition`
+    with the package's defaults but :data:`REPORT_IMPUTATIONS`.
+    """
+    import inspect
+    import warnings
+
+    from ...attrition import follow_up_attrition
+
+    end = domain.fy_bounds(a.year)[1]
+    area = Area(a.area)
+    out = FollowUpLosses()
+
+    def attrition(**kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return follow_up_attrition(upto, by=(), censor_date=end, seed=a.seed, **kw)
+
+    # One analysis gives the flow, the complete cases and the adjusted estimates; where the models cannot be
+    # fitted (a small area: no follow-up obtained at some month), the flow and complete cases alone.
+    res, why = None, None
+    try:
+        res = attrition(m=REPORT_IMPUTATIONS, threshold=TIPPING_LEVEL, tipping_month=TIPPING_MONTH)
+        cc = res
+    except (LongitudinalError, ValueError, np.linalg.LinAlgError) as exc:
+        why = exc
+        try:
+            cc = attrition(methods=("complete_case",))
+        except (LongitudinalError, ValueError) as exc2:
+            out.notes.append(Msg("Follow-ups after a planned end could not be counted for {area}. The reason, as "
+                                 "the program gives it (in English): {reason}", area=area,
+                                 reason=Verbatim(publishable_reason(exc2))))
+            return out
+    out.complete_case = cc
+    flow, flow_specs, flow_counts = _flow_published(cc)
+    out.tables.append(pub.table(
+        "follow_up_flow", Msg("Follow-ups after a planned end of support, {area}, episodes ended by {end}: due 6, 12 "
+                              "and 24 months after the end, obtained, and why the others were not", area=area,
+                              end=end),
+        flow, flow_counts, specs=flow_specs, label_column="follow_up"))
+    out.text.append(N_("Follow-ups are due 6, 12 and 24 months after a planned end of support. The flow table counts "
+                       "the episodes that ended as planned by the year's end and, for each follow-up whose date has "
+                       "passed, whether it was obtained and, if not, why: the person was referred again, died, moved "
+                       "away, or could not be contacted. Deaths and moves away are known only from linked records; "
+                       "where they are not linked they are shown as not available ([x]) and counted under no contact "
+                       "or reason not known."))
+    twelve = flow[flow["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
+    if len(twelve) and is_number(twelve["episodes"].iat[0]) and is_number(twelve["obtained"].iat[0]) \
+            and twelve["episodes"].iat[0] > 0:
+        due, got = int(twelve["episodes"].iat[0]), int(twelve["obtained"].iat[0])
+        out.points.append(Msg("Of {due} follow-ups due 12 months after a planned end of support, {got} ({pct}%) were "
+                              "obtained.", due=Number(due), got=Number(got), pct=Number(100 * got / due, 0)))
+
+    e = cc.estimates
+    due12 = int(e.loc[(e["quantity"] == "sustained") & (e["method"] == "complete_case")
+                      & (e["month"] == TIPPING_MONTH), "n_due"].sum())
+    if due12 < MIN_DUE:
+        out.notes.append(Msg("The share keeping their end stage is not estimated with weights or imputation for "
+                             "{area}: fewer than {n} outcome areas of episodes were due a 12-month follow-up.",
+                             area=area, n=MIN_DUE))
+        return out
+    if res is None:
+        out.notes.append(Msg("The share keeping their end stage could not be estimated with weights or imputation "
+                             "for {area}. The reason, as the program gives it (in English): {reason}", area=area,
+                             reason=Verbatim(publishable_reason(why))))
+        return out
+    out.adjusted = res
+    est, est_specs, est_counts = _estimates_published(res)
+    out.tables.append(pub.table(
+        "follow_up_estimates", Msg("Share of outcome areas keeping their end-of-support stage 6, 12 and 24 months "
+                                   "after a planned end, {area}, data to {end}: among those followed up, weighted for "
+                                   "those not followed up, and with their follow-ups imputed (95% confidence "
+                                   "intervals)", area=area, end=end),
+        est, est_counts, specs=est_specs, label_column="follow_up"))
+    pooled = res.estimates[(res.estimates["quantity"] == "sustained") & (res.estimates["month"] == TIPPING_MONTH)]
+    mi = pooled[pooled["method"] == "mi"].iloc[0]
+    out.text.append(Msg(
+        "People who are not followed up may be doing better or worse than those who are, so the share of outcome "
+        "areas (with a need at the end of support) keeping their end stage is estimated three ways: among those "
+        "followed up only; weighted by the inverse of each one's estimated chance of being followed up, from a "
+        "logistic model of what was known at the end of support (outcome area, end stage, lead need, service "
+        "type, age band, sex, local authority, length of support and whether the person was referred again; "
+        "weights stabilised, not truncated); and by imputing the missing follow-up scores by chained equations "
+        "with predictive mean matching, pooled by Rubin's rules. The report uses {m} imputations (seed {seed}) "
+        "rather than the {default} of the interactive analysis, to keep the annual run of every area within its time: "
+        "the Monte Carlo error this leaves in the imputed share at 12 months is {mc} percentage points, against a "
+        "95% confidence interval of {lo}% to {hi}%. Weighting and imputation allow for differences in what was "
+        "known at the end of support; they cannot allow for people doing worse for reasons not recorded. So the "
+        "imputed scores of those not followed up are also shifted down, by up to {most} stages, to find the shift "
+        "at which the conclusion would change (the tipping point).", m=REPORT_IMPUTATIONS, seed=str(a.seed),
+        default=inspect.signature(follow_up_attrition).parameters["m"].default,
+        mc=Number(100 * float(mi["mc_se"]), 2), lo=Number(100 * float(mi["ci_lower"]), 1),
+        hi=Number(100 * float(mi["ci_upper"]), 1), most=Number(-float(res.sensitivity["delta"].min()), 1)))
+    ess = res.estimates.loc[(res.estimates["quantity"] == "sustained") & (res.estimates["method"] == "ipw"), "ess"]
+    if (ess < MIN_ESS).any():
+        out.notes.append(Msg("A weighted share is not shown ([x]) where the weights are too uneven to rely on: fewer "
+                             "than {n} effective observations (a few people would carry most of the weight).",
+                             n=MIN_ESS))
+    row = est[est["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
+    c, w, i = (row[col].iat[0] if len(row) else np.nan for col, _ in ESTIMATE_COLUMNS.values())
+    if is_number(c) and is_number(i):
+        finding = (Msg("Twelve months after a planned end, {cc}% of the outcome areas followed up had kept their end "
+                       "stage; allowing for those not followed up, {ipw}% (weighted) and {mi}% (imputed).",
+                       cc=Number(c, 1), ipw=Number(w, 1), mi=Number(i, 1)) if is_number(w) else
+                   Msg("Twelve months after a planned end, {cc}% of the outcome areas followed up had kept their end "
+                       "stage; allowing for those not followed up, {mi}% (imputed).", cc=Number(c, 1),
+                       mi=Number(i, 1)))
+        out.text += [finding, _tipping_words(res, i)]
+        out.points += [finding, _tipping_words(res, i)]
+    else:
+        out.notes.append(Msg("The 12-month estimates for {area} are hidden by the disclosure rule, and with them the "
+                             "tipping point.", area=area))
+    return out
+
+
+def _tipping_words(res: AttritionResults, imputed_pct: float) -> Msg:
+    """The tipping point of the imputed share at 12 months in plain words (the shift in stages is a model
+    quantity, not a count)."""
+    level, t = Number(100 * TIPPING_LEVEL, 0), res.tipping_point
+    if t is None or np.isnan(t):
+        return Msg(TIP_BEYOND, level=level, delta=Number(-float(res.sensitivity["delta"].min()), 1))
+    if t == 0:
+        return Msg(TIP_BELOW, level=level, pct=Number(imputed_pct, 1))
+    return Msg(TIP_AT, level=level, delta=Number(-float(t), 2))
+
+
+def _nested(t: pd.DataFrame, columns) -> tuple:
+    """A follow-up is due (and followed up through it) only if the earlier ones are: each count of a later
+    month is part of the earlier month's (the rows, in order); the rest is a count too."""
+    labels = list(t["follow_up"])
+    return tuple(dc.Sum(((later, c),), (earlier, c)) for c in columns
+                 for earlier, later in zip(labels[:-1], labels[1:])
+                 if is_number(t.loc[t["follow_up"] == earlier, c].iat[0]))
+
+
+def _flow_published(res: AttritionResults):
+    """The flow as published: planned ends, then per follow-up month the due, obtained and reasons, suppressed as
+    the section's other tables are (each due is obtained plus the reasons; a later month's due is part of an
+    earlier one's: what is left of either is a count too)."""
+    f = res.flow_summary()
+    reasons = ["died", "moved_away"] if res.linked_exits else []
+    parts = ["obtained", *reasons, "re_referred", "no_contact"]
+    counts = ["episodes", "obtained", "died", "moved_away", "re_referred", "no_contact"]
+    rows = [{"follow_up": ENDED_PLANNED, "episodes": int(f["ended_planned"].iat[0])}]
+    for r in f.itertuples():
+        rows.append({"follow_up": FOLLOW_UP_LABELS.get(int(r.month), f"{int(r.month)} months"),
+                     "episodes": int(r.due), **{c: (int(getattr(r, c)) if c in parts else np.nan)
+                                                for c in counts[1:]}})
+    exact = pd.DataFrame(rows, columns=["follow_up", *counts])
+    nested = _nested(exact, ["episodes"])
+    out = dc.suppress(exact, counts, total_column={"episodes": parts}, label_column="follow_up", sums=nested)
+    for c in counts:  # blank: not applicable to planned ends; not linked: not available ([x]), never a count
+        out[c] = np.nan if c not in parts and c != "episodes" else out[c].where(out[c] != "", np.nan)
+    return out, (dc.Total(column="episodes", parts=tuple(parts)), *nested), counts
+
+
+def _estimates_published(res: AttritionResults):
+    """Per follow-up month: the outcome areas due and followed up through it, and each method's share kept with
+    its interval, in percent; counts suppressed as the section's other tables are, and a share hidden where its
+    base is or where the count it implies, or leaves out, of its base is small."""
+    e = res.estimates[res.estimates["quantity"] == "sustained"]
+    rows = []
+    for month, g in e.groupby("month", sort=True):
+        g = g.set_index("method")
+        row = {"follow_up": FOLLOW_UP_LABELS.get(int(month), f"{int(month)} months"),
+               "due": int(g["n_due"].iat[0]), "followed_up": int(g["n_obtained"].iat[0])}
+        for meth, (col, _) in ESTIMATE_COLUMNS.items():
+            for suffix, key in (("", "estimate"), ("_ci_lower", "ci_lower"), ("_ci_upper", "ci_upper")):
+                row[col + suffix] = round(100 * float(g.at[meth, key]), 1)
+        if not g.at["ipw", "ess"] >= MIN_ESS:  # weights too uneven to rely on: not available ([x])
+            col = ESTIMATE_COLUMNS["ipw"][0]
+            row.update({col: np.nan, f"{col}_ci_lower": np.nan, f"{col}_ci_upper": np.nan})
+        rows.append(row)
+    exact = pd.DataFrame(rows)
+    counts = ["due", "followed_up"]
+    sums = (FOLLOWED_UP, *_nested(exact, counts))
+    derived = {c: [base] for col, base in ESTIMATE_COLUMNS.values()
+               for c in (col, f"{col}_ci_lower", f"{col}_ci_upper")}
+    # too few due at a month for the response and imputation models: not available there ([x])
+    few = exact["due"].to_numpy() < MIN_DUE
+    for col, base in ESTIMATE_COLUMNS.values():
+        if base == "due":
+            exact.loc[few, [col, f"{col}_ci_lower", f"{col}_ci_upper"]] = np.nan
+    tab = dc.suppress(exact, counts, label_column="follow_up", sums=sums, derived=derived)
+    return dc.suppress_shares(tab, ESTIMATE_SPECS), (*ESTIMATE_SPECS, *sums), counts
 
 
 def time_to_independence(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str | None = None,
