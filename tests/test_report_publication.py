@@ -265,3 +265,26 @@ def test_headers_say_what_the_column_of_each_table_holds():
     assert welsh == [CY("Months since the start of support")]
     assert cells(pd.DataFrame({"basis": ["Stated in the impact map"]}), "sroi_adjustments", CY)[1] == [
         [CY("Stated in the impact map")]]
+
+
+def test_an_unbounded_confidence_limit_is_not_estimable_not_inf_and_the_workbook_is_written(tmp_path):
+    # A transition model's upper limit at infinity (3,000 simulated people, Flintshire) reached the
+    # spreadsheet as a float xlsxwriter refuses: the area's report failed. It is "[x]" (not estimable).
+    from longitudinal.report.page import Release
+    from longitudinal.report.present import cells
+    from longitudinal.report.spreadsheet import write_spreadsheet
+
+    data = pd.DataFrame({"estimate": [0.5, 0.2], "ci_lower": [0.1, np.nan], "ci_upper": [np.inf, 0.4]})
+    _, rows = cells(data, "transitions_model", Translator("en"))
+    assert rows[0][2] == "[x]" and rows[1][1] == "[x]" and "inf" not in str(rows)
+
+    @dataclass
+    class Table:
+        name: str
+        caption: str
+        data: pd.DataFrame
+
+    for lang in ("en", "cy"):
+        path = write_spreadsheet(tmp_path / f"t.{lang}.xlsx", [Table("transitions_model", "Standard error", data)],
+                                 Release("Wales", 2025, datetime.date(2026, 11, 30)), lang)
+        assert path.stat().st_size > 0

@@ -60,9 +60,14 @@ from ._numeric import hessian_from_gradient
 from .errors import ConvergenceWarning
 
 __all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning",
-           "VarianceInference", "variance_inference"]
+           "VarianceInference", "variance_inference", "NOTE_ZERO", "NOTE_UNDEFINED", "NOTE_DEPENDENT"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
+
+#: The notes a variance component can carry (``VarianceInference.notes``); the report translates each.
+NOTE_ZERO = "estimated as zero (boundary): no Wald SE; test it by likelihood ratio"
+NOTE_UNDEFINED = "undefined: a random effect with SD zero"
+NOTE_DEPENDENT = "at +-1 (boundary: effects linearly dependent): no Wald SE"
 
 
 @dataclass
@@ -689,15 +694,15 @@ def variance_inference(fit: LMMFit, stats: SufficientStats | None = None, *, tol
     messages: list[str] = []
     for j in np.flatnonzero(zero):
         free[j] = False
-        notes[j] = "estimated as zero (boundary): no Wald SE; test it by likelihood ratio"
+        notes[j] = NOTE_ZERO
     for c, (j, k) in enumerate(pairs, start=q):
         if zero[j] or zero[k]:
             free[c] = False
-            notes[c] = "undefined: a random effect with SD zero"
+            notes[c] = NOTE_UNDEFINED
         elif dependent.any():
             # a singular covariance of the non-zero effects: the correlations are held fixed
             free[c] = False
-            notes[c] = "at +-1 (boundary: effects linearly dependent): no Wald SE"
+            notes[c] = NOTE_DEPENDENT
     if not free.all():
         messages.append("boundary (singular) fit: the standard errors of the other parameters hold the "
                         "boundary ones at their estimates")

@@ -208,8 +208,11 @@ def symbol_of(v, spec: Column) -> str | None:
         return "[c]"
     if isinstance(v, str) and v in SYMBOLS:
         return v
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+    if v is None or v is pd.NA or v is pd.NaT:
         return spec.blank
+    if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+        # A blank, or a limit the data do not bound (a confidence limit at infinity): not estimable from them.
+        return spec.blank if math.isnan(v) else "[x]"
     return None
 
 

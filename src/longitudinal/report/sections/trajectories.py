@@ -7,11 +7,19 @@ import pandas as pd
 
 from ... import domain
 from ...i18n import N_, Area, Msg, Number
+from ...mixed import NOTE_DEPENDENT, NOTE_UNDEFINED, NOTE_ZERO
 from ...palette import PALETTE, figure_style
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import Change, YearProtection
 from ..publish import Publisher, Section, numeric_columns
+
+#: The model's notes on a variance component at the boundary, as the report says them.
+MODEL_NOTES = {
+    NOTE_ZERO: N_("Estimated as zero (at the boundary): no standard error"),
+    NOTE_UNDEFINED: N_("Not defined: a random effect's standard deviation is zero"),
+    NOTE_DEPENDENT: N_("At +1 or -1 (at the boundary: the random effects are linearly dependent): no standard error"),
+}
 
 
 def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str | None = None,
@@ -56,6 +64,9 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
                 "corr(Intercept,time)": N_("Correlation of the start level and the rate of change"),
                 "sigma": N_("Residual standard deviation")}
     vc["term"] = [vc_terms.get(t, t) for t in vc["term"]]
+    if "note" in vc.columns:
+        # The model's notes on boundary parameters, in words for the reader (and in Welsh).
+        vc["note"] = [MODEL_NOTES[n] if n else "" for n in vc["note"]]
     # The counts are the completeness table's rounded ones (or rounded like them): see _fit_counts.
     counts, changed = _fit_counts(a, prot, code, fit)
     info = pd.DataFrame({"measure": [N_("Readings"), N_("Episodes"), N_("Episodes with a single reading"),
