@@ -646,6 +646,13 @@ def _numbers(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s.where(~s.isin([PRIMARY, SECONDARY])), errors="coerce").to_numpy(dtype="float64")
 
 
+def series_keys(df: pd.DataFrame, series: tuple) -> np.ndarray:
+    """Each row's series (the values of the ``series`` columns joined); without series, each row its own."""
+    if not series:
+        return np.arange(len(df)).astype(str)
+    return df[list(series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+
+
 def _rows(df: pd.DataFrame, where: tuple | None) -> np.ndarray:
     if where is None:
         return np.ones(len(df), bool)
@@ -708,10 +715,7 @@ def share_mask(df: pd.DataFrame, spec: Share | Parts, threshold: int = THRESHOLD
     whole = np.vstack([p[1] for p in pairs])
     finite = np.isfinite(imp).all(axis=0)
     hid = np.zeros(len(df), bool)
-    if spec.series:
-        keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
-    else:
-        keys = np.arange(len(df)).astype(str)
+    keys = series_keys(df, spec.series)
     for key in pd.unique(keys[rows]):
         idx = np.flatnonzero((keys == key) & rows & finite & ~no_base)
         if not idx.size:
@@ -735,10 +739,8 @@ def base_given_away(df: pd.DataFrame, spec: Share, threshold: int = THRESHOLD) -
     left = small & rows & (n - (threshold - 1) >= 1) & (n - 1 <= threshold - 1)
     if not left.any():
         return left
-    if not spec.series:
-        return left
-    keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1)
-    return (keys.isin(set(keys[left])).to_numpy() & rows)
+    keys = series_keys(df, spec.series)
+    return np.isin(keys, keys[left]) & rows
 
 
 def _rounded(s: pd.Series, decimals: int) -> pd.Series:
@@ -970,7 +972,7 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
             left = sorted((lo_whole[i] - lo_imp[i], hi_whole[i] - hi_imp[i]))
             check(spec.column, i, "the count left out", left[0], left[1])
         if spec.series:
-            keys = df[list(spec.series)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+            keys = series_keys(df, spec.series)
             err = np.abs(hi_imp - lo_imp) / 2
             for key in pd.unique(keys[ok]):
                 idx = np.flatnonzero(ok & (keys == key))
