@@ -114,6 +114,19 @@ def test_notes_describe_every_csv_column_and_symbol():
     assert set(SYMBOLS) <= set(symbols["symbol"]) and symbols["meaning_cy"].str.len().min() > 10
 
 
+def test_notes_give_the_decimals_each_row_is_shown_with():
+    # A table whose rows are different measures (an amount, a ratio) shows each row with its own decimals;
+    # the notes must say so, not give the column one number the page contradicts.
+    t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio", "Payback (months)"],
+                      "value": [1396442.0, 0.6, 14.25]})
+    cols, _ = notes_tables([("sroi_summary", t, (0, 2, 1))])
+    assert cols.set_index("column").at["value", "decimals_shown"] == "0;2;1"
+    shown = [r[1] for r in cells(t, "sroi_summary", EN, row_decimals=[0, 2, 1])[1]]
+    assert shown == ["1,396,442", "0.60", "14.2"] or shown == ["1,396,442", "0.60", "14.3"]
+    same, _ = notes_tables([("sroi_summary", t, (2, 2, None))])
+    assert same.set_index("column").at["value", "decimals_shown"] == 2
+
+
 RELEASE = Release("Cardiff", 2025, datetime.date(2026, 11, 30), status="synthetic")
 
 

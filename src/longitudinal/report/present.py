@@ -304,19 +304,33 @@ def symbols_html(_: Translator) -> str:
     return f'<div class="lg-symbols"><p>{html.escape(_("Symbols used in the tables"))}</p><ul>{items}</ul></div>'
 
 
-def notes_tables(tables: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def notes_tables(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The notes of a report's CSV files: every column (headers in both languages, decimals shown) and
-    every symbol (meaning in both languages)."""
+    every symbol (meaning in both languages).
+
+    ``tables``: ``(name, data)`` or ``(name, data, row_decimals)`` for each table. A column whose rows are
+    shown with different decimals (``row_decimals``, as :func:`cells` shows them) lists them row by row,
+    ``;``-separated, so the note says what the page shows.
+
+    >>> t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio"], "value": [1396442, 0.6]})
+    >>> notes_tables([("sroi_summary", t, (0, 2))])[0].set_index("column").at["value", "decimals_shown"]
+    '0;2'
+    """
     en, cy = Translator("en"), Translator("cy")
     cols = []
-    for name, data in tables:
+    for name, data, *rest in tables:
+        row_decimals = rest[0] if rest else None
         for c in data.columns:
             s = column(name, c)
             nums = [v for v in data[c] if _is_num(v)]
+            shown: object = ""
+            if nums and not s.text:
+                shown = s.decimals if s.decimals is not None else decimals_of(data[c])
+                if row_decimals is not None and s.decimals is None:
+                    by_row = [shown if d is None else d for d in row_decimals]
+                    shown = by_row[0] if len(set(by_row)) == 1 else ";".join(map(str, by_row))
             cols.append({"table": f"{name}.csv", "column": c, "header_en": en(s.header), "header_cy": cy(s.header),
-                         "kind": "text" if s.text or not nums else "number",
-                         "decimals_shown": "" if s.text or not nums else
-                         (s.decimals if s.decimals is not None else decimals_of(data[c])),
+                         "kind": "text" if s.text or not nums else "number", "decimals_shown": shown,
                          "blank_means": s.blank})
     suppressed = N_("a count of 1 to 4, suppressed (shown [c] on the page)")
     symbols = pd.DataFrame([{"symbol": k, "meaning_en": en(m), "meaning_cy": cy(m)} for k, m in SYMBOLS.items()]
