@@ -74,10 +74,29 @@ class Column:
     source: bool = False
     #: The column holds p-values: one that would show as 0 is shown ``<0.0001``.
     p: bool = False
+    #: Codes the column may hold, each with the catalogue message a reader sees instead (the CSV keeps the
+    #: code); a code without one is shown as written (and, in a ``source`` column, marked ``lang="en"``).
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, v, _: Translator) -> str | None:
+        """The words for code ``v`` in ``_``'s language, or None when the column has none for it."""
+        words = dict(self.labels).get(v) if isinstance(v, str) else None
+        return None if words is None else _(words)
 
 
-def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False) -> Column:
-    return Column(header, decimals, blank, text or source, source, p)
+def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False, labels=None) -> Column:
+    return Column(header, decimals, blank, text or source, source, p, tuple((labels or {}).items()))
+
+
+#: The registered outcome-map indicators in words (an indicator's name is a code of the package, not the
+#: map's own wording; a test fails when a registered indicator has none).
+INDICATOR_LABELS = {
+    "share_improving": N_("Share of episodes improving"),
+    "share_reaching_stage": N_("Share of episodes at or above a stage"),
+    "mean_change": N_("Mean change (stages)"),
+    "moved_between_stages": N_("Episodes that moved between stages"),
+    "sustained_at_months": N_("Share of levels sustained after a planned end"),
+}
 
 
 #: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
@@ -170,7 +189,7 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "pathway"): _c(N_("Pathway"), source=True),
     ("outcome_map_indicators", "column"): _c(N_("Column of the map"), source=True),
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
-    ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
+    ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True, labels=INDICATOR_LABELS),
 
     # Time to independence counts months from the start of support (the lasting-impact tables, from the end).
     ("time_to_independence", "months"): _c(N_("Months since the start of support"), 0),
@@ -247,8 +266,11 @@ def cells(data: pd.DataFrame, table: str, _: Translator, row_decimals=None) -> t
             if by_row is not None and s.decimals is None:
                 d = by_row
             sym = symbol_of(v, s)
+            words = s.label(v, _)
             if sym is not None:
                 row.append(sym)
+            elif words is not None:
+                row.append(words)
             elif _is_num(v) and not s.text:
                 row.append(_.p_value(v, d) if s.p else _.number(v, d))
             elif s.source:
@@ -281,13 +303,14 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
         cls = "txt" if i in text_cols or i == label else "num"
         out.append(f'<th scope="col" class="{cls}">{html.escape(h)}</th>')
     out.append("</tr></thead><tbody>")
-    source = {i for i, c in enumerate(data.columns) if column(table, c).source and _.lang != "en"}
-    for row in rows:
+    specs = [column(table, c) for c in data.columns]
+    source = {i for i, s in enumerate(specs) if s.source and _.lang != "en"}
+    for row, raw in zip(rows, data.itertuples(index=False, name=None)):
         out.append("<tr>")
         for i, v in enumerate(row):
             cls = "txt" if i in text_cols or i == label else "num"
             tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
-            if i in source:
+            if i in source and specs[i].label(raw[i], _) is None:
                 tag += ' lang="en"'
             text = html.escape(v)
             if cls == "txt":  # codes (share_improving, outcome=managing_money) may break after _ = /, not overflow
