@@ -170,10 +170,13 @@ class Study:
         Notes
         -----
         The table of all readings is built once per study and each selection of it once; every
-        call returns a new DataFrame over the same, shared columns. Adding or replacing columns
-        of it is safe; never change its values in place (``long.loc[...] = ...``): take
-        ``.copy()`` first. Replacing one of the study's tables (``study.readings = ...``) starts
-        afresh; changing a table in place does not, so don't.
+        call returns a new DataFrame over the same, shared columns, which are read-only: adding,
+        replacing or dropping columns is safe, but changing values in place (``long.loc[...] = ...``,
+        ``fillna(inplace=True)``) raises ``ValueError: assignment destination is read-only`` (pandas 2
+        reports it on a date column as an ``AssertionError``, that ``ValueError`` chained below it):
+        take ``.copy()`` first. So no caller can change what later analyses of the study read.
+        Replacing one of the study's tables (``study.readings = ...``) starts afresh; changing a
+        table in place does not, so don't.
         """
         codes: tuple[str, ...] | None = None
         if outcome is not None:
@@ -183,7 +186,7 @@ class Study:
         key = (codes, scored_only, include_follow_up)
         if key not in cache:
             if "all" not in cache:
-                cache["all"] = self._long_all()
+                cache["all"] = _read_only(self._long_all())
             out = cache["all"]
             keep = np.ones(len(out), dtype=bool)
             if codes is not None:
@@ -192,7 +195,7 @@ class Study:
                 keep &= out["score"].notna().to_numpy()
             if not include_follow_up:
                 keep &= (out["reading_type"] != "follow_up").to_numpy()
-            cache[key] = out if keep.all() else out[keep].reset_index(drop=True)
+            cache[key] = out if keep.all() else _read_only(out[keep].reset_index(drop=True))
             selections = [k for k in cache if isinstance(k, tuple) and k != key]
             for old in selections[:-_LONG_SELECTIONS_KEPT]:  # keep memory bounded at national scale
                 del cache[old]
@@ -365,6 +368,40 @@ class Study:
             (path / TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
             written["truth"] = path / TRUTH_FILE
         return written
+
+
+def _read_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` over the same values (no copy, but for nullable integers), each column read-only.
+
+    In-place writes to the result raise instead of changing what others share (see :meth:`Study.long`);
+    new or replaced columns are the caller's own. Each column keeps its own array (pandas does not
+    merge same-dtype columns of a frame built from a dict without copying).
+
+    >>> long = _read_only(pd.DataFrame({"x": [1.0, 2.0], "d": pd.to_datetime(["2020-01-01", "2021-01-01"])}))
+    >>> long.loc[0, "x"] = 5.0
+    Traceback (most recent call last):
+    ValueError: assignment destination is read-only
+    """
+    return pd.DataFrame({name: _read_only_column(frame[name]) for name in frame.columns}, index=frame.index,
+                        copy=False)
+
+
+def _read_only_column(s: pd.Series) -> Any:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy()  # pandas hands out the codes read-only already
+        codes.flags.writeable = False
+        return pd.Categorical.from_codes(codes, dtype=s.dtype, validate=False)
+    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(s.dtype):
+        values = s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=0)
+        mask = s.isna().to_numpy()
+        values.flags.writeable = mask.flags.writeable = False
+        return pd.arrays.IntegerArray(values, mask, copy=False)
+    values = s.to_numpy()
+    if not isinstance(values, np.ndarray) or (values.dtype == object and not pd.api.types.is_object_dtype(s.dtype)):
+        raise TypeError(f"{s.name}: no read-only form for a {s.dtype} column")
+    values = values.view()  # a view of its own: the flag changes nothing of the frame it came from
+    values.flags.writeable = False
+    return values
 
 
 def _fold_wales(area: str) -> bool:
