@@ -51,8 +51,8 @@ def test_a_caller_cannot_change_the_shared_long_table(small_study, name, outcome
         MUTATIONS[name](table)
     pd.testing.assert_frame_equal(study.long(outcome), before)
     # the whole table, which every selection is taken from, is unchanged too
-    assert study.long(scored_only=False).equals(lg.Study(small_study.people, small_study.episodes,
-                                                         small_study.readings, small_study.spend).long(scored_only=False))
+    fresh = lg.Study(small_study.people, small_study.episodes, small_study.readings, small_study.spend)
+    assert study.long(scored_only=False).equals(fresh.long(scored_only=False))
 
 
 def test_the_long_table_is_shared_not_copied(small_study):
@@ -66,3 +66,23 @@ def test_the_long_table_is_shared_not_copied(small_study):
     mine = a.copy()
     mine.loc[0, "reading_date"] = DAY
     assert mine.loc[0, "reading_date"] == DAY != study.long().loc[0, "reading_date"]
+
+
+@pytest.mark.parametrize("slice_of", ["authority", "lead need", "service type", "financial year"])
+def test_a_slice_cuts_its_long_table_from_the_study_s_when_built(small_study, slice_of):
+    """subset() / in_financial_year() of a study that has built its long table take their own from it (no
+    joins): the same rows, order and dtypes as the slice builds by itself, for every selection."""
+    def cut(study):
+        return {"authority": lambda: study.subset(local_authority="Cardiff"),
+                "lead need": lambda: study.subset(lead_need=study.episodes["lead_need"].iloc[0]),
+                "service type": lambda: study.subset(service_type="short term"),
+                "financial year": lambda: study.in_financial_year(study.financial_years[1])}[slice_of]()
+
+    whole = lg.Study(small_study.people, small_study.episodes, small_study.readings, small_study.spend)
+    whole.long()
+    lent, alone = cut(whole), cut(small_study)
+    assert "cut" in lent.__dict__["_long_cache"] and "_long_cache" not in alone.__dict__
+    assert 0 < len(lent.long()) < len(whole.long())
+    for args in [{}, {"scored_only": False}, {"outcome": "managing_money", "include_follow_up": False}]:
+        pd.testing.assert_frame_equal(lent.long(**args), alone.long(**args))
+    assert not lent.long()["time"].to_numpy().flags.writeable
