@@ -80,7 +80,8 @@ def test_a_slice_cuts_its_long_table_from_the_study_s_when_built(small_study, sl
 
     whole = lg.Study(small_study.people, small_study.episodes, small_study.readings, small_study.spend)
     whole.long()
-    lent, alone = cut(whole), cut(small_study)
+    lent = cut(whole)
+    alone = cut(lg.Study(small_study.people, small_study.episodes, small_study.readings, small_study.spend))
     assert "cut" in lent.__dict__["_long_cache"] and "_long_cache" not in alone.__dict__
     assert 0 < len(lent.long()) < len(whole.long())
     for args in [{}, {"scored_only": False}, {"outcome": "managing_money", "include_follow_up": False}]:

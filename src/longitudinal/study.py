@@ -394,20 +394,32 @@ class _Shared(NamedTuple):
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Shared:
-        """``frame`` over the same values (no copy, but for nullable numbers), each column read-only.
+        """``frame`` (the caller's own, not shared yet) with the arrays that hold its values made read-only,
+        in place: no copy, and pandas' blocks stay as they are. In-place writes then raise.
 
-        Each column keeps its own array (pandas does not merge same-dtype columns of a frame built from
-        a dict without copying), so in-place writes raise instead of changing what others share.
-
-        >>> long = _Shared.of(pd.DataFrame({"x": [1.0, 2.0]})).handed_out()
+        >>> long = _Shared.of(pd.DataFrame({"x": [1.0, 2.0], "c": pd.Categorical(["a", "b"])})).handed_out()
         >>> long.loc[0, "x"] = 5.0
         Traceback (most recent call last):
         ValueError: assignment destination is read-only
         """
-        columns = {name: _read_only(frame[name]) for name in frame.columns}
-        table = pd.DataFrame({name: frame[name] if arr is None else arr for name, arr in columns.items()},
-                             index=frame.index, copy=False)
-        return cls(table, tuple(name for name, arr in columns.items() if arr is None))
+        # pandas 2 has no public way to make a frame read-only: each block's arrays are flagged (a NumPy
+        # block is its array; pandas' own arrays keep theirs as _ndarray, or _data and _mask). Rebuilding
+        # the columns from read-only arrays instead would copy them (DataFrame.__setitem__ copies) or give
+        # one block per column, which every later copy or assign() consolidates first: twice the work.
+        if pd.get_option("mode.copy_on_write") is True:
+            return cls(frame, ())  # pandas copies on write: a caller's change never reaches the shared arrays
+        protected: set[int] = set()
+        for block in getattr(getattr(frame, "_mgr", None), "blocks", ()):
+            values = block.values
+            arrays = [values] if isinstance(values, np.ndarray) else [
+                getattr(values, name, None) for name in ("_ndarray", "_data", "_mask")]
+            arrays = [a for a in arrays if isinstance(a, np.ndarray)]
+            for a in arrays:
+                a.flags.writeable = False
+            if arrays:
+                protected.update(int(i) for i in block.mgr_locs.as_array)
+        copied = tuple(name for i, name in enumerate(frame.columns) if i not in protected)
+        return cls(frame, copied)
 
     def handed_out(self) -> pd.DataFrame:
         """A new frame over the shared columns for one caller (adding or replacing columns is its own affair)."""
@@ -415,35 +427,6 @@ class _Shared(NamedTuple):
         for name in self.copied:
             out[name] = self.table[name].array.copy()
         return out
-
-
-#: pandas arrays that hold a NumPy array of values and one of missing flags (nullable numbers).
-_MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
-
-
-def _read_only(s: pd.Series) -> Any:
-    """The column's values as an array no one can write to (sharing its memory where it can), or None."""
-    arr = s.array
-    if isinstance(arr, pd.Categorical):
-        # pandas hands out the codes read-only already
-        return pd.Categorical.from_codes(arr.codes, dtype=arr.dtype, validate=False)
-    if isinstance(arr, _MASKED):
-        values = s.to_numpy(dtype=arr.dtype.numpy_dtype, na_value=0)
-        mask = s.isna().to_numpy()
-        values.flags.writeable = mask.flags.writeable = False
-        return type(arr)(values, mask, copy=False)
-    if type(arr) is pd.arrays.StringArray:  # text held as Python objects
-        text = arr.to_numpy().view()
-        out = pd.arrays.StringArray(text)  # it keeps this array, made read-only once checked
-        text.flags.writeable = False
-        return out
-    naive_times = isinstance(arr, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)) and getattr(s.dtype, "tz",
-                                                                                                 None) is None
-    if isinstance(arr, pd.arrays.NumpyExtensionArray) or naive_times:
-        values = s.to_numpy().view()  # a view of its own: the flag changes nothing of the frame it came from
-        values.flags.writeable = False
-        return values
-    return None
 
 
 def _fold_wales(area: str) -> bool:
