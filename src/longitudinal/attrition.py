@@ -84,7 +84,7 @@ from .study import Study, positions
 from .survival import linked_exits
 
 __all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
-           "sustained_side_by_side", "FOLLOW_UP_MONTHS", "METHODS"]
+           "sustained_side_by_side", "summed_flow", "FOLLOW_UP_MONTHS", "METHODS"]
 
 #: Follow-ups are scheduled this many months after a planned end.
 FOLLOW_UP_MONTHS = (6, 12, 24)
@@ -135,6 +135,49 @@ class FollowUpData:
     ended_planned: pd.DataFrame
     linked_exits: bool
     censor_date: pd.Timestamp
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Whether every follow-up up to each month was obtained (bool, ``n_units x n_months``)."""
+        return np.cumsum(np.isnan(self.scores), axis=1) == 0
+
+    def flow(self) -> pd.DataFrame:
+        """Ended as planned, due, obtained and reasons per authority, financial year of the end and month
+        (:attr:`AttritionResults.flow`)."""
+        c = self.contacts
+        keys = ["local_authority", "end_year", "month"]
+        t = c.groupby(keys, sort=True).agg(due=("obtained", "size"), obtained=("obtained", "sum"))
+        for rsn in _REASONS:
+            t[rsn] = (c["reason"] == rsn).groupby([c[k] for k in keys], sort=True).sum()
+        t = t.reset_index()
+        t = t.merge(self.planned_ends().reset_index(), on=["local_authority", "end_year"], how="left")
+        if not self.linked_exits:
+            t["died"] = pd.array([pd.NA] * len(t), dtype="Int64")
+            t["moved_away"] = pd.array([pd.NA] * len(t), dtype="Int64")
+        cols = keys + ["ended_planned", "due", "obtained", "died", "moved_away", "re_referred", "no_contact"]
+        return t[cols]
+
+    def planned_ends(self) -> pd.Series:
+        """Episodes ended as planned per authority and financial year of the end."""
+        return self.ended_planned.groupby(["local_authority", "end_year"], sort=True).size().rename("ended_planned")
+
+    def flow_summary(self) -> pd.DataFrame:
+        """:meth:`AttritionResults.flow_summary` without the estimates: the flow summed over authorities and
+        years, one row per month."""
+        return summed_flow(self.flow(), self.planned_ends().reset_index(), self.linked_exits)
+
+
+def summed_flow(flow: pd.DataFrame, ended_planned: pd.DataFrame, linked_exits: bool) -> pd.DataFrame:
+    """The flow (:attr:`AttritionResults.flow`) summed over authorities and years, one row per month: ``month,
+    ended_planned, due, obtained, obtained_share, died, moved_away, re_referred, no_contact`` (``died`` and
+    ``moved_away`` NA when deaths and moves are not linked)."""
+    f = flow.groupby("month", sort=True)[["due", "obtained", "re_referred", "no_contact"]].sum()
+    for c in ("died", "moved_away"):
+        f[c] = flow.groupby("month", sort=True)[c].sum(min_count=1) if linked_exits else pd.NA
+    f.insert(0, "ended_planned", int(ended_planned["ended_planned"].sum()))
+    f["obtained_share"] = f["obtained"] / f["due"]
+    return f.reset_index()[["month", "ended_planned", "due", "obtained", "obtained_share", "died",
+                            "moved_away", "re_referred", "no_contact"]]
 
 
 def _windows(months: Sequence[int]) -> np.ndarray:
@@ -694,13 +737,7 @@ class AttritionResults(Results):
 
     def flow_summary(self) -> pd.DataFrame:
         """The flow summed over authorities and years, one row per month (``[x]`` cells stay NA)."""
-        f = self.flow.groupby("month", sort=True)[["due", "obtained", "re_referred", "no_contact"]].sum()
-        for c in ("died", "moved_away"):
-            f[c] = self.flow.groupby("month", sort=True)[c].sum(min_count=1) if self.linked_exits else pd.NA
-        f.insert(0, "ended_planned", int(self.ended_planned["ended_planned"].sum()))
-        f["obtained_share"] = f["obtained"] / f["due"]
-        return f.reset_index()[["month", "ended_planned", "due", "obtained", "obtained_share", "died",
-                                "moved_away", "re_referred", "no_contact"]]
+        return summed_flow(self.flow, self.ended_planned, self.linked_exits)
 
     def flow_table(self) -> pd.DataFrame:
         """:meth:`flow_summary` for publication: not-linked reasons as ``[x]``."""
@@ -996,10 +1033,10 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     if n == 0 or not due.any():
         raise InputError("attrition: no area has a follow-up due after a planned end (is the study long "
                          "enough for the first follow-up?)")
-    flow = _flow(fd)
+    flow = fd.flow()
     end = units["end_score"].to_numpy(float)
     sustained, change = _outcomes(S, end, loss)
-    complete = np.cumsum(np.isnan(S), axis=1) == 0  # all follow-ups up to the month obtained
+    complete = fd.complete  # all follow-ups up to the month obtained
 
     # groups: each `by` combination, then "all"
     if by:
@@ -1164,9 +1201,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         balance=pd.DataFrame(bal_rows), response_model=pd.DataFrame(coef_rows), sensitivity=sens,
         tipping_point=tip, by=by, months=months, loss=int(loss), m=int(m) if "mi" in methods else 0,
         seed=int(seed), threshold=float(threshold), tipping_month=int(tipping_month), trim=trim,
-        linked_exits=fd.linked_exits, alpha=alpha, unit_weights=unit_w,
-        ended_planned=fd.ended_planned.groupby(["local_authority", "end_year"], sort=True).size()
-        .rename("ended_planned").reset_index())
+        linked_exits=fd.linked_exits, alpha=alpha, unit_weights=unit_w, ended_planned=fd.planned_ends().reset_index())
 
 
 def _clipped_ci(est, se, quantity, alpha):
@@ -1193,19 +1228,3 @@ def _tipping(sens: pd.DataFrame, by: list[str], j: int, months, threshold: float
     i = below[0]
     return float(d[i - 1] + (threshold - e[i - 1]) * (d[i] - d[i - 1]) / (e[i] - e[i - 1]))
 
-
-def _flow(fd: FollowUpData) -> pd.DataFrame:
-    """Ended as planned, due, obtained and reasons per authority, financial year of the end and month."""
-    c = fd.contacts
-    keys = ["local_authority", "end_year", "month"]
-    t = c.groupby(keys, sort=True).agg(due=("obtained", "size"), obtained=("obtained", "sum"))
-    for rsn in _REASONS:
-        t[rsn] = (c["reason"] == rsn).groupby([c[k] for k in keys], sort=True).sum()
-    t = t.reset_index()
-    ended = fd.ended_planned.groupby(["local_authority", "end_year"], sort=True).size().rename("ended_planned")
-    t = t.merge(ended.reset_index(), on=["local_authority", "end_year"], how="left")
-    if not fd.linked_exits:
-        t["died"] = pd.array([pd.NA] * len(t), dtype="Int64")
-        t["moved_away"] = pd.array([pd.NA] * len(t), dtype="Int64")
-    cols = keys + ["ended_planned", "due", "obtained", "died", "moved_away", "re_referred", "no_contact"]
-    return t[cols]

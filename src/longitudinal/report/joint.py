@@ -145,23 +145,33 @@ def _relations(t: ct.CountTable, area: str, cells: _Cells) -> list[dc.Relation]:
 
 
 def _across(tables: dict[str, list[ct.CountTable]], cells: _Cells) -> list[dc.Relation]:
-    """Wales against the authorities: sums for episodes and readings, bounds for people."""
+    """Wales against the authorities: sums for episodes and readings, bounds for people and for the counts a
+    table declares as at most (``"at_most"``) or at least (``"at_least"``) the authorities' sum."""
     if WALES not in tables:
         return []
     about = {(a, t.name): t.about for a, ts in tables.items() for t in ts}
     out: list[dc.Relation] = []
     for t in tables[WALES]:
-        # Authorities whose table is about the same thing (all of them, but for the transitions' outcome).
-        las = [a for a in tables if a != WALES and about.get((a, t.name)) == t.about]
+        # Authorities whose table is about the same thing (all of them, but for the transitions' and time to
+        # independence's outcome area): where some are about another, Wales's count also holds theirs, which
+        # they do not publish, so only the bounds that do not need them hold.
+        counted = [a for a in tables if a != WALES and (a, t.name) in about]
+        las = [a for a in counted if about[(a, t.name)] == t.about]
+        whole = len(las) == len(counted)
         for (area, name, row, col), _ in _cell_keys(t, WALES):
             w = cells.get((area, name, row, col))
             parts = [p for p in (cells.get((la, name, row, col)) for la in las) if p is not None]
             what = f"{name} across the areas"
-            if col in t.people or (row, col) in t.people:
+            kind = t.across.get(col) or ("people" if col in t.people or (row, col) in t.people else "sum")
+            at_most = tuple((p, 1) for p in parts) + ((w, -1),)  # sum of the authorities less Wales
+            if kind == "people":
                 out += [dc.Relation(((w, 1), (p, -1)), "ge", what) for p in parts]
-                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "ge", what))
-            else:
-                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "eq", what))
+            if kind == "sum" and whole:
+                out.append(dc.Relation(at_most, "eq", what))
+            elif kind == "at_least" or kind == "sum":
+                out.append(dc.Relation(tuple((i, -c) for i, c in at_most), "ge", what))
+            elif whole:  # people, at_most
+                out.append(dc.Relation(at_most, "ge", what))
     return out
 
 

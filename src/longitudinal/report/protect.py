@@ -233,7 +233,10 @@ class Same:
     ``cell``: a column (every row; ``"{row}"`` in ``key`` becomes the row's label) or ``(row label, column)``.
     ``across``: how the count adds up over the areas — ``"sum"``: Wales's count is the sum of the
     authorities' (episodes, readings); ``"people"``: the same, less the people counted in more than one
-    authority (each is counted once in Wales); ``None``: no such relation.
+    authority (each is counted once in Wales); ``"at_most"`` / ``"at_least"``: Wales's count is the
+    authorities' sum less / plus an unpublished count (a planned end whose next episode is in another
+    authority is "no contact" in its own and re-referred in Wales's); ``None``: no such relation.
+    In ``key``, ``{row}`` stands for the row's label and ``{<column>}`` for its value in that column.
     The audit (:mod:`longitudinal.report.audit`) uses these to link tables and areas.
     """
 
@@ -886,7 +889,9 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
         # base at both ends of its interval (a series against its group's), and passes if either end does.
         check_derived(df, [s for s in specs if not isinstance(s, (Share, Parts))], label_column=label_column,
                       threshold=threshold)
-        for spec in [s for s in specs if isinstance(s, (Share, Parts))]:
+        # A count within its base (``count=True``) is rounded as the base is: the two differ by a multiple of the
+        # base of rounding, which is never a small count.
+        for spec in [s for s in specs if isinstance(s, (Share, Parts)) and not getattr(s, "count", False)]:
             groups = [df] if getattr(spec, "series", ()) else [df.iloc[[i]] for i in range(len(df))]
             for g in groups:
                 v = _numbers(g[spec.base])
