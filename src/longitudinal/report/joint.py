@@ -49,13 +49,16 @@ __all__ = ["YearProtection", "protection_file", "year_areas", "RULE_ROUNDING"]
 
 RULE_ROUNDING = N_(
     "**Rounding.** Every count of people, episodes and readings in the tables of headline figures, lead needs, "
-    "the trend, age and sex, data completeness and distance travelled is rounded to a multiple of 5: a count "
+    "the trend, age and sex, data completeness, distance travelled, transitions, follow-ups after a planned end, "
+    "lasting impact, re-referral and time to independence is rounded to a multiple of 5: a count "
     "that is already a multiple of 5 (0 included) is shown as it is, any other is shown as one of the two "
     "multiples of 5 next to it. The roundings are chosen together, for Wales and every local authority at once, "
     "so that the published tables still add up exactly (each total is the sum of its parts, Wales is the sum of "
     "the local authorities) while staying as close as possible to the true counts; each published count is "
     "within 4 of the true count. Percentages and amounts per person in these tables are computed from the "
-    "rounded counts. Because the rounded tables are consistent, no count of 1 to 4 can be worked out from them."
+    "rounded counts, except the estimates of lasting impact, re-referral and time to independence, which come "
+    "from the exact data and are hidden where they would imply, or leave out, 1 to 4 people. Because the rounded "
+    "tables are consistent, no count of 1 to 4 can be worked out from them."
 )
 
 
