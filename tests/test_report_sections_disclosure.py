@@ -447,9 +447,9 @@ def _check_curve_points(table: pd.DataFrame, fig_data: pd.DataFrame, value: str,
             vals = [(n * (1 - s), 0.0) for s in pts["survival"]]
             vals += [(n * (1 - v / 100), n * 0.0005) for m, v in shown.items() if m not in hidden_months]
             for i, (a, ea) in enumerate(vals):
-                for lo, hi in ((a - ea, a + ea), (n - a - ea, n - a + ea)):
+                for what, lo, hi in (("implies", a - ea, a + ea), ("leaves out", n - a - ea, n - a + ea)):
                     if lo >= 0.5 and hi < 4.5:
-                        here.add(f"{key}: point {i} implies a small count of about {n_pub:g}")
+                        here.add(f"{key}: point {i} {what} a small count of a base of about {n_pub:g}")
                 for j, (b, eb) in enumerate(vals[i + 1:], i + 1):
                     d = abs(a - b)
                     if d - ea - eb >= 0.5 and d + ea + eb < 4.5:

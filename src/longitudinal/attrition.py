@@ -545,12 +545,21 @@ class _ChainedPMM:
                 Dj[:, n_fixed:n_fixed + k - 1] = V
                 Dj[:, n_fixed + k - 1:] = V > self.threshold[:, None]
                 Do = Dj[o]
-                f = _posterior(Do, S[o, j])
-                fit_o = Do @ f[0]
-                pred_m = (Dj @ _draw(f, rng))[mis]  # cheaper than gathering the rows first
+                # donors and recipients predicted with the same drawn coefficients (type 2 matching, as
+                # statsmodels' MICEData): with the donors on the least-squares fit (type 1), the draw's
+                # coherent shift pushed recipients past the ends of the donors' range, where they all took
+                # the same few donors, and the between-imputation variance did not shrink with n
+                beta = _draw(_posterior(Do, S[o, j]), rng)
+                fit_o = Do @ beta
+                pred_m = (Dj @ beta)[mis]  # cheaper than gathering the rows first
                 # donors share the recipient's end level (what is kept is judged against it): sorting by
-                # fitted value, then (stably) by end level puts each level's donors in a sorted run
-                by_fit = np.argsort(fit_o, kind="stable")
+                # fitted value, then (stably) by end level puts each level's donors in a sorted run. Donors
+                # are shuffled first so that ties in the fitted value are broken at random (as R mice's
+                # matchindex does): fitted values of discrete predictors tie in large groups, and in row
+                # order every recipient next to a group took the same few donors, so that the imputations
+                # shared their values and the between-imputation variance did not shrink with n.
+                shuffle = rng.permutation(o.size)
+                by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
                 order = by_fit[np.argsort(self.level[o][by_fit], kind="stable")]
                 f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
                 t_m = self.level[mis]
