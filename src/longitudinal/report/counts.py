@@ -391,7 +391,8 @@ def month_label(month: int) -> str:
 def nested(labels: list, columns) -> tuple:
     """Each count of a later row is part of the earlier row's (a follow-up is due, or an area still at risk,
     only if it was at the month before)."""
-    return tuple(dc.Sum(((later, c),), (earlier, c)) for c in columns for earlier, later in zip(labels[:-1], labels[1:]))
+    return tuple(dc.Sum(((later, c),), (earlier, c)) for c in columns
+                 for earlier, later in zip(labels[:-1], labels[1:]))
 
 
 def lasting_impact_counts(a: AreaYear, upto=None) -> list[CountTable]:

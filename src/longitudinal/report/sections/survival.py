@@ -161,8 +161,8 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     rr, unlinked = _unlinked(rr, ("died", "moved_away"))
     sus_links = ct.across_links({"n": "sustained outcomes: areas followed | {row}",
                                  "at_risk": "sustained outcomes: at risk | {row} | {months}"})
-    rr_links = ct.across_links({"n": "re-referral: planned ends followed", "at_risk": "re-referral: at risk | {months}"},
-                               ct.REREFERRAL_ACROSS)
+    rr_links = ct.across_links({"n": "re-referral: planned ends followed",
+                                "at_risk": "re-referral: at risk | {months}"}, ct.REREFERRAL_ACROSS)
     tables = [pub.table("sustained_outcomes", Msg("Share of end-of-support levels sustained (no loss of a stage) 6, "
                                                   "12 and 24 months after a planned end, by outcome area, {area}, "
                                                   "data to {end}", area=area, end=end), sus, ["n", "at_risk"],
@@ -241,8 +241,9 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study, prot: YearProtect
     episode-areas are due a 12-month follow-up, the share keeping their end stage among those followed
     up, weighted for non-response and imputed, side by side, with the tipping point of the imputed share
     at 12 months in plain words (the weighted and imputed shares of a month with fewer than :data:`MIN_DUE`
-    due are not available, ``[x]``); the areas due are counted as published (rounded). All of it comes from one call of :func:`longitudinal.follow_up_attrition`
-    with the package's defaults but :data:`REPORT_IMPUTATIONS`.
+    due are not available, ``[x]``; the areas due are counted as published, rounded). All of it comes from
+    one call of :func:`longitudinal.follow_up_attrition` with the package's defaults but
+    :data:`REPORT_IMPUTATIONS`.
     """
     import inspect
     import warnings
