@@ -36,7 +36,8 @@ follow-up schedule) and the mean **change** from the end level at m months:
 * ``mi``: multiple imputation of every missing due follow-up score by
   chained equations with predictive mean matching (imputed scores are
   observed scores, so they stay on the 1-5 scale; donors share the
-  recipient's end level), the outcome area as a term and the episode's
+  recipient's end level; donors and recipients matched on predictions
+  from the same drawn coefficients, as statsmodels' ``MICEData``), the outcome area as a term and the episode's
   other areas entering through its mean end level and number of areas
   (clustering within episodes), pooled by Rubin's rules.
 
@@ -497,9 +498,12 @@ class _ChainedPMM:
     uncertainty of all 70 coefficients is carried at the cost of one product per month and imputation.
     The chained steps then fit each month on ``eta_j``, the end level and the other months (their scores
     and whether each keeps the end stage) - a small model, drawn the same way - and each missing value
-    takes the observed score of one of the ``donors`` rows with the same end level whose fitted value is
-    nearest its drawn prediction (predictive mean matching, type 1). Imputed values are observed values,
-    so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the normal equations positive definite.
+    takes the observed score of one of the ``donors`` rows with the same end level whose prediction is
+    nearest its own, both from the drawn coefficients (predictive mean matching, type 2, as statsmodels'
+    ``MICEData``; ties broken at random). Type 1 (donors on the least-squares fit) gave imputations whose
+    between-imputation variance did not shrink with n (docs/benchmarks.md, attrition, session 4). Imputed
+    values are observed values, so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the normal
+    equations positive definite.
     """
 
     def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int):
