@@ -84,12 +84,8 @@ def text_px_on_page(fig, page_px: int = PAGE_PX, dpi: int = DPI) -> float:
     image is wider than the column (``max-width: 100%``). Measured on the figure as it will be saved
     (tight bounding box).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot has no drawing canvas yet
-        FigureCanvasAgg(fig)
-    fig.canvas.draw()
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+    fig.draw_without_rendering()  # laid out, not painted
+    bbox = fig.get_tightbbox()
     width_px = bbox.width * dpi
     scale = min(1.0, page_px / width_px)
     sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))

@@ -170,7 +170,7 @@ def translate_figure(fig, lang: str) -> None:
         return _(s) if isinstance(s, str) and s.strip() and not NEUTRAL.match(s) and s not in done else s
 
     # Tick labels are redrawn from the axis's formatter: the formatter gets the translated labels.
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     seen = set()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
