@@ -971,7 +971,6 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
                 todo.append(a)
         if on_start:
             on_start(len(area_list), todo)
-        # Wales first: it is the largest, so it should not be the last one running.
         guard = threading.Lock()
 
         def done(r: AreaResult) -> None:
@@ -984,7 +983,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
 
         clock = time.monotonic()
         try:
-            _run_pool([specs[a] for a in todo], workers, timeout, done)
+            _run_pool([specs[a] for a in _largest_first(todo, cache)], workers, timeout, done)
         except BatchStopped as stop:
             stop.result = result
             # every worker is dead now; one killed between creating its folder and our per-area cleanup
@@ -1012,6 +1011,17 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         restore()
         lock.release()
     return result
+
+
+def _largest_first(areas: list[str], cache: Path) -> list[str]:
+    """The areas in the order they are given to the workers: the largest first (by the size of their cached
+    slice), so that no large area starts last while the other workers have nothing left to do."""
+    def size(a: str) -> int:
+        try:
+            return (cache / f"{area_slug(a)}.pkl").stat().st_size
+        except OSError:
+            return 0
+    return sorted(areas, key=lambda a: -size(a))  # stable: areas of equal size keep their order
 
 
 def _writable(out: Path) -> None:
