@@ -106,6 +106,7 @@ class KernelServer:
         self._cond = threading.Condition(self._lock)
         self._exits: dict[int, int] = {}
         self._dead = False
+        self._ready = False  # the server has imported PRELOAD
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from longitudinal.report.kernels import _serve; _serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, preexec_fn=die_with_parent())
@@ -121,6 +122,8 @@ class KernelServer:
             with self._cond:
                 if "exit" in msg:
                     self._exits[int(msg["exit"])] = int(msg["status"])
+                elif "ready" in msg:
+                    self._ready = True
                 else:
                     self._replies.append(msg)
                 self._cond.notify_all()
@@ -135,9 +138,12 @@ class KernelServer:
     def spawn(self, cmd: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
               timeout: float = 120.0) -> _ForkedKernel | None:
         """Fork a kernel running ``cmd``'s ipykernel arguments in ``cwd`` with ``env``; None when the command
-        is not an ipykernel of this interpreter or the server cannot serve (the caller starts it itself)."""
+        is not an ipykernel of this interpreter or the server cannot serve yet (still importing) or at all: the
+        caller then starts the kernel itself, so that no area waits for the server's imports."""
         args = _kernel_args(cmd)
-        if args is None or not self.alive:
+        with self._cond:
+            ready = self._ready
+        if args is None or not ready or not self.alive:
             return None
         req = {"argv": args, "cwd": str(cwd or os.getcwd()), "env": dict(env if env is not None else os.environ)}
         with self._cond:
@@ -147,8 +153,8 @@ class KernelServer:
                 self.proc.stdin.flush()
             except OSError:
                 return None
-            # The server loads PRELOAD before it reads its first request: the first answer may take a while.
             if not self._cond.wait_for(lambda: self._replies or self._dead, timeout) or not self._replies:
+                self.proc.kill()  # it did not answer: not used again (a late answer would be taken for the next)
                 return None
             reply = self._replies.pop(0)
         if "pid" not in reply:
@@ -165,15 +171,10 @@ class KernelServer:
         return None
 
     def close(self) -> None:
-        """Stop the server (its kernels die with it)."""
+        """Stop the server (it holds nothing to save; a kernel still running dies with it)."""
         if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.kill()
+        self.proc.wait()
 
 
 def forked_kernel_manager(server: KernelServer | None):
@@ -228,6 +229,7 @@ def _serve() -> None:  # pragma: no cover - runs in the server process
         while data:
             data = data[os.write(stdout, data):]
 
+    send({"ready": 1})
     sel = selectors.DefaultSelector()
     sel.register(stdin, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
