@@ -10,10 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from longitudinal import domain
+from longitudinal import domain, indicators
 from longitudinal.i18n import MissingTranslation, Msg, Number, Translator, Verbatim
 from longitudinal.report.page import IndexEntry, Release, index_name, page_name, render_index, render_page
-from longitudinal.report.present import COLUMNS, SYMBOLS, UnknownColumn, cells, decimals_of, notes_tables, table_html
+from longitudinal.report.present import (
+    COLUMNS,
+    INDICATOR_LABELS,
+    SYMBOLS,
+    UnknownColumn,
+    cells,
+    decimals_of,
+    notes_tables,
+    table_html,
+)
 from longitudinal.report.spreadsheet import spreadsheet_name, write_spreadsheet
 
 EN, CY = Translator("en"), Translator("cy")
@@ -112,6 +121,37 @@ def test_notes_describe_every_csv_column_and_symbol():
     assert list(cols["column"]) == list(t.data.columns)
     assert cols.set_index("column").at["spend_gbp", "header_cy"] == "Gwariant (£)"
     assert set(SYMBOLS) <= set(symbols["symbol"]) and symbols["meaning_cy"].str.len().min() > 10
+
+
+def test_indicators_are_named_in_words_on_the_page_and_in_the_spreadsheet_and_kept_as_codes_in_the_csv(tmp_path):
+    # Every registered indicator has words in both languages (a new one without them fails here).
+    assert set(indicators.names()) <= set(INDICATOR_LABELS)
+    t = pd.DataFrame({"step": ["Keeps a tenancy", "Own indicator"], "indicator": ["share_improving", "my_own"],
+                      "n": [40, 35]})
+    cy = table_html(t, "outcome_map_indicators", "x", CY, label_column="step")
+    assert '<td class="txt">Cyfran y cyfnodau a wellodd</td>' in cy  # Welsh words, not marked English
+    assert '<td class="txt" lang="en">my_<wbr>own</td>' in cy  # a user's own indicator: as written, marked English
+    assert "share_improving" not in cy and "Share of episodes improving" in table_html(
+        t, "outcome_map_indicators", "x", EN, label_column="step")
+    write_spreadsheet(tmp_path / "t.xlsx", [Table("outcome_map_indicators", Msg("Indicator"), t, "step")],
+                      RELEASE, "cy")
+    import openpyxl
+
+    shown = {c.value for ws in openpyxl.load_workbook(tmp_path / "t.xlsx") for row in ws.iter_rows() for c in row}
+    assert "Cyfran y cyfnodau a wellodd" in shown and "share_improving" not in shown
+
+
+def test_notes_give_the_decimals_each_row_is_shown_with():
+    # A table whose rows are different measures (an amount, a ratio) shows each row with its own decimals;
+    # the notes must say so, not give the column one number the page contradicts.
+    t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio", "Payback (months)"],
+                      "value": [1396442.0, 0.6, 14.25]})
+    cols, _ = notes_tables([("sroi_summary", t, (0, 2, 1))])
+    assert cols.set_index("column").at["value", "decimals_shown"] == "0;2;1"
+    shown = [r[1] for r in cells(t, "sroi_summary", EN, row_decimals=[0, 2, 1])[1]]
+    assert shown == ["1,396,442", "0.60", "14.2"] or shown == ["1,396,442", "0.60", "14.3"]
+    same, _ = notes_tables([("sroi_summary", t, (2, 2, None))])
+    assert same.set_index("column").at["value", "decimals_shown"] == 2
 
 
 RELEASE = Release("Cardiff", 2025, datetime.date(2026, 11, 30), status="synthetic")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import domain
-from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, apply_dtypes, category_dtypes
+from .contract import OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES, apply_dtypes, category_dtypes
 from .errors import InputError, LongitudinalWarning
 
 __all__ = ["Study", "load", "STORE_MARKER", "StoreError", "check_store", "positions", "store_order"]
@@ -484,6 +484,12 @@ def _first_appearance(s: pd.Series, base: pd.Index | None) -> pd.Series:
                                                validate=False), index=s.index, name=s.name)
 
 
+def _key_columns(table: str) -> tuple[str, ...]:
+    """The column that identifies a table's rows on its own (people's ``person_id``), if it has one."""
+    spec = TABLES.get(table)
+    return spec.key if spec is not None and len(spec.key) == 1 else ()
+
+
 class _StoreSwapped(Exception):
     pass
 
@@ -591,7 +597,7 @@ def _load_once(path: Path) -> Study:
         shared = {c: tables[t][c].dtype for t, c in _SHARED_IDS if t in tables and c in tables[t]}
 
         def parse(name: str = name, f: Path = f, data: bytes = data, shared: dict = shared) -> pd.DataFrame:
-            frame = read_table(f, data, categories={**codes, **shared})
+            frame = read_table(f, data, categories={**codes, **shared}, keys=_key_columns(name))
             return apply_dtypes(name, frame, lead_needs=lead_needs, services=services)
 
         if name in OPTIONAL_TABLE_NAMES and f.suffix == ".parquet":

@@ -327,7 +327,7 @@ def write_report(sections: list, release: Release, out: str | Path, *, quality=N
             tmp.write_text(page, encoding="utf-8")
         written[page_name(lang)] = out / page_name(lang)
         written[spreadsheet_name(lang)] = write_spreadsheet(out / spreadsheet_name(lang), tables, release, lang)
-    columns, symbols = notes_tables([(t.name, t.data) for t in tables])
+    columns, symbols = notes_tables([(t.name, t.data, t.row_decimals) for t in tables])
     for name, frame in (("notes", columns), ("symbols", symbols)):
         # The notes beside the tables, declared (as every CSV there is) for the disclosure audit: they describe
         # the tables and count no one (a column's number of decimals is about no group of people).

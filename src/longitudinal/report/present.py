@@ -74,10 +74,29 @@ class Column:
     source: bool = False
     #: The column holds p-values: one that would show as 0 is shown ``<0.0001``.
     p: bool = False
+    #: Codes the column may hold, each with the catalogue message a reader sees instead (the CSV keeps the
+    #: code); a code without one is shown as written (and, in a ``source`` column, marked ``lang="en"``).
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, v, _: Translator) -> str | None:
+        """The words for code ``v`` in ``_``'s language, or None when the column has none for it."""
+        words = dict(self.labels).get(v) if isinstance(v, str) else None
+        return None if words is None else _(words)
 
 
-def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False) -> Column:
-    return Column(header, decimals, blank, text or source, source, p)
+def _c(header, decimals=None, blank="[x]", text=False, source=False, p=False, labels=None) -> Column:
+    return Column(header, decimals, blank, text or source, source, p, tuple((labels or {}).items()))
+
+
+#: The registered outcome-map indicators in words (an indicator's name is a code of the package, not the
+#: map's own wording; a test fails when a registered indicator has none).
+INDICATOR_LABELS = {
+    "share_improving": N_("Share of episodes improving"),
+    "share_reaching_stage": N_("Share of episodes at or above a stage"),
+    "mean_change": N_("Mean change (stages)"),
+    "moved_between_stages": N_("Episodes that moved between stages"),
+    "sustained_at_months": N_("Share of levels sustained after a planned end"),
+}
 
 
 #: Plain headers of every column a report publishes; ``(table, column)`` entries override a column's default.
@@ -170,7 +189,7 @@ COLUMNS: dict = {
     ("outcome_map_indicators", "pathway"): _c(N_("Pathway"), source=True),
     ("outcome_map_indicators", "column"): _c(N_("Column of the map"), source=True),
     ("outcome_map_indicators", "step"): _c(N_("Step"), source=True),
-    ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True),
+    ("outcome_map_indicators", "indicator"): _c(N_("Indicator"), source=True, labels=INDICATOR_LABELS),
 
     # Time to independence counts months from the start of support (the lasting-impact tables, from the end).
     ("time_to_independence", "months"): _c(N_("Months since the start of support"), 0),
@@ -247,8 +266,11 @@ def cells(data: pd.DataFrame, table: str, _: Translator, row_decimals=None) -> t
             if by_row is not None and s.decimals is None:
                 d = by_row
             sym = symbol_of(v, s)
+            words = s.label(v, _)
             if sym is not None:
                 row.append(sym)
+            elif words is not None:
+                row.append(words)
             elif _is_num(v) and not s.text:
                 row.append(_.p_value(v, d) if s.p else _.number(v, d))
             elif s.source:
@@ -281,13 +303,14 @@ def table_html(data: pd.DataFrame, table: str, caption: str, _: Translator, *, l
         cls = "txt" if i in text_cols or i == label else "num"
         out.append(f'<th scope="col" class="{cls}">{html.escape(h)}</th>')
     out.append("</tr></thead><tbody>")
-    source = {i for i, c in enumerate(data.columns) if column(table, c).source and _.lang != "en"}
-    for row in rows:
+    specs = [column(table, c) for c in data.columns]
+    source = {i for i, s in enumerate(specs) if s.source and _.lang != "en"}
+    for row, raw in zip(rows, data.itertuples(index=False, name=None)):
         out.append("<tr>")
         for i, v in enumerate(row):
             cls = "txt" if i in text_cols or i == label else "num"
             tag = f'th scope="row" class="{cls}"' if i == label else f'td class="{cls}"'
-            if i in source:
+            if i in source and specs[i].label(raw[i], _) is None:
                 tag += ' lang="en"'
             text = html.escape(v)
             if cls == "txt":  # codes (share_improving, outcome=managing_money) may break after _ = /, not overflow
@@ -304,19 +327,33 @@ def symbols_html(_: Translator) -> str:
     return f'<div class="lg-symbols"><p>{html.escape(_("Symbols used in the tables"))}</p><ul>{items}</ul></div>'
 
 
-def notes_tables(tables: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def notes_tables(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The notes of a report's CSV files: every column (headers in both languages, decimals shown) and
-    every symbol (meaning in both languages)."""
+    every symbol (meaning in both languages).
+
+    ``tables``: ``(name, data)`` or ``(name, data, row_decimals)`` for each table. A column whose rows are
+    shown with different decimals (``row_decimals``, as :func:`cells` shows them) lists them row by row,
+    ``;``-separated, so the note says what the page shows.
+
+    >>> t = pd.DataFrame({"measure": ["Net present value (£)", "Net SROI ratio"], "value": [1396442, 0.6]})
+    >>> notes_tables([("sroi_summary", t, (0, 2))])[0].set_index("column").at["value", "decimals_shown"]
+    '0;2'
+    """
     en, cy = Translator("en"), Translator("cy")
     cols = []
-    for name, data in tables:
+    for name, data, *rest in tables:
+        row_decimals = rest[0] if rest else None
         for c in data.columns:
             s = column(name, c)
             nums = [v for v in data[c] if _is_num(v)]
+            shown: object = ""
+            if nums and not s.text:
+                shown = s.decimals if s.decimals is not None else decimals_of(data[c])
+                if row_decimals is not None and s.decimals is None:
+                    by_row = [shown if d is None else d for d in row_decimals]
+                    shown = by_row[0] if len(set(by_row)) == 1 else ";".join(map(str, by_row))
             cols.append({"table": f"{name}.csv", "column": c, "header_en": en(s.header), "header_cy": cy(s.header),
-                         "kind": "text" if s.text or not nums else "number",
-                         "decimals_shown": "" if s.text or not nums else
-                         (s.decimals if s.decimals is not None else decimals_of(data[c])),
+                         "kind": "text" if s.text or not nums else "number", "decimals_shown": shown,
                          "blank_means": s.blank})
     suppressed = N_("a count of 1 to 4, suppressed (shown [c] on the page)")
     symbols = pd.DataFrame([{"symbol": k, "meaning_en": en(m), "meaning_cy": cy(m)} for k, m in SYMBOLS.items()]

@@ -35,8 +35,11 @@ def _sheet_frame(data: pd.DataFrame, table: str, _: Translator) -> pd.DataFrame:
         vals = []
         for v in data[c]:
             sym = symbol_of(v, spec)
+            words = spec.label(v, _)
             if sym is not None:
                 vals.append(sym)
+            elif words is not None:
+                vals.append(words)
             elif spec.source:  # a map's own words, as written (the caption says they are in English)
                 vals.append(str(v))
             elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and not spec.text:
