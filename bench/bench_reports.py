@@ -20,6 +20,7 @@ once per process, the PSS sum once, which is what the machine holds.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import threading
@@ -41,6 +42,8 @@ def tree_rss() -> tuple[int, int, dict[str, int]]:
             cwd = Path(p.cwd()).name  # a kernel runs in its area's .tmp-<slug>-xxxx
             if p.pid == me.pid:
                 role = "batch"
+            elif "_worker_loop" in cmd:  # (papermill moves a worker into its area's folder too)
+                role = "worker"
             elif cwd.startswith(".tmp-"):
                 role = "kernel:" + cwd[5:].rsplit("-", 1)[0]
             elif "ipykernel" in cmd:
@@ -48,7 +51,7 @@ def tree_rss() -> tuple[int, int, dict[str, int]]:
             elif "kernels import _serve" in cmd:
                 role = "kernel server"
             else:
-                role = "worker"
+                role = "other"
         except psutil.Error:
             continue
         total += full.rss
@@ -125,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             for now, total, pss, parts in rows:
                 detail = " ".join(f"{k}={v / 2**30:.2f}" for k, v in sorted(parts.items()))
                 fh.write(f"{now:.1f},{total / 2**30:.3f},{pss / 2**30:.3f},{detail}\n")
+    # CPU of the whole tree (every process is reaped by its parent when it ends, so the children's usage covers
+    # the workers, the kernel servers and their kernels): the work done, which a shared machine inflates less
+    # than the wall time.
+    import resource
+
+    cpu = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                resource.getrusage(resource.RUSAGE_CHILDREN)))
+    print(f"  CPU of the process tree: {cpu:.0f} s; load average at the end: {os.getloadavg()[0]:.1f}")
     n_ok = sum(r.status == "ok" for r in res.results)
     print(f"annual reports {res.year}: {n_ok}/{len(res.results)} areas ok in {wall:.1f} s "
           f"(target < 300 s); peak of the process tree {peak[0] / 2**30:.2f} GB RSS, {peak[1] / 2**30:.2f} GB PSS "
