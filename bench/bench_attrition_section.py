@@ -1,9 +1,12 @@
-"""Benchmark: the annual report's follow-up losses (lasting-impact section, issue 14 item 6) at national scale.
+"""Benchmark: the annual report's lasting-impact section (issue 14 item 6) at national scale.
 
-Times what the section adds to an area's report: :func:`longitudinal.report.sections.survival.follow_up_losses`
-(the flow, the complete cases, then the response weights and the report's imputations with the delta grid) for
-Wales (the whole study) and, with ``--authority``, one authority's slice; and, with ``--workers``, the same
-imputations on several processes (the interactive API's ``workers=``; the batch runs areas in parallel instead).
+Times, for Wales (the whole study) and, with ``--authority``, one authority's slice: the section's counts as the
+year's protection builds them (:func:`longitudinal.report.counts.lasting_impact_counts`, no model fitted), then
+:func:`longitudinal.report.sections.survival.follow_up_losses` (the complete cases, the response weights and the
+report's imputations with the delta grid), then the whole section (:func:`~longitudinal.report.sections.survival.
+lasting_impact`: the sustained-outcome curves with their bootstrap, re-referral and the follow-up losses); and,
+with ``--workers``, the imputations on several processes (the interactive API's ``workers=``; the batch runs areas
+in parallel instead). Peak memory is the process's (``ru_maxrss``), so the first step that raises it shows.
 
 Run (heavy; one at a time):
     flock /tmp/longitudinal-heavy.lock env PYTHONPATH=src .venv/bin/python bench/bench_attrition_section.py \
@@ -19,7 +22,9 @@ import warnings
 
 import longitudinal as lg
 from longitudinal import domain
+from longitudinal.report import counts as ct
 from longitudinal.report.area import AreaYear, last_complete_year
+from longitudinal.report.joint import YearProtection
 from longitudinal.report.publish import Publisher
 from longitudinal.report.sections import survival as sec
 
@@ -56,8 +61,12 @@ def main() -> None:
     for name, part in areas:
         a = AreaYear(part, year, name, seed=args.seed)
         upto = _known_by(part, year)
+        tables = _timed(f"lasting-impact counts, {name}", lambda a=a, upto=upto: ct.lasting_impact_counts(a, upto))
+        prot = YearProtection.from_tables({a.area: tables}, year)
         out = _timed(f"follow_up_losses, {name} {domain.fy_label(year)} (m = {sec.REPORT_IMPUTATIONS})",
-                     lambda a=a, upto=upto: sec.follow_up_losses(a, Publisher(lambda: set()), upto))
+                     lambda a=a, upto=upto, prot=prot: sec.follow_up_losses(a, Publisher(lambda: set()), upto, prot))
+        _timed(f"lasting_impact section (n_boot = 50), {name}",
+               lambda a=a, prot=prot: sec.lasting_impact(a, prot, Publisher(lambda: set()), n_boot=50))
         for t in out.tables:
             print(t.name)
             print(t.data.to_string(index=False))

@@ -425,28 +425,37 @@ def test_explore_notebook_shows_no_identifier_and_no_small_count(study, store, t
 
 # ------------------------------------------------------------ survival figures and intervals (issue 7)
 def _check_curve_points(table: pd.DataFrame, fig_data: pd.DataFrame, value: str, by: str | None) -> list[str]:
-    """Figure points with the table's shown months: none implies, leaves out, or differs from another by 1-4."""
+    """Figure points with the table's shown months: none implies, leaves out, or differs from another by 1-4.
+
+    The table's ``n`` is rounded to a multiple of 5 (the true base within 4 of it): a point gives a count away
+    only if it does so whatever the base is in that range (at both ends, the implied counts being monotone in it).
+    """
     bad = []
     groups = [(None, fig_data)] if by is None else list(fig_data.groupby(by))
     for key, pts in groups:
         rows = table if by is None else table[table[by] == key]
-        n = float(pts["n"].iloc[0])
-        assert n >= 5 and str(rows["n"].iloc[0]) == str(int(n)), (key, n)
+        n_pub = float(pts["n"].iloc[0])
+        assert n_pub >= 5 and str(rows["n"].iloc[0]) == str(int(n_pub)), (key, n_pub)
         shown = {float(m): v for m, v in zip(rows["months"], rows[value])}
         drawn = set(pts["time"].astype(float))
         hidden_months = {m for m, v in shown.items() if not isinstance(v, (int, float, np.floating))}
         assert not drawn & hidden_months, (key, drawn & hidden_months)
-        # (implied count of those who left the curve, rounding half-width): table values are rounded to 0.1%.
-        vals = [(n * (1 - s), 0.0) for s in pts["survival"]]
-        vals += [(n * (1 - v / 100), n * 0.0005) for m, v in shown.items() if m not in hidden_months]
-        for i, (a, ea) in enumerate(vals):
-            for lo, hi in ((a - ea, a + ea), (n - a - ea, n - a + ea)):
-                if lo >= 0.5 and hi < 4.5:
-                    bad.append(f"{key}: a point implies {a:.2f} of {n:g}")
-            for b, eb in vals[i + 1:]:
-                d = abs(a - b)
-                if d - ea - eb >= 0.5 and d + ea + eb < 4.5:
-                    bad.append(f"{key}: two points differ by {d:.2f} of {n:g}")
+        found = []
+        for n in (max(n_pub - 4, 1.0), n_pub + 4):
+            here = set()
+            # (implied count of those who left the curve, rounding half-width): table values are rounded to 0.1%.
+            vals = [(n * (1 - s), 0.0) for s in pts["survival"]]
+            vals += [(n * (1 - v / 100), n * 0.0005) for m, v in shown.items() if m not in hidden_months]
+            for i, (a, ea) in enumerate(vals):
+                for what, lo, hi in (("implies", a - ea, a + ea), ("leaves out", n - a - ea, n - a + ea)):
+                    if lo >= 0.5 and hi < 4.5:
+                        here.add(f"{key}: point {i} {what} a small count of a base of about {n_pub:g}")
+                for j, (b, eb) in enumerate(vals[i + 1:], i + 1):
+                    d = abs(a - b)
+                    if d - ea - eb >= 0.5 and d + ea + eb < 4.5:
+                        here.add(f"{key}: points {i} and {j} differ by a small count of about {n_pub:g}")
+            found.append(here)
+        bad += sorted(found[0] & found[1])
     return bad
 
 

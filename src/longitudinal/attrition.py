@@ -36,7 +36,8 @@ follow-up schedule) and the mean **change** from the end level at m months:
 * ``mi``: multiple imputation of every missing due follow-up score by
   chained equations with predictive mean matching (imputed scores are
   observed scores, so they stay on the 1-5 scale; donors share the
-  recipient's end level), the outcome area as a term and the episode's
+  recipient's end level; donors and recipients matched on predictions
+  from the same drawn coefficients, as statsmodels' ``MICEData``), the outcome area as a term and the episode's
   other areas entering through its mean end level and number of areas
   (clustering within episodes), pooled by Rubin's rules.
 
@@ -84,7 +85,7 @@ from .study import Study, positions
 from .survival import linked_exits
 
 __all__ = ["follow_up_attrition", "AttritionResults", "FollowUpData", "follow_up_data", "rubin",
-           "sustained_side_by_side", "FOLLOW_UP_MONTHS", "METHODS"]
+           "sustained_side_by_side", "summed_flow", "FOLLOW_UP_MONTHS", "METHODS"]
 
 #: Follow-ups are scheduled this many months after a planned end.
 FOLLOW_UP_MONTHS = (6, 12, 24)
@@ -135,6 +136,49 @@ class FollowUpData:
     ended_planned: pd.DataFrame
     linked_exits: bool
     censor_date: pd.Timestamp
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Whether every follow-up up to each month was obtained (bool, ``n_units x n_months``)."""
+        return np.cumsum(np.isnan(self.scores), axis=1) == 0
+
+    def flow(self) -> pd.DataFrame:
+        """Ended as planned, due, obtained and reasons per authority, financial year of the end and month
+        (:attr:`AttritionResults.flow`)."""
+        c = self.contacts
+        keys = ["local_authority", "end_year", "month"]
+        t = c.groupby(keys, sort=True).agg(due=("obtained", "size"), obtained=("obtained", "sum"))
+        for rsn in _REASONS:
+            t[rsn] = (c["reason"] == rsn).groupby([c[k] for k in keys], sort=True).sum()
+        t = t.reset_index()
+        t = t.merge(self.planned_ends().reset_index(), on=["local_authority", "end_year"], how="left")
+        if not self.linked_exits:
+            t["died"] = pd.array([pd.NA] * len(t), dtype="Int64")
+            t["moved_away"] = pd.array([pd.NA] * len(t), dtype="Int64")
+        cols = keys + ["ended_planned", "due", "obtained", "died", "moved_away", "re_referred", "no_contact"]
+        return t[cols]
+
+    def planned_ends(self) -> pd.Series:
+        """Episodes ended as planned per authority and financial year of the end."""
+        return self.ended_planned.groupby(["local_authority", "end_year"], sort=True).size().rename("ended_planned")
+
+    def flow_summary(self) -> pd.DataFrame:
+        """:meth:`AttritionResults.flow_summary` without the estimates: the flow summed over authorities and
+        years, one row per month."""
+        return summed_flow(self.flow(), self.planned_ends().reset_index(), self.linked_exits)
+
+
+def summed_flow(flow: pd.DataFrame, ended_planned: pd.DataFrame, linked_exits: bool) -> pd.DataFrame:
+    """The flow (:attr:`AttritionResults.flow`) summed over authorities and years, one row per month: ``month,
+    ended_planned, due, obtained, obtained_share, died, moved_away, re_referred, no_contact`` (``died`` and
+    ``moved_away`` NA when deaths and moves are not linked)."""
+    f = flow.groupby("month", sort=True)[["due", "obtained", "re_referred", "no_contact"]].sum()
+    for c in ("died", "moved_away"):
+        f[c] = flow.groupby("month", sort=True)[c].sum(min_count=1) if linked_exits else pd.NA
+    f.insert(0, "ended_planned", int(ended_planned["ended_planned"].sum()))
+    f["obtained_share"] = f["obtained"] / f["due"]
+    return f.reset_index()[["month", "ended_planned", "due", "obtained", "obtained_share", "died",
+                            "moved_away", "re_referred", "no_contact"]]
 
 
 def _windows(months: Sequence[int]) -> np.ndarray:
@@ -454,9 +498,12 @@ class _ChainedPMM:
     uncertainty of all 70 coefficients is carried at the cost of one product per month and imputation.
     The chained steps then fit each month on ``eta_j``, the end level and the other months (their scores
     and whether each keeps the end stage) - a small model, drawn the same way - and each missing value
-    takes the observed score of one of the ``donors`` rows with the same end level whose fitted value is
-    nearest its drawn prediction (predictive mean matching, type 1). Imputed values are observed values,
-    so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the normal equations positive definite.
+    takes the observed score of one of the ``donors`` rows with the same end level whose prediction is
+    nearest its own, both from the drawn coefficients (predictive mean matching, type 2, as statsmodels'
+    ``MICEData``; ties broken at random). Type 1 (donors on the least-squares fit) gave imputations whose
+    between-imputation variance did not shrink with n (docs/benchmarks.md, attrition, session 4). Imputed
+    values are observed values, so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the normal
+    equations positive definite.
     """
 
     def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int):
@@ -502,12 +549,21 @@ class _ChainedPMM:
                 Dj[:, n_fixed:n_fixed + k - 1] = V
                 Dj[:, n_fixed + k - 1:] = V > self.threshold[:, None]
                 Do = Dj[o]
-                f = _posterior(Do, S[o, j])
-                fit_o = Do @ f[0]
-                pred_m = (Dj @ _draw(f, rng))[mis]  # cheaper than gathering the rows first
+                # donors and recipients predicted with the same drawn coefficients (type 2 matching, as
+                # statsmodels' MICEData): with the donors on the least-squares fit (type 1), the draw's
+                # coherent shift pushed recipients past the ends of the donors' range, where they all took
+                # the same few donors, and the between-imputation variance did not shrink with n
+                beta = _draw(_posterior(Do, S[o, j]), rng)
+                fit_o = Do @ beta
+                pred_m = (Dj @ beta)[mis]  # cheaper than gathering the rows first
                 # donors share the recipient's end level (what is kept is judged against it): sorting by
-                # fitted value, then (stably) by end level puts each level's donors in a sorted run
-                by_fit = np.argsort(fit_o, kind="stable")
+                # fitted value, then (stably) by end level puts each level's donors in a sorted run. Donors
+                # are shuffled first so that ties in the fitted value are broken at random (as R mice's
+                # matchindex does): fitted values of discrete predictors tie in large groups, and in row
+                # order every recipient next to a group took the same few donors, so that the imputations
+                # shared their values and the between-imputation variance did not shrink with n.
+                shuffle = rng.permutation(o.size)
+                by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
                 order = by_fit[np.argsort(self.level[o][by_fit], kind="stable")]
                 f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
                 t_m = self.level[mis]
@@ -694,13 +750,7 @@ class AttritionResults(Results):
 
     def flow_summary(self) -> pd.DataFrame:
         """The flow summed over authorities and years, one row per month (``[x]`` cells stay NA)."""
-        f = self.flow.groupby("month", sort=True)[["due", "obtained", "re_referred", "no_contact"]].sum()
-        for c in ("died", "moved_away"):
-            f[c] = self.flow.groupby("month", sort=True)[c].sum(min_count=1) if self.linked_exits else pd.NA
-        f.insert(0, "ended_planned", int(self.ended_planned["ended_planned"].sum()))
-        f["obtained_share"] = f["obtained"] / f["due"]
-        return f.reset_index()[["month", "ended_planned", "due", "obtained", "obtained_share", "died",
-                                "moved_away", "re_referred", "no_contact"]]
+        return summed_flow(self.flow, self.ended_planned, self.linked_exits)
 
     def flow_table(self) -> pd.DataFrame:
         """:meth:`flow_summary` for publication: not-linked reasons as ``[x]``."""
@@ -996,10 +1046,10 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
     if n == 0 or not due.any():
         raise InputError("attrition: no area has a follow-up due after a planned end (is the study long "
                          "enough for the first follow-up?)")
-    flow = _flow(fd)
+    flow = fd.flow()
     end = units["end_score"].to_numpy(float)
     sustained, change = _outcomes(S, end, loss)
-    complete = np.cumsum(np.isnan(S), axis=1) == 0  # all follow-ups up to the month obtained
+    complete = fd.complete  # all follow-ups up to the month obtained
 
     # groups: each `by` combination, then "all"
     if by:
@@ -1164,9 +1214,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         balance=pd.DataFrame(bal_rows), response_model=pd.DataFrame(coef_rows), sensitivity=sens,
         tipping_point=tip, by=by, months=months, loss=int(loss), m=int(m) if "mi" in methods else 0,
         seed=int(seed), threshold=float(threshold), tipping_month=int(tipping_month), trim=trim,
-        linked_exits=fd.linked_exits, alpha=alpha, unit_weights=unit_w,
-        ended_planned=fd.ended_planned.groupby(["local_authority", "end_year"], sort=True).size()
-        .rename("ended_planned").reset_index())
+        linked_exits=fd.linked_exits, alpha=alpha, unit_weights=unit_w, ended_planned=fd.planned_ends().reset_index())
 
 
 def _clipped_ci(est, se, quantity, alpha):
@@ -1193,19 +1241,3 @@ def _tipping(sens: pd.DataFrame, by: list[str], j: int, months, threshold: float
     i = below[0]
     return float(d[i - 1] + (threshold - e[i - 1]) * (d[i] - d[i - 1]) / (e[i] - e[i - 1]))
 
-
-def _flow(fd: FollowUpData) -> pd.DataFrame:
-    """Ended as planned, due, obtained and reasons per authority, financial year of the end and month."""
-    c = fd.contacts
-    keys = ["local_authority", "end_year", "month"]
-    t = c.groupby(keys, sort=True).agg(due=("obtained", "size"), obtained=("obtained", "sum"))
-    for rsn in _REASONS:
-        t[rsn] = (c["reason"] == rsn).groupby([c[k] for k in keys], sort=True).sum()
-    t = t.reset_index()
-    ended = fd.ended_planned.groupby(["local_authority", "end_year"], sort=True).size().rename("ended_planned")
-    t = t.merge(ended.reset_index(), on=["local_authority", "end_year"], how="left")
-    if not fd.linked_exits:
-        t["died"] = pd.array([pd.NA] * len(t), dtype="Int64")
-        t["moved_away"] = pd.array([pd.NA] * len(t), dtype="Int64")
-    cols = keys + ["ended_planned", "due", "obtained", "died", "moved_away", "re_referred", "no_contact"]
-    return t[cols]

@@ -122,6 +122,11 @@ class CountTable:
     #: What the table is about where areas may differ (the outcome of the transitions): Wales and an
     #: authority are related only where it is the same.
     about: str = ""
+    #: How a column's counts add up over the areas, where not as the default (``"people"`` for a ``people``
+    #: column, ``"sum"`` otherwise): ``"at_most"``, Wales's count is at most the authorities' sum (a planned
+    #: end whose next episode is in another authority: no contact there, re-referred in Wales);
+    #: ``"at_least"``, at least it (the re-referrals themselves).
+    across: dict = field(default_factory=dict)
 
 
 def headline(a: AreaYear) -> CountTable:
@@ -319,7 +324,7 @@ def count_tables(a: AreaYear) -> list[CountTable]:
     """The area's count tables, in the order they are protected (a table's repeats come before it)."""
     overall, by_outcome = completeness(a)
     return [headline(a), by_lead_need(a), trend(a), age_sex(a), overall, by_outcome, distance_counts(a, by_outcome),
-            transitions_counts(a)]
+            transitions_counts(a), *lasting_impact_counts(a), independence_counts(a)]
 
 
 TO_STAGES = tuple(f"to stage {k}" for k in range(1, 6))
@@ -352,3 +357,149 @@ def _transition_shares(t: pd.DataFrame) -> pd.DataFrame:
     for c in TO_STAGES:
         t[f"% {c}"] = pct(t[c].astype("float64"), t["all moves"].astype("float64"))
     return t
+
+
+# ------------------------------------------------------------------ lasting impact and time to independence
+#: The follow-ups after a planned end, in months; the flow's and estimates' rows.
+FOLLOW_UP_MONTHS = (6, 12, 24)
+ENDED_PLANNED = N_("Ended as planned")
+FOLLOW_UP_LABELS = {6: N_("6 months"), 12: N_("12 months"), 24: N_("24 months")}
+FLOW_COUNTS = ("episodes", "obtained", "died", "moved_away", "re_referred", "no_contact")
+#: The flow's counts over the areas: a planned end whose next episode is in another authority is re-referred in
+#: Wales's flow and "no contact" in its own authority's.
+FLOW_ACROSS = {"re_referred": "at_least", "no_contact": "at_most"}
+#: The re-referral analysis drops a planned end whose next episode (anywhere) began before it ended, and follows
+#: each to the next episode anywhere: Wales's counts are at most the authorities' sum.
+REREFERRAL_ACROSS = {"n": "at_most", "at_risk": "at_most"}
+
+
+def known_by_year_end(a: AreaYear):
+    """The area's data as known at the end of the report's year: episodes started and readings taken by then
+    (what the lasting-impact section analyses: gains of earlier years can be followed up this year)."""
+    from ..study import Study
+
+    end = domain.fy_bounds(a.year)[1]
+    st = a.study
+    return Study(st.people, st.episodes[st.episodes["start_date"] <= end],
+                 st.readings[st.readings["reading_date"] <= end], st.spend)
+
+
+def month_label(month: int) -> str:
+    return FOLLOW_UP_LABELS.get(int(month), f"{int(month)} months")
+
+
+def nested(labels: list, columns) -> tuple:
+    """Each count of a later row is part of the earlier row's (a follow-up is due, or an area still at risk,
+    only if it was at the month before)."""
+    return tuple(dc.Sum(((later, c),), (earlier, c)) for c in columns
+                 for earlier, later in zip(labels[:-1], labels[1:]))
+
+
+def lasting_impact_counts(a: AreaYear, upto=None) -> list[CountTable]:
+    """The lasting-impact section's counts: the follow-up flow, the bases of its estimates, the episode-areas
+    followed for the share sustained and the planned ends followed for re-referral (each with those still at
+    risk at 6, 12 and 24 months). ``upto``: :func:`known_by_year_end` of ``a``, if built already.
+
+    They come from the data preparation of the analyses the section runs (no model is fitted), so that they
+    are rounded with the year's other counts for every area at once; where the analysis has nothing to count
+    (no planned end, no area followed) its table has no rows.
+    """
+    from ..attrition import follow_up_data
+    from ..errors import LongitudinalError
+    from ..survival.sustained import rereferral_times, sustained_intervals
+    from ..survival.tables import at_risk_count
+
+    upto = known_by_year_end(a) if upto is None else upto
+    end = domain.fy_bounds(a.year)[1]
+    try:
+        fd = follow_up_data(upto, censor_date=end)
+    except (LongitudinalError, ValueError):
+        fd = None
+    flow_rows, est_rows = [], []
+    if fd is not None:
+        # every month, none due yet included: the same rows in every area
+        f = fd.flow_summary().set_index("month")
+        flow_rows.append({"follow_up": ENDED_PLANNED, "episodes": len(fd.ended_planned),
+                          **{c: np.nan for c in FLOW_COUNTS[1:]}})
+        for m in fd.months:
+            r = f.loc[m] if m in f.index else pd.Series(0, index=f.columns)
+            linked = {c: (int(r[c]) if pd.notna(r[c]) else np.nan) if fd.linked_exits else np.nan
+                      for c in ("died", "moved_away")}
+            flow_rows.append({"follow_up": month_label(m), "episodes": int(r["due"]), **linked,
+                              **{c: int(r[c]) for c in ("obtained", "re_referred", "no_contact")}})
+        due, through = fd.due, fd.due & fd.complete
+        for j, m in enumerate(fd.months):
+            est_rows.append({"follow_up": month_label(m), "due": int(due[:, j].sum()),
+                             "followed_up": int(through[:, j].sum())})
+    flow = pd.DataFrame(flow_rows, columns=["follow_up", *FLOW_COUNTS])
+    parts = [c for c in FLOW_COUNTS[1:] if flow[c].notna().any()] or ["obtained", "re_referred", "no_contact"]
+    flow_t = CountTable("follow_up_flow", flow, FLOW_COUNTS, "follow_up", total_column={"episodes": parts},
+                        sums=nested(list(flow["follow_up"]), ["episodes"]), across=FLOW_ACROSS)
+    est = pd.DataFrame(est_rows, columns=["follow_up", "due", "followed_up"])
+    est_t = CountTable("follow_up_estimates", est, ("due", "followed_up"), "follow_up",
+                       sums=(dc.Sum(("followed_up",), "due"), *nested(list(est["follow_up"]), ["due", "followed_up"])))
+
+    try:
+        data, _ = sustained_intervals(upto, by=["outcome"])
+    except (LongitudinalError, ValueError):
+        data = pd.DataFrame({"outcome": pd.Series(dtype=str), "lower": pd.Series(dtype=float)})
+    rows = []
+    for code, sub in data.groupby("outcome", sort=True):
+        lo = sub["lower"].to_numpy()
+        name = domain.OUTCOMES[code].name if code in domain.OUTCOMES else code
+        rows += [{"row": f"{name} | {m}", "outcome": name, "months": m, "n": len(sub), "at_risk": at_risk_count(lo, m)}
+                 for m in FOLLOW_UP_MONTHS]
+    sus = pd.DataFrame(rows, columns=["row", "outcome", "months", "n", "at_risk"])
+    first = {o: f"{o} | {FOLLOW_UP_MONTHS[0]}" for o in sus["outcome"]}
+    sus_t = CountTable("sustained_outcomes", sus, ("n", "at_risk"), "row", sums=(
+        dc.Sum(("at_risk",), "n"), *(s for o in first for s in nested([f"{o} | {m}" for m in FOLLOW_UP_MONTHS],
+                                                                    ["at_risk"]))),
+        repeats={(r, "n"): ("sustained_outcomes", (first[o], "n"))
+                 for r, o in zip(sus["row"], sus["outcome"]) if r != first[o]})
+
+    try:
+        rr = rereferral_times(upto, censor_date=end)
+    except (LongitudinalError, ValueError):
+        rr = pd.DataFrame({"time": pd.Series(dtype=float)})
+    t = rr["time"].to_numpy()
+    rer = pd.DataFrame({"months": list(FOLLOW_UP_MONTHS) if len(rr) else [], "n": len(rr) if len(rr) else [],
+                        "at_risk": [int((t >= m).sum()) for m in FOLLOW_UP_MONTHS] if len(rr) else []})
+    rer_t = CountTable("re_referral", rer, ("n", "at_risk"), "months",
+                       sums=(dc.Sum(("at_risk",), "n"), *nested(list(rer["months"]), ["at_risk"])),
+                       repeats={(m, "n"): ("re_referral", (FOLLOW_UP_MONTHS[0], "n")) for m in FOLLOW_UP_MONTHS[1:]},
+                       across=REREFERRAL_ACROSS)
+    return [flow_t, est_t, sus_t, rer_t]
+
+
+def independence_counts(a: AreaYear, outcome: str | None = None, stage: int = 5) -> CountTable:
+    """Time to independence's counts in the headline outcome area (or ``outcome``): the episodes followed and
+    those not yet at ``stage`` and still followed at 6, 12 and 24 months. About the outcome area: Wales and an
+    authority are related where it is the same."""
+    import warnings
+
+    from ..survival import time_to_independence
+
+    code = domain.outcome_code(outcome) if outcome else a.headline_outcome
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sa = time_to_independence(a.year_study, outcome=code, stage=stage, covariates=None, n_boot=0,
+                                      seed=a.seed).survival_at
+    except ValueError:
+        sa = pd.DataFrame({"months": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64"),
+                           "at_risk": pd.Series(dtype="int64")})
+    t = pd.DataFrame({"months": sa["months"].astype("int64").to_numpy(), "n": sa["n"].astype("int64").to_numpy(),
+                      "at_risk": sa["at_risk"].astype("int64").to_numpy()})
+    months = list(t["months"])
+    return CountTable("time_to_independence", t, ("n", "at_risk"), "months",
+                      sums=(dc.Sum(("at_risk",), "n"), *nested(months, ["at_risk"])),
+                      repeats={(m, "n"): ("time_to_independence", (months[0], "n")) for m in months[1:]} if months
+                      else {}, about=code)
+
+
+def across_links(keys: dict[str, str], across: dict | None = None) -> tuple:
+    """The audit's declarations (:class:`~longitudinal.report.protect.Same`) of how a published table's counts
+    add up over the areas, as the joint rounding kept them: ``keys`` maps each count column to the key of its
+    population (``{row}`` and ``{<column>}`` stand for the row's label and values); ``across``: the columns
+    that do not add up exactly (:attr:`CountTable.across`)."""
+    return tuple(dc.Same(c, key, (across or {}).get(c, "sum")) for c, key in keys.items())

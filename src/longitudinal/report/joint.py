@@ -49,13 +49,16 @@ __all__ = ["YearProtection", "protection_file", "year_areas", "RULE_ROUNDING"]
 
 RULE_ROUNDING = N_(
     "**Rounding.** Every count of people, episodes and readings in the tables of headline figures, lead needs, "
-    "the trend, age and sex, data completeness and distance travelled is rounded to a multiple of 5: a count "
+    "the trend, age and sex, data completeness, distance travelled, transitions, follow-ups after a planned end, "
+    "lasting impact, re-referral and time to independence is rounded to a multiple of 5: a count "
     "that is already a multiple of 5 (0 included) is shown as it is, any other is shown as one of the two "
     "multiples of 5 next to it. The roundings are chosen together, for Wales and every local authority at once, "
     "so that the published tables still add up exactly (each total is the sum of its parts, Wales is the sum of "
     "the local authorities) while staying as close as possible to the true counts; each published count is "
     "within 4 of the true count. Percentages and amounts per person in these tables are computed from the "
-    "rounded counts. Because the rounded tables are consistent, no count of 1 to 4 can be worked out from them."
+    "rounded counts, except the estimates of lasting impact, re-referral and time to independence, which come "
+    "from the exact data and are hidden where they would imply, or leave out, 1 to 4 people. Because the rounded "
+    "tables are consistent, no count of 1 to 4 can be worked out from them."
 )
 
 
@@ -145,23 +148,33 @@ def _relations(t: ct.CountTable, area: str, cells: _Cells) -> list[dc.Relation]:
 
 
 def _across(tables: dict[str, list[ct.CountTable]], cells: _Cells) -> list[dc.Relation]:
-    """Wales against the authorities: sums for episodes and readings, bounds for people."""
+    """Wales against the authorities: sums for episodes and readings, bounds for people and for the counts a
+    table declares as at most (``"at_most"``) or at least (``"at_least"``) the authorities' sum."""
     if WALES not in tables:
         return []
     about = {(a, t.name): t.about for a, ts in tables.items() for t in ts}
     out: list[dc.Relation] = []
     for t in tables[WALES]:
-        # Authorities whose table is about the same thing (all of them, but for the transitions' outcome).
-        las = [a for a in tables if a != WALES and about.get((a, t.name)) == t.about]
+        # Authorities whose table is about the same thing (all of them, but for the transitions' and time to
+        # independence's outcome area): where some are about another, Wales's count also holds theirs, which
+        # they do not publish, so only the bounds that do not need them hold.
+        counted = [a for a in tables if a != WALES and (a, t.name) in about]
+        las = [a for a in counted if about[(a, t.name)] == t.about]
+        whole = len(las) == len(counted)
         for (area, name, row, col), _ in _cell_keys(t, WALES):
             w = cells.get((area, name, row, col))
             parts = [p for p in (cells.get((la, name, row, col)) for la in las) if p is not None]
             what = f"{name} across the areas"
-            if col in t.people or (row, col) in t.people:
+            kind = t.across.get(col) or ("people" if col in t.people or (row, col) in t.people else "sum")
+            at_most = tuple((p, 1) for p in parts) + ((w, -1),)  # sum of the authorities less Wales
+            if kind == "people":
                 out += [dc.Relation(((w, 1), (p, -1)), "ge", what) for p in parts]
-                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "ge", what))
-            else:
-                out.append(dc.Relation(tuple((p, 1) for p in parts) + ((w, -1),), "eq", what))
+            if kind == "sum" and whole:
+                out.append(dc.Relation(at_most, "eq", what))
+            elif kind == "at_least" or kind == "sum":
+                out.append(dc.Relation(tuple((i, -c) for i, c in at_most), "ge", what))
+            elif whole:  # people, at_most
+                out.append(dc.Relation(at_most, "ge", what))
     return out
 
 

@@ -110,16 +110,20 @@ SECONDARY = "[c]"
 RULE = N_(
     "**Disclosure control.** No person, episode or provider identifier appears in this report. No figure may show, "
     "or let a reader work out, a count of 1 to 4. Every count of people, episodes and readings in the tables of "
-    "headline figures, lead needs, the trend, age and sex, data completeness and distance travelled is rounded to "
+    "headline figures, lead needs, the trend, age and sex, data completeness, distance travelled, transitions, "
+    "follow-ups after a planned end, lasting impact, re-referral and time to independence is rounded to "
     "a multiple of 5: a count that is already a multiple of 5 (0 included) is shown as it is, any other as one of "
     "the two multiples of 5 next to it, each within 4 of the true count. The roundings are chosen together for "
     "Wales and every local authority, so that the published tables still add up exactly (each total is the sum "
     "of its parts, the same count is the same in every table, Wales is the sum of the local authorities for "
-    "episodes and readings, and no less than any one authority for people); nothing in these tables is hidden, "
-    "and percentages and amounts per person in them are computed from the rounded counts. Percentages and "
+    "episodes and readings, and no less than any one authority for people; re-referrals, which can cross "
+    "authorities, are bounded by the authorities' sum); nothing in these tables is hidden, and percentages and "
+    "amounts per person in them are computed from the rounded counts, except the estimates of lasting impact, "
+    "re-referral and time to independence (curves, weighted and imputed shares), which come from the exact data "
+    "and are hidden (`[c]`) where they would imply, or leave out, 1 to 4 people. Percentages and "
     "means of distance travelled are shown only for at least 10 episodes compared (as published). "
-    "In the other tables (lasting impact, time to independence, transitions, the outcome map's indicators, the "
-    "social return), counts from 1 to 4 are shown as `<5`; where such a cell could be recovered from a total, "
+    "In the other tables (the outcome map's indicators, the social return), counts from 1 to 4 are shown as "
+    "`<5`; where such a cell could be recovered from a total, "
     "the next smallest cell is hidden as well (`[c]`); a percentage, share or mean is hidden (`[c]`) when its "
     "base is hidden or when the number of people it implies comes to 1 to 4 (a share p of n people is n×p of "
     "them and leaves out n×(1−p); a mean of n scores on the 1–5 scale is n×(mean−1) steps above the bottom), "
@@ -233,7 +237,10 @@ class Same:
     ``cell``: a column (every row; ``"{row}"`` in ``key`` becomes the row's label) or ``(row label, column)``.
     ``across``: how the count adds up over the areas — ``"sum"``: Wales's count is the sum of the
     authorities' (episodes, readings); ``"people"``: the same, less the people counted in more than one
-    authority (each is counted once in Wales); ``None``: no such relation.
+    authority (each is counted once in Wales); ``"at_most"`` / ``"at_least"``: Wales's count is the
+    authorities' sum less / plus an unpublished count (a planned end whose next episode is in another
+    authority is "no contact" in its own and re-referred in Wales's); ``None``: no such relation.
+    In ``key``, ``{row}`` stands for the row's label and ``{<column>}`` for its value in that column.
     The audit (:mod:`longitudinal.report.audit`) uses these to link tables and areas.
     """
 
@@ -886,7 +893,9 @@ def check_derived(df: pd.DataFrame, specs: Sequence[Share | Parts | Together | S
         # base at both ends of its interval (a series against its group's), and passes if either end does.
         check_derived(df, [s for s in specs if not isinstance(s, (Share, Parts))], label_column=label_column,
                       threshold=threshold)
-        for spec in [s for s in specs if isinstance(s, (Share, Parts))]:
+        # A count within its base (``count=True``) is rounded as the base is: the two differ by a multiple of the
+        # base of rounding, which is never a small count.
+        for spec in [s for s in specs if isinstance(s, (Share, Parts)) and not getattr(s, "count", False)]:
             groups = [df] if getattr(spec, "series", ()) else [df.iloc[[i]] for i in range(len(df))]
             for g in groups:
                 v = _numbers(g[spec.base])

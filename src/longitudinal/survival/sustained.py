@@ -29,7 +29,7 @@ from .tables import (
     scored_readings,
 )
 
-__all__ = ["SustainedResults", "linked_exits", "sustained_outcomes"]
+__all__ = ["SustainedResults", "linked_exits", "rereferral_times", "sustained_intervals", "sustained_outcomes"]
 
 _COMPETING = {1: "re_referral", 2: "died", 3: "moved_away"}
 #: The columns of a long table that describe its episode (re-referral is per episode).
@@ -290,14 +290,65 @@ def sustained_outcomes(
     if missing != "complete_case" and not isinstance(source, Study):
         raise InputError(f"sustained_outcomes(missing={missing!r}) needs a Study: who was due a follow-up comes "
                          "from its episodes and follow-up schedule; a plain table takes missing='complete_case'")
+    data, counts = sustained_intervals(source, codes, by=by, loss=loss, gained_only=gained_only)
+
+    rng = np.random.default_rng(seed)
+    grid_top = float(np.nanmax(np.r_[data["lower"], data["upper"][np.isfinite(data["upper"])]]))
+    grid = np.arange(0, grid_top + 1, 1.0)
+    curves, fits, boots = [], {}, {}
+    for key, sub in group_keys(data, by):
+        lo, hi = sub["lower"].to_numpy(), sub["upper"].to_numpy()
+        curve, bl = fit_with_bootstrap(lo, hi, n_boot=n_boot, rng=rng)
+        lab = group_label(key)
+        fits[lab], boots[lab] = curve, bl
+        est, cl, cu = bootstrap_band(curve, bl, grid, alpha)
+        curves.append(pd.DataFrame({**key, "time": grid, "survival": est, "ci_lower": cl, "ci_upper": cu,
+                                    "at_risk": [at_risk_count(lo, x) for x in grid]}))
+    curves_df = pd.concat(curves, ignore_index=True).dropna(subset=["survival"]).reset_index(drop=True)
+
+    rr_data, rr_table, ajs = _rereferral(source, codes, [b for b in by if b != "outcome"], exits=exits,
+                                         censor_date=censor_date, months=months, alpha=alpha, seed=seed,
+                                         counts=counts)
+    adjusted = None
+    if missing != "complete_case":
+        from ..attrition import sustained_side_by_side
+
+        adjusted = sustained_side_by_side(source, codes, by=by, method=missing, loss=loss, exits=exits,
+                                          censor_date=censor_date, seed=seed, alpha=alpha)
+    return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
+                            rereferral=rr_table, aalen_johansen=ajs, exclusions=exclusion_table(counts),
+                            alpha=alpha, missing=missing, adjusted=adjusted, _boot=boots, _fits=fits)
+
+
+def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = None, *,
+                        by: Sequence[str] = ("outcome",), loss: int = 1,
+                        gained_only: bool = False) -> tuple[pd.DataFrame, dict[str, tuple[int, str]]]:
+    """The episode-areas :func:`sustained_outcomes` follows after a planned end, with the interval in which
+    each lost its end level (its ``data``), and what was excluded (``{reason: (n, description)}``).
+
+    No curve is fitted: the counts of the lasting-impact tables (areas followed, still at risk at a month:
+    :func:`~longitudinal.survival.tables.at_risk_count` of ``lower``) come from here, for every area of a
+    year's publication, at the cost of the data preparation only. ``codes``: outcome codes (None: all).
+    """
     if not isinstance(loss, (int, np.integer)) or not 1 <= loss <= 4:
         raise ValueError(f"loss must be an integer number of stages 1..4, got {loss!r}")
-    long = scored_readings(source, codes, include_follow_up=True, need=["end_reason", *by], who="sustained_outcomes")
+    by = list(by)
+    if isinstance(data, Study):
+        # Only the scored readings of episodes ended as planned are followed: joining those alone to their
+        # episodes and people gives the same rows as the whole long table less the others, at a fraction of
+        # the cost (at national size, most of this function's time was the join of every reading).
+        ep = data.episodes
+        planned = ep[(ep["end_reason"] == "planned") & ep["end_date"].notna()]
+        rd = data.readings
+        rd = rd[rd["score"].notna().to_numpy() & rd["episode_id"].isin(planned["episode_id"]).to_numpy()]
+        data = Study(data.people, planned, rd, data.spend)
+    long = scored_readings(data, codes, include_follow_up=True, need=["end_reason", *by], who="sustained_outcomes")
     counts: dict[str, tuple[int, str]] = {}
     planned = (long["end_reason"] == "planned") & long["end_date"].notna()
     long = long[planned].astype({"episode_id": str, "outcome": str})
     if long.empty:
-        raise NoDataError(f"sustained_outcomes: no readings of episodes with a planned end for outcome {outcome!r}")
+        raise NoDataError(f"sustained_outcomes: no readings of episodes with a planned end in outcome area(s) "
+                          f"{codes or 'all'}")
     keys = ["episode_id", "outcome"]
     long, n_dup = collapse_same_day(long, keys)
     counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
@@ -369,33 +420,7 @@ def sustained_outcomes(
     zero = (data["event"] == 0) & (data["lower"] <= 0)
     counts["follow_up_at_end"] = (int(zero.sum()), "only follow-ups in the month of the end: no time at risk")
     data = data[~zero].reset_index(drop=True)
-
-    rng = np.random.default_rng(seed)
-    grid_top = float(np.nanmax(np.r_[data["lower"], data["upper"][np.isfinite(data["upper"])]]))
-    grid = np.arange(0, grid_top + 1, 1.0)
-    curves, fits, boots = [], {}, {}
-    for key, sub in group_keys(data, by):
-        lo, hi = sub["lower"].to_numpy(), sub["upper"].to_numpy()
-        curve, bl = fit_with_bootstrap(lo, hi, n_boot=n_boot, rng=rng)
-        lab = group_label(key)
-        fits[lab], boots[lab] = curve, bl
-        est, cl, cu = bootstrap_band(curve, bl, grid, alpha)
-        curves.append(pd.DataFrame({**key, "time": grid, "survival": est, "ci_lower": cl, "ci_upper": cu,
-                                    "at_risk": [at_risk_count(lo, x) for x in grid]}))
-    curves_df = pd.concat(curves, ignore_index=True).dropna(subset=["survival"]).reset_index(drop=True)
-
-    rr_data, rr_table, ajs = _rereferral(source, codes, [b for b in by if b != "outcome"], exits=exits,
-                                         censor_date=censor_date, months=months, alpha=alpha, seed=seed,
-                                         counts=counts)
-    adjusted = None
-    if missing != "complete_case":
-        from ..attrition import sustained_side_by_side
-
-        adjusted = sustained_side_by_side(source, codes, by=by, method=missing, loss=loss, exits=exits,
-                                          censor_date=censor_date, seed=seed, alpha=alpha)
-    return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
-                            rereferral=rr_table, aalen_johansen=ajs, exclusions=exclusion_table(counts),
-                            alpha=alpha, missing=missing, adjusted=adjusted, _boot=boots, _fits=fits)
+    return data, counts
 
 
 def _episodes(data: Study | pd.DataFrame, codes: list[str] | None):
@@ -411,10 +436,14 @@ def _episodes(data: Study | pd.DataFrame, codes: list[str] | None):
     return ep.reset_index(drop=True), ids, pd.to_datetime(data["reading_date"]).max()
 
 
-def _rereferral(data, codes, by, *, exits, censor_date, months, alpha, seed, counts):
-    """Time from a planned end to the person's next episode; death / moving away compete."""
-    AalenJohansenFitter = fast_aalen_johansen_class()
-
+def rereferral_times(data: Study | pd.DataFrame, codes: list[str] | None = None, by: Sequence[str] = (), *,
+                     exits: pd.DataFrame | None = None, censor_date=None,
+                     counts: dict | None = None) -> pd.DataFrame:
+    """One row per planned end followed for re-referral (what :func:`sustained_outcomes`' re-referral
+    analysis fits): ``episode_id, person_id, end_date``, the ``by`` columns that are episode attributes,
+    ``time`` (months to the next episode, a competing event or censoring) and ``event`` (0 censored,
+    1 re-referral, 2 died, 3 moved away). ``counts`` (a dict) receives the exclusions."""
+    counts = {} if counts is None else counts
     ep, ids, last_reading = _episodes(data, codes)
     ep["person_id"] = ep["person_id"].astype(str)
     ep = ep.sort_values(["person_id", "start_date", "episode_id"], kind="stable").reset_index(drop=True)
@@ -448,6 +477,15 @@ def _rereferral(data, codes, by, *, exits, censor_date, months, alpha, seed, cou
     by = [b for b in by if b in pl.columns]  # re-referral is per episode: only episode attributes group it
     rr = pl[["episode_id", "person_id", "end_date"] + by].reset_index(drop=True)
     rr["time"], rr["event"] = np.round(t, 6), event.astype(int)
+    return rr
+
+
+def _rereferral(data, codes, by, *, exits, censor_date, months, alpha, seed, counts):
+    """Time from a planned end to the person's next episode; death / moving away compete."""
+    AalenJohansenFitter = fast_aalen_johansen_class()
+
+    rr = rereferral_times(data, codes, by, exits=exits, censor_date=censor_date, counts=counts)
+    by = [b for b in by if b in rr.columns]
     rows, ajs = [], {}
     for key, sub in group_keys(rr, by):
         lab = group_label(key)

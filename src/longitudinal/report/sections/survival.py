@@ -13,11 +13,10 @@ from ...errors import LongitudinalError
 from ...i18n import N_, Area, Items, Msg, Number, Verbatim
 from ...palette import figure_style, series_style
 from ...study import Study
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number, publishable_reason
-from .distance import within_published
 
 if TYPE_CHECKING:  # the analysis is imported when the section runs: the report package stays light to import
     from ...attrition import AttritionResults
@@ -36,8 +35,8 @@ MIN_DUE = 100
 #: response model fitted on a small area can give a few people most of the weight (at 300 simulated people, an
 #: effective size of 2 of 151 followed up), and then the share and its interval describe those few.
 MIN_ESS = 100
-ENDED_PLANNED = N_("Ended as planned")
-FOLLOW_UP_LABELS = {6: N_("6 months"), 12: N_("12 months"), 24: N_("24 months")}
+ENDED_PLANNED = ct.ENDED_PLANNED
+FOLLOW_UP_LABELS = ct.FOLLOW_UP_LABELS
 #: The estimates table: each method's share kept, in percent, with its interval, and the count it is a share of.
 ESTIMATE_COLUMNS = {"complete_case": ("percent_kept_followed_up", "followed_up"),
                     "ipw": ("percent_kept_weighted", "due"), "mi": ("percent_kept_imputed", "due")}
@@ -45,8 +44,6 @@ ESTIMATE_SPECS = tuple(
     spec for col, base in ESTIMATE_COLUMNS.values()
     for spec in (dc.Share(col, base, scale=100, decimals=1),
                  dc.Together((col, f"{col}_ci_lower", f"{col}_ci_upper"))))
-#: Those followed up through a month are part of those due then: the rest (not followed up) is a count too.
-FOLLOWED_UP = dc.Sum(("followed_up",), "due")
 #: The tipping point in plain words: where the grid crosses the level, beyond the grid, or below it already.
 TIP_AT = N_("The finding that at least {level}% keep their end stage 12 months after a planned end would change "
             "only if the people not followed up had scored on average {delta} stages lower at follow-up than "
@@ -58,14 +55,16 @@ TIP_BELOW = N_("Fewer than {level}% kept their end stage 12 months after a plann
                "allowance for the people not followed up doing worse than those who were.")
 
 
-def survival_table(t: pd.DataFrame, values: dict[str, str], *, ci: bool = True,
-                    hidden_n: bool = False) -> tuple[pd.DataFrame, tuple]:
+def survival_table(t: pd.DataFrame, values: dict[str, str], counts: pd.DataFrame, *,
+                   ci: bool = True) -> tuple[pd.DataFrame, tuple]:
     """A curve's table (rows: months, per group) as published, and its disclosure declarations.
 
     ``values`` maps the shares (0-1) to publish as percentages to their published names; the first is the
-    estimate whose ``ci_lower`` / ``ci_upper`` are published with it (``ci``). The rows of one group
-    (outcome) are a series: a share at 6 months and one at 12 must not differ by 1-4 people, nor may the
-    numbers still at risk. ``hidden_n``: the base is suppressed because another table would give it away.
+    estimate whose ``ci_lower`` / ``ci_upper`` are published with it (``ci``). ``counts``: the table's count
+    table as the year's protection publishes it (``n`` and ``at_risk`` rounded to multiples of 5 with every
+    area's, matched on the group and ``months``). The rows of one group (outcome) are a series: a share at 6
+    months and one at 12 must not differ by 1-4 people; each share is hidden where, on the exact counts, it
+    would imply, leave out or differ from another by 1-4 (:func:`~longitudinal.report.protect.suppress_shares`).
     """
     t = t.copy()
     group = [c for c in ("outcome",) if c in t.columns]
@@ -77,18 +76,22 @@ def survival_table(t: pd.DataFrame, values: dict[str, str], *, ci: bool = True,
     t[cis] = t[cis].round(1)
     t = t.drop(columns=[c for c in ("ci_lower", "ci_upper") if c not in cis and c in t.columns])
     t = t.rename(columns=values)
-    counts = [c for c in ("n", "at_risk") if c in t.columns]
-    for c in counts:
+    for c in ("n", "at_risk"):
         t[c] = t[c].fillna(0).astype("int64")
     key = tuple(group) or ("n",)  # without groups the whole table is one series (n is the same in every row)
     names = list(values.values())
-    specs = [dc.Share(v, "n", scale=100, series=key, decimals=1) for v in names]
-    if "at_risk" in t.columns:
-        specs.append(dc.Share("at_risk", "n", count=True, series=key))
-    specs.append(dc.Together((names[0], *cis)))
-    tab = dc.suppress(t, counts, derived={c: ["n"] for c in [*names, *cis]},
-                      hidden=["n"] if hidden_n else ())
-    return dc.suppress_shares(tab, specs), tuple(specs)
+    shares = [dc.Share(v, "n", scale=100, series=key, decimals=1) for v in names]
+    specs = (*shares, dc.Share("at_risk", "n", count=True, series=key), dc.Together((names[0], *cis)))
+    tab = dc.suppress_shares(t, [*shares, specs[-1]])  # on the exact counts: the counts themselves are rounded
+    on = [*group, "months"]
+    pub = counts.astype({"months": "int64"}).set_index(on)[["n", "at_risk"]]
+    got = pub.reindex(pd.MultiIndex.from_frame(tab[on].astype({"months": "int64"})) if len(on) > 1
+                      else tab["months"].astype("int64"))
+    if got.isna().any().any():
+        raise LongitudinalError(f"the year's protection has no rounded count for rows {got[got.isna().any(axis=1)]}"
+                                " of this table: it was computed from other data")
+    tab["n"], tab["at_risk"] = got["n"].astype("int64").to_numpy(), got["at_risk"].astype("int64").to_numpy()
+    return tab, specs
 
 
 def _curves_figure(kept: pd.DataFrame, by: str | None, xlabel: str, ylabel: str):
@@ -138,12 +141,9 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
 
     end = domain.fy_bounds(a.year)[1]
     area = Area(a.area)
-    st = a.study
     # Everything known by the year's end: gains of earlier years can be followed up this year.
-    rd = st.readings[st.readings["reading_date"] <= end]
-    ep = st.episodes[st.episodes["start_date"] <= end]
-    upto = Study(st.people, ep, rd, st.spend)
-    lost = follow_up_losses(a, pub, upto)
+    upto = ct.known_by_year_end(a)
+    lost = follow_up_losses(a, pub, upto, prot)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -154,17 +154,24 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
                                   "it (in English): {reason}", area=area, reason=Verbatim(publishable_reason(exc))),
                               *lost.notes], key_points=lost.points)
     at = res.at_months() if callable(res.at_months) else res.at_months
-    sus, sus_specs = survival_table(at, {"survival": "percent_sustained"})
+    sus_counts, rr_counts = (prot.table(a.area, name) for name in ("sustained_outcomes", "re_referral"))
+    sus, sus_specs = survival_table(at, {"survival": "percent_sustained"}, sus_counts)
     rr, rr_specs = survival_table(res.rereferral, {"cumulative_incidence": "percent_re_referred",
-                                                   "died": "died", "moved_away": "moved_away"})
+                                                   "died": "died", "moved_away": "moved_away"}, rr_counts)
     rr, unlinked = _unlinked(rr, ("died", "moved_away"))
+    sus_links = ct.across_links({"n": "sustained outcomes: areas followed | {row}",
+                                 "at_risk": "sustained outcomes: at risk | {row} | {months}"})
+    rr_links = ct.across_links({"n": "re-referral: planned ends followed",
+                                "at_risk": "re-referral: at risk | {months}"}, ct.REREFERRAL_ACROSS)
     tables = [pub.table("sustained_outcomes", Msg("Share of end-of-support levels sustained (no loss of a stage) 6, "
                                                   "12 and 24 months after a planned end, by outcome area, {area}, "
                                                   "data to {end}", area=area, end=end), sus, ["n", "at_risk"],
-                        specs=sus_specs, free=("months",), label_column="outcome"),
+                        specs=(*sus_specs, *sus_links), free=("months",), label_column="outcome",
+                        rounded=prot.changes_of(a.area, "sustained_outcomes")),
               pub.table("re_referral", Msg("Re-referral after a planned end, {area}, data to {end} (died, moved away: "
                                            "percentages, the competing events)", area=area, end=end), rr,
-                        [c for c in ("n", "at_risk") if c in rr.columns], specs=rr_specs, free=("months",)),
+                        ["n", "at_risk"], specs=(*rr_specs, *rr_links), free=("months",),
+                        rounded=prot.changes_of(a.area, "re_referral")),
               *lost.tables]
     notes = []
     if unlinked:
@@ -179,7 +186,9 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     notes += lost.notes
     curves = res.curves.assign(outcome=[domain.OUTCOMES[c].name if c in domain.OUTCOMES else c
                                         for c in res.curves["outcome"]])
-    kept, left_out = curve_points(curves, sus, "percent_sustained", "outcome")
+    exact = at.assign(outcome=[domain.OUTCOMES[c].name if c in domain.OUTCOMES else c for c in at["outcome"]])
+    kept, left_out = curve_points(curves, sus, "percent_sustained", "outcome",
+                                  dict(zip(exact["outcome"], exact["n"])))
     notes += left_out
     figs, points = [], []
     twelve = sus[(sus["months"] == 12) & sus["percent_sustained"].map(is_number)]
@@ -205,6 +214,10 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     return Section("lasting_impact", N_("Lasting impact"), text, tables, figs, notes, key_points=points + lost.points)
 
 
+class _NotModelled(Exception):
+    """Too few follow-ups due for the response and imputation models."""
+
+
 @dataclass
 class FollowUpLosses:
     """The lasting-impact section's part on follow-ups not obtained: its tables, text, notes and key points,
@@ -218,18 +231,19 @@ class FollowUpLosses:
     adjusted: AttritionResults | None = None
 
 
-def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses:
+def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study, prot: YearProtection) -> FollowUpLosses:
     """Who was not followed up after a planned end, and what that may change (issue 14).
 
     ``upto``: the area's data as known at the end of the report's year (all episodes started by then,
     readings to then); follow-ups are due if their date falls by the year's end. Publishes the flow
-    (planned ends, follow-ups due, obtained, and why the others were not; counts suppressed as the section's
-    other tables are, its planned ends the re-referral table's) and, where at least :data:`MIN_DUE`
+    (planned ends, follow-ups due, obtained, and why the others were not; counts rounded with the year's
+    other counts, for every area at once: ``prot``) and, where at least :data:`MIN_DUE`
     episode-areas are due a 12-month follow-up, the share keeping their end stage among those followed
     up, weighted for non-response and imputed, side by side, with the tipping point of the imputed share
     at 12 months in plain words (the weighted and imputed shares of a month with fewer than :data:`MIN_DUE`
-    due are not available, ``[x]``). All of it comes from one call of :func:`longitudinal.follow_up_attrition`
-    with the package's defaults but :data:`REPORT_IMPUTATIONS`.
+    due are not available, ``[x]``; the areas due are counted as published, rounded). All of it comes from
+    one call of :func:`longitudinal.follow_up_attrition` with the package's defaults but
+    :data:`REPORT_IMPUTATIONS`.
     """
     import inspect
     import warnings
@@ -245,44 +259,52 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
             warnings.simplefilter("ignore")
             return follow_up_attrition(upto, by=(), censor_date=end, seed=a.seed, **kw)
 
-    # One analysis gives the flow, the complete cases and the adjusted estimates; where the models cannot be
-    # fitted (a small area: no follow-up obtained at some month), the flow and complete cases alone.
+    flow_counts = prot.table(a.area, "follow_up_flow")
+    if len(flow_counts):
+        flow, flow_specs = _flow_published(flow_counts)
+        out.tables.append(pub.table(
+            "follow_up_flow", Msg("Follow-ups after a planned end of support, {area}, episodes ended by {end}: due 6, "
+                                  "12 and 24 months after the end, obtained, and why the others were not", area=area,
+                                  end=end),
+            flow, list(ct.FLOW_COUNTS), specs=flow_specs, label_column="follow_up",
+            rounded=prot.changes_of(a.area, "follow_up_flow")))
+        out.text.append(N_("Follow-ups are due 6, 12 and 24 months after a planned end of support. The flow table "
+                           "counts the episodes that ended as planned by the year's end and, for each follow-up whose "
+                           "date has passed, whether it was obtained and, if not, why: the person was referred again, "
+                           "died, moved away, or could not be contacted. Deaths and moves away are known only from "
+                           "linked records; where they are not linked they are shown as not available ([x]) and "
+                           "counted under no contact or reason not known."))
+        twelve = flow[flow["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
+        if len(twelve) and twelve["episodes"].iat[0] > 0:
+            due, got = int(twelve["episodes"].iat[0]), int(twelve["obtained"].iat[0])
+            out.points.append(Msg("Of {due} follow-ups due 12 months after a planned end of support, {got} ({pct}%) "
+                                  "were obtained.", due=Number(due), got=Number(got), pct=Number(100 * got / due, 0)))
+
+    # One analysis gives the complete cases and the adjusted estimates; the models are fitted only where at least
+    # MIN_DUE areas are published as due a 12-month follow-up, and where they cannot be fitted (no follow-up
+    # obtained at some month), the complete cases alone.
+    est_counts = prot.table(a.area, "follow_up_estimates")
+    due12 = est_counts.loc[est_counts["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH], "due"]
+    due12 = int(due12.iat[0]) if len(due12) else 0
     res, why = None, None
     try:
+        if due12 < MIN_DUE:
+            raise _NotModelled
         res = attrition(m=REPORT_IMPUTATIONS, threshold=TIPPING_LEVEL, tipping_month=TIPPING_MONTH)
         cc = res
-    except (LongitudinalError, ValueError, np.linalg.LinAlgError) as exc:
+    except (_NotModelled, LongitudinalError, ValueError, np.linalg.LinAlgError) as exc:
         why = exc
         try:
             cc = attrition(methods=("complete_case",))
         except (LongitudinalError, ValueError) as exc2:
-            out.notes.append(Msg("Follow-ups after a planned end could not be counted for {area}. The reason, as "
-                                 "the program gives it (in English): {reason}", area=area,
-                                 reason=Verbatim(publishable_reason(exc2))))
+            reason = Verbatim(publishable_reason(exc2))
+            out.notes.append(Msg("Lasting impact could not be estimated for {area}. The reason, as the model gives "
+                                 "it (in English): {reason}", area=area, reason=reason) if len(flow_counts) else
+                             Msg("Follow-ups after a planned end could not be counted for {area}. The reason, as "
+                                 "the program gives it (in English): {reason}", area=area, reason=reason))
             return out
     out.complete_case = cc
-    flow, flow_specs, flow_counts = _flow_published(cc)
-    out.tables.append(pub.table(
-        "follow_up_flow", Msg("Follow-ups after a planned end of support, {area}, episodes ended by {end}: due 6, 12 "
-                              "and 24 months after the end, obtained, and why the others were not", area=area,
-                              end=end),
-        flow, flow_counts, specs=flow_specs, label_column="follow_up"))
-    out.text.append(N_("Follow-ups are due 6, 12 and 24 months after a planned end of support. The flow table counts "
-                       "the episodes that ended as planned by the year's end and, for each follow-up whose date has "
-                       "passed, whether it was obtained and, if not, why: the person was referred again, died, moved "
-                       "away, or could not be contacted. Deaths and moves away are known only from linked records; "
-                       "where they are not linked they are shown as not available ([x]) and counted under no contact "
-                       "or reason not known."))
-    twelve = flow[flow["follow_up"] == FOLLOW_UP_LABELS[TIPPING_MONTH]]
-    if len(twelve) and is_number(twelve["episodes"].iat[0]) and is_number(twelve["obtained"].iat[0]) \
-            and twelve["episodes"].iat[0] > 0:
-        due, got = int(twelve["episodes"].iat[0]), int(twelve["obtained"].iat[0])
-        out.points.append(Msg("Of {due} follow-ups due 12 months after a planned end of support, {got} ({pct}%) were "
-                              "obtained.", due=Number(due), got=Number(got), pct=Number(100 * got / due, 0)))
 
-    e = cc.estimates
-    due12 = int(e.loc[(e["quantity"] == "sustained") & (e["method"] == "complete_case")
-                      & (e["month"] == TIPPING_MONTH), "n_due"].sum())
     if due12 < MIN_DUE:
         out.notes.append(Msg("The share keeping their end stage is not estimated with weights or imputation for "
                              "{area}: fewer than {n} outcome areas of episodes were due a 12-month follow-up.",
@@ -294,13 +316,14 @@ def follow_up_losses(a: AreaYear, pub: Publisher, upto: Study) -> FollowUpLosses
                              reason=Verbatim(publishable_reason(why))))
         return out
     out.adjusted = res
-    est, est_specs, est_counts = _estimates_published(res)
+    est, est_specs, est_cols = _estimates_published(res, est_counts)
     out.tables.append(pub.table(
         "follow_up_estimates", Msg("Share of outcome areas keeping their end-of-support stage 6, 12 and 24 months "
                                    "after a planned end, {area}, data to {end}: among those followed up, weighted for "
                                    "those not followed up, and with their follow-ups imputed (95% confidence "
                                    "intervals)", area=area, end=end),
-        est, est_counts, specs=est_specs, label_column="follow_up"))
+        est, est_cols, specs=est_specs, label_column="follow_up",
+        rounded=prot.changes_of(a.area, "follow_up_estimates")))
     pooled = res.estimates[(res.estimates["quantity"] == "sustained") & (res.estimates["month"] == TIPPING_MONTH)]
     mi = pooled[pooled["method"] == "mi"].iloc[0]
     out.text.append(Msg(
@@ -353,46 +376,30 @@ def _tipping_words(res: AttritionResults, imputed_pct: float) -> Msg:
     return Msg(TIP_AT, level=level, delta=Number(-float(t), 2))
 
 
-def _nested(t: pd.DataFrame, columns) -> tuple:
-    """A follow-up is due (and followed up through it) only if the earlier ones are: each count of a later
-    month is part of the earlier month's (the rows, in order); the rest is a count too."""
-    labels = list(t["follow_up"])
-    return tuple(dc.Sum(((later, c),), (earlier, c)) for c in columns
-                 for earlier, later in zip(labels[:-1], labels[1:])
-                 if is_number(t.loc[t["follow_up"] == earlier, c].iat[0]))
+def _flow_published(counts: pd.DataFrame):
+    """The flow as published: planned ends, then per follow-up month the due, obtained and reasons, rounded with
+    every area's (each due is obtained plus the reasons; a later month's due is part of an earlier one's);
+    deaths and moves, where not linked, not available ([x]), never a count."""
+    out = counts[["follow_up", *ct.FLOW_COUNTS]].copy()
+    linked = bool(out[["died", "moved_away"]].notna().to_numpy().any())
+    if not linked:
+        out["died"] = out["moved_away"] = np.nan
+    parts = tuple(c for c in ct.FLOW_COUNTS[1:] if linked or c not in ("died", "moved_away"))
+    links = ct.across_links({c: f"follow-up flow: {c} | {{row}}" for c in ct.FLOW_COUNTS
+                             if linked or c not in ("died", "moved_away")}, ct.FLOW_ACROSS)
+    return out, (dc.Total(column="episodes", parts=parts), *ct.nested(list(out["follow_up"]), ["episodes"]), *links)
 
 
-def _flow_published(res: AttritionResults):
-    """The flow as published: planned ends, then per follow-up month the due, obtained and reasons, suppressed as
-    the section's other tables are (each due is obtained plus the reasons; a later month's due is part of an
-    earlier one's: what is left of either is a count too)."""
-    f = res.flow_summary()
-    reasons = ["died", "moved_away"] if res.linked_exits else []
-    parts = ["obtained", *reasons, "re_referred", "no_contact"]
-    counts = ["episodes", "obtained", "died", "moved_away", "re_referred", "no_contact"]
-    rows = [{"follow_up": ENDED_PLANNED, "episodes": int(f["ended_planned"].iat[0])}]
-    for r in f.itertuples():
-        rows.append({"follow_up": FOLLOW_UP_LABELS.get(int(r.month), f"{int(r.month)} months"),
-                     "episodes": int(r.due), **{c: (int(getattr(r, c)) if c in parts else np.nan)
-                                                for c in counts[1:]}})
-    exact = pd.DataFrame(rows, columns=["follow_up", *counts])
-    nested = _nested(exact, ["episodes"])
-    out = dc.suppress(exact, counts, total_column={"episodes": parts}, label_column="follow_up", sums=nested)
-    for c in counts:  # blank: not applicable to planned ends; not linked: not available ([x]), never a count
-        out[c] = np.nan if c not in parts and c != "episodes" else out[c].where(out[c] != "", np.nan)
-    return out, (dc.Total(column="episodes", parts=tuple(parts)), *nested), counts
-
-
-def _estimates_published(res: AttritionResults):
-    """Per follow-up month: the outcome areas due and followed up through it, and each method's share kept with
-    its interval, in percent; counts suppressed as the section's other tables are, and a share hidden where its
-    base is or where the count it implies, or leaves out, of its base is small."""
+def _estimates_published(res: AttritionResults, counts: pd.DataFrame):
+    """Per follow-up month: the outcome areas due and followed up through it (rounded with every area's), and each
+    method's share kept with its interval, in percent, hidden where on the exact counts the count it implies, or
+    leaves out, of its base is small."""
     e = res.estimates[res.estimates["quantity"] == "sustained"]
     rows = []
     for month, g in e.groupby("month", sort=True):
         g = g.set_index("method")
-        row = {"follow_up": FOLLOW_UP_LABELS.get(int(month), f"{int(month)} months"),
-               "due": int(g["n_due"].iat[0]), "followed_up": int(g["n_obtained"].iat[0])}
+        row = {"follow_up": ct.month_label(month), "due": int(g["n_due"].iat[0]),
+               "followed_up": int(g["n_obtained"].iat[0])}
         for meth, (col, _) in ESTIMATE_COLUMNS.items():
             for suffix, key in (("", "estimate"), ("_ci_lower", "ci_lower"), ("_ci_upper", "ci_upper")):
                 row[col + suffix] = round(100 * float(g.at[meth, key]), 1)
@@ -401,17 +408,22 @@ def _estimates_published(res: AttritionResults):
             row.update({col: np.nan, f"{col}_ci_lower": np.nan, f"{col}_ci_upper": np.nan})
         rows.append(row)
     exact = pd.DataFrame(rows)
-    counts = ["due", "followed_up"]
-    sums = (FOLLOWED_UP, *_nested(exact, counts))
-    derived = {c: [base] for col, base in ESTIMATE_COLUMNS.values()
-               for c in (col, f"{col}_ci_lower", f"{col}_ci_upper")}
-    # too few due at a month for the response and imputation models: not available there ([x])
-    few = exact["due"].to_numpy() < MIN_DUE
+    cols = ["due", "followed_up"]
+    pub = counts.set_index("follow_up").reindex(exact["follow_up"])
+    if pub[cols].isna().any().any():
+        raise LongitudinalError("the year's protection has no rounded count for some follow-up months here: it was "
+                                "computed from other data")
+    # too few due at a month (as published) for the response and imputation models: not available there ([x])
+    few = pub["due"].to_numpy() < MIN_DUE
     for col, base in ESTIMATE_COLUMNS.values():
         if base == "due":
             exact.loc[few, [col, f"{col}_ci_lower", f"{col}_ci_upper"]] = np.nan
-    tab = dc.suppress(exact, counts, label_column="follow_up", sums=sums, derived=derived)
-    return dc.suppress_shares(tab, ESTIMATE_SPECS), (*ESTIMATE_SPECS, *sums), counts
+    tab = dc.suppress_shares(exact, ESTIMATE_SPECS)  # on the exact counts: the counts themselves are rounded
+    for c in cols:
+        tab[c] = pub[c].astype("int64").to_numpy()
+    sums = (dc.Sum(("followed_up",), "due"), *ct.nested(list(tab["follow_up"]), cols))
+    links = ct.across_links({c: f"follow-up areas: {c} | {{row}}" for c in cols})
+    return tab, (*ESTIMATE_SPECS, *sums, *links), cols
 
 
 def time_to_independence(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str | None = None,
@@ -440,32 +452,33 @@ def time_to_independence(a: AreaYear, prot: YearProtection, pub: Publisher, outc
         return Section("time_to_independence", heading, "", notes=[
             Msg("Time to independence could not be estimated for {area}. The reason, as the model gives it (in "
                 "English): {reason}", area=area, reason=Verbatim(publishable_reason(exc)))])
-    # The episodes followed lie within the distance table's episodes compared for this area.
-    n_followed = int(res.survival_at["n"].iloc[0]) if len(res.survival_at) else 0
-    within = within_published(a, n_followed, code)
+    # The counts as the year's protection rounded them with every area's (another outcome: rounded alone).
+    if code == a.headline_outcome:
+        counts, rounded = prot.table(a.area, "time_to_independence"), prot.changes_of(a.area, "time_to_independence")
+    else:
+        counts, rounded = prot.round_alone(a.area, ct.independence_counts(a, code, stage))
     # The interval of the share reaching the stage is that of the share not yet there, turned over.
     sa = res.survival_at.assign(ci_lower=1 - res.survival_at["ci_upper"], ci_upper=1 - res.survival_at["ci_lower"])
-    t, specs = survival_table(sa, {"reached": "percent_reached", "survival": "percent_not_yet"},
-                              ci=n_boot > 0, hidden_n=within)
-    specs = (*specs, dc.Together(("percent_reached", "percent_not_yet")))
-    t = dc.suppress_shares(t, specs)
+    t, specs = survival_table(sa, {"reached": "percent_reached", "survival": "percent_not_yet"}, counts,
+                              ci=n_boot > 0)
+    together = dc.Together(("percent_reached", "percent_not_yet"))
+    t = dc.suppress_shares(t, [together, *(s for s in specs if isinstance(s, dc.Together))])
+    specs = (*specs, together, *ct.across_links({
+        "n": f"time to stage {stage} in {code}: episodes followed",
+        "at_risk": f"time to stage {stage} in {code}: not yet there | {{months}}"}))
     t = t[[c for c in ("months", "percent_not_yet", "percent_reached", "ci_lower", "ci_upper", "at_risk", "n")
            if c in t.columns]]
     tables = [pub.table("time_to_independence", Msg("Share reaching stage {stage} in {outcome} within 6, 12 and 24 "
                                                     "months of the start of support (95% interval of the share "
                                                     "reaching it), {area}, {year}", stage=str(stage), outcome=oname,
                                                     area=area, year=fy),
-                        t, [c for c in ("n", "at_risk") if c in t.columns], specs=specs, free=("months",))]
+                        t, ["n", "at_risk"], specs=specs, free=("months",), rounded=rounded)]
     text = Msg("For episodes active in the year that started below stage {stage} in *{outcome}*, the time to the "
                "first reading at stage {stage} ({label}), allowing for the interval between readings (Turnbull "
                "estimator), with 95% percentile bootstrap intervals ({n_boot} replicates, seed {seed}).",
                stage=str(stage), outcome=oname, label=Msg(domain.SCALE[stage]), n_boot=n_boot, seed=str(a.seed))
-    kept, notes = curve_points(res.curves, t, "percent_not_yet", None)
-    if within:
-        notes = [Msg("The episodes followed here differ in number from the distance table's episodes compared in "
-                     "{outcome} by fewer than 5 (episodes already at stage {stage} at their first reading, or scored "
-                     "twice only after support ended): the two numbers together would reveal them, so this table "
-                     "and its figure are suppressed.", outcome=oname, stage=str(stage))]
+    exact_n = {None: int(res.survival_at["n"].iloc[0]) if len(res.survival_at) else 0}
+    kept, notes = curve_points(res.curves, t, "percent_not_yet", None, exact_n)
     figs, points = [], []
     at12 = t[(t["months"] == 12) & t["percent_reached"].map(is_number)]
     if len(at12):
@@ -485,22 +498,25 @@ def time_to_independence(a: AreaYear, prot: YearProtection, pub: Publisher, outc
     return Section("time_to_independence", heading, text, tables, figs, notes, key_points=points)
 
 
-def curve_points(curves: pd.DataFrame, table: pd.DataFrame, value: str,
-                 by: str | None) -> tuple[pd.DataFrame, list]:
+def curve_points(curves: pd.DataFrame, table: pd.DataFrame, value: str, by: str | None,
+                 exact_n: dict | None = None) -> tuple[pd.DataFrame, list]:
     """The points of survival curves a figure may draw, and notes on what it leaves out and why.
 
     A group is drawn only when its base ``n`` is published and at least 5. Within it, the points of the
     monthly grid are a series with the table's months (:func:`longitudinal.disclosure.series_mask`): the
     months the table shows are kept first, the months it hides are never drawn, and a grid point is drawn
     only if neither it, nor what it leaves out, nor its difference from any point drawn comes to 1-4 people.
-    Lines join the points drawn.
+    Lines join the points drawn. ``exact_n``: where the table's ``n`` is rounded, the exact base of each group
+    (``{group: n}``; ``None`` for the one group of ``by=None``), on which the points are judged as the table's
+    shares are; the points drawn carry the published ``n``.
     """
     keep, few, sparse = [], [], []
     groups = [(None, curves)] if by is None else list(curves.groupby(by, observed=True, sort=True))
     for key, sub in groups:
         rows = table if by is None else table[table[by] == key]
-        n = rows["n"].iloc[0] if len(rows) else dc.SECONDARY
-        if not is_number(n) or n < dc.THRESHOLD:
+        shown_n = rows["n"].iloc[0] if len(rows) else dc.SECONDARY
+        n = shown_n if exact_n is None else exact_n.get(key, dc.SECONDARY)
+        if not is_number(shown_n) or not is_number(n) or n < dc.THRESHOLD:
             few.append(key)
             continue
         sub = sub.sort_values("time")
@@ -512,7 +528,7 @@ def curve_points(curves: pd.DataFrame, table: pd.DataFrame, value: str,
         if (~hidden).sum() < 2:
             sparse.append(key)
             continue
-        keep.append(sub[~hidden].assign(n=int(n)))
+        keep.append(sub[~hidden].assign(n=int(shown_n)))
     notes = []
     for keys, why in ((few, N_("fewer than 5 episode-areas, or a base that is suppressed")),
                       (sparse, N_("too few points can be drawn without revealing 1-4 people"))):
