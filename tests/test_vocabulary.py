@@ -1,6 +1,7 @@
 """One vocabulary (docs/api.md): the old spellings of arguments and result columns still work for one
 release, each with a DeprecationWarning naming the new one."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -65,6 +66,21 @@ def test_study_is_now_data(small_study):
     pd.testing.assert_frame_equal(s.at_months(), new.at_months())
 
 
+def test_effectiveness_takes_data_first_and_study_with_a_warning(small_study):
+    from longitudinal import effectiveness as eff
+
+    with pytest.warns(DeprecationWarning, match=r"event_study\(study=\.\.\.\) is deprecated: use event_study\(data="):
+        old = eff.event_study(study=small_study, service="emergency_admission")
+    pd.testing.assert_frame_equal(old.rates, eff.event_study(small_study, "emergency_admission").rates)
+    with pytest.warns(DeprecationWarning, match=r"linkage_window\(study="):
+        assert eff.linkage_window(study=small_study) == eff.linkage_window(data=small_study)
+    for name in ("service_panel", "event_study", "staggered_did", "placebo", "matched_comparison", "effectiveness",
+                 "impact_quantity", "linkage_window"):
+        assert next(iter(inspect.signature(getattr(eff, name)).parameters)) == "data", name
+    # design-stage functions take the scenario first: they analyse no data (docs/api.md says so)
+    assert next(iter(inspect.signature(lg.power).parameters)) == "scenario"
+
+
 def test_old_result_columns_answer_with_a_warning(long):
     fit = lg.fit_trajectories(long, warn=False)
     with pytest.warns(DeprecationWarning, match="result column 'p' is deprecated: use 'p_value'"):
@@ -94,3 +110,24 @@ def test_result_columns_follow_the_vocabulary(long):
         assert {"estimate", "std_error"} <= cols or "mean_years" in cols, table.columns
         assert {"ci_lower", "ci_upper"} <= cols, table.columns
         assert not cols & {"std_err", "se", "p", "lower", "upper", "hr", "coef"}, table.columns
+
+
+def test_sroi_intervals_are_alpha_and_columns_ci():
+    """SROIResult.one_way takes alpha (level= warns and means the same); the Monte Carlo table has
+    ci_lower/ci_upper (its old lower_90%/upper_90% answer with a warning); estimate_drop_off's level=,
+    which never had an effect, warns."""
+    r = sroi.evaluate(sroi.DEFAULT_MAP)
+    with pytest.warns(DeprecationWarning, match=r"one_way\(level=0\.8\) is deprecated: use one_way\(alpha=0\.2\)"):
+        old = r.one_way(level=0.8)
+    pd.testing.assert_frame_equal(old, r.one_way(alpha=0.2))
+    assert not r.one_way(alpha=0.2).equals(r.one_way())
+    mc = r.monte_carlo(draws=500, seed=1)
+    t = mc.table()
+    assert {"ci_lower", "ci_upper", "alpha"} <= set(t.columns) and t["alpha"].iloc[0] == pytest.approx(0.10)
+    with pytest.warns(DeprecationWarning, match="'lower_90%' is deprecated: use 'ci_lower'"):
+        assert t["lower_90%"].iloc[0] == t["ci_lower"].iloc[0] == mc.interval[0]
+    curve = pd.DataFrame({"year": [1, 2, 3], "survival": [0.8, 0.64, 0.512],
+                          "ci_lower": [0.75, 0.58, 0.45], "ci_upper": [0.85, 0.70, 0.58]})
+    with pytest.warns(DeprecationWarning, match=r"estimate_drop_off\(level=\.\.\.\) is deprecated"):
+        a = sroi.estimate_drop_off(curve, level=0.5)
+    assert a == sroi.estimate_drop_off(curve)

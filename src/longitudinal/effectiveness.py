@@ -48,7 +48,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from . import domain
-from .deprecation import with_old_columns
+from .deprecation import renamed_arguments, with_old_columns
 from .errors import InputError
 from .results import Results, Summary, axes_for
 from .study import STORE_MARKER, Study
@@ -134,17 +134,18 @@ def _require_service_use(study: Study, service: str | None = None) -> pd.DataFra
     return use
 
 
-def linkage_window(study: Study) -> tuple[pd.Timestamp, pd.Timestamp]:
+@renamed_arguments(study="data")
+def linkage_window(data: Study) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The days the linked service use covers: as declared at ingest or simulated, else its first and last event."""
-    if study.truth and "service_use" in study.truth:
-        a, b = study.truth["service_use"]["linkage_window"]
+    if data.truth and "service_use" in data.truth:
+        a, b = data.truth["service_use"]["linkage_window"]
         return pd.Timestamp(a), pd.Timestamp(b)
-    if study.source is not None and (study.source / STORE_MARKER).exists():
-        info = json.loads((study.source / STORE_MARKER).read_text(encoding="utf-8")).get("service_use") or {}
+    if data.source is not None and (data.source / STORE_MARKER).exists():
+        info = json.loads((data.source / STORE_MARKER).read_text(encoding="utf-8")).get("service_use") or {}
         if info.get("linkage_window"):
             a, b = info["linkage_window"]
             return pd.Timestamp(a), pd.Timestamp(b)
-    use = _require_service_use(study)
+    use = _require_service_use(data)
     return use["event_date"].min(), use["event_date"].max()
 
 
@@ -163,7 +164,8 @@ def _month_index(dates: pd.Series, first: pd.Timestamp) -> np.ndarray:
     return m - np.datetime64(first, "M").astype(np.int64)
 
 
-def service_panel(study: Study, service: str, until=None) -> ServicePanel:
+@renamed_arguments(study="data")
+def service_panel(data: Study, service: str, until=None) -> ServicePanel:
     """Monthly counts of ``service`` per person over the linkage window (every person in ``people``).
 
     ``until`` (a date) ends the window early, as a report for an earlier year must: use
@@ -174,12 +176,12 @@ def service_panel(study: Study, service: str, until=None) -> ServicePanel:
     MissingServiceUseError
         The study has no service use, or none of that service.
     """
-    use = _require_service_use(study, service)
-    w0, w1 = linkage_window(study)
+    use = _require_service_use(data, service)
+    w0, w1 = linkage_window(data)
     if until is not None:
         w1 = min(w1, pd.Timestamp(until))
     months = pd.period_range(w0.to_period("M"), w1.to_period("M"), freq="M")
-    people = study.people
+    people = data.people
     pid = pd.Index(people["person_id"].astype(str))
     n, n_m = len(pid), len(months)
     u = use[(use["service"] == service).to_numpy()]
@@ -189,7 +191,7 @@ def service_panel(study: Study, service: str, until=None) -> ServicePanel:
     flat = np.bincount(rows[ok] * n_m + mon[ok], weights=u["count"].to_numpy()[ok].astype(float), minlength=n * n_m)
     y = flat.astype(np.float32).reshape(n, n_m)
 
-    ep = study.episodes.sort_values(["start_date", "episode_id"], kind="stable")
+    ep = data.episodes.sort_values(["start_date", "episode_id"], kind="stable")
     first = ep.drop_duplicates("person_id", keep="first")
     rows = _rows_of(pid, first["person_id"])
     start = np.full(n, _NEVER, dtype=np.int64)
@@ -428,15 +430,16 @@ class EventStudyResults(Results):
         return ax
 
 
-def event_study(study: Study, service: str, *, by: str | None = None, alpha: float = 0.05,
+@renamed_arguments(study="data")
+def event_study(data: Study, service: str, *, by: str | None = None, alpha: float = 0.05,
                 panel: ServicePanel | None = None) -> EventStudyResults:
     """Monthly rates per supported person from 24 months before to 24 months after the start of support.
 
     Parameters
     ----------
-    study : Study
+    data : Study
     service : str
-        A service in ``study.service_use`` (e.g. ``emergency_admission``).
+        A service in ``data.service_use`` (e.g. ``emergency_admission``).
     by : str, optional
         ``lead_need``, ``service_type`` or ``local_authority`` of the first episode.
     alpha : float
@@ -453,7 +456,7 @@ def event_study(study: Study, service: str, *, by: str | None = None, alpha: flo
     >>> int(es.rates["event_month"].min()), int(es.rates["event_month"].max())
     (-24, 24)
     """
-    p = panel or service_panel(study, service)
+    p = panel or service_panel(data, service)
     sup = np.flatnonzero(~p.never & (p.start < p.n_months))  # supported within the (possibly cut) window
     groups = (pd.Series(["all supported"] * sup.size) if by is None
               else pd.Series(p.attributes.loc[sup, by].to_numpy()))
@@ -722,7 +725,8 @@ def _benchmarks(p, treated, sample, start, alpha) -> pd.DataFrame:
 CONTROLS = ("not_yet_supported", "never_supported", "both")
 
 
-def staggered_did(study: Study, service: str, *, anticipation: int = 6, control: str = "not_yet_supported",
+@renamed_arguments(study="data")
+def staggered_did(data: Study, service: str, *, anticipation: int = 6, control: str = "not_yet_supported",
                   base_period: str = "varying", subgroup: dict[str, str] | None = None, alpha: float = 0.05,
                   n_boot: int = 999, seed: int = 0, benchmarks: bool = True,
                   panel: ServicePanel | None = None) -> DiDResults:
@@ -737,7 +741,7 @@ def staggered_did(study: Study, service: str, *, anticipation: int = 6, control:
 
     Parameters
     ----------
-    study : Study
+    data : Study
         With ``service_use``.
     service : str
     anticipation : int, default 6
@@ -782,7 +786,7 @@ def staggered_did(study: Study, service: str, *, anticipation: int = 6, control:
         raise ValueError(f"control must be one of {', '.join(CONTROLS)}, not {control!r}")
     if base_period not in ("varying", "universal"):
         raise ValueError(f"base_period must be 'varying' or 'universal', not {base_period!r}")
-    p = panel or service_panel(study, service)
+    p = panel or service_panel(data, service)
     supported = ~p.never & (p.start >= 1)  # started before the window: no month before the start to compare
     treated = supported & (p.start < p.n_months)
     for col, value in (subgroup or {}).items():
@@ -808,7 +812,8 @@ def staggered_did(study: Study, service: str, *, anticipation: int = 6, control:
                     benchmarks=bench, notes=notes, base_period=base_period)
 
 
-def placebo(study: Study, service: str, *, shift: int = 24, anticipation: int = 6, alpha: float = 0.05,
+@renamed_arguments(study="data")
+def placebo(data: Study, service: str, *, shift: int = 24, anticipation: int = 6, alpha: float = 0.05,
             n_boot: int = 199, seed: int = 0, panel: ServicePanel | None = None) -> DiDResults:
     """The staggered DiD with every start moved ``shift`` months earlier: its effects should be 0.
 
@@ -818,7 +823,7 @@ def placebo(study: Study, service: str, *, shift: int = 24, anticipation: int = 
     if shift <= HEADLINE_MONTHS[-1] + anticipation:
         raise ValueError(f"shift must exceed {HEADLINE_MONTHS[-1] + anticipation} months, so that the placebo "
                          "months 1-12 end before the real crisis")
-    p = panel or service_panel(study, service)
+    p = panel or service_panel(data, service)
     fake = np.where(p.never, p.start, p.start - shift)
     supported = ~p.never & (fake >= 1)
     treated = supported & (fake < p.n_months)
@@ -879,7 +884,8 @@ def _love_plot(balance: pd.DataFrame, ax=None):
     return ax
 
 
-def matched_comparison(study: Study, service: str, *, method: str = "nearest", caliper: float | None = 0.2,
+@renamed_arguments(study="data")
+def matched_comparison(data: Study, service: str, *, method: str = "nearest", caliper: float | None = 0.2,
                        anticipation: int = 6, alpha: float = 0.05, n_boot: int = 999, seed: int = 0,
                        panel: ServicePanel | None = None) -> DiDResults:
     """Supported people against matched (or weighted) never-supported people, then difference-in-differences.
@@ -904,7 +910,7 @@ def matched_comparison(study: Study, service: str, *, method: str = "nearest", c
     """
     if method not in ("nearest", "weighting"):
         raise ValueError(f"method must be 'nearest' or 'weighting', not {method!r}")
-    p = panel or service_panel(study, service)
+    p = panel or service_panel(data, service)
     rng = np.random.default_rng(seed)
     pre_lo, pre_hi = -24, -anticipation - 1
     sup = np.flatnonzero(~p.never & (p.start + pre_lo >= 0) & (p.start < p.n_months))
@@ -917,7 +923,7 @@ def matched_comparison(study: Study, service: str, *, method: str = "nearest", c
     start[pool] = rng.choice(p.start[sup], size=pool.size)
     who = np.concatenate([sup, pool])
     t = np.r_[np.ones(sup.size, bool), np.zeros(pool.size, bool)]
-    all_use = _all_service_pre(study, p, start, who, pre_lo, pre_hi)
+    all_use = _all_service_pre(data, p, start, who, pre_lo, pre_hi)
     age = p.age[who] + start[who] / 12
     cov = pd.DataFrame({
         "female": p.female[who].astype(float),
@@ -1032,7 +1038,8 @@ def _all_service_pre(study: Study, p: ServicePanel, start: np.ndarray, who: np.n
 
 
 # ============================================================ one entry
-def effectiveness(study: Study, service: str, *, design: str = "did", anticipation: int = 6,
+@renamed_arguments(study="data")
+def effectiveness(data: Study, service: str, *, design: str = "did", anticipation: int = 6,
                   alpha: float = 0.05, n_boot: int = 999, seed: int = 0):
     """The effect of support on ``service`` by one design: ``event-study``, ``did`` or ``matched``.
 
@@ -1044,11 +1051,11 @@ def effectiveness(study: Study, service: str, *, design: str = "did", anticipati
     """
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {', '.join(DESIGNS)}, not {design!r}")
-    panel = service_panel(study, service)
+    panel = service_panel(data, service)
     if design == "matched":
-        return matched_comparison(study, service, anticipation=anticipation, alpha=alpha, n_boot=n_boot,
+        return matched_comparison(data, service, anticipation=anticipation, alpha=alpha, n_boot=n_boot,
                                   seed=seed, panel=panel)
-    fit = staggered_did(study, service, anticipation=anticipation, alpha=alpha, n_boot=n_boot, seed=seed,
+    fit = staggered_did(data, service, anticipation=anticipation, alpha=alpha, n_boot=n_boot, seed=seed,
                         panel=panel, base_period="universal" if design == "event-study" else "varying")
     fit.design = design
     return fit
@@ -1093,7 +1100,8 @@ class ImpactQuantity:
 _FITS: dict[int, tuple[weakref.ref, dict]] = {}
 
 
-def impact_quantity(study: Study, spec: dict, financial_year: int | None = None) -> ImpactQuantity:
+@renamed_arguments(study="data")
+def impact_quantity(data: Study, spec: dict, financial_year: int | None = None) -> ImpactQuantity:
     """The quantity of an impact-map outcome from an effectiveness estimate.
 
     ``-att`` (events avoided per person per month, months 1-12) times ``months`` (default 12)
@@ -1102,21 +1110,21 @@ def impact_quantity(study: Study, spec: dict, financial_year: int | None = None)
     its relative standard error (the same for every cohort: one estimate scales them all).
     """
     service, design = spec["service"], spec.get("design", "did")
-    use = _require_service_use(study, service)
+    use = _require_service_use(data, service)
     key = (service, design, int(spec.get("anticipation", 6)), int(spec.get("seed", 0)))
     ref, fits = _FITS.get(id(use), (None, None))
     if ref is None or ref() is not use:
         fits = {}
         _FITS[id(use)] = (weakref.ref(use, lambda _, k=id(use): _FITS.pop(k, None)), fits)
     if key not in fits:
-        fits[key] = effectiveness(study, service, design=design, anticipation=key[2], seed=key[3])
+        fits[key] = effectiveness(data, service, design=design, anticipation=key[2], seed=key[3])
     fit = fits[key]
     row = fit.overall.loc["att"]
     months = float(spec.get("months", 12))
     if spec.get("people") is not None:
         people, who = float(spec["people"]), "as stated in the impact map"
     else:
-        firsts = study.episodes.groupby("person_id", observed=True)["start_date"].min()
+        firsts = data.episodes.groupby("person_id", observed=True)["start_date"].min()
         fy = domain.financial_year(firsts)
         if financial_year is not None:
             people = float((fy == financial_year).sum())

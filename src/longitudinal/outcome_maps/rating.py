@@ -22,7 +22,7 @@ from ..study import Study
 from .document import OutcomeMap
 from .model import ComputedRating, OutcomeMapError, describe_params
 
-__all__ = ["RatedMap", "rate_map", "MapRollup", "rollup", "combine_ratings", "check_year", "as_rubric", "MemoStudy"]
+__all__ = ["RatedMap", "rate_map", "MapRollup", "rollup", "combine_ratings", "check_year", "as_rubric"]
 
 
 @dataclass(repr=False)
@@ -90,20 +90,24 @@ def rate_map(omap: OutcomeMap, study, rubric: Rubric | str | Path | None = None,
     return _rate(omap, *_of_year(study, year), rubric, area)
 
 
-def _of_year(study, year) -> tuple[MemoStudy, int | None]:
+def _of_year(study: Study, year) -> tuple[Study, int | None]:
     """The study as the annual report of ``year`` sees it (all of it when ``year`` is None), and the year."""
     if year is None:
-        return MemoStudy.of(study), None
+        return study, None
     fy = check_year(year, study)
-    return MemoStudy.of(study.in_financial_year(fy)), fy
+    return study.in_financial_year(fy), fy
 
 
-def _rate(omap: OutcomeMap, study: MemoStudy, year: int | None, rubric, area: str | None) -> RatedMap:
-    """Rate ``omap`` from ``study``, already cut to ``year``, for ``area``."""
+def _rate(omap: OutcomeMap, study: Study, year: int | None, rubric, area: str | None) -> RatedMap:
+    """Rate ``omap`` from ``study``, already cut to ``year``, for ``area``.
+
+    An authority's analysis tables are cut from the study's when it has built them (:meth:`Study.subset`),
+    so a roll-up that rates Wales first joins the readings once.
+    """
     rubric = as_rubric(rubric)
     area_name = None if area in (None, "Wales") else domain.local_authority(area)
     if area_name is not None:
-        study = study.area(area_name)
+        study = study.subset(local_authority=area_name)
     cache: dict = {}
     out = RatedMap(**{f.name: copy.deepcopy(getattr(omap, f.name)) for f in fields(OutcomeMap)},
                    area=area_name or "Wales", financial_year=year)
@@ -142,40 +146,6 @@ def _rate(omap: OutcomeMap, study: MemoStudy, year: int | None, rubric, area: st
         "missing_share", "progress", "confidence"])
     out.ratings_ = out.ratings()
     return out
-
-
-class MemoStudy(Study):
-    """A study whose analysis table is built once per outcome: several indicators on a map
-    often read the same area, and joining readings to episodes dominates their cost."""
-
-    @classmethod
-    def of(cls, study: Study) -> MemoStudy:
-        if isinstance(study, cls):
-            return study
-        return cls(**{f.name: getattr(study, f.name) for f in fields(Study)})
-
-    def area(self, name: str) -> MemoStudy:
-        """The study of one authority, whose analysis tables are cut from this study's (same rows, same order)."""
-        areas = self.__dict__.setdefault("_areas", {})
-        if name not in areas:
-            sub = MemoStudy.of(self.subset(local_authority=name))
-            sub.__dict__["_parent"] = (self, name)
-            areas[name] = sub
-        return areas[name]
-
-    def long(self, outcome=None, *, scored_only: bool = True, include_follow_up: bool = True) -> pd.DataFrame:
-        key = (outcome if outcome is None or isinstance(outcome, str) else tuple(outcome), scored_only,
-               include_follow_up)
-        cache = self.__dict__.setdefault("_long_cache", {})
-        if key not in cache:
-            parent = self.__dict__.get("_parent")
-            if parent is not None:
-                whole = parent[0].long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
-                cache[key] = whole[whole["local_authority"] == parent[1]].reset_index(drop=True)
-            else:
-                cache[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
-        return cache[key].copy(deep=False)
-
 
 
 def check_year(year, study) -> int:

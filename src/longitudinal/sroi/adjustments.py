@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ class Adjustment:
     distribution: dict | None = None
 
 def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: Mapping | None = None,
-                      level: float = 0.95, min_at_risk: int | None = None) -> Adjustment:
+                      min_at_risk: int | None = None, level: float | None = None) -> Adjustment:
     """Annual drop-off from a sustained-outcome curve.
 
     The annual drop-off between years is ``d_t = 1 − S(t+1)/S(t)``; a constant
@@ -63,6 +64,9 @@ def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: M
         one person is flat by chance); default :data:`MIN_EVIDENCE`. At least two
         years must remain.
 
+    The interval is the one the table carries (its ``ci_lower``/``ci_upper``: set its coverage with
+    ``sustained_outcomes(alpha=...)``); ``level=`` never changed it and is deprecated.
+
     Examples
     --------
     >>> t = pd.DataFrame({"year": [1, 2, 3], "survival": [0.8, 0.64, 0.512],
@@ -71,6 +75,10 @@ def estimate_drop_off(table: pd.DataFrame, *, years: int | None = None, where: M
     >>> round(a.value, 6), a.status
     (0.2, 'estimated')
     """
+    if level is not None:
+        warnings.warn("estimate_drop_off(level=...) is deprecated and never had an effect: the interval is the "
+                      "table's own (ci_lower, ci_upper; set sustained_outcomes(alpha=...)) (longitudinal's vocabulary, "
+                      "docs/api.md)", DeprecationWarning, stacklevel=2)
     need = {"year", "survival"}
     missing = need - set(table.columns)
     if missing:

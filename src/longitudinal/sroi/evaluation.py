@@ -13,11 +13,10 @@ import pandas as pd
 
 from .. import domain
 from ..prices import Deflators, load_deflators
-from ..study import Study
 from .adjustments import ADJUSTMENTS, MEDIANS_BASIS, PUBLISHED_MEDIANS, Adjustment, estimate_adjustment
 from .discount import Discount
 from .fields import ImpactMapError, NoInputsError
-from .impact_map import ImpactMap
+from .impact_map import ImpactMap, OutcomeRow
 from .model import ValueModel
 from .proxies import restate
 from .result import SROIResult
@@ -25,42 +24,12 @@ from .result import SROIResult
 __all__ = ["evaluate", "evaluate_by"]
 
 
-def _memoised(study):
-    """The study with ``long()`` and ``subset()`` remembered for one evaluation.
-
-    An indicator rebuilds the analysis table on every call; a map evaluated over
-    seven financial years calls it once per outcome per year, which at national
-    scale (11M readings) costs minutes. Frames are handed out as shallow copies.
-    """
-    from dataclasses import fields
-
-    if study is None or isinstance(study, _MemoStudy):
-        return study
-
-    return _MemoStudy(**{f.name: getattr(study, f.name) for f in fields(Study)})
-
-
-def _key(v):
-    return tuple(v) if isinstance(v, (list, tuple)) else v
-
-
-class _MemoStudy(Study):
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self._memo: dict = {}
-
-    def long(self, outcome=None, *, scored_only=True, include_follow_up=True):
-        key = ("long", _key(outcome), scored_only, include_follow_up)
-        if key not in self._memo:
-            self._memo[key] = super().long(outcome, scored_only=scored_only, include_follow_up=include_follow_up)
-        return self._memo[key].copy(deep=False)
-
-    def subset(self, *, local_authority=None, lead_need=None, service_type=None):
-        key = ("subset", local_authority, lead_need, service_type)
-        if key not in self._memo:
-            sub = super().subset(local_authority=local_authority, lead_need=lead_need, service_type=service_type)
-            self._memo[key] = _memoised(sub)
-        return self._memo[key]
+def _proxy(o: OutcomeRow) -> tuple[float, int]:
+    """An outcome's proxy value and the price year it is stated in (parsing sets both; a row made in code may not)."""
+    if o.proxy_value is None or o.price_year is None:
+        raise ImpactMapError("an outcome needs a proxy value and the price year it is stated in (proxy_value and "
+                             "price_year, or a proxy from the library)", row=o.row, field="proxy_value")
+    return o.proxy_value, o.price_year
 
 
 def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: int | None = None,
@@ -102,7 +71,6 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
     if discount is not None:
         m = replace(m, discount=Discount.from_spec(discount))
     defl = deflators if isinstance(deflators, Deflators) else load_deflators(deflators)
-    study = _memoised(study)
     if m.needs_study and study is None and any(o.indicator for o in m.outcomes):
         bad = next(o for o in m.outcomes if o.indicator)
         raise ImpactMapError(f"quantity is the indicator {bad.indicator!r}: it needs a study (study= / --data)",
@@ -141,7 +109,7 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
             else:
                 res[a] = Adjustment(float(v), "assumed", "stated in the impact map")
         adjustments.append(res)
-    proxy = np.array([restate(defl, o.proxy_value, o.price_year, m.price_year, row=o.row) for o in m.outcomes])
+    proxy = np.array([restate(defl, *_proxy(o), m.price_year, row=o.row) for o in m.outcomes])
     quantity = np.zeros((C, K))
     q_ci = np.full((C, K, 2), np.nan)
     q_info: list[list[Any]] = [[None] * K for _ in range(C)]
@@ -192,6 +160,8 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
                 real = sum(restate(defl, v, int(y), m.price_year, row=i.row, field="from_spend")
                            for y, v in by_year.items())
                 basis = f"spend table, {', '.join(f'{k}={v}' for k, v in i.from_spend.items()) or 'all'}"
+            elif i.value is None:  # parsing refuses this; an InputRow made in code may still lack both
+                raise ImpactMapError("an input needs a value or from_spend", row=i.row, field="value")
             else:
                 cash = i.value  # numbers in a map are per financial year: each cohort gets them
                 real = cash if i.price_year is None else restate(defl, cash, i.price_year, m.price_year, row=i.row)

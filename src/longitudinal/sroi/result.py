@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import optimize
 
 from .. import domain
-from ..deprecation import level_to_alpha
+from ..deprecation import level_to_alpha, with_old_columns
 from ..results import Results, Summary
 from .adjustments import ADJUSTMENTS, PUBLISHED_MEDIANS
 from .distributions import DEFAULT_ADJ_SD, DEFAULT_PROXY_GSD_LOG, as_factor, draw, ppf
@@ -173,14 +173,17 @@ class SROIResult(Results):
             return md.proxy[k]
         return md.adj[ADJUSTMENTS.index(param), k]
 
-    def one_way(self, ranges: Mapping | None = None, level: float = 0.90) -> pd.DataFrame:
+    def one_way(self, ranges: Mapping | None = None, level: float | None = None, *,
+                alpha: float = 0.10) -> pd.DataFrame:
         """One-way sensitivity: the ratio at the low and high value of each parameter in turn.
 
-        By default a parameter's range is the central ``level`` interval of its
+        By default a parameter's range is the central ``1 - alpha`` interval of its
         Monte Carlo distribution (see :meth:`monte_carlo`); parameters with no
         uncertainty are left out. ``ranges`` maps ``(outcome name, parameter)``
         to ``(low, high)`` to override (a quantity as a total over cohorts).
+        ``level=`` (the coverage) is deprecated.
         """
+        level = 1 - level_to_alpha("one_way", level, alpha)
         base = self.sroi_ratio
         rows = []
         dists = self._distributions()
@@ -460,10 +463,10 @@ class MonteCarloResult(Results):
 
     def table(self) -> pd.DataFrame:
         lo, hi = self.interval
-        return pd.DataFrame([{"draws": self.ratios.size, "seed": self.seed, "point": self.point_ratio,
-                              "mean": float(self.ratios.mean()), "median": self.median,
-                              f"lower_{self.level:.0%}": lo, f"upper_{self.level:.0%}": hi,
-                              "prob_below_1": self.prob_below_one}])
+        table = pd.DataFrame([{"draws": self.ratios.size, "seed": self.seed, "point": self.point_ratio,
+                               "mean": float(self.ratios.mean()), "median": self.median, "ci_lower": lo,
+                               "ci_upper": hi, "alpha": 1 - self.level, "prob_below_1": self.prob_below_one}])
+        return with_old_columns(table, {f"lower_{self.level:.0%}": "ci_lower", f"upper_{self.level:.0%}": "ci_upper"})
 
     def parameters(self) -> pd.DataFrame:
         """The distribution used for each parameter (quantity as a scale factor)."""
