@@ -272,3 +272,17 @@ def test_people_counted_under_two_lead_needs_are_a_declared_overlap(tmp_path):
                    [dc.Total(row="All", overlapping=("people",))], label_column="need")
     kinds = [f.kind for f in audit_year(year).findings]
     assert kinds and set(kinds) == {"inconsistent"}
+
+
+def test_the_social_return_quantities_are_checked_wales_minus_the_authorities(tmp_path):
+    # The social-return section declares that its people reaching each outcome add up over the areas, so an
+    # authority's suppressed quantity is recovered (and the year refused) when Wales and every other
+    # authority publish theirs: Wales 12, Newport 9, the others 0, so Cardiff's <5 is 3.
+    from longitudinal.report.sections.social_return import SROI_OUTCOME_LINKS
+
+    values = {"Wales": 12, "Cardiff": "<5", "Newport": 9}
+    for area in ("Wales", *domain.LA_NAMES):
+        year = publish(tmp_path, area, "sroi_outcomes", [{"outcome": "Keeps a tenancy", "people": values.get(area, 0)}],
+                       ["people"], SROI_OUTCOME_LINKS, label_column="outcome")
+    f = only(audit_year(year), area="Cardiff", table="sroi_outcomes", row="Keeps a tenancy")
+    assert (f.kind, f.lo, f.hi) == ("recovered", 3, 3)

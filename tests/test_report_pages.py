@@ -15,6 +15,7 @@ import pytest
 
 import longitudinal as lg
 from longitudinal import domain
+from longitudinal.i18n import Translator
 from longitudinal.palette import MIN_TEXT_PX
 from longitudinal.report import AnnualReport
 from longitudinal.report.batch import record_failure, write_index
@@ -142,6 +143,10 @@ def test_spreadsheets_and_csv_notes(published):
         assert wb.sheetnames[:3] == ([first, "Contents", "Notes"] if first == "Cover"
                                      else [first, "Cynnwys", "Nodiadau"])
         assert len(wb.sheetnames) == 3 + sum(len(s.tables) for s in reports["Cardiff"].sections_)
+        # the cover's headings (gptables writes them in English) are in the workbook's language
+        heads = ("Introductory information", "About these data", "Contact")
+        cover = {c.value for c in wb[first]["A"]}
+        assert set(heads if first == "Cover" else map(Translator("cy"), heads)) <= cover, cover
     notes = (out / "tables" / "notes.csv").read_text(encoding="utf-8")
     assert "header_cy" in notes and "Gwariant (£)" in notes
     assert "[c]" in (out / "tables" / "symbols.csv").read_text(encoding="utf-8")

@@ -51,9 +51,18 @@ def tiny_study() -> lg.Study:
                     readings.reset_index(drop=True), s.spend, truth=s.truth)
 
 
+_OWN_DIR: list[Path] = []
+
+
 def _shared_dir() -> Path:
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-    return Path(tempfile.gettempdir()) / f"longitudinal-test-reports-{run}"
+    """The xdist workers of one run share a folder (its run id); a run without xdist gets a fresh one (a
+    folder named by the pid alone could be an earlier run's, with its ``done.json``, when the pid is reused)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run:
+        return Path(tempfile.gettempdir()) / f"longitudinal-test-reports-{run}"
+    if not _OWN_DIR:
+        _OWN_DIR.append(Path(tempfile.mkdtemp(prefix="longitudinal-test-reports-")))
+    return _OWN_DIR[0]
 
 
 def built_reports() -> Path:

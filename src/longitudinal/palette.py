@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 __all__ = ["PALETTE", "MARKERS", "LINESTYLES", "HATCHES", "contrast", "series_style", "figure_style",
-           "text_px_on_page", "PAGE_PX", "DPI", "MIN_TEXT_PX"]
+           "lay_out", "text_px_on_page", "PAGE_PX", "DPI", "MIN_TEXT_PX"]
 
 #: Okabe-Ito's colour-blind-safe order, the hues too light on white (orange, sky blue, yellow, the
 #: bluish green and reddish purple at 2.3-3.4:1) replaced by darker ones of the same family.
@@ -77,19 +77,28 @@ def figure_style():
         yield
 
 
-def text_px_on_page(fig, page_px: int = PAGE_PX, dpi: int = DPI) -> float:
+def lay_out(fig, dpi: int | None = DPI):
+    """Lay the figure out at the resolution it is saved at (``None``: its own), without painting it; returns its
+    tight bounding box in inches (what ``savefig(bbox_inches="tight")`` crops to, before the padding).
+
+    The figure keeps that resolution, so that saving it (:func:`longitudinal.report.publish.save_figure`) with
+    this box needs no second layout.
+    """
+    if dpi is not None:
+        fig.set_dpi(dpi)
+    fig.draw_without_rendering()
+    return fig.get_tightbbox()
+
+
+def text_px_on_page(fig, page_px: int = PAGE_PX, dpi: int = DPI, *, bbox=None) -> float:
     """The height in CSS pixels of the figure's smallest text once the page scales it to ``page_px`` wide.
 
     A PNG saved at ``dpi`` shows 1 pt as ``dpi / 72`` pixels, shrunk by ``page_px / width`` when the
     image is wider than the column (``max-width: 100%``). Measured on the figure as it will be saved
-    (tight bounding box).
+    (tight bounding box: ``bbox``, when :func:`lay_out` gave it already).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot has no drawing canvas yet
-        FigureCanvasAgg(fig)
-    fig.canvas.draw()
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+    if bbox is None:
+        bbox = lay_out(fig, dpi)
     width_px = bbox.width * dpi
     scale = min(1.0, page_px / width_px)
     sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))

@@ -63,9 +63,10 @@ from .. import domain
 from ..domain import WALES, all_areas, area_name, area_slug
 from ..errors import LongitudinalError
 from ..io import RESOURCES, atomic_dir, atomic_path, clean_leftovers, swap_in
-from ..processes import die_with_parent, owned_kernel_manager
+from ..processes import die_with_parent
 from .area import last_complete_year
 from .disclosure_log import LOG_NAME, read_log, record_audit
+from .kernels import KernelServer, forked_kernel_manager
 
 __all__ = [
     "AreaResult",
@@ -447,11 +448,13 @@ def _inputs_key(params: dict, digest: str, notebook: Path, code: str) -> dict:
     return {"parameters": keep, "data_hash": digest, "notebook_hash": nb_hash, "code_hash": code}
 
 
-def run_area(spec: dict) -> dict:
+def run_area(spec: dict, kernels: KernelServer | None = None) -> dict:
     """Build one area's report in a temporary folder and move it into place (worker entry point).
 
     ``spec`` holds ``area, year, data, seed, out, cache, notebook, timeout,
-    retries, data_hash``. Returns the manifest written.
+    retries, data_hash``. ``kernels``: the worker's kernel server, which forks the area's kernel
+    (:mod:`longitudinal.report.kernels`); without it the kernel is started the ordinary way.
+    Returns the manifest written.
     """
     import papermill as pm
 
@@ -479,7 +482,7 @@ def run_area(spec: dict) -> dict:
                                     cwd=str(tmp), kernel_name=spec.get("kernel", "python3"),
                                     progress_bar=False, log_output=False, start_timeout=120,
                                     execution_timeout=spec.get("cell_timeout"),
-                                    kernel_manager_class=owned_kernel_manager())
+                                    kernel_manager_class=forked_kernel_manager(kernels))
                 last_err = None
                 break
             except Exception as exc:  # noqa: BLE001 - classified just below
@@ -564,19 +567,22 @@ def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
     """Build the areas sent on stdin (one JSON spec a line), answering each on stdout.
 
     One worker process serves many areas, so papermill and nbconvert are imported once per
-    worker rather than once per area; every area still gets a fresh kernel.
+    worker rather than once per area; every area still gets a fresh kernel, forked by the worker's
+    kernel server, which imported the report's modules once (:mod:`longitudinal.report.kernels`).
     """
+    kernels = KernelServer()  # started now: it imports while the worker waits for its first area
     for line in sys.stdin:
         if not line.strip():
             continue
         spec = json.loads(line)
         try:
-            manifest = run_area(spec)
+            manifest = run_area(spec, kernels)
             res = {"status": manifest["status"], "attempts": manifest["attempts"]}
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which carries on
             res = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"[-2000:]}
         sys.stdout.write(_RESULT + json.dumps(res) + "\n")
         sys.stdout.flush()
+    kernels.close()
 
 
 class _Worker:
@@ -965,7 +971,6 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
                 todo.append(a)
         if on_start:
             on_start(len(area_list), todo)
-        # Wales first: it is the largest, so it should not be the last one running.
         guard = threading.Lock()
 
         def done(r: AreaResult) -> None:
@@ -978,7 +983,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
 
         clock = time.monotonic()
         try:
-            _run_pool([specs[a] for a in todo], workers, timeout, done)
+            _run_pool([specs[a] for a in _largest_first(todo, cache)], workers, timeout, done)
         except BatchStopped as stop:
             stop.result = result
             # every worker is dead now; one killed between creating its folder and our per-area cleanup
@@ -1006,6 +1011,17 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         restore()
         lock.release()
     return result
+
+
+def _largest_first(areas: list[str], cache: Path) -> list[str]:
+    """The areas in the order they are given to the workers: the largest first (by the size of their cached
+    slice), so that no large area starts last while the other workers have nothing left to do."""
+    def size(a: str) -> int:
+        try:
+            return (cache / f"{area_slug(a)}.pkl").stat().st_size
+        except OSError:
+            return 0
+    return sorted(areas, key=lambda a: -size(a))  # stable: areas of equal size keep their order
 
 
 def _writable(out: Path) -> None:

@@ -157,9 +157,12 @@ def figure_labels(fig) -> tuple[str, ...]:
     return tuple(out)
 
 
-def translate_figure(fig, lang: str) -> None:
+def translate_figure(fig, lang: str, *, drawn: bool = False) -> None:
     """Put every text of a figure into ``lang`` through the catalogue (numbers, years and ranges stay as they
-    are); a text without an entry is a :class:`~longitudinal.i18n.MissingTranslation`."""
+    are); a text without an entry is a :class:`~longitudinal.i18n.MissingTranslation`.
+
+    ``drawn``: the figure was just drawn (saved), so its tick labels are those it shows; else it is laid out
+    first to make them."""
     from ..i18n import Translator, catalogue
     from .present import NEUTRAL
 
@@ -170,7 +173,8 @@ def translate_figure(fig, lang: str) -> None:
         return _(s) if isinstance(s, str) and s.strip() and not NEUTRAL.match(s) and s not in done else s
 
     # Tick labels are redrawn from the axis's formatter: the formatter gets the translated labels.
-    fig.canvas.draw()
+    if not drawn:
+        fig.draw_without_rendering()
     seen = set()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
@@ -187,18 +191,21 @@ def translate_figure(fig, lang: str) -> None:
         t.set_text(tr(t.get_text()))
 
 
-def save_figure(fig, path: str | Path | None = None, *, close: bool = True) -> bytes:
+def save_figure(fig, path: str | Path | None = None, *, close: bool = True, bbox=None) -> bytes:
     """PNG bytes of a figure that depend only on what is drawn (no dates, no software stamp).
 
     Writes them atomically to ``path`` when given. The same figure gives the
-    same bytes on the same matplotlib.
+    same bytes on the same matplotlib. The PNG is cropped to the figure's tight bounding box (padded):
+    ``bbox`` when :func:`longitudinal.palette.lay_out` gave it for the figure as it is now, else laid out here.
     """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     from ..palette import DPI
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
+    crop = "tight" if bbox is None else bbox.padded(matplotlib.rcParams["savefig.pad_inches"])
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches=crop)
     if close:
         plt.close(fig)
     png = buf.getvalue()
@@ -302,18 +309,26 @@ class Publisher:
         own words (an outcome map), the same in both languages; its caption must say so.
         """
         from ..i18n import LANGUAGES
-        from ..palette import text_px_on_page
+        from ..palette import DPI, lay_out, text_px_on_page
 
         fig = figure_of(fig)  # results' plot() return Axes (or an array of them)
         labels = figure_labels(fig)
         leaked = [s for s in labels if s in self.identifiers]
         if leaked:  # pragma: no cover - figures are drawn from published tables only
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
-        px = text_px_on_page(fig)
+        # Laid out once, as it is saved: the text-size check and the English PNG's crop share that layout. A figure
+        # with a layout engine is laid out again when saved whatever is done here, and where its engine puts things
+        # depends on the layout before: it is laid out at its own resolution, and saved, as it always was.
+        reuse = fig.get_layout_engine() is None
+        bbox = lay_out(fig, DPI if reuse else None)
+        px = text_px_on_page(fig, bbox=bbox)
+        if not reuse:
+            bbox = None
         pngs = {}
         for lang in LANGUAGES:
             if lang != "en" and translate:
-                translate_figure(fig, lang)
+                translate_figure(fig, lang, drawn=reuse)  # its tick labels are the English PNG's
+                bbox = None  # translated texts have other widths: laid out again when saved
             stem = name if lang == "en" else f"{name}.{lang}"
             path = self.out / "figures" / f"{stem}.png" if self.out is not None else None
             if lang != "en" and not translate:  # the same figure: the same bytes, without drawing it again
@@ -322,7 +337,7 @@ class Publisher:
                     with atomic_path(path) as tmp:
                         tmp.write_bytes(pngs[lang])
                 continue
-            pngs[lang] = save_figure(fig, path, close=lang == LANGUAGES[-1] or not translate)
+            pngs[lang] = save_figure(fig, path, close=lang == LANGUAGES[-1] or not translate, bbox=bbox)
         return PublishedFigure(name, caption, pngs["en"], labels, data, alt, pngs, px)
 
 

@@ -6,6 +6,7 @@ Written with ``gptables`` (the Analysis Function's own package).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,41 @@ _COVER_HEADINGS = (N_("Introductory information"), N_("About these data"), N_("C
 
 
 def _translate_cover_headings(path: Path, _: Translator) -> None:
+    """Put the cover's headings into the workbook's language.
+
+    Each heading is a shared string of the workbook: replaced where it is stored when the cover alone uses it (a
+    table cell of the same words keeps them), which costs one rewrite of the file instead of a round trip through
+    openpyxl; otherwise the cover's cells are rewritten with openpyxl.
+    """
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i)) for i in z.infolist()]
+    files = dict(entries)
+    strings = files.get("xl/sharedStrings.xml")
+    cover = min((n for n in files if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
+                key=lambda n: int(re.sub(r"\D", "", n)), default=None)
+    cell = re.compile(rb'<c [^>]*t="s"[^>]*><v>(\d+)</v>')
+    elsewhere = {int(i) for n, data in files.items() if n.startswith("xl/worksheets/sheet") and n != cover
+                 for i in cell.findall(data)}
+    items = re.findall(rb"<si>.*?</si>|<si/>", strings or b"", flags=re.S)
+    found = {k: i for k, item in enumerate(items) for i in _COVER_HEADINGS
+             if item == b"<si><t>" + escape(i).encode() + b"</t></si>"}
+    if strings is None or cover is None or len(found) != len(_COVER_HEADINGS) or set(found) & elsewhere:
+        _translate_cover_headings_openpyxl(path, _)
+        return
+    for k, heading in found.items():
+        strings = strings.replace(items[k], b"<si><t>" + escape(_(heading)).encode() + b"</t></si>", 1)
+    tmp = path.with_name(path.name + ".cy")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, strings if name == "xl/sharedStrings.xml" else data)
+    os.replace(tmp, path)
+
+
+def _translate_cover_headings_openpyxl(path: Path, _: Translator) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(path)

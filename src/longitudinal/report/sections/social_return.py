@@ -38,6 +38,10 @@ SWITCHING_NOTES = (N_("outcome has no value"), N_("ratio stays above 1 even at 0
                    N_("ratio stays above 1 even at 100%"), N_("ratio is below 1 even at 0%"))
 
 # Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
+#: The people reaching an outcome add up over the areas (Wales's quantity is the authorities' sum: an
+#: indicator counts episodes, each in one authority). Declared so that the audit checks Wales minus the
+#: authorities: the quantities are suppressed area by area, not rounded with the year's counts.
+SROI_OUTCOME_LINKS = (dc.Same("people", "people reaching the outcome | {row}", "sum"),)
 SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
                       "present_value_gbp")
 
@@ -131,7 +135,7 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
               pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's "
                                              "wording is in English", area=area, year=fy,
                                              note=Msg(note)), by_outcome, ["people"], free=SROI_OUTCOME_FREE,
-                        label_column="outcome")]
+                        label_column="outcome", specs=SROI_OUTCOME_LINKS)]
     notes = []
     if illustrative:
         notes.append(N_("The financial proxies are ILLUSTRATIVE values (HACT Social Value Bank figures marked "
