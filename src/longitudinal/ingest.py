@@ -274,6 +274,21 @@ class _NotUtf8(Exception):
     pass
 
 
+def _decodes_as_utf8(path: Path, chunk: int = 1 << 24) -> bool:
+    """Whether the whole file decodes as UTF-8 (read in chunks: a delivery can be larger than memory allows)."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                dec.decode(block)
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
     with open(path, "rb") as f:
         first = f.readline()
@@ -301,7 +316,8 @@ def _read_csv_as(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if encoding.startswith("utf-8") and ("UTF8" in str(exc) or "UTF-8" in str(exc)):
+        # Arrow gives invalid UTF-8 no exception type of its own: the bytes tell, not its message.
+        if encoding.startswith("utf-8") and not _decodes_as_utf8(path):
             raise _NotUtf8() from None
         # pyarrow quotes the offending row, which may hold a person's id: keep only the diagnosis
         msg = str(exc).split(":")[:2]
