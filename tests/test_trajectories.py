@@ -522,6 +522,10 @@ def test_unknown_covariate_error_lists_every_usable_name(study):
         lg.fit_trajectories(study, "managing_money", formula="~ time + start_scor")
     with pytest.raises(ValueError, match="did you mean 'age_band'"):
         lg.fit_trajectories(study.long("managing_money"), formula="~ time + ageband")
+    # names are checked before patsy evaluates anything: inside a call too, and numpy's names are known
+    with pytest.raises(ValueError, match="names 'agee'.*did you mean 'age'"):
+        lg.fit_trajectories(study, "managing_money", formula="~ time + np.log(agee)")
+    assert "np.log(age)" in lg.fit_trajectories(study, "managing_money", formula="~ time + np.log(age)").params.index
     with pytest.raises(ValueError, match="random effect per episode_id"):
         lg.fit_trajectories(study, "managing_money", formula="~ time + start_score", random="~ time + start_score")
     with pytest.raises(ValueError, match="start_centre"):

@@ -96,7 +96,6 @@ def _numeric(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     return v.to_numpy(dtype="float64", na_value=np.nan)
 
 
-_NAME_ERR = re.compile(r"name '([^']+)' is not defined")
 
 #: The derived covariate: each episode's first scored reading in the outcome (see fit_trajectories).
 START = "start_score"
@@ -116,24 +115,59 @@ def _usable_columns(df: pd.DataFrame, score: str, study: bool) -> tuple[list[str
     return plain + list(derived), text
 
 
+def _unknown_names(formula: str, df: pd.DataFrame, env) -> list[str]:
+    """The names a formula uses that are neither columns of ``df`` nor known where patsy evaluates it
+    (``env``, patsy's own functions such as ``C``/``I``/``Q``, Python's builtins), in order of use."""
+    import ast
+    import builtins
+
+    import patsy
+    import patsy.builtins
+
+    desc = patsy.ModelDesc.from_formula(formula)
+    used: list[str] = []
+    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+        for factor in term.factors:
+            code = getattr(factor, "code", None)
+            if code is None:
+                continue
+            for node in ast.walk(ast.parse(code, mode="eval")):
+                if isinstance(node, ast.Name) and node.id not in used:
+                    used.append(node.id)
+
+    def known(name: str) -> bool:
+        if name in df.columns or hasattr(patsy.builtins, name) or hasattr(builtins, name):
+            return True
+        try:
+            env.namespace[name]
+        except KeyError:
+            return False
+        return True
+
+    return [n for n in used if not known(n)]
+
+
 def _design(formula: str, df: pd.DataFrame, what: str, usable: tuple[list[str], str] | None = None):
     import difflib
 
     import patsy
 
+    # The names are checked before patsy evaluates the formula (its error for an unknown one is only a message).
+    env = patsy.EvalEnvironment.capture(0)  # this module's names (np), where patsy has always looked
     try:
-        return patsy.dmatrix(formula, df, NA_action="raise", return_type="dataframe")
+        unknown = _unknown_names(formula, df, env)
+    except (patsy.PatsyError, SyntaxError) as err:
+        raise ValueError(f"{what} {formula!r} could not be read: {err}") from None
+    if unknown:
+        names, listing = usable if usable is not None else (
+            [str(c) for c in df.columns], f"columns are: {', '.join(map(str, df.columns))}")
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{what} {formula!r} names {unknown[0]!r}, which is not a column of the data{hint}; "
+                         f"a formula can use the {listing}")
+    try:
+        return patsy.dmatrix(formula, df, NA_action="raise", return_type="dataframe", eval_env=env)
     except patsy.PatsyError as err:
-        m = _NAME_ERR.search(str(err))
-        if m:
-            names, listing = usable if usable is not None else (
-                [str(c) for c in df.columns], f"columns are: {', '.join(map(str, df.columns))}")
-            close = difflib.get_close_matches(m.group(1), names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{what} {formula!r} names {m.group(1)!r}, which is not a column of the data{hint}; "
-                             f"a formula can use the {listing}") from None
-        if "missing values" in str(err):
-            raise  # handled by the caller, which drops such rows first
         raise ValueError(f"{what} {formula!r} could not be built: {err}") from None
 
 
