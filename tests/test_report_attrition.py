@@ -245,7 +245,7 @@ def test_wales_less_the_other_authorities_no_longer_gives_an_authority_s_small_c
     # The year's joint rounding: every count a multiple of 5, Wales the sum of the authorities; the audit passes.
     prot = protection(areas)
     after = publish("after", lambda a, folder: sec.follow_up_losses(a, Publisher(a.identifiers, folder),
-                                                                    ct.known_by_year_end(a), prot))
+                                                                    a.known_by_year_end, prot))
     assert after.passed, after.summary()
     flows = {area: prot.table(area, "follow_up_flow").set_index("follow_up")["episodes"] for area in areas}
     assert flows["Cardiff"]["Ended as planned"] in (0, 5)

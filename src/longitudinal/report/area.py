@@ -162,6 +162,16 @@ class AreaYear:
                      st.spend, truth=st.truth, source=st.source)
 
     @cached_property
+    def known_by_year_end(self) -> Study:
+        """The area's data as known at the end of the report's year: episodes started and readings taken by
+        then (what the lasting-impact section and its counts analyse: gains of earlier years can be followed
+        up this year)."""
+        st = self.study
+        end = domain.fy_bounds(self.year)[1]
+        return Study(st.people, st.episodes[st.episodes["start_date"] <= end],
+                     st.readings[st.readings["reading_date"] <= end], st.spend)
+
+    @cached_property
     def scored_per_episode(self) -> pd.Series:
         """Scored readings of each episode in each outcome area, in the year's study."""
         ys = self.year_study

@@ -373,17 +373,6 @@ FLOW_ACROSS = {"re_referred": "at_least", "no_contact": "at_most"}
 REREFERRAL_ACROSS = {"n": "at_most", "at_risk": "at_most"}
 
 
-def known_by_year_end(a: AreaYear):
-    """The area's data as known at the end of the report's year: episodes started and readings taken by then
-    (what the lasting-impact section analyses: gains of earlier years can be followed up this year)."""
-    from ..study import Study
-
-    end = domain.fy_bounds(a.year)[1]
-    st = a.study
-    return Study(st.people, st.episodes[st.episodes["start_date"] <= end],
-                 st.readings[st.readings["reading_date"] <= end], st.spend)
-
-
 def month_label(month: int) -> str:
     return FOLLOW_UP_LABELS.get(int(month), f"{int(month)} months")
 
@@ -395,10 +384,10 @@ def nested(labels: list, columns) -> tuple:
                  for earlier, later in zip(labels[:-1], labels[1:]))
 
 
-def lasting_impact_counts(a: AreaYear, upto=None) -> list[CountTable]:
+def lasting_impact_counts(a: AreaYear) -> list[CountTable]:
     """The lasting-impact section's counts: the follow-up flow, the bases of its estimates, the episode-areas
     followed for the share sustained and the planned ends followed for re-referral (each with those still at
-    risk at 6, 12 and 24 months). ``upto``: :func:`known_by_year_end` of ``a``, if built already.
+    risk at 6, 12 and 24 months).
 
     They come from the data preparation of the analyses the section runs (no model is fitted), so that they
     are rounded with the year's other counts for every area at once; where the analysis has nothing to count
@@ -409,7 +398,7 @@ def lasting_impact_counts(a: AreaYear, upto=None) -> list[CountTable]:
     from ..survival.sustained import rereferral_times, sustained_intervals
     from ..survival.tables import at_risk_count
 
-    upto = known_by_year_end(a) if upto is None else upto
+    upto = a.known_by_year_end
     end = domain.fy_bounds(a.year)[1]
     try:
         fd = follow_up_data(upto, censor_date=end)

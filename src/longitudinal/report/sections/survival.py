@@ -142,7 +142,7 @@ def lasting_impact(a: AreaYear, prot: YearProtection, pub: Publisher, n_boot: in
     end = domain.fy_bounds(a.year)[1]
     area = Area(a.area)
     # Everything known by the year's end: gains of earlier years can be followed up this year.
-    upto = ct.known_by_year_end(a)
+    upto = a.known_by_year_end
     lost = follow_up_losses(a, pub, upto, prot)
     try:
         with warnings.catch_warnings():
