@@ -148,6 +148,33 @@ def test_turnbull_with_exact_times_and_right_censoring_is_kaplan_meier():
     np.testing.assert_allclose(c.survival(grid), km.survival_function_at_times(grid).to_numpy(), atol=1e-6)
 
 
+def test_turnbull_curve_shows_its_median_intervals_and_draws_its_break_points():
+    """TurnbullCurve on the results base: tidy() is S(t) at the break points, plot() draws exactly those
+    points, the summary gives the median (S = 0.5, interpolated) and the innermost intervals' mass."""
+    import matplotlib.pyplot as plt
+
+    c = turnbull([0, 0, 1, 1, 2], [1, 2, 2, float("inf"), float("inf")])
+    t = c.tidy()
+    assert t.columns.tolist() == ["time", "estimate"]
+    np.testing.assert_allclose(t["estimate"], c.survival(t["time"]))
+    assert c.median == pytest.approx(1.0 + (c.survival(1.0)[0] - 0.5) / (c.survival(1.0)[0] - c.survival(2.0)[0]))
+    assert c.survival(c.median)[0] == pytest.approx(0.5)
+    s = c.summary()
+    assert f"median: {c.median:.4g}" in s and s.tables["Innermost intervals"]["mass"].sum() == pytest.approx(1)
+    iv = c.intervals()
+    np.testing.assert_allclose(iv["survival"].iloc[:-1], c.survival(iv["right"].iloc[:-1]))
+    ax = c.plot()
+    x, y = ax.lines[0].get_data()
+    np.testing.assert_array_equal(x, t["time"])
+    np.testing.assert_array_equal(y, t["estimate"])
+    plt.close("all")
+    never = turnbull([5, 5, 0], [np.inf, np.inf, 1])  # S stays at 2/3 up to the last time seen
+    assert np.isnan(never.median) and "median: not reached" in never.summary()
+    many = turnbull(np.arange(40.0), np.arange(40.0) + 0.5)
+    assert len(many.summary(max_rows=10).tables["Innermost intervals"]) == 10 and "30 intervals not shown" in str(
+        many.summary(max_rows=10))
+
+
 def test_turnbull_takes_r_interval2_bounds_and_is_the_npmle():
     """Exact times, intervals, right (NaN upper) and left (NaN lower) censoring together, as R's
     Surv(L, R, type = "interval2"); checked against R's survfit and by the NPMLE's optimality condition."""

@@ -15,13 +15,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..results import Results, Summary, axes_for
 
 __all__ = ["TurnbullCurve", "turnbull", "fit_with_bootstrap", "bootstrap_band", "median_time", "median_times"]
 
 
-@dataclass
-class TurnbullCurve:
-    """The Turnbull NPMLE of a survival function from interval-censored data.
+@dataclass(repr=False)
+class TurnbullCurve(Results):
+    """The Turnbull NPMLE of a survival function from interval-censored data (what :func:`turnbull` returns).
+
+    On the shared results base: ``summary()`` (text; HTML in Jupyter), ``tidy()`` (the curve at its
+    break points: ``time, estimate``), ``plot(ax=None)`` (returns the Axes) and a one-line repr.
 
     Attributes
     ----------
@@ -54,6 +58,52 @@ class TurnbullCurve:
         pts = np.unique(np.concatenate([[0.0], self.left, self.right]))
         pts = pts[np.isfinite(pts) & (pts <= self.last_time)]
         return pd.DataFrame({"time": pts, "survival": self.survival(pts)})
+
+    @property
+    def median(self) -> float:
+        """First time at which S(t) <= 0.5 (interpolated); NaN when the curve does not reach it."""
+        return median_time(self)
+
+    def intervals(self) -> pd.DataFrame:
+        """The innermost intervals: ``left, right, mass`` and ``survival`` (S at the interval's right end).
+
+        An exact time ``t`` is held as ``(t - ε, t]``, so its ``left`` is the float just below ``t``.
+        """
+        return pd.DataFrame({"left": self.left, "right": self.right, "mass": self.mass,
+                             "survival": 1.0 - np.cumsum(self.mass)})
+
+    def tidy(self) -> pd.DataFrame:
+        """The curve at its break points: ``time`` and ``estimate`` (S(t)); the NPMLE has no standard errors
+        (a bootstrap band is :func:`fit_with_bootstrap` with :func:`bootstrap_band`)."""
+        return self.steps().rename(columns={"survival": "estimate"})
+
+    def _repr_fields(self) -> dict:
+        return {"n": self.n, "intervals": int(self.mass.size), "median": self.median, "last_time": self.last_time}
+
+    def summary(self, max_rows: int = 20) -> Summary:
+        """Subjects, innermost intervals, iterations, the median, and the innermost intervals with their mass
+        (the first and last ``max_rows // 2`` when there are more than ``max_rows``)."""
+        iv = self.intervals()
+        shown = iv if len(iv) <= max_rows else pd.concat([iv.head(max_rows // 2), iv.tail(max_rows // 2)])
+        median = self.median
+        head = ["Turnbull NPMLE of the survival function (interval-censored data)",
+                f"subjects: {self.n:,.6g}; innermost intervals: {len(iv):,}; EM iterations: {self.iterations:,}",
+                f"median: {median:.4g}" if np.isfinite(median) else "median: not reached",
+                f"the curve is estimated up to t = {self.last_time:.6g} (the last finite interval end)"]
+        notes = [] if len(shown) == len(iv) else [f"{len(iv) - len(shown):,} intervals not shown: intervals()"]
+        text = "\n".join([*head, "", "Innermost intervals:", shown.to_string(index=False), *notes])
+        return Summary(text, {"Innermost intervals": shown}, head="\n".join(head), notes=notes)
+
+    def plot(self, ax=None, **line):
+        """The survival curve S(t) through its break points (linear inside an innermost interval, where the
+        NPMLE does not say how the mass spreads). ``line``: passed to ``ax.plot``. Returns the matplotlib Axes."""
+        ax = axes_for(ax)
+        st = self.steps()
+        ax.plot(st["time"], st["survival"], **line)
+        ax.set_xlabel("Time")
+        ax.set_ylabel("Survival S(t)")
+        ax.set_ylim(0, 1.02)
+        return ax
 
 
 def _survival_rows(left, right, mass: np.ndarray, last_time: np.ndarray, t) -> np.ndarray:
