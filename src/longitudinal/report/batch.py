@@ -321,7 +321,7 @@ def _count_tables_of(data: str, cache: str, year: int, areas: list[str]) -> dict
     out = {}
     for a, part in found:  # one slice in memory at a time
         for name, area_year in year_areas([(a, part)], year).items():
-            out[name] = ct.count_tables(area_year)
+            out[name] = ct.year_count_tables(area_year)
     return out
 
 
