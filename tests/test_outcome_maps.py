@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
@@ -28,6 +29,7 @@ from longitudinal.outcome_maps import (  # noqa: E402
 )
 from longitudinal.outcome_maps.model import describe_params  # noqa: E402
 from longitudinal.outcome_maps.render import save_figure  # noqa: E402
+from longitudinal.results import figure_of  # noqa: E402
 from longitudinal.rubric import Rubric  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,6 +168,47 @@ def test_summary_counts_ratings_per_pathway(rated):
     assert text.count("Pathway: ") == 3 and "override 1" in text
 
 
+def test_summary_tables_are_the_counts_the_text_gives(rated):
+    s = rated.summary()
+    by_pathway = s.tables["Ratings by pathway"]
+    r = rated.ratings_
+    for p, row in by_pathway.iterrows():
+        rp = r[r["pathway"] == p]
+        assert row["steps"] == len(rp) and row["progress good"] == (rp["progress"] == "good").sum()
+        assert f"Pathway: {p} ({len(rp)} steps)" in s
+    assert s.tables["Steps per column"]["steps"].sum() == sum(len(v) for v in rated.steps.values())
+
+
+def test_tidy_has_every_pathway_step_and_each_indicator_value(rated):
+    """tidy(): one row per pathway step and indicator; the steps and ratings are ratings_'s, the indicator
+    rows indicator_values_'s (value as ``estimate``, the rubric's ratings as ``indicator_progress`` ...)."""
+    t = rated.tidy()
+    keys = ["pathway", "column", "step"]
+    steps = t[keys + ["progress", "confidence", "basis"]].drop_duplicates().reset_index(drop=True)
+    pd.testing.assert_frame_equal(steps, rated.ratings_[keys + ["progress", "confidence", "basis"]])
+    iv = rated.indicator_values_
+    got = t.dropna(subset=["indicator"]).reset_index(drop=True)
+    assert len(got) == len(iv)
+    pd.testing.assert_series_equal(got["estimate"], iv["value"].astype(float), check_names=False)
+    for new, old in [("ci_lower", "ci_lower"), ("n", "n"), ("indicator_progress", "progress"),
+                     ("indicator_confidence", "confidence"), ("params", "params")]:
+        assert got[new].tolist() == iv[old].tolist(), new
+    # the map as written: the same rows, no values yet
+    written = OutcomeMap.from_yaml(SP).tidy()
+    assert len(written) == len(t) and written["estimate"].isna().all() and written["indicator"].notna().sum() == len(iv)
+
+
+def test_the_map_and_its_curve_are_on_the_results_base(rated):
+    """A map is a Results object: the Summary, HTML in Jupyter, and its fitted tables answer to one spelling
+    only where it has them (``ratings_`` on a rated map; the map as written has none, not the method)."""
+    from longitudinal.results import Results
+
+    assert isinstance(rated, Results) and "<table" in rated._repr_html_()
+    assert str(rated) == str(rated.summary())
+    assert rated.indicator_values is rated.indicator_values_
+    assert callable(OutcomeMap.from_yaml(SP).ratings)
+
+
 def test_manual_override_is_kept_with_its_reason(rated):
     r = rated.ratings_.set_index(["pathway", "step"])
     row = r.loc[("Economic progress and financial control", "Take up employment or voluntary work")]
@@ -200,10 +243,27 @@ def test_rollup_one_map_per_area_and_wales_pooled(study, rated):
     assert "cut" in study.subset(local_authority="Powys").__dict__["_long_cache"]  # rating Wales built the table
     wide = r.table("progress")
     assert list(wide.columns) == r.areas and len(wide) == len(rated.ratings_)
+    counts = r.counts()
+    assert counts.loc["Wales", ["no", "low", "some", "good", "n/a"]].sum() == len(rated.ratings_)
+    assert counts.loc["Cardiff", "high confidence"] == (r.table("confidence")["Cardiff"] == "high").sum()
+    ax = r.plot()
+    assert [t.get_text() for t in ax.get_xticklabels()] == r.areas
+    plt.close("all")
+
+
+def test_rollup_summary_was_the_counts_table_and_still_answers_as_it_with_a_warning(study):
+    """``MapRollup.summary()`` is a Summary now (text; HTML in Jupyter); code that used it as the counts
+    table keeps working for one release, warning that the table is ``counts()``."""
+    r = lg.rollup(OutcomeMap.from_yaml(SP), study, areas=["Wales", "Powys"])
     s = r.summary()
-    assert s.loc["Wales", ["no", "low", "some", "good", "n/a"]].sum() == len(rated.ratings_)
-    fig = r.plot()
-    assert fig.axes
+    assert "Outcome map roll-up: Supporting People Programme" in s and "Powys" in s._repr_html_()
+    with pytest.warns(DeprecationWarning, match=r"use MapRollup\.counts\(\)"):
+        assert s.loc["Powys", "good"] == r.counts().loc["Powys", "good"]
+    with pytest.warns(DeprecationWarning, match=r"use MapRollup\.counts\(\)"):
+        assert s["n/a"].equals(r.counts()["n/a"])
+    with pytest.warns(DeprecationWarning):
+        assert s.to_string() == r.counts().to_string()
+    assert s[:8] == "Outcome "  # still a str
 
 
 # ------------------------------------------------------------------ bad input
@@ -373,7 +433,8 @@ def test_render_writes_files_that_open_and_are_byte_identical(tmp_path, rated):
     again = rated.render(tmp_path / "b", formats=("png",))
     a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert len(again) > 5 and all(a[name] == b[name] for name in again)
-    svg = [save_figure(rated.plot(0), tmp_path / f"p{i}.svg").read_bytes() for i in range(2)]
+    svg = [save_figure(figure_of(rated.plot(0)), tmp_path / f"p{i}.svg").read_bytes() for i in range(2)]
+    plt.close("all")
     assert svg[0] == svg[1]
     pngs = [p for n, p in written.items() if n.endswith(".png")]
     assert len(pngs) == 1 + len(rated.pathways)
@@ -398,8 +459,9 @@ def test_render_writes_files_that_open_and_are_byte_identical(tmp_path, rated):
 
 
 def test_pathway_figure_shows_ratings(rated):
-    fig = rated.plot(pathway="A safe and settled home")
-    texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    ax = rated.plot(pathway="A safe and settled home")
+    texts = " ".join(t.get_text() for t in ax.texts)
+    plt.close("all")
     assert "Pathway 1: A safe and settled home" in texts and "Progress: good | Confidence: high" in texts
     with pytest.raises(KeyError, match="no pathway"):
         rated.plot(pathway="nope")
@@ -495,7 +557,8 @@ def test_rating_for_one_year_uses_that_years_episodes_and_readings_to_its_end(st
                                                   | (ys.episodes["end_date"] >= start))).all()
     r = lg.rollup(m, study, areas=["Wales"], year=year)
     pd.testing.assert_frame_equal(r.indicator_values, by_year.indicator_values_)
-    texts = " ".join(t.get_text() for ax in by_year.plot().axes for t in ax.texts)
+    texts = " ".join(t.get_text() for t in by_year.plot().texts)
+    plt.close("all")
     assert f"(Wales, {domain.fy_label(year)})" in texts
     with pytest.raises(ValueError, match="no readings in it"):
         m.rate(study, year=1990)
@@ -503,8 +566,10 @@ def test_rating_for_one_year_uses_that_years_episodes_and_readings_to_its_end(st
 
 def test_whole_map_figure_shows_ratings_by_default(rated):
     """The whole map is drawn with each step's ratings (fill and last line) unless ``ratings=False``."""
-    def badges(fig):
-        return [t.get_text() for ax in fig.axes for t in ax.texts]
+    def badges(ax):
+        texts = [t.get_text() for t in ax.texts]
+        plt.close("all")
+        return texts
 
     shown = " ".join(badges(rated.plot()))
     assert "Progress: " in shown and "Confidence: " in shown

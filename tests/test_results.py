@@ -32,6 +32,7 @@ def _fits(study):
     panel = lg.transitions.simulate_panel([[-0.5, 0.5, 0], [0.3, -0.6, 0.3], [0, 0.4, -0.4]], n=300, seed=2)
     sr = sroi.evaluate(MAP)
     ind = lg.time_to_independence(study, "managing_money", stage=4, n_boot=3, covariates=None)
+    omap = lg.OutcomeMap.from_yaml(lg.outcome_maps.shipped_map_path("supporting_people"))
     return {
         "trajectories": lg.fit_trajectories(study, "managing_money", warn=False),
         "ordinal": lg.fit_ordinal(study, "managing_money", formula="score ~ time"),
@@ -52,6 +53,11 @@ def _fits(study):
                                    values=[2, 3], n_sims=8, seed=1),
         "mde": minimum_detectable_effect(SustainedScenario(), StudyDesign(people=300, times=(0, 1)),
                                          effects=[0.02, 0.08, 0.14, 0.2], n_sims=30, seed=1),
+        "outcome_map": omap,
+        "rated_map": omap.rate(study),
+        "map_rollup": lg.rollup(omap, study, areas=["Wales", "Cardiff"]),
+        # R's interval2 form: exact times, NaN upper bounds (right censoring), intervals
+        "turnbull": lg.survival.turnbull([0, 1, 1, 2, 3, 2], [1, 2, np.nan, 2, np.nan, 4]),
     }
 
 
@@ -61,7 +67,8 @@ def fits(medium_study):
 
 
 NAMES = ["trajectories", "ordinal", "groups", "transitions", "independence", "cox", "sustained", "sroi", "monte_carlo",
-         "attrition", "did", "event_study", "power", "power_curve", "mde"]
+         "attrition", "did", "event_study", "power", "power_curve", "mde", "outcome_map", "rated_map", "map_rollup",
+         "turnbull"]
 
 
 @pytest.mark.parametrize("name", NAMES)

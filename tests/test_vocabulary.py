@@ -131,3 +131,16 @@ def test_sroi_intervals_are_alpha_and_columns_ci():
     with pytest.warns(DeprecationWarning, match=r"estimate_drop_off\(level=\.\.\.\) is deprecated"):
         a = sroi.estimate_drop_off(curve, level=0.5)
     assert a == sroi.estimate_drop_off(curve)
+
+
+def test_outcome_maps_and_the_turnbull_curve_tidy_in_the_vocabulary(small_study):
+    """A rated map's indicator values are ``estimate, ci_lower, ci_upper`` in tidy() (the tables the report
+    reads keep ``value``); a roll-up stacks its areas'; a Turnbull curve's S(t) is ``estimate``."""
+    m = lg.OutcomeMap.from_yaml(lg.outcome_maps.shipped_map_path("supporting_people"))
+    r = lg.rollup(m, small_study, areas=["Wales", "Cardiff"])
+    for t in (m.tidy(), r.maps["Wales"].tidy(), r.tidy()):
+        assert {"estimate", "ci_lower", "ci_upper", "n"} <= set(t.columns)
+        assert not set(t.columns) & {"value", "lower", "upper", "std_err", "se", "p"}
+    assert r.tidy()["area"].unique().tolist() == ["Wales", "Cardiff"]
+    assert r.tidy()["estimate"].notna().sum() == r.indicator_values["value"].notna().sum()
+    assert lg.survival.turnbull([0, 1], [1, np.nan]).tidy().columns.tolist() == ["time", "estimate"]

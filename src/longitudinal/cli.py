@@ -277,6 +277,7 @@ def map_rollup(
     from .domain import slug
     from .errors import InputError
     from .outcome_maps import rollup
+    from .outcome_maps.render import plot_rollup
 
     omap = _load_map(file)
     s = _load_study(study)
@@ -294,7 +295,7 @@ def map_rollup(
     write_csv(r.indicator_values, out / "indicator_values.csv")
     write_csv(r.table("progress"), out / "progress_by_area.csv", index=True)
     write_csv(r.table("confidence"), out / "confidence_by_area.csv", index=True)
-    r.plot().savefig(out / "rollup.png", dpi=150, metadata={"Software": None})
+    plot_rollup(r).savefig(out / "rollup.png", dpi=150, metadata={"Software": None})
     for area, m in r.maps.items():
         d = out / "areas" / slug(area)
         d.mkdir(parents=True, exist_ok=True)

@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-__all__ = ["renamed_arguments", "level_to_alpha", "RenamedColumns", "RenamedKeys", "with_old_columns"]
+__all__ = ["warn_deprecated", "renamed_arguments", "level_to_alpha", "RenamedColumns", "RenamedKeys",
+           "with_old_columns"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _warn(message: str, stacklevel: int = 3) -> None:
+def warn_deprecated(message: str, stacklevel: int = 3) -> None:
+    """Warn that an old spelling is deprecated (``message`` names the new one), pointing at docs/api.md."""
     # stacklevel: the user's line, not this module or the wrapper
     warnings.warn(message + " (longitudinal's vocabulary, docs/api.md)", DeprecationWarning, stacklevel=stacklevel)
 
@@ -40,7 +42,7 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
                 if old in kwargs:
                     if new in kwargs:
                         raise TypeError(f"{func.__name__}() got both {old}= (deprecated) and {new}=; pass {new}= only")
-                    _warn(f"{func.__name__}({old}=...) is deprecated: use {func.__name__}({new}=...)")
+                    warn_deprecated(f"{func.__name__}({old}=...) is deprecated: use {func.__name__}({new}=...)")
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 
@@ -53,7 +55,7 @@ def level_to_alpha(func_name: str, level: float | None, alpha: float) -> float:
     """``alpha`` from a deprecated ``level=`` (coverage) argument, warning; ``alpha`` when it is None."""
     if level is None:
         return alpha
-    _warn(f"{func_name}(level={level:g}) is deprecated: use {func_name}(alpha={1 - level:.4g})", stacklevel=4)
+    warn_deprecated(f"{func_name}(level={level:g}) is deprecated: use {func_name}(alpha={1 - level:.4g})", stacklevel=4)
     return 1 - float(level)
 
 
@@ -73,7 +75,7 @@ class RenamedColumns(pd.DataFrame):
     def _translate(self, key):
         old = getattr(self, "_old_names", None) or {}
         if isinstance(key, str) and key in old and key not in self.columns:
-            _warn(f"result column {key!r} is deprecated: use {old[key]!r}", stacklevel=5)
+            warn_deprecated(f"result column {key!r} is deprecated: use {old[key]!r}", stacklevel=5)
             return old[key]
         if isinstance(key, list) and any(isinstance(k, str) and k in old and k not in self.columns for k in key):
             return [self._translate(k) for k in key]
@@ -99,6 +101,6 @@ class RenamedKeys(dict):
 
     def __missing__(self, key):
         if key in self._old_names:
-            _warn(f"result key {key!r} is deprecated: use {self._old_names[key]!r}")
+            warn_deprecated(f"result key {key!r} is deprecated: use {self._old_names[key]!r}")
             return self[self._old_names[key]]
         raise KeyError(key)

@@ -246,12 +246,13 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
 STABLE_TIME = (2000, 1, 1, 0, 0, 0)
 
 
-def stable_zip(path: str | Path) -> Path:
+def stable_zip(path: str | Path, replace: Mapping[str, bytes] | None = None) -> Path:
     """Rewrite an Office (zip) file so that the same content gives the same bytes.
 
     Writers stamp each zip entry and the document's ``dcterms:created`` / ``dcterms:modified`` with the
     time of saving (openpyxl overwrites ``modified`` on save), so two runs a second apart differ. Entries
-    keep their order, names and content; only these times are fixed to :data:`STABLE_TIME`.
+    keep their order, names and content; only these times are fixed to :data:`STABLE_TIME`. ``replace``
+    gives new content for entries by name, written in the same pass (e.g. a workbook's translated strings).
     """
     import re
     import zipfile
@@ -263,6 +264,7 @@ def stable_zip(path: str | Path) -> Path:
     tmp = path.with_name(path.name + ".stable")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in entries:
+            data = (replace or {}).get(name, data)
             if name == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp + rb"\g<2>",
                               data)

@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import html
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -98,6 +99,9 @@ def short_repr(obj: object, fields: Mapping[str, Any]) -> str:
     return f"<{type(obj).__name__}" + "".join(" " + o for o in out) + ">"
 
 
+_MISSING = object()
+
+
 class Results:
     """Base of every results object: HTML display, short repr, text ``str``; see the module docs."""
 
@@ -126,9 +130,13 @@ class Results:
             raise AttributeError(name)
         other = name[:-1] if name.endswith("_") else name + "_"
         try:
-            return object.__getattribute__(self, other)
+            value = object.__getattribute__(self, other)
         except AttributeError:
+            value = _MISSING
+        # fitted attributes only: ``map.ratings_`` must not be the method ``map.ratings``
+        if value is _MISSING or inspect.ismethod(value):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+        return value
 
 
 def axes_for(ax=None, *, figsize: tuple[float, float] = (6.4, 4.2), **subplots):

@@ -18,27 +18,36 @@ import yaml
 
 from .. import domain
 from ..io import RESOURCES
+from ..results import Results, Summary
 from ..rubric import CONFIDENCE, PROGRESS, Rubric
-from .model import COLUMNS, IndicatorLink, Pathway, Step, describe_value
+from .model import COLUMNS, IndicatorLink, Pathway, PathwayStep, Step, describe_params, describe_value
 from .parse import parse_map, read_source
 
 if TYPE_CHECKING:
     from .rating import RatedMap
 
-__all__ = ["OutcomeMap", "MAPS_DIR", "shipped_map_path"]
+__all__ = ["OutcomeMap", "MAPS_DIR", "shipped_map_path", "TIDY_COLUMNS"]
+
+#: The columns of :meth:`OutcomeMap.tidy` (and of a roll-up's).
+TIDY_COLUMNS = ["area", "pathway", "column", "step", "progress", "confidence", "basis", "indicator", "params",
+                "estimate", "ci_lower", "ci_upper", "n", "missing_share", "indicator_progress",
+                "indicator_confidence"]
 
 #: Where the shipped maps and the default rubric live (a source checkout).
 MAPS_DIR = RESOURCES / "maps"
 
 
 @dataclass
-class OutcomeMap:
+class OutcomeMap(Results):
     """An outcome map: steps in columns, pathways through them, the ratings recorded on them, and evidence.
 
     Build one with :meth:`from_yaml` (or :meth:`from_dict`); see :mod:`longitudinal.outcome_maps` for
     the layout. :meth:`rate` rates its indicator-linked steps from a study for an area and a year and
     returns a :class:`~longitudinal.outcome_maps.RatedMap` (a map with ``ratings_`` and
     ``indicator_values_``).
+
+    On the shared results base (:mod:`longitudinal.results`): ``summary()`` (text; HTML tables in
+    Jupyter), ``tidy()`` (one row per pathway step and indicator), ``plot()`` returning the Axes.
 
     Attributes
     ----------
@@ -92,7 +101,6 @@ class OutcomeMap:
         return cls(**parse_map(copy.deepcopy(dict(data)), {}, None))
 
     # ---------------------------------------------------------------- write
-    # ---------------------------------------------------------------- write
     def to_dict(self) -> dict:
         """The map as plain data, in the canonical key order of the YAML file."""
         d: dict[str, Any] = {"title": self.title}
@@ -114,7 +122,6 @@ class OutcomeMap:
         return text
 
 
-    # -------------------------------------------------------------- queries
     # -------------------------------------------------------------- queries
     def pathway(self, name: str) -> Pathway:
         for p in self.pathways:
@@ -154,8 +161,12 @@ class OutcomeMap:
         return pd.DataFrame(rows, columns=["area", "pathway", "column", "step", "progress", "confidence", "basis",
                                            "reason", "evidence_progress", "evidence_confidence", "indicators"])
 
-    def summary(self) -> str:
-        """Plain-text overview: steps per column and, per pathway, how many steps have each rating.
+    def links(self, column: str, ps: PathwayStep) -> list[IndicatorLink]:
+        """The indicators a pathway step is rated from: its own, else those of the map's step it sits on."""
+        return ps.indicators or self.step_indicators(column, ps.step)
+
+    def summary(self) -> Summary:
+        """Steps per column and, per pathway, how many steps have each rating (text; tables in Jupyter).
 
         Examples
         --------
@@ -164,20 +175,58 @@ class OutcomeMap:
         >>> print(m.summary().splitlines()[0])
         Outcome map: Personal Assistants Programme Board
         """
-        lines = [f"Outcome map: {self.title}{self.where()}"]
+        head = [f"Outcome map: {self.title}{self.where()}"]
         if self.source:
-            lines.append(f"Source: {self.source}")
-        lines.append("Steps per column: " + "; ".join(f"{c}: {len(self.steps.get(c, []))}" for c in self.columns))
+            head.append(f"Source: {self.source}")
+        per_column = pd.DataFrame({"steps": [len(self.steps.get(c, [])) for c in self.columns]},
+                                  index=pd.Index(self.columns, name="column"))
+        lines = [*head, "Steps per column: " + "; ".join(f"{c}: {n}" for c, n in per_column["steps"].items())]
         r = self.ratings()
+        counted = []
         for p in self.pathways:
             rp = r[r["pathway"] == p.name]
-            prog = ", ".join(f"{k} {int((rp['progress'] == k).sum())}" for k in PROGRESS)
-            conf = ", ".join(f"{k} {int((rp['confidence'] == k).sum())}" for k in CONFIDENCE)
-            basis = ", ".join(f"{k} {v}" for k, v in rp["basis"].value_counts(sort=False).items())
-            lines += [f"Pathway: {p.name} ({len(rp)} steps)", f"  progress: {prog}", f"  confidence: {conf}",
-                      f"  basis: {basis}"]
-        return "\n".join(lines)
+            row = {"steps": len(rp)} | {f"progress {k}": int((rp["progress"] == k).sum()) for k in PROGRESS} \
+                | {f"confidence {k}": int((rp["confidence"] == k).sum()) for k in CONFIDENCE}
+            basis = rp["basis"].value_counts(sort=False)
+            counted.append(row | {f"basis {k}": int(v) for k, v in basis.items()})
+            lines += [f"Pathway: {p.name} ({len(rp)} steps)",
+                      "  progress: " + ", ".join(f"{k} {row[f'progress {k}']}" for k in PROGRESS),
+                      "  confidence: " + ", ".join(f"{k} {row[f'confidence {k}']}" for k in CONFIDENCE),
+                      "  basis: " + ", ".join(f"{k} {v}" for k, v in basis.items())]
+        by_pathway = pd.DataFrame(counted, index=pd.Index([p.name for p in self.pathways], name="pathway"))
+        return Summary("\n".join(lines), {"Steps per column": per_column,
+                                          "Ratings by pathway": by_pathway.fillna(0).astype(int)},
+                       head="\n".join(head))
 
+    def tidy(self) -> pd.DataFrame:
+        """One row per pathway step and indicator (a step without one: one row, ``indicator`` empty).
+
+        Columns: ``area, pathway, column, step, progress, confidence, basis`` (the step's ratings),
+        ``indicator, params``, the indicator's ``estimate, ci_lower, ci_upper, n, missing_share`` and
+        the rubric's ``indicator_progress, indicator_confidence`` for it. The map as written has no
+        values yet (NaN); a rated map (:meth:`rate`) has them.
+        """
+        rows = []
+        for p in self.pathways:
+            for c in self.columns:
+                for ps in p.steps.get(c, []):
+                    prog, conf, basis = ps.rating
+                    step: dict[str, Any] = {"area": self.rated_for[0], "pathway": p.name, "column": c,
+                                            "step": ps.step, "progress": prog, "confidence": conf, "basis": basis}
+                    links = self.links(c, ps)
+                    comp = ps.computed
+                    if not links:
+                        rows.append(step)
+                    for i, link in enumerate(links):
+                        row = step | {"indicator": link.name, "params": describe_params(link.params)}
+                        if comp is not None:
+                            v, (ip, ic) = comp.values[i], comp.ratings[i]
+                            row |= {"estimate": v.value, "ci_lower": v.ci_lower, "ci_upper": v.ci_upper, "n": v.n,
+                                    "missing_share": v.missing_share, "indicator_progress": ip,
+                                    "indicator_confidence": ic}
+                        rows.append(row)
+        out = pd.DataFrame(rows, columns=TIDY_COLUMNS)
+        return out.astype({k: float for k in ("estimate", "ci_lower", "ci_upper", "missing_share")})
 
     # --------------------------------------------------------------- rating
     def rate(self, study, rubric: Rubric | str | Path | None = None, area: str | None = None,
@@ -199,11 +248,13 @@ class OutcomeMap:
              ratings: bool = True):
         """Draw the map (``pathway=None``) or one pathway as six columns of step cards, with their ratings.
 
-        See :func:`~.render.plot_map`. Returns a :class:`matplotlib.figure.Figure`.
+        See :func:`~.render.plot_map`, which returns the bare ``Figure`` (for files and reports).
+        Returns the matplotlib ``Axes`` drawn on (a new pyplot figure sized to the map when ``ax`` is None).
         """
         from .render import plot_map
 
-        return plot_map(self, pathway, ax=ax, wrap=wrap, fontsize=fontsize, ratings=ratings)
+        fig = plot_map(self, pathway, ax=ax, wrap=wrap, fontsize=fontsize, ratings=ratings, pyplot=ax is None)
+        return fig.axes[0] if ax is None else ax
 
     def to_html(self, full_document: bool = True) -> str:
         """The map and every pathway (ratings, analysis, evidence) as HTML tables."""

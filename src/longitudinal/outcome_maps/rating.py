@@ -16,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import domain, indicators
+from ..deprecation import warn_deprecated
 from ..errors import InputError
+from ..results import Results, Summary
 from ..rubric import CONFIDENCE, PROGRESS, Rubric, RubricError
 from ..study import Study
 from .document import OutcomeMap
@@ -115,7 +117,7 @@ def _rate(omap: OutcomeMap, study: Study, year: int | None, rubric, area: str | 
     for p in out.pathways:
         for c in out.columns:
             for ps in p.steps.get(c, []):
-                links = ps.indicators or omap.step_indicators(c, ps.step)
+                links = omap.links(c, ps)
                 if not links:
                     continue
                 values, rates = [], []
@@ -175,9 +177,34 @@ def combine_ratings(rates: list[tuple[str, str]]) -> tuple[str, str]:
 
 
 
-@dataclass
-class MapRollup:
-    """A map rated for Wales and for each local authority.
+class _CountsSummary(Summary):
+    """``MapRollup.summary()`` returned the counts table until 0.2: the table's attributes and columns
+    still answer on the summary, with a DeprecationWarning naming :meth:`MapRollup.counts`."""
+
+    counts: pd.DataFrame
+
+    def _old(self):
+        warn_deprecated("MapRollup.summary() returns a Summary (text; HTML in Jupyter), not the table: use "
+                        "MapRollup.counts()", stacklevel=4)
+        return self.counts
+
+    def __getattr__(self, name: str):  # only names a str does not have (to_string, loc, columns, ...)
+        if name.startswith("__") or name == "counts":
+            raise AttributeError(name)
+        return getattr(self._old(), name)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return super().__getitem__(key)
+        return self._old()[key]
+
+
+@dataclass(repr=False)
+class MapRollup(Results):
+    """A map rated for Wales and for each local authority (what :func:`rollup` returns).
+
+    On the shared results base: ``summary()`` (text; HTML in Jupyter), ``tidy()`` (every area's
+    :meth:`OutcomeMap.tidy` stacked), ``plot()`` returning the Axes, a one-line repr.
 
     Attributes
     ----------
@@ -206,7 +233,7 @@ class MapRollup:
                              sort=False)
         return wide[[a for a in self.areas if a in wide.columns]]
 
-    def summary(self) -> pd.DataFrame:
+    def counts(self) -> pd.DataFrame:
         """Per area: how many pathway steps have each progress rating, and how many have high confidence."""
         r = self.ratings
         counts = pd.crosstab(pd.Categorical(r["area"], self.areas),
@@ -216,11 +243,40 @@ class MapRollup:
             lambda s: int((s == "high").sum())).reindex(self.areas).to_numpy()
         return counts
 
+    def _first(self) -> RatedMap:
+        return next(iter(self.maps.values()))
+
+    def summary(self) -> Summary:
+        """The map, the year and, per area, how many pathway steps have each progress rating (:meth:`counts`)
+        and how many have high confidence (text; the table in Jupyter)."""
+        first = self._first()
+        year = "" if first.financial_year is None else f", {domain.fy_label(first.financial_year)}"
+        head = f"Outcome map roll-up: {first.title}{year}\nareas: {len(self.maps)}; pathway steps per area: " \
+               f"{len(first.ratings())}"
+        counts = self.counts()
+        out = _CountsSummary(f"{head}\n\nSteps by progress rating:\n{counts.to_string()}",
+                             {"Steps by progress rating": counts}, head=head)
+        out.counts = counts
+        return out
+
+    def tidy(self) -> pd.DataFrame:
+        """Every area's :meth:`OutcomeMap.tidy` stacked (``area`` first): one row per area, pathway step and
+        indicator, with the indicator's ``estimate, ci_lower, ci_upper``."""
+        return pd.concat([m.tidy() for m in self.maps.values()], ignore_index=True)
+
+    def _repr_fields(self) -> dict:
+        first = self._first()
+        return {"map": first.title, "areas": len(self.maps), "financial_year": first.financial_year}
+
     def plot(self, pathway: str | None = None, ax=None):
-        """Heat map of progress by pathway step (rows) and area (columns), with confidence initials."""
+        """Heat map of progress by pathway step (rows) and area (columns), with confidence initials.
+
+        See :func:`~.render.plot_rollup` (the bare ``Figure``, for files). Returns the matplotlib ``Axes``.
+        """
         from .render import plot_rollup
 
-        return plot_rollup(self, pathway=pathway, ax=ax)
+        fig = plot_rollup(self, pathway=pathway, ax=ax, pyplot=ax is None)
+        return fig.axes[0] if ax is None else ax
 
 
 def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,

@@ -24,8 +24,8 @@ from .rating import RatedMap
 if TYPE_CHECKING:
     from .rating import MapRollup
 
-__all__ = ["PROGRESS_COLOURS", "CONFIDENCE_BORDERS", "plot_map", "plot_rollup", "map_html", "map_markdown",
-           "save_figure", "render_files"]
+__all__ = ["PROGRESS_COLOURS", "CONFIDENCE_BORDERS", "plot_map", "plot_rollup", "new_figure", "map_html",
+           "map_markdown", "save_figure", "render_files"]
 
 #: Fill per progress rating (traffic light) and text colour that reads on it.
 PROGRESS_COLOURS: dict[str, tuple[str, str]] = {
@@ -85,7 +85,20 @@ def _map_card(omap: OutcomeMap, column: str, text: str, ratings: bool) -> dict:
     return {**plain, "badge": each}
 
 
-def plot_map(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: float = 7.5, ratings: bool = True):
+def new_figure(figsize: tuple[float, float], pyplot: bool = False):
+    """A new Figure: a bare one (files and reports: nothing is kept in pyplot's list of figures) or, with
+    ``pyplot``, one made by pyplot, which a notebook's inline backend shows once."""
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def plot_map(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: float = 7.5, ratings: bool = True,
+             pyplot: bool = False):
     """Draw the map (``pathway=None``) or one pathway (name or index) as six columns of step cards.
 
     Each card is filled by its progress (traffic light: good green, some amber, low orange, no red,
@@ -93,13 +106,14 @@ def plot_map(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: 
     thin grey); the card's last line spells both out, so the ratings are not told by colour alone.
     On the whole map each card also lists the pathways it is on; a step rated differently on two
     pathways is left white and its last line gives each pathway's ratings. ``ratings=False`` draws
-    the whole map without ratings. A rated map names the area and year it is rated for.
+    the whole map without ratings. A rated map names the area and year it is rated for. Without ``ax``
+    the figure is sized to the map, made by pyplot when ``pyplot`` (see :func:`new_figure`).
 
     Returns
     -------
     matplotlib.figure.Figure
+        (:meth:`OutcomeMap.plot` returns its Axes.)
     """
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
 
@@ -148,7 +162,7 @@ def plot_map(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: 
     unit_in = 1.3 * fontsize / 72
     col_in = wrap * fontsize * 0.58 / 72 + 0.35
     if ax is None:
-        fig = Figure(figsize=(ncol * col_in + 0.3, (top + body + legend_h) * unit_in + 0.2))
+        fig = new_figure((ncol * col_in + 0.3, (top + body + legend_h) * unit_in + 0.2), pyplot)
         ax = fig.add_axes((0, 0, 1, 1))
     else:
         fig = ax.figure
@@ -192,9 +206,12 @@ def plot_map(omap: OutcomeMap, pathway=None, ax=None, wrap: int = 30, fontsize: 
     return fig
 
 
-def plot_rollup(r: MapRollup, pathway=None, ax=None):
+def plot_rollup(r: MapRollup, pathway=None, ax=None, pyplot: bool = False):
+    """Heat map of progress by pathway step (rows) and area (columns), with confidence initials.
+
+    Returns the ``Figure`` (made by pyplot when ``pyplot`` and no ``ax``; :meth:`MapRollup.plot` returns its Axes).
+    """
     from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     prog = r.table("progress", pathway)
@@ -203,7 +220,7 @@ def plot_rollup(r: MapRollup, pathway=None, ax=None):
     nrow, ncol = codes.shape
     labels = [textwrap.shorten(f"{p[:22]} | {c[:14]} | {s}", 70, placeholder="...") for p, c, s in prog.index]
     if ax is None:
-        fig = Figure(figsize=(4.5 + 0.38 * ncol, 1.8 + 0.22 * nrow))
+        fig = new_figure((4.5 + 0.38 * ncol, 1.8 + 0.22 * nrow), pyplot)
         ax = fig.add_axes((0.42, 0.16, 0.56, 0.76)) if ncol > 1 else fig.add_subplot()
     else:
         fig = ax.figure

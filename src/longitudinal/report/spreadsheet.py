@@ -6,7 +6,6 @@ Written with ``gptables`` (the Analysis Function's own package).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +93,8 @@ def write_spreadsheet(path: str | Path, tables: list, release, lang: str) -> Pat
                                              "column_names": [_("Sheet name"), _("Table description")]},
                        notes_table=notes, notesheet_label=_("Notes"),
                        notesheet_options={"title": _("Notes"), "instructions": one}, auto_width=True)
-    if lang != "en":
-        _translate_cover_headings(path, _)
-    stable_zip(path)  # the same tables give the same bytes, whenever the batch runs
+    # the same tables give the same bytes, whenever the batch runs; the cover's headings translated in that pass
+    stable_zip(path, replace=_translated_cover_headings(path, _) if lang != "en" else None)
     return path
 
 
@@ -104,20 +102,20 @@ def write_spreadsheet(path: str | Path, tables: list, release, lang: str) -> Pat
 _COVER_HEADINGS = (N_("Introductory information"), N_("About these data"), N_("Contact"))
 
 
-def _translate_cover_headings(path: Path, _: Translator) -> None:
-    """Put the cover's headings into the workbook's language.
+def _translated_cover_headings(path: Path, _: Translator) -> dict[str, bytes]:
+    """The workbook's shared strings with the cover's headings in the workbook's language, for
+    :func:`~longitudinal.io.stable_zip` to write.
 
     Each heading is a shared string of the workbook: replaced where it is stored when the cover alone uses it (a
-    table cell of the same words keeps them), which costs one rewrite of the file instead of a round trip through
-    openpyxl; otherwise the cover's cells are rewritten with openpyxl.
+    table cell of the same words keeps them), which costs no round trip through openpyxl; otherwise the cover's
+    cells are rewritten with openpyxl here and nothing is left to replace.
     """
     import re
     import zipfile
     from xml.sax.saxutils import escape
 
     with zipfile.ZipFile(path) as z:
-        entries = [(i.filename, z.read(i)) for i in z.infolist()]
-    files = dict(entries)
+        files = {i.filename: z.read(i) for i in z.infolist()}
     strings = files.get("xl/sharedStrings.xml")
     cover = min((n for n in files if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
                 key=lambda n: int(re.sub(r"\D", "", n)), default=None)
@@ -129,14 +127,10 @@ def _translate_cover_headings(path: Path, _: Translator) -> None:
              if item == b"<si><t>" + escape(i).encode() + b"</t></si>"}
     if strings is None or cover is None or len(found) != len(_COVER_HEADINGS) or set(found) & elsewhere:
         _translate_cover_headings_openpyxl(path, _)
-        return
+        return {}
     for k, heading in found.items():
         strings = strings.replace(items[k], b"<si><t>" + escape(_(heading)).encode() + b"</t></si>", 1)
-    tmp = path.with_name(path.name + ".cy")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries:
-            z.writestr(name, strings if name == "xl/sharedStrings.xml" else data)
-    os.replace(tmp, path)
+    return {"xl/sharedStrings.xml": strings}
 
 
 def _translate_cover_headings_openpyxl(path: Path, _: Translator) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ... import domain
 from ...i18n import N_, Area, Items, Msg, Verbatim
+from ...outcome_maps.render import plot_map
 from .. import protect as dc
 from ..area import AreaYear
 from ..joint import Change, YearProtection
@@ -104,7 +105,7 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
         m = r.maps[a.area]
         for i, pw in enumerate(m.pathways):
             # Large enough type to read at the page's width (at least 12 px); the map's own words are English.
-            fig = m.plot(pathway=i, wrap=16, fontsize=11)
+            fig = plot_map(m, i, wrap=16, fontsize=11)  # a bare Figure: the batch keeps nothing in pyplot
             figs.append(pub.figure(f"outcome_map_{i + 1}", Msg("Outcome map, pathway {n}: {name} (the map is written "
                                                                "in English)", n=str(i + 1),
                                                                name=Verbatim(getattr(pw, "name", str(pw)))),
