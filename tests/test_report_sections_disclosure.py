@@ -609,8 +609,14 @@ def _authorities_hidden(rep, table: str, label: str) -> set:
     return out
 
 
-def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
-    study = lg.simulate(people=3000, seed=1)
+@pytest.fixture(scope="module")
+def study3000():
+    """A study of 3,000 people: its reports share one protection of the year (kept with the study)."""
+    return lg.simulate(people=3000, seed=1)
+
+
+def test_wales_minus_the_authorities_recovers_no_hidden_cell(across, study3000):
+    study = study3000
     wales_report = AnnualReport(study, area="Wales")
     wales = _published(wales_report)
     # Each authority with the year's protection, as the batch hands it over (computed once, not 22 times).
@@ -620,10 +626,10 @@ def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
     assert not leaks, "\n".join(leaks[:20]) + f"\n({len(leaks)} in all)"
 
 
-def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across):
+def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across, study3000):
     # The reviewer's cell: Blaenau Gwent has 2 people aged 75-84. Rounded (0 or 5), not hidden, and
     # Wales's cell is the same population counted over all authorities.
-    study = lg.simulate(people=3000, seed=1)
+    study = study3000
     wales = AnnualReport(study, area="Wales")
     area = AnnualReport(study, area="Blaenau Gwent", protection=wales.protection)
     a = area.demographics().tables[0].data.set_index("age_band")
@@ -640,7 +646,12 @@ def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across):
     assert (w.drop(index="All").sum(axis=0) == w.loc["All"]).all()
 
 
-def test_the_methods_state_the_rule(across):
-    study = lg.simulate(people=300, seed=1)
-    text = str(AnnualReport(study, area="Wales").methods().text)  # the section's text in English
+def test_the_methods_state_the_rule(across, study, monkeypatch):
+    from longitudinal.report import YearProtection
+
+    def never(*args, **kwargs):
+        raise AssertionError("the methods publish no count: the year's protection is not needed")
+
+    monkeypatch.setattr(YearProtection, "for_study", never)
+    text = str(AnnualReport(lg.simulate(people=300, seed=1), area="Wales").methods().text)  # in English
     assert dc.RULE in text and "rounded to a multiple of 5" in text
