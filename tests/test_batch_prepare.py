@@ -32,7 +32,7 @@ def _same(a: YearProtection, b: YearProtection) -> None:
 
 
 def test_the_protection_built_in_child_processes_is_the_one_of_the_whole_study(store, whole, tmp_path):
-    cache, years = batch._in_children([("prepare_cache", {"data": str(store), "cache_root": str(tmp_path),
+    cache, years = batch.in_children([("prepare_cache", {"data": str(store), "cache_root": str(tmp_path),
                                                           "areas": all_areas()})])[0]
     assert 2025 in years
     # Wales in one child, the authorities (from their cached slices) in two others.
@@ -49,5 +49,5 @@ def test_the_protection_of_a_batch_of_some_areas_reads_the_study(store, whole, t
 
 def test_a_child_process_error_is_raised_in_the_batch(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such study folder"):
-        batch._in_children([("prepare_cache", {"data": str(tmp_path / "missing"), "cache_root": str(tmp_path),
+        batch.in_children([("prepare_cache", {"data": str(tmp_path / "missing"), "cache_root": str(tmp_path),
                                                "areas": ["Wales"]})])

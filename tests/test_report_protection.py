@@ -230,3 +230,102 @@ def test_each_report_writes_its_output_checking_log(year, tmp_path):
     with pytest.raises(ValueError, match="status"):
         record_audit(tmp_path, {"status": "maybe"})
     assert json.loads((tmp_path / "disclosure.json").read_text())["tables"]
+
+
+# ------------------------------------------------------------ the social return's quantities
+SROI_YEAR = 2025
+SETTLED = "Settled housing"  # the shipped map's first outcome: moved_between_stages in managing_accommodation
+
+
+def settled_housing_episodes(study: lg.Study, year: int = SROI_YEAR) -> set:
+    """The episodes the shipped map counts as reaching settled housing in ``year`` (from stage 2 or below to 4 or
+    above in managing accommodation, counted in the year of the first reading at 4+ after one at 2 or below)."""
+    long = study.long("managing_accommodation", include_follow_up=False)
+    out = set()
+    for ep, g in long.groupby("episode_id", sort=False, observed=True):
+        low = False
+        for score, fy in zip(g["score"], g["financial_year"]):
+            if low and score >= 4:
+                if fy == year:
+                    out.add(ep)
+                break
+            low = low or score <= 2
+    return out
+
+
+def one_small_outcome(la: str = "Cardiff", keep: int = 3) -> lg.Study:
+    """A 1,000-person study in which ``la`` has ``keep`` episodes reaching settled housing in the year, Newport all
+    the others and every other authority none (the episodes moved keep their people and readings)."""
+    study = lg.simulate(people=1000, seed=4)
+    ep = study.episodes.copy()
+    moved = ep["episode_id"].isin(settled_housing_episodes(study)).to_numpy()
+    assert moved.sum() > keep + 5
+    ep.loc[moved, "local_authority"] = "Newport"
+    ep.loc[np.flatnonzero(moved)[:keep], "local_authority"] = la
+    return lg.Study(study.people, ep, study.readings, study.spend)
+
+
+def test_the_social_return_s_quantities_are_rounded_with_the_year_s_counts(tmp_path):
+    # Issue 11's gap: the people reaching each outcome were suppressed area by area, so Wales less the other 21
+    # authorities gave an authority's small quantity away (Cardiff's 3 episodes reaching settled housing).
+    from longitudinal import domain
+    from longitudinal.report import counts as ct
+    from longitudinal.report.area import split_by_authority
+    from longitudinal.report.audit import audit_year
+    from longitudinal.report.joint import year_areas
+    from longitudinal.report.sections import social_return as sec
+
+    study = one_small_outcome()
+    areas = year_areas([("Wales", study), *split_by_authority(study).items()], SROI_YEAR, seed=1)
+    assert len(areas) == 23
+    exact = {area: ct.sroi_quantity_counts(a).data.set_index("outcome")["people"] for area, a in areas.items()}
+    assert exact["Cardiff"][SETTLED] == 3 and exact["Newport"][SETTLED] >= 5
+    assert {area: q[SETTLED] for area, q in exact.items() if area not in ("Wales", "Cardiff", "Newport")} == {
+        area: 0 for area in areas if area not in ("Wales", "Cardiff", "Newport")}
+
+    def publish(name: str, write):
+        root = tmp_path / name / str(SROI_YEAR)
+        for area, a in areas.items():
+            folder = root / domain.area_slug(area)
+            write(area, a, folder)
+            (folder / "manifest.json").write_text(json.dumps({"area": area, "financial_year": SROI_YEAR,
+                                                              "status": "ok"}))
+        return audit_year(root)
+
+    def suppressed(area, a, folder):  # the section's table before: exact counts, 1-4 suppressed per area
+        t = dc.suppress(exact[area].reset_index(), ["people"])
+        Publisher(a.identifiers, folder).table("sroi_outcomes", "quantities", t, ["people"], label_column="outcome",
+                                               specs=sec.SROI_OUTCOME_LINKS)
+
+    cardiff = {"area": "Cardiff", "table": "sroi_outcomes", "row": SETTLED}
+    before = publish("before", suppressed)
+    hit = [f for f in before.findings if all(getattr(f, k) == v for k, v in cardiff.items())]
+    assert [(f.kind, f.lo, f.hi) for f in hit] == [("recovered", 3, 3)], before.summary()
+
+    # Now: rounded with the year's counts, Wales the authorities' sum, and every figure of the section computed
+    # from the rounded quantities.
+    prot = YearProtection.for_areas(areas, SROI_YEAR)
+    runs = {}
+
+    def section(area, a, folder):
+        runs[area] = sec.evaluate(a, draws=50, prot=prot)
+        sec.social_return(a, prot, Publisher(a.identifiers, folder), runs[area])
+
+    after = publish("after", section)
+    assert after.passed, after.summary()
+    published = {area: prot.table(area, "sroi_outcomes").set_index("outcome")["people"] for area in areas}
+    assert published["Cardiff"][SETTLED] in (0, 5)
+    for outcome in published["Wales"].index:
+        assert published["Wales"][outcome] == sum(q[outcome] for area, q in published.items() if area != "Wales")
+    for area, q in published.items():
+        assert ((q % 5 == 0) & ((q - exact[area]).abs() <= 4)).all(), area
+    # The Cardiff page shows the rounded quantities, and its present values are those of the rounded quantities.
+    shown = pd.read_csv(tmp_path / "after" / str(SROI_YEAR) / "cardiff" / "tables" / "sroi_outcomes.csv")
+    assert shown.set_index("outcome")["people"].to_dict() == published["Cardiff"].to_dict()
+    res = runs["Cardiff"].result
+    assert res.outcomes.set_index("outcome")["quantity"].to_dict() == published["Cardiff"].astype(float).to_dict()
+    assert not runs["Cardiff"].small
+    per_person = res.outcomes["present_value"] / res.outcomes["quantity"].where(res.outcomes["quantity"] > 0)
+    again = sec.evaluate(areas["Cardiff"], draws=50).result  # exact quantities: the same value per person
+    exact_pp = again.outcomes["present_value"] / again.outcomes["quantity"].where(again.outcomes["quantity"] > 0)
+    assert np.allclose(per_person.dropna(), exact_pp[per_person.notna()])

@@ -28,7 +28,7 @@ from longitudinal.report import AnnualReport, PublishedTable, last_complete_year
 from longitudinal.report.area import active as _active
 from longitudinal.report.present import cells
 from longitudinal.report.sections.distance import distance_published
-from longitudinal.report.sections.social_return import SROI_RATIO, evaluate
+from longitudinal.report.sections.social_return import SROI_RATIO, evaluate, social_return_detail
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "annual_report.ipynb"
 MARKERS = {"<5", "[c]"}
@@ -318,27 +318,34 @@ def small_quantity_area(study, protection) -> str:
     raise AssertionError("no authority with a small quantity")
 
 
-def test_sroi_detail_of_a_small_area_hides_everything_built_on_a_small_quantity(study, protection,
-                                                                             small_quantity_area):
+def test_sroi_of_an_area_with_a_small_quantity_publishes_it_rounded(study, protection, small_quantity_area):
     area = small_quantity_area
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rep = AnnualReport(study, "auto", area, seed=3, protection=protection)
         head = rep.social_return().tables[0].data.set_index("measure")["value"]
         sec = rep.social_return_detail()
+    # The report evaluates the map on the quantities the year's protection publishes: none is 1-4, and every
+    # figure built on them is shown (the case the reviewer found: a quantity of 2 with its value, ratio and NPV).
     res = rep.sroi_result_
-    q = res.outcomes["quantity"].round()
-    assert q.between(1, 4).any()  # the case the reviewer found (a quantity of 2 with its value, ratio and NPV)
+    q = res.outcomes.set_index("outcome")["quantity"]
+    assert q.to_dict() == protection.table(area, "sroi_outcomes").set_index("outcome")["people"].astype(float).to_dict()
+    assert not q.between(1, 4).any() and not rep.sroi_small_
     summary = sec.tables[0].data.set_index("measure")["value"]
+    assert summary[SROI_RATIO] == round(res.sroi_ratio, 2) and head[SROI_RATIO] == round(res.sroi_ratio, 2)
     assert str(sec.heading).endswith(f"{area}, {domain.fy_label(rep.year)}") and "Wales" not in str(sec.text)
+    basis = " ".join(sec.tables[1].data["basis"].astype(str))
+    assert not re.search(r"(?<![\w.])[1-4](?![\w.])", basis), basis
+    # Evaluated on the exact quantities (without the year's protection), a small one hides everything built on it.
+    run = evaluate(rep.data_, draws=50)
+    assert run.small and run.result.outcomes["quantity"].round().between(1, 4).any()
+    exact = social_return_detail(rep.data_, protection, rep.publisher, run)
+    summary = exact.tables[0].data.set_index("measure")["value"]
     for m in ("Social value (£, present value)", "Net present value (£)", SROI_RATIO, "Net SROI ratio",
               "Payback (months)"):
         assert summary[m] == dc.SECONDARY
-    assert summary["Inputs: spend (£, present value)"] == round(rep.sroi_result_.inputs_value)
-    assert head[SROI_RATIO] == dc.SECONDARY  # the annual report agrees
-    assert [t.name for t in sec.tables] == ["sroi_summary", "sroi_adjustments"] and sec.notes
-    basis = " ".join(sec.tables[1].data["basis"].astype(str))
-    assert not re.search(r"(?<![\w.])[1-4](?![\w.])", basis), basis
+    assert summary["Inputs: spend (£, present value)"] == round(run.result.inputs_value)
+    assert [t.name for t in exact.tables] == ["sroi_summary", "sroi_adjustments"] and exact.notes
 
 
 def test_sroi_detail_of_a_large_area_shows_the_sensitivity_analyses():

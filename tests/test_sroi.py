@@ -334,21 +334,20 @@ def test_local_authority_quantity_and_spend(study):
 # ------------------------------------------------------------------ sensitivity
 def test_switching_values_bring_ratio_to_one():
     # inputs such that neither outcome alone repays them: switching values exist inside 0–1
-    r = sroi.evaluate(simple_map([one_outcome(quantity=20), one_outcome(name="Debt", quantity=8, drop_off=0.2,
-                                                                        duration_years=3)],
-                                 inputs=[{"name": "Grant", "value": 200000}]))
+    outcomes = [one_outcome(quantity=20), one_outcome(name="Debt", quantity=8, drop_off=0.2, duration_years=3)]
+    grant = [{"name": "Grant", "value": 200000}]
+    r = sroi.evaluate(simple_map(outcomes, inputs=grant))
     sv = r.switching_values()
     assert r.sroi_ratio > 1
     for _, row in sv.iterrows():
         if not math.isfinite(row["switching_value"]):
             assert row["note"]
             continue
-        k = [o.name for o in r.impact_map.outcomes].index(row["outcome"])
-        if row["parameter"] == "quantity":
-            pv = r._pv_with_q(k, row["share_of_point"])
-        else:
-            pv = r._pv_with(k, row["parameter"], row["switching_value"])
-        assert pv / r.inputs_value == pytest.approx(1.0, abs=1e-9), row.to_dict()
+        # the map evaluated afresh with that one parameter at its switching value: a ratio of 1
+        changed = [dict(o, **{row["parameter"]: row["switching_value"]}) if o["name"] == row["outcome"] else o
+                   for o in outcomes]
+        assert sroi.evaluate(simple_map(changed, inputs=grant)).sroi_ratio == pytest.approx(1.0, abs=1e-9), \
+            row.to_dict()
     dw = sv.set_index(["outcome", "parameter"]).loc[("Settled housing", "deadweight")]
     # by hand: PV_other + PV_k (1 − a*)/(1 − 0.2) = I  →  a* = 1 − 0.8 (I − PV_other) / PV_k
     pv_k = r.outcomes.set_index("outcome").loc["Settled housing", "present_value"]

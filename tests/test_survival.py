@@ -14,9 +14,18 @@ import pytest
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
 
 import longitudinal as lg
+from longitudinal._numeric import isotonic_increasing
 from longitudinal.contract import apply_dtypes
 from longitudinal.study import Study
 from longitudinal.survival import MONTH_DAYS, sustained_outcomes, time_to_independence, turnbull
+from longitudinal.survival.interval import (
+    TurnbullProblem,
+    bootstrap_band,
+    collapse_intervals,
+    fit_with_bootstrap,
+    median_time,
+    median_times,
+)
 
 DAY0 = pd.Timestamp("2020-04-01")
 
@@ -486,6 +495,21 @@ def _reference_median(curve):
     return float(t0 + (s0 - 0.5) / (s0 - s1) * (t1 - t0)) if s0 != s1 else float(t1)
 
 
+def _fit_with_bootstrap_reference(lo, hi, *, n_boot: int, rng: np.random.Generator):
+    """The bootstrap one replicate at a time with ``TurnbullProblem.fit`` (the form before ``fit_many``)."""
+    ul, uh, cnt = collapse_intervals(lo, hi)
+    prob = TurnbullProblem(ul, uh)
+    p, it = prob.fit(cnt)
+    curve = prob.curve(p, cnt, it)
+    n = int(cnt.sum())
+    boots = []
+    for _ in range(n_boot):
+        wb = rng.multinomial(n, cnt / n).astype(float)
+        pb, itb = prob.fit(wb, p)
+        boots.append(prob.curve(pb, wb, itb))
+    return curve, boots
+
+
 def _interval_problems():
     rng = np.random.default_rng(3)
     # sustained-outcome shape: whole months, follow-ups at 6, 12, 24, some lost in (lo, lo + 0.5]
@@ -509,14 +533,6 @@ def _interval_problems():
 
 def test_batched_bootstrap_equals_one_replicate_at_a_time():
     """fit_many gives every replicate exactly what fit gives it; bands and medians are the old ones to the bit."""
-    from longitudinal.survival.interval import (
-        _fit_with_bootstrap_reference,
-        bootstrap_band,
-        fit_with_bootstrap,
-        median_time,
-        median_times,
-    )
-
     for lo, hi in _interval_problems():
         a_curve, a = fit_with_bootstrap(lo, hi, n_boot=60, rng=np.random.default_rng(11))
         b_curve, b = _fit_with_bootstrap_reference(lo, hi, n_boot=60, rng=np.random.default_rng(11))
@@ -534,13 +550,11 @@ def test_batched_bootstrap_equals_one_replicate_at_a_time():
 
 def test_fit_many_stops_each_replicate_where_fit_does():
     """Replicates stop at different iterations (Kuhn-Tucker or likelihood test); each leaves the batch on its own."""
-    from longitudinal.survival.interval import _collapse, _TurnbullProblem
-
     rng = np.random.default_rng(5)
     T = rng.weibull(0.8, 300) * 8
     lo, hi = _inspect(T, [np.sort(rng.uniform(0, 20, 6)) for _ in T])
-    ul, uh, cnt = _collapse(lo, hi)
-    prob = _TurnbullProblem(ul, uh)
+    ul, uh, cnt = collapse_intervals(lo, hi)
+    prob = TurnbullProblem(ul, uh)
     W = rng.multinomial(int(cnt.sum()), cnt / cnt.sum(), size=40).astype(float)
     for p0, tol, max_iter in ((None, 1e-8, 2_000), (prob.fit(cnt)[0], 1e-8, 2_000), (None, 1e-12, 7)):
         ref = [prob.fit(w, p0, tol=tol, max_iter=max_iter) for w in W]
@@ -561,19 +575,17 @@ def test_fit_many_stops_each_replicate_where_fit_does():
 def test_collapse_and_isotonic_shortcuts_match_pandas_and_scipy():
     from scipy.optimize import isotonic_regression
 
-    from longitudinal.survival.interval import _collapse, _isotonic_increasing
-
     rng = np.random.default_rng(2)
     lo = rng.integers(0, 6, 500).astype(float)
     hi = lo + rng.choice([0.5, 1.0, 3.0, np.inf], 500)
     g = pd.DataFrame({"lo": lo, "hi": hi}).groupby(["lo", "hi"], sort=True).size()
-    ul, uh, cnt = _collapse(lo, hi)
+    ul, uh, cnt = collapse_intervals(lo, hi)
     np.testing.assert_array_equal(ul, g.index.get_level_values(0).to_numpy(float))
     np.testing.assert_array_equal(uh, g.index.get_level_values(1).to_numpy(float))
     np.testing.assert_array_equal(cnt, g.to_numpy(float))
     for n in (1, 2, 5, 300):
         y, w = rng.normal(size=n).cumsum() * rng.choice([-1, 1]), rng.uniform(1e-6, 5, n)
-        np.testing.assert_array_equal(_isotonic_increasing(y, w), isotonic_regression(y, weights=w).x)
+        np.testing.assert_array_equal(isotonic_increasing(y, w), isotonic_regression(y, weights=w).x)
 
 
 def test_fast_aalen_johansen_bounds_match_lifelines():
@@ -603,8 +615,6 @@ def test_sustained_outcomes_is_deterministic_and_equals_the_reference_bootstrap(
     b = sustained_outcomes(study, n_boot=25, seed=4)
     pd.testing.assert_frame_equal(a.curves, b.curves, check_exact=True)
     pd.testing.assert_frame_equal(a.rereferral, b.rereferral, check_exact=True)
-    from longitudinal.survival.interval import _fit_with_bootstrap_reference
-
     monkeypatch.setattr(sv, "fit_with_bootstrap", _fit_with_bootstrap_reference)
     monkeypatch.setattr(sv, "bootstrap_band", _reference_band)
     c = sustained_outcomes(study, n_boot=25, seed=4)

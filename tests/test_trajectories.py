@@ -335,13 +335,18 @@ def test_variance_components_have_standard_errors_and_intervals(money):
     assert "Fisher-z" in text and "REML deviance" in text
 
 
-def test_variance_components_are_computed_lazily_and_once():
+def test_variance_components_are_computed_lazily_and_once(monkeypatch):
+    import longitudinal.trajectories as tr
+    from longitudinal.mixed import variance_inference
+
+    calls = []
+    monkeypatch.setattr(tr, "variance_inference", lambda *a, **k: calls.append(1) or variance_inference(*a, **k))
     df = gaussian_frame(groups=200, seed=5)
     fit = lg.fit_trajectories(df, id="id", time="t", score="y", score_range=None, warn=False)
-    assert fit._vc is None  # the fit itself does not pay for the information
+    assert not calls  # the fit itself does not pay for the information
     a = fit.variance_inference
-    assert fit.variance_inference is a
-    assert fit.variance_components()["std_error"].notna().all()
+    assert fit.variance_inference is a and len(calls) == 1
+    assert fit.variance_components()["std_error"].notna().all() and len(calls) == 1
 
 
 def test_variance_components_with_the_statsmodels_engine():

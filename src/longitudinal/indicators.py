@@ -33,7 +33,8 @@ from .distance import episode_pairs, wilson_interval
 from .errors import NoDataError
 from .study import Study
 
-__all__ = ["IndicatorValue", "indicator", "compute", "available", "names", "signature", "wilson_interval"]
+__all__ = ["IndicatorValue", "indicator", "compute", "available", "names", "signature", "wilson_interval",
+           "poisson_interval"]
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def compute(name: str, study: Study, **params) -> IndicatorValue:
 
 
 # ---------------------------------------------------------------- helpers
-def _poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
+def poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Garwood) interval of a Poisson count ``k``: a count indicator's interval."""
     a = 1 - level
     lo = 0.0 if k == 0 else stats.chi2.ppf(a / 2, 2 * k) / 2
     hi = stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2
@@ -226,7 +228,7 @@ def _moved(study: Study, outcome: str, from_max: int = 2, to_min: int = 4, finan
     k = len(hits)
     eligible = long.groupby(key, observed=True).ngroups
     one = (long.groupby(key, observed=True).size() < 2).sum()
-    return k, base, k, _poisson_interval(k), (one / eligible if eligible else 0.0)
+    return k, base, k, poisson_interval(k), (one / eligible if eligible else 0.0)
 
 
 @indicator("sustained_at_months", "proportion",

@@ -59,7 +59,7 @@ from scipy import optimize, stats as _stats
 from ._numeric import hessian_from_gradient
 from .errors import ConvergenceWarning
 
-__all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "ConvergenceWarning",
+__all__ = ["SufficientStats", "LMMFit", "fit_lmm", "profiled_deviance", "deviance_at", "ConvergenceWarning",
            "VarianceInference", "variance_inference", "NOTE_ZERO", "NOTE_UNDEFINED", "NOTE_DEPENDENT"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
@@ -351,6 +351,13 @@ def profiled_deviance(theta: np.ndarray, st: SufficientStats, reml: bool = True)
     """Profiled deviance (-2 log-likelihood, REML or ML) and its gradient in ``theta``."""
     e = _evaluate(np.asarray(theta, dtype=float), st, reml)
     return e.deviance, e.grad
+
+
+def deviance_at(D: np.ndarray, sigma2: float, st: SufficientStats, reml: bool = True) -> float:
+    """The deviance (-2 log-likelihood, REML or ML) at the random-effect covariance ``D`` and residual
+    variance ``sigma2`` (not profiled over ``sigma2``); ``D`` may be singular (a boundary fit)."""
+    return float(_evaluate(_psd_cholesky(D / sigma2)[_tri_index(st.q)], st, reml, gradient=False,
+                           sigma2=sigma2).deviance)
 
 
 # ------------------------------------------------------------------- fit
@@ -781,8 +788,7 @@ def profile_intervals(fit: LMMFit, vi: VarianceInference, alpha: float = 0.05,
         Rm[iu] = Rm[iu[1], iu[0]] = nat[q:-1]
         if q > 2 and np.linalg.eigvalsh(Rm).min() <= 0:
             return np.inf  # not a correlation matrix
-        D = Rm * np.outer(s, s)
-        return float(_evaluate(_psd_cholesky(D / v)[_tri_index(q)], st, reml, gradient=False, sigma2=v).deviance)
+        return deviance_at(Rm * np.outer(s, s), v, st, reml)
 
     phi0 = np.where(free, vi.phi, np.nan_to_num(vi.phi, neginf=-30.0))
     dev0 = deviance(phi0)

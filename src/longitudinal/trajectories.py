@@ -284,6 +284,8 @@ class TrajectoryResults(Results):
     aic, bic : float
         ``-2 loglik + 2k`` and ``-2 loglik + k log(nobs)``, k = fixed effects + covariance
         parameters + 1. Under REML only models with the same fixed effects are comparable.
+    data : DataFrame
+        The readings the model was fitted to, one row each.
     fit_seconds : float
         Wall time of the fit itself (after the data were prepared).
     baseline_dropped : bool or None
@@ -347,6 +349,14 @@ class TrajectoryResults(Results):
     def params(self) -> pd.Series:
         """Fixed-effect estimates (statsmodels' name)."""
         return self.fixed_effects["estimate"]
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The readings the model was fitted to, one row each (after the exclusions), in the fit's order.
+
+        The fit's own table (what :meth:`fitted` and the plots read): take ``.copy()`` before changing it.
+        """
+        return self._frame
 
     @property
     def variance_inference(self) -> VarianceInference:

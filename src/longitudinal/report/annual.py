@@ -191,7 +191,7 @@ class AnnualReport:
 
     def social_return(self, impact_map: str | Path | None = None, draws: int = 2000) -> Section:
         """Social return on investment in the year, with its uncertainty (Monte Carlo, seeded)."""
-        self._sroi = sx.social_return.evaluate(self.data_, impact_map, draws)
+        self._sroi = sx.social_return.evaluate(self.data_, impact_map, draws, self.protection)
         return self._run(sx.social_return.social_return, self._sroi)
 
     def social_return_detail(self) -> Section:

@@ -132,6 +132,10 @@ class AuditResult:
     protection: list = field(default_factory=list)
     #: Linear programmes solved.
     solves: int = 0
+    #: How the audited values were settled: ``bounds`` (their unknowns' own bounds keep them clear), ``points``
+    #: (feasible points shared by a group showed them clear), ``ranged`` (their own linear programmes),
+    #: ``whole`` (whole-number programmes too); ``mip_solves``: whole-number programmes solved.
+    work: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -165,6 +169,7 @@ class AuditResult:
     def to_dict(self) -> dict:
         return {"folder": str(self.folder), "passed": self.passed, "areas": self.areas, "tables": self.tables,
                 "unknowns": self.unknowns, "relations": self.relations, "targets": self.targets, "solves": self.solves,
+                "work": self.work,
                 "seconds": round(self.seconds, 2), "counts": self.counts(), "protection": self.protection,
                 "findings": [{**asdict(f), "message": f.message} for f in self.findings]}
 
@@ -653,7 +658,9 @@ class _Solver:
             self.by_comp[int(self.comp[next(iter(coefs))])].append(k)
         self.cache: dict[tuple, tuple] = {}
         self.infeasible: set[int] = set()
+        self.incumbent: np.ndarray | None = None
         self.solves = 0
+        self.work = {"bounds": 0, "points": 0, "ranged": 0, "whole": 0, "mip_solves": 0}
         self.size = np.bincount(self.comp) if len(self.comp) else np.zeros(0, int)
 
     def _alone(self, v: int) -> tuple[float, float] | None:
@@ -729,6 +736,7 @@ class _Solver:
 
         _pos, h, idx = self._problem(comps, whole)
         self.solves += 1
+        self.work["mip_solves"] += whole
         h.changeColsCost(len(idx), idx, np.asarray(c, dtype="float64"))
         h.run()
         status = h.getModelStatus()
@@ -739,8 +747,12 @@ class _Solver:
         if status == highspy.HighsModelStatus.kOptimal:
             return np.asarray(h.getSolution().col_value)
         if whole and status == highspy.HighsModelStatus.kTimeLimit:
-            # Out of time on whole numbers: the bound proved so far still holds (no point to return).
-            return float(h.getInfo().mip_dual_bound)
+            # Out of time on whole numbers: the bound proved so far still holds; the best whole-number point
+            # found, if any, is still a point (``incumbent``).
+            info = h.getInfo()
+            feasible = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
+            self.incumbent = np.asarray(h.getSolution().col_value) if feasible else None
+            return float(info.mip_dual_bound)
         if status == highspy.HighsModelStatus.kUnbounded:
             return "unbounded"
         if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
@@ -753,24 +765,6 @@ class _Solver:
             self.infeasible.update(comps)
             return None
         raise RuntimeError(f"HiGHS stopped with status {h.modelStatusToString(status)} on the audit's programme")
-
-    def witnesses(self, comps: tuple, targets: list) -> np.ndarray | None:
-        """Values of the targets at a few feasible points (rows: points): every range holds these values."""
-        pos = self._problem(comps)[0]
-        T = np.array([self._vector(pos, t.expr) for t in targets])
-        const = np.array([t.expr[1] for t in targets])
-        rng = np.random.default_rng(len(pos))  # deterministic: the same folder gives the same audit
-        points = []
-        for k in range(min(self.WITNESSES, len(targets) + 1)):
-            signs = np.ones(len(targets)) if k == 0 else (-np.ones(len(targets)) if k == 1 else
-                                                          rng.choice([-1.0, 1.0], size=len(targets)))
-            x = self._solve(comps, -(signs @ T))
-            if x is None:
-                return None
-            if isinstance(x, str):
-                continue
-            points.append(T @ x + const)
-        return np.array(points) if points else np.empty((0, len(targets)))
 
     def range(self, expr, whole: bool = False) -> tuple[float, float] | None:
         coefs, const = expr
@@ -833,8 +827,253 @@ def _judge(t: _Target, lo: float, hi: float, m: _Model) -> str | None:
     return None
 
 
-def audit_year(folder: str | Path) -> AuditResult:
+class _Seen:
+    """What the feasible points found so far show of a group's targets: the smallest and largest value each took.
+    Every range holds them, so a target whose values there already pass (:func:`_passes`) passes: no programme
+    of its own is needed. Each point a programme returns is used for every target of the group."""
+
+    def __init__(self, solver: _Solver, comps: tuple, ts: list[_Target]) -> None:
+        from scipy.sparse import csr_matrix
+
+        pos = solver._problem(comps)[0]
+        r, c, v = [], [], []
+        for j, t in enumerate(ts):
+            for var, k in t.expr[0].items():
+                r.append(j)
+                c.append(pos[var])
+                v.append(k)
+        self.T = csr_matrix((v, (r, c)), shape=(len(ts), len(pos)))
+        self.const = np.array([t.expr[1] for t in ts])
+        self.lo = np.full(len(ts), math.inf)
+        self.hi = np.full(len(ts), -math.inf)
+        # The same, at the points whose counts are whole numbers (a programme's corner often is).
+        self.whole_lo, self.whole_hi = self.lo.copy(), self.hi.copy()
+        self.integer = np.zeros(len(pos), bool)
+        for var, i in pos.items():
+            self.integer[i] = solver.m.vars[var].integer
+        self.rules = _Rules(ts, solver.m.threshold, solver.fractional(comps))
+        self.open = np.ones(len(ts), bool)  # not yet shown to pass
+
+    def add(self, x: np.ndarray) -> int:
+        """Take a feasible point into account; returns how many targets it showed to pass."""
+        y = self.T @ x + self.const
+        self.lo = np.minimum(self.lo, y)
+        self.hi = np.maximum(self.hi, y)
+        done = self.rules.passes(self.lo, self.hi)
+        xi = x[self.integer]
+        if np.all(np.abs(xi - np.round(xi)) <= 1e-6):
+            # A whole-number point: the whole-number ranges hold it too, so no whole-number programme can
+            # find them small where these values already pass.
+            self.whole_lo = np.minimum(self.whole_lo, y)
+            self.whole_hi = np.maximum(self.whole_hi, y)
+            done |= self.rules.passes(self.whole_lo, self.whole_hi, whole=True)
+        done &= self.open
+        self.open &= ~done
+        return int(done.sum())
+
+    def unbounded(self, j: int, up: bool) -> None:
+        """Target ``j`` takes arbitrarily large (``up``) or small values: it passes."""
+        if up:
+            self.hi[j] = math.inf
+        else:
+            self.lo[j] = -math.inf
+        self.open[j] = False
+
+
+class _Rules:
+    """:func:`_judge` for many targets and ranges at once, as a proof that they pass: a range that holds no whole
+    number is no proof (the points were a hair apart), and where fractional coefficients make whole numbers
+    decide near the small counts (the mixed-integer step of :func:`_audit_group`), only a range wider than the
+    threshold spares a count its own programmes."""
+
+    def __init__(self, ts: list[_Target], threshold: int, fractional: bool) -> None:
+        self.T = threshold
+        self.integer = np.array([t.integer for t in ts])
+        self.signed = np.array([t.signed for t in ts])
+        self.primary = np.array([t.kind == "primary" for t in ts])
+        self.masked = np.array([t.kind in ("hidden", "rounded") for t in ts])
+        self.width = np.array([np.nan if t.width is None else t.width for t in ts], dtype=float)
+        self.marker = np.array([t.marker[1] - t.marker[0] for t in ts], dtype=float)
+        self.fractional = fractional
+
+    def passes(self, lo: np.ndarray, hi: np.ndarray, whole: bool = False) -> np.ndarray:
+        """``whole``: the values at whole-number points (a proof whatever the coefficients)."""
+        T, i = self.T, self.integer
+        with np.errstate(invalid="ignore"):
+            lo = np.where(i, np.ceil(lo - _TOL), lo)
+            hi = np.where(i, np.floor(hi + _TOL), hi)
+            empty = ~(lo <= hi)
+            flip = self.signed & (hi < 0)
+            lo, hi = np.where(flip, -hi, lo), np.where(flip, -lo, hi)
+            inside = (lo >= np.where(i, 1.0, 0.5) - _TOL) & (hi <= np.where(i, T - 1.0, T - 0.5 - 1e-9) + _TOL)
+            pinned = np.where(i, lo == hi, (np.round(lo) == np.round(hi)) & (hi - lo < 1))
+            fail = inside & (pinned | ~self.primary)
+            promised = i & ~np.isnan(self.width)
+            fail |= promised & self.primary & (hi - lo < np.fmin(self.width, self.marker) - _TOL)
+            fail |= promised & self.masked & (hi - lo < self.width - _TOL)
+            ok = ~empty & ~fail
+            if self.fractional and not whole:
+                ok &= ~i | (hi - lo > T)
+        return ok
+
+
+def _audit_group(solver: _Solver, comps: tuple, ts: list[_Target], exhaustive: bool = False) -> list[Finding]:
+    """The findings of the targets of one connected group of relations, at the least cost that proves them.
+
+    Feasible points first (objectives pushing all the targets still open up, then down, at once), each taken
+    into account for every target; a target the points do not clear gets its own two linear programmes
+    (warm-started on the group's loaded programme, their points used for the others too), and only a count whose
+    range comes near the small counts where coefficients are fractional gets the whole-number programmes.
+    ``exhaustive``: every target's range by its own programmes (the reference the shortcuts must agree with)."""
+    m = solver.m
+    out: list[Finding] = []
+    if not exhaustive:
+        n = len(ts)
+        ts = [t for t in ts if not _clear_by_bounds(m, t)]
+        solver.work["bounds"] += n - len(ts)
+    if not ts:
+        return out
+    alone = len(comps) == 1 and solver.size[comps[0]] == 1
+    seen = None
+    if comps and not alone and not exhaustive:
+        seen = _Seen(solver, comps, ts)
+        if not _sweep(solver, comps, seen):
+            return out  # infeasible: named by the caller
+    near = []  # counts whose linear range comes near the small counts where whole numbers decide
+    for j, t in enumerate(ts):
+        if seen is not None and not seen.open[j]:
+            solver.work["points"] += 1
+            continue
+        solver.work["ranged"] += 1
+        r = _range(solver, comps, t, seen, j)
+        if r is None:
+            continue
+        kind = _judge(t, *r, m)
+        lo, hi = _whole(*r) if t.integer else r
+        if (not kind and t.integer and hi - lo <= m.threshold and lo <= m.threshold - 1 and hi >= 1
+                and solver.fractional(comps)):
+            # Near the small counts, whole numbers can pin down more than the programme's fractions do
+            # where shares or means tie counts with fractional coefficients (sums of counts alone have
+            # whole-number corners).
+            near.append((j, r))
+        elif kind:
+            out.append(Finding(t.area, t.table, t.row, t.column, kind, float(lo), float(hi), t.what))
+    if near and seen is not None:
+        _sweep(solver, comps, seen, only=np.array([j for j, _r in near]), whole=True)
+    for j, r in near:
+        t = ts[j]
+        if seen is not None and not seen.open[j]:  # a whole-number point found since cleared it
+            continue
+        solver.work["whole"] += 1
+        r = _whole_range(solver, comps, t, seen, j) or r
+        kind = _judge(t, *r, m)
+        if kind:
+            lo, hi = _whole(*r)
+            out.append(Finding(t.area, t.table, t.row, t.column, kind, float(lo), float(hi), t.what))
+    return out
+
+
+def _clear_by_bounds(m: _Model, t: _Target) -> bool:
+    """Whether the unknowns' own bounds already keep the target away from the small values, whatever the
+    relations (a count rounded to 10 lies in 6-14): its range, inside those bounds, can be neither small nor
+    near enough to them for whole numbers to matter. Not for a target with a promised width (a narrow range
+    fails it however large)."""
+    if t.width is not None:
+        return False
+    lo = hi = t.expr[1]
+    for v, c in t.expr[0].items():
+        if c == 0:
+            continue
+        a, b = c * m.vars[v].lo, c * m.vars[v].hi
+        lo, hi = lo + min(a, b), hi + max(a, b)
+    T = m.threshold
+    return lo >= T or hi <= (-T if t.signed else 0)
+
+
+#: Rounds of all-at-once objectives per group, and the share of the open targets a round must clear to be
+#: worth another.
+_SWEEPS, _SWEEP_GAIN = 12, 0.02
+
+
+def _sweep(solver: _Solver, comps: tuple, seen: _Seen, only: np.ndarray | None = None, whole: bool = False) -> bool:
+    """Feasible points pushing every open target (of ``only``) up, then down, together (then at random), until a
+    round clears too few; ``whole``: whole-number points (the best found in the time allowed). ``False`` if the
+    group has no feasible point."""
+    rng = np.random.default_rng(seen.T.shape[1])  # deterministic: the same folder gives the same audit
+    among = np.zeros(len(seen.open), bool)
+    among[only if only is not None else slice(None)] = True
+    for k in range(_SWEEPS):
+        todo = seen.open & among
+        if not todo.any():
+            return True
+        before = int(todo.sum())
+        w = todo.astype(float) if k < 2 else todo * rng.uniform(0.5, 1.5, len(todo))
+        for sign in (-1.0, 1.0):  # minimise -sum (push up), then +sum (push down)
+            solver.incumbent = None
+            x = solver._solve(comps, sign * (w @ seen.T), whole=whole)
+            if x is None:
+                return False
+            point = x if isinstance(x, np.ndarray) else solver.incumbent if whole else None
+            if point is not None:
+                seen.add(point)
+        if before - int((seen.open & among).sum()) < max(1, _SWEEP_GAIN * before):
+            return True
+    return True
+
+
+def _whole_range(solver: _Solver, comps: tuple, t: _Target, seen: _Seen | None,
+                 j: int) -> tuple[float, float] | None:
+    """The count's range over whole numbers (each end the optimum, or the bound proved when the programme runs
+    out of time), stopping early when a whole-number point found on the way shows it passes (``None``: shown to
+    pass, or infeasible)."""
+    if seen is None:
+        return solver.range(t.expr, whole=True)
+    c = seen.T[j].toarray().ravel()
+    out = []
+    for sign in (-1.0, 1.0):
+        solver.incumbent = None
+        x = solver._solve(comps, sign * c, whole=True)
+        if x is None:
+            return None
+        if isinstance(x, str):
+            seen.unbounded(j, up=sign < 0)
+            return None
+        point = x if isinstance(x, np.ndarray) else solver.incumbent
+        if point is not None:
+            seen.add(point)
+            if not seen.open[j]:
+                return None
+        best = float(sign * c @ x) if isinstance(x, np.ndarray) else x
+        out.append(sign * best + t.expr[1])
+    return min(out), max(out)
+
+
+def _range(solver: _Solver, comps: tuple, t: _Target, seen: _Seen | None, j: int) -> tuple[float, float] | None:
+    """The target's range by linear programming, stopping early when the points found on the way show it passes
+    (``None``: infeasible, or shown to pass)."""
+    if seen is None:
+        return solver.range(t.expr)
+    c = seen.T[j].toarray().ravel()
+    out = []
+    for sign in (-1.0, 1.0):  # the largest first: most counts pass by reaching the threshold
+        x = solver._solve(comps, sign * c)
+        if x is None:
+            return None
+        if isinstance(x, str):  # unbounded that way: passes
+            seen.unbounded(j, up=sign < 0)
+            return None
+        seen.add(x)
+        if not seen.open[j]:
+            return None
+        out.append(float(c @ x) + t.expr[1])
+    return min(out), max(out)
+
+
+def audit_year(folder: str | Path, *, exhaustive: bool = False) -> AuditResult:
     """Audit one year's published output (``<out>/<year>``): see the module's description.
+
+    ``exhaustive``: compute every audited value's range by its own linear programmes instead of clearing most
+    of them with shared feasible points and bounds (the same verdicts, at many times the cost: for checking).
 
     Raises
     ------
@@ -862,27 +1101,7 @@ def audit_year(folder: str | Path) -> AuditResult:
     for t in m.targets:
         groups[solver.comps(t.expr)].append(t)
     for comps, ts in groups.items():
-        # Feasible points first: a target whose values there already pass passes (its range holds them).
-        alone = len(comps) == 1 and solver.size[comps[0]] == 1
-        seen = solver.witnesses(comps, ts) if comps and not alone and len(ts) > 1 else None
-        for j, t in enumerate(ts):
-            if seen is not None and len(seen) >= 2 and _judge(t, seen[:, j].min(), seen[:, j].max(), m) is None:
-                continue
-            r = solver.range(t.expr)
-            if r is None:
-                continue
-            kind = _judge(t, *r, m)
-            lo, hi = _whole(*r) if t.integer else r
-            if (not kind and t.integer and hi - lo <= m.threshold and lo <= m.threshold - 1 and hi >= 1
-                    and solver.fractional(comps)):
-                # Near the small counts, whole numbers can pin down more than the programme's fractions do
-                # where shares or means tie counts with fractional coefficients (sums of counts alone have
-                # whole-number corners).
-                r = solver.range(t.expr, whole=True) or r
-                kind = _judge(t, *r, m)
-            if kind:
-                lo, hi = _whole(*r) if t.integer else r
-                findings.append(Finding(t.area, t.table, t.row, t.column, kind, float(lo), float(hi), t.what))
+        findings += _audit_group(solver, comps, ts, exhaustive)
     for comp in sorted(solver.infeasible):
         rows = [m.rows[k][3] for k in solver.by_comp.get(comp, [])]
         where = sorted({f"{w[0]} / {w[1]}" for w in rows})
@@ -890,7 +1109,7 @@ def audit_year(folder: str | Path) -> AuditResult:
                                 math.nan, math.nan, "the published values satisfy no assignment of the declared "
                                 f"relations among {', '.join(where[:6])}{' ...' if len(where) > 6 else ''}"))
     return AuditResult(folder, areas, len(tables), len(m.vars), len(m.rows), len(m.targets), findings,
-                       time.perf_counter() - t0, list(protections.values()), solver.solves)
+                       time.perf_counter() - t0, list(protections.values()), solver.solves, dict(solver.work))
 
 
 # ------------------------------------------------------------ command line

@@ -288,7 +288,7 @@ def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | 
     groups: list[list[str]] = [[WALES], list(domain.LA_NAMES)] if workers > 1 else [all_areas()]
     if workers > 2:
         groups = [[WALES]] + [list(domain.LA_NAMES)[i::workers - 1] for i in range(workers - 1)]
-    parts = _in_children([("_count_tables_of", {"data": str(data), "cache": str(cache), "year": int(year),
+    parts = in_children([("_count_tables_of", {"data": str(data), "cache": str(cache), "year": int(year),
                                                 "areas": g}) for g in groups])
     built = {a: t for part in parts for a, t in part.items()}
     tables = {a: built[a] for a in all_areas() if a in built}  # the order of YearProtection.for_study
@@ -321,11 +321,11 @@ def _count_tables_of(data: str, cache: str, year: int, areas: list[str]) -> dict
     out = {}
     for a, part in found:  # one slice in memory at a time
         for name, area_year in year_areas([(a, part)], year).items():
-            out[name] = ct.count_tables(area_year)
+            out[name] = ct.year_count_tables(area_year)
     return out
 
 
-def _in_children(calls: list[tuple[str, dict]]) -> list:
+def in_children(calls: list[tuple[str, dict]]) -> list:
     """Run ``(function name in this module, keyword arguments)`` calls in child processes at once; their results
     in order. A child's exception is raised here. The children die with this process (and are killed if it
     stops), and their memory goes back to the system when they end."""
@@ -364,7 +364,7 @@ def _in_children(calls: list[tuple[str, dict]]) -> list:
 
 
 def _child_main(job: str) -> None:  # pragma: no cover - runs in a child process
-    """Run one call of :func:`_in_children` and write ``(ok, result or exception)`` beside its input."""
+    """Run one call of :func:`in_children` and write ``(ok, result or exception)`` beside its input."""
     import pickle
 
     fn, kwargs = pickle.loads(Path(job).read_bytes())
@@ -924,7 +924,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
             leftover.unlink(missing_ok=True)
         ready = _cached(out / ".cache", digest, area_list)
         # Read and split in a child process: the national data's memory is the system's again before the areas run.
-        cache, years = ready or _in_children([("prepare_cache", {"data": str(data), "cache_root": str(out / ".cache"),
+        cache, years = ready or in_children([("prepare_cache", {"data": str(data), "cache_root": str(out / ".cache"),
                                                                  "areas": area_list, "digest": digest})])[0]
     steps = {"data": time.monotonic() - clock}
     if year in ("auto", None):

@@ -492,3 +492,37 @@ def across_links(keys: dict[str, str], across: dict | None = None) -> tuple:
     population (``{row}`` and ``{<column>}`` stand for the row's label and values); ``across``: the columns
     that do not add up exactly (:attr:`CountTable.across`)."""
     return tuple(dc.Same(c, key, (across or {}).get(c, "sum")) for c, key in keys.items())
+
+
+# ------------------------------------------------------------------ the social return's quantities
+def sroi_map():
+    """The impact map the social-return section evaluates by default: its quantities are indicators of the area's
+    data (the shipped ``example_study.yaml``)."""
+    from pathlib import Path
+
+    from .. import sroi
+
+    return Path(sroi.DEFAULT_MAP).with_name("example_study.yaml")
+
+
+def sroi_quantity_counts(a: AreaYear, impact_map=None) -> CountTable:
+    """The people reaching each outcome of the impact map (default :func:`sroi_map`) in the area's year, as the
+    social return counts them (``sroi.quantities``: the map is not evaluated). They add up over the areas (an
+    indicator counts episodes, each in one authority), so they are rounded with the year's other counts; the
+    section evaluates the map on the rounded ones, whose present values then give nothing more away. An area
+    whose quantities cannot be computed has no rows."""
+    from .. import sroi
+
+    try:
+        q = sroi.quantities(impact_map or sroi_map(), a.study, year=a.year)
+        people = q["quantity"].astype(float).round().fillna(0).astype("int64")
+        t = pd.DataFrame({"outcome": q["outcome"].astype(str), "people": people})
+    except (sroi.ImpactMapError, ValueError):
+        t = pd.DataFrame({"outcome": pd.Series(dtype=str), "people": pd.Series(dtype="int64")})
+    return CountTable("sroi_outcomes", t, ("people",), "outcome")
+
+
+def year_count_tables(a: AreaYear) -> list[CountTable]:
+    """Every count table the year's joint protection rounds for the area: :func:`count_tables` and the social
+    return's quantities."""
+    return [*count_tables(a), sroi_quantity_counts(a)]

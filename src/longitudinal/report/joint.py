@@ -50,13 +50,15 @@ __all__ = ["YearProtection", "protection_file", "year_areas", "RULE_ROUNDING"]
 RULE_ROUNDING = N_(
     "**Rounding.** Every count of people, episodes and readings in the tables of headline figures, lead needs, "
     "the trend, age and sex, data completeness, distance travelled, transitions, follow-ups after a planned end, "
-    "lasting impact, re-referral and time to independence is rounded to a multiple of 5: a count "
+    "lasting impact, re-referral and time to independence, and the number of people reaching each outcome of the "
+    "social return, is rounded to a multiple of 5: a count "
     "that is already a multiple of 5 (0 included) is shown as it is, any other is shown as one of the two "
     "multiples of 5 next to it. The roundings are chosen together, for Wales and every local authority at once, "
     "so that the published tables still add up exactly (each total is the sum of its parts, Wales is the sum of "
     "the local authorities) while staying as close as possible to the true counts; each published count is "
     "within 4 of the true count. Percentages and amounts per person in these tables are computed from the "
-    "rounded counts, except the estimates of lasting impact, re-referral and time to independence, which come "
+    "rounded counts (the social value and its ratio to the spend from the rounded numbers of people), except the "
+    "estimates of lasting impact, re-referral and time to independence, which come "
     "from the exact data and are hidden where they would imply, or leave out, 1 to 4 people. Because the rounded "
     "tables are consistent, no count of 1 to 4 can be worked out from them."
 )
@@ -294,6 +296,11 @@ class YearProtection:
                            f"(areas: {', '.join(self.published)})")
         return self.published[area][name].copy()
 
+    def has(self, area: str, name: str) -> bool:
+        """Whether the protection rounded the table ``name`` of ``area`` (one saved by an earlier version may
+        lack a table added since)."""
+        return name in self.published.get(domain.area_name(area), {})
+
     def changes_of(self, area: str, name: str | None = None) -> list[Change]:
         area = domain.area_name(area)
         return [c for c in self.changes if c.area == area and (name is None or c.table == name)]
@@ -308,11 +315,11 @@ class YearProtection:
     @classmethod
     def for_areas(cls, areas: dict[str, AreaYear], year: int) -> YearProtection:
         """Round the count tables of the given areas of one year together (see the module's docstring)."""
-        return cls.from_tables({name: ct.count_tables(a) for name, a in areas.items()}, year)
+        return cls.from_tables({name: ct.year_count_tables(a) for name, a in areas.items()}, year)
 
     @classmethod
     def from_tables(cls, tables: dict[str, list[ct.CountTable]], year: int) -> YearProtection:
-        """Round count tables already built (:func:`~longitudinal.report.counts.count_tables`, keyed by area in
+        """Round count tables already built (:func:`~longitudinal.report.counts.year_count_tables`, keyed by area in
         the order of :func:`year_areas`) together: the batch builds them in parallel processes."""
         published, changes, dropped = _round(tables)
         return cls(year, published, changes, dropped)

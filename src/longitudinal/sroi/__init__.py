@@ -49,7 +49,7 @@ Examples
 from ..prices import DeflatorError, Deflators, load_deflators
 from .adjustments import ADJUSTMENTS, MIN_EVIDENCE, PUBLISHED_MEDIANS, Adjustment, estimate_drop_off
 from .discount import GREEN_BOOK, Discount
-from .evaluation import evaluate, evaluate_by
+from .evaluation import evaluate, evaluate_by, quantities
 from .fields import ImpactMapError, NoInputsError
 from .impact_map import DEFAULT_MAP, ImpactMap, InputRow, OutcomeRow
 from .proxies import DEFAULT_PROXIES, DEFAULT_UNIT_COSTS, Proxy, load_proxies
@@ -58,7 +58,8 @@ from .result import MonteCarloResult, SROIResult
 __all__ = [
     "ImpactMapError", "NoInputsError", "DeflatorError", "Adjustment", "Discount", "Proxy", "Deflators", "OutcomeRow",
     "InputRow", "ImpactMap",
-    "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "estimate_drop_off", "load_proxies", "load_deflators",
+    "SROIResult", "MonteCarloResult", "evaluate", "evaluate_by", "quantities", "estimate_drop_off", "load_proxies",
+    "load_deflators",
     "GREEN_BOOK", "PUBLISHED_MEDIANS", "ADJUSTMENTS", "MIN_EVIDENCE", "DEFAULT_MAP", "DEFAULT_PROXIES",
     "DEFAULT_UNIT_COSTS",
 ]

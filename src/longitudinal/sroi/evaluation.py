@@ -21,7 +21,7 @@ from .model import ValueModel
 from .proxies import restate
 from .result import SROIResult
 
-__all__ = ["evaluate", "evaluate_by"]
+__all__ = ["evaluate", "evaluate_by", "quantities"]
 
 
 def _proxy(o: OutcomeRow) -> tuple[float, int]:
@@ -64,8 +64,6 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
     -------
     SROIResult
     """
-    from .. import indicators
-
     m = impact_map if isinstance(impact_map, ImpactMap) else (
         ImpactMap.from_dict(impact_map) if isinstance(impact_map, Mapping) else ImpactMap.load(impact_map))
     if discount is not None:
@@ -110,40 +108,7 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
                 res[a] = Adjustment(float(v), "assumed", "stated in the impact map")
         adjustments.append(res)
     proxy = np.array([restate(defl, *_proxy(o), m.price_year, row=o.row) for o in m.outcomes])
-    quantity = np.zeros((C, K))
-    q_ci = np.full((C, K, 2), np.nan)
-    q_info: list[list[Any]] = [[None] * K for _ in range(C)]
-    for k, o in enumerate(m.outcomes):
-        for c, fy in enumerate(cohorts):
-            if o.effectiveness is not None:
-                from ..effectiveness import impact_quantity
-
-                try:
-                    v = impact_quantity(study, o.effectiveness, financial_year=fy)
-                except ValueError as e:
-                    raise ImpactMapError(f"effectiveness: {e}", row=o.row, field="quantity") from None
-                quantity[c, k], q_ci[c, k], q_info[c][k] = v.value, (v.ci_lower, v.ci_upper), v
-                continue
-            if o.indicator is None:
-                quantity[c, k] = o.quantity
-                continue
-            params = dict(o.indicator_params)
-            takes = indicators.signature(o.indicator).parameters
-            if fy is not None and "financial_year" in takes and "financial_year" not in params:
-                params["financial_year"] = fy
-            try:
-                v = indicators.compute(o.indicator, study, **params)
-            except (KeyError, TypeError, ValueError) as e:
-                raise ImpactMapError(f"indicator {o.indicator!r}: {e}", row=o.row, field="indicator") from None
-            if v.kind != "count" and o.multiply_by is None:
-                raise ImpactMapError(f"indicator {o.indicator!r} is a {v.kind}, not a count: give multiply_by "
-                                     "(e.g. the number of people) to turn it into a quantity", row=o.row,
-                                     field="quantity")
-            mult = 1.0 if o.multiply_by is None else o.multiply_by
-            val = 0.0 if not math.isfinite(v.value) else v.value * mult
-            quantity[c, k] = val
-            q_ci[c, k] = (v.ci_lower * mult, v.ci_upper * mult)
-            q_info[c][k] = v
+    quantity, q_ci, q_info = _quantities(m, study, cohorts)
     inputs = np.zeros(C)
     input_rows = []
     for c, fy in enumerate(cohorts):
@@ -180,6 +145,74 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
     adj = np.array([[adjustments[k][a].value for k in range(K)] for a in ADJUSTMENTS])
     model = ValueModel(quantity, proxy, adj, np.array([o.duration_years for o in m.outcomes]), df, inputs, input_df)
     return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
+
+
+def quantities(impact_map: ImpactMap | str | Path | Mapping, study, *, year: int) -> pd.DataFrame:
+    """Each outcome's quantity in the financial year ``year`` as :func:`evaluate` computes it, without evaluating
+    the map (no adjustment is estimated, no input is needed): a publication protects them (rounds them with its
+    other counts) before the map is evaluated on what it publishes (:meth:`SROIResult.with_quantities`).
+
+    Returns
+    -------
+    DataFrame
+        ``stakeholder, outcome, quantity, kind``: the indicator's kind (``"count"``, ``"proportion"``, ...),
+        ``"effect"`` for an effectiveness estimate, ``"stated"`` for a number of the map.
+
+    Raises
+    ------
+    ImpactMapError
+        If an indicator cannot be computed on the study.
+    """
+    m = impact_map if isinstance(impact_map, ImpactMap) else (
+        ImpactMap.from_dict(impact_map) if isinstance(impact_map, Mapping) else ImpactMap.load(impact_map))
+    q, _ci, info = _quantities(m, study, [int(year)])
+    kinds = ["effect" if o.effectiveness is not None else "stated" if o.indicator is None else info[0][k].kind
+             for k, o in enumerate(m.outcomes)]
+    return pd.DataFrame({"stakeholder": [o.stakeholder for o in m.outcomes], "outcome": [o.name for o in m.outcomes],
+                         "quantity": q[0], "kind": kinds})
+
+
+def _quantities(m: ImpactMap, study, cohorts: list) -> tuple[np.ndarray, np.ndarray, list[list[Any]]]:
+    """Each cohort's quantity of each outcome ``(C, K)``, its interval ``(C, K, 2)`` and what the indicator or
+    effect estimate said (``None`` for a number of the map)."""
+    from .. import indicators
+
+    K, C = len(m.outcomes), len(cohorts)
+    quantity = np.zeros((C, K))
+    q_ci = np.full((C, K, 2), np.nan)
+    q_info: list[list[Any]] = [[None] * K for _ in range(C)]
+    for k, o in enumerate(m.outcomes):
+        for c, fy in enumerate(cohorts):
+            if o.effectiveness is not None:
+                from ..effectiveness import impact_quantity
+
+                try:
+                    eff = impact_quantity(study, o.effectiveness, financial_year=fy)
+                except ValueError as e:
+                    raise ImpactMapError(f"effectiveness: {e}", row=o.row, field="quantity") from None
+                quantity[c, k], q_ci[c, k], q_info[c][k] = eff.value, (eff.ci_lower, eff.ci_upper), eff
+                continue
+            if o.indicator is None:
+                quantity[c, k] = o.quantity
+                continue
+            params = dict(o.indicator_params)
+            takes = indicators.signature(o.indicator).parameters
+            if fy is not None and "financial_year" in takes and "financial_year" not in params:
+                params["financial_year"] = fy
+            try:
+                v = indicators.compute(o.indicator, study, **params)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ImpactMapError(f"indicator {o.indicator!r}: {e}", row=o.row, field="indicator") from None
+            if v.kind != "count" and o.multiply_by is None:
+                raise ImpactMapError(f"indicator {o.indicator!r} is a {v.kind}, not a count: give multiply_by "
+                                     "(e.g. the number of people) to turn it into a quantity", row=o.row,
+                                     field="quantity")
+            mult = 1.0 if o.multiply_by is None else o.multiply_by
+            val = 0.0 if not math.isfinite(v.value) else v.value * mult
+            quantity[c, k] = val
+            q_ci[c, k] = (v.ci_lower * mult, v.ci_upper * mult)
+            q_info[c][k] = v
+    return quantity, q_ci, q_info
 
 
 def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,

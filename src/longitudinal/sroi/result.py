@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from scipy import optimize
 
 from .. import domain
 from ..deprecation import level_to_alpha, with_old_columns
+from ..indicators import poisson_interval
 from ..results import Results, Summary
 from .adjustments import ADJUSTMENTS, PUBLISHED_MEDIANS
 from .distributions import DEFAULT_ADJ_SD, DEFAULT_PROXY_GSD_LOG, as_factor, draw, ppf
@@ -83,6 +84,32 @@ class SROIResult(Results):
                          "present_value": pv_c, "inputs_discounted": disc_inp,
                          "npv": pv_c - disc_inp, "sroi_ratio": pv_c / disc_inp if disc_inp else float("nan")})
         self.cohorts = pd.DataFrame(crow)
+
+    def with_quantities(self, quantity) -> SROIResult:
+        """The same evaluation with other quantities: ``quantity`` has one value per outcome (every cohort) or one
+        per cohort and outcome. A publication passes the quantities it publishes (rounded with its other counts)
+        so that every figure it shows (present values, ratio, sensitivity, Monte Carlo) follows from them.
+
+        A count indicator's interval becomes the Poisson interval of the new count (the old one would tell the
+        old count); another quantity's interval keeps its width relative to the quantity.
+        """
+        md = self._model
+        q = np.broadcast_to(np.asarray(quantity, dtype=float), md.quantity.shape).copy()
+        q_ci = self._q_ci.copy()
+        q_info = [list(row) for row in self._q_info]
+        for c, k in np.ndindex(q.shape):
+            info, o = q_info[c][k], self.impact_map.outcomes[k]
+            if o.indicator is not None and info is not None and info.kind == "count":
+                mult = 1.0 if o.multiply_by is None else o.multiply_by
+                count = int(round(float(q[c, k]) / mult)) if mult else 0
+                lo, hi = poisson_interval(count)
+                q_ci[c, k] = (lo * mult, hi * mult)
+                q_info[c][k] = replace(info, value=float(count), count=count, ci_lower=lo, ci_upper=hi)
+            else:
+                old = md.quantity[c, k]
+                q_ci[c, k] = self._q_ci[c, k] * (q[c, k] / old) if old else np.nan
+        return SROIResult(self.impact_map, replace(md, quantity=q), self._cohorts, self._adj, q_ci, q_info,
+                          self.inputs, self.deflators)
 
     # ---------------------------------------------------------------- views
     @property

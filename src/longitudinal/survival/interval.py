@@ -2,7 +2,9 @@
 
 :func:`turnbull` is the public estimator (R's ``interval2`` conventions). :func:`fit_with_bootstrap`,
 :func:`bootstrap_band`, :func:`median_time` and :func:`median_times` are the pieces that time to
-independence and lasting impact build their curves, bands and medians from.
+independence and lasting impact build their curves, bands and medians from; :class:`TurnbullProblem`
+(the innermost intervals and the solver, for many weight vectors at once) and :func:`collapse_intervals`
+are what those are built from.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._numeric import isotonic_increasing
 from ..errors import InputError
 from ..results import Results, Summary, axes_for
 
-__all__ = ["TurnbullCurve", "turnbull", "fit_with_bootstrap", "bootstrap_band", "median_time", "median_times"]
+__all__ = ["TurnbullCurve", "turnbull", "TurnbullProblem", "collapse_intervals", "fit_with_bootstrap",
+           "bootstrap_band", "median_time", "median_times"]
 
 
 @dataclass(repr=False)
@@ -132,7 +136,7 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2
     Turnbull's innermost intervals, with each subject's support a contiguous
     run of them, so one iteration costs O(n) with cumulative sums; the
     likelihood is maximised by the hybrid EM–ICM algorithm (see
-    ``_TurnbullProblem.fit``) — fast enough for national data.
+    ``TurnbullProblem.fit``) — fast enough for national data.
 
     Parameters
     ----------
@@ -189,52 +193,23 @@ def turnbull(lower, upper, weights=None, *, tol: float = 1e-8, max_iter: int = 2
     exact = (lo == hi) & np.isfinite(hi)
     lo[exact] = np.nextafter(hi[exact], -np.inf)  # [t, t] as (t - ε, t]
     lo[left] = np.nextafter(0.0, -np.inf)  # left censoring: [0, upper], which holds an event at 0
-    prob = _TurnbullProblem(lo, hi)
+    prob = TurnbullProblem(lo, hi)
     p, it = prob.fit(w, tol=tol, max_iter=max_iter)
     return prob.curve(p, w, it)
 
 
-def _private_pava():
-    """scipy's PAVA kernel (``isotonic_regression`` minus its per-call checks and result object), if this
-    scipy has it with the signature and result we rely on; else None and the public function is used."""
-    try:
-        from scipy.optimize import isotonic_regression
-        from scipy.optimize._pava_pybind import pava
-    except ImportError:  # pragma: no cover - a scipy that moved it
-        return None
-    y, w = np.array([3.0, 1.0, 2.0, 5.0, 4.0]), np.array([1.0, 2.0, 1.0, 3.0, 1.0])
-    try:  # a private function may change without notice: check it against the public one once
-        got = pava(y.copy(), w.copy(), np.full(y.size + 1, -1, dtype=np.intp))[0]
-        ok = np.array_equal(got, isotonic_regression(y, weights=w, increasing=True).x)
-    except Exception:  # pragma: no cover - any change of signature or result
-        ok = False
-    return pava if ok else None
-
-
-_pava = _private_pava()
-
-
-def _isotonic_increasing(y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``scipy.optimize.isotonic_regression(y, weights=w, increasing=True).x`` for weights ``w > 0``.
-
-    The same PAVA call on the same copies of the data, so the same numbers; the public function's
-    argument checks and result object cost several times the PAVA itself on the few innermost
-    intervals of a sustained-outcome curve, and the bootstrap calls it about 150,000 times per report.
-    """
-    if _pava is None:  # pragma: no cover
-        from scipy.optimize import isotonic_regression
-
-        return isotonic_regression(y, weights=w, increasing=True).x
-    x = np.array(y, order="C", dtype=np.float64, copy=True)
-    return _pava(x, np.array(w, order="C", dtype=np.float64, copy=True), np.full(x.size + 1, -1, dtype=np.intp))[0]
-
-
-#: Row × pattern cells per batch of ``_TurnbullProblem.fit_many`` (set by timing; see docs/benchmarks.md).
+#: Row × pattern cells per batch of ``TurnbullProblem.fit_many`` (set by timing; see docs/benchmarks.md).
 _BATCH_CELLS = 65_536
 
 
-class _TurnbullProblem:
-    """Innermost intervals and each subject's run of them, shared by a fit and its bootstrap replicates."""
+class TurnbullProblem:
+    """Innermost intervals and each subject's run of them, shared by a fit and its bootstrap replicates.
+
+    ``TurnbullProblem(lo, hi)`` on the distinct intervals (:func:`collapse_intervals`); :meth:`fit` gives the
+    NPMLE for one weight vector, :meth:`fit_many` for many at once (each row exactly what :meth:`fit` gives
+    it), :meth:`curve` / :meth:`curves` the :class:`TurnbullCurve`. :func:`turnbull` and
+    :func:`fit_with_bootstrap` are built from it.
+    """
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray):
         # innermost intervals: a left end point followed (in sorted order) by a right end point;
@@ -288,7 +263,7 @@ class _TurnbullProblem:
             g = (np.bincount(j1, r, minlength=m + 1) - np.bincount(j0, r, minlength=m + 1))[1:m]
             h = np.maximum((np.bincount(j1, r2, minlength=m + 1) + np.bincount(j0, r2, minlength=m + 1))[1:m],
                            1e-12)
-            target = np.clip(_isotonic_increasing(F[:-1] + g / h, h), 0.0, 1.0)
+            target = np.clip(isotonic_increasing(F[:-1] + g / h, h), 0.0, 1.0)
             step, new_ll = 1.0, cur
             while step > 1e-6:  # ICM step with halving
                 cand = F.copy()
@@ -432,7 +407,7 @@ class _TurnbullProblem:
             # isotonic regression, value for value (most rows of a small problem near its optimum)
             target = y.copy()
             for i in np.flatnonzero(~(np.diff(y, axis=1) > 0).all(axis=1)):
-                target[i] = _isotonic_increasing(y[i], h[i])
+                target[i] = isotonic_increasing(y[i], h[i])
             target = np.clip(target, 0.0, 1.0)
             new_ll = cur.copy()
             cand = F.copy()  # ICM step with halving, each row until it gains
@@ -493,7 +468,7 @@ class _TurnbullProblem:
                 for b in range(P.shape[0])]
 
 
-def _collapse(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collapse_intervals(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique (lower, upper) pairs, sorted, with counts, so EM and bootstrap run on distinct patterns."""
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     keep = ~(np.isnan(lo) | np.isnan(hi))
@@ -510,12 +485,12 @@ def fit_with_bootstrap(lo, hi, *, n_boot: int, rng: np.random.Generator):
     intervals, warm-started from the full fit).
 
     The replicates' counts are drawn as ``n_boot`` multinomial draws in one call (the same numbers, in the
-    same order, as one call per replicate) and fitted side by side by ``_TurnbullProblem.fit_many``, which
-    gives each replicate exactly what ``_TurnbullProblem.fit`` would (``_fit_with_bootstrap_reference``
-    is the one-at-a-time form, kept for the tests).
+    same order, as one call per replicate) and fitted side by side by ``TurnbullProblem.fit_many``, which
+    gives each replicate exactly what ``TurnbullProblem.fit`` would (the tests keep the one-at-a-time form
+    as their reference).
     """
-    ul, uh, cnt = _collapse(lo, hi)
-    prob = _TurnbullProblem(ul, uh)
+    ul, uh, cnt = collapse_intervals(lo, hi)
+    prob = TurnbullProblem(ul, uh)
     p, it = prob.fit(cnt)
     curve = prob.curve(p, cnt, it)
     if n_boot <= 0:
@@ -524,21 +499,6 @@ def fit_with_bootstrap(lo, hi, *, n_boot: int, rng: np.random.Generator):
     wb = rng.multinomial(n, cnt / n, size=n_boot).astype(float)
     pb, itb = prob.fit_many(wb, p)
     return curve, prob.curves(pb, wb, itb)
-
-
-def _fit_with_bootstrap_reference(lo, hi, *, n_boot: int, rng: np.random.Generator):
-    """The bootstrap one replicate at a time with :meth:`_TurnbullProblem.fit` (the form before ``fit_many``)."""
-    ul, uh, cnt = _collapse(lo, hi)
-    prob = _TurnbullProblem(ul, uh)
-    p, it = prob.fit(cnt)
-    curve = prob.curve(p, cnt, it)
-    n = int(cnt.sum())
-    boots = []
-    for _ in range(n_boot):
-        wb = rng.multinomial(n, cnt / n).astype(float)
-        pb, itb = prob.fit(wb, p)
-        boots.append(prob.curve(pb, wb, itb))
-    return curve, boots
 
 
 def _stacked(curves: list[TurnbullCurve]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:

@@ -11,7 +11,7 @@ import pandas as pd
 from ... import domain
 from ...i18n import N_, Area, Msg, Number, Verbatim
 from ...palette import PALETTE, figure_style
-from .. import protect as dc
+from .. import counts as ct, protect as dc
 from ..area import AreaYear
 from ..joint import YearProtection
 from ..publish import Publisher, Section, publishable_reason
@@ -37,11 +37,12 @@ STATUS = {"assumed": N_("Stated in the impact map"), "default": N_("Published me
 SWITCHING_NOTES = (N_("outcome has no value"), N_("ratio stays above 1 even at 0"),
                    N_("ratio stays above 1 even at 100%"), N_("ratio is below 1 even at 0%"))
 
-# Social value by outcome: the assumptions of the impact map, and a present value hidden with its people.
+# Social value by outcome: the assumptions of the impact map, and the present value of its people.
 #: The people reaching an outcome add up over the areas (Wales's quantity is the authorities' sum: an
-#: indicator counts episodes, each in one authority). Declared so that the audit checks Wales minus the
-#: authorities: the quantities are suppressed area by area, not rounded with the year's counts.
-SROI_OUTCOME_LINKS = (dc.Same("people", "people reaching the outcome | {row}", "sum"),)
+#: indicator counts episodes, each in one authority): rounded with the year's counts
+#: (:func:`~longitudinal.report.counts.sroi_quantity_counts`) and declared so, for the audit to check Wales
+#: minus the authorities.
+SROI_OUTCOME_LINKS = ct.across_links({"people": "people reaching the outcome | {row}"})
 SROI_OUTCOME_FREE = ("proxy_value_gbp", "deadweight", "attribution", "drop_off", "duration_years",
                       "present_value_gbp")
 
@@ -51,7 +52,10 @@ class SROIRun:
     """The impact map evaluated on an area's data for the year (shared by the two social-return sections).
 
     ``result`` is None when it could not be evaluated (``reason`` says why, fit to publish).
-    ``small``: an outcome is reached by 1-4 people, so every figure built on the total value is hidden.
+    ``rounded``: the quantities are those the year's protection publishes (rounded to multiples of 5, ``result``
+    evaluated on them), with the cells that differ from the exact counts; ``None``: the exact quantities, a count
+    of 1-4 suppressed. ``small``: an outcome is reached by 1-4 people (never, when rounded), so every figure
+    built on the total value is hidden.
     """
 
     map_path: Path
@@ -60,26 +64,45 @@ class SROIRun:
     monte_carlo: object | None = None
     reason: str = ""
     small: bool = False
+    rounded: list | None = None
 
 
-def evaluate(a: AreaYear, impact_map: str | Path | None = None, draws: int = 2000) -> SROIRun:
-    """Evaluate the impact map (default: the data-driven ``example_study.yaml``) on the area's year."""
+def evaluate(a: AreaYear, impact_map: str | Path | None = None, draws: int = 2000,
+             prot: YearProtection | None = None) -> SROIRun:
+    """Evaluate the impact map (default: the data-driven ``example_study.yaml``) on the area's year; with the
+    year's protection, on the quantities it publishes (the default map's are rounded with the year's counts,
+    another map's are rounded alone)."""
     import warnings
 
     from ... import sroi
 
-    path = Path(impact_map or Path(sroi.DEFAULT_MAP).with_name("example_study.yaml"))
+    path = Path(impact_map or ct.sroi_map())
+    rounded = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = sroi.evaluate(path, a.study, year=a.year)
+            if prot is not None:
+                counts, rounded = _published_quantities(a, prot, path)
+                people = dict(zip(counts["outcome"], counts["people"]))
+                # Every figure follows from the published quantities: a present value or the ratio computed from
+                # an exact quantity would give it back (the proxy and the adjustments are published).
+                res = res.with_quantities([float(people[o.name]) for o in res.impact_map.outcomes])
             mc = res.monte_carlo(draws=draws, seed=a.seed, alpha=0.10)
     except (sroi.ImpactMapError, ValueError) as exc:
         # Typically a small area: too little follow-up to estimate an adjustment from the data.
         return SROIRun(path, draws, reason=publishable_reason(exc))
     quantity = res.outcomes["quantity"].astype(float).round().fillna(0)
     small = bool(((quantity >= 1) & (quantity < dc.THRESHOLD)).any())
-    return SROIRun(path, draws, res, mc, small=small)
+    return SROIRun(path, draws, res, mc, small=small, rounded=rounded)
+
+
+def _published_quantities(a: AreaYear, prot: YearProtection, path: Path) -> tuple[pd.DataFrame, list]:
+    """The map's quantities as published and the cells rounded: the year's joint rounding for the default map,
+    the area's own rounding for another (its quantities are not in the year's)."""
+    if path == ct.sroi_map() and prot.has(a.area, "sroi_outcomes"):
+        return prot.table(a.area, "sroi_outcomes"), prot.changes_of(a.area, "sroi_outcomes")
+    return prot.round_alone(a.area, ct.sroi_quantity_counts(a, path))
 
 
 def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRun) -> Section:
@@ -122,7 +145,8 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
                                "drop_off": out["drop_off"].astype(float).round(3),
                                "duration_years": out["duration_years"],
                                "present_value_gbp": out["present_value"].astype(float).round(0)})
-    by_outcome = dc.suppress(by_outcome, ["people"], derived={"present_value_gbp": ["people"]})
+    if run.rounded is None:
+        by_outcome = dc.suppress(by_outcome, ["people"], derived={"present_value_gbp": ["people"]})
     if small.any():
         # The total value less the published outcomes would give a suppressed count away (few integer
         # solutions), so every figure built on the total is hidden for this area.
@@ -135,7 +159,7 @@ def social_return(a: AreaYear, prot: YearProtection, pub: Publisher, run: SROIRu
               pub.table("sroi_outcomes", Msg("Social value by outcome, {area}, {year} {note}; the impact map's "
                                              "wording is in English", area=area, year=fy,
                                              note=Msg(note)), by_outcome, ["people"], free=SROI_OUTCOME_FREE,
-                        label_column="outcome", specs=SROI_OUTCOME_LINKS)]
+                        label_column="outcome", specs=SROI_OUTCOME_LINKS, rounded=run.rounded)]
     notes = []
     if illustrative:
         notes.append(N_("The financial proxies are ILLUSTRATIVE values (HACT Social Value Bank figures marked "

@@ -85,7 +85,7 @@ def trajectories(a: AreaYear, prot: YearProtection, pub: Publisher, outcome: str
                                               "multiples of 5)", outcome=oname), info,
                         specs=(single,), label_column="measure", rounded=changed)]
     # The population mean trajectory only: individual episodes' lines are never drawn in a report.
-    tmax = float(min(np.quantile(fit._frame[fit.design.time], 0.95), 5.0))
+    tmax = float(min(np.quantile(fit.data[fit.design.time], 0.95), 5.0))
     pred = fit.predict(pd.DataFrame({fit.design.time: np.linspace(0, tmax, 30)}))
     with figure_style():
         fig, ax = plt.subplots(figsize=(8.0, 3.8))
