@@ -570,6 +570,10 @@ def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
     worker rather than once per area; every area still gets a fresh kernel, forked by the worker's
     kernel server, which imported the report's modules once (:mod:`longitudinal.report.kernels`).
     """
+    # jsonschema (through nbformat, which papermill and nbconvert read notebooks with) imports rfc3987_syntax when
+    # it is installed, and that builds some 35 Lark parsers on import: 2-6 s of CPU in each worker, for the "iri"
+    # formats no notebook schema uses (python-jsonschema/jsonschema#1428). Marked absent, jsonschema skips it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     kernels = KernelServer()  # started now: it imports while the worker waits for its first area
     for line in sys.stdin:
         if not line.strip():
