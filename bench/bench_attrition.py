@@ -43,6 +43,10 @@ def main() -> None:
     print(res.flow_table().to_string(index=False))
     print(res.weights.to_string(index=False))
     print(res.side_by_side().query("outcome == 'all'").to_string(index=False))
+    e = res.estimates
+    mi = e[(e["method"] == "mi") & (e["quantity"] == "sustained") & (e["outcome"] == "all")]
+    print("imputed share, all areas: fraction of missing information and Monte Carlo error")
+    print(mi[["month", "estimate", "std_error", "fmi", "mc_se", "n_due", "n_obtained"]].to_string(index=False))
     if study.truth and "follow_up" in study.truth:
         print("truth (share sustained, all areas):",
               {k: round(v["all"], 4) for k, v in study.truth["follow_up"]["sustained"]["months"].items()})

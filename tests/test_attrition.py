@@ -173,6 +173,41 @@ def test_matching_draws_uniformly_among_exactly_the_nearest_donors():
             assert counts.min() > 300 / len(nearest) / 3  # uniform, not a favourite
 
 
+def test_the_fraction_of_missing_information_is_right_where_it_is_known():
+    """Scores at 6 and 12 months correlated (rho 0.8). Half the areas ended late: their 12-month follow-up is
+    not yet due and half their 6-month scores are missing completely at random; the others' 6-month scores
+    are all observed, their 12-month ones missing half the time. The late areas' missing scores have no
+    information anywhere (their 12-month score is not due, the covariates say nothing), so the fraction of
+    missing information of the share above 2 at 6 months is 1 - 1 / (w / (1 - pi) + 1 - w) = 1/3 with
+    w = pi = 1/2. Measured (32,000 rows, docs/benchmarks.md, attrition, session 5): not-due scores imputed
+    from a coefficient no observed row identified, 0.99; donors matched across due patterns, about 0.5;
+    type 2 matching on all observed rows, 0.15 (improper); now 0.34 (mean of 12 samples)."""
+    n, w, pi, rho, m = 32_000, 0.5, 0.5, 0.8, 20
+    right = 1 - 1 / (w / (1 - pi) + 1 - w)
+    fmis, bias = [], []
+    for rep in range(4):
+        rng = np.random.default_rng(rep)
+        late = rng.random(n) < w
+        z = rng.normal(size=(n, 2))
+        full = np.clip(np.round(3 + np.column_stack([z[:, 0], rho * z[:, 0] + np.sqrt(1 - rho**2) * z[:, 1]])),
+                       1, 5)
+        due = np.column_stack([np.ones(n, bool), ~late])
+        S = full.copy()
+        S[late & (rng.random(n) < pi), 0] = np.nan
+        S[late | (rng.random(n) < 0.5), 1] = np.nan
+        Z = np.column_stack([np.ones(n), rng.normal(size=n), late])
+        imp = attr._ChainedPMM(Z, S, np.full(n, 2.0), iterations=5, donors=5, due=due)
+        draws = [imp.draw(rng) for _ in range(m)]
+        assert all(np.isnan(D[late, 1]).all() and not np.isnan(D[:, 0]).any() for D in draws)  # not due: not imputed
+        y = np.array([D[:, 0] > 2 for D in draws], dtype=float)
+        pooled = attr.rubin(y.mean(axis=1)[:, None], (y.var(axis=1, ddof=1) / n)[:, None])
+        fmis.append(pooled["fmi"][0])
+        bias.append(pooled["estimate"][0] - (full[:, 0] > 2).mean())
+    # one sample's FMI varies by about 0.08 (B from 20 imputations); the mean of 4 by about 0.04
+    assert abs(np.mean(fmis) - right) < 0.1, fmis
+    assert abs(np.mean(bias)) < 0.005, bias
+
+
 def test_imputation_agrees_with_statsmodels_mice_under_mcar():
     """Delete follow-up scores completely at random from complete areas and impute them with our chained
     PMM and with statsmodels' MICEData (PMM on a linear model): both recover the complete-data shares."""

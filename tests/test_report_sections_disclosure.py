@@ -407,7 +407,8 @@ def test_sroi_notebook_names_the_area_and_prints_no_raw_result(small_quantity_ar
     text = _run("sroi_report", tmp_path, {"data": str(store), "area": area, "draws": 200, "out": str(tmp_path)})
     assert f"Social return on investment: summary and sensitivity, {area}" in text
     assert "Wales (from the study)" not in text  # the map's own name is not the area's
-    assert "ratio_low" not in text and "switching_value" not in text  # suppressed: a quantity is 1-4
+    # The quantities are the year's rounded ones (none 1-4), so the summary and sensitivity are published (before
+    # the quantities were rounded jointly, an exact quantity of 1-4 suppressed them here); no quantity 1-4 shows.
     res_lines = [ln for ln in text.splitlines() if "quantity" in ln.lower() and re.search(r"\b[1-4]\.0\b", ln)]
     assert not res_lines, res_lines
     for f in (tmp_path / "tables").glob("*.csv"):
@@ -616,8 +617,14 @@ def _authorities_hidden(rep, table: str, label: str) -> set:
     return out
 
 
-def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
-    study = lg.simulate(people=3000, seed=1)
+@pytest.fixture(scope="module")
+def study3000():
+    """A study of 3,000 people: its reports share one protection of the year (kept with the study)."""
+    return lg.simulate(people=3000, seed=1)
+
+
+def test_wales_minus_the_authorities_recovers_no_hidden_cell(across, study3000):
+    study = study3000
     wales_report = AnnualReport(study, area="Wales")
     wales = _published(wales_report)
     # Each authority with the year's protection, as the batch hands it over (computed once, not 22 times).
@@ -627,10 +634,10 @@ def test_wales_minus_the_authorities_recovers_no_hidden_cell(across):
     assert not leaks, "\n".join(leaks[:20]) + f"\n({len(leaks)} in all)"
 
 
-def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across):
+def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across, study3000):
     # The reviewer's cell: Blaenau Gwent has 2 people aged 75-84. Rounded (0 or 5), not hidden, and
     # Wales's cell is the same population counted over all authorities.
-    study = lg.simulate(people=3000, seed=1)
+    study = study3000
     wales = AnnualReport(study, area="Wales")
     area = AnnualReport(study, area="Blaenau Gwent", protection=wales.protection)
     a = area.demographics().tables[0].data.set_index("age_band")
@@ -647,7 +654,12 @@ def test_wales_and_the_authorities_publish_nothing_hidden_and_add_up(across):
     assert (w.drop(index="All").sum(axis=0) == w.loc["All"]).all()
 
 
-def test_the_methods_state_the_rule(across):
-    study = lg.simulate(people=300, seed=1)
-    text = str(AnnualReport(study, area="Wales").methods().text)  # the section's text in English
+def test_the_methods_state_the_rule(across, study, monkeypatch):
+    from longitudinal.report import YearProtection
+
+    def never(*args, **kwargs):
+        raise AssertionError("the methods publish no count: the year's protection is not needed")
+
+    monkeypatch.setattr(YearProtection, "for_study", never)
+    text = str(AnnualReport(lg.simulate(people=300, seed=1), area="Wales").methods().text)  # in English
     assert dc.RULE in text and "rounded to a multiple of 5" in text

@@ -87,3 +87,56 @@ def test_a_slice_cuts_its_long_table_from_the_study_s_when_built(small_study, sl
     for args in [{}, {"scored_only": False}, {"outcome": "managing_money", "include_follow_up": False}]:
         pd.testing.assert_frame_equal(lent.long(**args), alone.long(**args))
     assert not lent.long()["time"].to_numpy().flags.writeable
+
+
+def _merged(study: lg.Study) -> pd.DataFrame:
+    """The analysis table as pandas' merges give it: the reference the built table must equal exactly."""
+    out = study.readings.merge(study.episodes.drop(columns=["person_id"]), on="episode_id", how="left",
+                               validate="many_to_one")
+    out = out.merge(study.people, on="person_id", how="left", validate="many_to_one")
+    out["time"] = (out["reading_date"] - out["start_date"]).dt.days.to_numpy() / 365.25
+    out["age"] = (out["start_date"].dt.year - out["birth_year"]).astype("float64")
+    out["age_band"] = pd.cut(out["age"], [0, 25, 35, 55, 65, 75, 85, 200], right=False,
+                             labels=list(lg.domain.AGE_BANDS)).to_numpy()
+    fy = out["reading_date"].dt.year - (out["reading_date"].dt.month < 4).astype("int64")
+    out["financial_year"] = fy.astype("int32")
+    return out.sort_values(["episode_id", "outcome", "reading_date"], kind="stable").reset_index(drop=True)
+
+
+def _variants(small_study, tmp_path):
+    s = small_study
+    shuffled = s.readings.sample(frac=1, random_state=1)
+    yield "as simulated", s
+    yield "readings shuffled", lg.Study(s.people, s.episodes, shuffled, s.spend)
+    yield "text keys", lg.Study(s.people.astype({"person_id": object}),
+                                s.episodes.astype({"episode_id": object, "person_id": object}),
+                                shuffled.astype({"episode_id": object, "person_id": object}), s.spend)
+    s.write(tmp_path / "study")
+    loaded = lg.load(tmp_path / "study")
+    yield "loaded", loaded
+    yield "a reading's episode missing", lg.Study(loaded.people, loaded.episodes.iloc[1:], loaded.readings,
+                                                  loaded.spend)
+    first = loaded.episodes["episode_id"].iloc[0]
+    other = loaded.episodes["person_id"].cat.categories[-1]
+    yield "a person and a date missing", lg.Study(
+        loaded.people[loaded.people["person_id"] != other],
+        loaded.episodes.assign(start_date=loaded.episodes["start_date"].where(
+            loaded.episodes["episode_id"] != first)), loaded.readings, loaded.spend)
+
+
+def test_the_long_table_is_what_the_merges_give(small_study, tmp_path):
+    """Study.long() is built by taking each reading's episode and person row (not by pandas' merges, which
+    copied the national table several times over); it equals the merged, sorted table exactly: values,
+    dtypes (a key whose categories differ between tables is text, as merge leaves it), order, missing rows."""
+    for name, study in _variants(small_study, tmp_path):
+        with pd.option_context("mode.chained_assignment", None):
+            got = study.long(scored_only=False)
+        pd.testing.assert_frame_equal(got, _merged(study), check_exact=True, obj=name)
+    assert got["start_date"].isna().any() and got["time"].isna().any()  # the last variant has missing ones
+
+
+def test_a_repeated_key_is_refused_as_merge_validates_it(small_study):
+    s = small_study
+    twice = pd.concat([s.episodes, s.episodes.iloc[:1]], ignore_index=True)
+    with pytest.raises(pd.errors.MergeError):
+        lg.Study(s.people, twice, s.readings, s.spend).long()

@@ -36,8 +36,9 @@ follow-up schedule) and the mean **change** from the end level at m months:
 * ``mi``: multiple imputation of every missing due follow-up score by
   chained equations with predictive mean matching (imputed scores are
   observed scores, so they stay on the 1-5 scale; donors share the
-  recipient's end level; donors and recipients matched on predictions
-  from the same drawn coefficients, as statsmodels' ``MICEData``), the outcome area as a term and the episode's
+  recipient's end level and months not yet due; donors a bootstrap sample
+  of the observed, matched with recipients on that sample's fit; follow-ups
+  not yet due are not imputed), the outcome area as a term and the episode's
   other areas entering through its mean end level and number of areas
   (clustering within episodes), pooled by Rubin's rules.
 
@@ -455,6 +456,18 @@ def _design(units: pd.DataFrame, min_level: int = 20) -> tuple[np.ndarray, list[
     return np.column_stack(cols), names
 
 
+def _identified(G: np.ndarray, n: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Columns of a design (constant first) that its ``n`` rows identify, from its Gram matrix ``G = X'X``:
+    the constant, then those among ``keep`` that vary over the rows and are not linear combinations of the
+    ones before (a rank-revealing QR of the scaled Gram matrix, whose rank is X's)."""
+    total, sq = G[0], np.diag(G)
+    varying = np.r_[True, (sq - total**2 / n)[1:] > 1e-12 * np.maximum(sq[1:], 1e-300)]
+    keep = varying if keep is None else varying & keep
+    sd = np.sqrt(np.maximum(sq[keep] / n, 1e-300))
+    rdiag = np.abs(np.diag(np.linalg.qr(G[np.ix_(keep, keep)] / np.outer(sd, sd), mode="r")))
+    return np.flatnonzero(keep)[rdiag > 1e-10 * rdiag.max()]
+
+
 def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     """Logistic response model by statsmodels GLM, dropping constant and collinear columns first."""
     # the model's own module: statsmodels.api imports everything (seconds in each report's fresh kernel)
@@ -462,20 +475,12 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SmConvergence, PerfectSeparationWarning
 
     # every check from X'X and X'y (X's first column is the constant): no copy of the design
-    n = X.shape[0]
     G = X.T @ X
-    total, sq = G[0], np.diag(G).copy()
-    keep = np.r_[True, (sq - total**2 / n)[1:] > 1e-12 * np.maximum(sq[1:], 1e-300)]  # not constant
     # dummies (the design's "column[level]" names) whose level is always (or never) followed up
     # separate perfectly: drop them too
     dummy = np.array(["[" in nm for nm in names])
     answered = X.T @ y
-    keep &= ~(dummy & ((answered == 0) | (answered == total)))
-    sd = np.sqrt(np.maximum(sq[keep] / n, 1e-300))
-    Gk = G[np.ix_(keep, keep)] / np.outer(sd, sd)
-    rdiag = np.abs(np.diag(np.linalg.qr(Gk, mode="r")))  # rank of X'X is X's
-    full = rdiag > 1e-10 * rdiag.max()
-    idx = np.flatnonzero(keep)[full]
+    idx = _identified(G, X.shape[0], ~(dummy & ((answered == 0) | (answered == G[0]))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", SmConvergence)
@@ -490,74 +495,104 @@ def _logistic(y: np.ndarray, X: np.ndarray, names: list[str]):
 
 # ===================================================================== multiple imputation
 class _ChainedPMM:
-    """Imputation of the missing entries of ``S`` (n x k follow-up scores) by chained equations.
+    """Imputation of the missing *due* entries of ``S`` (n x k follow-up scores) by chained equations.
 
     What is known at the end (``Z``, some 70 columns) enters each month's model through one linear score
     ``eta_j = Z b_j``, with ``b_j`` drawn once per imputation from the posterior of the month's regression
     on ``Z`` (observed rows; normal, residual variance from a scaled inverse chi-square), so the
     uncertainty of all 70 coefficients is carried at the cost of one product per month and imputation.
     The chained steps then fit each month on ``eta_j``, the end level and the other months (their scores
-    and whether each keeps the end stage) - a small model, drawn the same way - and each missing value
-    takes the observed score of one of the ``donors`` rows with the same end level whose prediction is
-    nearest its own, both from the drawn coefficients (predictive mean matching, type 2, as statsmodels'
-    ``MICEData``; ties broken at random). Type 1 (donors on the least-squares fit) gave imputations whose
-    between-imputation variance did not shrink with n (docs/benchmarks.md, attrition, session 4). Imputed
-    values are observed values, so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the normal
-    equations positive definite.
+    and whether each keeps the end stage) - a small model, by least squares on a bootstrap sample of the
+    month's observed rows - and each missing value takes the observed score of one of the ``donors`` rows
+    of that sample with the same end level and months due whose prediction is nearest its own
+    (predictive mean matching on the bootstrap sample's fit, as Schenker & Taylor 1996 and R mice's
+    ``midastouch``; ties broken at random). The bootstrap carries the donors' own sampling error, which
+    matching donors and recipients on the same drawn coefficients (type 2, statsmodels' ``MICEData``) does
+    not where the predictors say little (then a hot deck from a fixed pool); type 1 (donors on the fit,
+    recipients on drawn coefficients) made B grow with n (docs/benchmarks.md, attrition, sessions 4 and 5).
+    Imputed values are observed values, so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the
+    normal equations positive definite.
+
+    A follow-up not ``due`` (after the data's end) and not obtained is no part of the data: it is not
+    imputed, and as a predictor of the other months it is a zero with an indicator column. Imputing it
+    (session 5) put every area that ended in the last year beyond the donors' range: its year, never seen
+    among the month's observed rows, had a coefficient identified by the ridge alone (posterior sd of
+    millions of stages), so those areas all took the same few extreme donors, and their values, fed to
+    the other months' models, moved every imputation together: B x n grew with n (docs/benchmarks.md).
+    For the same reason each regression uses only the columns its observed rows identify
+    (:func:`_identified`); the others' coefficients are 0.
     """
 
-    def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int):
+    def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int,
+                 due: np.ndarray | None = None):
         self.threshold = threshold  # a score above it keeps the end stage
         self.S, self.iterations, self.donors = S, iterations, donors
         self.miss = np.isnan(S)
+        self.absent = self.miss & ~due if due is not None else np.zeros_like(self.miss)
         k = S.shape[1]
         self.obs = [np.flatnonzero(~self.miss[:, j]) for j in range(k)]
-        self.mis = [np.flatnonzero(self.miss[:, j]) for j in range(k)]
-        keep = np.r_[True, Z[:, 1:].std(axis=0) > 0]
-        self.Z = Z[:, keep]
-        self.zfit = [_posterior(self.Z[o], S[o, j]) for j, o in enumerate(self.obs)]
+        self.mis = [np.flatnonzero(self.miss[:, j] & ~self.absent[:, j]) for j in range(k)]
+        self.Z = Z
+        self.zfit = [_posterior(Z[o], S[o, j]) for j, o in enumerate(self.obs)]
         levels, level = np.unique(threshold, return_inverse=True)
         self.E = (threshold[:, None] == levels[None, 1:]).astype(float)  # end-level dummies
-        self.level = level.astype(np.int16)  # small integers: numpy's stable sort of them is a radix sort
+        # donors are matched within the end level and the set of months not due (see draw); small integers:
+        # numpy's stable sort of them is a radix sort
+        self.level = (level * 2**k + (self.absent << np.arange(k)).sum(axis=1)).astype(np.int16)
+        # per month, the other months with follow-ups not due somewhere: their indicator columns
+        self.flagged = [[c for c in range(k) if c != j and self.absent[:, c].any()] for j in range(k)]
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
-        miss = self.miss
+        absent = self.absent
         S = self.S.copy()
+        S[absent] = 0.0  # as a predictor: zero, with its indicator (and not above any threshold)
         n, k = S.shape
-        n_fixed = 2 + self.E.shape[1]
-        # each month's design: constant, its linear score, end-level dummies (fixed within a draw), then
-        # the other months' scores and whether they keep the end stage (refilled at every step)
-        D = []
-        for f in self.zfit:
+        # each month's design: constant, its linear score, end-level dummies and not-due indicators (fixed
+        # within a draw), then the other months' scores and whether they keep the end stage (refilled at
+        # every step)
+        D, fixed = [], []
+        for j, f in enumerate(self.zfit):
+            n_fixed = 2 + self.E.shape[1] + len(self.flagged[j])
             # column-major: refilling columns and gathering rows are each one contiguous pass
             d = np.empty((n, n_fixed + 2 * (k - 1)), order="F")
             d[:, 0] = 1.0
             d[:, 1] = self.Z @ _draw(f, rng)
-            d[:, 2:n_fixed] = self.E
+            d[:, 2:2 + self.E.shape[1]] = self.E
+            d[:, 2 + self.E.shape[1]:n_fixed] = absent[:, self.flagged[j]]
             D.append(d)
+            fixed.append(n_fixed)
         for j in range(k):  # start from random observed values
-            if miss[:, j].any():
-                S[miss[:, j], j] = rng.choice(S[self.obs[j], j], size=int(miss[:, j].sum()))
+            if self.mis[j].size:
+                S[self.mis[j], j] = rng.choice(S[self.obs[j], j], size=self.mis[j].size)
         for _ in range(self.iterations):
             for j in range(k):
                 mis = self.mis[j]
                 if mis.size == 0:
                     continue
-                o = self.obs[j]
+                # donors: a bootstrap sample of the observed rows (approximate Bayesian bootstrap, Rubin &
+                # Schenker 1986), so that the donors' own sampling error is carried
+                o = self.obs[j][rng.integers(0, self.obs[j].size, size=self.obs[j].size)]
                 V = S[:, [c for c in range(k) if c != j]]
-                Dj = D[j]
+                Dj, n_fixed = D[j], fixed[j]
                 Dj[:, n_fixed:n_fixed + k - 1] = V
                 Dj[:, n_fixed + k - 1:] = V > self.threshold[:, None]
                 Do = Dj[o]
-                # donors and recipients predicted with the same drawn coefficients (type 2 matching, as
-                # statsmodels' MICEData): with the donors on the least-squares fit (type 1), the draw's
-                # coherent shift pushed recipients past the ends of the donors' range, where they all took
-                # the same few donors, and the between-imputation variance did not shrink with n
-                beta = _draw(_posterior(Do, S[o, j]), rng)
+                # donors and recipients predicted with the bootstrap sample's least-squares fit. Not type 1
+                # (donors on the fit, recipients on drawn coefficients): where the predictors say little the
+                # draw's shift pushed recipients past the ends of the donors' narrow range, where they all
+                # took the same few donors, and the between-imputation variance did not shrink with n. Not
+                # type 2 on all observed rows (both on drawn coefficients, as statsmodels' MICEData): the
+                # common shift cancels, and where the predictors say little that is a hot deck from a fixed
+                # pool, improper (FMI of a known-answer case 0.15 against 0.33).
+                beta = _draw(_posterior(Do, S[o, j]))
                 fit_o = Do @ beta
                 pred_m = (Dj @ beta)[mis]  # cheaper than gathering the rows first
-                # donors share the recipient's end level (what is kept is judged against it): sorting by
-                # fitted value, then (stably) by end level puts each level's donors in a sorted run. Donors
+                # donors share the recipient's end level (what is kept is judged against it) and months not
+                # due: an area with a month not due has none of its information, so its prediction is a
+                # narrow band that sits, depending on the draw, on one cluster of areas with that month's
+                # score or another, whose spread is smaller; matched across, the imputations moved together
+                # (FMI of a known-answer case 0.5-0.65 at 32,000 rows against 0.33). Sorting by fitted
+                # value, then (stably) by that group puts each group's donors in a sorted run. Donors
                 # are shuffled first so that ties in the fitted value are broken at random (as R mice's
                 # matchindex does): fitted values of discrete predictors tie in large groups, and in row
                 # order every recipient next to a group took the same few donors, so that the imputations
@@ -570,33 +605,42 @@ class _ChainedPMM:
                 for lev in np.unique(t_m):
                     rm = t_m == lev
                     a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
-                    if a == b:  # no donor at this end level: any donor
+                    if a == b:  # no donor in this group: any donor
                         S[mis[rm], j] = _match(fit_o[by_fit], S[o, j][by_fit], pred_m[rm], rng, self.donors)
                     else:
                         S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
+        S[absent] = np.nan
         return S
 
 
 def _posterior(X: np.ndarray, y: np.ndarray):
-    """Least squares with the pieces for posterior draws: (beta, Cholesky factor of X'X, rss, dof)."""
+    """Least squares with the pieces for posterior draws: (beta, Cholesky factor of X'X, rss, dof, the
+    columns used, all columns), on the columns the rows identify (:func:`_identified`)."""
     from scipy.linalg import cho_factor, cho_solve
 
-    A = X.T @ X
+    G = X.T @ X
+    idx = _identified(G, X.shape[0])
+    A = G[np.ix_(idx, idx)]
     A[np.diag_indices_from(A)] += 1e-5 * np.maximum(np.diag(A), 1e-8)
     c = cho_factor(A, lower=True)
-    beta = cho_solve(c, X.T @ y)
-    rss = float(((y - X @ beta) ** 2).sum())
-    return beta, c[0], rss, max(X.shape[0] - X.shape[1], 1)
+    Xi = X if idx.size == X.shape[1] else X[:, idx]  # a copy only when a column is left out
+    beta = cho_solve(c, Xi.T @ y)
+    rss = float(((y - Xi @ beta) ** 2).sum())
+    return beta, c[0], rss, max(X.shape[0] - idx.size, 1), idx, X.shape[1]
 
 
-def _draw(fit, rng: np.random.Generator) -> np.ndarray:
+def _draw(fit, rng: np.random.Generator | None = None) -> np.ndarray:
     """beta* ~ N(beta, sigma*^2 (X'X)^-1), sigma*^2 = rss / chi2(dof): with X'X = L L', L'^-1 z has
-    covariance (X'X)^-1."""
+    covariance (X'X)^-1; without ``rng`` the least-squares beta. Columns not used have coefficient 0."""
     from scipy.linalg import solve_triangular
 
-    beta, L, rss, dof = fit
-    sigma = np.sqrt(rss / rng.chisquare(dof))
-    return beta + sigma * solve_triangular(L, rng.standard_normal(beta.size), lower=True, trans="T")
+    beta, L, rss, dof, idx, p = fit
+    out = np.zeros(p)
+    out[idx] = beta
+    if rng is not None:
+        sigma = np.sqrt(rss / rng.chisquare(dof))
+        out[idx] += sigma * solve_triangular(L, rng.standard_normal(beta.size), lower=True, trans="T")
+    return out
 
 
 def _match(f: np.ndarray, yv: np.ndarray, pred: np.ndarray, rng: np.random.Generator,
@@ -1169,7 +1213,9 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
             raise InputError(f"attrition: no follow-up at {np.asarray(months)[never].tolist()} months was "
                              "obtained: nothing to impute from (drop that month from months=)")
         # the response model's design carries the clustering (the episode's mean end level)
-        job = _Imputation(_ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors), end, loss, deltas,
+        # only due follow-ups are imputed (see _ChainedPMM)
+        imputer = _ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors, due=due)
+        job = _Imputation(imputer, end, loss, deltas,
                           [(_GroupMeans(gcodes, cluster, n_g, due[:, j]),
                             _GroupMeans(group_all, cluster, n_g, due[:, j])) for j in range(k)])
         q: dict[tuple, list] = {key: [] for key in job.keys(k)}

@@ -55,7 +55,8 @@ class AnnualReport:
     cache : path, optional
         Per-area slices and the year's protection prepared by the batch (see :func:`load_area`).
     protection : YearProtection, optional
-        The year's protection; by default the batch's (in ``cache``) or computed for the whole study.
+        The year's protection; by default the batch's (in ``cache``) or computed for the whole study, when a
+        section that publishes rounded counts first needs it.
 
     Attributes
     ----------
@@ -80,17 +81,13 @@ class AnnualReport:
         else:
             year = domain.parse_financial_year(financial_year, "financial_year (or 'auto')")
         self.data_ = AreaYear(study, year, name, seed=seed)
-        if protection is None:
-            saved = protection_file(cache, year) if cache is not None else None
-            if saved is not None and saved.exists():
-                protection = YearProtection.load(saved)
-            else:
-                whole = full if full is not None else (study if name == WALES else load(data))
-                protection = YearProtection.for_study(whole, year, seed=seed)
-        if protection.year != year:
+        if protection is not None and protection.year != year:
             raise ValueError(f"the protection given is for {domain.fy_label(protection.year)}, "
                              f"the report for {domain.fy_label(year)}")
-        self.protection = protection
+        self._protection = protection
+        # Where the protection comes from when the first section that publishes rounded counts needs it.
+        self._whole = full if full is not None else (study if name == WALES else data)
+        self._cache = cache
         self.out = Path(out) if out is not None else None
         log = DisclosureLog(self.out / LOG_NAME if self.out is not None else None, area=self.area, year=year,
                             method={"counts": YearProtection.method, "base": dc.BASE, "within": dc.BASE - 1,
@@ -98,6 +95,19 @@ class AnnualReport:
         self.publisher = Publisher(self.data_.identifiers, self.out, log)
         self.sections_: list[Section] = []
         self._sroi: sx.social_return.SROIRun | None = None
+
+    @property
+    def protection(self) -> YearProtection:
+        """The year's protection: the one given, the batch's (in ``cache``), or computed for the whole study (once
+        per study, year and seed: reports of several areas made from one study share it)."""
+        if self._protection is None:
+            saved = protection_file(self._cache, self.year) if self._cache is not None else None
+            if saved is not None and saved.exists():
+                self._protection = YearProtection.load(saved)
+            else:
+                whole = self._whole if isinstance(self._whole, Study) else load(self._whole)
+                self._protection = YearProtection.for_study(whole, self.year, seed=self.seed)
+        return self._protection
 
     # The area's data, as the notebooks and tests have always read them.
     @property
@@ -130,10 +140,14 @@ class AnnualReport:
     def _run(self, fn, *args, **kwargs) -> Section:
         return self._add(fn(self.data_, self.protection, self.publisher, *args, **kwargs))
 
+    def _run_unprotected(self, fn, *args, **kwargs) -> Section:
+        """A section that publishes none of the year's rounded counts: the protection is not computed for it."""
+        return self._add(fn(self.data_, self.publisher, *args, **kwargs))
+
     # ------------------------------------------------------------ sections
     def title(self) -> Section:
         """The report's title block: area, year, data and how to reproduce it."""
-        return self._run(sx.title.title)
+        return self._run_unprotected(sx.title.title)
 
     def headline(self) -> Section:
         """People, episodes, readings and spend in the year, by lead need, and the trend over the years."""
@@ -169,7 +183,7 @@ class AnnualReport:
 
     def effectiveness(self, service: str = "emergency_admission") -> Section:
         """The effect of support on a public service, from linked service use (where the numbers allow)."""
-        return self._run(sx.effectiveness.effectiveness, service)
+        return self._run_unprotected(sx.effectiveness.effectiveness, service)
 
     def outcome_map(self, map_path: str | Path | None = None) -> Section:
         """The programme's outcome map, each step rated for progress and confidence from this area's data."""
@@ -188,7 +202,7 @@ class AnnualReport:
 
     def methods(self, extra: str = "") -> Section:
         """Methods, definitions, limitations and the disclosure rule."""
-        return self._run(sx.methods.methods, extra)
+        return self._run_unprotected(sx.methods.methods, extra)
 
     def publish(self, release_date=None, *, status: str | None = None) -> dict:
         """Write the report as published, in Welsh and in English, to ``out``: the pages (``report.html``,

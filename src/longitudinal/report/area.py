@@ -153,13 +153,7 @@ class AreaYear:
     @cached_property
     def year_study(self) -> Study:
         """Episodes active in the year, with their readings up to the year's end (as of 31 March)."""
-        st = self.study
-        ep = self.active_episodes
-        end = domain.fy_bounds(self.year)[1]
-        rd = st.readings[(st.readings["reading_date"] <= end) & st.readings["episode_id"].isin(ep["episode_id"])]
-        ppl = st.people[st.people["person_id"].isin(ep["person_id"].unique())]
-        return Study(ppl.reset_index(drop=True), ep.reset_index(drop=True), rd.reset_index(drop=True),
-                     st.spend, truth=st.truth, source=st.source)
+        return self.study.in_financial_year(self.year)
 
     @cached_property
     def known_by_year_end(self) -> Study:

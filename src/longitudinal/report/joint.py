@@ -326,8 +326,12 @@ class YearProtection:
 
     @classmethod
     def for_study(cls, study: Study, year: int, *, seed: int = 0) -> YearProtection:
-        """Protect the year's publication of a whole study: Wales and every authority with data in the year."""
-        return cls.for_areas(year_areas([(WALES, study), *split_by_authority(study).items()], year, seed=seed), year)
+        """Protect the year's publication of a whole study: Wales and every authority with data in the year.
+
+        Computed once per study, year and seed and kept with the study (:meth:`~longitudinal.Study.memo`): each
+        area's report made from the same study in a notebook shares it, as the batch's reports share its one."""
+        return study.memo(("year protection", int(year), int(seed)), lambda: cls.for_areas(
+            year_areas([(WALES, study), *split_by_authority(study).items()], year, seed=seed), year))
 
     # ------------------------------------------------------------- storage
     def save(self, path: str | Path) -> Path:

@@ -8,7 +8,6 @@ from ... import domain
 from ...i18n import N_, Area, Items, Msg, Number, Verbatim
 from ...palette import figure_style, series_style
 from ..area import AreaYear
-from ..joint import YearProtection
 from ..publish import Publisher, Section, is_number, publishable_reason
 
 #: Fewest supported people in an estimate for the report to show it: below this the interval is too
@@ -30,7 +29,7 @@ NO_CLEAR = N_("{service}, 12 months after the start of support: no clear differe
               "interval {lo} to {hi}).")
 
 
-def effectiveness(a: AreaYear, prot: YearProtection, pub: Publisher, service: str = "emergency_admission",
+def effectiveness(a: AreaYear, pub: Publisher, service: str = "emergency_admission",
                   min_people: int = MIN_PEOPLE) -> Section:
     """The effect of support on ``service``: the event-study picture and the staggered DiD headline.
 

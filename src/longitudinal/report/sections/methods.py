@@ -7,11 +7,10 @@ from ... import domain
 from ...i18n import N_, Items, Msg, Verbatim
 from .. import protect as dc
 from ..area import AreaYear
-from ..joint import YearProtection
 from ..publish import Publisher, Section
 
 
-def methods(a: AreaYear, prot: YearProtection, pub: Publisher, extra: str = "") -> Section:
+def methods(a: AreaYear, pub: Publisher, extra: str = "") -> Section:
     """The quality and methodology section of the report."""
     fy = domain.fy_label(a.year)
     scale = Items(tuple(Msg("| {k} | {label} |", k=str(k), label=Msg(v)) for k, v in domain.SCALE.items()), "\n")

@@ -6,12 +6,11 @@ from __future__ import annotations
 from ... import domain
 from ...i18n import N_, Area, Msg
 from ..area import AreaYear
-from ..joint import YearProtection
 from ..page import STATUS
 from ..publish import Publisher, Section
 
 
-def title(a: AreaYear, prot: YearProtection, pub: Publisher) -> Section:
+def title(a: AreaYear, pub: Publisher) -> Section:
     """The report's title block: area, year, data and how to reproduce it."""
     start, end = domain.fy_bounds(a.year)
     area, fy = Area(a.area), domain.fy_label(a.year)
