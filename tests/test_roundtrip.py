@@ -257,3 +257,19 @@ def test_store_files_hold_the_categories_load_gives(tmp_path, study):
                 chunks = pq.read_table(path, columns=[col]).column(col).chunks
                 assert len(chunks) == 1, (name, col)
                 assert chunks[0].dictionary.to_pylist() == [str(c) for c in frame[col].cat.categories], (name, col)
+
+
+def test_load_hashes_while_it_parses_and_refuses_a_damaged_store_as_one(tmp_path, study, monkeypatch):
+    """The SHA-256 checks run beside the parsing (a thread); the study's data_hash is still that of the
+    files' names and bytes in name order, and a file changed after ingest is a StoreError naming it even
+    where its bytes no longer parse (the hash, not the parser, speaks)."""
+    study.write(tmp_path / "raw", format="parquet")
+    lg.ingest(tmp_path / "raw", tmp_path / "store", key=KEY)
+    files = sorted(p for p in (tmp_path / "store").iterdir() if p.name.split(".")[0] in lg.Study.__dataclass_fields__
+                   and p.suffix == ".parquet")
+    want = hashlib.sha256(b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in files)).hexdigest()
+    assert lg.load(tmp_path / "store").metadata["data_hash"] == want
+    people = tmp_path / "store" / "people.parquet"
+    people.write_bytes(b"PAR1 not a parquet file PAR1")
+    with pytest.raises(lg.study.StoreError, match="people.parquet differs from what ingest wrote"):
+        lg.load(tmp_path / "store")

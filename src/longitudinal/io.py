@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -505,9 +506,27 @@ def _distinct_categories(column: pa.ChunkedArray) -> pd.CategoricalDtype | None:
             return None
         _checked_distinct(index)
     try:
-        return pd.CategoricalDtype(index)
+        dtype = pd.CategoricalDtype(index)
     except ValueError:  # repeated values
         return None
+    _ARROW_CATEGORIES[id(dtype.categories)] = (weakref.ref(dtype.categories), text.cast(pa.string()))
+    return dtype
+
+
+#: The Arrow values of categories read as a key column's values (``_distinct_categories``), by the id of their
+#: pandas Index: a later table's dictionary is compared with them in Arrow (``_as_categories``) without making
+#: Arrow strings of the national 600,000 identifiers again (0.1 s each time).
+_ARROW_CATEGORIES: dict[int, tuple[weakref.ref, pa.Array]] = {}
+
+
+def _arrow_categories(categories: pd.Index) -> pa.Array:
+    """``categories`` as an Arrow string array (the one kept when they were read, if they were)."""
+    for key in [k for k, (ref, _) in _ARROW_CATEGORIES.items() if ref() is None]:
+        del _ARROW_CATEGORIES[key]  # their Index is gone: the id may be reused
+    kept = _ARROW_CATEGORIES.get(id(categories))
+    if kept is not None and kept[0]() is categories:
+        return kept[1]
+    return pa.array(np.asarray(categories, dtype=object), type=pa.string())
 
 
 def _checked_distinct(index: pd.Index) -> None:
@@ -543,7 +562,7 @@ def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> 
     values = pa.concat_arrays(dictionaries).cast(pa.string()) if dictionaries else pa.array([], pa.string())
     known = None
     if dtype is not None and pd.api.types.is_string_dtype(dtype.categories.dtype):
-        known = pa.array(dtype.categories.to_numpy(), type=pa.string())
+        known = _arrow_categories(dtype.categories)
         position = pc.index_in(values, value_set=known)
         lacking = pc.and_(position.is_null(), values.is_valid())
         if pc.any(lacking).as_py():
@@ -560,7 +579,8 @@ def _categorical(column: pa.ChunkedArray, dtype: pd.CategoricalDtype | None) -> 
     else:
         starts = np.cumsum([0] + [len(d) for d in dictionaries])
         maps = [np.append(codes_of[starts[k]:starts[k + 1]], np.int32(-1)) for k in range(len(dictionaries))]
-        parts = [maps[k][chunk.indices.fill_null(len(maps[k]) - 1).to_numpy()]
+        parts = [maps[k][(chunk.indices if not chunk.indices.null_count  # no copy for a column with no gap
+                          else chunk.indices.fill_null(len(maps[k]) - 1)).to_numpy()]
                  for chunk, k in zip(column.chunks, owner)]
         codes = np.concatenate(parts) if parts else np.empty(0, np.int32)
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
@@ -593,8 +613,7 @@ def _as_categories(dictionary: pa.Array, dtype: pd.CategoricalDtype | None) -> p
         if len(dictionary) != len(dtype.categories) or not pd.api.types.is_string_dtype(dtype.categories.dtype):
             return None
         # compared in Arrow: no Python string made for the dictionary's (national: 600,000) values
-        same = dictionary.cast(pa.string()).equals(pa.array(np.asarray(dtype.categories, dtype=object),
-                                                            type=pa.string()))
+        same = dictionary.cast(pa.string()).equals(_arrow_categories(dtype.categories))
         return dtype if same else None
     try:
         return pd.CategoricalDtype(pd.Index(dictionary.cast(pa.string()).to_numpy(zero_copy_only=False),

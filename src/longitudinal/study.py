@@ -759,8 +759,22 @@ def _changed(path: Path, names: list[str]) -> str:
             "replaced. Nothing was loaded; run `longitudinal ingest` again")
 
 
-def _load_once(path: Path) -> Study:
+def _hashes(raw: Mapping[str, tuple[Path, bytes]], expected: Mapping[str, str]) -> tuple[list[str], str]:
+    """The files whose SHA-256 is not the one ingest recorded, and the study's ``data_hash`` (the SHA-256 of
+    the files' names and bytes in name order, as the batch computes it)."""
     import hashlib
+
+    bad = [f.name for f, data in raw.values()
+           if expected and hashlib.sha256(data).hexdigest() != expected.get(f.name)]
+    digest = hashlib.sha256()
+    for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
+        digest.update(f.name.encode() + b"\0")
+        digest.update(data)
+    return bad, digest.hexdigest()
+
+
+def _load_once(path: Path) -> Study:
+    from concurrent.futures import ThreadPoolExecutor
 
     from .io import parquet_rows, read_table
 
@@ -769,7 +783,7 @@ def _load_once(path: Path) -> Study:
     lead_needs = tuple(report.get("lead_needs") or ()) or None if report else None
     # a store keeps the study's own service list (ingest --services): keep its categories
     services = tuple(((report or {}).get("service_use") or {}).get("services") or ()) or None
-    raw, bad = {}, []
+    raw = {}
     for name in TABLE_NAMES + OPTIONAL_TABLE_NAMES:
         for ext in ("parquet", "csv"):
             f = path / f"{name}.{ext}"
@@ -777,34 +791,44 @@ def _load_once(path: Path) -> Study:
                 raw[name] = (f, f.read_bytes())
             except FileNotFoundError:
                 continue
-            if expected and hashlib.sha256(raw[name][1]).hexdigest() != expected.get(f.name):
-                bad.append(f.name)
             break
         else:
             if name in TABLE_NAMES:
                 raise StoreError(f"{path}: no {name}.parquet or {name}.csv")
-    if bad:
-        if _marker(path) != report:
-            raise _StoreSwapped()
-        raise StoreError(_changed(path, bad))
-    digest = hashlib.sha256()  # as the batch's data_hash: names and bytes in name order
-    for f, data in sorted(raw.values(), key=lambda fd: fd[0].name):
-        digest.update(f.name.encode() + b"\0" + data)
-    # Code columns are read straight into their canonical categories (apply_dtypes then keeps them as they are)
-    codes = category_dtypes(lead_needs, services)
-    tables: dict[str, Any] = {}
-    for name, (f, data) in raw.items():  # people, then episodes: their ids' categories serve the later tables
-        shared = {c: tables[t][c].dtype for t, c in _SHARED_IDS if t in tables and c in tables[t]}
 
-        def parse(name: str = name, f: Path = f, data: bytes = data, shared: dict = shared) -> pd.DataFrame:
-            frame = read_table(f, data, categories={**codes, **shared}, keys=_key_columns(name))
-            return apply_dtypes(name, frame, lead_needs=lead_needs, services=services)
+    def refuse_changed(bad: list[str]) -> None:
+        if bad:
+            if _marker(path) != report:
+                raise _StoreSwapped()
+            raise StoreError(_changed(path, bad))
 
-        if name in OPTIONAL_TABLE_NAMES and f.suffix == ".parquet":
-            tables[name] = _Deferred(parse, rows=parquet_rows(f, data))  # checked now, parsed on first use
-        else:
-            tables[name] = parse()
+    # The bytes are hashed in a thread while they are parsed (hashlib lets go of the GIL: on a second core
+    # the 0.3-0.4 s of SHA-256 at national scale leave the critical path); nothing parsed is returned, and no
+    # parse error is raised, before the hashes are known good.
+    with ThreadPoolExecutor(1) as pool:
+        hashed = pool.submit(_hashes, raw, expected)
+        try:
+            # Code columns are read straight into their canonical categories (apply_dtypes then keeps them)
+            codes = category_dtypes(lead_needs, services)
+            tables: dict[str, Any] = {}
+            for name, (f, data) in raw.items():  # people, then episodes: their ids' categories serve the later
+                shared = {c: tables[t][c].dtype for t, c in _SHARED_IDS if t in tables and c in tables[t]}
+
+                def parse(name: str = name, f: Path = f, data: bytes = data, shared: dict = shared
+                          ) -> pd.DataFrame:
+                    frame = read_table(f, data, categories={**codes, **shared}, keys=_key_columns(name))
+                    return apply_dtypes(name, frame, lead_needs=lead_needs, services=services)
+
+                if name in OPTIONAL_TABLE_NAMES and f.suffix == ".parquet":
+                    tables[name] = _Deferred(parse, rows=parquet_rows(f, data))  # checked now, parsed on first use
+                else:
+                    tables[name] = parse()
+        except Exception:
+            refuse_changed(hashed.result()[0])  # a damaged store is said to be one, not a parse error
+            raise
+        bad, data_hash = hashed.result()
+    refuse_changed(bad)
     truth = None
     if (path / TRUTH_FILE).exists():
         truth = json.loads((path / TRUTH_FILE).read_text(encoding="utf-8"))
-    return Study(**tables, truth=truth, source=path, metadata={"data_hash": digest.hexdigest()})
+    return Study(**tables, truth=truth, source=path, metadata={"data_hash": data_hash})
