@@ -47,7 +47,8 @@ def main() -> None:
         loads.append((*timed(lambda: lg.load(a.path)), CPU[0]))
     study = loads[-1][1]
     print(f"lg.load: best {min(t for t, _, _ in loads):.2f} s of {a.repeat} "
-          f"(CPU s: {', '.join(f'{c:.2f}' for _, _, c in loads)}) "
+          f"(wall s: {', '.join(f'{t:.2f}' for t, _, _ in loads)}; "
+          f"CPU s: {', '.join(f'{c:.2f}' for _, _, c in loads)}) "
           f"({len(study.people):,} people, {len(study.readings):,} readings)", flush=True)
     t, use = timed(lambda: study.service_use)
     if use is not None:

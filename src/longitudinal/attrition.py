@@ -505,9 +505,10 @@ class _ChainedPMM:
     and whether each keeps the end stage) - a small model, by least squares on a bootstrap sample of the
     month's observed rows - and each missing value takes the observed score of one of the ``donors`` rows
     of that sample with the same end level and months due whose prediction is nearest its own
-    (predictive mean matching on the bootstrap sample's fit, as Schenker & Taylor 1996 and R mice's
-    ``midastouch``; ties broken at random). The bootstrap carries the donors' own sampling error, which
-    matching donors and recipients on the same drawn coefficients (type 2, statsmodels' ``MICEData``) does
+    (predictive mean matching on the bootstrap sample's fit, Schenker & Taylor 1996; R mice's
+    ``midastouch`` also bootstraps the donors; ties broken at random). The bootstrap carries the donors'
+    own sampling error, which matching donors and recipients on the same drawn coefficients (type 2,
+    statsmodels' ``MICEData``) does
     not where the predictors say little (then a hot deck from a fixed pool); type 1 (donors on the fit,
     recipients on drawn coefficients) made B grow with n (docs/benchmarks.md, attrition, sessions 4 and 5).
     Imputed values are observed values, so the 1-5 scale is kept. A small ridge (mice's 1e-5) keeps the

@@ -829,7 +829,7 @@ def _judge(t: _Target, lo: float, hi: float, m: _Model) -> str | None:
 
 class _Seen:
     """What the feasible points found so far show of a group's targets: the smallest and largest value each took.
-    Every range holds them, so a target whose values there already pass (:func:`_passes`) passes: no programme
+    Every range holds them, so a target whose values there already pass (:meth:`_Rules.passes`) passes: no programme
     of its own is needed. Each point a programme returns is used for every target of the group."""
 
     def __init__(self, solver: _Solver, comps: tuple, ts: list[_Target]) -> None:
