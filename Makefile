@@ -41,12 +41,13 @@ axe-deps: system-deps
 	-@command -v npm >/dev/null 2>&1 && (cd tests/axe && npm ci --no-audit --no-fund --loglevel=error) \
 		|| echo "axe-deps: npm not available or npm ci failed; the axe-core test needs tests/axe/node_modules"
 
+# --durations=30: the slowest tests in every log (the suite must stay under 10 minutes on 2 cores).
 # --dist worksteal: an idle worker takes queued tests from a busy one (the report tests are long and
 # otherwise left one worker idle for the last part of the run).
 test: install system-deps axe-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal tests src/longitudinal
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=30 tests src/longitudinal
 
 # Exit status 1 lists the areas that failed; `make report RESUME=--resume` re-runs only those
 # (and any whose data, parameters or code changed).
