@@ -661,5 +661,5 @@ def test_the_methods_state_the_rule(across, study, monkeypatch):
         raise AssertionError("the methods publish no count: the year's protection is not needed")
 
     monkeypatch.setattr(YearProtection, "for_study", never)
-    text = str(AnnualReport(lg.simulate(people=300, seed=1), area="Wales").methods().text)  # in English
+    text = str(AnnualReport(study, area="Wales").methods().text)  # in English
     assert dc.RULE in text and "rounded to a multiple of 5" in text
