@@ -151,9 +151,9 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
     input_df = np.array([float(m.discount.cumulative([off])[0]) for off in offsets])
     adj = np.array([[adjustments[k][a].value for k in range(K)] for a in ADJUSTMENTS])
     model = ValueModel(quantity, proxy, adj, np.array([o.duration_years for o in m.outcomes]), df, inputs, input_df)
-    res = SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
+    result = SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
     # the counts given are in place already; the other quantities' intervals follow them
-    return res if quantities is None else res.with_quantities(quantities)
+    return result if quantities is None else result.with_quantities(quantities)
 
 
 def quantities(impact_map: ImpactMap | str | Path | Mapping, study, *, year: int) -> pd.DataFrame:
