@@ -97,7 +97,9 @@ def lay_out(fig, dpi: int | None = DPI):
     """
     if dpi is not None:
         fig.set_dpi(dpi)
-    fig.draw_without_rendering()
+    if not static_layout(fig):
+        fig.draw_without_rendering()  # its engine places the axes when the figure is drawn
+    # Measuring lays out what it measures (ticks, labels, legends, titles): no draw is needed before it.
     return fig.get_tightbbox()
 
 

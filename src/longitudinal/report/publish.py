@@ -329,7 +329,8 @@ class Publisher:
         for lang in LANGUAGES:
             if lang != "en" and translate:
                 translate_figure(fig, lang, drawn=reuse)  # its tick labels are the English PNG's
-                bbox = None  # translated texts have other widths: laid out again when saved
+                # Translated texts have other widths: the crop is measured again (by savefig, for an engine's figure).
+                bbox = lay_out(fig) if reuse else None
             stem = name if lang == "en" else f"{name}.{lang}"
             path = self.out / "figures" / f"{stem}.png" if self.out is not None else None
             if lang != "en" and not translate:  # the same figure: the same bytes, without drawing it again
