@@ -619,7 +619,8 @@ class _Worker:
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"from longitudinal.report.batch import _worker_loop; _worker_loop({kernel_server})"],
+            [sys.executable, "-c",
+             f"from longitudinal.report.batch import _worker_loop; _worker_loop({bool(kernel_server)})"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True, preexec_fn=die_with_parent())
         self.lines: queue.Queue[str | None] = queue.Queue()
