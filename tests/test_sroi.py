@@ -320,6 +320,39 @@ def test_data_driven_map_per_year_and_cumulative(study):
         sroi.evaluate(path, study, year=1999)
 
 
+
+def test_quantities_given_are_not_counted_again(study, monkeypatch):
+    """evaluate(quantities=) is evaluate().with_quantities() without recounting the count indicators (a
+    publication passes the counts it rounded): the same figures, the same Monte Carlo."""
+    m = sroi.ImpactMap.load(sroi.DEFAULT_MAP.with_name("example_study.yaml"))
+    share = one_outcome(name="Improving", quantity={"indicator": "share_improving", "multiply_by": 40,
+                                                    "params": {"outcome": "managing_money"}})
+    m = sroi.ImpactMap.from_dict({"name": "mixed", "price_year": 2025, "inputs": [{"name": "SP", "from_spend": True}],
+                                  "outcomes": [*[{"name": o.name, "stakeholder": o.stakeholder,
+                                                  "quantity": {"indicator": o.indicator,
+                                                               "params": dict(o.indicator_params)},
+                                                  "proxy_value": 1000, "price_year": 2025, "duration_years": 2,
+                                                  "drop_off": 0.3} for o in m.outcomes[:2]],
+                                               share, one_outcome(name="Stated", quantity=12)]})
+    given = [35.0, 0.0, 11.0, 10.0]
+    ref = sroi.evaluate(m, study, year=2022).with_quantities(given)
+    counted = []
+    real = indicators.compute
+    monkeypatch.setattr(indicators, "compute", lambda name, *a, **k: counted.append(name) or real(name, *a, **k))
+    got = sroi.evaluate(m, study, year=2022, quantities=given)
+    assert counted == ["share_improving"]  # the proportion's interval is scaled from its own
+    same = [c for c in ref.outcomes.columns if c != "indicator_missing_share"]
+    pd.testing.assert_frame_equal(got.outcomes[same], ref.outcomes[same])
+    assert got.outcomes["indicator_missing_share"].isna().tolist() == [True, True, False, True]
+    assert got.headline() == ref.headline()
+    # a count of 0 keeps its Poisson interval (0 to 3.69)
+    assert got.outcomes.loc[1, ["quantity_ci_lower", "quantity_ci_upper"]].tolist() == pytest.approx([0, 3.689],
+                                                                                                     abs=1e-3)
+    a, b = got.monte_carlo(draws=300, seed=2), ref.monte_carlo(draws=300, seed=2)
+    np.testing.assert_array_equal(a.ratios, b.ratios)
+    with pytest.raises(ValueError, match="one per outcome"):
+        sroi.evaluate(m, study, year=2022, quantities=[1.0])
+
 def test_local_authority_quantity_and_spend(study):
     m = {"name": "Cardiff", "price_year": 2025, "inputs": [{"name": "SP", "from_spend": {"local_authority":
                                                                                            "Caerdydd"}}],

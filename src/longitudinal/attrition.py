@@ -182,6 +182,30 @@ def summed_flow(flow: pd.DataFrame, ended_planned: pd.DataFrame, linked_exits: b
                             "moved_away", "re_referred", "no_contact"]]
 
 
+def _text_order(col: pd.Series) -> np.ndarray:
+    """Integers that sort as the column's values as text (``col.astype(str)``), found once per distinct value:
+    sorting a national table's identifiers as Python strings took most of a second."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    text = np.asarray(uniques.astype(str), dtype=object)
+    rank = np.empty(text.size, dtype=np.int64)
+    rank[np.argsort(text, kind="stable")] = np.arange(text.size)
+    return rank[codes]
+
+
+def _by_key_and_date(key: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """``np.lexsort((dates, key))`` (integer keys >= 0, days): the same order from one sort of one combined key
+    where the dates are known (a national table's readings; three keys cost three sorts)."""
+    days = dates.astype("datetime64[D]")
+    if days.size == 0 or np.isnat(days).any():
+        return np.lexsort((dates, key))
+    d = days.astype(np.int64)
+    d -= d.min()
+    span = int(d.max()) + 1
+    if key.size and int(key.max()) >= np.iinfo(np.int64).max // span:
+        return np.lexsort((dates, key))
+    return np.argsort(key.astype(np.int64) * span + d, kind="stable")
+
+
 def _windows(months: Sequence[int]) -> np.ndarray:
     """Edges (in whole months after the end) of each follow-up's window: half way between the scheduled
     months, from half the first to one and a half times the last."""
@@ -215,10 +239,10 @@ def follow_up_data(data: Study, outcome: str | Sequence[str] | None = None, *, l
     censor_date = pd.Timestamp(censor_date)
 
     # next episode of the same person (re-referral), on the whole study
-    order = np.lexsort((ep_all["episode_id"].astype(str).to_numpy(), ep_all["start_date"].to_numpy(),
-                        ep_all["person_id"].astype(str).to_numpy()))
+    person = _text_order(ep_all["person_id"])
+    order = np.lexsort((_text_order(ep_all["episode_id"]), ep_all["start_date"].to_numpy(), person))
     eo = ep_all.iloc[order]
-    same = eo["person_id"].astype(str).to_numpy()
+    same = person[order]
     nxt = np.r_[eo["start_date"].to_numpy()[1:], np.datetime64("NaT")]
     nxt[np.r_[same[1:] != same[:-1], True]] = np.datetime64("NaT")
     next_start = pd.Series(nxt, index=eo.index).reindex(ep_all.index)
@@ -277,8 +301,7 @@ def follow_up_data(data: Study, outcome: str | Sequence[str] | None = None, *, l
     # end level per episode-area: the last scored reading during support
     n_out = len(out_codes)
     sel = np.flatnonzero(during & ~np.isnan(score))
-    o = np.lexsort((rdate[sel], oi[sel], ri[sel]))
-    sel = sel[o]
+    sel = sel[_by_key_and_date(ri[sel] * n_out + oi[sel], rdate[sel])]
     akey = ri[sel] * n_out + oi[sel]
     last = np.r_[akey[1:] != akey[:-1], True] if sel.size else np.zeros(0, bool)
     end_level = np.full(n_ep * n_out, np.nan)
@@ -301,7 +324,7 @@ def follow_up_data(data: Study, outcome: str | Sequence[str] | None = None, *, l
     obtained[ri[fsel], win] = True
     scored = ~np.isnan(score[fsel])
     fs, fw = fsel[scored], win[scored]
-    o = np.lexsort((rdate[fs], fw, oi[fs], ri[fs]))
+    o = _by_key_and_date((ri[fs] * n_out + oi[fs]) * n_m + fw, rdate[fs])
     fs, fw = fs[o], fw[o]
     k = (ri[fs] * n_out + oi[fs]) * n_m + fw
     first = np.r_[True, k[1:] != k[:-1]] if k.size else np.zeros(0, bool)
@@ -577,7 +600,7 @@ class _ChainedPMM:
                 Dj, n_fixed = D[j], fixed[j]
                 Dj[:, n_fixed:n_fixed + k - 1] = V
                 Dj[:, n_fixed + k - 1:] = V > self.threshold[:, None]
-                Do = Dj[o]
+                Do = Dj.take(o, axis=0)  # the rows as Dj[o] gives them (C order), in half the time from F order
                 # donors and recipients predicted with the bootstrap sample's least-squares fit. Not type 1
                 # (donors on the fit, recipients on drawn coefficients): where the predictors say little the
                 # draw's shift pushed recipients past the ends of the donors' narrow range, where they all
@@ -599,19 +622,38 @@ class _ChainedPMM:
                 # order every recipient next to a group took the same few donors, so that the imputations
                 # shared their values and the between-imputation variance did not shrink with n.
                 shuffle = rng.permutation(o.size)
-                by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
-                order = by_fit[np.argsort(self.level[o][by_fit], kind="stable")]
+                order = _donor_order(fit_o, self.level[o], shuffle)
                 f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
                 t_m = self.level[mis]
                 for lev in np.unique(t_m):
                     rm = t_m == lev
                     a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
                     if a == b:  # no donor in this group: any donor
+                        by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
                         S[mis[rm], j] = _match(fit_o[by_fit], S[o, j][by_fit], pred_m[rm], rng, self.donors)
                     else:
                         S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
         S[absent] = np.nan
         return S
+
+
+def _donor_order(fit: np.ndarray, group: np.ndarray, shuffle: np.ndarray) -> np.ndarray:
+    """Donors sorted by group (small integers >= 0), then fitted value, ties in the order of ``shuffle`` (a
+    permutation of them): ``by_fit = shuffle[argsort(fit[shuffle], stable)]``, then ``by_fit`` stably sorted by
+    group. From the fitted values' ranks, one key per donor, unique, so that numpy's fast unstable sorts give
+    that one order (a stable sort of floats is timsort, four times slower, and the imputations' largest cost)."""
+    n = fit.size
+    top = int(group.max()) + 1 if n else 1
+    if n == 0 or top * n * n >= 2**62 or np.isnan(fit).any():
+        by_fit = shuffle[np.argsort(fit[shuffle], kind="stable")]
+        return by_fit[np.argsort(group[by_fit], kind="stable")]
+    s = np.argsort(fit)
+    fs = fit[s]
+    rank = np.empty(n, dtype=np.int64)
+    rank[s] = np.cumsum(np.r_[False, fs[1:] != fs[:-1]])  # equal values, equal ranks
+    pos = np.empty(n, dtype=np.int64)
+    pos[shuffle] = np.arange(n)
+    return np.argsort((group.astype(np.int64) * n + rank) * n + pos)
 
 
 def _posterior(X: np.ndarray, y: np.ndarray):
@@ -699,7 +741,8 @@ class _Imputation:
                 for qn, y in (("sustained", sus[:, j]), ("change", chg[:, j])):
                     if qn == "change" and di != self.zero:
                         continue
-                    (e1, s1), (e2, s2) = by_group.mean(y), pooled.mean(y)
+                    e1, s1 = by_group.mean(y)
+                    e2, s2 = (e1, s1) if pooled is by_group else pooled.mean(y)
                     e1[-1], s1[-1] = e2[-1], s2[-1]
                     out[(qn, j, di)] = (e1, s1**2)
         return out
@@ -928,27 +971,38 @@ def _num(v) -> float | None:
 
 
 # ===================================================================== the analysis
-def _smd_table(X: np.ndarray, X2: np.ndarray, a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None):
-    """Means of each column of ``X`` but the first (the constant) in groups ``a`` and ``b`` (``a``
-    weighted by ``wa``) and the standardised difference, on the pooled unweighted standard deviation
-    of the two groups. From sums and sums of squares (``X2 = X * X``, made once): products with the
-    group indicators, where taking each group's rows would copy the design."""
-    ua, ub = a.astype(float), b.astype(float)
-    na, nb = ua.sum(), ub.sum()
-    wv = ua
-    if wa is not None:
-        wv = np.zeros(a.size)
-        wv[a] = wa
-    sa, sb, qa, qb = X.T @ ua, X.T @ ub, X2.T @ ua, X2.T @ ub
+def _group_sums(X: np.ndarray, X2: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The size of a group of rows (``rows``, bool), and the sums and sums of squares of each column of ``X``
+    over it (``X2 = X * X``, made once): products with the group's indicator, where taking its rows would copy
+    the design. A month's groups each enter several tables: their sums are found once."""
+    u = rows.astype(float)
+    return u.sum(), X.T @ u, X2.T @ u
+
+
+def _weighted_means(X: np.ndarray, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted means of each column of ``X`` but the first (the constant) over ``rows`` (bool), weights ``w``."""
+    wv = np.zeros(rows.size)
+    wv[rows] = w
     with np.errstate(invalid="ignore", divide="ignore"):  # no completers (a small area): NaN means
-        ma = (X.T @ wv)[1:] / wv.sum()
-    mb = sb[1:] / nb if nb else np.full(X.shape[1] - 1, np.nan)
+        return (X.T @ wv)[1:] / wv.sum()
+
+
+def _smd_table(a: tuple, b: tuple, ma: np.ndarray | None = None):
+    """Means of each column but the first (the constant) in groups ``a`` and ``b`` (their
+    :func:`_group_sums`; ``ma``: ``a``'s weighted means, from :func:`_weighted_means`) and the standardised
+    difference, on the pooled unweighted standard deviation of the two groups."""
+    na, sa, qa = a
+    nb, sb, qb = b
+    if ma is None:
+        with np.errstate(invalid="ignore", divide="ignore"):  # no completers (a small area): NaN means
+            ma = sa[1:] / na
+    mb = sb[1:] / nb if nb else np.full(sa.size - 1, np.nan)
     if min(na, nb) > 1:
         var_a = np.maximum(qa - sa**2 / na, 0) / (na - 1)
         var_b = np.maximum(qb - sb**2 / nb, 0) / (nb - 1)
         sd = np.sqrt((var_a + var_b) / 2)[1:]
     else:
-        sd = np.full(X.shape[1] - 1, np.nan)
+        sd = np.full(sa.size - 1, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         # a constant column's variance from sums is a rounding error, not a difference to standardise
         tiny = sd <= 1e-7 * np.maximum(np.abs(ma), np.abs(mb))
@@ -1153,7 +1207,8 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         r = complete[:, j] & d
         if not d.any():
             continue
-        ma, mb, smd = _smd_table(X, X2, r, d & ~r)
+        sums_r = _group_sums(X, X2, r)
+        ma, mb, smd = _smd_table(sums_r, _group_sums(X, X2, d & ~r))
         var, lev = _label_rows(names[1:])
         for v, lv, a_, b_, s_ in zip(var, lev, ma, mb, smd):
             lost_rows.append({"month": months[j], "variable": v, "level": lv, "completers": a_,
@@ -1169,7 +1224,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
             p_step[rows_d] = 1.0
         else:
             fit, idx, used = _logistic(r[rows_d].astype(float), X[rows_d], names)
-            p_step[rows_d] = fit.predict(X[rows_d][:, idx])
+            p_step[rows_d] = fit.predict()  # on the rows and columns it was fitted on
             ci = fit.conf_int(alpha)
             for t_, est_, se_, l_, u_, pv in zip(used, fit.params, fit.bse, ci[:, 0], ci[:, 1], fit.pvalues):
                 coef_rows.append({"month": months[j], "term": t_, "estimate": est_, "std_error": se_,
@@ -1189,8 +1244,9 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                         "min": wr.min(), "p01": np.quantile(wr, 0.01), "p25": np.quantile(wr, 0.25),
                         "median": np.median(wr), "p75": np.quantile(wr, 0.75), "p99": np.quantile(wr, 0.99),
                         "max": wr.max(), "ess": wr.sum() ** 2 / (wr**2).sum(), "trimmed": trimmed})
-        before = _smd_table(X, X2, r, d)[2]
-        after = _smd_table(X, X2, r, d, wa=sw[r])[2]
+        sums_d = _group_sums(X, X2, d)
+        before = _smd_table(sums_r, sums_d)[2]
+        after = _smd_table(sums_r, sums_d, _weighted_means(X, r, sw[r]))[2]
         for v, lv, b_, a_ in zip(var, lev, before, after):
             bal_rows.append({"month": months[j], "variable": v, "level": lv, "smd_before": b_, "smd_after": a_})
         # Kish's effective sample size per group: a few large weights in a small group show here
@@ -1205,6 +1261,10 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                  {**_clipped_ci(est, se, qname, alpha), "ess": ess})
 
     # ---- multiple imputation and delta adjustment
+    def _due_means(j):  # without groups the one group is everyone: its means are the pooled ones, found once
+        by_group = _GroupMeans(gcodes, cluster, n_g, due[:, j])
+        return by_group, (by_group if n_g == 1 else _GroupMeans(group_all, cluster, n_g, due[:, j]))
+
     sens_rows: list[dict] = []
     tip = np.nan
     if "mi" in methods:
@@ -1216,9 +1276,7 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
         # the response model's design carries the clustering (the episode's mean end level)
         # only due follow-ups are imputed (see _ChainedPMM)
         imputer = _ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors, due=due)
-        job = _Imputation(imputer, end, loss, deltas,
-                          [(_GroupMeans(gcodes, cluster, n_g, due[:, j]),
-                            _GroupMeans(group_all, cluster, n_g, due[:, j])) for j in range(k)])
+        job = _Imputation(imputer, end, loss, deltas, [_due_means(j) for j in range(k)])
         q: dict[tuple, list] = {key: [] for key in job.keys(k)}
         u: dict[tuple, list] = {key: [] for key in q}
         for one in _run_imputations(job, seed, m, workers):

@@ -19,7 +19,7 @@ from .fields import ImpactMapError, NoInputsError
 from .impact_map import ImpactMap, OutcomeRow
 from .model import ValueModel
 from .proxies import restate
-from .result import SROIResult
+from .result import SROIResult, count_interval
 
 __all__ = ["evaluate", "evaluate_by", "quantities"]
 
@@ -34,7 +34,7 @@ def _proxy(o: OutcomeRow) -> tuple[float, int]:
 
 def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: int | None = None,
              comparison=None, sustained=None, deflators: Deflators | str | Path | None = None,
-             discount: Any = None) -> SROIResult:
+             discount: Any = None, quantities=None) -> SROIResult:
     """Evaluate an impact map: present value, NPV, SROI ratio, payback, year by year.
 
     Parameters
@@ -59,6 +59,13 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
         :func:`longitudinal.prices.load_deflators`); defaults to ``data/deflators.csv``.
     discount : optional
         Overrides the map's discounting (a rate, ``"green_book"`` or a mapping).
+    quantities : sequence of float, optional
+        Each outcome's quantity, already counted (one per outcome, every cohort): what a publication passes after
+        rounding those of :func:`quantities` with its other counts. The result is that of
+        ``evaluate(...).with_quantities(quantities)``, but a count indicator is not computed again: its interval
+        is the Poisson interval of the count given and its missing share is not known (``None`` in
+        ``outcomes``). Other quantities are computed, for their intervals, which keep their width relative
+        to the quantity.
 
     Returns
     -------
@@ -108,7 +115,7 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
                 res[a] = Adjustment(float(v), "assumed", "stated in the impact map")
         adjustments.append(res)
     proxy = np.array([restate(defl, *_proxy(o), m.price_year, row=o.row) for o in m.outcomes])
-    quantity, q_ci, q_info = _quantities(m, study, cohorts)
+    quantity, q_ci, q_info = _quantities(m, study, cohorts, quantities)
     inputs = np.zeros(C)
     input_rows = []
     for c, fy in enumerate(cohorts):
@@ -144,7 +151,9 @@ def evaluate(impact_map: ImpactMap | str | Path | Mapping, study=None, *, year: 
     input_df = np.array([float(m.discount.cumulative([off])[0]) for off in offsets])
     adj = np.array([[adjustments[k][a].value for k in range(K)] for a in ADJUSTMENTS])
     model = ValueModel(quantity, proxy, adj, np.array([o.duration_years for o in m.outcomes]), df, inputs, input_df)
-    return SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
+    result = SROIResult(m, model, cohorts, adjustments, q_ci, q_info, pd.DataFrame(input_rows), defl)
+    # the counts given are in place already; the other quantities' intervals follow them
+    return result if quantities is None else result.with_quantities(quantities)
 
 
 def quantities(impact_map: ImpactMap | str | Path | Mapping, study, *, year: int) -> pd.DataFrame:
@@ -172,17 +181,28 @@ def quantities(impact_map: ImpactMap | str | Path | Mapping, study, *, year: int
                          "quantity": q[0], "kind": kinds})
 
 
-def _quantities(m: ImpactMap, study, cohorts: list) -> tuple[np.ndarray, np.ndarray, list[list[Any]]]:
+def _quantities(m: ImpactMap, study, cohorts: list, given=None) -> tuple[np.ndarray, np.ndarray, list[list[Any]]]:
     """Each cohort's quantity of each outcome ``(C, K)``, its interval ``(C, K, 2)`` and what the indicator or
-    effect estimate said (``None`` for a number of the map)."""
+    effect estimate said (``None`` for a number of the map). ``given``: the quantities already counted
+    (``evaluate(quantities=...)``); a count indicator then takes its count, with its Poisson interval, uncomputed
+    (``None`` for what it said)."""
     from .. import indicators
 
     K, C = len(m.outcomes), len(cohorts)
     quantity = np.zeros((C, K))
     q_ci = np.full((C, K, 2), np.nan)
     q_info: list[list[Any]] = [[None] * K for _ in range(C)]
+    if given is not None:
+        given = np.asarray(given, dtype=float)
+        if given.shape != (K,):
+            raise ValueError(f"quantities: expected one per outcome ({K}), got {given.shape}")
+        kinds = dict(zip(*indicators.available()[["name", "kind"]].to_numpy().T))
     for k, o in enumerate(m.outcomes):
         for c, fy in enumerate(cohorts):
+            if given is not None and o.indicator is not None and kinds.get(o.indicator) == "count":
+                quantity[c, k] = given[k]
+                q_ci[c, k] = count_interval(float(given[k]), o.multiply_by)[1]
+                continue
             if o.effectiveness is not None:
                 from ..effectiveness import impact_quantity
 
@@ -213,6 +233,7 @@ def _quantities(m: ImpactMap, study, cohorts: list) -> tuple[np.ndarray, np.ndar
             q_ci[c, k] = (v.ci_lower * mult, v.ci_upper * mult)
             q_info[c][k] = v
     return quantity, q_ci, q_info
+
 
 
 def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,

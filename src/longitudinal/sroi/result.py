@@ -24,6 +24,16 @@ from .model import ValueModel
 __all__ = ["SROIResult", "MonteCarloResult"]
 
 
+def count_interval(quantity: float, multiply_by: float | None) -> tuple[int, tuple[float, float]]:
+    """The count a count indicator's ``quantity`` stands for (the quantity over ``multiply_by``) and the Poisson
+    interval of that count, in the quantity's unit: a count's interval tells the count, so it follows the
+    quantity used (:meth:`SROIResult.with_quantities`, ``evaluate(quantities=...)``)."""
+    mult = 1.0 if multiply_by is None else multiply_by
+    count = int(round(quantity / mult)) if mult else 0
+    lo, hi = poisson_interval(count)
+    return count, (lo * mult, hi * mult)
+
+
 class SROIResult(Results):
     """The evaluated map. Tables are DataFrames; headline figures are attributes.
 
@@ -100,12 +110,10 @@ class SROIResult(Results):
         for c, k in np.ndindex(q.shape):
             info, o = q_info[c][k], self.impact_map.outcomes[k]
             if o.indicator is not None and info is not None and info.kind == "count":
-                mult = 1.0 if o.multiply_by is None else o.multiply_by
-                count = int(round(float(q[c, k]) / mult)) if mult else 0
+                count, q_ci[c, k] = count_interval(float(q[c, k]), o.multiply_by)
                 lo, hi = poisson_interval(count)
-                q_ci[c, k] = (lo * mult, hi * mult)
                 q_info[c][k] = replace(info, value=float(count), count=count, ci_lower=lo, ci_upper=hi)
-            else:
+            elif q[c, k] != md.quantity[c, k]:  # its width relative to the quantity kept
                 old = md.quantity[c, k]
                 q_ci[c, k] = self._q_ci[c, k] * (q[c, k] / old) if old else np.nan
         return SROIResult(self.impact_map, replace(md, quantity=q), self._cohorts, self._adj, q_ci, q_info,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ... import domain
+from ...errors import LongitudinalError
 from ...i18n import N_, Area, Msg, Number, Verbatim
 from ...palette import PALETTE, figure_style
 from .. import counts as ct, protect as dc
@@ -81,13 +82,21 @@ def evaluate(a: AreaYear, impact_map: str | Path | None = None, draws: int = 200
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = sroi.evaluate(path, a.study, year=a.year)
+            m = sroi.ImpactMap.load(path)
+            given = None
             if prot is not None:
                 counts, rounded = _published_quantities(a, prot, path)
                 people = dict(zip(counts["outcome"], counts["people"]))
                 # Every figure follows from the published quantities: a present value or the ratio computed from
-                # an exact quantity would give it back (the proxy and the adjustments are published).
-                res = res.with_quantities([float(people[o.name]) for o in res.impact_map.outcomes])
+                # an exact quantity would give it back (the proxy and the adjustments are published). Counted
+                # already, they are not counted again; an area whose quantities could not be counted has none,
+                # and evaluating the map says why.
+                if all(o.name in people for o in m.outcomes):
+                    given = [float(people[o.name]) for o in m.outcomes]
+            res = sroi.evaluate(m, a.study, year=a.year, quantities=given)
+            if prot is not None and given is None:
+                raise LongitudinalError("the year's protection has no rounded quantity for some outcomes of "
+                                        f"{path.name} here: it was computed from other data")
             mc = res.monte_carlo(draws=draws, seed=a.seed, alpha=0.10)
     except (sroi.ImpactMapError, ValueError) as exc:
         # Typically a small area: too little follow-up to estimate an adjustment from the data.
