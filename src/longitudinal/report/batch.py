@@ -624,18 +624,36 @@ def _publishable(folder: Path) -> None:
 _RESULT = "LGRESULT "
 
 
-def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
+#: Environment variable: whether batch workers start a kernel server -- ``auto`` (default: when a worker is to build
+#: at least :data:`KERNEL_SERVER_FROM` areas), ``always`` or ``never``.
+KERNEL_SERVER_ENV = "LONGITUDINAL_KERNEL_SERVER"
+#: A kernel server pays from the third area of a worker: its imports (about 5 CPU s) run beside the first area's
+#: kernel, which starts the ordinary way because the server is not ready yet, and the second area's fork saves
+#: about as much again; a worker of one or two areas (a small batch, a test) would only pay for it.
+KERNEL_SERVER_FROM = 3
+
+
+def _kernel_server_mode() -> str:
+    """:data:`KERNEL_SERVER_ENV`, checked."""
+    mode = os.environ.get(KERNEL_SERVER_ENV, "auto").strip().lower() or "auto"
+    if mode not in ("auto", "always", "never"):
+        raise ValueError(f"${KERNEL_SERVER_ENV}={mode!r}: expected auto, always or never")
+    return mode
+
+
+def _worker_loop(kernel_server: bool = True) -> None:  # pragma: no cover - runs in a worker subprocess
     """Build the areas sent on stdin (one JSON spec a line), answering each on stdout.
 
     One worker process serves many areas, so papermill and nbconvert are imported once per
     worker rather than once per area; every area still gets a fresh kernel, forked by the worker's
-    kernel server, which imported the report's modules once (:mod:`longitudinal.report.kernels`).
+    kernel server, which imported the report's modules once (:mod:`longitudinal.report.kernels`);
+    without a server (``kernel_server=False``) each kernel starts the ordinary way.
     """
     # jsonschema (through nbformat, which papermill and nbconvert read notebooks with) imports rfc3987_syntax when
     # it is installed, and that builds some 35 Lark parsers on import: 2-6 s of CPU in each worker, for the "iri"
     # formats no notebook schema uses (python-jsonschema/jsonschema#1428). Marked absent, jsonschema skips it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
-    kernels = KernelServer()  # started now: it imports while the worker waits for its first area
+    kernels = KernelServer() if kernel_server else None  # started now: it imports while the worker waits
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -647,13 +665,14 @@ def _worker_loop() -> None:  # pragma: no cover - runs in a worker subprocess
             res = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"[-2000:]}
         sys.stdout.write(_RESULT + json.dumps(res) + "\n")
         sys.stdout.flush()
-    kernels.close()
+    if kernels is not None:
+        kernels.close()
 
 
 class _Worker:
     """A worker subprocess in its own session, killed with the batch (see :mod:`longitudinal.processes`)."""
 
-    def __init__(self, pool: _Pool) -> None:
+    def __init__(self, pool: _Pool, kernel_server: bool = True) -> None:
         import queue
 
         self.pool = pool
@@ -661,7 +680,8 @@ class _Worker:
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from longitudinal.report.batch import _worker_loop; _worker_loop()"],
+            [sys.executable, "-c",
+             f"from longitudinal.report.batch import _worker_loop; _worker_loop({bool(kernel_server)})"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
             start_new_session=True, preexec_fn=die_with_parent())
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -768,14 +788,19 @@ class _Pool:
 
 
 def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[AreaResult], None],
-              pool: _Pool | None = None) -> None:
-    """Run the areas on ``workers`` persistent workers; a worker that timed out or died is replaced."""
+              pool: _Pool | None = None, kernel_server: str = "auto") -> None:
+    """Run the areas on ``workers`` persistent workers; a worker that timed out or died is replaced.
+    ``kernel_server``: whether the workers start a kernel server (``auto``, ``always``, ``never``; see
+    :data:`KERNEL_SERVER_ENV`)."""
     import queue
 
     pool = pool or _Pool()
     todo: queue.Queue[dict] = queue.Queue()
     for spec in specs:
         todo.put(spec)
+    n_threads = max(1, min(workers, len(specs)))
+    server = kernel_server == "always" or (kernel_server == "auto"
+                                           and -(-len(specs) // n_threads) >= KERNEL_SERVER_FROM)
 
     def slot() -> None:
         # Workers are started by this thread and closed before it ends: the kernel ties a worker's
@@ -791,7 +816,7 @@ def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[A
                     with pool.guard:
                         if pool.stopping.is_set():
                             return
-                        worker = _Worker(pool)
+                        worker = _Worker(pool, server)
                         pool.workers.add(worker)
                 try:
                     r = worker.run(spec, timeout)
@@ -806,7 +831,7 @@ def _run_pool(specs: list[dict], workers: int, timeout: float, done: Callable[[A
                 with pool.guard:
                     pool.workers.discard(worker)
 
-    threads = [threading.Thread(target=slot, daemon=True) for _ in range(max(1, min(workers, len(specs))))]
+    threads = [threading.Thread(target=slot, daemon=True) for _ in range(n_threads)]
     for t in threads:
         t.start()
     try:
@@ -972,6 +997,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         raise FileNotFoundError(f"--data {data}: no such study folder (expected the four tables, "
                                 "e.g. the store written by `longitudinal ingest`)")
     check_store(data)  # a damaged, changed or half-written store stops the batch before anything runs
+    kernel_server = _kernel_server_mode()
     notebook = Path(notebook) if notebook else NOTEBOOK
     if not notebook.exists():
         raise FileNotFoundError(f"report notebook {notebook} not found")
@@ -1049,7 +1075,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
 
         clock = time.monotonic()
         try:
-            _run_pool([specs[a] for a in _largest_first(todo, cache)], workers, timeout, done)
+            _run_pool([specs[a] for a in _largest_first(todo, cache)], workers, timeout, done,
+                      kernel_server=kernel_server)
         except BatchStopped as stop:
             stop.result = result
             # every worker is dead now; one killed between creating its folder and our per-area cleanup
