@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 import longitudinal as lg
 from longitudinal.ingest import StoreBusyError
-from longitudinal.report.batch import ReportLocked, run_annual
+from longitudinal.report.batch import KERNEL_SERVER_ENV, ReportLocked, run_annual
 
 YEAR = 2025
 AREAS = ["Cardiff", "Swansea"]
@@ -87,6 +87,13 @@ def marked(token: str) -> list[int]:
     return pids
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
 def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -115,7 +122,9 @@ def assert_areas_whole(year_dir: Path) -> dict[str, str]:
 
 
 def start_batch(setup, out: Path, token: str, sleep: float = 3.0) -> subprocess.Popen:
-    env = dict(os.environ, LG_FAULT_MARK=token, LG_FAULT_SLEEP=str(sleep), LG_TEST_TAG="v2")
+    # With a kernel server, as the national batch runs (a worker of two areas would not start one by itself).
+    env = dict(os.environ, LG_FAULT_MARK=token, LG_FAULT_SLEEP=str(sleep), LG_TEST_TAG="v2",
+               **{KERNEL_SERVER_ENV: "always"})
     return subprocess.Popen(
         [sys.executable, "-m", "longitudinal.cli", "report", "annual", "--data", str(setup / "data"),
          "--out", str(out), "--year", str(YEAR), "--area", ",".join(AREAS), "--workers", "1",
@@ -145,6 +154,7 @@ def test_killed_batch_leaves_no_process_and_nothing_half_written(setup, tmp_path
     proc = start_batch(setup, out, token)
     # a random point after the first area started building (its kernel may be starting or running)
     assert wait_until(lambda: list(year_dir.glob(".tmp-*")) or proc.poll() is not None, 120)
+    assert proc.poll() is not None or any(b"kernels import _serve" in cmdline(p) for p in marked(token))
     time.sleep(np.random.default_rng(seed).uniform(0.0, 5.0))
     sig = signal.SIGKILL if how.startswith("SIGKILL") else getattr(signal, how)
     if how == "SIGKILL group":
@@ -278,6 +288,13 @@ def test_batch_refuses_a_damaged_or_mixed_store_and_runs_once_it_is_ingested_aga
 
 
 # ------------------------------------------------------------------ outputs that cannot be written
+def test_the_kernel_server_setting_is_checked_before_anything_runs(setup, tmp_path, monkeypatch):
+    monkeypatch.setenv(KERNEL_SERVER_ENV, "sometimes")
+    with pytest.raises(ValueError, match="LONGITUDINAL_KERNEL_SERVER='sometimes': expected auto, always or never"):
+        run_annual(setup / "data", tmp_path / "out", year=YEAR, areas=AREAS, notebook=setup / "nb.ipynb")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unwritable_output_is_a_clear_error(setup, tmp_path):
     (tmp_path / "afile").write_text("x")
     base = [sys.executable, "-m", "longitudinal.cli", "report", "annual", "--data", str(setup / "data"),

@@ -266,6 +266,48 @@ def test_spend_axis_takes_its_unit_from_the_amounts(spend, title, top_tick):
     plt.close(fig)
 
 
+@pytest.mark.parametrize("engine", ["tight_layout", None])
+def test_a_published_figure_is_what_saving_it_the_ordinary_way_paints(engine):
+    """Publishing lays a figure out fewer times than ``savefig(bbox_inches="tight")`` does (no draw before
+    measuring, the English crop reused, the Welsh tick labels taken from the English PNG): the PNGs, English and
+    Welsh (whose longer labels widen the crop), are the bytes the ordinary way gives, for a figure laid out once by
+    ``tight_layout()`` and for one without a layout engine."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from longitudinal.i18n import N_
+    from longitudinal.palette import DPI, figure_style
+    from longitudinal.report.publish import Publisher, translate_figure
+
+    def draw():
+        with figure_style():
+            fig, ax = plt.subplots(figsize=(6.0, 3.0))
+            values = [10, 40, 25, 70]
+            ax.barh(range(4), values)
+            for i, v in enumerate(values):
+                ax.annotate(f"{v}%", (v, i), xytext=(3, 0), textcoords="offset points", va="center")
+            ax.set_yticks(range(4), [o.name for o in list(domain.OUTCOMES.values())[:4]])
+            ax.set_xlabel(N_("% of episodes with a need that have two or more scored readings"))
+            if engine == "tight_layout":
+                fig.tight_layout()
+        return fig
+
+    def ordinary(lang):
+        fig = draw()
+        if lang != "en":
+            translate_figure(fig, lang)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
+        plt.close(fig)
+        return buf.getvalue()
+
+    published = Publisher(set).figure("completeness", "Completeness", draw())
+    assert published.pngs["en"] == ordinary("en")
+    assert published.pngs["cy"] == ordinary("cy")
+    assert published.pngs["cy"][16:24] != published.pngs["en"][16:24]  # the PNGs' sizes: the Welsh crop is its own
+
+
 def test_trend_figure_marks_a_hidden_count_in_the_figure_and_its_table():
     """A count the protection hides ([c] or <5 in the table) is not drawn: its bar is missing and [c] stands at
     its foot, as the table shows it."""

@@ -24,11 +24,12 @@ import pytest
 import longitudinal as lg
 from longitudinal import domain
 from longitudinal.i18n import Translator
-from longitudinal.report import AnnualReport, PublishedTable, last_complete_year, protect as dc
+from longitudinal.report import AnnualReport, PublishedTable, last_complete_year, protect as dc, publish
 from longitudinal.report.area import active as _active
 from longitudinal.report.present import cells
 from longitudinal.report.sections.distance import distance_published
 from longitudinal.report.sections.social_return import SROI_RATIO, evaluate, social_return_detail
+from longitudinal.results import figure_of
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "annual_report.ipynb"
 MARKERS = {"<5", "[c]"}
@@ -617,13 +618,29 @@ def _authorities_hidden(rep, table: str, label: str) -> set:
     return out
 
 
+@pytest.fixture
+def figures_unpainted(monkeypatch):
+    """For tests about published tables only: every section still draws its figures (a section that cannot draw
+    one still fails), but they are neither laid out nor painted to PNG, about half of a small report's time
+    (tests/test_report_pages.py and tests/test_report_publication.py check painted figures)."""
+    import matplotlib.pyplot as plt
+
+    def figure(self, name, caption, fig, data=None, *, alt=None, translate=True):
+        fig = figure_of(fig)
+        labels = publish.figure_labels(fig)
+        plt.close(fig)
+        return publish.PublishedFigure(name, caption, b"", labels, data, alt)
+
+    monkeypatch.setattr(publish.Publisher, "figure", figure)
+
+
 @pytest.fixture(scope="module")
 def study3000():
     """A study of 3,000 people: its reports share one protection of the year (kept with the study)."""
     return lg.simulate(people=3000, seed=1)
 
 
-def test_wales_minus_the_authorities_recovers_no_hidden_cell(across, study3000):
+def test_wales_minus_the_authorities_recovers_no_hidden_cell(across, study3000, figures_unpainted):
     study = study3000
     wales_report = AnnualReport(study, area="Wales")
     wales = _published(wales_report)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 __all__ = ["PALETTE", "MARKERS", "LINESTYLES", "HATCHES", "contrast", "series_style", "figure_style",
-           "lay_out", "text_px_on_page", "PAGE_PX", "DPI", "MIN_TEXT_PX"]
+           "lay_out", "static_layout", "text_px_on_page", "PAGE_PX", "DPI", "MIN_TEXT_PX"]
 
 #: Okabe-Ito's colour-blind-safe order, the hues too light on white (orange, sky blue, yellow, the
 #: bluish green and reddish purple at 2.3-3.4:1) replaced by darker ones of the same family.
@@ -77,6 +77,17 @@ def figure_style():
         yield
 
 
+def static_layout(fig) -> bool:
+    """Whether drawing the figure leaves where things are as it is: it has no layout engine, or only the placeholder
+    a one-off ``fig.tight_layout()`` leaves, which lays nothing out and is dropped here (else ``savefig`` would lay
+    the figure out once more, for nothing, before painting it)."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)
+    return fig.get_layout_engine() is None
+
+
 def lay_out(fig, dpi: int | None = DPI):
     """Lay the figure out at the resolution it is saved at (``None``: its own), without painting it; returns its
     tight bounding box in inches (what ``savefig(bbox_inches="tight")`` crops to, before the padding).
@@ -86,7 +97,9 @@ def lay_out(fig, dpi: int | None = DPI):
     """
     if dpi is not None:
         fig.set_dpi(dpi)
-    fig.draw_without_rendering()
+    if not static_layout(fig):
+        fig.draw_without_rendering()  # its engine places the axes when the figure is drawn
+    # Measuring lays out what it measures (ticks, labels, legends, titles): no draw is needed before it.
     return fig.get_tightbbox()
 
 

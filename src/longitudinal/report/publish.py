@@ -309,7 +309,7 @@ class Publisher:
         own words (an outcome map), the same in both languages; its caption must say so.
         """
         from ..i18n import LANGUAGES
-        from ..palette import DPI, lay_out, text_px_on_page
+        from ..palette import DPI, lay_out, static_layout, text_px_on_page
 
         fig = figure_of(fig)  # results' plot() return Axes (or an array of them)
         labels = figure_labels(fig)
@@ -317,9 +317,10 @@ class Publisher:
         if leaked:  # pragma: no cover - figures are drawn from published tables only
             raise ValueError(f"figure {name!r} shows identifier(s) {leaked[:3]}")
         # Laid out once, as it is saved: the text-size check and the English PNG's crop share that layout. A figure
-        # with a layout engine is laid out again when saved whatever is done here, and where its engine puts things
-        # depends on the layout before: it is laid out at its own resolution, and saved, as it always was.
-        reuse = fig.get_layout_engine() is None
+        # whose engine still lays it out (constrained layout) is laid out again when saved whatever is done here, and
+        # where its engine puts things depends on the layout before: it is laid out at its own resolution, and saved,
+        # as it always was.
+        reuse = static_layout(fig)
         bbox = lay_out(fig, DPI if reuse else None)
         px = text_px_on_page(fig, bbox=bbox)
         if not reuse:
@@ -328,7 +329,8 @@ class Publisher:
         for lang in LANGUAGES:
             if lang != "en" and translate:
                 translate_figure(fig, lang, drawn=reuse)  # its tick labels are the English PNG's
-                bbox = None  # translated texts have other widths: laid out again when saved
+                # Translated texts have other widths: the crop is measured again (by savefig, for an engine's figure).
+                bbox = lay_out(fig) if reuse else None
             stem = name if lang == "en" else f"{name}.{lang}"
             path = self.out / "figures" / f"{stem}.png" if self.out is not None else None
             if lang != "en" and not translate:  # the same figure: the same bytes, without drawing it again
