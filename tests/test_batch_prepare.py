@@ -8,6 +8,7 @@ import pytest
 import longitudinal as lg
 from longitudinal.domain import all_areas
 from longitudinal.report import YearProtection, batch
+from longitudinal.report.joint import protection_file
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,21 @@ def test_the_protection_of_a_batch_of_some_areas_reads_the_study(store, whole, t
     cache, _ = batch.prepare_cache(store, tmp_path, ["Cardiff"])
     path = batch.prepare_protection(store, cache, 2025, code="test", workers=1)
     _same(YearProtection.load(path), whole)
+
+
+def test_the_data_step_prepares_the_protection_while_it_writes_the_slices(store, whole, tmp_path):
+    # Wales's tables in a grandchild from its slice, the authorities' in the data step's child as they are split.
+    cache, _ = batch.in_children([("prepare_cache", {"data": str(store), "cache_root": str(tmp_path),
+                                                      "areas": all_areas(), "protect": "test"})])[0]
+    path = protection_file(cache, 2025)
+    _same(YearProtection.load(path), whole)
+    # made by the same code: the protection step keeps it
+    made = path.stat().st_mtime_ns
+    assert batch.prepare_protection(store, cache, 2025, code="test", workers=2) == path
+    assert path.stat().st_mtime_ns == made
+    # a batch of some areas only: the protection step makes it (from the study)
+    cache2, _ = batch.prepare_cache(store, tmp_path / "some", ["Cardiff"], protect="test")
+    assert not protection_file(cache2, 2025).exists()
 
 
 def test_a_child_process_error_is_raised_in_the_batch(tmp_path):

@@ -215,20 +215,32 @@ def _moved(study: Study, outcome: str, from_max: int = 2, to_min: int = 4, finan
     if from_max >= to_min:
         raise ValueError(f"from_max ({from_max}) must be below to_min ({to_min})")
     long = _filtered(study, outcome, local_authority, lead_need, service_type)
-    key = ["episode_id", "outcome"]
-    low = long["score"] <= from_max
+    # Each episode-area's readings together, in their order (a stable sort): counts along each run stand for
+    # per-area groupbys, which took seconds at national size. Readings without an episode or area count nowhere.
+    ep, _ = pd.factorize(long["episode_id"])
+    out, _ = pd.factorize(long["outcome"])
+    known = (ep >= 0) & (out >= 0)
+    pair = ep[known].astype("int64") * (int(out.max(initial=0)) + 1) + out[known]
+    if not pair.size:
+        return 0, 0, 0, poisson_interval(0), 0.0
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    score = long["score"].to_numpy(dtype="float64", na_value=np.nan)[known][order]
+    first = np.r_[True, pair[1:] != pair[:-1]]
+    area = np.cumsum(first) - 1  # each reading's episode-area
+    low = score <= from_max
+    lows = np.cumsum(low) - low  # readings at from_max or below before each reading ...
+    lows -= lows[first][area]  # ... of its episode-area
     # a move counts when a reading at to_min+ follows an earlier reading at from_max or below
-    seen_low = low.astype("int8").groupby([long[c] for c in key], observed=True).cummax().astype(bool)
-    seen_low_before = seen_low.groupby([long[c] for c in key], observed=True).shift(1, fill_value=False)
-    hit = (long["score"] >= to_min) & seen_low_before.astype(bool)
-    hits = long[hit].groupby(key, observed=True).first().reset_index()
+    hit = np.flatnonzero((score >= to_min) & (lows > 0))
+    hit = hit[np.r_[True, area[hit][1:] != area[hit][:-1]]] if hit.size else hit  # the first of each area
     if financial_year is not None:
-        hits = hits[hits["financial_year"] == financial_year]
-    base = int(long[low].groupby(key, observed=True).ngroups)
-    k = len(hits)
-    eligible = long.groupby(key, observed=True).ngroups
-    one = (long.groupby(key, observed=True).size() < 2).sum()
-    return k, base, k, poisson_interval(k), (one / eligible if eligible else 0.0)
+        hit = hit[long["financial_year"].to_numpy()[known][order][hit] == financial_year]
+    k = int(hit.size)
+    sizes = np.bincount(area)
+    base = int((np.bincount(area, weights=low) > 0).sum())
+    one = int((sizes < 2).sum())
+    return k, base, k, poisson_interval(k), one / sizes.size
 
 
 @indicator("sustained_at_months", "proportion",

@@ -355,14 +355,16 @@ class Study:
         if all(n == "Wales" for n in names):
             yield from ((n, self) for n in names)
             return
-        # Each reading's authority through the episode categories (about 400k) rather than 11M values.
-        ep_la = ep["local_authority"].astype(str).to_numpy()
+        # Each reading's authority through the episode categories (about 400k) rather than 11M values, as an
+        # integer (its authority's position among the episodes' ones; -1: a reading of no episode).
+        la_code, la_names = pd.factorize(ep["local_authority"].astype(str))
         rd_ep = rd["episode_id"].astype("category")
         cat_pos = pd.Index(ep["episode_id"].astype(str)).get_indexer(rd_ep.cat.categories.astype(str))
         pos = cat_pos[rd_ep.cat.codes.to_numpy()]
-        rd_la = np.where(pos >= 0, ep_la[np.maximum(pos, 0)], "")
+        rd_la = np.where(pos >= 0, la_code[np.maximum(pos, 0)], -1)
         order = np.argsort(rd_la, kind="stable")
         sorted_la = rd_la[order]
+        code_of = {n: i for i, n in enumerate(la_names)}
 
         def slim(df: pd.DataFrame) -> pd.DataFrame:
             df = df.reset_index(drop=True)
@@ -375,8 +377,9 @@ class Study:
             if name == "Wales":
                 yield name, self
                 continue
-            e = ep[ep_la == name]
-            lo, hi = np.searchsorted(sorted_la, name, "left"), np.searchsorted(sorted_la, name, "right")
+            code = code_of.get(name, -2)
+            e = ep[la_code == code]
+            lo, hi = np.searchsorted(sorted_la, code, "left"), np.searchsorted(sorted_la, code, "right")
             r = rd.iloc[np.sort(order[lo:hi])]
             p = people[people["person_id"].isin(e["person_id"].unique())]
             sp = self.spend[self.spend["local_authority"] == name]

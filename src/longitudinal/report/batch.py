@@ -221,11 +221,16 @@ def package_versions() -> dict[str, str]:
 
 # ------------------------------------------------------------------ cache
 def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str], *,
-                  digest: str | None = None) -> tuple[Path, list[int]]:
+                  digest: str | None = None, protect: str | None = None) -> tuple[Path, list[int]]:
     """Read the study once and write each area's slice (pickle) under ``cache_root/<hash>``.
 
     Returns the cache folder and the study's financial years. Reused while the
     data's hash is unchanged.
+
+    ``protect`` (the code's hash, as :func:`prepare_protection` takes it): when ``areas`` are all the areas, the
+    protection of the data's last complete year is prepared too, while the slices are written, so that the two
+    cores are busy: Wales's count tables in a child process from its slice, written first, and the authorities'
+    here, each from its slice as it is split (:func:`prepare_protection` then finds it done).
     """
     import pickle
 
@@ -240,14 +245,30 @@ def prepare_cache(data: str | Path, cache_root: str | Path, areas: Iterable[str]
     meta_file = folder / "meta.json"
     folder.mkdir(parents=True, exist_ok=True)
     study = load(data)
-    for a, part in _split_by_area(study, areas):
-        with atomic_path(folder / f"{area_slug(a)}.pkl") as tmp:
-            with open(tmp, "wb") as fh:
-                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    meta = {"data_hash": digest, "financial_years": study.financial_years,
-            "last_complete_year": last_complete_year(study), "synthetic": study.truth is not None}
-    with atomic_path(meta_file) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    year = last_complete_year(study)
+    protecting = protect is not None and areas == all_areas()
+    wales: Children | None = None
+    tables: dict = {}
+    try:
+        for a, part in _split_by_area(study, areas):
+            with atomic_path(folder / f"{area_slug(a)}.pkl") as tmp:
+                with open(tmp, "wb") as fh:
+                    pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            if protecting and a == WALES:
+                wales = Children([("_count_tables_of", {"data": str(data), "cache": str(folder), "year": year,
+                                                        "areas": [WALES]})])
+            elif protecting:
+                tables |= _tables_of([(a, part)], year)
+        meta = {"data_hash": digest, "financial_years": study.financial_years,
+                "last_complete_year": year, "synthetic": study.truth is not None}
+        with atomic_path(meta_file) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        if wales is not None and protect is not None:
+            del study  # the national data's memory, while Wales's tables are finished
+            _save_protection(wales.results()[0] | tables, year, folder, protect)
+    finally:
+        if wales is not None:
+            wales.stop()
     return folder, meta["financial_years"]
 
 
@@ -277,12 +298,11 @@ def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | 
     others), from the cached slices where the cache holds every authority; only the rounding, which needs
     them all, runs here. The children's memory is returned when they end, before any report starts.
     """
-    from .joint import YearProtection, protection_file
+    from .joint import protection_file
 
     path = protection_file(cache, year)
-    key_file = path.with_suffix(".key")
     key = code or code_hash()
-    if path.exists() and key_file.exists() and key_file.read_text() == key:
+    if _protected(path, key):
         return path
     # Wales is about as much work as all the authorities together: one child for it, the others share those.
     groups: list[list[str]] = [[WALES], list(domain.LA_NAMES)] if workers > 1 else [all_areas()]
@@ -290,10 +310,23 @@ def prepare_protection(data: str | Path, cache: Path, year: int, *, code: str | 
         groups = [[WALES]] + [list(domain.LA_NAMES)[i::workers - 1] for i in range(workers - 1)]
     parts = in_children([("_count_tables_of", {"data": str(data), "cache": str(cache), "year": int(year),
                                                 "areas": g}) for g in groups])
-    built = {a: t for part in parts for a, t in part.items()}
+    return _save_protection({a: t for part in parts for a, t in part.items()}, year, cache, key)
+
+
+def _protected(path: Path, key: str) -> bool:
+    """Whether the protection at ``path`` was made from these data by this code (``key``)."""
+    key_file = path.with_suffix(".key")
+    return path.exists() and key_file.exists() and key_file.read_text() == key
+
+
+def _save_protection(built: dict, year: int, cache: Path, key: str) -> Path:
+    """Round the areas' count tables (``{area: tables}``) together and keep the protection in the cache."""
+    from .joint import YearProtection, protection_file
+
+    path = protection_file(cache, year)
     tables = {a: built[a] for a in all_areas() if a in built}  # the order of YearProtection.for_study
     YearProtection.from_tables(tables, year).save(path)
-    with atomic_path(key_file) as tmp:
+    with atomic_path(path.with_suffix(".key")) as tmp:
         tmp.write_text(key)
     return path
 
@@ -303,13 +336,11 @@ def _count_tables_of(data: str, cache: str, year: int, areas: list[str]) -> dict
     import pickle
 
     from ..study import load
-    from . import counts as ct
-    from .joint import year_areas
 
     folder = Path(cache)
-    # The slices the batch cached are those Study.by_area gives (the protection's own split); without every
-    # authority's slice (a batch of some areas only) the study is read and split here.
-    if all((folder / f"{area_slug(a)}.pkl").exists() for a in all_areas()):
+    # The slices the batch cached are those Study.by_area gives (the protection's own split); without the slice
+    # of every area asked for (a batch of some areas only) the study is read and split here.
+    if all((folder / f"{area_slug(a)}.pkl").exists() for a in areas):
         def slices():
             for a in areas:
                 with open(folder / f"{area_slug(a)}.pkl", "rb") as fh:
@@ -320,47 +351,77 @@ def _count_tables_of(data: str, cache: str, year: int, areas: list[str]) -> dict
         found = ((a, part) for a, part in study.by_area() if a in areas)
     out = {}
     for a, part in found:  # one slice in memory at a time
-        for name, area_year in year_areas([(a, part)], year).items():
-            out[name] = ct.year_count_tables(area_year)
+        out |= _tables_of([(a, part)], year)
     return out
+
+
+def _tables_of(slices, year: int) -> dict:
+    """``{area: count tables}`` of the ``(area, slice)`` pairs that the year's publication protects."""
+    from . import counts as ct
+    from .joint import year_areas
+
+    return {name: ct.year_count_tables(a) for name, a in year_areas(slices, year).items()}
 
 
 def in_children(calls: list[tuple[str, dict]]) -> list:
     """Run ``(function name in this module, keyword arguments)`` calls in child processes at once; their results
     in order. A child's exception is raised here. The children die with this process (and are killed if it
     stops), and their memory goes back to the system when they end."""
-    import pickle
+    return Children(calls).results()
 
-    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")) if p))
-    with tempfile.TemporaryDirectory(prefix="longitudinal-prep-") as tmp:
-        procs = []
+
+class Children:
+    """:func:`in_children`'s child processes, started at once: :meth:`results` waits for them; :meth:`stop` kills
+    those still running. Their inputs and results live in a temporary folder, removed by either."""
+
+    def __init__(self, calls: list[tuple[str, dict]]) -> None:
+        import pickle
+
+        env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+                       p for p in (str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")) if p))
+        self.calls = calls
+        self.tmp = Path(tempfile.mkdtemp(prefix="longitudinal-prep-"))
+        self.procs: list[subprocess.Popen] = []
         try:
             for i, call in enumerate(calls):
-                job = Path(tmp) / f"{i}.in"
+                job = self.tmp / f"{i}.in"
                 job.write_bytes(pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL))
-                procs.append(subprocess.Popen(
+                self.procs.append(subprocess.Popen(
                     [sys.executable, "-c", "import sys; from longitudinal.report.batch import _child_main; "
                      "_child_main(sys.argv[1])", str(job)], env=env, stdin=subprocess.DEVNULL,
                     preexec_fn=die_with_parent()))
-            for p in procs:
+        except BaseException:
+            self.stop()
+            raise
+
+    def results(self) -> list:
+        """Each call's result, in order, once all have ended; a child's exception is raised here."""
+        import pickle
+
+        try:
+            for p in self.procs:
                 p.wait()
+            out = []
+            for i, p in enumerate(self.procs):
+                res = self.tmp / f"{i}.out"
+                if not res.exists():
+                    raise LongitudinalError(f"a child process preparing the batch ({self.calls[i][0]}) died "
+                                            f"(exit status {p.returncode})")
+                ok, value = pickle.loads(res.read_bytes())
+                if not ok:
+                    raise value
+                out.append(value)
+            return out
         finally:
-            for p in procs:  # stopped (a signal) while they ran: they go too
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-        out = []
-        for i, p in enumerate(procs):
-            res = Path(tmp) / f"{i}.out"
-            if not res.exists():
-                raise LongitudinalError(f"a child process preparing the batch ({calls[i][0]}) died "
-                                        f"(exit status {p.returncode})")
-            ok, value = pickle.loads(res.read_bytes())
-            if not ok:
-                raise value
-            out.append(value)
-        return out
+            self.stop()
+
+    def stop(self) -> None:
+        for p in self.procs:  # stopped (a signal, an error) while they ran: they go too
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _child_main(job: str) -> None:  # pragma: no cover - runs in a child process
@@ -948,6 +1009,7 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
     _writable(out)
     clock = time.monotonic()
     digest = data_hash(data)
+    code = code_hash()  # once, so that every area of a run records the same code
     # One reading of the data for all areas; the slices are reused while the data are unchanged.
     with FileLock(str(out / ".cache.lock")):
         for leftover in (out / ".cache").glob("*/.*.tmp"):  # slices a killed run was writing
@@ -955,7 +1017,8 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         ready = _cached(out / ".cache", digest, area_list)
         # Read and split in a child process: the national data's memory is the system's again before the areas run.
         cache, years = ready or in_children([("prepare_cache", {"data": str(data), "cache_root": str(out / ".cache"),
-                                                                 "areas": area_list, "digest": digest})])[0]
+                                                                 "areas": area_list, "digest": digest,
+                                                                 "protect": code})])[0]
     steps = {"data": time.monotonic() - clock}
     if year in ("auto", None):
         fy = _auto_year(cache)
@@ -977,7 +1040,6 @@ def run_annual(data: str | Path, out: str | Path = "reports", *, year: int | str
         raise ReportLocked(f"{year_dir} is being written by another run (lock {year_dir / '.lock'}); "
                            "wait for it to finish") from exc
     result = BatchResult(fy, year_dir, seconds=steps)
-    code = code_hash()  # once, so that every area of a run records the same code
     restore = _stop_on_signals()
     try:
         _cleanup_tmp(year_dir)  # what killed runs left: ours to remove now that we hold the lock

@@ -10,6 +10,7 @@ them for all areas of a year at once; the sections publish what it returns.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -505,6 +506,15 @@ def sroi_map():
     return Path(sroi.DEFAULT_MAP).with_name("example_study.yaml")
 
 
+@functools.cache
+def _default_map():
+    """:func:`sroi_map` read once per process (its YAML and proxies cost more than an area's quantities); only
+    read, never changed."""
+    from .. import sroi
+
+    return sroi.ImpactMap.load(sroi_map())
+
+
 def sroi_quantity_counts(a: AreaYear, impact_map=None) -> CountTable:
     """The people reaching each outcome of the impact map (default :func:`sroi_map`) in the area's year, as the
     social return counts them (``sroi.quantities``: the map is not evaluated). They add up over the areas (an
@@ -514,7 +524,7 @@ def sroi_quantity_counts(a: AreaYear, impact_map=None) -> CountTable:
     from .. import sroi
 
     try:
-        q = sroi.quantities(impact_map or sroi_map(), a.study, year=a.year)
+        q = sroi.quantities(impact_map or _default_map(), a.study, year=a.year)
         people = q["quantity"].astype(float).round().fillna(0).astype("int64")
         t = pd.DataFrame({"outcome": q["outcome"].astype(str), "people": people})
     except (sroi.ImpactMapError, ValueError):

@@ -21,7 +21,6 @@ from .tables import (
     MONTH_DAYS,
     at_risk_count,
     check_columns,
-    collapse_same_day,
     exclusion_table,
     group_keys,
     group_label,
@@ -344,65 +343,76 @@ def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = No
         data = Study(data.people, planned, rd, data.spend)
     long = scored_readings(data, codes, include_follow_up=True, need=["end_reason", *by], who="sustained_outcomes")
     counts: dict[str, tuple[int, str]] = {}
-    planned = (long["end_reason"] == "planned") & long["end_date"].notna()
-    long = long[planned].astype({"episode_id": str, "outcome": str})
+    long = long[((long["end_reason"] == "planned") & long["end_date"].notna()).to_numpy()]
     if long.empty:
         raise NoDataError(f"sustained_outcomes: no readings of episodes with a planned end in outcome area(s) "
                           f"{codes or 'all'}")
-    keys = ["episode_id", "outcome"]
-    long, n_dup = collapse_same_day(long, keys)
-    counts["same_day_duplicates"] = (n_dup, "episode-areas-days with several readings: lower score kept")
+    # Each episode-area is one integer, ordered as its (episode id, area) text: the rows are sorted, grouped and
+    # matched on arrays (text keys cost most of the time at national size), in the order text keys give.
+    ep_rank, n_ep = _text_ranks(long["episode_id"])
+    out_rank, n_out = _text_ranks(long["outcome"])
+    area = ep_rank * n_out + out_rank
+    date = long["reading_date"].to_numpy("datetime64[ns]").view("int64")
+    nat = date == np.iinfo(np.int64).min
+    score = long["score"].to_numpy(dtype="float64")
+    # by area, then date (missing last, as pandas sorts), then the lower score first: same-day readings of an
+    # area collapse to the first of each run (the lower score, conservative)
+    order = np.lexsort((score, np.where(nat, np.iinfo(np.int64).max, date), nat, area))
+    area, date, nat, score = area[order], date[order], nat[order], score[order]
+    day = np.r_[True, (area[1:] != area[:-1]) | (date[1:] != date[:-1])]
+    first_of_day = np.flatnonzero(day)
+    counts["same_day_duplicates"] = (int((np.diff(np.r_[first_of_day, area.size]) > 1).sum()),
+                                     "episode-areas-days with several readings: lower score kept")
+    order, area, date, nat, score = (x[first_of_day] for x in (order, area, date, nat, score))
+    end_date = long["end_date"].to_numpy("datetime64[ns]").view("int64")[order]
     if "reading_type" in long.columns:
-        is_fu_type = long["reading_type"] == "follow_up"
+        is_fu_type = (long["reading_type"] == "follow_up").to_numpy()[order]
     else:  # a table without reading types: the readings after the end are the follow-ups
-        is_fu_type = pd.Series(False, index=long.index)
-    early_fu = is_fu_type & (long["reading_date"] < long["end_date"])
+        is_fu_type = np.zeros(order.size, dtype=bool)
+    early_fu = is_fu_type & ~nat & (date < end_date)
     counts["follow_up_before_end"] = (int(early_fu.sum()),
                                       "follow-up readings dated before the end of support (dropped)")
-    long = long[~early_fu]
-    after = long["reading_date"] > long["end_date"]
-    fu = long[is_fu_type[~early_fu] | after]
-    during = long[~(is_fu_type[~early_fu] | after)]
-    during = during.sort_values(keys + ["reading_date"], kind="stable")
-    g = during.groupby(keys, observed=True, sort=True)
-    endlvl = g.tail(1).set_index(keys)
-    startlvl = g.head(1).set_index(keys)["score"]
-    attrs = [c for c in GROUPABLE if c in endlvl.columns and c not in ("outcome", "start_score")]
-    base = endlvl[["person_id", "end_date"] + attrs].copy()
-    base["end_score"] = endlvl["score"].astype(int)
-    base["start_score"] = startlvl.reindex(base.index).astype(int)
-    fu_keys = pd.MultiIndex.from_frame(fu[keys].astype(str))
-    base_keys = pd.MultiIndex.from_frame(base.index.to_frame(index=False).astype(str))
-    no_end = ~fu_keys.isin(base_keys)
-    counts["no_reading_at_end"] = (int(fu.loc[no_end].groupby(keys, observed=True).ngroups),
+    is_fu = (is_fu_type | (~nat & (date > end_date)))[~early_fu]
+    order, area, date, nat, score, end_date = (x[~early_fu] for x in (order, area, date, nat, score, end_date))
+    # the readings during support: the first and last of each area give its start and end levels
+    during = np.flatnonzero(~is_fu)
+    d_area = area[during]
+    firsts = np.r_[True, d_area[1:] != d_area[:-1]] if d_area.size else np.zeros(0, dtype=bool)
+    lasts = np.r_[d_area[1:] != d_area[:-1], True] if d_area.size else np.zeros(0, dtype=bool)
+    areas = d_area[lasts]  # sorted, one per area
+    end_row, end_score = during[lasts], score[during[lasts]].astype(int)
+    start_score = score[during[firsts]].astype(int)
+    fu = np.flatnonzero(is_fu)
+    fu_areas = np.unique(area[fu])
+    counts["no_reading_at_end"] = (int((~np.isin(fu_areas, areas, assume_unique=True)).sum()),
                                    "areas with follow-ups but no reading during support")
-    has_fu = base_keys.isin(fu_keys)
+    has_fu = np.isin(areas, fu_areas, assume_unique=True)
     counts["no_follow_up"] = (int((~has_fu).sum()), "areas with no follow-up reading after the end")
-    base = base[has_fu]
-    low = base["end_score"] <= loss
-    counts["nothing_to_lose"] = (int(low.sum()), f"end level at stage {loss} or lower: cannot lose {loss} stage(s)")
-    base = base[~low]
+    keep = has_fu.copy()
+    low = end_score <= loss
+    counts["nothing_to_lose"] = (int((low & keep).sum()),
+                                 f"end level at stage {loss} or lower: cannot lose {loss} stage(s)")
+    keep &= ~low
     if gained_only:
-        ng = base["end_score"] <= base["start_score"]
+        ng = keep & (end_score <= start_score)
         counts["no_gain"] = (int(ng.sum()), "end level not above the start level (gained_only=True)")
-        base = base[~ng]
-    if base.empty:
+        keep &= ~ng
+    if not keep.any():
         raise NoDataError(f"sustained_outcomes: no area can be followed after a planned end (excluded: {counts})")
-    base = base.reset_index()
-    fu = fu.merge(base[keys + ["end_score"]], on=keys, how="inner")
-    fu = fu.sort_values(["episode_id", "outcome", "reading_date"], kind="stable")
-    fu["t"] = np.round((fu["reading_date"] - fu["end_date"]).dt.days / MONTH_DAYS)
-    fu["lost"] = fu["score"].astype(int) <= fu["end_score"] - loss
+    areas, end_row, end_score, start_score = areas[keep], end_row[keep], end_score[keep], start_score[keep]
+    # the follow-ups of the areas kept, by area and date
+    fu = fu[np.isin(area[fu], areas, assume_unique=False)]
+    g = np.searchsorted(areas, area[fu])
+    with np.errstate(invalid="ignore"):
+        days = np.where(nat[fu], np.nan, (date[fu] - end_date[fu]) // 86_400_000_000_000)
+    t_fu = np.round(days / MONTH_DAYS)
+    lost = score[fu].astype(int) <= end_score[g] - loss
     # first loss per area and the follow-up before it (vectorised: national data has ~10^5 areas)
-    fu = fu.reset_index(drop=True)
-    t_fu, lost = fu["t"].to_numpy(float), fu["lost"].to_numpy(bool)
-    gid = fu.groupby(keys, sort=False).ngroup().to_numpy()
-    firsts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    lasts = np.r_[firsts[1:] - 1, gid.size - 1]
-    ng = firsts.size
-    hit = np.full(ng, -1)
+    firsts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    lasts = np.r_[firsts[1:] - 1, g.size - 1]
+    hit = np.full(areas.size, -1)
     li = np.flatnonzero(lost)
-    ug, pos = np.unique(gid[li], return_index=True)
+    ug, pos = np.unique(g[li], return_index=True)
     hit[ug] = li[pos]
     ev = hit >= 0
     lo_ = np.where(ev & (hit > firsts), t_fu[np.maximum(hit - 1, 0)], 0.0)
@@ -410,17 +420,24 @@ def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = No
     hi_ = np.where(ev, t_fu[np.maximum(hit, 0)], np.inf)
     # a loss in the same (rounded) month as the previous reading or the end: place it in (lo, lo + 0.5]
     hi_ = np.where(ev & (hi_ <= lo_), lo_ + 0.5, hi_)
-    iv = fu.loc[firsts, keys].reset_index(drop=True)
-    iv["lower"], iv["upper"], iv["event"] = lo_, hi_, ev.astype(int)
-    base["episode_id"] = base["episode_id"].astype(str)
-    base["outcome"] = base["outcome"].astype(str)
-    iv["episode_id"] = iv["episode_id"].astype(str)
-    iv["outcome"] = iv["outcome"].astype(str)
-    data = base.merge(iv, on=["episode_id", "outcome"], how="inner", validate="one_to_one")
+    rows = long.take(order[end_row]).reset_index(drop=True)
+    attrs = [c for c in GROUPABLE if c in long.columns and c not in ("episode_id", "outcome", "start_score")]
+    data = pd.DataFrame({"episode_id": rows["episode_id"].astype(str), "outcome": rows["outcome"].astype(str),
+                         **{c: rows[c] for c in ["person_id", "end_date", *attrs]},
+                         "end_score": end_score, "start_score": start_score,
+                         "lower": lo_, "upper": hi_, "event": ev.astype(int)})
     zero = (data["event"] == 0) & (data["lower"] <= 0)
     counts["follow_up_at_end"] = (int(zero.sum()), "only follow-ups in the month of the end: no time at risk")
     data = data[~zero].reset_index(drop=True)
     return data, counts
+
+
+def _text_ranks(col: pd.Series) -> tuple[np.ndarray, int]:
+    """Each value's rank among the column's distinct values as text (``astype(str)``), and how many there are."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    text = np.asarray(pd.Series(uniques).astype(str), dtype=object)
+    distinct, rank = np.unique(text, return_inverse=True)
+    return rank.reshape(-1)[codes].astype("int64"), len(distinct)
 
 
 def _episodes(data: Study | pd.DataFrame, codes: list[str] | None):
