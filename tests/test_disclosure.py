@@ -305,6 +305,17 @@ def test_together_when_hides_an_interval_with_a_share_but_not_the_reverse():
         dc.check_derived(out.assign(lo=[0.1, 0.2]), specs)
 
 
+def test_check_derived_takes_each_rounded_base_at_either_end_row_by_row():
+    """A rounded base (within 4 of the true one): each row's figure passes if it gives no small count at one end of
+    its base. 95% of 6 to 14 leaves 0.3 to 0.7 (passes at 6 only); 40% of 6 to 14 implies 2.4 to 5.6 (passes at 14
+    only); 25% implies 1.5 to 3.5 at both ends: an error, named as the row's own check names it."""
+    spec = [dc.Share("pct", "n", scale=100)]
+    dc.check_derived(pd.DataFrame({"n": [10, 10], "pct": [95.0, 40.0]}), spec, count_error=4)
+    dc.check_derived(pd.DataFrame({"n": [10, 10, 12], "pct": [40.0, 60.0, 50.0]}), spec, count_error=4)
+    with pytest.raises(ValueError, match=r"row 0: the count implied comes to 1\.50"):
+        dc.check_derived(pd.DataFrame({"n": [10, 10], "pct": [95.0, 25.0]}), spec, count_error=4)
+
+
 def test_check_derived_allows_for_rounding():
     # 99.8% of 2,000 readings, rounded to 0.1%: the scored count is 1,995 to 1,997, the blank ones 3 to 5.
     # That is not surely small (it may be 5): no error. 99.9% of 2,000 leaves 1 to 3: an error.
