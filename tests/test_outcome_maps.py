@@ -557,6 +557,16 @@ def test_rating_for_one_year_uses_that_years_episodes_and_readings_to_its_end(st
                                                   | (ys.episodes["end_date"] >= start))).all()
     r = lg.rollup(m, study, areas=["Wales"], year=year)
     pd.testing.assert_frame_equal(r.indicator_values, by_year.indicator_values_)
+    # the year's study a report holds already is rated from, not cut again: the same map, the same year
+    from unittest import mock
+
+    with mock.patch.object(lg.Study, "in_financial_year", side_effect=AssertionError("cut again")):
+        held = lg.rollup(m, study, areas=["Wales", "Cardiff"], year=year, year_study=ys)
+    pd.testing.assert_frame_equal(held.indicator_values[held.indicator_values["area"] == "Wales"],
+                                  by_year.indicator_values_)
+    assert held.maps["Cardiff"].financial_year == year
+    with pytest.raises(ValueError, match="give that year"):
+        lg.rollup(m, study, areas=["Wales"], year_study=ys)
     texts = " ".join(t.get_text() for t in by_year.plot().texts)
     plt.close("all")
     assert f"(Wales, {domain.fy_label(year)})" in texts

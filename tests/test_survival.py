@@ -682,6 +682,24 @@ def test_sustained_outcomes_takes_a_plain_long_table(medium_study):
         sustained_outcomes(table, missing="ipw")
 
 
+def test_re_referral_is_fitted_on_first_use_only(small_study, monkeypatch):
+    """The curves and the drop-off do not wait for the re-referral analysis; asked for, it is what it was."""
+    import longitudinal.survival.sustained as mod
+
+    ref = sustained_outcomes(small_study, by="outcome", n_boot=10, seed=4)
+    ref_tables = {n: getattr(ref, n) for n in ("rereferral", "rereferral_data", "exclusions")}
+    calls = []
+    real = mod.rereferral_times
+    monkeypatch.setattr(mod, "rereferral_times", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = sustained_outcomes(small_study, by="outcome", n_boot=10, seed=4)
+    pd.testing.assert_frame_equal(res.by_year(), ref.by_year())
+    pd.testing.assert_frame_equal(res.at_months(), ref.at_months())
+    assert calls == []
+    for name, table in ref_tables.items():  # the exclusions include re-referral's own
+        pd.testing.assert_frame_equal(getattr(res, name), table)
+    assert calls == [1] and set(res.aalen_johansen) == set(ref.aalen_johansen)
+    assert res.rereferral is res.rereferral and calls == [1]  # fitted once
+
 def test_sustained_outcomes_on_a_monthly_table_is_kaplan_meier():
     """Follow-ups every month of a hand-made table: the Turnbull curve at whole months is lifelines'
     Kaplan-Meier of the month the stage was lost, and re-referral (no competing risk) is 1 - Kaplan-Meier."""

@@ -280,7 +280,8 @@ class MapRollup(Results):
 
 
 def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
-           rubric: Rubric | str | Path | None = None, year: int | None = None) -> MapRollup:
+           rubric: Rubric | str | Path | None = None, year: int | None = None, *,
+           year_study: Study | None = None) -> MapRollup:
     """Rate a map for Wales and for each local authority.
 
     Wales is rated from all episodes pooled (not by averaging authorities), so
@@ -297,6 +298,9 @@ def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
     rubric : Rubric or path, optional
     year : int, optional
         Rate every area for one financial year (see :meth:`OutcomeMap.rate`).
+    year_study : Study, optional
+        ``study.in_financial_year(year)``, where the caller holds it already (an annual report does, with
+        its analysis tables built): rated from, instead of cutting the year again.
 
     Examples
     --------
@@ -313,7 +317,12 @@ def rollup(omap: OutcomeMap, study, areas: Iterable[str] | None = None,
     else:
         areas = ["Wales" if a == "Wales" else domain.local_authority(a) for a in areas]
     # one analysis table per outcome for Wales, cut per authority: the joins are done once
-    memo, fy = _of_year(study, year)
+    if year_study is None:
+        memo, fy = _of_year(study, year)
+    elif year is None:
+        raise InputError("rollup: year_study= is the study cut to a financial year: give that year= too")
+    else:
+        memo, fy = year_study, check_year(year, study)
     maps = {a: _rate(omap, memo, fy, rubric, a) for a in areas}
     ratings = pd.concat([m.ratings_ for m in maps.values()], ignore_index=True)
     values = pd.concat([m.indicator_values_ for m in maps.values()], ignore_index=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -63,21 +64,49 @@ class SustainedResults(Results):
         Group label → lifelines ``AalenJohansenFitter`` for re-referral.
     exclusions : DataFrame
         ``reason, n, description``.
+
+    The re-referral analysis (``rereferral_data``, ``rereferral``, ``aalen_johansen`` and the exclusions it
+    counts) is fitted on first use of any of them, from the data :func:`sustained_outcomes` was given: a
+    drop-off or a share sustained read from the curves alone does not wait for it.
     """
 
     by: list[str]
     loss: int
     data: pd.DataFrame
     curves: pd.DataFrame
-    rereferral_data: pd.DataFrame
-    rereferral: pd.DataFrame
-    aalen_johansen: dict[str, Any]
-    exclusions: pd.DataFrame
     alpha: float = 0.05
     missing: str = "complete_case"
     adjusted: pd.DataFrame | None = None
     _boot: dict = field(default_factory=dict, repr=False)
     _fits: dict = field(default_factory=dict, repr=False)
+    #: ``counts -> (rereferral_data, rereferral, aalen_johansen)``, adding its exclusions to ``counts``
+    _rereferral_of: Callable[[dict], tuple] | None = field(default=None, repr=False)
+    _counts: dict = field(default_factory=dict, repr=False)
+    _rereferred: tuple | None = field(default=None, repr=False)
+
+    def _fitted(self) -> tuple:
+        if self._rereferred is None:
+            assert self._rereferral_of is not None
+            rr_data, table, ajs = self._rereferral_of(self._counts)
+            self._rereferred = (rr_data, table, ajs, exclusion_table(self._counts))
+            self._rereferral_of = None  # the study it read is not held any longer
+        return self._rereferred
+
+    @property
+    def rereferral_data(self) -> pd.DataFrame:
+        return self._fitted()[0]
+
+    @property
+    def rereferral(self) -> pd.DataFrame:
+        return self._fitted()[1]
+
+    @property
+    def aalen_johansen(self) -> dict[str, Any]:
+        return self._fitted()[2]
+
+    @property
+    def exclusions(self) -> pd.DataFrame:
+        return self._fitted()[3]
 
     def _eval(self, months: Sequence[float]) -> pd.DataFrame:
         rows = []
@@ -305,18 +334,20 @@ def sustained_outcomes(
                                     "at_risk": [at_risk_count(lo, x) for x in grid]}))
     curves_df = pd.concat(curves, ignore_index=True).dropna(subset=["survival"]).reset_index(drop=True)
 
-    rr_data, rr_table, ajs = _rereferral(source, codes, [b for b in by if b != "outcome"], exits=exits,
-                                         censor_date=censor_date, months=months, alpha=alpha, seed=seed,
-                                         counts=counts)
+    # the re-referral's inputs checked now, though it is fitted on first use
+    exits = linked_exits(exits) if exits is not None else None
+    censor_date = pd.Timestamp(censor_date) if censor_date is not None else None
+    rereferral_of = partial(_rereferral, source, codes, [b for b in by if b != "outcome"], exits=exits,
+                            censor_date=censor_date, months=months, alpha=alpha, seed=seed)
     adjusted = None
     if missing != "complete_case":
         from ..attrition import sustained_side_by_side
 
         adjusted = sustained_side_by_side(source, codes, by=by, method=missing, loss=loss, exits=exits,
                                           censor_date=censor_date, seed=seed, alpha=alpha)
-    return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, rereferral_data=rr_data,
-                            rereferral=rr_table, aalen_johansen=ajs, exclusions=exclusion_table(counts),
-                            alpha=alpha, missing=missing, adjusted=adjusted, _boot=boots, _fits=fits)
+    return SustainedResults(by=by, loss=loss, data=data, curves=curves_df, alpha=alpha, missing=missing,
+                            adjusted=adjusted, _boot=boots, _fits=fits, _rereferral_of=rereferral_of,
+                            _counts=counts)
 
 
 def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = None, *,
@@ -497,7 +528,7 @@ def rereferral_times(data: Study | pd.DataFrame, codes: list[str] | None = None,
     return rr
 
 
-def _rereferral(data, codes, by, *, exits, censor_date, months, alpha, seed, counts):
+def _rereferral(data, codes, by, counts, *, exits, censor_date, months, alpha, seed):
     """Time from a planned end to the person's next episode; death / moving away compete."""
     AalenJohansenFitter = fast_aalen_johansen_class()
 

@@ -44,7 +44,7 @@ def outcome_map(a: AreaYear, prot: YearProtection, pub: Publisher,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # Rated for the report's financial year (OutcomeMap.rate(year=...)): reproducible from the manifest.
-        r = rollup(omap, a.study, areas=[a.area], year=a.year)
+        r = rollup(omap, a.study, areas=[a.area], year=a.year, year_study=a.year_study)
     keys = ["pathway", "column", "step"]
     iv = r.indicator_values.copy().reset_index(drop=True)
     kinds = dict(zip(*available_indicators()[["name", "kind"]].to_numpy().T))
