@@ -829,7 +829,9 @@ def check_no_identifiers(df: pd.DataFrame, identifiers: Iterable[str] | None = N
     df : DataFrame
     identifiers : iterable of str, optional
         Person / episode identifiers that must not appear anywhere in the table
-        (index, column names or cells).
+        (index, column names or cells). A set is used as it is (its members text, as
+        :meth:`~longitudinal.report.publish.Publisher.identifiers` holds them): a report
+        checks every table against the same set of up to a million identifiers.
 
     Raises
     ------
@@ -842,7 +844,7 @@ def check_no_identifiers(df: pd.DataFrame, identifiers: Iterable[str] | None = N
         raise ValueError(f"table has identifier column(s) {bad}; identifiers are never published")
     if identifiers is None:
         return
-    ids = set(map(str, identifiers))
+    ids = identifiers if isinstance(identifiers, (set, frozenset)) else set(map(str, identifiers))
     if not ids:
         return
     cells = [("column name", c) for c in names]
