@@ -609,7 +609,8 @@ class _ChainedPMM:
                 # type 2 on all observed rows (both on drawn coefficients, as statsmodels' MICEData): the
                 # common shift cancels, and where the predictors say little that is a hot deck from a fixed
                 # pool, improper (FMI of a known-answer case 0.15 against 0.33).
-                beta = _draw(_posterior(Do, S[o, j]))
+                y_o, level_o = S[o, j], self.level[o]  # the donors' scores (recipients are other rows) and groups
+                beta = _draw(_posterior(Do, y_o))
                 fit_o = Do @ beta
                 pred_m = (Dj @ beta)[mis]  # cheaper than gathering the rows first
                 # donors share the recipient's end level (what is kept is judged against it) and months not
@@ -623,15 +624,15 @@ class _ChainedPMM:
                 # order every recipient next to a group took the same few donors, so that the imputations
                 # shared their values and the between-imputation variance did not shrink with n.
                 shuffle = rng.permutation(o.size)
-                order = _donor_order(fit_o, self.level[o], shuffle)
-                f_sorted, y_sorted, t_sorted = fit_o[order], S[o, j][order], self.level[o][order]
+                order = _donor_order(fit_o, level_o, shuffle)
+                f_sorted, y_sorted, t_sorted = fit_o[order], y_o[order], level_o[order]
                 t_m = self.level[mis]
                 for lev in np.unique(t_m):
                     rm = t_m == lev
                     a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
                     if a == b:  # no donor in this group: any donor
                         by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
-                        S[mis[rm], j] = _match(fit_o[by_fit], S[o, j][by_fit], pred_m[rm], rng, self.donors)
+                        S[mis[rm], j] = _match(fit_o[by_fit], y_o[by_fit], pred_m[rm], rng, self.donors)
                     else:
                         S[mis[rm], j] = _match(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
         S[absent] = np.nan
