@@ -223,10 +223,9 @@ def age_sex(a: AreaYear) -> CountTable:
 def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
     st, y = a.study, a.year
     ep, act = st.episodes, a.active_episodes
-    act_ids = set(act["episode_id"])
-    year_end = domain.fy_bounds(y)[1]
-    # Readings of the active episodes up to the year's end (as every analysis section sees them).
-    rd_all = st.readings[st.readings["episode_id"].isin(act_ids) & (st.readings["reading_date"] <= year_end)]
+    # Readings of the active episodes up to the year's end (as every analysis section sees them: the year's
+    # study, which the other tables cut already).
+    rd_all = a.year_study.readings
     # Every reading taken in the year (follow-ups after an earlier end included), as in the headline.
     rd = st.readings[in_year(st.readings["reading_date"], y)]
     started = ep[in_year(ep["start_date"], y)]
@@ -244,8 +243,7 @@ def _completeness_frames(a: AreaYear) -> tuple[pd.DataFrame, pd.DataFrame]:
     })
 
     rows = []
-    scored_all = rd_all[rd_all["score"].notna()]
-    n_scored_per = scored_all.groupby(["outcome", "episode_id"], observed=True).size()
+    n_scored_per = a.scored_per_episode
     codes_present = set(n_scored_per.index.get_level_values(0))
     for code in domain.OUTCOME_CODES:
         r = rd[rd["outcome"] == code]
