@@ -13,6 +13,7 @@ import pytest
 
 import longitudinal as lg
 import longitudinal.attrition as attr
+from longitudinal.imputation import ChainedPMM, match_nearest
 
 
 def test_the_module_is_importable_by_its_name_and_the_entry_point_is_distinct():
@@ -164,7 +165,7 @@ def test_matching_draws_uniformly_among_exactly_the_nearest_donors():
     for n, d in [(1, 5), (3, 5), (5, 5), (40, 1), (40, 5), (200, 7)]:
         f = np.sort(rng.normal(size=n))
         pred = np.r_[rng.normal(size=30) * 2, f.min() - 1, f.max() + 1, f[0]]
-        picked = np.array([attr._match(f, np.arange(n), pred, np.random.default_rng(s), d) for s in range(300)])
+        picked = np.array([match_nearest(f, np.arange(n), pred, np.random.default_rng(s), d) for s in range(300)])
         for p in range(pred.size):
             dist = np.abs(f - pred[p])
             nearest = set(np.flatnonzero(dist <= np.sort(dist)[min(d, n) - 1]).tolist())
@@ -196,7 +197,7 @@ def test_the_fraction_of_missing_information_is_right_where_it_is_known():
         S[late & (rng.random(n) < pi), 0] = np.nan
         S[late | (rng.random(n) < 0.5), 1] = np.nan
         Z = np.column_stack([np.ones(n), rng.normal(size=n), late])
-        imp = attr._ChainedPMM(Z, S, np.full(n, 2.0), iterations=5, donors=5, due=due)
+        imp = ChainedPMM(Z, S, np.full(n, 2.0), iterations=5, donors=5, due=due)
         draws = [imp.draw(rng) for _ in range(m)]
         assert all(np.isnan(D[late, 1]).all() and not np.isnan(D[:, 0]).any() for D in draws)  # not due: not imputed
         y = np.array([D[:, 0] > 2 for D in draws], dtype=float)
@@ -223,8 +224,8 @@ def test_imputation_agrees_with_statsmodels_mice_under_mcar():
     Sm[rng.random(S.shape) < 0.3] = np.nan
     truth = ((S[:, 0] >= end) & (S[:, 1] >= end)).mean()
     units = fd.units[full].reset_index(drop=True)
-    Z, _ = attr._design(units)
-    imp = attr._ChainedPMM(Z, Sm, end - 1, iterations=5, donors=5)
+    Z, _ = attr.design_matrix(units)
+    imp = ChainedPMM(Z, Sm, end - 1, iterations=5, donors=5)
     mine = np.mean([((D[:, 0] >= end) & (D[:, 1] >= end)).mean() for D in (imp.draw(rng) for _ in range(5))])
     df = pd.DataFrame({"s6": Sm[:, 0], "s12": Sm[:, 1], "end": end,
                        "lt": (units["service_type"] == "long_term").astype(float),
@@ -473,8 +474,8 @@ def test_rubin_and_imputation_agree_with_r_mice(tmp_path):
             "cat(mean(s))")
     r = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True)
     theirs = float(r.stdout.strip())
-    Z, _ = attr._design(units)
-    imp = attr._ChainedPMM(Z, Sm, end - 1, iterations=5, donors=5)
+    Z, _ = attr.design_matrix(units)
+    imp = ChainedPMM(Z, Sm, end - 1, iterations=5, donors=5)
     mine = np.mean([((D[:, 0] >= end) & (D[:, 1] >= end)).mean() for D in (imp.draw(rng) for _ in range(5))])
     truth = ((S[:, 0] >= end) & (S[:, 1] >= end)).mean()
     assert abs(mine - truth) < 0.015
