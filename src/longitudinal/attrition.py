@@ -1076,7 +1076,10 @@ def _attrition(study, outcome, *, by, loss, months, methods, m, seed, trim, delt
                              "obtained: nothing to impute from (drop that month from months=)")
         # the response model's design carries the clustering (the episode's mean end level)
         # only due follow-ups are imputed (see ChainedPMM)
-        imputer = ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors, due=due)
+        # donors within the re-referral band too: re-referral changes the whole distribution of the follow-up
+        # scores (not just their mean) and response depends on it (see ChainedPMM)
+        band = pd.factorize(units["re_referral"], sort=True)[0]
+        imputer = ChainedPMM(X, S, end - loss, iterations=iterations, donors=donors, due=due, groups=band)
         job = _Imputation(imputer, end, loss, deltas, [_due_means(j) for j in range(k)])
         q: dict[tuple, list] = {key: [] for key in job.keys(k)}
         u: dict[tuple, list] = {key: [] for key in q}

@@ -37,7 +37,7 @@ class ChainedPMM:
     The chained steps then fit each month on ``eta_j``, the end level and the other months (their scores
     and whether each keeps the end stage) - a small model, by least squares on a bootstrap sample of the
     month's observed rows - and each missing value takes the observed score of one of the ``donors`` rows
-    of that sample with the same end level and months due whose prediction is nearest its own
+    of that sample with the same end level, months due and ``groups`` code whose prediction is nearest its own
     (predictive mean matching on the bootstrap sample's fit, Schenker & Taylor 1996; R mice's
     ``midastouch`` also bootstraps the donors; ties broken at random). The bootstrap carries the donors'
     own sampling error, which matching donors and recipients on the same drawn coefficients (type 2,
@@ -55,10 +55,17 @@ class ChainedPMM:
     the other months' models, moved every imputation together: B x n grew with n (docs/benchmarks.md).
     For the same reason each regression uses only the columns its observed rows identify
     (:func:`identified_columns`); the others' coefficients are 0.
+
+    ``groups`` (small integers >= 0, one per row): donors are matched within them too. Matching on a
+    prediction of the mean takes a recipient's value from donors of the same mean, whatever the spread of
+    their scores: a characteristic that changes the whole distribution of the follow-up score, and on which
+    response depends, belongs here (the attrition analysis gives the re-referral band: session 6 found the
+    share keeping the end stage imputed 0.03-0.08 too high at 24 months among those re-referred, whose scores
+    are more spread, and so the national share 0.0046 too high; docs/benchmarks.md).
     """
 
     def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int,
-                 due: np.ndarray | None = None):
+                 due: np.ndarray | None = None, groups: np.ndarray | None = None):
         self.threshold = threshold  # a score above it keeps the end stage
         self.S, self.iterations, self.donors = S, iterations, donors
         self.miss = np.isnan(S)
@@ -70,9 +77,15 @@ class ChainedPMM:
         self.zfit = [_posterior(Z[o], S[o, j]) for j, o in enumerate(self.obs)]
         levels, level = np.unique(threshold, return_inverse=True)
         self.E = (threshold[:, None] == levels[None, 1:]).astype(float)  # end-level dummies
-        # donors are matched within the end level and the set of months not due (see draw); small integers:
-        # numpy's stable sort of them is a radix sort
-        self.level = (level * 2**k + (self.absent << np.arange(k)).sum(axis=1)).astype(np.int16)
+        # donors are matched within the end level, the set of months not due and the group (see draw); small
+        # integers: numpy's stable sort of them is a radix sort
+        pattern = level * 2**k + (self.absent << np.arange(k)).sum(axis=1)
+        if groups is not None:
+            groups = np.asarray(groups, dtype=np.int64)
+            if groups.shape != (S.shape[0],) or (groups.size and groups.min() < 0):
+                raise ValueError("groups: one integer >= 0 per row of S")
+            pattern = pattern * (int(groups.max()) + 1 if groups.size else 1) + groups
+        self.level = pattern.astype(np.int16 if pattern.size == 0 or pattern.max() < 2**15 else np.int64)
         # per month, the other months with follow-ups not due somewhere: their indicator columns
         self.flagged = [[c for c in range(k) if c != j and self.absent[:, c].any()] for j in range(k)]
 
