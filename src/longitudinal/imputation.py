@@ -64,6 +64,11 @@ class ChainedPMM:
     are more spread, and so the national share 0.0046 too high; docs/benchmarks.md).
     """
 
+    #: A group with fewer donors than this (in a draw's bootstrap sample) takes its donors from the group without
+    #: the ``groups`` code: a hot deck among a handful ignores every other predictor (at 3,000 people, groups
+    #: used down to any size biased the share at 24 months by -0.013; docs/benchmarks.md, session 6).
+    min_group_donors = 50
+
     def __init__(self, Z: np.ndarray, S: np.ndarray, threshold: np.ndarray, *, iterations: int, donors: int,
                  due: np.ndarray | None = None, groups: np.ndarray | None = None):
         self.threshold = threshold  # a score above it keeps the end stage
@@ -84,7 +89,10 @@ class ChainedPMM:
             groups = np.asarray(groups, dtype=np.int64)
             if groups.shape != (S.shape[0],) or (groups.size and groups.min() < 0):
                 raise ValueError("groups: one integer >= 0 per row of S")
-            pattern = pattern * (int(groups.max()) + 1 if groups.size else 1) + groups
+            self.n_groups = int(groups.max()) + 1 if groups.size else 1
+            pattern = pattern * self.n_groups + groups
+        else:
+            self.n_groups = 1
         self.level = pattern.astype(np.int16 if pattern.size == 0 or pattern.max() < 2**15 else np.int64)
         # per month, the other months with follow-ups not due somewhere: their indicator columns
         self.flagged = [[c for c in range(k) if c != j and self.absent[:, c].any()] for j in range(k)]
@@ -149,14 +157,24 @@ class ChainedPMM:
                 order = _donor_order(fit_o, level_o, shuffle)
                 f_sorted, y_sorted, t_sorted = fit_o[order], y_o[order], level_o[order]
                 t_m = self.level[mis]
+                coarse: tuple | None = None  # the donors sorted by their group without the `groups` code
                 for lev in np.unique(t_m):
                     rm = t_m == lev
-                    a, b = np.searchsorted(t_sorted, lev, side="left"), np.searchsorted(t_sorted, lev, side="right")
+                    fs, ys, ts, key = f_sorted, y_sorted, t_sorted, lev
+                    a, b = np.searchsorted(ts, key, side="left"), np.searchsorted(ts, key, side="right")
+                    if self.n_groups > 1 and b - a < self.min_group_donors:
+                        if coarse is None:
+                            c_o = level_o // self.n_groups
+                            c_order = _donor_order(fit_o, c_o, shuffle)
+                            coarse = (fit_o[c_order], y_o[c_order], c_o[c_order])
+                        fs, ys, ts = coarse
+                        key = lev // self.n_groups
+                        a, b = np.searchsorted(ts, key, side="left"), np.searchsorted(ts, key, side="right")
                     if a == b:  # no donor in this group: any donor
                         by_fit = shuffle[np.argsort(fit_o[shuffle], kind="stable")]
                         S[mis[rm], j] = match_nearest(fit_o[by_fit], y_o[by_fit], pred_m[rm], rng, self.donors)
                     else:
-                        S[mis[rm], j] = match_nearest(f_sorted[a:b], y_sorted[a:b], pred_m[rm], rng, self.donors)
+                        S[mis[rm], j] = match_nearest(fs[a:b], ys[a:b], pred_m[rm], rng, self.donors)
         S[absent] = np.nan
         return S
 
