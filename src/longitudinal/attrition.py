@@ -36,8 +36,9 @@ follow-up schedule) and the mean **change** from the end level at m months:
 * ``mi``: multiple imputation of every missing due follow-up score by
   chained equations with predictive mean matching (imputed scores are
   observed scores, so they stay on the 1-5 scale; donors share the
-  recipient's end level, months not yet due and re-referral band, on which
-  both the answer and the spread of the scores depend; donors a bootstrap sample
+  recipient's end level, months not yet due and re-referral band (on which
+  both the answer and the spread of the scores depend; the band only where
+  it leaves at least 50 donors); donors a bootstrap sample
   of the observed, matched with recipients on that sample's fit; follow-ups
   not yet due are not imputed), the outcome area as a term and the episode's
   other areas entering through its mean end level and number of areas
