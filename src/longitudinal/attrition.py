@@ -81,6 +81,7 @@ import pandas as pd
 from scipy import stats
 
 from . import domain
+from ._numeric import text_ranks
 from .deprecation import renamed_arguments
 from .errors import ConvergenceWarning, InputError
 from .imputation import ChainedPMM, identified_columns
@@ -186,16 +187,6 @@ def summed_flow(flow: pd.DataFrame, ended_planned: pd.DataFrame, linked_exits: b
                             "moved_away", "re_referred", "no_contact"]]
 
 
-def _text_order(col: pd.Series) -> np.ndarray:
-    """Integers that sort as the column's values as text (``col.astype(str)``), found once per distinct value:
-    sorting a national table's identifiers as Python strings took most of a second."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=False)
-    text = np.asarray(uniques.astype(str), dtype=object)
-    rank = np.empty(text.size, dtype=np.int64)
-    rank[np.argsort(text, kind="stable")] = np.arange(text.size)
-    return rank[codes]
-
-
 def _by_key_and_date(key: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """``np.lexsort((dates, key))`` (integer keys >= 0, days): the same order from one sort of one combined key
     where the dates are known (a national table's readings; three keys cost three sorts)."""
@@ -243,8 +234,8 @@ def follow_up_data(data: Study, outcome: str | Sequence[str] | None = None, *, l
     censor_date = pd.Timestamp(censor_date)
 
     # next episode of the same person (re-referral), on the whole study
-    person = _text_order(ep_all["person_id"])
-    order = np.lexsort((_text_order(ep_all["episode_id"]), ep_all["start_date"].to_numpy(), person))
+    person = text_ranks(ep_all["person_id"])[0]
+    order = np.lexsort((text_ranks(ep_all["episode_id"])[0], ep_all["start_date"].to_numpy(), person))
     eo = ep_all.iloc[order]
     same = person[order]
     nxt = np.r_[eo["start_date"].to_numpy()[1:], np.datetime64("NaT")]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._numeric import text_ranks
 from ..deprecation import renamed_arguments
 from ..errors import InputError, NoDataError
 from ..results import Results, Summary, axes_for
@@ -380,8 +381,8 @@ def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = No
                           f"{codes or 'all'}")
     # Each episode-area is one integer, ordered as its (episode id, area) text: the rows are sorted, grouped and
     # matched on arrays (text keys cost most of the time at national size), in the order text keys give.
-    ep_rank, n_ep = _text_ranks(long["episode_id"])
-    out_rank, n_out = _text_ranks(long["outcome"])
+    ep_rank, n_ep = text_ranks(long["episode_id"])
+    out_rank, n_out = text_ranks(long["outcome"])
     area = ep_rank * n_out + out_rank
     date = long["reading_date"].to_numpy("datetime64[ns]").view("int64")
     nat = date == np.iinfo(np.int64).min
@@ -461,14 +462,6 @@ def sustained_intervals(data: Study | pd.DataFrame, codes: list[str] | None = No
     counts["follow_up_at_end"] = (int(zero.sum()), "only follow-ups in the month of the end: no time at risk")
     data = data[~zero].reset_index(drop=True)
     return data, counts
-
-
-def _text_ranks(col: pd.Series) -> tuple[np.ndarray, int]:
-    """Each value's rank among the column's distinct values as text (``astype(str)``), and how many there are."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=False)
-    text = np.asarray(pd.Series(uniques).astype(str), dtype=object)
-    distinct, rank = np.unique(text, return_inverse=True)
-    return rank.reshape(-1)[codes].astype("int64"), len(distinct)
 
 
 def _episodes(data: Study | pd.DataFrame, codes: list[str] | None):
