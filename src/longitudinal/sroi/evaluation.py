@@ -235,7 +235,6 @@ def _quantities(m: ImpactMap, study, cohorts: list, given=None) -> tuple[np.ndar
     return quantity, q_ci, q_info
 
 
-
 def evaluate_by(impact_map: ImpactMap | str | Path | Mapping, study, by: str = "local_authority", *,
                 year: int | None = None, **kw) -> pd.DataFrame:
     """Evaluate a data-driven map separately for each local authority, lead need or service type.
